@@ -1,0 +1,57 @@
+// The Clock interface: how the daemon, the simulator and tests read and steer a system clock.
+// Adapters: linux_clock.ts (ntp_adjtime), null_clock.ts (reads, never steers), sim_clock.ts.
+
+import type { NtpTime } from "../proto/ntp_time.ts";
+
+/** Kernel time-keeping state as `ntp_adjtime` reports it (units converted to seconds and ppm). */
+export interface KernelClockState {
+  /** Return value of ntp_adjtime: 0 TIME_OK … 5 TIME_ERROR. */
+  state: number;
+  /** STA_* status bits. */
+  status: number;
+  offsetSec: number;
+  freqPpm: number;
+  maxErrorSec: number;
+  estErrorSec: number;
+  /** PLL time constant (log2). */
+  constant: number;
+  precisionSec: number;
+  toleranceSppm: number;
+  tick: number;
+  tai: number;
+  /** True when the kernel reports nanosecond resolution (STA_NANO). */
+  nano: boolean;
+}
+
+/** A request to the clock's discipline (only honoured by clocks that can steer). */
+export interface ClockAdjustment {
+  /** Phase offset to remove (seconds, positive means the clock is behind). */
+  offsetSec?: number;
+  /** Absolute frequency correction in ppm. */
+  freqPpm?: number;
+  /** Use the kernel PLL/FLL with this time constant. */
+  kernelPll?: { constant: number; fll?: boolean };
+  /** Estimated and maximum error for the kernel's bookkeeping. */
+  estErrorSec?: number;
+  maxErrorSec?: number;
+  /** Leap second status: 0 none, 1 insert, 2 delete, 3 unsynchronised. */
+  leap?: number;
+}
+
+/** A system clock. */
+export interface Clock {
+  /** Short name for logs ("null", "linux", "sim"). */
+  readonly name: string;
+  /** True when the clock may be changed; the null clock says false and ignores requests. */
+  readonly canSteer: boolean;
+  /** Reading precision as log2 seconds (RFC 5905 precision). */
+  readonly precisionLog2: number;
+  /** Reads the clock. */
+  now(): NtpTime;
+  /** Steps the clock by `offsetSec` (positive: forward). */
+  step(offsetSec: number): void;
+  /** Applies a discipline adjustment. */
+  adjust(adj: ClockAdjustment): void;
+  /** Reads the kernel discipline state, when there is one. */
+  kernelState(): KernelClockState | null;
+}

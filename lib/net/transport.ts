@@ -1,0 +1,71 @@
+// The Transport interface: datagram I/O for the daemon, shared by the FFI UDP socket, the
+// Deno.listenDatagram fallback and the in-memory transport used by tests and the simulator.
+
+import type { NtpTime } from "../proto/ntp_time.ts";
+
+/** A UDP endpoint. IPv6 addresses are written without brackets. */
+export interface SocketAddress {
+  family: 4 | 6;
+  address: string;
+  port: number;
+}
+
+/**
+ * One received datagram. Transports may reuse this object and its buffer between calls:
+ * it is valid only during the handler call that receives it.
+ */
+export interface ReceivedDatagram {
+  /** The datagram's bytes. */
+  readonly data: Uint8Array;
+  /** The sender. */
+  readonly peer: SocketAddress;
+  /** Receive time: the kernel timestamp when `rxKernel`, else a clock read after receipt. */
+  readonly rxTime: NtpTime;
+  /** True when `rxTime` came from the kernel (SO_TIMESTAMPNS). */
+  readonly rxKernel: boolean;
+}
+
+/**
+ * Where a handler writes its reply to a received datagram. The buffer is at least as long as
+ * the request; set `length` to reply (0: no reply).
+ */
+export interface ReplySlot {
+  readonly buffer: Uint8Array;
+  /** Bytes to send (0 means no reply). */
+  length: number;
+  /**
+   * When true the transport writes the current time into bytes 40–47 (the NTP transmit
+   * timestamp) immediately before sending. Leave false when the reply is authenticated.
+   */
+  stampTransmit: boolean;
+}
+
+/** Called for every received datagram. */
+export type DatagramHandler = (datagram: ReceivedDatagram, reply: ReplySlot) => void;
+
+/** Counters every transport keeps. */
+export interface TransportStats {
+  received: number;
+  sent: number;
+  sendErrors: number;
+  /** Datagrams received without a kernel timestamp while kernel timestamps were requested. */
+  noKernelTimestamp: number;
+  /** Datagrams truncated because they were larger than the receive buffer. */
+  truncated: number;
+}
+
+/** A bound datagram socket. */
+export interface Transport {
+  /** The bound local address (with the real port when 0 was asked). */
+  readonly localAddress: SocketAddress;
+  /** True when received datagrams carry kernel timestamps. */
+  readonly kernelTimestamps: boolean;
+  /** Receives until closed, passing each datagram to `handler`. Resolves after `close()`. */
+  serve(handler: DatagramHandler): Promise<void>;
+  /** Sends one datagram (stampTransmit as in ReplySlot). */
+  send(data: Uint8Array, to: SocketAddress, stampTransmit?: boolean): void;
+  /** Current counters. */
+  stats(): TransportStats;
+  /** Stops serving and releases the socket. */
+  close(): void;
+}
