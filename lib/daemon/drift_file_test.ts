@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { formatDrift, parseDrift, readDriftFile, writeDriftFile } from "./drift_file.ts";
+
+Deno.test("parseDrift() accepts ntpd's one-number format", () => {
+  assert.deepEqual(parseDrift("-12.345\n"), { ok: true, freqPpm: -12.345 });
+  assert.deepEqual(parseDrift("  7 "), { ok: true, freqPpm: 7 });
+});
+
+Deno.test("parseDrift() rejects garbage and out-of-range values with a reason", () => {
+  for (const t of ["", "abc", "1.2.3", "NaN", "\u0000\u0001"]) {
+    const r = parseDrift(t);
+    assert.equal(r.ok, false, t);
+    if (!r.ok) assert.equal(r.reason, "malformed");
+  }
+  const r = parseDrift("600");
+  assert.equal(r.ok, false);
+  if (!r.ok) assert.equal(r.reason, "out_of_range");
+});
+
+Deno.test("writeDriftFile() writes atomically and readDriftFile() reads it back", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/ntp.drift`;
+    const missing = await readDriftFile(path);
+    assert.equal(missing.ok, false);
+    if (!missing.ok) assert.equal(missing.reason, "missing");
+    await writeDriftFile(path, 12.3456);
+    assert.equal(await Deno.readTextFile(path), formatDrift(12.3456));
+    assert.equal(await Deno.readTextFile(path), "12.346\n");
+    assert.deepEqual(await readDriftFile(path), { ok: true, freqPpm: 12.346 });
+    const names = [...Deno.readDirSync(dir)].map((e) => e.name);
+    assert.deepEqual(names, ["ntp.drift"]); // no temporary file left behind
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

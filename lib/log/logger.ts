@@ -1,0 +1,131 @@
+// Logging for the daemon and tools: a small facade over LogTape with ntpd-style lines
+// ("21 Nov 23:35:15 ntpd[1234]: message") on stderr, in a logfile, or in memory for tests.
+
+import { configureSync, getLogger, type LogRecord, resetSync, type Sink } from "@logtape/logtape";
+
+/** Severity, lowest first. */
+export type LogLevel = "debug" | "info" | "warning" | "error";
+
+/** A log sink: receives one formatted record at a time. */
+export interface LogSink {
+  write(line: string, level: LogLevel, category: string): void;
+  close?(): void;
+}
+
+/** What the rest of the program logs through. */
+export interface Logger {
+  debug(message: string): void;
+  info(message: string): void;
+  warn(message: string): void;
+  error(message: string): void;
+}
+
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+/** Formats a line as ntpd 4.2.x writes its logfile: `21 Nov 23:35:15 ntpd[1234]: message`. */
+export function formatNtpdLine(
+  timeMs: number,
+  program: string,
+  pid: number,
+  message: string,
+): string {
+  const d = new Date(timeMs);
+  const p2 = (n: number) => String(n).padStart(2, "0");
+  return `${d.getUTCDate()} ${MONTHS[d.getUTCMonth()]} ${p2(d.getUTCHours())}:${
+    p2(d.getUTCMinutes())
+  }:${p2(d.getUTCSeconds())} ${program}[${pid}]: ${message}`;
+}
+
+/** Writes lines to standard error. */
+export class StderrSink implements LogSink {
+  #enc = new TextEncoder();
+  write(line: string): void {
+    Deno.stderr.writeSync(this.#enc.encode(`${line}\n`));
+  }
+}
+
+/** Appends lines to a file (opened in append mode, so lines from a crash are never lost). */
+export class FileSink implements LogSink {
+  #file: Deno.FsFile;
+  #enc = new TextEncoder();
+  constructor(path: string) {
+    this.#file = Deno.openSync(path, { append: true, create: true, write: true });
+  }
+  write(line: string): void {
+    this.#file.writeSync(this.#enc.encode(`${line}\n`));
+  }
+  close(): void {
+    this.#file.close();
+  }
+}
+
+/** Keeps lines in memory (tests). */
+export class MemorySink implements LogSink {
+  readonly lines: string[] = [];
+  write(line: string): void {
+    this.lines.push(line);
+  }
+}
+
+function toLevel(l: LogRecord["level"]): LogLevel {
+  switch (l) {
+    case "trace":
+    case "debug":
+      return "debug";
+    case "info":
+      return "info";
+    case "warning":
+      return "warning";
+    default:
+      return "error";
+  }
+}
+
+/** Options of {@link configureLogging}. */
+export interface LoggingOptions {
+  /** Program name in each line ("ntpd" for the daemon). */
+  program: string;
+  sinks: LogSink[];
+  /** Lowest level written. */
+  level: LogLevel;
+}
+
+let active: LogSink[] = [];
+
+/** Routes all loggers to `sinks` (replacing any earlier configuration). */
+export function configureLogging(opts: LoggingOptions): void {
+  for (const s of active) s.close?.();
+  active = opts.sinks;
+  const pid = Deno.pid;
+  const fanout: Sink = (record) => {
+    const message = record.message.map((m) => String(m)).join("");
+    const line = formatNtpdLine(record.timestamp, opts.program, pid, message);
+    for (const s of opts.sinks) s.write(line, toLevel(record.level), record.category.join("."));
+  };
+  configureSync({
+    reset: true,
+    sinks: { fanout },
+    loggers: [
+      { category: ["logtape", "meta"], lowestLevel: "warning", sinks: [] },
+      { category: ["horae"], lowestLevel: opts.level, sinks: ["fanout"] },
+    ],
+  });
+}
+
+/** Stops logging and closes file sinks. */
+export function closeLogging(): void {
+  for (const s of active) s.close?.();
+  active = [];
+  resetSync();
+}
+
+/** A logger for a category (`sys`, `peer`, `clock`, `sync`, as ntpd's logconfig classes). */
+export function logger(category: string): Logger {
+  const l = getLogger(["horae", category]);
+  return {
+    debug: (m) => l.debug(m.replaceAll("{", "{{").replaceAll("}", "}}")),
+    info: (m) => l.info(m.replaceAll("{", "{{").replaceAll("}", "}}")),
+    warn: (m) => l.warn(m.replaceAll("{", "{{").replaceAll("}", "}}")),
+    error: (m) => l.error(m.replaceAll("{", "{{").replaceAll("}", "}}")),
+  };
+}

@@ -1,0 +1,192 @@
+// Server mode: answers client (mode 3) requests with server (mode 4) replies, RFC 5905 §9.2 and
+// ntpd 4.2.x's fast_xmit behaviour; every request that gets no answer is counted with a reason.
+
+import { diffSec, type NtpTime, secToShort, writeTimestamp } from "./ntp_time.ts";
+
+/** The system variables a server reply carries (RFC 5905 §11.2 "sys" variables). */
+export interface SystemState {
+  /** Leap indicator 0–3 (3: unsynchronised). */
+  leap: number;
+  /** System stratum 1–16 (16: unsynchronised, sent as 0 on the wire). */
+  stratum: number;
+  /** Clock precision, log2 seconds. */
+  precisionLog2: number;
+  /** Root delay to the primary reference, seconds. */
+  rootDelaySec: number;
+  /** Root dispersion at `referenceTime`, seconds. */
+  rootDispersionSec: number;
+  /** Reference id as a big-endian 32-bit value. */
+  refid: number;
+  /** When the system clock was last updated (0n: never). */
+  referenceTime: NtpTime;
+}
+
+/** Why a datagram sent to the server port got no reply. */
+export type ServerDropReason =
+  | "too_short"
+  | "bad_version"
+  | "old_version"
+  | "bad_length"
+  | "not_request"
+  | "control"
+  | "private"
+  | "kod"
+  | "zero_transmit";
+
+/** Server counters (ntpd's sysstats analogues). */
+export interface ServerStats {
+  received: number;
+  replied: number;
+  /** Replies that were a crypto-NAK because the request carried a MAC we cannot check. */
+  cryptoNak: number;
+  dropped: Record<ServerDropReason, number>;
+}
+
+/** Rate at which dispersion grows (RFC 5905 PHI, 15 ppm). */
+export const PHI = 15e-6;
+
+/** Reference id of an unsynchronised server ("INIT", as ntpd sends before the first update). */
+export const REFID_INIT = 0x494e4954;
+
+const HEADER = 48;
+
+/** Builds an unsynchronised state (leap 3, stratum 16) for a server with no time source. */
+export function unsynchronisedState(precisionLog2: number): SystemState {
+  return {
+    leap: 3,
+    stratum: 16,
+    precisionLog2,
+    rootDelaySec: 0,
+    rootDispersionSec: 0,
+    refid: REFID_INIT,
+    referenceTime: 0n,
+  };
+}
+
+/**
+ * The I/O-free server: feed it a request and a receive time, it writes the reply.
+ *
+ * The reply is never longer than the request. Its transmit timestamp is set to the receive time
+ * as a placeholder: the transport overwrites it as late as possible before sending.
+ */
+export class Server {
+  #state: SystemState;
+  #stats: ServerStats = {
+    received: 0,
+    replied: 0,
+    cryptoNak: 0,
+    dropped: {
+      too_short: 0,
+      bad_version: 0,
+      old_version: 0,
+      bad_length: 0,
+      not_request: 0,
+      control: 0,
+      private: 0,
+      kod: 0,
+      zero_transmit: 0,
+    },
+  };
+
+  /** Creates a server answering from `state` (update it with {@link setState}). */
+  constructor(state: SystemState) {
+    this.#state = state;
+  }
+
+  /** Replaces the system variables used in replies. */
+  setState(state: SystemState): void {
+    this.#state = state;
+  }
+
+  /** The current system variables. */
+  get state(): SystemState {
+    return this.#state;
+  }
+
+  /**
+   * Answers one datagram. Writes the reply into `out` (at least as long as the request) and
+   * returns its length, or 0 when there is no reply (the reason is counted).
+   */
+  respond(request: Uint8Array, rxTime: NtpTime, out: Uint8Array): number {
+    this.#stats.received++;
+    const len = request.length;
+    if (len < HEADER) return this.#drop("too_short");
+    const b0 = request[0]!;
+    const version = (b0 >> 3) & 7;
+    const mode = b0 & 7;
+    if (version === 0 || version > 4) return this.#drop("bad_version");
+    if (mode === 6) return this.#drop("control");
+    if (mode === 7) return this.#drop("private");
+    if (version === 1) return this.#drop("old_version");
+    if (mode !== 3) return this.#drop(mode === 4 && request[1] === 0 ? "kod" : "not_request");
+    // After the header: nothing, a MAC (4, 20 or 24 bytes), or (v4) extension fields then maybe a MAC.
+    const trailer = len - HEADER;
+    let macLength = 0;
+    if (trailer !== 0) {
+      macLength = trailerMacLength(request, version);
+      if (macLength < 0) return this.#drop("bad_length");
+    }
+    const view = new DataView(request.buffer, request.byteOffset, len);
+    if (view.getUint32(40) === 0 && view.getUint32(44) === 0) return this.#drop("zero_transmit");
+
+    const s = this.#state;
+    const o = new DataView(out.buffer, out.byteOffset, out.length);
+    const synced = s.leap !== 3 && s.stratum < 16;
+    o.setUint8(0, ((s.leap & 3) << 6) | (version << 3) | 4);
+    o.setUint8(1, s.stratum >= 16 ? 0 : s.stratum);
+    o.setUint8(2, request[2]!); // poll: echo the client's, as ntpd does
+    o.setInt8(3, s.precisionLog2);
+    o.setUint32(4, secToShort(s.rootDelaySec));
+    const ageSec = synced && s.referenceTime !== 0n
+      ? Math.max(0, diffSec(rxTime, s.referenceTime))
+      : 0;
+    o.setUint32(8, secToShort(s.rootDispersionSec + PHI * ageSec));
+    o.setUint32(12, s.refid >>> 0);
+    writeTimestamp(o, 16, s.referenceTime);
+    o.setUint32(24, view.getUint32(40)); // origin = the request's transmit timestamp
+    o.setUint32(28, view.getUint32(44));
+    writeTimestamp(o, 32, rxTime);
+    writeTimestamp(o, 40, rxTime);
+    this.#stats.replied++;
+    if (macLength > 0) {
+      // The request is authenticated with a key we cannot check here: answer with a crypto-NAK
+      // (key id 0, no digest) so the client learns why, never with more bytes than it sent.
+      o.setUint32(HEADER, 0);
+      this.#stats.cryptoNak++;
+      return HEADER + 4;
+    }
+    return HEADER;
+  }
+
+  /** A copy of the counters. */
+  stats(): ServerStats {
+    return { ...this.#stats, dropped: { ...this.#stats.dropped } };
+  }
+
+  #drop(reason: ServerDropReason): 0 {
+    this.#stats.dropped[reason]++;
+    return 0;
+  }
+}
+
+/**
+ * Length of the MAC at the end of a request with a trailer after the header, 0 when there is
+ * none, or -1 when the trailer is malformed (RFC 7822 §7 rules for telling the two apart).
+ */
+function trailerMacLength(request: Uint8Array, version: number): number {
+  const len = request.length;
+  const rest = len - HEADER;
+  if (rest === 4 || rest === 20 || rest === 24) return rest;
+  if (version !== 4 || rest % 4 !== 0) return -1;
+  const view = new DataView(request.buffer, request.byteOffset, len);
+  let at = HEADER;
+  while (len - at >= 16) {
+    const fieldLen = view.getUint16(at + 2);
+    if (fieldLen < 16 || fieldLen % 4 !== 0 || at + fieldLen > len) return -1;
+    at += fieldLen;
+    const left = len - at;
+    if (left === 0) return 0;
+    if (left === 4 || left === 20 || left === 24) return left;
+  }
+  return -1;
+}

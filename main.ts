@@ -1,0 +1,79 @@
+#!/usr/bin/env -S deno run --allow-all --unstable-net
+// The `horae` command: dispatches subcommands, and behaves as ntpd, ntpq, ntpdc, ... when it is
+// invoked under one of those names (multi-call, like busybox).
+// deno-lint-ignore-file no-console
+
+/** Subcommands and the classic program each one replaces. */
+const COMMANDS: Record<string, { program: string; summary: string }> = {
+  run: { program: "ntpd", summary: "run the NTP daemon" },
+  query: { program: "ntpq", summary: "query a daemon (mode 6)" },
+  dc: { program: "ntpdc", summary: "special queries (mode 7)" },
+  date: { program: "ntpdate", summary: "set the date from servers" },
+  trace: { program: "ntptrace", summary: "trace a chain of servers" },
+  time: { program: "ntptime", summary: "read kernel time variables" },
+  tickadj: { program: "tickadj", summary: "kernel tick and tickadj" },
+  keygen: { program: "ntp-keygen", summary: "generate keys" },
+  sim: { program: "ntpdsim", summary: "run the simulator" },
+  convert: { program: "", summary: "convert ntp.conf to TOML" },
+  check: { program: "", summary: "validate a configuration" },
+  report: { program: "", summary: "plot statistics files" },
+};
+
+const PROGRAMS: Record<string, string> = Object.fromEntries(
+  Object.entries(COMMANDS).filter(([, v]) => v.program !== "").map(([k, v]) => [v.program, k]),
+);
+
+/** The name this process was started as (argv[0] of a binary, or the script for `deno run`). */
+function invokedName(): string {
+  try {
+    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0").filter((a) => a !== "");
+    const script = argv[argv.length - Deno.args.length - 1] ?? argv[0] ?? "";
+    return script.replace(/^.*\//, "").replace(/\.(ts|js|mjs)$/, "");
+  } catch {
+    return "horae";
+  }
+}
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) =>
+    `  ${name.padEnd(9)}${c.summary}${c.program ? ` (${c.program})` : ""}`
+  );
+  return `usage: horae <command> [options]\n\ncommands:\n${lines.join("\n")}\n`;
+}
+
+async function dispatch(command: string, args: string[]): Promise<number> {
+  switch (command) {
+    case "run":
+      return (await import("./lib/daemon/run_command.ts")).runDaemonCommand(args);
+    case "convert":
+      return (await import("./lib/cli/convert.ts")).runConvert(args);
+    case "check":
+      return (await import("./lib/cli/check.ts")).runCheck(args);
+    case "sim":
+      return (await import("./lib/cli/sim.ts")).runSim(args);
+    default:
+      if (command in COMMANDS) {
+        console.error(`horae ${command}: not yet implemented`);
+        return 2;
+      }
+      console.error(`horae: unknown command "${command}"\n\n${usage()}`);
+      return 2;
+  }
+}
+
+if (import.meta.main) {
+  const name = invokedName();
+  let code: number;
+  if (name in PROGRAMS) {
+    code = await dispatch(PROGRAMS[name]!, Deno.args);
+  } else {
+    const [command, ...rest] = Deno.args;
+    if (command === undefined || command === "-h" || command === "--help" || command === "help") {
+      console.log(usage());
+      code = command === undefined ? 2 : 0;
+    } else {
+      code = await dispatch(command, rest);
+    }
+  }
+  Deno.exit(code);
+}
