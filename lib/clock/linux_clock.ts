@@ -1,0 +1,253 @@
+// The Linux system clock adapter: reads with clock_gettime, steers with ntp_adjtime (the kernel
+// PLL/FLL of the ntpd 4.2.x kernel model, RFC 5905 §7.3) and steps with clock_settime.
+
+import { realtimeNs } from "../../ffi/libc.ts";
+import {
+  ADJ_ESTERROR,
+  ADJ_FREQUENCY,
+  ADJ_MAXERROR,
+  ADJ_MICRO,
+  ADJ_NANO,
+  ADJ_OFFSET,
+  ADJ_STATUS,
+  ADJ_TIMECONST,
+  type AdjtimeResult,
+  emptyTimex,
+  isNano,
+  MAXERROR_LIMIT_US,
+  MAXFREQ_PPM,
+  MAXPHASE_SEC,
+  MAXTC,
+  ntpAdjtime,
+  ppmToScaledPpm,
+  scaledPpmToPpm,
+  setRealtime,
+  STA_DEL,
+  STA_FLL,
+  STA_INS,
+  STA_NANO,
+  STA_PLL,
+  STA_PPSFREQ,
+  STA_PPSTIME,
+  STA_UNSYNC,
+  type Timex,
+  timexOffsetSec,
+  timexPrecisionSec,
+} from "../../ffi/timex.ts";
+import { fromUnixNs, type NtpTime } from "../proto/ntp_time.ts";
+import type { Clock, ClockAdjustment, KernelClockState } from "./clock.ts";
+import { measurePrecision } from "./clock_precision.ts";
+
+/** How {@link buildAdjustmentTimex} encodes units and which extra status bits it keeps. */
+export interface AdjustmentOptions {
+  /** Nanosecond units (ADJ_NANO, STA_NANO); false selects microseconds (ADJ_MICRO). Default true. */
+  nano?: boolean;
+  /** Keep the kernel PPS discipline on (STA_PPSTIME | STA_PPSFREQ) whenever status is written. */
+  pps?: boolean;
+}
+
+/**
+ * Builds the `struct timex` for a discipline request (pure; no system call).
+ *
+ * - `offsetSec` → ADJ_OFFSET, clamped to ±MAXPHASE (0.5 s) as the kernel would.
+ * - `kernelPll` → ADJ_STATUS | ADJ_TIMECONST with STA_PLL (and STA_FLL), constant clamped to 0..10
+ *   and passed as is (in microsecond mode Linux adds 4 to it; ntpd's kernel mode uses nanoseconds).
+ * - `freqPpm` → ADJ_FREQUENCY (alone: the frequency-only mode), clamped to ±500 ppm.
+ * - `maxErrorSec` / `estErrorSec` → ADJ_MAXERROR / ADJ_ESTERROR in µs, clamped to 0..16 s.
+ * - `leap` → STA_INS (1), STA_DEL (2) or STA_UNSYNC (3) with ADJ_STATUS.
+ *
+ * ADJ_STATUS replaces every writable status bit, so status is written only when the request
+ * carries `kernelPll` or `leap`, and then describes the whole state: no `kernelPll` there means
+ * the kernel PLL is switched off. Units are fixed explicitly (ADJ_NANO or ADJ_MICRO) whenever
+ * anything is written. An empty request gives modes 0 (a read). Non-finite numbers or a leap
+ * outside 0..3 throw a RangeError: they are programming errors, not input.
+ */
+export function buildAdjustmentTimex(adj: ClockAdjustment, opts: AdjustmentOptions = {}): Timex {
+  const nano = opts.nano ?? true;
+  const unitsPerSec = nano ? 1e9 : 1e6;
+  const t = emptyTimex();
+  let modes = 0;
+  let status = 0;
+  let writeStatus = false;
+
+  if (adj.offsetSec !== undefined) {
+    const offsetSec = clamp(finite("offsetSec", adj.offsetSec), -MAXPHASE_SEC, MAXPHASE_SEC);
+    modes |= ADJ_OFFSET;
+    t.offset = Math.round(offsetSec * unitsPerSec);
+  }
+  if (adj.kernelPll !== undefined) {
+    const constant = finite("kernelPll.constant", adj.kernelPll.constant);
+    modes |= ADJ_TIMECONST;
+    t.constant = clamp(Math.round(constant), 0, MAXTC);
+    writeStatus = true;
+    status |= STA_PLL;
+    if (adj.kernelPll.fll === true) status |= STA_FLL;
+  }
+  if (adj.freqPpm !== undefined) {
+    const freqPpm = clamp(finite("freqPpm", adj.freqPpm), -MAXFREQ_PPM, MAXFREQ_PPM);
+    modes |= ADJ_FREQUENCY;
+    t.freq = ppmToScaledPpm(freqPpm);
+  }
+  if (adj.maxErrorSec !== undefined) {
+    modes |= ADJ_MAXERROR;
+    t.maxerror = errorUs("maxErrorSec", adj.maxErrorSec);
+  }
+  if (adj.estErrorSec !== undefined) {
+    modes |= ADJ_ESTERROR;
+    t.esterror = errorUs("estErrorSec", adj.estErrorSec);
+  }
+  if (adj.leap !== undefined) {
+    writeStatus = true;
+    switch (adj.leap) {
+      case 0:
+        break;
+      case 1:
+        status |= STA_INS;
+        break;
+      case 2:
+        status |= STA_DEL;
+        break;
+      case 3:
+        status |= STA_UNSYNC;
+        break;
+      default:
+        throw new RangeError(`leap must be 0..3, got ${adj.leap}`);
+    }
+  }
+  if (writeStatus) {
+    modes |= ADJ_STATUS;
+    if (opts.pps === true) status |= STA_PPSTIME | STA_PPSFREQ;
+  }
+  if (modes !== 0) {
+    modes |= nano ? ADJ_NANO : ADJ_MICRO;
+    // STA_NANO is read-only for ADJ_STATUS; it is set so the struct reads consistently.
+    if (nano) status |= STA_NANO;
+  }
+  t.modes = modes;
+  t.status = status;
+  return t;
+}
+
+/**
+ * The CLOCK_REALTIME value that steps a clock read as `nowNs` (Unix ns) by `offsetSec`, as a
+ * `timespec` with 0 ≤ nsec < 10^9. Whole seconds and the fraction are converted separately so
+ * large steps keep nanosecond exactness.
+ */
+export function stepTarget(nowNs: bigint, offsetSec: number): { sec: bigint; nsec: bigint } {
+  finite("offsetSec", offsetSec);
+  const whole = Math.trunc(offsetSec);
+  const fracNs = Math.round((offsetSec - whole) * 1e9);
+  const targetNs = nowNs + BigInt(whole) * 1_000_000_000n + BigInt(fracNs);
+  let sec = targetNs / 1_000_000_000n;
+  let nsec = targetNs - sec * 1_000_000_000n;
+  if (nsec < 0n) {
+    sec -= 1n;
+    nsec += 1_000_000_000n;
+  }
+  return { sec, nsec };
+}
+
+/** Converts an `ntp_adjtime` result into the Clock interface's kernel state (seconds and ppm). */
+export function kernelClockState(result: AdjtimeResult): KernelClockState {
+  const t = result.timex;
+  return {
+    state: result.state,
+    status: t.status,
+    offsetSec: timexOffsetSec(t),
+    freqPpm: scaledPpmToPpm(t.freq),
+    maxErrorSec: t.maxerror / 1e6,
+    estErrorSec: t.esterror / 1e6,
+    constant: t.constant,
+    precisionSec: timexPrecisionSec(t),
+    toleranceSppm: t.tolerance,
+    tick: t.tick,
+    tai: t.tai,
+    nano: isNano(t),
+  };
+}
+
+/** The system calls LinuxClock makes; the default binds real libc, tests pass a fake. */
+export interface LinuxClockSyscalls {
+  /** clock_gettime(CLOCK_REALTIME) in Unix nanoseconds. */
+  realtimeNs(): bigint;
+  /** clock_settime(CLOCK_REALTIME); throws an OsError on failure. */
+  setRealtime(sec: bigint, nsec: bigint): void;
+  /** ntp_adjtime; throws an OsError on failure. */
+  ntpAdjtime(t: Timex): AdjtimeResult;
+}
+
+/** The real system calls through ffi/. */
+export function libcClockSyscalls(): LinuxClockSyscalls {
+  return { realtimeNs, setRealtime, ntpAdjtime: (t) => ntpAdjtime(t) };
+}
+
+/** Options for {@link LinuxClock}. */
+export interface LinuxClockOptions extends AdjustmentOptions {
+  /** System calls (default: real libc). */
+  syscalls?: LinuxClockSyscalls;
+}
+
+/**
+ * The Linux system clock, steered through the kernel discipline. Needs CAP_SYS_TIME for `step`
+ * and `adjust` (they throw an OsError with EPERM otherwise); reading needs no privilege.
+ */
+export class LinuxClock implements Clock {
+  /** Always "linux". */
+  readonly name = "linux";
+  /** Always true. */
+  readonly canSteer = true;
+  #sys: LinuxClockSyscalls;
+  #opts: AdjustmentOptions;
+  #precisionLog2: number | null = null;
+
+  /** Binds real libc unless `opts.syscalls` is given. Makes no system call itself. */
+  constructor(opts: LinuxClockOptions = {}) {
+    this.#sys = opts.syscalls ?? libcClockSyscalls();
+    this.#opts = {};
+    if (opts.nano !== undefined) this.#opts.nano = opts.nano;
+    if (opts.pps !== undefined) this.#opts.pps = opts.pps;
+  }
+
+  /** RFC 5905 precision of clock_gettime, measured on first use. */
+  get precisionLog2(): number {
+    if (this.#precisionLog2 === null) {
+      this.#precisionLog2 = measurePrecision(() => this.#sys.realtimeNs()).precisionLog2;
+    }
+    return this.#precisionLog2;
+  }
+
+  /** Reads CLOCK_REALTIME. */
+  now(): NtpTime {
+    return fromUnixNs(this.#sys.realtimeNs());
+  }
+
+  /** Steps the clock by `offsetSec` with clock_settime (computed from a fresh read). */
+  step(offsetSec: number): void {
+    const target = stepTarget(this.#sys.realtimeNs(), offsetSec);
+    this.#sys.setRealtime(target.sec, target.nsec);
+  }
+
+  /** Hands a discipline request to the kernel (nothing is called for an empty request). */
+  adjust(adj: ClockAdjustment): void {
+    const t = buildAdjustmentTimex(adj, this.#opts);
+    if (t.modes !== 0) this.#sys.ntpAdjtime(t);
+  }
+
+  /** Reads the kernel discipline state (ntp_adjtime with modes 0). */
+  kernelState(): KernelClockState {
+    return kernelClockState(this.#sys.ntpAdjtime(emptyTimex()));
+  }
+}
+
+function finite(name: string, x: number): number {
+  if (!Number.isFinite(x)) throw new RangeError(`${name} must be finite, got ${x}`);
+  return x;
+}
+
+function clamp(x: number, lo: number, hi: number): number {
+  return x < lo ? lo : x > hi ? hi : x;
+}
+
+function errorUs(name: string, sec: number): number {
+  return clamp(Math.round(finite(name, sec) * 1e6), 0, MAXERROR_LIMIT_US);
+}

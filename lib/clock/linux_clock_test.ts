@@ -1,0 +1,278 @@
+// Tests for the Linux clock adapter: the pure timex builder and step arithmetic, and LinuxClock
+// against a fake syscall table. SAFETY: the real clock is only ever read here, never written.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { Errno, OsError, realtimeNs } from "../../ffi/libc.ts";
+import {
+  ADJ_ESTERROR,
+  ADJ_FREQUENCY,
+  ADJ_MAXERROR,
+  ADJ_MICRO,
+  ADJ_NANO,
+  ADJ_OFFSET,
+  ADJ_STATUS,
+  ADJ_TIMECONST,
+  type AdjtimeResult,
+  emptyTimex,
+  STA_DEL,
+  STA_FLL,
+  STA_INS,
+  STA_NANO,
+  STA_PLL,
+  STA_PPSFREQ,
+  STA_PPSTIME,
+  STA_UNSYNC,
+  TIME_ERROR,
+  TIME_OK,
+  type Timex,
+} from "../../ffi/timex.ts";
+import { fromUnixNs, toUnixNs } from "../proto/ntp_time.ts";
+import {
+  buildAdjustmentTimex,
+  kernelClockState,
+  LinuxClock,
+  type LinuxClockSyscalls,
+  stepTarget,
+} from "./linux_clock.ts";
+
+Deno.test("buildAdjustmentTimex() of an empty request is a read (modes 0)", () => {
+  const t = buildAdjustmentTimex({});
+  assert.equal(t.modes, 0);
+  assert.equal(t.status, 0);
+});
+
+Deno.test("buildAdjustmentTimex() encodes a kernel PLL update in nanoseconds", () => {
+  const t = buildAdjustmentTimex({
+    offsetSec: 0.001234,
+    kernelPll: { constant: 6 },
+    maxErrorSec: 0.0125,
+    estErrorSec: 0.000321,
+    leap: 0,
+  });
+  assert.equal(
+    t.modes,
+    ADJ_OFFSET | ADJ_STATUS | ADJ_TIMECONST | ADJ_MAXERROR | ADJ_ESTERROR | ADJ_NANO,
+  );
+  assert.equal(t.offset, 1_234_000);
+  assert.equal(t.status, STA_PLL | STA_NANO);
+  assert.equal(t.constant, 6);
+  assert.equal(t.maxerror, 12_500);
+  assert.equal(t.esterror, 321);
+  assert.equal(t.freq, 0);
+});
+
+Deno.test("buildAdjustmentTimex() selects the FLL with STA_FLL", () => {
+  const t = buildAdjustmentTimex({ offsetSec: -0.01, kernelPll: { constant: 4, fll: true } });
+  assert.equal(t.status, STA_PLL | STA_FLL | STA_NANO);
+  assert.equal(t.offset, -10_000_000);
+});
+
+Deno.test("buildAdjustmentTimex() in microsecond mode uses ADJ_MICRO and µs units", () => {
+  const t = buildAdjustmentTimex({ offsetSec: 0.001234, kernelPll: { constant: 2 } }, {
+    nano: false,
+  });
+  assert.equal(t.modes, ADJ_OFFSET | ADJ_STATUS | ADJ_TIMECONST | ADJ_MICRO);
+  assert.equal(t.offset, 1234);
+  assert.equal(t.status, STA_PLL);
+});
+
+Deno.test("buildAdjustmentTimex() with only freqPpm is frequency-only (status untouched)", () => {
+  const t = buildAdjustmentTimex({ freqPpm: -12.5 });
+  assert.equal(t.modes, ADJ_FREQUENCY | ADJ_NANO);
+  assert.equal(t.freq, -819_200); // −12.5 × 65536
+  assert.equal(t.modes & ADJ_STATUS, 0);
+});
+
+Deno.test("buildAdjustmentTimex() clamps to the kernel's limits", () => {
+  const big = buildAdjustmentTimex({
+    offsetSec: 3,
+    freqPpm: 900,
+    kernelPll: { constant: 15 },
+    maxErrorSec: 100,
+    estErrorSec: -1,
+  });
+  assert.equal(big.offset, 500_000_000); // MAXPHASE 0.5 s
+  assert.equal(big.freq, 500 * 65536); // MAXFREQ 500 ppm
+  assert.equal(big.constant, 10); // MAXTC
+  assert.equal(big.maxerror, 16_000_000); // 16 s
+  assert.equal(big.esterror, 0);
+  const small = buildAdjustmentTimex({ offsetSec: -3, freqPpm: -900, kernelPll: { constant: -2 } });
+  assert.equal(small.offset, -500_000_000);
+  assert.equal(small.freq, -500 * 65536);
+  assert.equal(small.constant, 0);
+});
+
+Deno.test("buildAdjustmentTimex() maps leap 1/2/3 to STA_INS/STA_DEL/STA_UNSYNC", () => {
+  const bits = [0, 1, 2, 3].map((leap) => buildAdjustmentTimex({ leap }));
+  for (const t of bits) assert.equal(t.modes, ADJ_STATUS | ADJ_NANO);
+  assert.deepEqual(bits.map((t) => t.status & ~STA_NANO), [0, STA_INS, STA_DEL, STA_UNSYNC]);
+  // Leap with the PLL on keeps both.
+  const both = buildAdjustmentTimex({ leap: 1, kernelPll: { constant: 3 } });
+  assert.equal(both.status, STA_PLL | STA_INS | STA_NANO);
+});
+
+Deno.test("buildAdjustmentTimex() keeps the PPS discipline bits when asked", () => {
+  const t = buildAdjustmentTimex({ kernelPll: { constant: 4 } }, { pps: true });
+  assert.equal(t.status, STA_PLL | STA_PPSTIME | STA_PPSFREQ | STA_NANO);
+  // Without a status write there is nothing to keep.
+  assert.equal(buildAdjustmentTimex({ freqPpm: 1 }, { pps: true }).status & STA_PPSTIME, 0);
+});
+
+Deno.test("buildAdjustmentTimex() rejects non-finite values and bad leap codes", () => {
+  assert.throws(() => buildAdjustmentTimex({ offsetSec: NaN }), RangeError);
+  assert.throws(() => buildAdjustmentTimex({ freqPpm: Infinity }), RangeError);
+  assert.throws(() => buildAdjustmentTimex({ kernelPll: { constant: NaN } }), RangeError);
+  assert.throws(() => buildAdjustmentTimex({ leap: 4 }), RangeError);
+});
+
+Deno.test("stepTarget() adds the offset and normalises the timespec", () => {
+  assert.deepEqual(stepTarget(1_000_000_000_500_000_000n, 0.25), {
+    sec: 1_000_000_000n,
+    nsec: 750_000_000n,
+  });
+  assert.deepEqual(stepTarget(10_200_000_000n, -0.5), { sec: 9n, nsec: 700_000_000n });
+  assert.deepEqual(stepTarget(10_000_000_000n, -1.25), { sec: 8n, nsec: 750_000_000n });
+  // A whole-day step keeps nanosecond exactness.
+  assert.deepEqual(stepTarget(1_700_000_000_123_456_789n, 86_400), {
+    sec: 1_700_086_400n,
+    nsec: 123_456_789n,
+  });
+  assert.throws(() => stepTarget(0n, NaN), RangeError);
+});
+
+Deno.test("stepTarget() equals now + offset to the nanosecond (property)", () => {
+  const seed = Date.now() ^ (Math.random() * 0x7fffffff);
+  // deno-lint-ignore no-console
+  console.log(`stepTarget: fast-check seed ${seed}`);
+  fc.assert(
+    fc.property(
+      fc.bigInt({ min: 0n, max: 4_000_000_000_000_000_000n }),
+      fc.integer({ min: -1_000_000_000_000, max: 1_000_000_000_000 }), // offset in ns, ±1000 s
+      (nowNs, offsetNs) => {
+        const { sec, nsec } = stepTarget(nowNs, offsetNs / 1e9);
+        assert.ok(nsec >= 0n && nsec < 1_000_000_000n);
+        assert.equal(sec * 1_000_000_000n + nsec, nowNs + BigInt(offsetNs));
+      },
+    ),
+    { seed },
+  );
+});
+
+Deno.test("kernelClockState() converts a nanosecond timex to seconds and ppm", () => {
+  const t = emptyTimex();
+  t.status = STA_PLL | STA_NANO;
+  t.offset = -250_000; // ns
+  t.freq = 17 * 65536 + 32768;
+  t.maxerror = 3480;
+  t.esterror = 12;
+  t.constant = 6;
+  t.precision = 1;
+  t.tolerance = 500 * 65536;
+  t.tick = 10_000;
+  t.tai = 37;
+  assert.deepEqual(kernelClockState({ state: TIME_OK, timex: t }), {
+    state: TIME_OK,
+    status: STA_PLL | STA_NANO,
+    offsetSec: -0.00025,
+    freqPpm: 17.5,
+    maxErrorSec: 0.00348,
+    estErrorSec: 0.000012,
+    constant: 6,
+    precisionSec: 1e-9,
+    toleranceSppm: 500 * 65536,
+    tick: 10_000,
+    tai: 37,
+    nano: true,
+  });
+  t.status = STA_UNSYNC; // microseconds now
+  const us = kernelClockState({ state: TIME_ERROR, timex: t });
+  assert.equal(us.offsetSec, -0.25);
+  assert.equal(us.precisionSec, 1e-6);
+  assert.equal(us.nano, false);
+});
+
+/** A fake kernel recording every call. */
+function fakeSyscalls(nowNs: bigint) {
+  const calls: Array<{ call: string; args: unknown[] }> = [];
+  const sys: LinuxClockSyscalls = {
+    realtimeNs() {
+      calls.push({ call: "realtimeNs", args: [] });
+      return nowNs;
+    },
+    setRealtime(sec, nsec) {
+      calls.push({ call: "setRealtime", args: [sec, nsec] });
+    },
+    ntpAdjtime(t: Timex): AdjtimeResult {
+      calls.push({ call: "ntpAdjtime", args: [structuredClone(t)] });
+      const out = emptyTimex();
+      out.status = STA_UNSYNC;
+      out.precision = 1;
+      return { state: TIME_ERROR, timex: out };
+    },
+  };
+  return { sys, calls };
+}
+
+Deno.test("LinuxClock.step() sets the clock read just before plus the offset", () => {
+  const { sys, calls } = fakeSyscalls(1_700_000_000_900_000_000n);
+  new LinuxClock({ syscalls: sys }).step(0.2);
+  assert.deepEqual(calls, [
+    { call: "realtimeNs", args: [] },
+    { call: "setRealtime", args: [1_700_000_001n, 100_000_000n] },
+  ]);
+});
+
+Deno.test("LinuxClock.adjust() passes the built timex, and nothing for an empty request", () => {
+  const { sys, calls } = fakeSyscalls(0n);
+  const clock = new LinuxClock({ syscalls: sys, nano: false });
+  clock.adjust({});
+  assert.equal(calls.length, 0);
+  const adj = { offsetSec: 0.002, kernelPll: { constant: 5 }, leap: 1 };
+  clock.adjust(adj);
+  assert.deepEqual(calls, [{
+    call: "ntpAdjtime",
+    args: [buildAdjustmentTimex(adj, { nano: false })],
+  }]);
+});
+
+Deno.test("LinuxClock.kernelState() reads with modes 0 and converts the result", () => {
+  const { sys, calls } = fakeSyscalls(0n);
+  const s = new LinuxClock({ syscalls: sys }).kernelState();
+  assert.equal(calls.length, 1);
+  assert.equal((calls[0]!.args[0] as Timex).modes, 0);
+  assert.equal(s.state, TIME_ERROR);
+  assert.equal(s.status, STA_UNSYNC);
+  assert.equal(s.precisionSec, 1e-6);
+});
+
+Deno.test("LinuxClock.now() converts the clock_gettime reading exactly", () => {
+  const ns = 1_700_000_000_123_456_789n;
+  const { sys } = fakeSyscalls(ns);
+  const clock = new LinuxClock({ syscalls: sys });
+  assert.equal(clock.now(), fromUnixNs(ns));
+  assert.equal(toUnixNs(clock.now()), ns);
+  assert.equal(clock.canSteer, true);
+  assert.equal(clock.name, "linux");
+});
+
+Deno.test("LinuxClock passes a failing system call's OsError through", () => {
+  const { sys } = fakeSyscalls(0n);
+  sys.ntpAdjtime = () => {
+    throw new OsError("ntp_adjtime", Errno.EPERM);
+  };
+  const clock = new LinuxClock({ syscalls: sys });
+  assert.throws(() => clock.adjust({ freqPpm: 1 }), OsError);
+});
+
+Deno.test("LinuxClock with real libc reads the clock and the kernel state (read-only)", () => {
+  const clock = new LinuxClock();
+  const before = fromUnixNs(realtimeNs());
+  const now = clock.now();
+  const after = fromUnixNs(realtimeNs());
+  assert.ok(before <= now && now <= after);
+  const s = clock.kernelState();
+  assert.ok(s.state >= TIME_OK && s.state <= TIME_ERROR);
+  assert.ok(s.precisionSec > 0);
+  assert.ok(clock.precisionLog2 < -9 && clock.precisionLog2 >= -30);
+});
