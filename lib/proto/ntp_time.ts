@@ -28,8 +28,9 @@ const UNIX_OFFSET_BIG = BigInt(UNIX_EPOCH_OFFSET_SEC);
 export function fromUnix(sec: number | bigint, nsec: number | bigint = 0): NtpTime {
   const s = BigInt(sec) + UNIX_OFFSET_BIG;
   const ns = BigInt(nsec);
-  // Round half up so that fromUnix∘toUnixNs is the identity on whole nanoseconds.
-  const frac = (ns * ONE_SECOND + NS_PER_SEC / 2n) / NS_PER_SEC;
+  // Round half up so that fromUnix∘toUnixNs is the identity on whole nanoseconds. Floor division:
+  // bigint `/` truncates toward zero, which mis-rounds a negative nsec.
+  const frac = floorDiv(ns * ONE_SECOND + NS_PER_SEC / 2n, NS_PER_SEC);
   return s * ONE_SECOND + frac;
 }
 
@@ -117,7 +118,12 @@ export function readTimestamp(view: DataView, offset: number): NtpTimestamp {
  * Hot-path helper: writes Unix seconds + nanoseconds as a wire timestamp without bigint work.
  * Exact to within one unit of 2^-32 s.
  */
-export function writeUnixTimestamp(view: DataView, offset: number, sec: number, nsec: number): void {
+export function writeUnixTimestamp(
+  view: DataView,
+  offset: number,
+  sec: number,
+  nsec: number,
+): void {
   view.setUint32(offset, (sec + UNIX_EPOCH_OFFSET_SEC) >>> 0, false);
   view.setUint32(offset + 4, Math.floor(nsec * 4.294967296) >>> 0, false);
 }
