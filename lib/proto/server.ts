@@ -2,6 +2,7 @@
 // ntpd 4.2.x's fast_xmit behaviour; every request that gets no answer is counted with a reason.
 
 import { diffSec, type NtpTime, secToShort, writeTimestamp } from "./ntp_time.ts";
+import { type DecodeError, decodePacket, PacketPeek } from "./packet.ts";
 
 /** The system variables a server reply carries (RFC 5905 §11.2 "sys" variables). */
 export interface SystemState {
@@ -50,6 +51,17 @@ export const REFID_INIT = 0x494e4954;
 
 const HEADER = 48;
 
+/** How each decoder rejection is counted. */
+const DROP_FOR: Record<DecodeError, ServerDropReason> = {
+  too_short: "too_short",
+  bad_length: "bad_length",
+  bad_version: "bad_version",
+  bad_extension: "bad_length",
+  bad_mac_length: "bad_length",
+  mode6: "control",
+  mode7: "private",
+};
+
 /** Builds an unsynchronised state (leap 3, stratum 16) for a server with no time source. */
 export function unsynchronisedState(precisionLog2: number): SystemState {
   return {
@@ -71,6 +83,7 @@ export function unsynchronisedState(precisionLog2: number): SystemState {
  */
 export class Server {
   #state: SystemState;
+  #peek = new PacketPeek();
   #stats: ServerStats = {
     received: 0,
     replied: 0,
@@ -109,26 +122,23 @@ export class Server {
    */
   respond(request: Uint8Array, rxTime: NtpTime, out: Uint8Array): number {
     this.#stats.received++;
-    const len = request.length;
-    if (len < HEADER) return this.#drop("too_short");
-    const b0 = request[0]!;
-    const version = (b0 >> 3) & 7;
-    const mode = b0 & 7;
-    if (version === 0 || version > 4) return this.#drop("bad_version");
-    if (mode === 6) return this.#drop("control");
-    if (mode === 7) return this.#drop("private");
+    const peek = this.#peek;
+    const check = peek.read(request);
+    if (check !== "ok") return this.#drop(DROP_FOR[check]);
+    const version = peek.version;
+    const mode = peek.mode;
     if (version === 1) return this.#drop("old_version");
-    if (mode !== 3) return this.#drop(mode === 4 && request[1] === 0 ? "kod" : "not_request");
-    // After the header: nothing, a MAC (4, 20 or 24 bytes), or (v4) extension fields then maybe a MAC.
-    const trailer = len - HEADER;
-    let macLength = 0;
-    if (trailer !== 0) {
-      macLength = trailerMacLength(request, version);
-      if (macLength < 0) return this.#drop("bad_length");
+    if (mode !== 3) return this.#drop(mode === 4 && peek.stratum === 0 ? "kod" : "not_request");
+    let macLength = peek.macOffset >= 0 ? request.length - peek.macOffset : 0;
+    if (peek.hasExtensions) {
+      // Rare path: walk the extension fields once with the full decoder.
+      const full = decodePacket(request);
+      if (!full.ok) return this.#drop(DROP_FOR[full.reason]);
+      macLength = full.packet.mac === null ? 0 : 4 + full.packet.mac.digest.length;
     }
-    const view = new DataView(request.buffer, request.byteOffset, len);
-    if (view.getUint32(40) === 0 && view.getUint32(44) === 0) return this.#drop("zero_transmit");
-
+    if (peek.transmitSeconds === 0 && peek.transmitFraction === 0) {
+      return this.#drop("zero_transmit");
+    }
     const s = this.#state;
     const o = new DataView(out.buffer, out.byteOffset, out.length);
     const synced = s.leap !== 3 && s.stratum < 16;
@@ -143,8 +153,7 @@ export class Server {
     o.setUint32(8, secToShort(s.rootDispersionSec + PHI * ageSec));
     o.setUint32(12, s.refid >>> 0);
     writeTimestamp(o, 16, s.referenceTime);
-    o.setUint32(24, view.getUint32(40)); // origin = the request's transmit timestamp
-    o.setUint32(28, view.getUint32(44));
+    peek.copyTransmit(out, 24); // origin = the request's transmit timestamp
     writeTimestamp(o, 32, rxTime);
     writeTimestamp(o, 40, rxTime);
     this.#stats.replied++;
@@ -167,26 +176,4 @@ export class Server {
     this.#stats.dropped[reason]++;
     return 0;
   }
-}
-
-/**
- * Length of the MAC at the end of a request with a trailer after the header, 0 when there is
- * none, or -1 when the trailer is malformed (RFC 7822 §7 rules for telling the two apart).
- */
-function trailerMacLength(request: Uint8Array, version: number): number {
-  const len = request.length;
-  const rest = len - HEADER;
-  if (rest === 4 || rest === 20 || rest === 24) return rest;
-  if (version !== 4 || rest % 4 !== 0) return -1;
-  const view = new DataView(request.buffer, request.byteOffset, len);
-  let at = HEADER;
-  while (len - at >= 16) {
-    const fieldLen = view.getUint16(at + 2);
-    if (fieldLen < 16 || fieldLen % 4 !== 0 || at + fieldLen > len) return -1;
-    at += fieldLen;
-    const left = len - at;
-    if (left === 0) return 0;
-    if (left === 4 || left === 20 || left === 24) return left;
-  }
-  return -1;
 }
