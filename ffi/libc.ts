@@ -78,18 +78,24 @@ const tsBytes = new Uint8Array(ts.buffer);
 
 /** Reads CLOCK_REALTIME as [seconds, nanoseconds] (numbers; seconds exact until 2^53). */
 export function realtime(): [number, number] {
-  if (libc().clock_gettime(CLOCK_REALTIME, tsBytes) !== 0) throw new OsError("clock_gettime", errno());
+  if (libc().clock_gettime(CLOCK_REALTIME, tsBytes) !== 0) {
+    throw new OsError("clock_gettime", errno());
+  }
   return [Number(ts[0]), Number(ts[1])];
 }
 
 /** Reads CLOCK_REALTIME in nanoseconds since the Unix epoch. */
 export function realtimeNs(): bigint {
-  if (libc().clock_gettime(CLOCK_REALTIME, tsBytes) !== 0) throw new OsError("clock_gettime", errno());
+  if (libc().clock_gettime(CLOCK_REALTIME, tsBytes) !== 0) {
+    throw new OsError("clock_gettime", errno());
+  }
   return ts[0]! * 1_000_000_000n + ts[1]!;
 }
 
 /** Resolution of CLOCK_REALTIME in nanoseconds. */
 export function realtimeResolutionNs(): number {
-  if (libc().clock_getres(CLOCK_REALTIME, tsBytes) !== 0) throw new OsError("clock_getres", errno());
+  if (libc().clock_getres(CLOCK_REALTIME, tsBytes) !== 0) {
+    throw new OsError("clock_getres", errno());
+  }
   return Number(ts[0]! * 1_000_000_000n + ts[1]!);
 }

@@ -2,6 +2,7 @@
 // can, runs the static checks and `deno test`, and ends with the line "N passed, M failed".
 //
 //   deno run -A tools/test.ts [--no-setup] [deno test filters/paths...]
+// deno-lint-ignore-file no-console
 
 const deno = Deno.execPath();
 const root = new URL("..", import.meta.url).pathname;

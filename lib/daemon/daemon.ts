@@ -4,6 +4,7 @@
 import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SocketAddress, Transport } from "../net/transport.ts";
+import { formatSocketAddress } from "../net/socket_address.ts";
 import {
   Server,
   type ServerStats,
@@ -27,8 +28,8 @@ export interface DaemonSettings {
   listen: SocketAddress[];
   refclocks: RefclockSetting[];
   driftFile: string | null;
-  /** Never steer the clock (observe-only). */
-  observe: boolean;
+  /** Why the clock is never steered ("no CAP_SYS_TIME", "observe mode"), or null. */
+  noSteerReason: string | null;
   /** Seconds between reference clock polls (ntpd polls LOCAL every 64 s). */
   refclockPollSec: number;
 }
@@ -70,12 +71,8 @@ export class Daemon {
   /** Opens sockets and time sources; resolves once the daemon is answering. */
   async start(): Promise<void> {
     const { log, clock } = this.#deps;
-    if (!clock.canSteer) {
-      log.info(
-        this.#settings.observe
-          ? "observe mode: the system clock will not be steered"
-          : "no CAP_SYS_TIME: the system clock will not be steered (observe only)",
-      );
+    if (this.#settings.noSteerReason !== null) {
+      log.info(`${this.#settings.noSteerReason}: the system clock will not be steered`);
     }
     log.info(
       `clock ${clock.name}, precision = ${
@@ -95,18 +92,26 @@ export class Daemon {
       log.info(`refclock ${driver.name} at stratum ${driver.fudge.stratum}`);
     }
     for (const addr of this.#settings.listen) {
-      const t = await this.#deps.openTransport(addr);
+      let t: Transport;
+      try {
+        t = await this.#deps.openTransport(addr);
+      } catch (e) {
+        log.error(`cannot listen on ${formatSocketAddress(addr)}: ${(e as Error).message}`);
+        continue;
+      }
       this.#transports.push(t);
-      const where = t.localAddress.family === 6
-        ? `[${t.localAddress.address}]:${t.localAddress.port}`
-        : `${t.localAddress.address}:${t.localAddress.port}`;
-      log.info(`Listening on ${where}${t.kernelTimestamps ? " (kernel timestamps)" : ""}`);
+      log.info(
+        `Listening on ${formatSocketAddress(t.localAddress)}${
+          t.kernelTimestamps ? " (kernel timestamps)" : ""
+        }`,
+      );
       this.#serving.push(t.serve((d, slot) => {
         const n = this.#server.respond(d.data, d.rxTime, slot.buffer);
         slot.length = n;
         slot.stampTransmit = n > 0;
       }));
     }
+    if (this.#transports.length === 0) throw new Error("no address to listen on");
     this.#pollRefclocks();
     if (this.#refclocks.length > 0) {
       this.#timer = setInterval(() => this.#pollRefclocks(), this.#settings.refclockPollSec * 1000);
@@ -121,6 +126,14 @@ export class Daemon {
     for (const t of this.#transports) t.close();
     await Promise.allSettled(this.#serving);
     for (const rc of this.#refclocks) rc.close();
+    const st = this.#server.stats();
+    const dropped = Object.entries(st.dropped).filter(([, n]) => n > 0);
+    const total = dropped.reduce((a, [, n]) => a + n, 0);
+    this.#deps.log.info(
+      `packets received ${st.received}, replied ${st.replied}, dropped ${total}${
+        dropped.length > 0 ? ` (${dropped.map(([k, n]) => `${k} ${n}`).join(", ")})` : ""
+      }`,
+    );
     if (this.#settings.driftFile !== null && this.#driftPpm !== null) {
       try {
         await writeDriftFile(this.#settings.driftFile, this.#driftPpm);

@@ -44,7 +44,7 @@ Deno.test("Daemon serves stratum fudge+1 with the LOCAL refid and keeps the drif
       listen: [{ family: 4, address: "127.0.0.1", port: 123 }],
       refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],
       driftFile: `${dir}/drift`,
-      observe: true,
+      noSteerReason: null,
       refclockPollSec: 64,
     };
     const lines: string[] = [];
@@ -74,7 +74,7 @@ Deno.test("Daemon without a time source answers unsynchronised", async () => {
     listen: [{ family: 4, address: "127.0.0.1", port: 123 }],
     refclocks: [],
     driftFile: null,
-    observe: true,
+    noSteerReason: null,
     refclockPollSec: 64,
   };
   const daemon = new Daemon(settings, {

@@ -13,8 +13,8 @@ export interface SettingsOverrides {
   port?: number;
   /** Addresses to bind (default: both wildcards). */
   listen?: string[];
-  /** Never steer the clock. */
-  observe?: boolean;
+  /** Why the clock must not be steered (observe mode, missing CAP_SYS_TIME), if so. */
+  noSteerReason?: string | null;
   /** Only IPv4 (-4) or only IPv6 (-6). */
   family?: "ipv4" | "ipv6" | "any";
   /** Drift file from the command line (-f), overriding the configuration. */
@@ -50,7 +50,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
     listen,
     refclocks,
     driftFile: o.driftFile !== undefined ? o.driftFile : config.files.driftFile,
-    observe: o.observe ?? false,
+    noSteerReason: o.noSteerReason ?? null,
     refclockPollSec: 64,
   };
 }

@@ -1,5 +1,6 @@
 // Test support for interop tests: finding the real peer programs, running them (and Horae) without
 // CAP_SYS_TIME, free loopback ports, and throw-away network namespaces.
+// deno-lint-ignore-file no-console
 
 import { recordSkip } from "./skips.ts";
 

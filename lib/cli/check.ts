@@ -1,0 +1,128 @@
+// `horae check [--strict] [--toml] [file...]`: validates configurations in either syntax and prints
+// every diagnostic as `file:line:col: error|warning: message` (exit 78 on errors).
+
+import { parseArgs } from "node:util";
+import { formatDiagnostic, sortDiagnostics } from "../config/diagnostics.ts";
+import {
+  fileIncludeReader,
+  loadConfig,
+  loadConfigText,
+  type LoadResult,
+  MAX_CONFIG_BYTES,
+} from "../config/load_config.ts";
+
+/** Exit status for a configuration error (sysexits EX_CONFIG). */
+export const EXIT_CONFIG = 78;
+/** Exit status for a usage error. */
+export const EXIT_USAGE = 2;
+
+/** Where CLI commands read and write; injectable so tests capture output without spawning. */
+export interface CliIo {
+  /** Writes text to standard output. */
+  stdout(text: string): void;
+  /** Writes text to standard error. */
+  stderr(text: string): void;
+  /** Reads all of standard input. */
+  readStdin(): Promise<Uint8Array>;
+  /** Writes a file (convert -o). */
+  writeFile(path: string, text: string): Promise<void>;
+}
+
+/** The real process I/O. */
+export function denoIo(): CliIo {
+  const enc = new TextEncoder();
+  const writeAll = (w: { writeSync(p: Uint8Array): number }, text: string): void => {
+    let bytes = enc.encode(text);
+    while (bytes.length > 0) bytes = bytes.subarray(w.writeSync(bytes));
+  };
+  return {
+    stdout: (text) => writeAll(Deno.stdout, text),
+    stderr: (text) => writeAll(Deno.stderr, text),
+    readStdin: async () => new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
+    writeFile: (path, text) => Deno.writeTextFile(path, text),
+  };
+}
+
+/** Reads the configuration named on a command line: a path, or "-" for standard input. */
+export async function loadFromArg(
+  arg: string,
+  opts: { toml?: boolean; strict?: boolean },
+  io: CliIo,
+): Promise<LoadResult> {
+  if (arg !== "-") return await loadConfig(arg, opts);
+  const bytes = await io.readStdin();
+  if (bytes.length > MAX_CONFIG_BYTES) {
+    const r = loadConfigText("", { ...opts, file: "<stdin>" });
+    return {
+      ...r,
+      ok: false,
+      diagnostics: [{
+        severity: "error",
+        file: "<stdin>",
+        line: 0,
+        col: 0,
+        code: "io",
+        message: `input is larger than the ${MAX_CONFIG_BYTES}-byte limit for configuration files`,
+      }],
+    };
+  }
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
+  return loadConfigText(text, { ...opts, file: "<stdin>", readInclude: fileIncludeReader() });
+}
+
+const CHECK_USAGE =
+  "usage: horae check [--strict] [--toml] [--quiet] [file ...]   (no file or -: stdin)\n";
+
+/**
+ * Runs `horae check`. Returns the exit status: 0 when every file is free of errors (warnings
+ * allowed), 78 when any has an error, 2 on a usage error.
+ */
+export async function runCheck(args: string[], io: CliIo = denoIo()): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        strict: { type: "boolean" },
+        toml: { type: "boolean" },
+        quiet: { type: "boolean", short: "q" },
+        help: { type: "boolean", short: "h" },
+      },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (e) {
+    io.stderr(`horae check: ${(e as Error).message.split("\n")[0]}\n${CHECK_USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (parsed.values.help) {
+    io.stdout(CHECK_USAGE);
+    return 0;
+  }
+  const files = parsed.positionals.length > 0 ? parsed.positionals : ["-"];
+  const opts = {
+    ...(parsed.values.toml ? { toml: true } : {}),
+    ...(parsed.values.strict ? { strict: true } : {}),
+  };
+  let errors = 0;
+  let warnings = 0;
+  for (const file of files) {
+    const result = await loadFromArg(file, opts, io);
+    for (const d of sortDiagnostics(result.diagnostics)) {
+      io.stdout(`${formatDiagnostic(d)}\n`);
+      if (d.severity === "error") errors++;
+      else warnings++;
+    }
+  }
+  if (!parsed.values.quiet) {
+    const what = files.length === 1
+      ? (files[0] === "-" ? "<stdin>" : files[0])
+      : `${files.length} files`;
+    io.stdout(
+      `${what}: ${errors} error${errors === 1 ? "" : "s"}, ${warnings} warning${
+        warnings === 1 ? "" : "s"
+      }\n`,
+    );
+  }
+  return errors > 0 ? EXIT_CONFIG : 0;
+}

@@ -1,0 +1,97 @@
+// Tests of `horae check`: output format, exit codes, --strict, --toml, stdin and usage errors.
+
+import assert from "node:assert/strict";
+import { EXIT_CONFIG, EXIT_USAGE, runCheck } from "./check.ts";
+import { fakeIo } from "../../tests/config/fake_io.ts";
+
+async function withFiles(
+  files: Record<string, string>,
+  fn: (dir: string) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix: "horae_check_" });
+  try {
+    for (const [name, text] of Object.entries(files)) {
+      await Deno.writeTextFile(`${dir}/${name}`, text);
+    }
+    await fn(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+Deno.test("runCheck() exits 0 on a clean file and prints a summary", async () => {
+  await withFiles({ "ok.conf": "server a.example iburst\n" }, async (dir) => {
+    const io = fakeIo();
+    assert.equal(await runCheck([`${dir}/ok.conf`], io.io), 0);
+    assert.equal(io.stdout(), `${dir}/ok.conf: 0 errors, 0 warnings\n`);
+  });
+});
+
+Deno.test("runCheck() prints every diagnostic and exits 78 on errors", async () => {
+  await withFiles({ "bad.conf": "server a minpoll 2\nfrob\nserver\n" }, async (dir) => {
+    const io = fakeIo();
+    assert.equal(await runCheck([`${dir}/bad.conf`], io.io), EXIT_CONFIG);
+    assert.equal(
+      io.stdout(),
+      `${dir}/bad.conf:1:18: error: minpoll 2 is out of range 4–17\n` +
+        `${dir}/bad.conf:2:1: warning: unknown keyword "frob"; line ignored\n` +
+        `${dir}/bad.conf:3:1: error: "server" needs an address\n` +
+        `${dir}/bad.conf: 2 errors, 1 warning\n`,
+    );
+  });
+});
+
+Deno.test("runCheck() --strict makes unknown keywords errors", async () => {
+  await withFiles({ "w.conf": "frob 1\n" }, async (dir) => {
+    assert.equal(await runCheck([`${dir}/w.conf`], fakeIo().io), 0);
+    const io = fakeIo();
+    assert.equal(await runCheck(["--strict", `${dir}/w.conf`], io.io), EXIT_CONFIG);
+    assert.match(io.stdout(), /w\.conf:1:1: error: unknown keyword "frob"/);
+  });
+});
+
+Deno.test("runCheck() validates TOML, by extension or with --toml", async () => {
+  await withFiles({
+    "h.toml": "[tos]\norphan = 0\n",
+    "h.txt": '[[source]]\naddress = "a"\nminpoll = 99\n',
+  }, async (dir) => {
+    const a = fakeIo();
+    assert.equal(await runCheck([`${dir}/h.toml`], a.io), EXIT_CONFIG);
+    assert.match(a.stdout(), /h\.toml:2:1: error: tos orphan 0 is out of range 1–16/);
+    const b = fakeIo();
+    assert.equal(await runCheck(["--toml", `${dir}/h.txt`], b.io), EXIT_CONFIG);
+    assert.match(b.stdout(), /h\.txt:3:1: error: minpoll 99 is out of range 4–17/);
+  });
+});
+
+Deno.test("runCheck() reads standard input with no file or -", async () => {
+  const io = fakeIo("server\n");
+  assert.equal(await runCheck([], io.io), EXIT_CONFIG);
+  assert.match(io.stdout(), /^<stdin>:1:1: error: "server" needs an address\n/);
+  const ok = fakeIo("server a.example\n");
+  assert.equal(await runCheck(["-q", "-"], ok.io), 0);
+  assert.equal(ok.stdout(), "");
+});
+
+Deno.test("runCheck() checks several files and fails if any has errors", async () => {
+  await withFiles({ "a.conf": "server a\n", "b.conf": "tos cohort 3\n" }, async (dir) => {
+    const io = fakeIo();
+    assert.equal(await runCheck([`${dir}/a.conf`, `${dir}/b.conf`], io.io), EXIT_CONFIG);
+    assert.match(io.stdout(), /2 files: 1 error, 0 warnings\n$/);
+  });
+});
+
+Deno.test("runCheck() rejects unknown options with exit 2", async () => {
+  const io = fakeIo();
+  assert.equal(await runCheck(["--frobnicate"], io.io), EXIT_USAGE);
+  assert.match(io.stderr(), /^horae check: Unknown option '--frobnicate'/);
+  assert.match(io.stderr(), /usage: horae check/);
+});
+
+Deno.test("runCheck() survives garbage bytes on stdin without a stack trace", async () => {
+  const bytes = new Uint8Array(2048).map((_, i) => (i * 7919 + 13) % 256);
+  const io = fakeIo(bytes);
+  assert.equal(await runCheck([], io.io), EXIT_CONFIG);
+  assert.match(io.stdout(), /does not look like a text configuration file/);
+  assert.doesNotMatch(io.stdout() + io.stderr(), /^\s+at /m);
+});

@@ -1,0 +1,281 @@
+// deno-lint-ignore-file no-console -- lib/cli is where output goes to the terminal.
+// `horae sim` / `ntpdsim`: runs the real protocol core against the simulated clock and network of
+// SIM_SCENARIOS.md and prints metrics as a table or JSON, with a per-second log and an SVG plot.
+
+import { parseArgs } from "node:util";
+import { findScenario, type Scenario, SCENARIOS } from "../sim/scenarios.ts";
+import { type RunResult, runScenario } from "../sim/runner.ts";
+import { renderSvg } from "../sim/svg_plot.ts";
+
+const USAGE = `usage: horae sim --scenario NAME|all [--seed N | --seeds A-B] [--json]
+                 [--log FILE] [--svg FILE] [--duration SEC] [--list]
+
+  --scenario NAME  scenario to run (see --list), or "all"
+  --seed N         random seed (default 1)
+  --seeds A-B      run seeds A..B and print median and worst per scenario
+  --json           one JSON object per run (with --seeds: one summary object per scenario)
+  --log FILE       per-second log: t, true offset (s), frequency error (ppm), correction (ppm)
+  --svg FILE       SVG plot of offset and frequency error
+  --duration SEC   override the scenario's run length
+  --list           list the scenarios`;
+
+/** The `--json` object of one run (the fields issue 3 requires, then extras). */
+export interface SimJson {
+  scenario: string;
+  seed: number;
+  rms_offset_s: number;
+  p99_offset_s: number;
+  max_offset_s: number;
+  max_offset_whole_run_s: number;
+  mean_offset_s: number;
+  rms_freq_error: number;
+  t1ms_s: number | null;
+  t100us_s: number | null;
+  tx_per_1000s: number;
+  packets: number;
+  duration_s: number;
+  settle_s: number;
+  clock_updates: number;
+  sim_seconds_per_wall_second: number;
+}
+
+/** Converts a run to its JSON object. */
+export function toJson(r: RunResult, sc: Scenario): SimJson {
+  return {
+    scenario: r.scenario,
+    seed: r.seed,
+    ...r.metrics,
+    packets: r.packets,
+    duration_s: r.simulatedSec,
+    settle_s: sc.settleSec,
+    clock_updates: r.clockUpdates,
+    sim_seconds_per_wall_second: Math.round(r.simulatedSec / Math.max(1e-3, r.wallMs / 1000)),
+  };
+}
+
+/**
+ * Runs `horae sim` with `args`; output lines go to `out` (stdout by default), diagnostics to
+ * `err` (stderr). Resolves to the exit code (0, or 2 for usage errors).
+ */
+export async function runSim(
+  args: string[],
+  out: (line: string) => void = (l) => console.log(l),
+  err: (line: string) => void = (l) => console.error(l),
+): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args,
+      options: {
+        scenario: { type: "string" },
+        seed: { type: "string" },
+        seeds: { type: "string" },
+        json: { type: "boolean", default: false },
+        log: { type: "string" },
+        svg: { type: "string" },
+        duration: { type: "string" },
+        list: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+      strict: true,
+      allowPositionals: false,
+    });
+  } catch (e) {
+    err(`horae sim: ${(e as Error).message}\n${USAGE}`);
+    return 2;
+  }
+  const v = parsed.values;
+  if (v.help) {
+    out(USAGE);
+    return 0;
+  }
+  if (v.list) {
+    for (const s of SCENARIOS) out(`${s.name.padEnd(16)} ${s.description}`);
+    return 0;
+  }
+  if (v.scenario === undefined) {
+    err(`horae sim: --scenario is required\n${USAGE}`);
+    return 2;
+  }
+  const scenarios = v.scenario === "all" ? [...SCENARIOS] : [findScenario(v.scenario)];
+  if (scenarios.some((s) => s === undefined)) {
+    err(`horae sim: unknown scenario "${v.scenario}" (try --list)`);
+    return 2;
+  }
+  let seeds: number[];
+  if (v.seeds !== undefined) {
+    const m = /^(\d+)-(\d+)$/.exec(v.seeds);
+    if (m === null || Number(m[1]) > Number(m[2])) {
+      err(`horae sim: --seeds wants A-B, got "${v.seeds}"`);
+      return 2;
+    }
+    seeds = [];
+    for (let s = Number(m[1]); s <= Number(m[2]); s++) seeds.push(s);
+  } else {
+    const s = Number(v.seed ?? "1");
+    if (!Number.isInteger(s) || s < 0) {
+      err(`horae sim: --seed wants a non-negative integer, got "${v.seed}"`);
+      return 2;
+    }
+    seeds = [s];
+  }
+  let durationSec: number | undefined;
+  if (v.duration !== undefined) {
+    durationSec = Number(v.duration);
+    if (!(durationSec > 0)) {
+      err(`horae sim: --duration wants seconds > 0, got "${v.duration}"`);
+      return 2;
+    }
+  }
+  const wantSeries = v.log !== undefined || v.svg !== undefined;
+  if (wantSeries && (scenarios.length !== 1 || seeds.length !== 1)) {
+    err("horae sim: --log and --svg need one scenario and one seed");
+    return 2;
+  }
+  const summary = seeds.length > 1;
+  if (!v.json) out(summary ? summaryHeader() : tableHeader());
+  for (const sc of scenarios as Scenario[]) {
+    const runs: RunResult[] = [];
+    for (const seed of seeds) {
+      const r = runScenario(sc, {
+        seed,
+        series: wantSeries,
+        ...(durationSec !== undefined ? { durationSec } : {}),
+      });
+      runs.push(r);
+      if (!summary) out(v.json ? JSON.stringify(toJson(r, sc)) : tableRow(r));
+    }
+    if (summary) out(v.json ? JSON.stringify(summaryJson(sc, runs)) : summaryRow(sc, runs));
+    if (wantSeries) {
+      const r = runs[0]!;
+      if (v.log !== undefined) {
+        const lines = ["# t_s offset_s freq_error_ppm freq_correction_ppm"];
+        for (const p of r.series) {
+          lines.push(
+            `${p.t} ${p.offsetSec.toExponential(6)} ${p.freqErrorPpm.toFixed(6)} ${
+              p.freqCorrectionPpm.toFixed(6)
+            }`,
+          );
+        }
+        for (const e of r.events) lines.push(`# event ${e.t.toFixed(3)} ${e.message}`);
+        await Deno.writeTextFile(v.log, lines.join("\n") + "\n");
+      }
+      if (v.svg !== undefined) {
+        await Deno.writeTextFile(
+          v.svg,
+          renderSvg(r.series, {
+            title:
+              `horae sim: ${sc.name}, seed ${r.seed} (from the settle time, ${sc.settleSec} s)`,
+            fromSec: Math.min(sc.settleSec, r.simulatedSec / 2),
+          }),
+        );
+      }
+    }
+  }
+  return 0;
+}
+
+function us(x: number): string {
+  return (x * 1e6).toFixed(1);
+}
+
+function tableHeader(): string {
+  return [
+    "scenario".padEnd(15),
+    "seed".padStart(4),
+    "rms µs".padStart(9),
+    "p99 µs".padStart(9),
+    "max µs".padStart(9),
+    "whole s".padStart(9),
+    "mean µs".padStart(9),
+    "rms freq".padStart(9),
+    "T1ms s".padStart(7),
+    "T100µs".padStart(7),
+    "tx/1000s".padStart(8),
+    "sim-s/s".padStart(9),
+  ].join(" ");
+}
+
+function tableRow(r: RunResult): string {
+  const m = r.metrics;
+  return [
+    r.scenario.padEnd(15),
+    String(r.seed).padStart(4),
+    us(m.rms_offset_s).padStart(9),
+    us(m.p99_offset_s).padStart(9),
+    us(m.max_offset_s).padStart(9),
+    m.max_offset_whole_run_s.toFixed(4).padStart(9),
+    us(m.mean_offset_s).padStart(9),
+    m.rms_freq_error.toExponential(2).padStart(9),
+    (m.t1ms_s === null ? "never" : String(m.t1ms_s)).padStart(7),
+    (m.t100us_s === null ? "never" : String(m.t100us_s)).padStart(7),
+    m.tx_per_1000s.toFixed(2).padStart(8),
+    String(Math.round(r.simulatedSec / Math.max(1e-3, r.wallMs / 1000))).padStart(9),
+  ].join(" ");
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 === 1 ? s[n >> 1]! : (s[n / 2 - 1]! + s[n / 2]!) / 2;
+}
+
+/** Median and worst over seeds of one scenario. */
+function summaryJson(sc: Scenario, runs: RunResult[]): Record<string, unknown> {
+  const pick = (f: (r: RunResult) => number) => runs.map(f);
+  const t1 = runs.map((r) => r.metrics.t1ms_s ?? Infinity);
+  const medT1 = median(t1);
+  return {
+    scenario: sc.name,
+    seeds: runs.map((r) => r.seed),
+    median_rms_offset_s: median(pick((r) => r.metrics.rms_offset_s)),
+    worst_rms_offset_s: Math.max(...pick((r) => r.metrics.rms_offset_s)),
+    median_p99_offset_s: median(pick((r) => r.metrics.p99_offset_s)),
+    worst_max_offset_whole_run_s: Math.max(...pick((r) => r.metrics.max_offset_whole_run_s)),
+    median_t1ms_s: Number.isFinite(medT1) ? medT1 : null,
+    median_tx_per_1000s: median(pick((r) => r.metrics.tx_per_1000s)),
+    chrony_rms_s: sc.chronyRmsSec,
+    target_rms_s: sc.targetRmsSec,
+  };
+}
+
+function summaryHeader(): string {
+  return [
+    "scenario".padEnd(15),
+    "median rms".padStart(11),
+    "worst rms".padStart(11),
+    "med p99".padStart(11),
+    "whole max s".padStart(11),
+    "med T1ms".padStart(8),
+    "tx/1000s".padStart(8),
+    "chrony".padStart(9),
+    "target".padStart(9),
+  ].join(" ");
+}
+
+function summaryRow(sc: Scenario, runs: RunResult[]): string {
+  const j = summaryJson(sc, runs);
+  const f = (x: unknown) => typeof x === "number" ? fmtSec(x) : "–";
+  return [
+    sc.name.padEnd(15),
+    f(j.median_rms_offset_s).padStart(11),
+    f(j.worst_rms_offset_s).padStart(11),
+    f(j.median_p99_offset_s).padStart(11),
+    (j.worst_max_offset_whole_run_s as number).toFixed(4).padStart(11),
+    (j.median_t1ms_s === null ? "never" : String(j.median_t1ms_s)).padStart(8),
+    (j.median_tx_per_1000s as number).toFixed(2).padStart(8),
+    f(j.chrony_rms_s).padStart(9),
+    f(j.target_rms_s).padStart(9),
+  ].join(" ");
+}
+
+function fmtSec(x: number): string {
+  const a = Math.abs(x);
+  if (a >= 1) return `${x.toFixed(3)} s`;
+  if (a >= 1e-3) return `${(x * 1e3).toFixed(2)} ms`;
+  return `${(x * 1e6).toFixed(1)} µs`;
+}
+
+if (import.meta.main) {
+  Deno.exit(await runSim(Deno.args));
+}

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { runSim } from "./sim.ts";
+
+const REQUIRED = [
+  "scenario",
+  "seed",
+  "rms_offset_s",
+  "p99_offset_s",
+  "max_offset_s",
+  "max_offset_whole_run_s",
+  "mean_offset_s",
+  "rms_freq_error",
+  "t1ms_s",
+  "tx_per_1000s",
+];
+
+Deno.test("runSim() --json prints one object with the fields issue 3 asks for", async () => {
+  const lines: string[] = [];
+  const code = await runSim(
+    ["--scenario", "lan", "--seed", "3", "--json", "--duration", "2000"],
+    (l) => lines.push(l),
+  );
+  assert.equal(code, 0);
+  assert.equal(lines.length, 1);
+  const j = JSON.parse(lines[0]!);
+  for (const k of REQUIRED) assert.ok(k in j, k);
+  assert.equal(j.scenario, "lan");
+  assert.equal(j.seed, 3);
+  assert.equal(typeof j.rms_offset_s, "number");
+  assert.ok(j.t1ms_s === null || typeof j.t1ms_s === "number");
+});
+
+Deno.test("runSim() writes the per-second log and the SVG plot", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const out: string[] = [];
+    const code = await runSim([
+      "--scenario",
+      "default",
+      "--duration",
+      "600",
+      "--log",
+      `${dir}/x.log`,
+      "--svg",
+      `${dir}/x.svg`,
+    ], (l) => out.push(l));
+    assert.equal(code, 0);
+    assert.equal(out.length, 2, "header and one row");
+    const log = (await Deno.readTextFile(`${dir}/x.log`)).split("\n");
+    assert.ok(log[0]!.startsWith("# t_s offset_s"));
+    assert.equal(log.filter((l) => /^\d+ /.test(l)).length, 601);
+    assert.ok(log.some((l) => l.includes("synchronized to 192.0.2.1")));
+    assert.ok((await Deno.readTextFile(`${dir}/x.svg`)).includes("<path"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("runSim() summarises several seeds and rejects bad usage with exit code 2", async () => {
+  const out: string[] = [];
+  assert.equal(
+    await runSim(["--scenario", "lan", "--seeds", "1-3", "--duration", "1500"], (l) => out.push(l)),
+    0,
+  );
+  assert.equal(out.length, 2);
+  assert.ok(out[1]!.startsWith("lan"));
+  const quiet = () => {};
+  const errors: string[] = [];
+  const err = (l: string) => errors.push(l);
+  assert.equal(await runSim([], quiet, err), 2);
+  assert.equal(await runSim(["--scenario", "nosuch"], quiet, err), 2);
+  assert.equal(await runSim(["--scenario", "lan", "--seeds", "3-1"], quiet, err), 2);
+  assert.equal(await runSim(["--bogus"], quiet, err), 2);
+  assert.equal(errors.length, 4);
+  assert.ok(errors[1]!.includes('unknown scenario "nosuch"'));
+  const list: string[] = [];
+  assert.equal(await runSim(["--list"], (l) => list.push(l)), 0);
+  assert.ok(list.length >= 17);
+});

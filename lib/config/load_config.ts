@@ -1,0 +1,221 @@
+// Loading a configuration from disk, stdin text or the embedded default: size limits, syntax
+// detection (--toml, .toml extension, sniffing), includefile resolution, strict mode.
+
+import type { NtpConfig } from "./config_model.ts";
+import { type ConfigComments, emptyComments } from "./config_comments.ts";
+import { applyStrict, type Diagnostic, hasErrors } from "./diagnostics.ts";
+import { DEFAULT_CONFIG_NAME, DEFAULT_NTP_CONF } from "./default_config.ts";
+import { checkTextFile } from "./ntp_conf_lexer.ts";
+import { type IncludeReader, type IncludeReadResult, parseNtpConf } from "./ntp_conf_parser.ts";
+import { parseTomlConfig } from "./toml_config.ts";
+
+/** Largest configuration file accepted (each file, includes too): 1 MiB. */
+export const MAX_CONFIG_BYTES = 1 << 20;
+
+/** Which language a configuration is written in. */
+export type ConfigSyntax = "ntp.conf" | "toml";
+
+/** Options of `loadConfig` / `loadConfigText`. */
+export interface LoadOptions {
+  /** Force TOML (`--toml`); otherwise chosen by extension, then by sniffing. */
+  toml?: boolean;
+  /** `check --strict`: unknown keywords and options are errors. */
+  strict?: boolean;
+}
+
+/** A loaded configuration with everything found along the way. */
+export interface LoadResult {
+  /** True when there is no error (warnings allowed): the daemon may start. */
+  ok: boolean;
+  /** The model; best effort when `ok` is false. */
+  config: NtpConfig;
+  /** Errors and warnings, in file order. */
+  diagnostics: Diagnostic[];
+  syntax: ConfigSyntax;
+  /** The file read, null for the embedded default or text. */
+  path: string | null;
+  /** Comments (ntp.conf only), for `convert`. */
+  comments: ConfigComments;
+  /** ntp.conf lines that were not (fully) translated into the model. */
+  droppedLines: number;
+}
+
+/** Result of reading a configuration file from disk. */
+export type ReadResult = { ok: true; text: string } | { ok: false; reason: string };
+
+function describeError(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "no such file or directory";
+  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
+  if (e instanceof Deno.errors.IsADirectory) return "is a directory";
+  if (e instanceof Error) return e.message.replace(/ \(os error \d+\).*$/, "");
+  return String(e);
+}
+
+/** Reads a configuration file as text, refusing anything that is not a regular file or too big. */
+export function readConfigFile(path: string): ReadResult {
+  try {
+    const info = Deno.statSync(path);
+    if (info.isDirectory) return { ok: false, reason: "is a directory" };
+    if (!info.isFile) return { ok: false, reason: "not a regular file" };
+    if (info.size > MAX_CONFIG_BYTES) {
+      return {
+        ok: false,
+        reason: `file is ${info.size} bytes, larger than the ${MAX_CONFIG_BYTES}-byte limit ` +
+          "for configuration files",
+      };
+    }
+    const bytes = Deno.readFileSync(path);
+    if (bytes.length > MAX_CONFIG_BYTES) {
+      return { ok: false, reason: `file is larger than the ${MAX_CONFIG_BYTES}-byte limit` };
+    }
+    return { ok: true, text: new TextDecoder("utf-8", { fatal: false }).decode(bytes) };
+  } catch (e) {
+    return { ok: false, reason: describeError(e) };
+  }
+}
+
+/** Collapses "." and ".." segments of a path lexically ("a/b/../c" → "a/c"). */
+export function normalizePath(path: string): string {
+  const absolute = path.startsWith("/");
+  const out: string[] = [];
+  for (const seg of path.split("/")) {
+    if (seg === "" || seg === ".") continue;
+    if (seg === ".." && out.length > 0 && out.at(-1) !== "..") out.pop();
+    else if (seg !== ".." || !absolute) out.push(seg);
+  }
+  const joined = out.join("/");
+  return absolute ? `/${joined}` : joined === "" ? "." : joined;
+}
+
+function dirname(path: string): string {
+  const i = path.lastIndexOf("/");
+  return i < 0 ? "." : i === 0 ? "/" : path.slice(0, i);
+}
+
+/**
+ * An include reader for the real file system. Relative names are resolved against the directory
+ * of the including file. COMPAT: ntpd resolves them against its working directory, which for a
+ * daemon is usually "/"; absolute paths (the common case) behave the same.
+ */
+export function fileIncludeReader(): IncludeReader {
+  return (path: string, fromFile: string): IncludeReadResult => {
+    const base = fromFile.startsWith("<") ? "." : dirname(fromFile);
+    const full = normalizePath(path.startsWith("/") ? path : `${base}/${path}`);
+    const read = readConfigFile(full);
+    if (!read.ok) return read;
+    let id = full;
+    try {
+      id = Deno.realPathSync(full);
+    } catch {
+      // Keep the joined path as identity.
+    }
+    return { ok: true, text: read.text, file: full, id };
+  };
+}
+
+/** Chooses the syntax: explicit flag, then the file extension, then the content. */
+export function detectSyntax(path: string | null, text: string, toml?: boolean): ConfigSyntax {
+  if (toml) return "toml";
+  if (path !== null && path.endsWith(".toml")) return "toml";
+  if (path !== null && path.endsWith(".conf")) return "ntp.conf";
+  for (const raw of text.split("\n")) {
+    const line = raw.trim();
+    if (line === "" || line.startsWith("#")) continue;
+    return /^\[/.test(line) || /^"?[A-Za-z0-9_-]+"?\s*=/.test(line) ? "toml" : "ntp.conf";
+  }
+  return "ntp.conf";
+}
+
+/** Parses configuration text (from a file, stdin or the embedded default). */
+export function loadConfigText(
+  text: string,
+  options: LoadOptions & {
+    /** Name for diagnostics. */
+    file: string;
+    /** Path used for syntax detection by extension (null: sniff only). */
+    path?: string | null;
+    /** Identity of the file for include-loop detection. */
+    id?: string;
+    readInclude?: IncludeReader;
+  },
+): LoadResult {
+  const syntax = detectSyntax(options.path ?? null, text, options.toml);
+  let config: NtpConfig;
+  let diagnostics: Diagnostic[];
+  let comments = emptyComments();
+  let droppedLines = 0;
+  if (syntax === "toml") {
+    const binary = checkTextFile(text, options.file);
+    if (binary !== null) {
+      const r = parseTomlConfig("", options.file);
+      config = r.config;
+      diagnostics = [binary];
+    } else {
+      const r = parseTomlConfig(text, options.file);
+      config = r.config;
+      diagnostics = r.diagnostics;
+      droppedLines = new Set(
+        r.diagnostics.filter((d) => d.code === "unknown-keyword").map((d) => d.line),
+      ).size;
+    }
+  } else {
+    const r = parseNtpConf(text, {
+      file: options.file,
+      id: options.id ?? options.file,
+      ...(options.readInclude ? { readInclude: options.readInclude } : {}),
+    });
+    config = r.config;
+    diagnostics = r.diagnostics;
+    comments = r.comments;
+    droppedLines = r.droppedLines;
+  }
+  if (options.strict) diagnostics = applyStrict(diagnostics);
+  return {
+    ok: !hasErrors(diagnostics),
+    config,
+    diagnostics,
+    syntax,
+    path: options.path ?? null,
+    comments,
+    droppedLines,
+  };
+}
+
+/**
+ * Loads a configuration: `path` null means the embedded default (a pool client). The syntax is
+ * TOML with `opts.toml`, for a `.toml` file, or when the content looks like TOML; else ntp.conf.
+ * Never throws: unreadable files, oversized files and bad content become diagnostics.
+ */
+export function loadConfig(path: string | null, opts: LoadOptions = {}): Promise<LoadResult> {
+  if (path === null) {
+    return Promise.resolve(
+      loadConfigText(DEFAULT_NTP_CONF, { ...opts, file: DEFAULT_CONFIG_NAME }),
+    );
+  }
+  const read = readConfigFile(path);
+  if (!read.ok) {
+    const result = loadConfigText("", { ...opts, file: path, path });
+    const d: Diagnostic = {
+      severity: "error",
+      file: path,
+      line: 0,
+      col: 0,
+      code: "io",
+      message: `cannot read configuration: ${read.reason}`,
+    };
+    return Promise.resolve({ ...result, ok: false, diagnostics: [d] });
+  }
+  let id = path;
+  try {
+    id = Deno.realPathSync(path);
+  } catch {
+    // Keep the path as identity.
+  }
+  return Promise.resolve(loadConfigText(read.text, {
+    ...opts,
+    file: path,
+    path,
+    id,
+    readInclude: fileIncludeReader(),
+  }));
+}

@@ -1,0 +1,363 @@
+// Tests of the ntp.conf parser: every command family, the manual's rules, includes, comments,
+// and a property test that no input makes it throw.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { type IncludeReader, parseNtpConf } from "./ntp_conf_parser.ts";
+import { defaultSource, emptyConfig } from "./config_model.ts";
+import { formatDiagnostic } from "./diagnostics.ts";
+
+const SEED = Number(Deno.env.get("FC_SEED") ?? Date.now() % 0x7fffffff);
+// deno-lint-ignore no-console
+console.log(`ntp_conf_parser_test.ts: fast-check seed ${SEED} (replay with FC_SEED=${SEED})`);
+
+function clean(text: string) {
+  const r = parseNtpConf(text, { file: "t.conf" });
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), []);
+  return r.config;
+}
+
+function messages(text: string, readInclude?: IncludeReader): string[] {
+  return parseNtpConf(text, { file: "t.conf", ...(readInclude ? { readInclude } : {}) })
+    .diagnostics.map(formatDiagnostic);
+}
+
+Deno.test("parseNtpConf() of an empty file is the empty configuration", () => {
+  assert.deepEqual(clean(""), emptyConfig());
+  assert.deepEqual(clean("# only a comment\n\n"), emptyConfig());
+});
+
+Deno.test("parseNtpConf() reads server options into the source", () => {
+  const c = clean(
+    "server -4 ntp.example key 5 autokey burst iburst version 3 prefer noselect true " +
+      "preempt xleave minpoll 5 maxpoll 9 ttl 3 mode 2\n",
+  );
+  assert.deepEqual(c.sources, [{
+    kind: "server",
+    address: "ntp.example",
+    family: "ipv4",
+    key: 5,
+    autokey: true,
+    burst: true,
+    iburst: true,
+    version: 3,
+    prefer: true,
+    noselect: true,
+    trueChimer: true,
+    preempt: true,
+    xleave: true,
+    minpollLog2: 5,
+    maxpollLog2: 9,
+    ttl: 3,
+    mode: 2,
+  }]);
+});
+
+Deno.test("parseNtpConf() keeps every source kind, in file order", () => {
+  const c = clean(
+    "peer p.example\npool pool.example\nbroadcast 192.0.2.255\nmanycastclient 239.1.1.1\n" +
+      "server -6 2001:db8::1\n",
+  );
+  assert.deepEqual(c.sources.map((s) => [s.kind, s.address, s.family]), [
+    ["peer", "p.example", "any"],
+    ["pool", "pool.example", "any"],
+    ["broadcast", "192.0.2.255", "any"],
+    ["manycastclient", "239.1.1.1", "any"],
+    ["server", "2001:db8::1", "ipv6"],
+  ]);
+  assert.deepEqual(c.sources[0], defaultSource("peer", "p.example"));
+});
+
+Deno.test('parseNtpConf() says "server" needs an address at the right line', () => {
+  assert.deepEqual(messages("driftfile /x\nserver\n"), [
+    't.conf:2:1: error: "server" needs an address',
+  ]);
+  assert.deepEqual(messages("server -6\n"), ['t.conf:1:1: error: "server" needs an address']);
+});
+
+Deno.test("parseNtpConf() turns 127.127.t.u servers into refclocks and applies fudge", () => {
+  const c = clean(
+    "server 127.127.20.0 mode 17 prefer minpoll 4\n" +
+      "fudge 127.127.20.0 time1 -0.012 time2 0.35 stratum 1 refid GPS flag1 1 flag4 0\n",
+  );
+  assert.equal(c.sources.length, 0);
+  assert.deepEqual(c.refclocks, [{
+    type: 20,
+    unit: 0,
+    address: "127.127.20.0",
+    mode: 17,
+    prefer: true,
+    noselect: false,
+    trueChimer: false,
+    minpollLog2: 4,
+    maxpollLog2: 10,
+    fudge: {
+      time1Sec: -0.012,
+      time2Sec: 0.35,
+      stratum: 1,
+      refid: "GPS",
+      flag1: true,
+      flag2: null,
+      flag3: null,
+      flag4: false,
+    },
+  }]);
+});
+
+Deno.test("parseNtpConf() accepts a fudge before its server line, rejects an unknown clock", () => {
+  const c = clean("fudge 127.127.28.1 refid SHM\nserver 127.127.28.1\n");
+  assert.equal(c.refclocks[0]?.fudge.refid, "SHM");
+  assert.deepEqual(messages("server 127.127.28.0\nfudge 127.127.28.1 refid X\n"), [
+    "t.conf:2:7: error: fudge names 127.127.28.1, which is not a configured reference clock",
+  ]);
+});
+
+Deno.test("parseNtpConf() warns about server options that mean nothing for a refclock", () => {
+  const r = parseNtpConf("server 127.127.1.0 iburst key 3\n", { file: "t.conf" });
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
+    't.conf:1:20: warning: "iburst" is ignored for a reference clock',
+    't.conf:1:27: warning: "key" is ignored for a reference clock',
+  ]);
+  assert.equal(r.droppedLines, 1);
+});
+
+Deno.test("parseNtpConf() restrict: mask defaults to the host mask, default to 0.0.0.0/0", () => {
+  const c = clean(
+    "restrict default kod\nrestrict 192.0.2.1 nomodify\nrestrict 10.0.0.0 mask 255.0.0.0\n" +
+      "restrict -6 default ignore\nrestrict ::1\nrestrict ntp.example noquery\n",
+  );
+  assert.deepEqual(c.restrict.map((r) => [r.match, r.address, r.mask, r.family, r.flags]), [
+    ["default", "0.0.0.0", "0.0.0.0", "ipv4", ["kod"]],
+    ["default", "::", "::", "ipv6", ["kod"]],
+    ["address", "192.0.2.1", "255.255.255.255", "ipv4", ["nomodify"]],
+    ["address", "10.0.0.0", "255.0.0.0", "ipv4", []],
+    ["default", "::", "::", "ipv6", ["ignore"]],
+    ["address", "::1", "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff", "ipv6", []],
+    ["address", "ntp.example", null, "any", ["noquery"]],
+  ]);
+});
+
+Deno.test("parseNtpConf() restrict: an unknown flag is an error (fail closed)", () => {
+  assert.deepEqual(messages("restrict default nomodfy\n"), [
+    't.conf:1:18: error: unknown restrict flag "nomodfy"',
+  ]);
+});
+
+Deno.test("parseNtpConf() warns when tinker follows source commands", () => {
+  assert.deepEqual(messages("tinker panic 0\nserver a.example\n"), []);
+  const m = messages("server a.example\ntinker panic 0\n");
+  assert.equal(m.length, 1);
+  assert.match(m[0] ?? "", /^t\.conf:2:1: warning: tinker should come before the source commands/);
+});
+
+Deno.test("parseNtpConf() reads tos and tinker values into seconds and ppm fields", () => {
+  const c = clean("tinker step 0 stepout 300 freq 12.5 huffpuff 7200\ntos orphan 8 maxdist 2\n");
+  assert.equal(c.tinker.stepSec, 0);
+  assert.equal(c.tinker.stepoutSec, 300);
+  assert.equal(c.tinker.freqPpm, 12.5);
+  assert.equal(c.tinker.huffpuffSec, 7200);
+  assert.equal(c.tinker.panicSec, 1000);
+  assert.equal(c.tos.orphan, 8);
+  assert.equal(c.tos.maxdistSec, 2);
+});
+
+Deno.test("parseNtpConf() expands trustedkey ranges and sorts key ids", () => {
+  assert.deepEqual(clean("trustedkey 9 (2 ... 4) 1 2\n").auth.trustedKeys, [1, 2, 3, 4, 9]);
+  assert.deepEqual(clean("trustedkey ( 5 ... 6 )\n").auth.trustedKeys, [5, 6]);
+  assert.match(messages("trustedkey (5 6)\n")[0] ?? "", /a key range is written/);
+});
+
+Deno.test("parseNtpConf() reads statistics and filegen with enable/disable", () => {
+  const c = clean(
+    "statistics loopstats peerstats\nfilegen peerstats file peers type week nolink disable\n" +
+      "filegen sysstats enable\n",
+  );
+  assert.deepEqual(c.stats.enabled, ["loopstats", "sysstats"]);
+  assert.deepEqual(c.stats.filegens, [
+    { name: "peerstats", file: "peers", type: "week", link: false },
+    { name: "sysstats", file: "sysstats", type: "day", link: true },
+  ]);
+});
+
+Deno.test("parseNtpConf() keeps broadcastclient and enable bclient in step", () => {
+  const a = clean("broadcastclient novolley\n");
+  assert.deepEqual([a.broadcast.client, a.broadcast.novolley, a.system.bclient], [
+    true,
+    true,
+    true,
+  ]);
+  const b = clean("broadcastclient\ndisable bclient\n");
+  assert.deepEqual([b.broadcast.client, b.system.bclient], [false, false]);
+  const c = clean("enable bclient\n");
+  assert.deepEqual([c.broadcast.client, c.system.bclient], [true, true]);
+});
+
+Deno.test("parseNtpConf() defaults multicastclient to 224.0.1.1", () => {
+  assert.deepEqual(clean("multicastclient\n").broadcast.multicastClient, ["224.0.1.1"]);
+  assert.deepEqual(clean("multicastclient -6 ff05::101\n").broadcast.multicastClient, [
+    "ff05::101",
+  ]);
+});
+
+Deno.test("parseNtpConf() reads setvar with quoted values and the default flag", () => {
+  assert.deepEqual(clean('setvar where = "rack 1" default\nsetvar a=b\n').setvar, [
+    { name: "where", value: "rack 1", isDefault: true },
+    { name: "a", value: "b", isDefault: false },
+  ]);
+});
+
+Deno.test("parseNtpConf() warns about unknown keywords and counts dropped lines", () => {
+  const r = parseNtpConf("server a.example\nmakestep 1 3\nrefclock SHM 0\n", { file: "t.conf" });
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
+    't.conf:2:1: warning: unknown keyword "makestep"; line ignored',
+    't.conf:3:1: warning: unknown keyword "refclock"; line ignored',
+  ]);
+  assert.equal(r.droppedLines, 2);
+  assert.deepEqual(r.comments.dropped, [
+    "not translated: makestep 1 3",
+    "not translated: refclock SHM 0",
+  ]);
+});
+
+Deno.test("parseNtpConf() flags recognised but unsupported ntpd keywords", () => {
+  assert.deepEqual(messages("mdnstries 5\n"), [
+    't.conf:1:1: warning: "mdnstries" is not supported by Horae; line ignored',
+  ]);
+});
+
+Deno.test("parseNtpConf() reads includefile through the reader, depth first", () => {
+  const files: Record<string, string> = {
+    "a.conf": "server a.example\nincludefile b.conf\n",
+    "b.conf": "server b.example\n",
+  };
+  const reader: IncludeReader = (path) =>
+    path in files
+      ? { ok: true, text: files[path] as string, file: path, id: path }
+      : { ok: false, reason: "no such file or directory" };
+  const r = parseNtpConf("server first.example\nincludefile a.conf\nserver last.example\n", {
+    file: "t.conf",
+    readInclude: reader,
+  });
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(r.config.sources.map((s) => s.address), [
+    "first.example",
+    "a.example",
+    "b.example",
+    "last.example",
+  ]);
+  assert.deepEqual(messages("includefile nope.conf\n", reader), [
+    't.conf:1:13: error: cannot read included file "nope.conf": no such file or directory',
+  ]);
+});
+
+Deno.test("parseNtpConf() detects include loops and depth beyond 5", () => {
+  const loop: IncludeReader = (path) => ({
+    ok: true,
+    text: `includefile ${path === "x" ? "y" : "x"}\n`,
+    file: path,
+    id: path,
+  });
+  const m = parseNtpConf("includefile x\n", { file: "t.conf", id: "t", readInclude: loop })
+    .diagnostics.map(formatDiagnostic);
+  assert.deepEqual(m, ["y:1:13: error: includefile loop: x -> y -> x"]);
+  const deep: IncludeReader = (path) => ({
+    ok: true,
+    text: `includefile ${Number(path) + 1}\n`,
+    file: path,
+    id: path,
+  });
+  assert.deepEqual(
+    parseNtpConf("includefile 1\n", { file: "t.conf", readInclude: deep }).diagnostics.map(
+      formatDiagnostic,
+    ),
+    ['5:1:13: error: includefile nested deeper than 5 levels: "6" not read'],
+  );
+  assert.match(messages("includefile x\n")[0] ?? "", /includefile is not available here/);
+});
+
+Deno.test("parseNtpConf() attaches comments: header, leading block, trailing, loose blocks", () => {
+  const r = parseNtpConf(
+    "# header\n\n# about a\nserver a.example # inline\n\n# prose about the next line\n\n" +
+      "restrict default kod\n\n#server off.example\n\ntos orphan 9\n# tail\n",
+    { file: "t.conf" },
+  );
+  assert.deepEqual(r.comments.header, [" header"]);
+  assert.deepEqual(r.comments.byKey.get("sources.0"), [" about a", " inline"]);
+  assert.deepEqual(r.comments.byKey.get("restrict.0"), [" prose about the next line"]);
+  // A loose block holding a commented-out server goes after the sources, not above tos.
+  assert.deepEqual(r.comments.after.get("sources.0"), ["server off.example"]);
+  assert.deepEqual(r.comments.byKey.get("tos"), undefined);
+  assert.deepEqual(r.comments.trailer, [" tail"]);
+  assert.ok(r.comments.explicit.has("tos.orphan"));
+});
+
+Deno.test("parseNtpConf() reports every bad value, not just the first", () => {
+  const m = messages("server a minpoll 3\nserver b key 0\ntos cohort 5\n");
+  assert.equal(m.length, 3);
+  assert.match(m[0] ?? "", /^t\.conf:1:18: error: minpoll 3 is out of range 4–17$/);
+  assert.match(m[1] ?? "", /^t\.conf:2:14: error: key 0 is not a valid key id/);
+  assert.match(m[2] ?? "", /^t\.conf:3:12: error: tos cohort 5 is out of range 0–1$/);
+});
+
+Deno.test("parseNtpConf() treats object-prototype names as plain unknown words", () => {
+  const r = parseNtpConf(
+    "constructor x\n__proto__ y\ntos constructor 1 __proto__ 2\ndiscard toString 3\n",
+    { file: "t.conf" },
+  );
+  assert.deepEqual(r.diagnostics.map((d) => d.code), [
+    "unknown-keyword",
+    "unknown-keyword",
+    "unknown-option",
+    "unknown-option",
+    "unknown-option",
+  ]);
+  assert.deepEqual(r.config, emptyConfig());
+});
+
+Deno.test("parseNtpConf() never throws on arbitrary text (property)", () => {
+  const seed = SEED;
+  const words = fc.constantFrom(
+    "server",
+    "fudge",
+    "restrict",
+    "127.127.20.0",
+    "default",
+    "mask",
+    "minpoll",
+    "tinker",
+    "tos",
+    "includefile",
+    "trustedkey",
+    "(",
+    "...",
+    ")",
+    '"',
+    "#",
+    "-4",
+    "1",
+    "99999999999999999999",
+    "setvar",
+    "=",
+    "filegen",
+    "statistics",
+    "constructor",
+    "__proto__",
+    "toString",
+    "discard",
+    "driftfile",
+    "\n",
+    " ",
+    "\t",
+  );
+  const text = fc.oneof(
+    fc.string({ unit: "binary", maxLength: 300 }),
+    fc.array(words, { maxLength: 60 }).map((w) => w.join(" ")),
+  );
+  fc.assert(
+    fc.property(text, (t) => {
+      const r = parseNtpConf(t, { file: "p.conf" });
+      for (const d of r.diagnostics) assert.ok(d.line >= 0 && d.message.length > 0);
+    }),
+    { seed, numRuns: 500 },
+  );
+});

@@ -1,0 +1,135 @@
+// Tests of the TOML reader: schema errors with paths and lines, unknown keys, defaults, and a
+// property test that no input makes it throw.
+
+import assert from "node:assert/strict";
+import fc from "fast-check";
+import { locateTomlKeys, parseTomlConfig } from "./toml_config.ts";
+import { defaultSource, emptyConfig } from "./config_model.ts";
+import { formatDiagnostic } from "./diagnostics.ts";
+
+const SEED = Number(Deno.env.get("FC_SEED") ?? Date.now() % 0x7fffffff);
+// deno-lint-ignore no-console
+console.log(`toml_config_test.ts: fast-check seed ${SEED} (replay with FC_SEED=${SEED})`);
+
+Deno.test("parseTomlConfig() of an empty document is the empty configuration", () => {
+  const r = parseTomlConfig("", "e.toml");
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(r.config, emptyConfig());
+});
+
+Deno.test("parseTomlConfig() builds sources with defaults filled in", () => {
+  const r = parseTomlConfig(
+    '[[source]]\naddress = "a.example"\n\n[[source]]\nkind = "pool"\naddress = "p.example"\n' +
+      'iburst = true\nminpoll = 5\nfamily = "ipv6"\ntrue = true\n',
+    "s.toml",
+  );
+  assert.deepEqual(r.diagnostics, []);
+  const pool = { ...defaultSource("pool", "p.example") };
+  pool.iburst = true;
+  pool.minpollLog2 = 5;
+  pool.family = "ipv6";
+  pool.trueChimer = true;
+  assert.deepEqual(r.config.sources, [defaultSource("server", "a.example"), pool]);
+});
+
+Deno.test("parseTomlConfig() reads refclocks with their fudge values", () => {
+  const r = parseTomlConfig(
+    '[[refclock]]\ntype = 28\nunit = 1\ntime1 = 0.5\nrefid = "SHM"\nflag1 = false\nprefer = true\n',
+    "r.toml",
+  );
+  assert.deepEqual(r.diagnostics, []);
+  const rc = r.config.refclocks[0];
+  assert.equal(rc?.address, "127.127.28.1");
+  assert.deepEqual(
+    [rc?.fudge.time1Sec, rc?.fudge.refid, rc?.fudge.flag1, rc?.fudge.flag2, rc?.prefer],
+    [0.5, "SHM", false, null, true],
+  );
+});
+
+Deno.test('parseTomlConfig() expands restrict "default" to IPv4 and IPv6 rules', () => {
+  const r = parseTomlConfig(
+    '[[restrict]]\naddress = "default"\nflags = ["kod", "limited"]\n\n' +
+      '[[restrict]]\naddress = "default"\nfamily = "ipv6"\nflags = ["ignore"]\n',
+    "r.toml",
+  );
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(r.config.restrict.map((x) => [x.address, x.mask, x.family, x.flags]), [
+    ["0.0.0.0", "0.0.0.0", "ipv4", ["kod", "limited"]],
+    ["::", "::", "ipv6", ["kod", "limited"]],
+    ["::", "::", "ipv6", ["ignore"]],
+  ]);
+});
+
+Deno.test("parseTomlConfig() reports a type error with its path and line", () => {
+  const r = parseTomlConfig('[daemon]\ndriftfile = "/x"\n\n[tos]\norphan = "ten"\n', "t.toml");
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
+    "t.toml:5:1: error: tos.orphan: expected number",
+  ]);
+});
+
+Deno.test("parseTomlConfig() warns about unknown keys and still loads the rest", () => {
+  const r = parseTomlConfig(
+    '[daemon]\ndriftfile = "/d"\ncolour = "blue"\n\n[wibble]\nx = 1\n',
+    "u.toml",
+  );
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
+    'u.toml:3:1: warning: unknown key "daemon.colour"; ignored',
+    'u.toml:5:1: warning: unknown key "wibble"; ignored',
+  ]);
+  assert.equal(r.config.files.driftFile, "/d");
+});
+
+Deno.test("parseTomlConfig() reports TOML syntax errors with line and column", () => {
+  const r = parseTomlConfig('[daemon]\ndriftfile = "/open\n', "x.toml");
+  assert.equal(r.diagnostics.length, 1);
+  assert.equal(r.diagnostics[0]?.line, 2);
+  assert.match(r.diagnostics[0]?.message ?? "", /^TOML syntax error: /);
+});
+
+Deno.test("parseTomlConfig() points semantic errors at the key's line", () => {
+  const text = '[[source]]\naddress = "a"\n\n[[source]]\naddress = "b"\nkey = 0\n\n[tos]\n' +
+    "minclock = 5\nmaxclock = 3\n";
+  assert.deepEqual(parseTomlConfig(text, "v.toml").diagnostics.map(formatDiagnostic), [
+    "v.toml:6:1: error: key 0 is not a valid key id (1–65534)",
+    "v.toml:9:1: error: tos minclock 5 is greater than maxclock 3",
+  ]);
+});
+
+Deno.test("locateTomlKeys() indexes arrays of tables and nested tables", () => {
+  const m = locateTomlKeys(
+    '[stats]\nstatsdir = "/s"\n[[stats.filegen]]\nname = "a"\n[[stats.filegen]]\n  name = "b"\n',
+  );
+  assert.deepEqual(m.get("stats.statsdir"), { line: 2, col: 1 });
+  assert.deepEqual(m.get("stats.filegen.0.name"), { line: 4, col: 1 });
+  assert.deepEqual(m.get("stats.filegen.1.name"), { line: 6, col: 3 });
+});
+
+Deno.test("parseTomlConfig() never throws on arbitrary text (property)", () => {
+  const seed = SEED;
+  const pieces = fc.constantFrom(
+    "[[source]]\n",
+    "[tos]\n",
+    "[daemon]\n",
+    'address = "x"\n',
+    "minpoll = 99\n",
+    "orphan = 1e400\n",
+    "flags = [1, 2]\n",
+    "a.b.c = 1\n",
+    "[[restrict]]\n",
+    'address = "default"\n',
+    "x = 1979-05-27T07:32:00Z\n",
+    "= =\n",
+    '"\n',
+  );
+  const text = fc.oneof(
+    fc.string({ unit: "binary", maxLength: 200 }),
+    fc.array(pieces, { maxLength: 30 }).map((p) => p.join("")),
+  );
+  fc.assert(
+    fc.property(text, (t) => {
+      const r = parseTomlConfig(t, "p.toml");
+      assert.ok(Array.isArray(r.diagnostics));
+    }),
+    { seed, numRuns: 400 },
+  );
+});

@@ -1,0 +1,114 @@
+// Tests of the shared semantic checks (ranges and cross-field rules of ntp.conf(5)).
+
+import assert from "node:assert/strict";
+import { checkStatsFileName, isLogConfigToken, validateConfig } from "./validate.ts";
+import { defaultRefclock, defaultSource, emptyConfig } from "./config_model.ts";
+
+function issues(mutate: (c: ReturnType<typeof emptyConfig>) => void): string[] {
+  const c = emptyConfig();
+  mutate(c);
+  return validateConfig(c).map((i) => `${i.path}: ${i.message}`);
+}
+
+Deno.test("validateConfig() accepts the empty configuration", () => {
+  assert.deepEqual(validateConfig(emptyConfig()), []);
+});
+
+Deno.test("validateConfig() checks poll bounds and their order", () => {
+  assert.deepEqual(
+    issues((c) => c.sources.push({ ...defaultSource("server", "a"), minpollLog2: 12 })),
+    ["sources.0.minpollLog2: minpoll 12 is greater than maxpoll 10"],
+  );
+  assert.deepEqual(
+    issues((c) => c.sources.push({ ...defaultSource("server", "a"), maxpollLog2: 18 })),
+    ["sources.0.maxpollLog2: maxpoll 18 is out of range 4–17"],
+  );
+  assert.deepEqual(
+    issues((c) => c.refclocks.push({ ...defaultRefclock(1, 0), minpollLog2: 3 })),
+    ["refclocks.0.minpollLog2: minpoll 3 is out of range 4–17"],
+  );
+});
+
+Deno.test("validateConfig() checks key ids 1–65534 everywhere", () => {
+  assert.deepEqual(
+    issues((c) => {
+      c.auth.trustedKeys = [1, 65535];
+      c.auth.requestKey = 0;
+      c.sources.push({ ...defaultSource("peer", "p"), key: 65534 });
+    }),
+    [
+      "auth.requestKey: requestkey 0 is not a valid key id (1–65534)",
+      "auth.trustedKeys.1: trustedkey 65535 is not a valid key id (1–65534)",
+    ],
+  );
+});
+
+Deno.test("validateConfig() checks tos ranges and relations", () => {
+  assert.deepEqual(
+    issues((c) => {
+      c.tos.floor = 15;
+      c.tos.ceiling = 15;
+      c.tos.minsane = 11;
+      c.tos.orphan = 0;
+      c.tos.mindistSec = 3;
+      c.tos.maxdistSec = 2;
+    }),
+    [
+      "tos.floor: tos floor 15 must be below ceiling 15",
+      "tos.minsane: tos minsane 11 is greater than maxclock 10",
+      "tos.mindistSec: tos mindist 3 is greater than maxdist 2",
+      "tos.orphan: tos orphan 0 is out of range 1–16",
+    ],
+  );
+});
+
+Deno.test("validateConfig() limits the ttl list to 8 values of 1–255", () => {
+  assert.deepEqual(issues((c) => (c.broadcast.ttl = [1, 2, 3, 4, 5, 6, 7, 8])), []);
+  assert.deepEqual(issues((c) => (c.broadcast.ttl = [1, 2, 3, 4, 5, 6, 7, 8, 9])), [
+    "broadcast.ttl: ttl takes at most 8 values, got 9",
+  ]);
+  assert.deepEqual(issues((c) => (c.broadcast.ttl = [0])), [
+    "broadcast.ttl.0: ttl 0 is out of range 1–255",
+  ]);
+});
+
+Deno.test("validateConfig() rejects duplicate refclocks and bad fudge values", () => {
+  assert.deepEqual(
+    issues((c) => {
+      c.refclocks.push(defaultRefclock(28, 0), defaultRefclock(28, 0));
+      c.refclocks[0]!.fudge.refid = "TOOLONG";
+    }),
+    [
+      'refclocks.0.fudge.refid: refid "TOOLONG" must be 1–4 printable ASCII characters',
+      "refclocks.1: reference clock 127.127.28.0 is configured twice",
+    ],
+  );
+});
+
+Deno.test("validateConfig() rejects refclock addresses on peers and family mismatches", () => {
+  assert.deepEqual(issues((c) => c.sources.push(defaultSource("peer", "127.127.1.0"))), [
+    'sources.0.address: reference clock 127.127.1.0 is only valid with "server"',
+  ]);
+  assert.deepEqual(
+    issues((c) => c.sources.push({ ...defaultSource("server", "192.0.2.1"), family: "ipv6" })),
+    ['sources.0.address: server: "192.0.2.1" is an IPv4 address but -6 was given'],
+  );
+});
+
+Deno.test("checkStatsFileName() keeps files inside statsdir", () => {
+  assert.equal(checkStatsFileName("loopstats"), null);
+  assert.equal(checkStatsFileName("sub/dir/peers"), null);
+  assert.match(checkStatsFileName("../x") ?? "", /must not contain "\.\."/);
+  assert.match(checkStatsFileName("a/../../x") ?? "", /must not contain "\.\."/);
+  assert.match(checkStatsFileName("/etc/x") ?? "", /relative to statsdir/);
+  assert.match(checkStatsFileName("") ?? "", /empty/);
+});
+
+Deno.test("isLogConfigToken() accepts ntpd's class names", () => {
+  for (const ok of ["=syncall", "+clockall", "-peerinfo", "sysevents", "=all", "allstatus"]) {
+    assert.ok(isLogConfigToken(ok), ok);
+  }
+  for (const bad of ["+everything", "==syncall", "sync", "peerall+"]) {
+    assert.ok(!isLogConfigToken(bad), bad);
+  }
+});

@@ -1,0 +1,174 @@
+// `horae run` / multi-call `ntpd`: ntpd's command line, the configuration, logging, the clock
+// choice, the pid file and signals around one Daemon.
+
+import { LinuxClock } from "../clock/linux_clock.ts";
+import { NullClock } from "../clock/null_clock.ts";
+import type { Clock } from "../clock/clock.ts";
+import { applyNtpdOptions, NTPD_USAGE, parseNtpdArgs } from "../cli/ntpd_options.ts";
+import { formatDiagnostic } from "../config/diagnostics.ts";
+import { loadConfig } from "../config/load_config.ts";
+import {
+  closeLogging,
+  configureLogging,
+  FileSink,
+  logger,
+  type LogSink,
+  StderrSink,
+} from "../log/logger.ts";
+import { openUdpTransport } from "../net/open_transport.ts";
+import { hasCapSysTime } from "./capabilities.ts";
+import { Daemon } from "./daemon.ts";
+import { settingsFromConfig } from "./settings.ts";
+
+/** Horae's version, printed by --version and in the start-up line. */
+export const HORAE_VERSION = "0.1.0";
+
+/** Options `horae run` takes beyond ntpd's. */
+export const HORAE_RUN_USAGE = `Horae options:
+  --port N        answer on UDP port N instead of 123
+  --listen ADDR   listen on ADDR only (repeatable; default: all IPv4 and IPv6 addresses)
+  --observe       never steer the system clock
+  --toml          the configuration file is TOML
+`;
+
+/** Splits Horae's own daemon flags (--port, --listen) from ntpd's. */
+export function extractHoraeFlags(
+  argv: string[],
+): { ok: true; port: number | null; listen: string[]; rest: string[] } | {
+  ok: false;
+  message: string;
+} {
+  const rest: string[] = [];
+  const listen: string[] = [];
+  let port: number | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const eq = a.indexOf("=");
+    const name = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
+    if (name !== "--port" && name !== "--listen") {
+      rest.push(a);
+      continue;
+    }
+    const value = eq > 0 && a.startsWith("--") ? a.slice(eq + 1) : argv[++i];
+    if (value === undefined || value === "") return { ok: false, message: `${name} needs a value` };
+    if (name === "--port") {
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 65535) {
+        return { ok: false, message: `--port: "${value}" is not a port number (1-65535)` };
+      }
+      port = Number(value);
+    } else {
+      listen.push(value);
+    }
+  }
+  return { ok: true, port, listen, rest };
+}
+
+function stderr(text: string): void {
+  Deno.stderr.writeSync(new TextEncoder().encode(text));
+}
+
+/** Writes the pid file atomically. */
+async function writePidFile(path: string): Promise<void> {
+  const tmp = `${path}.TEMP`;
+  await Deno.writeTextFile(tmp, `${Deno.pid}\n`);
+  await Deno.rename(tmp, path);
+}
+
+/** Runs the daemon until SIGTERM/SIGINT; returns the exit status. */
+export async function runDaemonCommand(argv: string[]): Promise<number> {
+  const flags = extractHoraeFlags(argv);
+  if (!flags.ok) {
+    stderr(`ntpd: ${flags.message}\n${NTPD_USAGE}${HORAE_RUN_USAGE}`);
+    return 2;
+  }
+  const parsed = parseNtpdArgs(flags.rest);
+  if (!parsed.ok) {
+    stderr(`ntpd: ${parsed.message}\n${NTPD_USAGE}${HORAE_RUN_USAGE}`);
+    return 2;
+  }
+  const opts = parsed.options;
+  if (opts.help) {
+    Deno.stdout.writeSync(new TextEncoder().encode(`${NTPD_USAGE}${HORAE_RUN_USAGE}`));
+    return 0;
+  }
+  if (opts.version) {
+    Deno.stdout.writeSync(new TextEncoder().encode(`ntpd (horae) ${HORAE_VERSION}\n`));
+    return 0;
+  }
+
+  const loaded = await loadConfig(opts.configFile, { toml: opts.toml });
+  for (const d of loaded.diagnostics) stderr(`${formatDiagnostic(d)}\n`);
+  if (!loaded.ok) return 78;
+  const config = applyNtpdOptions(loaded.config, opts);
+
+  const sinks: LogSink[] = [];
+  try {
+    sinks.push(
+      config.files.logFile !== null ? new FileSink(config.files.logFile) : new StderrSink(),
+    );
+  } catch (e) {
+    stderr(`ntpd: cannot open log file ${config.files.logFile}: ${(e as Error).message}\n`);
+    return 1;
+  }
+  configureLogging({ program: "ntpd", sinks, level: opts.debugLevel > 0 ? "debug" : "info" });
+  const log = logger("sys");
+  log.info(`ntpd (horae) ${HORAE_VERSION}: starting`);
+  log.info(`Command line: ntpd ${argv.join(" ")}`);
+  if (!opts.noFork) {
+    // COMPAT: ntpd forks into the background without -n; Horae always stays in the foreground
+    // (run it under systemd or a supervisor).
+    log.info("running in the foreground (Horae does not fork)");
+  }
+  if (opts.quit) {
+    log.error("-q needs client mode, which is not implemented yet");
+    closeLogging();
+    return 1;
+  }
+
+  const capable = hasCapSysTime();
+  const noSteerReason = opts.observe ? "observe mode" : capable ? null : "no CAP_SYS_TIME";
+  const clock: Clock = noSteerReason === null ? new LinuxClock() : new NullClock();
+  const family = opts.ipv4Only ? "ipv4" : opts.ipv6Only ? "ipv6" : "any";
+  const settings = settingsFromConfig(config, {
+    ...(flags.port !== null ? { port: flags.port } : {}),
+    listen: flags.listen,
+    noSteerReason,
+    family,
+  });
+
+  const daemon = new Daemon(settings, {
+    clock,
+    log,
+    openTransport: (address) => {
+      const opened = openUdpTransport({ address });
+      if (opened.kind !== "ffi") log.warn(opened.reason);
+      return Promise.resolve(opened.transport);
+    },
+  });
+  try {
+    await daemon.start();
+  } catch (e) {
+    log.error(`cannot start: ${(e as Error).message}`);
+    await daemon.stop();
+    closeLogging();
+    return 1;
+  }
+  if (config.files.pidFile !== null) {
+    try {
+      await writePidFile(config.files.pidFile);
+    } catch (e) {
+      log.warn(`cannot write pid file ${config.files.pidFile}: ${(e as Error).message}`);
+    }
+  }
+
+  const signal = await new Promise<number>((resolve) => {
+    const on = (name: Deno.Signal, num: number) => Deno.addSignalListener(name, () => resolve(num));
+    on("SIGTERM", 15);
+    on("SIGINT", 2);
+  });
+  log.info(`ntpd exiting on signal ${signal}`);
+  await daemon.stop();
+  if (config.files.pidFile !== null) await Deno.remove(config.files.pidFile).catch(() => {});
+  closeLogging();
+  return 0;
+}

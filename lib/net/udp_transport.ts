@@ -1,0 +1,471 @@
+// Native UDP transport: a non-blocking FFI socket drained with recvmmsg and answered with one
+// sendmmsg per batch, kernel receive timestamps (SO_TIMESTAMPNS) and late transmit stamps.
+
+import { setImmediate } from "node:timers";
+import { OsError, realtime } from "../../ffi/libc.ts";
+import {
+  bindSocket,
+  closeSocket,
+  getSocketName,
+  getSocketOption,
+  IP_TOS,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_TCLASS,
+  IPV6_V6ONLY,
+  MmsgBatch,
+  MSG_DONTWAIT,
+  MSG_TRUNC,
+  openUdpSocket,
+  PollSet,
+  receiveBatch,
+  sendBatch,
+  sendTo,
+  setSocketOption,
+  shutdownSocket,
+  SO_RCVBUF,
+  SO_REUSEADDR,
+  SO_REUSEPORT,
+  SO_SNDBUF,
+  SO_TIMESTAMPNS,
+  SocketErrno,
+  SOL_SOCKET,
+} from "../../ffi/socket.ts";
+import { fromUnix, type NtpTime, writeUnixTimestamp } from "../proto/ntp_time.ts";
+import type {
+  DatagramHandler,
+  ReceivedDatagram,
+  ReplySlot,
+  SocketAddress,
+  Transport,
+  TransportStats,
+} from "./transport.ts";
+import {
+  parseSocketAddress,
+  sockaddrToSocketAddress,
+  socketAddress,
+  socketAddressToSockaddr,
+} from "./socket_address.ts";
+
+/** Reads the realtime clock as Unix [seconds, nanoseconds] (like ffi/libc.ts `realtime()`). */
+export type RealtimeReader = () => readonly [sec: number, nsec: number];
+
+/** Options of a `UdpTransport`. */
+export interface UdpTransportOptions {
+  /** Local address: "127.0.0.1", "::", "[::1]:1123", "0.0.0.0:123" or a SocketAddress. */
+  address: string | SocketAddress;
+  /** Local port (overrides one in `address`; 0 or absent: an ephemeral port). */
+  port?: number;
+  /** Datagrams per recvmmsg/sendmmsg batch (default 64). */
+  batchSize?: number;
+  /** Receive and transmit buffer per datagram (default 2048; larger datagrams are dropped). */
+  bufferBytes?: number;
+  /** SO_RCVBUF in bytes (default 4 MiB; the kernel caps it at net.core.rmem_max). */
+  receiveBufferBytes?: number;
+  /** SO_SNDBUF in bytes (default: the kernel's). */
+  sendBufferBytes?: number;
+  /** Ask for kernel receive timestamps (default true). */
+  kernelTimestamps?: boolean;
+  /** SO_REUSEADDR (default false). */
+  reuseAddress?: boolean;
+  /** SO_REUSEPORT, so several processes can serve one port (default false). */
+  reusePort?: boolean;
+  /** IPV6_V6ONLY for IPv6 sockets (default true: IPv4 gets its own socket). */
+  v6Only?: boolean;
+  /** IP_TOS / IPV6_TCLASS byte for sent datagrams (default: the kernel's). */
+  tos?: number;
+  /** Clock for receive times without a kernel timestamp and for transmit stamps. */
+  clock?: RealtimeReader;
+  /** poll() timeout in ms while idle; close() wakes it earlier (default 500). */
+  pollTimeoutMs?: number;
+  /** Batches handled back to back before yielding to the event loop (default 16). */
+  maxBusyBatches?: number;
+}
+
+/** Counters of a `UdpTransport`: the Transport ones plus loop diagnostics. */
+export interface UdpTransportStats extends TransportStats {
+  /** recvmmsg calls that returned datagrams. */
+  batches: number;
+  /** Receive errors other than "no data" (the loop went on). */
+  receiveErrors: number;
+  /** Times the loop waited in poll() for an empty socket. */
+  polls: number;
+  /** Times the loop yielded to the event loop while still busy. */
+  yields: number;
+}
+
+/** The datagram view handed to handlers: reused for every datagram of the batch. */
+class BatchDatagram implements ReceivedDatagram {
+  readonly #batch: MmsgBatch;
+  readonly #views: (Uint8Array | undefined)[];
+  #slot = 0;
+  #length = 0;
+  #peer: SocketAddress | null = null;
+  #rxTime: NtpTime | null = null;
+  /** Receive time, Unix seconds (number form of rxTime, free of bigint work). */
+  rxUnixSec = 0;
+  /** Receive time, nanoseconds within the second. */
+  rxUnixNsec = 0;
+  rxKernel = false;
+
+  constructor(batch: MmsgBatch) {
+    this.#batch = batch;
+    this.#views = new Array(batch.count);
+  }
+
+  set(slot: number, length: number, sec: number, nsec: number, kernel: boolean): void {
+    this.#slot = slot;
+    this.#length = length;
+    this.#peer = null;
+    this.#rxTime = null;
+    this.rxUnixSec = sec;
+    this.rxUnixNsec = nsec;
+    this.rxKernel = kernel;
+  }
+
+  get data(): Uint8Array {
+    // Most NTP datagrams have the same length, so a slot's last view is usually reusable.
+    let v = this.#views[this.#slot];
+    if (v === undefined || v.length !== this.#length) {
+      v = this.#batch.rxBuffer(this.#slot).subarray(0, this.#length);
+      this.#views[this.#slot] = v;
+    }
+    return v;
+  }
+
+  get peer(): SocketAddress {
+    if (this.#peer === null) {
+      const b = this.#batch;
+      this.#peer = sockaddrToSocketAddress(b.rxName(this.#slot), b.rxNameLength(this.#slot)) ??
+        { family: 4, address: "", port: 0 };
+    }
+    return this.#peer;
+  }
+
+  get rxTime(): NtpTime {
+    if (this.#rxTime === null) this.#rxTime = fromUnix(this.rxUnixSec, this.rxUnixNsec);
+    return this.#rxTime;
+  }
+}
+
+class Reply implements ReplySlot {
+  buffer: Uint8Array = new Uint8Array(0);
+  length = 0;
+  stampTransmit = false;
+}
+
+function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * A UDP socket through FFI (IPv4 or IPv6) implementing `Transport` with batched recvmmsg and
+ * sendmmsg, kernel receive timestamps and a loop that never blocks the event loop.
+ *
+ * `serve()` drains the socket with non-blocking recvmmsg, calls the handler for each datagram
+ * with a reused datagram object (its peer decoded on first use) and a reply slot over the
+ * slot's transmit buffer, then sends the batch's replies with one sendmmsg, stamping transmit
+ * timestamps from one clock read just before it. An empty socket is awaited with poll() on a
+ * helper thread; after `maxBusyBatches` busy batches the loop yields with setImmediate.
+ */
+export class UdpTransport implements Transport {
+  /** The bound local address (the real port when 0 was asked). */
+  readonly localAddress: SocketAddress;
+  /** True when datagrams carry kernel receive timestamps. */
+  readonly kernelTimestamps: boolean;
+  /** Effective SO_RCVBUF as the kernel reports it (it doubles the asked value). */
+  readonly receiveBufferBytes: number;
+
+  #fd: number;
+  readonly #family: 4 | 6;
+  readonly #batch: MmsgBatch;
+  readonly #poll: PollSet;
+  readonly #clock: RealtimeReader;
+  readonly #pollTimeoutMs: number;
+  readonly #maxBusyBatches: number;
+  readonly #datagram: BatchDatagram;
+  readonly #reply = new Reply();
+  readonly #tsOut = new Float64Array(2);
+  readonly #stampSlots: Int32Array;
+  readonly #sendName = new Uint8Array(new ArrayBuffer(32));
+  readonly #sendScratch: Uint8Array;
+  #closed = false;
+  #serving = false;
+  #received = 0;
+  #sent = 0;
+  #sendErrors = 0;
+  #noKernelTimestamp = 0;
+  #truncated = 0;
+  #batches = 0;
+  #receiveErrors = 0;
+  #polls = 0;
+  #yields = 0;
+
+  /** Opens and binds the socket (throws OsError on failure, TypeError on a bad address). */
+  constructor(options: UdpTransportOptions) {
+    const bind = resolveBindAddress(options.address, options.port);
+    const batchSize = options.batchSize ?? 64;
+    const bufferBytes = options.bufferBytes ?? 2048;
+    const timestamps = options.kernelTimestamps ?? true;
+    this.#family = bind.family;
+    this.#clock = options.clock ?? realtime;
+    this.#pollTimeoutMs = options.pollTimeoutMs ?? 500;
+    this.#maxBusyBatches = Math.max(1, options.maxBusyBatches ?? 16);
+    this.#batch = new MmsgBatch({
+      count: batchSize,
+      bufferBytes,
+      controlBytes: timestamps ? 64 : 0,
+    });
+    this.#datagram = new BatchDatagram(this.#batch);
+    this.#stampSlots = new Int32Array(batchSize);
+    this.#sendScratch = new Uint8Array(new ArrayBuffer(bufferBytes));
+    const fd = openUdpSocket(bind.family);
+    try {
+      if (options.reuseAddress) setSocketOption(fd, SOL_SOCKET, SO_REUSEADDR, 1);
+      if (options.reusePort) setSocketOption(fd, SOL_SOCKET, SO_REUSEPORT, 1);
+      if (bind.family === 6) {
+        setSocketOption(fd, IPPROTO_IPV6, IPV6_V6ONLY, options.v6Only === false ? 0 : 1);
+      }
+      setSocketOption(fd, SOL_SOCKET, SO_RCVBUF, options.receiveBufferBytes ?? 4 * 1024 * 1024);
+      if (options.sendBufferBytes !== undefined) {
+        setSocketOption(fd, SOL_SOCKET, SO_SNDBUF, options.sendBufferBytes);
+      }
+      if (options.tos !== undefined) {
+        if (bind.family === 4) setSocketOption(fd, IPPROTO_IP, IP_TOS, options.tos);
+        else setSocketOption(fd, IPPROTO_IPV6, IPV6_TCLASS, options.tos);
+      }
+      if (timestamps) setSocketOption(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+      const sa = new Uint8Array(new ArrayBuffer(32));
+      const enc = socketAddressToSockaddr(bind, sa, bind.family);
+      if (!enc.ok) throw new TypeError(`UdpTransport: ${enc.reason}`);
+      bindSocket(fd, sa.subarray(0, enc.length));
+      const name = getSocketName(fd);
+      this.localAddress = sockaddrToSocketAddress(name, name.length, false) ?? bind;
+      this.receiveBufferBytes = getSocketOption(fd, SOL_SOCKET, SO_RCVBUF);
+    } catch (e) {
+      closeSocket(fd);
+      if (e instanceof OsError && e.syscall === "bind") {
+        throw new OsError("bind", e.errno, `(UDP ${bind.address} port ${bind.port})`);
+      }
+      throw e;
+    }
+    this.#fd = fd;
+    this.kernelTimestamps = timestamps;
+    this.#poll = new PollSet([fd]);
+  }
+
+  /** Receives until `close()`, answering through the reply slot. Rejects if already serving. */
+  async serve(handler: DatagramHandler): Promise<void> {
+    if (this.#serving) throw new Error("UdpTransport: serve() is already running");
+    if (this.#closed) return;
+    this.#serving = true;
+    const batch = this.#batch;
+    try {
+      let busy = 0;
+      while (!this.#closed) {
+        const n = receiveBatch(this.#fd, batch, batch.count, MSG_DONTWAIT);
+        if (n > 0) {
+          this.#batches++;
+          this.#handleBatch(n, handler);
+          if (++busy >= this.#maxBusyBatches) {
+            busy = 0;
+            this.#yields++;
+            await yieldToEventLoop();
+          }
+          continue;
+        }
+        busy = 0;
+        if (n === 0) {
+          // End of file: the socket was shut down (by close() or from outside).
+          break;
+        }
+        const e = -n;
+        if (e === SocketErrno.EINTR) continue;
+        if (e !== SocketErrno.EAGAIN) {
+          if (!isTransientReceiveError(e)) throw new OsError("recvmmsg", e);
+          this.#receiveErrors++;
+        }
+        this.#polls++;
+        await this.#poll.wait(this.#pollTimeoutMs);
+      }
+    } finally {
+      this.#serving = false;
+      if (this.#closed) this.#release();
+    }
+  }
+
+  #handleBatch(n: number, handler: DatagramHandler): void {
+    const batch = this.#batch;
+    const datagram = this.#datagram;
+    const reply = this.#reply;
+    const ts = this.#tsOut;
+    const timestamps = this.kernelTimestamps;
+    const maxLength = batch.bufferBytes;
+    let clockRead = false;
+    let clockSec = 0;
+    let clockNsec = 0;
+    let m = 0;
+    let stamps = 0;
+    try {
+      for (let i = 0; i < n; i++) {
+        if ((batch.rxFlags(i) & MSG_TRUNC) !== 0) {
+          this.#truncated++;
+          continue;
+        }
+        this.#received++;
+        let sec: number;
+        let nsec: number;
+        let kernel = false;
+        if (timestamps && batch.rxTimestamp(i, ts)) {
+          sec = ts[0]!;
+          nsec = ts[1]!;
+          kernel = true;
+        } else {
+          if (timestamps) this.#noKernelTimestamp++;
+          if (!clockRead) {
+            const now = this.#clock();
+            clockSec = now[0];
+            clockNsec = now[1];
+            clockRead = true;
+          }
+          sec = clockSec;
+          nsec = clockNsec;
+        }
+        datagram.set(i, batch.rxLength(i), sec, nsec, kernel);
+        reply.buffer = batch.txBuffer(i);
+        reply.length = 0;
+        reply.stampTransmit = false;
+        handler(datagram, reply);
+        const length = reply.length;
+        if (length > 0) {
+          if (!(length <= maxLength) || !Number.isInteger(length)) {
+            this.#sendErrors++;
+            continue;
+          }
+          batch.setTxToRxPeer(m, i, length);
+          if (reply.stampTransmit && length >= 48) this.#stampSlots[stamps++] = i;
+          m++;
+        }
+      }
+      if (m > 0) this.#sendPrepared(m, stamps);
+    } finally {
+      batch.resetReceive(n);
+    }
+  }
+
+  #sendPrepared(m: number, stamps: number): void {
+    const batch = this.#batch;
+    if (stamps > 0) {
+      const view = batch.view;
+      const now = this.#clock();
+      for (let k = 0; k < stamps; k++) {
+        writeUnixTimestamp(view, batch.txBufferOffset(this.#stampSlots[k]!) + 40, now[0], now[1]);
+      }
+    }
+    let first = 0;
+    let interrupted = 0;
+    while (first < m) {
+      const r = sendBatch(this.#fd, batch, first, m - first);
+      if (r > 0) {
+        this.#sent += r;
+        first += r;
+        continue;
+      }
+      const e = -r;
+      if (e === SocketErrno.EINTR && interrupted++ < 8) continue;
+      if (r === 0 || e === SocketErrno.EAGAIN || e === SocketErrno.ENOBUFS) {
+        // The send queue is full: the rest of the batch would fail the same way.
+        this.#sendErrors += m - first;
+        break;
+      }
+      // Only the first remaining message failed (a bad or unreachable peer): skip it.
+      this.#sendErrors++;
+      first++;
+    }
+  }
+
+  /** Sends one datagram with sendto (counted in stats on failure, never throws). */
+  send(data: Uint8Array, to: SocketAddress, stampTransmit = false): void {
+    if (this.#closed) {
+      this.#sendErrors++;
+      return;
+    }
+    const enc = socketAddressToSockaddr(to, this.#sendName, this.#family);
+    if (!enc.ok) {
+      this.#sendErrors++;
+      return;
+    }
+    let payload = data;
+    if (stampTransmit && data.length >= 48) {
+      payload = data.length <= this.#sendScratch.length
+        ? this.#sendScratch.subarray(0, data.length)
+        : new Uint8Array(data.length);
+      payload.set(data);
+      const now = this.#clock();
+      writeUnixTimestamp(
+        new DataView(payload.buffer, payload.byteOffset, payload.length),
+        40,
+        now[0],
+        now[1],
+      );
+    }
+    const r = sendTo(this.#fd, payload, this.#sendName.subarray(0, enc.length));
+    if (r < 0) this.#sendErrors++;
+    else this.#sent++;
+  }
+
+  /** Current counters. */
+  stats(): UdpTransportStats {
+    return {
+      received: this.#received,
+      sent: this.#sent,
+      sendErrors: this.#sendErrors,
+      noKernelTimestamp: this.#noKernelTimestamp,
+      truncated: this.#truncated,
+      batches: this.#batches,
+      receiveErrors: this.#receiveErrors,
+      polls: this.#polls,
+      yields: this.#yields,
+    };
+  }
+
+  /**
+   * Stops serving and releases the socket: shutdown() wakes a pending poll so `serve()`
+   * resolves promptly; the descriptor is closed once nothing uses it any more.
+   */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    shutdownSocket(this.#fd);
+    if (!this.#serving) this.#release();
+  }
+
+  #release(): void {
+    if (this.#fd < 0) return;
+    const fd = this.#fd;
+    this.#fd = -1;
+    try {
+      closeSocket(fd);
+    } catch {
+      // Nothing useful to do about a failed close of a socket we are done with.
+    }
+  }
+}
+
+function isTransientReceiveError(e: number): boolean {
+  return e === SocketErrno.ECONNREFUSED || e === SocketErrno.ENOBUFS ||
+    e === SocketErrno.ENOMEM || e === SocketErrno.EHOSTUNREACH ||
+    e === SocketErrno.ENETUNREACH;
+}
+
+/** Resolves a bind address option to a normalized SocketAddress (throws TypeError if invalid). */
+export function resolveBindAddress(address: string | SocketAddress, port?: number): SocketAddress {
+  const r = typeof address === "string"
+    ? parseSocketAddress(address, port ?? 0)
+    : socketAddress(address.address, address.port);
+  if (!r.ok) throw new TypeError(`bad local address: ${r.reason}`);
+  if (port === undefined || port === r.address.port) return r.address;
+  const withPort = socketAddress(r.address.address, port);
+  if (!withPort.ok) throw new TypeError(`bad local address: ${withPort.reason}`);
+  return withPort.address;
+}

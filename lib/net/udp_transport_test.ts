@@ -1,0 +1,400 @@
+// Tests of the FFI UDP transport on loopback (127.0.0.1 and ::1, ephemeral ports): round
+// trips, kernel timestamps, transmit stamps, batches, truncation, close and event-loop fairness.
+
+import assert from "node:assert/strict";
+import { OsError, realtime } from "../../ffi/libc.ts";
+import { SocketErrno } from "../../ffi/socket.ts";
+import { diffSec, fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
+import type { ReceivedDatagram, SocketAddress } from "./transport.ts";
+import { type RealtimeReader, UdpTransport } from "./udp_transport.ts";
+
+const FIXED_CLOCK: RealtimeReader = () => [1_800_000_000, 123_456_789];
+
+function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
+  let resolve!: (v: T) => void;
+  const promise = new Promise<T>((r) => (resolve = r));
+  return { promise, resolve };
+}
+
+async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let id: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    id = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(id);
+  }
+}
+
+function request(id: number, size = 48): Uint8Array {
+  const b = new Uint8Array(size);
+  b[0] = 0x23; // LI 0, version 4, mode 3
+  new DataView(b.buffer).setUint32(8, id);
+  b.fill(0xab, 40, 44);
+  return b;
+}
+
+function echo(d: ReceivedDatagram, r: { buffer: Uint8Array; length: number }): void {
+  r.buffer.set(d.data);
+  r.length = d.data.length;
+}
+
+/** Serves `t` collecting copies of what it receives; `until(n)` resolves after n datagrams. */
+function collect(t: UdpTransport) {
+  const got: { data: Uint8Array; peer: SocketAddress }[] = [];
+  let want = Infinity;
+  let done = deferred<void>();
+  const served = t.serve((d) => {
+    got.push({ data: d.data.slice(), peer: d.peer });
+    if (got.length >= want) done.resolve();
+  });
+  return {
+    got,
+    served,
+    until(n: number, ms = 3000): Promise<void> {
+      want = n;
+      done = deferred<void>();
+      if (got.length >= n) done.resolve();
+      return within(done.promise, ms, `${n} datagrams (have ${got.length})`);
+    },
+  };
+}
+
+async function roundTrip(host: string): Promise<void> {
+  const server = new UdpTransport({ address: host, clock: FIXED_CLOCK });
+  const client = new UdpTransport({ address: host });
+  try {
+    assert.equal(server.localAddress.address, host);
+    assert.ok(server.localAddress.port > 0, "ephemeral port reported");
+    assert.equal(server.kernelTimestamps, true);
+    const seen: { rxTime: bigint; kernel: boolean; peer: SocketAddress }[] = [];
+    const served = server.serve((d, r) => {
+      seen.push({ rxTime: d.rxTime, kernel: d.rxKernel, peer: d.peer });
+      echo(d, r);
+      r.stampTransmit = true;
+    });
+    const c = collect(client);
+    const sentAt = realtime();
+    client.send(request(7), server.localAddress);
+    await c.until(1);
+    const reply = c.got[0]!;
+    assert.deepEqual(reply.data.subarray(0, 40), request(7).subarray(0, 40), "echoed");
+    const want = new Uint8Array(48);
+    writeUnixTimestamp(new DataView(want.buffer), 40, ...FIXED_CLOCK());
+    assert.deepEqual(reply.data.subarray(40, 48), want.subarray(40, 48), "transmit stamped");
+    assert.deepEqual(reply.peer, server.localAddress);
+    assert.equal(seen.length, 1);
+    assert.equal(seen[0]!.kernel, true);
+    const lagSec = diffSec(seen[0]!.rxTime, fromUnix(...sentAt));
+    assert.ok(Math.abs(lagSec) < 0.05, `kernel timestamp ${lagSec} s from clock_gettime`);
+    assert.deepEqual(seen[0]!.peer, client.localAddress);
+    server.close();
+    client.close();
+    await within(Promise.all([served, c.served]), 2000, "serve() after close()");
+    assert.deepEqual(server.stats(), {
+      received: 1,
+      sent: 1,
+      sendErrors: 0,
+      noKernelTimestamp: 0,
+      truncated: 0,
+      batches: 1,
+      receiveErrors: 0,
+      polls: server.stats().polls,
+      yields: 0,
+    });
+  } finally {
+    server.close();
+    client.close();
+  }
+}
+
+Deno.test("UdpTransport answers over IPv4 with kernel timestamps and transmit stamps", () =>
+  roundTrip("127.0.0.1"));
+
+Deno.test("UdpTransport answers over IPv6 with kernel timestamps and transmit stamps", () =>
+  roundTrip("::1"));
+
+Deno.test("UdpTransport without kernel timestamps takes rxTime from the injected clock", async () => {
+  const server = new UdpTransport({
+    address: "127.0.0.1",
+    clock: FIXED_CLOCK,
+    kernelTimestamps: false,
+  });
+  const client = new UdpTransport({ address: "127.0.0.1" });
+  try {
+    assert.equal(server.kernelTimestamps, false);
+    const seen = deferred<{ rxTime: bigint; kernel: boolean }>();
+    const served = server.serve((d) => seen.resolve({ rxTime: d.rxTime, kernel: d.rxKernel }));
+    client.send(request(1), server.localAddress);
+    const s = await within(seen.promise, 2000, "datagram");
+    assert.equal(s.kernel, false);
+    assert.equal(s.rxTime, fromUnix(...FIXED_CLOCK()));
+    assert.equal(server.stats().noKernelTimestamp, 0, "not counted when not requested");
+    server.close();
+    await served;
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+Deno.test("UdpTransport leaves the transmit timestamp alone unless asked", async () => {
+  const server = new UdpTransport({ address: "127.0.0.1", clock: FIXED_CLOCK });
+  const client = new UdpTransport({ address: "127.0.0.1" });
+  try {
+    const served = server.serve(echo);
+    const c = collect(client);
+    client.send(request(3), server.localAddress);
+    await c.until(1);
+    assert.deepEqual(c.got[0]!.data, request(3));
+    server.close();
+    client.close();
+    await Promise.all([served, c.served]);
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+Deno.test("UdpTransport answers a burst of 200 datagrams in batches", async () => {
+  const server = new UdpTransport({ address: "127.0.0.1", batchSize: 32 });
+  const client = new UdpTransport({ address: "127.0.0.1" });
+  try {
+    const served = server.serve((d, r) => {
+      echo(d, r);
+      r.stampTransmit = true;
+    });
+    const c = collect(client);
+    for (let id = 0; id < 200; id++) client.send(request(id), server.localAddress);
+    await c.until(200);
+    const ids = new Set(c.got.map((g) => new DataView(g.data.buffer).getUint32(8)));
+    assert.equal(ids.size, 200);
+    const s = server.stats();
+    assert.equal(s.received, 200);
+    assert.equal(s.sent, 200);
+    assert.equal(s.sendErrors, 0);
+    assert.ok(s.batches >= 7, "a 32-datagram batch cannot hold more");
+    server.close();
+    client.close();
+    await Promise.all([served, c.served]);
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+Deno.test("UdpTransport on a dual-stack IPv6 socket sees IPv4 peers as IPv4", async () => {
+  const server = new UdpTransport({ address: "::", v6Only: false });
+  const client = new UdpTransport({ address: "127.0.0.1" });
+  try {
+    const peer = deferred<SocketAddress>();
+    const served = server.serve((d, r) => {
+      peer.resolve(d.peer);
+      echo(d, r);
+    });
+    const c = collect(client);
+    client.send(request(5), { family: 4, address: "127.0.0.1", port: server.localAddress.port });
+    await c.until(1);
+    assert.deepEqual(await peer.promise, client.localAddress);
+    server.close();
+    client.close();
+    await Promise.all([served, c.served]);
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+Deno.test("UdpTransport counts and drops datagrams larger than its buffers", async () => {
+  const server = new UdpTransport({ address: "127.0.0.1", bufferBytes: 512 });
+  const client = new UdpTransport({ address: "127.0.0.1" });
+  try {
+    const sizes: number[] = [];
+    const next = deferred<void>();
+    const served = server.serve((d) => {
+      sizes.push(d.data.length);
+      next.resolve();
+    });
+    client.send(new Uint8Array(600), server.localAddress);
+    client.send(request(1), server.localAddress);
+    await within(next.promise, 2000, "the small datagram");
+    assert.deepEqual(sizes, [48]);
+    assert.equal(server.stats().truncated, 1);
+    assert.equal(server.stats().received, 1);
+    server.close();
+    await served;
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+Deno.test("UdpTransport counts replies longer than the slot as send errors", async () => {
+  const server = new UdpTransport({ address: "127.0.0.1", bufferBytes: 256 });
+  const client = new UdpTransport({ address: "127.0.0.1" });
+  try {
+    const handled = deferred<void>();
+    const served = server.serve((_d, r) => {
+      r.length = 257;
+      handled.resolve();
+    });
+    client.send(request(1), server.localAddress);
+    await within(handled.promise, 2000, "handler");
+    server.close();
+    await served;
+    assert.equal(server.stats().sendErrors, 1);
+    assert.equal(server.stats().sent, 0);
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+Deno.test("UdpTransport.close() makes a waiting serve() resolve without its poll timeout", async () => {
+  const t = new UdpTransport({ address: "127.0.0.1", pollTimeoutMs: 30_000 });
+  const served = t.serve(() => {});
+  await new Promise((r) => setTimeout(r, 10));
+  assert.equal(t.stats().polls, 1, "waiting in poll()");
+  const t0 = performance.now();
+  t.close();
+  await within(served, 5000, "serve() after close()");
+  assert.ok(performance.now() - t0 < 5000);
+});
+
+Deno.test("UdpTransport.serve() resolves at once after close() and rejects a second call", async () => {
+  const a = new UdpTransport({ address: "127.0.0.1" });
+  const served = a.serve(() => {});
+  await assert.rejects(a.serve(() => {}), /already running/);
+  a.close();
+  await served;
+  await a.serve(() => {});
+  a.close();
+});
+
+Deno.test("UdpTransport.serve() rejects when the handler throws", async () => {
+  const server = new UdpTransport({ address: "127.0.0.1" });
+  const client = new UdpTransport({ address: "127.0.0.1" });
+  try {
+    const served = server.serve(() => {
+      throw new Error("handler bug");
+    });
+    client.send(request(1), server.localAddress);
+    await assert.rejects(within(served, 2000, "serve() to reject"), /handler bug/);
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+Deno.test("UdpTransport.send() counts impossible sends instead of throwing", () => {
+  const t = new UdpTransport({ address: "127.0.0.1" });
+  try {
+    t.send(request(1), { family: 6, address: "2001:db8::1", port: 123 });
+    t.send(request(1), { family: 4, address: "not an address", port: 123 });
+    assert.equal(t.stats().sendErrors, 2);
+    t.close();
+    t.send(request(1), { family: 4, address: "127.0.0.1", port: 9 });
+    assert.equal(t.stats().sendErrors, 3);
+  } finally {
+    t.close();
+  }
+});
+
+Deno.test("UdpTransport sets SO_RCVBUF and shares a port only with SO_REUSEPORT", () => {
+  const rmemMax = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max"));
+  const a = new UdpTransport({
+    address: "127.0.0.1",
+    reusePort: true,
+    receiveBufferBytes: 1 << 18,
+  });
+  try {
+    assert.equal(a.receiveBufferBytes, 2 * Math.min(1 << 18, rmemMax));
+    const b = new UdpTransport({
+      address: "127.0.0.1",
+      port: a.localAddress.port,
+      reusePort: true,
+    });
+    b.close();
+    assert.throws(
+      () => new UdpTransport({ address: "127.0.0.1", port: a.localAddress.port }),
+      (e: unknown) => e instanceof OsError && e.errno === SocketErrno.EADDRINUSE,
+    );
+    assert.throws(() => new UdpTransport({ address: "127.0.0.300" }), TypeError);
+  } finally {
+    a.close();
+  }
+});
+
+const FLOOD_WORKER = `
+self.onmessage = async (e) => {
+  const { socketModule, port, maxCount, maxMs } = e.data;
+  const S = await import(socketModule);
+  const fd = S.openUdpSocket(4);
+  const batch = new S.MmsgBatch({ count: 64, bufferBytes: 64, controlBytes: 0 });
+  const dest = new Uint8Array(new ArrayBuffer(16));
+  S.encodeSockaddrIn(dest, [127, 0, 0, 1], port);
+  for (let j = 0; j < 64; j++) {
+    batch.txBuffer(j)[0] = 0x23;
+    batch.setTx(j, j, 48, dest);
+  }
+  let sent = 0;
+  const t0 = performance.now();
+  while (sent < maxCount && performance.now() - t0 < maxMs) {
+    const r = S.sendBatch(fd, batch, 0, 64);
+    if (r > 0) sent += r;
+  }
+  S.closeSocket(fd);
+  self.postMessage({ sent });
+};
+`;
+
+Deno.test("UdpTransport keeps timers running while a flood keeps it busy", async () => {
+  const server = new UdpTransport({ address: "127.0.0.1" });
+  const url = URL.createObjectURL(new Blob([FLOOD_WORKER], { type: "text/javascript" }));
+  const worker = new Worker(url, { type: "module" });
+  try {
+    let timerSet = false;
+    let receivedWhenTimerFired = -1;
+    const served = server.serve((d, r) => {
+      if (!timerSet) {
+        timerSet = true;
+        setTimeout(() => (receivedWhenTimerFired = server.stats().received), 5);
+      }
+      // A slow handler (about 20 µs) so the flood outruns the server and the socket never empties.
+      const end = performance.now() + 0.02;
+      while (performance.now() < end);
+      echo(d, r);
+    });
+    const finished = deferred<number>();
+    worker.onmessage = (e) => finished.resolve(e.data.sent);
+    worker.postMessage({
+      socketModule: new URL("../../ffi/socket.ts", import.meta.url).href,
+      port: server.localAddress.port,
+      maxCount: 100_000,
+      maxMs: 1500,
+    });
+    const sent = await within(finished.promise, 10_000, "flood worker");
+    // Let the server drain what is queued (bounded: at most 5 s).
+    let last = -1;
+    for (let k = 0; k < 250 && server.stats().received !== last; k++) {
+      last = server.stats().received;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const s = server.stats();
+    assert.ok(sent > 0 && s.received > 0);
+    assert.ok(receivedWhenTimerFired > 0, "the timer fired");
+    assert.ok(
+      receivedWhenTimerFired < s.received,
+      `timer fired while busy (${receivedWhenTimerFired} of ${s.received} handled)`,
+    );
+    assert.ok(s.yields > 0);
+    server.close();
+    await served;
+  } finally {
+    worker.terminate();
+    URL.revokeObjectURL(url);
+    server.close();
+  }
+});

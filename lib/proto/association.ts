@@ -1,0 +1,500 @@
+// Client associations (RFC 5905 §9–§13, ntpd 4.2.x server/pool behaviour): polling with
+// iburst/burst, the reach register, unreachable back-off, origin checks, kiss-o'-death handling,
+// and the on-wire offset/delay computation feeding the per-association clock filter.
+
+import { addSec, diffSec, fromTimestamp, type NtpTime, toTimestamp } from "./ntp_time.ts";
+import { ClockFilter, type FilterSample, type SourceEstimate } from "./clock_filter.ts";
+import { type Action, type PeerAddress, PeerEvent } from "./events.ts";
+import {
+  decodePacket,
+  encodePacket,
+  kissCode,
+  type NtpPacket,
+  rootDelaySec,
+  rootDispersionSec,
+} from "./packet.ts";
+import {
+  MAXDIST,
+  MODE_CLIENT,
+  MODE_SERVER,
+  NTP_BURST,
+  NTP_MAXDPOLL,
+  NTP_MAXPOLL,
+  NTP_MINDPOLL,
+  NTP_MINPOLL,
+  PHI,
+} from "./constants.ts";
+import type { Rng } from "./rng.ts";
+
+/** Spacing of burst packets (s). */
+export const BURST_INTERVAL_SEC = 2;
+
+/** Kind of association. */
+export type AssociationKind = "server" | "pool";
+
+/** The options of a `server`/`pool` line that the core uses. */
+export interface AssociationOptions {
+  kind?: AssociationKind;
+  minpoll?: number;
+  maxpoll?: number;
+  iburst?: boolean;
+  burst?: boolean;
+  prefer?: boolean;
+  noselect?: boolean;
+  version?: number;
+  /** Configured name (for logs and re-resolution); the address is what is polled. */
+  name?: string;
+  /** tos maxdist (s). */
+  maxDistanceSec?: number;
+  /** Start with a frequency prior (s/s std) instead of the 500 ppm default (good drift file). */
+  initialFreqStd?: number;
+}
+
+/** Why a reply was not used. */
+export type RejectReason =
+  | "decode"
+  | "mode"
+  | "version"
+  | "not_expected"
+  | "bogus_origin"
+  | "duplicate"
+  | "zero_transmit"
+  | "zero_receive"
+  | "stratum0"
+  | "unsynchronized"
+  | "distance"
+  | "bad_delay"
+  | "kod_unknown"
+  | "stale"
+  | "outlier"
+  | "dead";
+
+/** What `receive` made of a datagram. */
+export type ReceiveResult =
+  | { kind: "sample"; sample: FilterSample; actions: Action[] }
+  | { kind: "kod"; code: string; actions: Action[] }
+  | { kind: "rejected"; reason: RejectReason };
+
+/** What the server told us about itself in the last valid reply. */
+export interface ServerVariables {
+  leap: number;
+  stratum: number;
+  precisionLog2: number;
+  rootDelaySec: number;
+  rootDispersionSec: number;
+  refid: number;
+  referenceTime: NtpTime;
+  pollLog2: number;
+}
+
+/** Control-protocol view of an association. */
+export interface AssociationSnapshot {
+  id: number;
+  address: PeerAddress;
+  name: string | null;
+  kind: AssociationKind;
+  reach: number;
+  pollLog2: number;
+  pollSec: number;
+  hostPollLog2: number;
+  server: ServerVariables | null;
+  offsetSec: number | null;
+  delaySec: number | null;
+  dispersionSec: number | null;
+  jitterSec: number | null;
+  sent: number;
+  received: number;
+  rejected: Partial<Record<RejectReason, number>>;
+  kod: number;
+  dead: boolean;
+}
+
+/** Phase drift (s, one sigma) the wander model may add over one poll interval. */
+export const POLL_PHASE_BUDGET_SEC = 4.6e-6;
+/** Sample noise (s) at which the phase budget applies unscaled (the budget scales with the
+ * cube root of this over the measured noise, between ½ and 2). */
+export const POLL_REFERENCE_NOISE_SEC = 50e-6;
+/** Typical sample error (s) above which a path counts as noisy and polls at minpoll. */
+export const NOISY_PATH_SEC = 1e-3;
+/** Smallest wander (1/s) the poll rule believes: below it wander cannot be told from noise at
+ * short polls, and trusting it would stretch the poll blindly. */
+export const POLL_MIN_WANDER_Q = 1e-19;
+/** Samples before the poll may grow above minpoll. */
+export const POLL_WARMUP_SAMPLES = 4;
+
+/** One client association (mode 3 → mode 4). */
+export class Association {
+  /** Association id (ntpq assID). */
+  readonly id: number;
+  /** The server's address. */
+  readonly address: PeerAddress;
+  /** The filter and estimator. */
+  readonly filter: ClockFilter;
+  #opts: Required<Omit<AssociationOptions, "name" | "initialFreqStd">> & { name: string | null };
+  #rng: Rng;
+  #precisionLog2: number;
+  #reach = 0;
+  #pollSec: number;
+  #kodFloorSec = 0;
+  #nextPoll: NtpTime;
+  #burstLeft = 0;
+  #xmt: bigint | null = null;
+  #lastXmt: bigint | null = null;
+  #lastT3: bigint | null = null;
+  #unreached = 0;
+  #server: ServerVariables | null = null;
+  #sent = 0;
+  #received = 0;
+  #rejected: Partial<Record<RejectReason, number>> = {};
+  #kod = 0;
+  #dead = false;
+  #staleRequest = false;
+  #lastSend: NtpTime | null = null;
+
+  /** Creates an association that first polls shortly after `now`. */
+  constructor(
+    id: number,
+    address: PeerAddress,
+    options: AssociationOptions,
+    rng: Rng,
+    precisionLog2: number,
+    now: NtpTime,
+  ) {
+    this.id = id;
+    this.address = address;
+    const minpoll = clampPoll(options.minpoll ?? NTP_MINDPOLL);
+    const maxpoll = Math.max(minpoll, clampPoll(options.maxpoll ?? NTP_MAXDPOLL));
+    this.#opts = {
+      kind: options.kind ?? "server",
+      minpoll,
+      maxpoll,
+      iburst: options.iburst ?? false,
+      burst: options.burst ?? false,
+      prefer: options.prefer ?? false,
+      noselect: options.noselect ?? false,
+      version: options.version ?? 4,
+      maxDistanceSec: options.maxDistanceSec ?? MAXDIST,
+      name: options.name ?? null,
+    };
+    this.#rng = rng;
+    this.#precisionLog2 = precisionLog2;
+    this.#pollSec = 2 ** minpoll;
+    this.filter = new ClockFilter({
+      precisionSec: 2 ** precisionLog2,
+      ...(options.initialFreqStd !== undefined ? { initialFreqStd: options.initialFreqStd } : {}),
+    });
+    // First poll within a couple of seconds (ntpd spreads start-up polls the same way).
+    this.#nextPoll = addSec(now, 1 + rng.nextFloat());
+  }
+
+  /** Options in force. */
+  get options(): Readonly<AssociationOptions> {
+    const { name, ...rest } = this.#opts;
+    return name === null ? rest : { ...rest, name };
+  }
+
+  /** The reach register (8 bits). */
+  get reach(): number {
+    return this.#reach;
+  }
+
+  /** True after DENY/RSTR: the association no longer polls. */
+  get dead(): boolean {
+    return this.#dead;
+  }
+
+  /** Variables from the server's last valid reply. */
+  get server(): ServerVariables | null {
+    return this.#server;
+  }
+
+  /** Current poll interval (s). */
+  get pollSec(): number {
+    return this.#pollSec;
+  }
+
+  /** Poll exponent as sent on the wire. */
+  get pollLog2(): number {
+    return Math.round(Math.log2(this.#pollSec));
+  }
+
+  /** When this association next needs `onTimer`. */
+  get deadline(): NtpTime | null {
+    return this.#dead ? null : this.#nextPoll;
+  }
+
+  /** Root distance λ (RFC 5905 §11.2): δ/2 + ε + root delay/2 + root dispersion + jitter. */
+  rootDistanceSec(now: NtpTime): number {
+    const f = this.filter.rfcState(now);
+    const s = this.#server;
+    if (f === null || s === null) return Infinity;
+    return Math.max(1e-3, s.rootDelaySec + f.delaySec) / 2 + s.rootDispersionSec + f.dispersionSec +
+      f.jitterSec;
+  }
+
+  /**
+   * Distance used for selection (s): the server's root delay/2 + root dispersion, half the
+   * minimum delay (a static asymmetry can hide there), the estimate's 3σ and aging at PHI. The
+   * RFC register's dispersion (which needs several samples to fall) stays visible for ntpq.
+   */
+  selectionDistanceSec(now: NtpTime): number {
+    const s = this.#server;
+    const est = this.filter.estimate(now);
+    const rfc = this.filter.rfcState();
+    if (s === null || est === null || rfc === null) return Infinity;
+    const minDelay = this.filter.minDelaySec;
+    return s.rootDelaySec / 2 + s.rootDispersionSec + minDelay / 2 + 3 * Math.sqrt(est.offsetVar) +
+      2 ** this.#precisionLog2 + PHI * Math.max(0, diffSec(now, rfc.at));
+  }
+
+  /** The estimator's current view, or null. */
+  estimate(now: NtpTime): SourceEstimate | null {
+    return this.filter.estimate(now);
+  }
+
+  /**
+   * The clock was stepped by `stepSec`: a request in flight can no longer give a valid sample,
+   * and the poll schedule moves with the time scale.
+   */
+  clockStepped(stepSec: number): void {
+    if (this.#xmt !== null) this.#staleRequest = true;
+    this.#nextPoll = addSec(this.#nextPoll, stepSec);
+  }
+
+  /** Sends the poll (or burst packet) when due. */
+  onTimer(now: NtpTime): Action[] {
+    if (this.#dead || now < this.#nextPoll) return [];
+    const actions: Action[] = [];
+    if (this.#burstLeft > 0) {
+      this.#burstLeft--;
+    } else {
+      // A regular poll: age the reach register first.
+      const wasReachable = this.#reach !== 0;
+      this.#reach = (this.#reach << 1) & 0xff;
+      if (wasReachable && this.#reach === 0) {
+        actions.push(this.#event(PeerEvent.UNREACH, "unreachable"));
+      }
+      if (this.#reach === 0) {
+        this.#unreached++;
+        if (this.#opts.iburst && this.#unreached <= 1) this.#burstLeft = NTP_BURST - 1;
+        else if (this.#unreached > NTP_BURST) {
+          // Unreachable back-off: double the interval up to maxpoll.
+          this.#pollSec = Math.min(2 ** this.#opts.maxpoll, this.#pollSec * 2);
+        }
+      } else if (this.#opts.burst) {
+        this.#burstLeft = NTP_BURST - 1;
+      }
+    }
+    actions.push(this.#request(now));
+    const interval = this.#burstLeft > 0
+      ? BURST_INTERVAL_SEC
+      : this.#pollSec * (1 - this.#rng.nextFloat() / 32);
+    this.#nextPoll = addSec(now, interval);
+    return actions;
+  }
+
+  /** Processes a datagram from this association's address, received at local time `rxTime`. */
+  receive(data: Uint8Array, rxTime: NtpTime): ReceiveResult {
+    if (this.#dead) return this.#reject("dead");
+    const r = decodePacket(data);
+    if (!r.ok) return this.#reject("decode");
+    const p = r.packet;
+    if (p.mode !== MODE_SERVER) return this.#reject("mode");
+    if (this.#xmt === null) {
+      const dup = this.#lastXmt !== null && p.originTimestamp === this.#lastXmt;
+      return this.#reject(dup ? "duplicate" : "not_expected");
+    }
+    if (p.originTimestamp !== this.#xmt) return this.#reject("bogus_origin");
+    if (p.stratum === 0) {
+      const code = kissCode(p);
+      if (code === null) return this.#reject("stratum0");
+      return this.#kiss(code, p);
+    }
+    if (this.#staleRequest) {
+      // Answer to a request sent before a clock step: its timestamps straddle the step.
+      this.#lastXmt = this.#xmt;
+      this.#xmt = null;
+      return this.#reject("stale");
+    }
+    if (p.transmitTimestamp === 0n) return this.#reject("zero_transmit");
+    if (p.receiveTimestamp === 0n) return this.#reject("zero_receive");
+    if (this.#lastT3 !== null && p.transmitTimestamp === this.#lastT3) {
+      return this.#reject("duplicate");
+    }
+    if (p.leap === 3 || p.stratum >= 16) return this.#reject("unsynchronized");
+    const rootDelay = rootDelaySec(p);
+    const rootDisp = rootDispersionSec(p);
+    if (rootDelay / 2 + rootDisp >= this.#opts.maxDistanceSec) return this.#reject("distance");
+    const t1 = fromTimestamp(p.originTimestamp, rxTime);
+    const t2 = fromTimestamp(p.receiveTimestamp, rxTime);
+    const t3 = fromTimestamp(p.transmitTimestamp, rxTime);
+    const t4 = rxTime;
+    const precisionSec = 2 ** p.precisionLog2 + 2 ** this.#precisionLog2;
+    const offsetSec = (diffSec(t2, t1) + diffSec(t3, t4)) / 2;
+    let delaySec = diffSec(t4, t1) - diffSec(t3, t2);
+    if (delaySec < -precisionSec || delaySec > 16) return this.#reject("bad_delay");
+    delaySec = Math.max(delaySec, 2 ** this.#precisionLog2);
+    // The exchange is valid: it consumes the request.
+    this.#lastXmt = this.#xmt;
+    this.#xmt = null;
+    this.#lastT3 = p.transmitTimestamp;
+    const actions: Action[] = [];
+    if (this.#reach === 0) actions.push(this.#event(PeerEvent.REACH, "reachable"));
+    this.#reach |= 1;
+    this.#unreached = 0;
+    this.#received++;
+    this.#server = {
+      leap: p.leap,
+      stratum: p.stratum,
+      precisionLog2: p.precisionLog2,
+      rootDelaySec: rootDelay,
+      rootDispersionSec: rootDisp,
+      refid: p.refid,
+      referenceTime: fromTimestamp(p.referenceTimestamp, rxTime),
+      pollLog2: p.pollLog2,
+    };
+    const sample: FilterSample = {
+      offsetSec,
+      delaySec,
+      dispersionSec: precisionSec + PHI * diffSec(t4, t1),
+      at: t4,
+    };
+    return { kind: "sample", sample, actions };
+  }
+
+  /**
+   * Counts a sample the filter refused (outlier/stale) against this association. After an
+   * outlier the poll drops to minpoll so that a real change is confirmed (or not) quickly.
+   */
+  countFilterReject(reason: "outlier" | "stale"): void {
+    this.#rejected[reason] = (this.#rejected[reason] ?? 0) + 1;
+    if (reason === "outlier") {
+      this.#pollSec = Math.max(2 ** this.#opts.minpoll, this.#kodFloorSec);
+      this.#nextPoll = this.#lastSend === null
+        ? this.#nextPoll
+        : addSec(this.#lastSend, this.#pollSec);
+    }
+  }
+
+  /**
+   * Adapts the poll interval after an accepted sample (COMPAT: ntpd moves the poll exponent with
+   * a jiggle counter of |offset| against jitter). Horae picks the interval over which the
+   * estimator's frequency-wander model lets the phase drift by POLL_PHASE_BUDGET_SEC (one sigma):
+   * τ = ∛(3·K²/q), K growing with √(number of combined sources) and shrinking gently with the
+   * path's noise. Very noisy paths (typical sample error above NOISY_PATH_SEC) stay at minpoll,
+   * since there each sample's information counts for more than the wander. The interval moves
+   * by at most a factor of two per sample and stays at minpoll for the first samples.
+   */
+  updatePoll(est: SourceEstimate, sources = 1): void {
+    const minSec = Math.max(2 ** this.#opts.minpoll, this.#kodFloorSec);
+    const maxSec = Math.max(minSec, 2 ** this.#opts.maxpoll);
+    let target = minSec;
+    if (est.samples >= POLL_WARMUP_SAMPLES && est.sampleStdSec < NOISY_PATH_SEC) {
+      const q = Math.max(POLL_MIN_WANDER_Q, est.wanderQ);
+      // With n sources combined, each may drift √n times more before its next sample.
+      // Noisier paths poll a little faster: their samples are worth more than the wander.
+      const noise = Math.cbrt(POLL_REFERENCE_NOISE_SEC / Math.max(1e-9, est.sampleStdSec));
+      const k = POLL_PHASE_BUDGET_SEC * Math.sqrt(Math.max(1, sources)) *
+        Math.max(0.5, Math.min(2, noise));
+      target = Math.cbrt(3 * k * k / q);
+    }
+    target = Math.max(minSec, Math.min(maxSec, target));
+    if (target > this.#pollSec) this.#pollSec = Math.min(target, this.#pollSec * Math.SQRT2);
+    else this.#pollSec = Math.max(target, this.#pollSec / 2);
+  }
+
+  /** Control-protocol snapshot. */
+  snapshot(now: NtpTime): AssociationSnapshot {
+    const f = this.filter.rfcState(now);
+    return {
+      id: this.id,
+      address: { ...this.address },
+      name: this.#opts.name,
+      kind: this.#opts.kind,
+      reach: this.#reach,
+      pollLog2: this.pollLog2,
+      pollSec: this.#pollSec,
+      hostPollLog2: this.pollLog2,
+      server: this.#server === null ? null : { ...this.#server },
+      offsetSec: f?.offsetSec ?? null,
+      delaySec: f?.delaySec ?? null,
+      dispersionSec: f?.dispersionSec ?? null,
+      jitterSec: f?.jitterSec ?? null,
+      sent: this.#sent,
+      received: this.#received,
+      rejected: { ...this.#rejected },
+      kod: this.#kod,
+      dead: this.#dead,
+    };
+  }
+
+  #request(now: NtpTime): Action {
+    // Transmit timestamp: the send time with the bits below our precision randomised.
+    const lowBits = Math.max(0, Math.min(32, 32 + this.#precisionLog2));
+    const mask = (1n << BigInt(lowBits)) - 1n;
+    const rnd = BigInt(this.#rng.nextU32()) & mask;
+    const xmt = (toTimestamp(now) & ~mask) | rnd;
+    this.#xmt = xmt === 0n ? 1n : xmt;
+    this.#staleRequest = false;
+    this.#lastSend = now;
+    this.#sent++;
+    // COMPAT: like chrony and ntpd-rs, the request reveals nothing of the client's own state
+    // (leap 3, stratum 0, zero timestamps) apart from the transmit timestamp that must be echoed.
+    const data = encodePacket({
+      leap: 3,
+      version: this.#opts.version,
+      mode: MODE_CLIENT,
+      stratum: 0,
+      pollLog2: this.pollLog2,
+      precisionLog2: this.#precisionLog2,
+      rootDelayShort: 0,
+      rootDispersionShort: 0,
+      refid: 0,
+      referenceTimestamp: 0n,
+      originTimestamp: 0n,
+      receiveTimestamp: 0n,
+      transmitTimestamp: this.#xmt,
+      extensions: [],
+      mac: null,
+    });
+    return { type: "send", assocId: this.id, to: this.address, data };
+  }
+
+  #kiss(code: string, p: NtpPacket): ReceiveResult {
+    const actions: Action[] = [];
+    this.#kod++;
+    this.#lastXmt = this.#xmt;
+    this.#xmt = null;
+    if (code === "RATE") {
+      // Slow down: at least double the interval and never poll faster than the server asked.
+      const asked = p.pollLog2 >= NTP_MINPOLL && p.pollLog2 <= NTP_MAXPOLL ? 2 ** p.pollLog2 : 0;
+      this.#kodFloorSec = Math.min(2 ** NTP_MAXPOLL, Math.max(this.#pollSec * 2, asked));
+      this.#pollSec = Math.max(this.#pollSec, this.#kodFloorSec);
+      this.#burstLeft = 0;
+      actions.push(this.#event(PeerEvent.RATE, "rate_exceeded"));
+      return { kind: "kod", code, actions };
+    }
+    if (code === "DENY" || code === "RSTR") {
+      this.#dead = true;
+      actions.push(this.#event(PeerEvent.DENY, `access_denied (${code})`));
+      actions.push({ type: "demobilize", assocId: this.id, reason: `kiss-o'-death ${code}` });
+      return { kind: "kod", code, actions };
+    }
+    this.#rejected.kod_unknown = (this.#rejected.kod_unknown ?? 0) + 1;
+    return { kind: "kod", code, actions };
+  }
+
+  #reject(reason: RejectReason): ReceiveResult {
+    this.#rejected[reason] = (this.#rejected[reason] ?? 0) + 1;
+    return { kind: "rejected", reason };
+  }
+
+  #event(code: number, what: string): Action {
+    const who = this.#opts.name ?? this.address.address;
+    return { type: "event", scope: "peer", assocId: this.id, code, message: `${who} ${what}` };
+  }
+}
+
+function clampPoll(p: number): number {
+  return Math.max(NTP_MINPOLL, Math.min(NTP_MAXPOLL, Math.round(p)));
+}

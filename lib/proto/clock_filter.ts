@@ -1,0 +1,402 @@
+// Per-association clock filter: RFC 5905 §10's eight-stage minimum-delay register (kept for the
+// ntpq peer variables) and Horae's delay-aware Kalman estimator of offset and frequency.
+//
+// Why a different estimator: one exchange's error is (ε_up − ε_down)/2, and when the delay
+// excess s = δ − δ_min is known the split of s between the two directions is the only unknown,
+// so |error| ≤ s/2 with variance about s²/12. The estimator weighs each sample by that variance
+// (low-delay samples dominate, the idea behind RFC 5905's filter) and tracks phase and frequency
+// with a Kalman filter, running a bank of frequency-wander hypotheses averaged by likelihood, so
+// it adapts to quiet crystals and wandering ones alike. A third state learns how the offset
+// correlates with the delay excess, which removes the bias of asymmetric jitter.
+
+import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
+import { MAXDISPERSE, NTP_SHIFT, PHI } from "./constants.ts";
+
+/** One offset/delay measurement (RFC 5905 §8 on-wire result). */
+export interface FilterSample {
+  /** θ = server − local clock (seconds). */
+  offsetSec: number;
+  /** δ round-trip delay (seconds). */
+  delaySec: number;
+  /** ε dispersion at the time of the sample (seconds). */
+  dispersionSec: number;
+  /** Local clock time of the sample (T4). */
+  at: NtpTime;
+}
+
+/** RFC 5905 peer variables derived from the shift register. */
+export interface RfcFilterState {
+  offsetSec: number;
+  delaySec: number;
+  dispersionSec: number;
+  jitterSec: number;
+  /** Time of the chosen sample. */
+  at: NtpTime;
+  /** Samples in the register. */
+  count: number;
+}
+
+/** The estimator's view of one source, predicted to a time. */
+export interface SourceEstimate {
+  /** Estimated server − local offset (seconds). */
+  offsetSec: number;
+  /** Estimated rate of change of the offset: positive means the local clock runs slow. */
+  freq: number;
+  /** Variance of offsetSec (s²). */
+  offsetVar: number;
+  /** Variance of freq. */
+  freqVar: number;
+  /** Typical single-sample standard deviation (s), for poll decisions. */
+  sampleStdSec: number;
+  /** Frequency-wander spectral density (1/s): an upper (80%) posterior quantile. */
+  wanderQ: number;
+  /** Samples used so far. */
+  samples: number;
+}
+
+/** Result of adding a sample. */
+export type AddResult =
+  | { accepted: true; rfcUpdated: boolean }
+  | { accepted: false; reason: "outlier" | "stale" };
+
+/** Tuning of the estimator. */
+export interface EstimatorOptions {
+  /** Clock reading precision (s): measurement noise floor. */
+  precisionSec: number;
+  /** Samples over which the minimum delay is remembered. */
+  minDelayWindow?: number;
+  /** Likelihood forgetting factor for model selection. */
+  forget?: number;
+  /** Prior standard deviation of the frequency error (s/s); 500 ppm without a drift file. */
+  initialFreqStd?: number;
+}
+
+/** Frequency-wander hypotheses q (1/s), half a decade apart from 1e-21 to 1e-12. */
+const WANDER_MODELS = Array.from({ length: 19 }, (_, i) => 10 ** (-21 + i / 2));
+/** Model the bank starts with as most likely (q = 1e-18: a typical free-running crystal). */
+const INITIAL_BEST = 6;
+/** Posterior quantile of the wander reported for poll decisions: cautious, so the poll does
+ * not outgrow the clock on a few samples' evidence. */
+const WANDER_QUANTILE = 0.5;
+/** Prior variance of the asymmetry coefficient b (|b| ≤ 0.5 physically). */
+const ASYMMETRY_PRIOR_VAR = 0.1;
+/** Slow drift allowed in b (1/s): paths change. */
+const ASYMMETRY_WANDER = 1e-8;
+const OUTLIER_SIGMAS = 6;
+const OUTLIER_RUN = 3;
+
+interface Stage {
+  offsetSec: number;
+  delaySec: number;
+  dispersionSec: number;
+  at: NtpTime;
+}
+
+interface Model {
+  q: number;
+  x: number; // offset
+  f: number; // freq
+  pxx: number;
+  pxf: number;
+  pff: number;
+  /** Delay asymmetry coefficient: offset error per second of delay excess. */
+  b: number;
+  pxb: number;
+  pfb: number;
+  pbb: number;
+  score: number;
+}
+
+/** The per-association filter: RFC register plus the Kalman estimator. */
+export class ClockFilter {
+  #stages: Stage[] = [];
+  #lastUsed: NtpTime | null = null;
+  #rfc: RfcFilterState | null = null;
+  #models: Model[] = [];
+  #best = 0;
+  #time: NtpTime | null = null;
+  #samples = 0;
+  #delays: number[] = [];
+  #excess: number[] = [];
+  #outlierRun = 0;
+  #lastExcess = 0;
+  #precisionSec: number;
+  #window: number;
+  #forget: number;
+  #freqVar0: number;
+
+  /** Creates an empty filter. */
+  constructor(opts: EstimatorOptions) {
+    this.#precisionSec = Math.max(opts.precisionSec, 1e-9);
+    this.#window = opts.minDelayWindow ?? 64;
+    this.#forget = opts.forget ?? 0.99;
+    this.#freqVar0 = (opts.initialFreqStd ?? 500e-6) ** 2;
+  }
+
+  /** Number of samples the estimator has used. */
+  get samples(): number {
+    return this.#samples;
+  }
+
+  /** Adds a sample: updates the RFC register and the estimator. */
+  add(sample: FilterSample): AddResult {
+    const rfcUpdated = this.#rfcAdd(sample);
+    const ok = this.#kalmanAdd(sample);
+    if (ok !== null) return { accepted: false, reason: ok };
+    return { accepted: true, rfcUpdated };
+  }
+
+  /** RFC 5905 peer variables, with dispersion grown to `now`; null before the first sample. */
+  rfcState(now?: NtpTime): RfcFilterState | null {
+    if (this.#rfc === null) return null;
+    if (now === undefined) return { ...this.#rfc };
+    const age = Math.max(0, diffSec(now, this.#rfc.at));
+    return {
+      ...this.#rfc,
+      dispersionSec: Math.min(MAXDISPERSE, this.#rfc.dispersionSec + PHI * age),
+    };
+  }
+
+  /** The estimate predicted to `now`; null before the first sample. */
+  estimate(now: NtpTime): SourceEstimate | null {
+    if (this.#models.length === 0 || this.#time === null) return null;
+    const dt = Math.max(0, diffSec(now, this.#time));
+    // Bayesian model averaging over the wander hypotheses, weighted by their recent likelihood.
+    let top = -Infinity;
+    for (const m of this.#models) if (m.score > top) top = m.score;
+    let wsum = 0;
+    let x = 0;
+    let f = 0;
+    const w: number[] = [];
+    for (const m of this.#models) {
+      const wi = Math.exp(m.score - top);
+      w.push(wi);
+      wsum += wi;
+      x += wi * (m.x + m.f * dt);
+      f += wi * m.f;
+    }
+    x /= wsum;
+    f /= wsum;
+    let pxx = 0;
+    let pff = 0;
+    for (let i = 0; i < this.#models.length; i++) {
+      const m = this.#models[i]!;
+      const wi = w[i]! / wsum;
+      const xi = m.x + m.f * dt;
+      pxx += wi *
+        (m.pxx + 2 * dt * m.pxf + dt * dt * m.pff + m.q * dt * dt * dt / 3 + (xi - x) ** 2);
+      pff += wi * (m.pff + m.q * dt + (m.f - f) ** 2);
+    }
+    return {
+      offsetSec: x,
+      freq: f,
+      offsetVar: pxx,
+      freqVar: pff,
+      sampleStdSec: this.#typicalSampleStd(),
+      wanderQ: this.#wanderQuantile(w, wsum, WANDER_QUANTILE),
+      samples: this.#samples,
+    };
+  }
+
+  /**
+   * Tells the filter that the local clock was corrected: its phase moved forward by `phaseSec`
+   * and its frequency by `freq` (dimensionless) at local time `now` (after the correction when
+   * `stepped`). Stored state shifts so it stays valid.
+   */
+  applyCorrection(phaseSec: number, freq: number, now: NtpTime, stepped = false): void {
+    if (stepped) {
+      // A step moves the time scale itself: stored sample times move with it.
+      if (this.#time !== null) this.#time = addSec(this.#time, phaseSec);
+      for (const st of this.#stages) st.at = addSec(st.at, phaseSec);
+      if (this.#lastUsed !== null) this.#lastUsed = addSec(this.#lastUsed, phaseSec);
+      if (this.#rfc !== null) this.#rfc.at = addSec(this.#rfc.at, phaseSec);
+    }
+    // The frequency change starts now, not at the last sample: keep predictions to times after
+    // `now` exact by moving the phase by what the change adds back over [last sample, now].
+    const sinceSec = this.#time === null ? 0 : Math.max(0, diffSec(now, this.#time));
+    for (const m of this.#models) {
+      m.x -= phaseSec - freq * sinceSec;
+      m.f -= freq;
+    }
+    for (const s of this.#stages) s.offsetSec -= phaseSec;
+    if (this.#rfc !== null) this.#rfc.offsetSec -= phaseSec;
+  }
+
+  /** The wander q at posterior quantile `p` (models are sorted by increasing q). */
+  #wanderQuantile(w: number[], wsum: number, p: number): number {
+    let acc = 0;
+    for (let i = 0; i < this.#models.length; i++) {
+      acc += w[i]! / wsum;
+      if (acc >= p) return this.#models[i]!.q;
+    }
+    return this.#models[this.#models.length - 1]!.q;
+  }
+
+  /** Forgets everything (new server, or a step this filter cannot follow). */
+  reset(): void {
+    this.#stages = [];
+    this.#lastUsed = null;
+    this.#rfc = null;
+    this.#models = [];
+    this.#time = null;
+    this.#samples = 0;
+    this.#delays = [];
+    this.#excess = [];
+    this.#outlierRun = 0;
+  }
+
+  /** Minimum delay over the window (s), or NaN before any sample. */
+  get minDelaySec(): number {
+    return this.#delays.length === 0 ? NaN : Math.min(...this.#delays);
+  }
+
+  #rfcAdd(sample: Stage): boolean {
+    if (this.#stages.length > 0) {
+      const prev = this.#stages[0]!;
+      const age = Math.max(0, diffSec(sample.at, prev.at));
+      for (const s of this.#stages) {
+        s.dispersionSec = Math.min(MAXDISPERSE, s.dispersionSec + PHI * age);
+      }
+    }
+    this.#stages.unshift({ ...sample });
+    if (this.#stages.length > NTP_SHIFT) this.#stages.length = NTP_SHIFT;
+    const sorted = [...this.#stages].sort((a, b) => a.delaySec - b.delaySec);
+    const best = sorted[0]!;
+    let disp = 0;
+    for (let i = 0; i < NTP_SHIFT; i++) {
+      disp += (sorted[i]?.dispersionSec ?? MAXDISPERSE) / 2 ** (i + 1);
+    }
+    let jit = 0;
+    for (let i = 1; i < sorted.length; i++) jit += (sorted[i]!.offsetSec - best.offsetSec) ** 2;
+    const jitter = sorted.length > 1
+      ? Math.max(Math.sqrt(jit / (sorted.length - 1)), this.#precisionSec)
+      : this.#precisionSec;
+    const fresh = this.#lastUsed === null || best.at > this.#lastUsed;
+    if (fresh) this.#lastUsed = best.at;
+    this.#rfc = {
+      offsetSec: best.offsetSec,
+      delaySec: best.delaySec,
+      dispersionSec: disp,
+      jitterSec: jitter,
+      at: best.at,
+      count: this.#stages.length,
+    };
+    return fresh;
+  }
+
+  #typicalSampleStd(): number {
+    if (this.#excess.length === 0) return this.#precisionSec;
+    const sorted = [...this.#excess].sort((a, b) => a - b);
+    const med = sorted[sorted.length >> 1]!;
+    return Math.sqrt(med * med / 12 + this.#precisionSec ** 2);
+  }
+
+  #measurementVar(delaySec: number): number {
+    this.#delays.push(delaySec);
+    if (this.#delays.length > this.#window) this.#delays.shift();
+    let minDelay = Infinity;
+    let meanDelay = 0;
+    for (const d of this.#delays) {
+      if (d < minDelay) minDelay = d;
+      meanDelay += d;
+    }
+    const n = this.#delays.length;
+    meanDelay /= n;
+    const excess = Math.max(0, delaySec - minDelay);
+    this.#excess.push(excess);
+    if (this.#excess.length > this.#window) this.#excess.shift();
+    // The window's minimum overestimates the true minimum delay by about the delay spread over
+    // √n: widen every sample by that much so that a lucky early sample is not taken as exact.
+    // With one sample nothing bounds the minimum: the error may be anywhere in ±δ/2.
+    const s = n === 1 ? delaySec : excess + (meanDelay - minDelay) / Math.sqrt(n);
+    this.#lastExcess = excess;
+    return s * s / 12 + this.#precisionSec ** 2;
+  }
+
+  #kalmanAdd(sample: FilterSample): "outlier" | "stale" | null {
+    if (this.#time !== null && sample.at <= this.#time) return "stale";
+    const r = this.#measurementVar(sample.delaySec);
+    const z = sample.offsetSec;
+    if (this.#time === null) {
+      this.#models = WANDER_MODELS.map((q) => ({
+        q,
+        x: z,
+        f: 0,
+        pxx: r,
+        pxf: 0,
+        pff: this.#freqVar0,
+        b: 0,
+        pxb: 0,
+        pfb: 0,
+        pbb: ASYMMETRY_PRIOR_VAR,
+        score: 0,
+      }));
+      this.#best = INITIAL_BEST;
+      this.#time = sample.at;
+      this.#samples = 1;
+      return null;
+    }
+    const dt = diffSec(sample.at, this.#time);
+    const e = this.#lastExcess;
+    // Outlier test against the currently trusted model.
+    const bm = this.#models[this.#best]!;
+    {
+      const p = predict(bm, dt);
+      const s = p.pxx + 2 * e * p.pxb + e * e * p.pbb + r;
+      const nu = z - p.x - e * p.b;
+      if (this.#samples >= 4 && nu * nu > OUTLIER_SIGMAS * OUTLIER_SIGMAS * s) {
+        this.#outlierRun++;
+        if (this.#outlierRun < OUTLIER_RUN) return "outlier";
+        // A persistent change (server or path stepped): restart from this sample.
+        this.#models = [];
+        this.#time = null;
+        this.#outlierRun = 0;
+        this.#kalmanAdd(sample);
+        return null;
+      }
+    }
+    this.#outlierRun = 0;
+    let bestScore = -Infinity;
+    for (let i = 0; i < this.#models.length; i++) {
+      const m = this.#models[i]!;
+      const p = predict(m, dt);
+      // Measurement z = θ + b·e + noise, H = [1, 0, e].
+      const a = p.pxx + e * p.pxb;
+      const c = p.pxf + e * p.pfb;
+      const d = p.pxb + e * p.pbb;
+      const s = a + e * d + r;
+      const nu = z - p.x - e * p.b;
+      m.x = p.x + a / s * nu;
+      m.f = p.f + c / s * nu;
+      m.b = Math.max(-0.5, Math.min(0.5, p.b + d / s * nu));
+      m.pxx = p.pxx - a * a / s;
+      m.pxf = p.pxf - a * c / s;
+      m.pff = p.pff - c * c / s;
+      m.pxb = p.pxb - a * d / s;
+      m.pfb = p.pfb - c * d / s;
+      m.pbb = p.pbb - d * d / s;
+      const ll = -0.5 * (Math.log(s) + nu * nu / s);
+      m.score = this.#forget * m.score + ll;
+      if (m.score > bestScore) {
+        bestScore = m.score;
+        this.#best = i;
+      }
+    }
+    this.#time = sample.at;
+    this.#samples++;
+    return null;
+  }
+}
+
+function predict(m: Model, dt: number): Model {
+  const q = m.q;
+  return {
+    ...m,
+    x: m.x + m.f * dt,
+    pxx: m.pxx + 2 * dt * m.pxf + dt * dt * m.pff + q * dt * dt * dt / 3,
+    pxf: m.pxf + dt * m.pff + q * dt * dt / 2,
+    pff: m.pff + q * dt,
+    pxb: m.pxb + dt * m.pfb,
+    pbb: m.pbb + ASYMMETRY_WANDER * dt,
+  };
+}

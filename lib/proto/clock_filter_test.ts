@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { ClockFilter } from "./clock_filter.ts";
+import { addSec, fromUnix } from "./ntp_time.ts";
+import { exponential, SeededRng } from "./rng.ts";
+
+const T0 = fromUnix(1_700_000_000);
+
+function sample(tSec: number, offsetSec: number, delaySec: number) {
+  return { offsetSec, delaySec, dispersionSec: 1e-6, at: addSec(T0, tSec) };
+}
+
+Deno.test("ClockFilter RFC register reports the minimum-delay sample of the last eight", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  const delays = [5e-3, 2e-3, 9e-3, 1e-3, 7e-3];
+  delays.forEach((d, i) => f.add(sample(i * 64, 0.01 * (i + 1), d)));
+  const s = f.rfcState()!;
+  assert.equal(s.delaySec, 1e-3);
+  assert.equal(s.offsetSec, 0.04);
+  assert.equal(s.count, 5);
+  assert.ok(s.jitterSec > 0);
+  // Three empty stages count as MAXDISPERSE: dispersion stays above 16/2^6.
+  assert.ok(s.dispersionSec > 16 / 64);
+});
+
+Deno.test("ClockFilter estimator tracks offset and frequency of a drifting clock", () => {
+  const rng = new SeededRng(5);
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  const freq = -20e-6; // the offset falls 20 µs per second
+  for (let i = 0; i < 60; i++) {
+    const t = i * 64;
+    const up = 100e-6 * exponential(rng);
+    const down = 100e-6 * exponential(rng);
+    f.add(sample(t, 0.003 + freq * t + (up - down) / 2, 200e-6 + up + down));
+  }
+  const e = f.estimate(addSec(T0, 59 * 64))!;
+  const truth = 0.003 + freq * 59 * 64;
+  assert.ok(Math.abs(e.offsetSec - truth) < 60e-6, `offset error ${e.offsetSec - truth}`);
+  assert.ok(Math.abs(e.freq - freq) < 0.2e-6, `freq error ${e.freq - freq}`);
+  assert.ok(e.offsetVar > 0 && e.freqVar > 0);
+  assert.equal(e.samples, 60);
+});
+
+Deno.test("ClockFilter weighs low-delay samples far above high-delay ones", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  // Establish the minimum delay with consistent samples, then feed one low-delay sample at
+  // +10 µs and one high-delay sample at +1 ms.
+  for (let i = 0; i < 10; i++) f.add(sample(i, 0, i % 2 === 0 ? 200e-6 : 300e-6));
+  f.add(sample(10, 10e-6, 201e-6));
+  const afterGood = f.estimate(addSec(T0, 10))!.offsetSec;
+  f.add(sample(11, 1e-3, 2.2e-3));
+  const afterBad = f.estimate(addSec(T0, 11))!.offsetSec;
+  assert.ok(afterGood > 3e-6, `a precise sample moves the estimate (${afterGood})`);
+  assert.ok(Math.abs(afterBad - afterGood) < 100e-6, `a noisy one barely does (${afterBad})`);
+});
+
+Deno.test("ClockFilter.applyCorrection() shifts phase and frequency of the estimate", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  for (let i = 0; i < 10; i++) f.add(sample(i * 16, 0.5 + 1e-5 * i * 16, 2e-4));
+  const now = addSec(T0, 9 * 16);
+  const before = f.estimate(now)!;
+  f.applyCorrection(0.25, 1e-5, now);
+  const after = f.estimate(now)!;
+  assert.ok(Math.abs(after.offsetSec - (before.offsetSec - 0.25)) < 1e-9);
+  assert.ok(Math.abs(after.freq - (before.freq - 1e-5)) < 1e-12);
+  // Later predictions follow the new frequency from `now` on.
+  const later = addSec(now, 100);
+  const pred = f.estimate(later)!.offsetSec;
+  assert.ok(Math.abs(pred - (after.offsetSec + after.freq * 100)) < 1e-9);
+});
+
+Deno.test("ClockFilter rejects stale samples and outliers, and restarts after a persistent jump", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  for (let i = 0; i < 10; i++) f.add(sample(i * 16, 0, i % 2 ? 2e-4 : 2.5e-4));
+  assert.deepEqual(f.add(sample(5, 0, 2e-4)), { accepted: false, reason: "stale" });
+  assert.deepEqual(f.add(sample(200, 0.1, 2e-4)), { accepted: false, reason: "outlier" });
+  assert.deepEqual(f.add(sample(216, 0.1, 2e-4)), { accepted: false, reason: "outlier" });
+  const third = f.add(sample(232, 0.1, 2e-4));
+  assert.equal(third.accepted, true);
+  assert.ok(Math.abs(f.estimate(addSec(T0, 232))!.offsetSec - 0.1) < 1e-3);
+});
+
+Deno.test("ClockFilter.applyCorrection() with a step moves stored sample times", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  f.add(sample(100, -50, 2e-4));
+  f.applyCorrection(-50, 0, addSec(T0, 50), true);
+  // After stepping back 50 s, a sample at local t = 60 s is newer than the stepped one (50 s).
+  const r = f.add(sample(60, 0, 2e-4));
+  assert.equal(r.accepted, true);
+});

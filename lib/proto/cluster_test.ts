@@ -1,0 +1,34 @@
+import assert from "node:assert/strict";
+import { clusterSurvivors } from "./cluster.ts";
+
+Deno.test("clusterSurvivors() casts off the survivor that adds the most selection jitter", () => {
+  const r = clusterSurvivors([
+    { id: 1, offsetSec: 0.000, jitterSec: 0.0001, merit: 1 },
+    { id: 2, offsetSec: 0.0001, jitterSec: 0.0001, merit: 2 },
+    { id: 3, offsetSec: -0.0001, jitterSec: 0.0001, merit: 3 },
+    { id: 4, offsetSec: 0.05, jitterSec: 0.0001, merit: 0.5 },
+  ], 3);
+  assert.deepEqual(r.outliers, [4]);
+  assert.deepEqual(r.survivors, [1, 2, 3]);
+});
+
+Deno.test("clusterSurvivors() keeps everyone when they agree within their own jitter", () => {
+  const r = clusterSurvivors([
+    { id: 1, offsetSec: 0.001, jitterSec: 0.01, merit: 2 },
+    { id: 2, offsetSec: -0.001, jitterSec: 0.01, merit: 1 },
+    { id: 3, offsetSec: 0.002, jitterSec: 0.01, merit: 3 },
+    { id: 4, offsetSec: 0.0, jitterSec: 0.01, merit: 4 },
+  ], 1);
+  assert.deepEqual(r.outliers, []);
+  assert.deepEqual(r.survivors, [2, 1, 3, 4], "merit order");
+});
+
+Deno.test("clusterSurvivors() never goes below minclock", () => {
+  const r = clusterSurvivors([
+    { id: 1, offsetSec: 0, jitterSec: 1e-6, merit: 1 },
+    { id: 2, offsetSec: 1, jitterSec: 1e-6, merit: 2 },
+    { id: 3, offsetSec: 2, jitterSec: 1e-6, merit: 3 },
+  ], 2);
+  assert.equal(r.survivors.length, 2);
+  assert.equal(r.outliers.length, 1);
+});

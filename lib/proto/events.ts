@@ -1,0 +1,172 @@
+// What the protocol core tells its driver: the Action union (send, timers, clock control, status,
+// events) and ntpd 4.2.x's peer and system event codes as ntpq decodes them.
+
+import type { NtpTime } from "./ntp_time.ts";
+
+/** A UDP peer address as the core sees it (structurally the transport's SocketAddress). */
+export interface PeerAddress {
+  family: 4 | 6;
+  address: string;
+  port: number;
+}
+
+/** Peer event codes (ntpd 4.2.x, shown by `ntpq -c as`). */
+export const PeerEvent = {
+  MOBIL: 1,
+  DEMOBIL: 2,
+  UNREACH: 3,
+  REACH: 4,
+  RESTART: 5,
+  REPLY: 6,
+  RATE: 7,
+  DENY: 8,
+  ARMED: 9,
+  NEWPEER: 10,
+  CLOCK: 11,
+  AUTH: 12,
+  POPCORN: 13,
+  XLEAVE: 14,
+  XERR: 15,
+} as const;
+
+/** System event codes (ntpd 4.2.x). */
+export const SystemEvent = {
+  UNSPEC: 0,
+  NSET: 1,
+  FSET: 2,
+  SPIK: 3,
+  FREQ: 4,
+  SYNC: 5,
+  SYSRESTART: 6,
+  SYSFAULT: 7,
+  NOPEER: 8,
+  ARMED: 9,
+  DISARMED: 10,
+  LEAP: 11,
+  CLOCKRESET: 12,
+  KERN: 13,
+  TAI: 14,
+  LEAPVAL: 15,
+} as const;
+
+/** ntpq's names for peer events, indexed by code. */
+export const PEER_EVENT_NAMES: readonly string[] = [
+  "",
+  "mobilize",
+  "demobilize",
+  "unreachable",
+  "reachable",
+  "restart",
+  "no_reply",
+  "rate_exceeded",
+  "access_denied",
+  "leap_armed",
+  "sys_peer",
+  "clock_event",
+  "bad_auth",
+  "popcorn",
+  "interleave_mode",
+  "interleave_error",
+];
+
+/** ntpq's names for system events, indexed by code. */
+export const SYSTEM_EVENT_NAMES: readonly string[] = [
+  "unspecified",
+  "freq_not_set",
+  "freq_set",
+  "spike_detect",
+  "freq_mode",
+  "clock_sync",
+  "restart",
+  "panic_stop",
+  "no_sys_peer",
+  "leap_armed",
+  "leap_disarmed",
+  "leap_event",
+  "clock_step",
+  "kern",
+  "TAI",
+  "stale leapsecond values",
+];
+
+/** Send a datagram now. */
+export interface SendAction {
+  type: "send";
+  /** Association that sends (0 for the system). */
+  assocId: number;
+  to: PeerAddress;
+  data: Uint8Array;
+}
+
+/** Call `onTimer` when the system clock reads `at` (replaces any earlier request). */
+export interface SetTimerAction {
+  type: "setTimer";
+  at: NtpTime;
+}
+
+/** Step the clock by `offsetSec` (positive: forward). */
+export interface StepClockAction {
+  type: "stepClock";
+  offsetSec: number;
+}
+
+/**
+ * Set the clock's frequency correction (absolute, ppm, positive: run faster). Magnitudes above
+ * 500 ppm are temporary slews that a Linux adapter realises with the tick length (ADJ_TICK).
+ * `offsetSec`, when present, asks the clock itself to slew that offset (adjtime semantics).
+ */
+export interface AdjustClockAction {
+  type: "adjustClock";
+  freqPpm: number;
+  offsetSec?: number;
+  /** Error estimates for the kernel's bookkeeping. */
+  estErrorSec: number;
+  maxErrorSec: number;
+}
+
+/** The system's synchronisation status changed (for the clock's leap/sync bits and the server). */
+export interface SetStatusAction {
+  type: "setStatus";
+  synchronized: boolean;
+  leap: number;
+  stratum: number;
+  refid: number;
+}
+
+/** An event for the log and the control protocol. */
+export interface EventAction {
+  type: "event";
+  /** "peer" events carry the association id; "system" events carry 0. */
+  scope: "peer" | "system";
+  assocId: number;
+  code: number;
+  /** Operator text as ntpd writes it, e.g. "synchronized to 192.0.2.1, stratum 2". */
+  message: string;
+}
+
+/** An association went away (pool member replaced, unreachable preemptable, KoD DENY). */
+export interface DemobilizeAction {
+  type: "demobilize";
+  assocId: number;
+  reason: string;
+}
+
+/** The core was reset (after a step or panic): drivers drop cached state. */
+export interface ResetAction {
+  type: "reset";
+  reason: string;
+  /** True when the driver should exit (panic, or -q mode finished). */
+  exit: boolean;
+  exitCode: number;
+}
+
+/** Everything the core asks its driver to do. */
+export type Action =
+  | SendAction
+  | SetTimerAction
+  | StepClockAction
+  | AdjustClockAction
+  | SetStatusAction
+  | EventAction
+  | DemobilizeAction
+  | ResetAction;

@@ -1,0 +1,291 @@
+// Clock discipline (ntpd 4.2.x semantics for step 0.128 s, stepout 900 s, panic 1000 s, -g, -x,
+// -q, tinker): turns the combined offset/frequency estimate into step, slew and frequency actions.
+//
+// COMPAT: ntpd's PLL/FLL feeds each offset through a type-II loop whose time constant follows the
+// poll interval. Horae's estimator (clock_filter.ts) already delivers the minimum-variance phase
+// and frequency, so the discipline applies them directly: frequency set to the estimate, phase
+// slewed out at up to MAX_SLEW_RATE. ntpd's state names (NSET, FSET, SPIK, FREQ, SYNC) are kept.
+
+import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
+import { type Action, SystemEvent } from "./events.ts";
+
+/** ntpd's discipline states. */
+export type DisciplineState = "NSET" | "FSET" | "SPIK" | "FREQ" | "SYNC";
+
+/** `tinker` values (seconds, ppm). */
+export interface Tinker {
+  /** Step threshold (s), 0 disables steps. ntpd 0.128. */
+  step: number;
+  /** Stepout (s): how long an offset over the step threshold must persist. ntpd 900. */
+  stepout: number;
+  /** Panic threshold (s), 0 disables. ntpd 1000. */
+  panic: number;
+  /** Initial frequency (ppm) when there is no drift file. */
+  freq: number | null;
+  /** Dispersion increase rate (s/s). ntpd 15e-6. */
+  dispersion: number;
+  /** Allan intercept (s): kept for ntpq; the estimator finds the wander itself. */
+  allan: number;
+  /** Huff-n'-puff window (s), 0 off: accepted, not used by the estimator. */
+  huffpuff: number;
+}
+
+/** ntpd 4.2.x defaults. */
+export const DEFAULT_TINKER: Tinker = {
+  step: 0.128,
+  stepout: 900,
+  panic: 1000,
+  freq: null,
+  dispersion: 15e-6,
+  allan: 1500,
+  huffpuff: 0,
+};
+
+/** Options from the command line and configuration. */
+export interface LoopFilterOptions {
+  tinker?: Partial<Tinker>;
+  /** -g: allow the first adjustment to exceed the panic threshold. */
+  allowBigFirstStep?: boolean;
+  /** -x: slew offsets up to 600 s instead of stepping. */
+  slewOnly?: boolean;
+  /** -q: set the time once, then ask to exit. */
+  setOnce?: boolean;
+  /** `disable ntp`: measure but never steer the clock. */
+  ntpEnabled?: boolean;
+  /** Frequency from the drift file (ppm), or null when there is none. */
+  driftPpm?: number | null;
+}
+
+/** The estimate handed to the discipline. */
+export interface DisciplineInput {
+  offsetSec: number;
+  freq: number;
+  offsetVar: number;
+  freqVar: number;
+}
+
+/** What an update decided, for the system to mirror into every filter. */
+export interface DisciplineResult {
+  actions: Action[];
+  /** Phase moved (s), already scheduled (slew) or applied (step). */
+  phaseSec: number;
+  /** Frequency change applied (dimensionless). */
+  freq: number;
+  /** True when the clock was stepped. */
+  stepped: boolean;
+  /** True when the sample was ignored (spike, panic, disabled). */
+  ignored: boolean;
+}
+
+/** Fastest phase slew (s/s), realised by Linux with the tick length. */
+export const MAX_SLEW_RATE = 0.05;
+/** Shortest slew (s): small corrections are spread over this long. */
+export const MIN_SLEW_SEC = 1;
+/** Largest frequency correction outside slews (ppm), the kernel limit. */
+export const MAX_FREQ_PPM = 500;
+/** Frequency standard deviation (s/s) below which the estimate is applied. */
+export const FREQ_APPLY_STD = 20e-6;
+/** Slew-only limit for -x (s). */
+export const SLEW_ONLY_LIMIT_SEC = 600;
+
+/** The discipline state machine and slew scheduler. */
+export class LoopFilter {
+  #tinker: Tinker;
+  #opts: LoopFilterOptions;
+  #state: DisciplineState;
+  #basePpm: number;
+  #slewRate = 0;
+  #slewEnd: NtpTime | null = null;
+  #spikeStart: NtpTime | null = null;
+  #updates = 0;
+  #lastOffsetSec = 0;
+  #lastUpdate: NtpTime | null = null;
+  #done = false;
+
+  /** Creates the discipline; with a drift file it starts in FSET at that frequency. */
+  constructor(opts: LoopFilterOptions = {}) {
+    this.#tinker = { ...DEFAULT_TINKER, ...opts.tinker };
+    this.#opts = opts;
+    const drift = opts.driftPpm ?? this.#tinker.freq;
+    this.#basePpm = drift ?? 0;
+    this.#state = opts.driftPpm !== undefined && opts.driftPpm !== null ? "FSET" : "NSET";
+  }
+
+  /** Current state name. */
+  get state(): DisciplineState {
+    return this.#state;
+  }
+
+  /** Frequency correction in force outside slews (ppm): what the drift file stores. */
+  get freqPpm(): number {
+    return this.#basePpm;
+  }
+
+  /** Last offset handed to the clock (s). */
+  get lastOffsetSec(): number {
+    return this.#lastOffsetSec;
+  }
+
+  /** Clock updates so far. */
+  get updates(): number {
+    return this.#updates;
+  }
+
+  /** Time of the last clock update, or null. */
+  get lastUpdate(): NtpTime | null {
+    return this.#lastUpdate;
+  }
+
+  /** Effective step threshold (s): tinker step, or 600 s under -x. */
+  get stepThresholdSec(): number {
+    return this.#opts.slewOnly ? SLEW_ONLY_LIMIT_SEC : this.#tinker.step;
+  }
+
+  /** Actions that put the clock at the initial frequency (call once at start). */
+  start(): Action[] {
+    if (this.#opts.ntpEnabled === false) return [];
+    return [this.#adjust(this.#basePpm)];
+  }
+
+  /** Phase still to be slewed at `now` (s): samples taken now lack this much correction. */
+  pendingSlewSec(now: NtpTime): number {
+    if (this.#slewEnd === null || now >= this.#slewEnd) return 0;
+    // The slewed clock itself measures the remaining time, so divide by its rate (1 + r).
+    return this.#slewRate * diffSec(this.#slewEnd, now) / (1 + this.#slewRate);
+  }
+
+  /** When the running slew ends (the system's timer), or null. */
+  get deadline(): NtpTime | null {
+    return this.#slewEnd;
+  }
+
+  /** Ends a finished slew: frequency back to the base value. */
+  onTimer(now: NtpTime): Action[] {
+    if (this.#slewEnd !== null && now >= this.#slewEnd) {
+      this.#slewEnd = null;
+      this.#slewRate = 0;
+      return [this.#adjust(this.#basePpm)];
+    }
+    return [];
+  }
+
+  /** Processes a combined estimate at local time `now`. */
+  update(input: DisciplineInput, now: NtpTime): DisciplineResult {
+    const none: DisciplineResult = {
+      actions: [],
+      phaseSec: 0,
+      freq: 0,
+      stepped: false,
+      ignored: true,
+    };
+    if (this.#done || this.#opts.ntpEnabled === false) return none;
+    const offset = input.offsetSec;
+    const abs = Math.abs(offset);
+    const actions: Action[] = [];
+    const first = this.#updates === 0;
+    const panic = this.#tinker.panic;
+    if (panic > 0 && abs > panic && !(first && this.#opts.allowBigFirstStep)) {
+      this.#done = true;
+      actions.push({
+        type: "event",
+        scope: "system",
+        assocId: 0,
+        code: SystemEvent.SYSFAULT,
+        message: `${
+          offset.toFixed(6)
+        } s offset exceeds panic threshold ${panic} s; set clock manually`,
+      });
+      actions.push({ type: "reset", reason: "panic", exit: true, exitCode: 1 });
+      return { ...none, actions };
+    }
+    const stepThr = this.stepThresholdSec;
+    if (stepThr > 0 && abs > stepThr) {
+      if (!first && !this.#opts.setOnce) {
+        if (this.#spikeStart === null) {
+          this.#spikeStart = now;
+          this.#state = "SPIK";
+          actions.push(this.#event(SystemEvent.SPIK, `spike_detect ${fmtSigned(offset)} s`));
+          return { ...none, actions };
+        }
+        if (diffSec(now, this.#spikeStart) < this.#tinker.stepout) return { ...none, actions };
+      }
+      return this.#step(offset, input, now, actions);
+    }
+    this.#spikeStart = null;
+    if (this.#state === "SPIK") this.#state = "SYNC";
+    // Frequency: apply the estimate once it is known well enough.
+    let freq = 0;
+    if (input.freqVar < FREQ_APPLY_STD * FREQ_APPLY_STD) {
+      const target = Math.max(
+        -MAX_FREQ_PPM,
+        Math.min(MAX_FREQ_PPM, this.#basePpm + input.freq * 1e6),
+      );
+      freq = (target - this.#basePpm) * 1e-6;
+      this.#basePpm = target;
+      if (this.#state === "NSET" || this.#state === "FSET" || this.#state === "FREQ") {
+        this.#state = "SYNC";
+      }
+    } else if (this.#state === "NSET") {
+      this.#state = "FREQ";
+      actions.push(this.#event(SystemEvent.FREQ, "freq_mode"));
+    }
+    // Phase: slew the whole estimate, plus whatever an earlier slew had left.
+    const remaining = this.pendingSlewSec(now);
+    const total = offset + remaining;
+    const durSec = Math.max(MIN_SLEW_SEC, Math.abs(total) / MAX_SLEW_RATE);
+    this.#slewRate = total / durSec;
+    // The end is read on the clock being slewed, which runs at (1 + rate) meanwhile.
+    this.#slewEnd = addSec(now, durSec * (1 + this.#slewRate));
+    actions.push(this.#adjust(this.#basePpm + this.#slewRate * 1e6, input));
+    if (this.#opts.setOnce) {
+      this.#done = true;
+      actions.push(
+        this.#event(SystemEvent.CLOCKRESET, `adjust time server offset ${fmtSigned(offset)} sec`),
+      );
+      actions.push({ type: "reset", reason: "set once", exit: true, exitCode: 0 });
+    }
+    this.#updates++;
+    this.#lastOffsetSec = offset;
+    this.#lastUpdate = now;
+    return { actions, phaseSec: offset, freq, stepped: false, ignored: false };
+  }
+
+  #step(offset: number, input: DisciplineInput, now: NtpTime, actions: Action[]): DisciplineResult {
+    // A step cancels any slew in progress: its remainder is folded into the step.
+    const remaining = this.pendingSlewSec(now);
+    const total = offset + remaining;
+    this.#slewEnd = null;
+    this.#slewRate = 0;
+    actions.push({ type: "stepClock", offsetSec: total });
+    actions.push(this.#adjust(this.#basePpm, input));
+    actions.push(this.#event(SystemEvent.CLOCKRESET, `time reset ${fmtSigned(total)} s`));
+    this.#spikeStart = null;
+    if (this.#state === "SPIK" || this.#state === "SYNC") this.#state = "SYNC";
+    this.#updates++;
+    this.#lastOffsetSec = offset;
+    this.#lastUpdate = now;
+    if (this.#opts.setOnce) {
+      this.#done = true;
+      actions.push({ type: "reset", reason: "set once", exit: true, exitCode: 0 });
+    }
+    return { actions, phaseSec: offset, freq: 0, stepped: true, ignored: false };
+  }
+
+  #adjust(freqPpm: number, input?: DisciplineInput): Action {
+    const est = input === undefined ? 0 : Math.sqrt(Math.max(0, input.offsetVar));
+    return {
+      type: "adjustClock",
+      freqPpm,
+      estErrorSec: est,
+      maxErrorSec: input === undefined ? 16 : Math.abs(input.offsetSec) + 3 * est,
+    };
+  }
+
+  #event(code: number, message: string): Action {
+    return { type: "event", scope: "system", assocId: 0, code, message };
+  }
+}
+
+function fmtSigned(x: number): string {
+  return (x >= 0 ? "+" : "") + x.toFixed(6);
+}

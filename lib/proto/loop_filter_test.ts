@@ -1,0 +1,113 @@
+import assert from "node:assert/strict";
+import { LoopFilter, MAX_SLEW_RATE } from "./loop_filter.ts";
+import { addSec, fromUnix } from "./ntp_time.ts";
+import type { Action } from "./events.ts";
+
+const T0 = fromUnix(1_700_000_000);
+const at = (s: number) => addSec(T0, s);
+const est = (offsetSec: number, freqVar = 1e-14, freq = 0) => ({
+  offsetSec,
+  freq,
+  offsetVar: 1e-10,
+  freqVar,
+});
+const kinds = (a: Action[]) => a.map((x) => x.type);
+
+Deno.test("LoopFilter steps the first offset above 0.128 s and logs 'time reset'", () => {
+  const lf = new LoopFilter();
+  const r = lf.update(est(0.5), at(0));
+  assert.equal(r.stepped, true);
+  const step = r.actions.find((a) => a.type === "stepClock");
+  assert.deepEqual(step, { type: "stepClock", offsetSec: 0.5 });
+  const ev = r.actions.find((a) => a.type === "event");
+  assert.ok(ev?.type === "event" && ev.message === "time reset +0.500000 s");
+});
+
+Deno.test("LoopFilter ignores a later spike until stepout has passed, then steps", () => {
+  const lf = new LoopFilter();
+  lf.update(est(0.001), at(0));
+  const spike = lf.update(est(0.3), at(64));
+  assert.equal(spike.ignored, true);
+  assert.equal(lf.state, "SPIK");
+  assert.equal(lf.update(est(0.3), at(64 + 800)).ignored, true);
+  const step = lf.update(est(0.3), at(64 + 901));
+  assert.equal(step.stepped, true);
+  // A spike that goes away is forgotten.
+  const lf2 = new LoopFilter();
+  lf2.update(est(0.001), at(0));
+  lf2.update(est(0.3), at(64));
+  assert.equal(lf2.update(est(0.002), at(128)).ignored, false);
+  assert.equal(lf2.state, "SYNC");
+});
+
+Deno.test("LoopFilter panics above 1000 s unless -g allows the first step", () => {
+  const lf = new LoopFilter();
+  const r = lf.update(est(2000), at(0));
+  assert.deepEqual(kinds(r.actions), ["event", "reset"]);
+  const reset = r.actions[1]!;
+  assert.ok(reset.type === "reset" && reset.exit && reset.exitCode === 1);
+  const g = new LoopFilter({ allowBigFirstStep: true });
+  assert.equal(g.update(est(2000), at(0)).stepped, true);
+  assert.equal(g.update(est(2000), at(64)).ignored, true, "only the first may exceed panic");
+});
+
+Deno.test("LoopFilter -x slews offsets up to 600 s instead of stepping", () => {
+  const lf = new LoopFilter({ slewOnly: true });
+  const r = lf.update(est(5), at(0));
+  assert.equal(r.stepped, false);
+  assert.ok(!kinds(r.actions).includes("stepClock"));
+  const adj = r.actions.find((a) => a.type === "adjustClock");
+  assert.ok(adj?.type === "adjustClock" && Math.abs(adj.freqPpm - MAX_SLEW_RATE * 1e6) < 1e-6);
+});
+
+Deno.test("LoopFilter -q sets the time once and asks to exit with 0", () => {
+  const lf = new LoopFilter({ setOnce: true });
+  const r = lf.update(est(0.01), at(0));
+  const reset = r.actions.find((a) => a.type === "reset");
+  assert.ok(reset?.type === "reset" && reset.exit && reset.exitCode === 0);
+  assert.equal(lf.update(est(0.01), at(10)).ignored, true);
+});
+
+Deno.test("LoopFilter slews the phase over time and reports what is still pending", () => {
+  const lf = new LoopFilter();
+  const r = lf.update(est(0.01), at(0));
+  const adj = r.actions.find((a) => a.type === "adjustClock");
+  assert.ok(adj?.type === "adjustClock");
+  // 10 ms over the shortest slew (1 s): +10000 ppm on top of the base frequency.
+  assert.ok(Math.abs(adj.freqPpm - 10_000) < 1e-6);
+  const p0 = lf.pendingSlewSec(at(0));
+  const p1 = lf.pendingSlewSec(at(0.1));
+  assert.ok(Math.abs(p0 - 0.01) < 1e-9, `${p0}`);
+  assert.ok(p1 > 0 && p1 < p0);
+  assert.equal(lf.pendingSlewSec(at(1.02)), 0);
+  assert.deepEqual(lf.onTimer(at(0.5)), [], "not yet over");
+  const end = lf.onTimer(at(1.02));
+  assert.deepEqual(kinds(end), ["adjustClock"]);
+  assert.equal(lf.deadline, null);
+});
+
+Deno.test("LoopFilter applies the frequency only once it is known well enough", () => {
+  const lf = new LoopFilter();
+  const vague = lf.update(est(0.001, (100e-6) ** 2, 5e-6), at(0));
+  assert.equal(vague.freq, 0);
+  assert.equal(lf.state, "FREQ");
+  const sure = lf.update(est(0.001, (1e-6) ** 2, 5e-6), at(64));
+  assert.ok(Math.abs(sure.freq - 5e-6) < 1e-15);
+  assert.ok(Math.abs(lf.freqPpm - 5) < 1e-9);
+  assert.equal(lf.state, "SYNC");
+});
+
+Deno.test("LoopFilter starts at the drift file frequency in FSET and clamps to ±500 ppm", () => {
+  const lf = new LoopFilter({ driftPpm: -12.5 });
+  assert.equal(lf.state, "FSET");
+  const start = lf.start();
+  assert.ok(start[0]?.type === "adjustClock" && start[0].freqPpm === -12.5);
+  lf.update(est(0.0001, 1e-14, -900e-6), at(0));
+  assert.equal(lf.freqPpm, -500);
+});
+
+Deno.test("LoopFilter does nothing with 'disable ntp'", () => {
+  const lf = new LoopFilter({ ntpEnabled: false });
+  assert.deepEqual(lf.start(), []);
+  assert.equal(lf.update(est(0.5), at(0)).ignored, true);
+});

@@ -1,0 +1,421 @@
+// The system process (RFC 5905 §11, ntpd 4.2.x clock_select/clock_update): routes replies to
+// associations, runs select → cluster → combine → loop_filter, keeps the system variables, tos.
+
+import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
+import { type Action, type PeerAddress, SystemEvent } from "./events.ts";
+import { Association, type AssociationOptions, type AssociationSnapshot } from "./association.ts";
+import { selectTruechimers } from "./select.ts";
+import { clusterSurvivors } from "./cluster.ts";
+import { combineSurvivors } from "./combine.ts";
+import { type DisciplineState, LoopFilter, type LoopFilterOptions } from "./loop_filter.ts";
+import type { Rng } from "./rng.ts";
+
+/** `tos` settings (ntpd defaults). */
+export interface TosOptions {
+  /** Survivors the cluster algorithm keeps at least. */
+  minclock: number;
+  /** Survivors needed to synchronise at all. */
+  minsane: number;
+  /** Servers with a lower stratum are ignored. */
+  floor: number;
+  /** Servers with this stratum or higher are ignored. */
+  ceiling: number;
+  /** Accept servers of our own stratum (peer cohorts). */
+  cohort: boolean;
+  /** Orphan stratum (16: off). */
+  orphan: number;
+  /** Largest root distance for selection (s). */
+  maxdist: number;
+}
+
+/** ntpd 4.2.x tos defaults. */
+export const DEFAULT_TOS: TosOptions = {
+  minclock: 3,
+  minsane: 1,
+  floor: 1,
+  ceiling: 15,
+  cohort: false,
+  orphan: 16,
+  maxdist: 1.5,
+};
+
+/** Options for the system. */
+export interface SystemOptions {
+  /** Local clock precision (log2 s). */
+  precisionLog2: number;
+  rng: Rng;
+  tos?: Partial<TosOptions>;
+  loop?: LoopFilterOptions;
+}
+
+/** A datagram handed to the core. */
+export interface InboundDatagram {
+  data: Uint8Array;
+  peer: PeerAddress;
+  /** Local receive time (kernel timestamp when available). */
+  rxTime: NtpTime;
+}
+
+/** System variables (ntpq `rv 0`). */
+export interface SystemSnapshot {
+  leap: number;
+  stratum: number;
+  precisionLog2: number;
+  rootDelaySec: number;
+  rootDispersionSec: number;
+  refid: number;
+  referenceTime: NtpTime;
+  systemPeer: number | null;
+  offsetSec: number;
+  sysJitterSec: number;
+  freqPpm: number;
+  state: DisciplineState;
+  survivors: number[];
+  falsetickers: number[];
+  counters: { received: number; noAssociation: number; clockUpdates: number; noMajority: number };
+  associations: AssociationSnapshot[];
+}
+
+/** Longest wait for all servers to answer before the first clock update (s). */
+export const STARTUP_HOLD_SEC = 130;
+
+const LEAP_UNSYNC = 3;
+const STRATUM_UNSPEC = 16;
+/** refid of an unsynchronised system ("INIT"). */
+const REFID_INIT = 0x494e4954;
+
+/** The protocol core's top level. */
+export class NtpSystem {
+  #opts: SystemOptions;
+  #tos: TosOptions;
+  #loop: LoopFilter;
+  #assocs = new Map<number, Association>();
+  #byAddr = new Map<string, Association>();
+  #nextId = 1;
+  #leap = LEAP_UNSYNC;
+  #stratum = STRATUM_UNSPEC;
+  #refid = REFID_INIT;
+  #rootDelaySec = 0;
+  #rootDispSec = 0;
+  #refTime: NtpTime = 0n;
+  #sysPeer: Association | null = null;
+  #offsetSec = 0;
+  #jitterSec = 0;
+  #survivors: number[] = [];
+  #falsetickers: number[] = [];
+  #anyReachable = false;
+  #counters = { received: 0, noAssociation: 0, clockUpdates: 0, noMajority: 0 };
+  #minSamples: number;
+  #startedAt: NtpTime | null = null;
+
+  /** Creates the system with no associations. */
+  constructor(opts: SystemOptions) {
+    this.#opts = opts;
+    this.#tos = { ...DEFAULT_TOS, ...opts.tos };
+    this.#loop = new LoopFilter(opts.loop ?? {});
+    this.#minSamples = opts.loop?.setOnce ? 4 : 1;
+  }
+
+  /** The discipline (for the drift file and tests). */
+  get loop(): LoopFilter {
+    return this.#loop;
+  }
+
+  /** Associations by id. */
+  get associations(): ReadonlyMap<number, Association> {
+    return this.#assocs;
+  }
+
+  /** Mobilises a client association; returns its id. */
+  addServer(address: PeerAddress, options: AssociationOptions, now: NtpTime): number {
+    const id = this.#nextId++;
+    const drift = this.#opts.loop?.driftPpm;
+    const opts = drift !== undefined && drift !== null && options.initialFreqStd === undefined
+      ? { ...options, initialFreqStd: 2e-6 }
+      : options;
+    const a = new Association(id, address, opts, this.#opts.rng, this.#opts.precisionLog2, now);
+    this.#assocs.set(id, a);
+    this.#byAddr.set(addrKey(address), a);
+    return id;
+  }
+
+  /** Demobilises an association (e.g. a pool member being replaced). */
+  removeAssociation(id: number): Action[] {
+    const a = this.#assocs.get(id);
+    if (a === undefined) return [];
+    this.#assocs.delete(id);
+    this.#byAddr.delete(addrKey(a.address));
+    if (this.#sysPeer === a) this.#sysPeer = null;
+    return [{ type: "demobilize", assocId: id, reason: "removed" }];
+  }
+
+  /** Start-up actions: initial frequency and the first timer. */
+  start(now: NtpTime): Action[] {
+    this.#startedAt = now;
+    const actions = this.#loop.start();
+    actions.push({
+      type: "setStatus",
+      synchronized: false,
+      leap: LEAP_UNSYNC,
+      stratum: STRATUM_UNSPEC,
+      refid: REFID_INIT,
+    });
+    this.#pushTimer(actions, now);
+    return actions;
+  }
+
+  /** Handles a received datagram addressed to one of our associations. */
+  onPacket(dg: InboundDatagram, now: NtpTime): Action[] {
+    const actions: Action[] = [];
+    this.#counters.received++;
+    const a = this.#byAddr.get(addrKey(dg.peer));
+    if (a === undefined) {
+      this.#counters.noAssociation++;
+      return actions;
+    }
+    const r = a.receive(dg.data, dg.rxTime);
+    if (r.kind !== "rejected") actions.push(...r.actions);
+    if (r.kind === "sample") {
+      const s = r.sample;
+      s.offsetSec -= this.#loop.pendingSlewSec(s.at);
+      const added = a.filter.add(s);
+      if (!added.accepted) a.countFilterReject(added.reason);
+      else {
+        const est = a.filter.estimate(now);
+        this.#clockSelect(now, a, actions);
+        if (est !== null) a.updatePoll(est, Math.max(1, this.#survivors.length));
+      }
+    }
+    this.#pushTimer(actions, now);
+    return actions;
+  }
+
+  /** Runs due timers (polls, slew ends). */
+  onTimer(now: NtpTime): Action[] {
+    const actions: Action[] = [];
+    actions.push(...this.#loop.onTimer(now));
+    for (const a of this.#assocs.values()) {
+      const d = a.deadline;
+      if (d !== null && d <= now) actions.push(...a.onTimer(now));
+    }
+    let reachable = false;
+    for (const a of this.#assocs.values()) if (a.reach !== 0) reachable = true;
+    if (this.#anyReachable && !reachable) {
+      actions.push(this.#event(SystemEvent.NOPEER, "no servers reachable"));
+      this.#unsync(actions);
+    }
+    this.#anyReachable = reachable;
+    this.#pushTimer(actions, now);
+    return actions;
+  }
+
+  /** System variables and associations for the control protocol. */
+  snapshot(now: NtpTime): SystemSnapshot {
+    return {
+      leap: this.#leap,
+      stratum: this.#stratum,
+      precisionLog2: this.#opts.precisionLog2,
+      rootDelaySec: this.#rootDelaySec,
+      rootDispersionSec: this.#rootDispSec,
+      refid: this.#refid,
+      referenceTime: this.#refTime,
+      systemPeer: this.#sysPeer?.id ?? null,
+      offsetSec: this.#offsetSec,
+      sysJitterSec: this.#jitterSec,
+      freqPpm: this.#loop.freqPpm,
+      state: this.#loop.state,
+      survivors: [...this.#survivors],
+      falsetickers: [...this.#falsetickers],
+      counters: { ...this.#counters },
+      associations: [...this.#assocs.values()].map((a) => a.snapshot(now)),
+    };
+  }
+
+  #clockSelect(now: NtpTime, updated: Association, actions: Action[]): void {
+    const tos = this.#tos;
+    const cands: {
+      a: Association;
+      offsetSec: number;
+      varS: number;
+      freq: number;
+      freqVar: number;
+      dist: number;
+    }[] = [];
+    for (const a of this.#assocs.values()) {
+      const srv = a.server;
+      if (a.options.noselect || a.reach === 0 || srv === null || a.dead) continue;
+      if (srv.stratum < tos.floor || srv.stratum >= tos.ceiling) continue;
+      const est = a.estimate(now);
+      if (est === null || est.samples < this.#minSamples) continue;
+      const dist = a.selectionDistanceSec(now);
+      if (!(dist < tos.maxdist)) continue;
+      cands.push({
+        a,
+        offsetSec: est.offsetSec,
+        varS: est.offsetVar,
+        freq: est.freq,
+        freqVar: est.freqVar,
+        dist,
+      });
+    }
+    if (cands.length === 0) return;
+    // Before the first clock update, wait until every association has answered (or a start-up
+    // grace period has passed): a single early falseticker must not be followed, let alone
+    // stepped to, before the others can outvote it.
+    if (this.#loop.updates === 0 && cands.length < this.#assocs.size) {
+      if (this.#startedAt === null || diffSec(now, this.#startedAt) < STARTUP_HOLD_SEC) return;
+    }
+    const sel = selectTruechimers(
+      cands.map((c) => ({ id: c.a.id, offsetSec: c.offsetSec, rootDistanceSec: c.dist })),
+      tos.minsane,
+    );
+    if (!sel.ok) {
+      this.#counters.noMajority++;
+      this.#falsetickers = cands.map((c) => c.a.id);
+      this.#survivors = [];
+      if (this.#sysPeer !== null) {
+        actions.push(
+          this.#event(SystemEvent.NOPEER, `no majority of ${cands.length} servers agree`),
+        );
+        this.#unsync(actions);
+      }
+      return;
+    }
+    this.#falsetickers = sel.falsetickers;
+    const surv = cands.filter((c) => sel.survivors.includes(c.a.id));
+    const cl = clusterSurvivors(
+      surv.map((c) => ({
+        id: c.a.id,
+        offsetSec: c.offsetSec,
+        jitterSec: c.a.filter.rfcState()?.jitterSec ?? 0,
+        merit: (c.a.server?.stratum ?? 16) * tos.maxdist + c.dist,
+      })),
+      tos.minclock,
+    );
+    this.#survivors = cl.survivors;
+    if (!cl.survivors.includes(updated.id)) return;
+    const ordered = cl.survivors.map((id) => surv.find((c) => c.a.id === id)!);
+    const prefer = ordered.find((c) => c.a.options.prefer);
+    // Keep the current system peer while it survives at the best stratum (ntpd's hysteresis):
+    // swapping peers on every small change only churns the logs and the refid.
+    const stay = ordered.find((c) =>
+      c.a === this.#sysPeer && c.a.server?.stratum === ordered[0]!.a.server?.stratum
+    );
+    const peer = prefer ?? stay ?? ordered[0]!;
+    const inputs = [peer, ...ordered.filter((c) => c !== peer)];
+    const comb = combineSurvivors(inputs.map((c) => ({
+      offsetSec: c.offsetSec,
+      freq: c.freq,
+      weight: 1 / (c.varS + 1e-14),
+    })));
+    if (comb === null) return;
+    let freqW = 0;
+    let freqVar = Infinity;
+    for (const c of inputs) freqW += 1 / c.freqVar;
+    if (freqW > 0) freqVar = 1 / freqW;
+    const res = this.#loop.update(
+      { offsetSec: comb.offsetSec, freq: comb.freq, offsetVar: 1 / comb.weight, freqVar },
+      now,
+    );
+    actions.push(...res.actions);
+    if (res.ignored) return;
+    this.#counters.clockUpdates++;
+    for (const a of this.#assocs.values()) {
+      a.filter.applyCorrection(
+        res.phaseSec,
+        res.freq,
+        res.stepped ? addSec(now, res.phaseSec) : now,
+        res.stepped,
+      );
+      if (res.stepped) a.clockStepped(res.phaseSec);
+    }
+    const rfc = peer.a.filter.rfcState(now);
+    const srv = peer.a.server!;
+    this.#offsetSec = comb.offsetSec;
+    this.#jitterSec = Math.sqrt(comb.selectionJitterSec ** 2 + (rfc?.jitterSec ?? 0) ** 2);
+    this.#refTime = now;
+    this.#rootDelaySec = srv.rootDelaySec + (rfc?.delaySec ?? 0);
+    this.#rootDispSec = srv.rootDispersionSec + (rfc?.dispersionSec ?? 0) + this.#jitterSec +
+      Math.abs(comb.offsetSec);
+    const newStratum = Math.min(STRATUM_UNSPEC, srv.stratum + 1);
+    const newRefid = refidOf(peer.a.address);
+    const changed = this.#sysPeer !== peer.a || this.#stratum !== newStratum ||
+      this.#leap === LEAP_UNSYNC;
+    const wasUnsync = this.#leap === LEAP_UNSYNC;
+    this.#sysPeer = peer.a;
+    this.#stratum = newStratum;
+    this.#refid = newRefid;
+    this.#leap = srv.leap === LEAP_UNSYNC ? 0 : srv.leap;
+    if (changed) {
+      if (wasUnsync) actions.push(this.#event(SystemEvent.SYNC, "clock_sync"));
+      actions.push({
+        type: "event",
+        scope: "peer",
+        assocId: peer.a.id,
+        code: 10,
+        message: `synchronized to ${peer.a.address.address}, stratum ${srv.stratum}`,
+      });
+      actions.push({
+        type: "setStatus",
+        synchronized: true,
+        leap: this.#leap,
+        stratum: this.#stratum,
+        refid: this.#refid,
+      });
+    }
+  }
+
+  #unsync(actions: Action[]): void {
+    if (this.#leap === LEAP_UNSYNC && this.#sysPeer === null) return;
+    this.#sysPeer = null;
+    this.#leap = LEAP_UNSYNC;
+    const orphan = this.#tos.orphan < STRATUM_UNSPEC;
+    this.#stratum = orphan ? this.#tos.orphan : STRATUM_UNSPEC;
+    this.#refid = orphan ? 0x7f7f0101 : REFID_INIT; // orphan refid: loopback-style, as ntpd
+    actions.push({
+      type: "setStatus",
+      synchronized: false,
+      leap: this.#leap,
+      stratum: this.#stratum,
+      refid: this.#refid,
+    });
+  }
+
+  #pushTimer(actions: Action[], now: NtpTime): void {
+    let next: NtpTime | null = this.#loop.deadline;
+    for (const a of this.#assocs.values()) {
+      const d = a.deadline;
+      if (d !== null && (next === null || d < next)) next = d;
+    }
+    if (next !== null) actions.push({ type: "setTimer", at: next < now ? now : next });
+  }
+
+  #event(code: number, message: string): Action {
+    return { type: "event", scope: "system", assocId: 0, code, message };
+  }
+}
+
+/** The refid a client shows for a server: its IPv4 address, or a hash of an IPv6 one. */
+export function refidOf(addr: PeerAddress): number {
+  if (addr.family === 4) {
+    const parts = addr.address.split(".").map((p) => Number(p) & 0xff);
+    return (((parts[0] ?? 0) << 24) | ((parts[1] ?? 0) << 16) | ((parts[2] ?? 0) << 8) |
+      (parts[3] ?? 0)) >>> 0;
+  }
+  // COMPAT: ntpd uses the first four bytes of the MD5 of the address; lib/proto has no MD5, so
+  // this is FNV-1a of the text form until the daemon supplies the digest.
+  let h = 0x811c9dc5;
+  for (let i = 0; i < addr.address.length; i++) {
+    h = Math.imul(h ^ addr.address.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return h >>> 0;
+}
+
+function addrKey(a: PeerAddress): string {
+  return `${a.address}|${a.port}`;
+}
+
+/** Age of a time in seconds (helper for callers formatting snapshots). */
+export function ageSec(now: NtpTime, then: NtpTime): number {
+  return then === 0n ? Infinity : diffSec(now, then);
+}

@@ -1,0 +1,270 @@
+// The simulator's event loop: drives the real protocol core (NtpSystem, encoded packets, the real
+// server code) against a SimClock and simulated network paths on a virtual time line.
+
+import { addSec, fromUnix, type NtpTime } from "../proto/ntp_time.ts";
+import { type Rng, SeededRng } from "../proto/rng.ts";
+import { type Action, type PeerAddress } from "../proto/events.ts";
+import { NtpSystem } from "../proto/system.ts";
+import { Server, type SystemState } from "../proto/server.ts";
+import { SimClock } from "../clock/sim_clock.ts";
+import { NetworkPath } from "./network.ts";
+import { MetricsCollector, type SimMetrics } from "./metrics.ts";
+import type { Scenario } from "./scenarios.ts";
+
+/** True time at the start of every run: 2023-11-14T22:13:20Z. */
+export const SIM_START: NtpTime = fromUnix(1_700_000_000);
+
+/** Options for one run. */
+export interface RunOptions {
+  seed: number;
+  /** Keep a per-second series (for --log and --svg). */
+  series?: boolean;
+  /** Override the run length (s). */
+  durationSec?: number;
+}
+
+/** One second of the run. */
+export interface SeriesPoint {
+  t: number;
+  offsetSec: number;
+  freqErrorPpm: number;
+  freqCorrectionPpm: number;
+}
+
+/** An event the core emitted, with the true time. */
+export interface LoggedEvent {
+  t: number;
+  message: string;
+}
+
+/** Result of one run. */
+export interface RunResult {
+  scenario: string;
+  seed: number;
+  metrics: SimMetrics;
+  packets: number;
+  simulatedSec: number;
+  wallMs: number;
+  events: LoggedEvent[];
+  series: SeriesPoint[];
+  /** Counters of the core at the end. */
+  clockUpdates: number;
+  falsetickers: number[];
+  /** Replies the associations refused, by reason, summed over associations. */
+  rejected: Record<string, number>;
+}
+
+interface Flight {
+  t: number;
+  seq: number;
+  toServer: boolean;
+  server: number;
+  data: Uint8Array;
+}
+
+/** Derives independent streams from one seed. */
+function stream(seed: number, k: number): Rng {
+  return new SeededRng(Math.imul(seed >>> 0, 0x9e3779b1) ^ Math.imul(k + 1, 0x85ebca77));
+}
+
+/** Runs one scenario with one seed. */
+export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
+  const wall0 = performance.now();
+  const duration = opts.durationSec ?? sc.durationSec;
+  const clock = new SimClock({
+    startTime: SIM_START,
+    initialOffsetSec: sc.initialOffsetSec,
+    initialFreq: sc.initialFreq,
+    wander: sc.wander,
+    rng: stream(opts.seed, 0),
+    precisionLog2: -30,
+  });
+  const system = new NtpSystem({
+    precisionLog2: clock.precisionLog2,
+    rng: stream(opts.seed, 1),
+    loop: { driftPpm: sc.driftFile ? 0 : null },
+  });
+  const serverState: SystemState = {
+    leap: 0,
+    stratum: 1,
+    precisionLog2: -30,
+    rootDelaySec: 0,
+    rootDispersionSec: 0,
+    refid: 0x47505300, // "GPS"
+    referenceTime: SIM_START,
+  };
+  const servers: { addr: PeerAddress; offsetSec: number; path: NetworkPath; impl: Server }[] = [];
+  const byAssoc = new Map<number, number>();
+  for (let i = 1; i <= sc.servers; i++) {
+    const addr: PeerAddress = { family: 4, address: `192.0.2.${i}`, port: 123 };
+    servers.push({
+      addr,
+      offsetSec: i <= sc.falsetickers ? i : 0,
+      path: new NetworkPath({
+        baseDelaySec: sc.baseDelaySec,
+        jitterSec: sc.jitterSec,
+        asymmetry: sc.asymmetry,
+        lossProbability: sc.lossProbability,
+      }, stream(opts.seed, 10 + i)),
+      impl: new Server(serverState),
+    });
+    const id = system.addServer(addr, {
+      minpoll: sc.minpoll,
+      maxpoll: sc.maxpoll,
+      iburst: sc.iburst,
+    }, clock.now());
+    byAssoc.set(id, i - 1);
+  }
+
+  const flights: Flight[] = [];
+  let seq = 0;
+  let timerTrue = Infinity;
+  let packets = 0;
+  const events: LoggedEvent[] = [];
+  const series: SeriesPoint[] = [];
+  const metrics = new MetricsCollector(sc.settleSec);
+  let stop = false;
+
+  const apply = (actions: Action[]): void => {
+    for (const a of actions) {
+      switch (a.type) {
+        case "send": {
+          packets++;
+          const si = byAssoc.get(a.assocId);
+          if (si === undefined) break;
+          const up = servers[si]!.path.up();
+          if (up !== null) {
+            heapPush(flights, {
+              t: clock.trueSec + up,
+              seq: seq++,
+              toServer: true,
+              server: si,
+              data: a.data,
+            });
+          }
+          break;
+        }
+        case "setTimer":
+          timerTrue = Math.max(clock.trueSec, clock.trueSecAt(a.at)) + 1e-7;
+          break;
+        case "stepClock":
+          clock.step(a.offsetSec);
+          break;
+        case "adjustClock":
+          clock.adjust(
+            a.offsetSec === undefined
+              ? { freqPpm: a.freqPpm }
+              : { freqPpm: a.freqPpm, offsetSec: a.offsetSec },
+          );
+          break;
+        case "event":
+          events.push({ t: clock.trueSec, message: a.message });
+          break;
+        case "reset":
+          if (a.exit) stop = true;
+          break;
+        default:
+          break;
+      }
+    }
+  };
+
+  apply(system.start(clock.now()));
+  let nextSecond = 0;
+  const reply = new Uint8Array(1024);
+  while (!stop) {
+    const fl = flights[0];
+    const tFlight = fl === undefined ? Infinity : fl.t;
+    const t = Math.min(tFlight, timerTrue, nextSecond);
+    if (t > duration) break;
+    clock.advanceTo(t);
+    if (t === nextSecond) {
+      metrics.record(nextSecond, clock.trueOffsetSec, clock.trueFreqError);
+      if (opts.series) {
+        series.push({
+          t: nextSecond,
+          offsetSec: clock.trueOffsetSec,
+          freqErrorPpm: clock.trueFreqError * 1e6,
+          freqCorrectionPpm: clock.freqCorrectionPpm,
+        });
+      }
+      nextSecond++;
+    } else if (t === tFlight) {
+      heapPop(flights);
+      const srv = servers[fl!.server]!;
+      if (fl!.toServer) {
+        const rx = addSec(SIM_START, t + srv.offsetSec);
+        const len = srv.impl.respond(fl!.data, rx, reply);
+        if (len > 0) {
+          const down = srv.path.down();
+          if (down !== null) {
+            // Turnaround 0: the transmit timestamp equals the receive timestamp.
+            heapPush(flights, {
+              t: t + down,
+              seq: seq++,
+              toServer: false,
+              server: fl!.server,
+              data: reply.slice(0, len),
+            });
+          }
+        }
+      } else {
+        const now = clock.now();
+        apply(system.onPacket({ data: fl!.data, peer: srv.addr, rxTime: now }, now));
+      }
+    } else {
+      timerTrue = Infinity;
+      apply(system.onTimer(clock.now()));
+    }
+  }
+  const snap = system.snapshot(clock.now());
+  const rejected: Record<string, number> = {};
+  for (const a of snap.associations) {
+    for (const [k, v] of Object.entries(a.rejected)) rejected[k] = (rejected[k] ?? 0) + (v ?? 0);
+  }
+  return {
+    scenario: sc.name,
+    seed: opts.seed,
+    metrics: metrics.result(packets, duration),
+    packets,
+    simulatedSec: duration,
+    wallMs: performance.now() - wall0,
+    events,
+    series,
+    clockUpdates: snap.counters.clockUpdates,
+    falsetickers: snap.falsetickers,
+    rejected,
+  };
+}
+
+function less(a: Flight, b: Flight): boolean {
+  return a.t < b.t || (a.t === b.t && a.seq < b.seq);
+}
+
+function heapPush(h: Flight[], x: Flight): void {
+  h.push(x);
+  let i = h.length - 1;
+  while (i > 0) {
+    const p = (i - 1) >> 1;
+    if (!less(h[i]!, h[p]!)) break;
+    [h[i], h[p]] = [h[p]!, h[i]!];
+    i = p;
+  }
+}
+
+function heapPop(h: Flight[]): void {
+  const last = h.pop()!;
+  if (h.length === 0) return;
+  h[0] = last;
+  let i = 0;
+  for (;;) {
+    const l = 2 * i + 1;
+    const r = l + 1;
+    let m = i;
+    if (l < h.length && less(h[l]!, h[m]!)) m = l;
+    if (r < h.length && less(h[r]!, h[m]!)) m = r;
+    if (m === i) break;
+    [h[i], h[m]] = [h[m]!, h[i]!];
+    i = m;
+  }
+}

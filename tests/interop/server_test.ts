@@ -1,0 +1,197 @@
+// Horae as a server, checked by real clients: chronyd 4.3 as a measuring client (IPv4 and IPv6)
+// and NTPsec's ntpdig (port 123, so inside a network namespace), with the exchange captured and
+// decoded by tshark; plus malformed input that must get no reply and be counted.
+
+import assert from "node:assert/strict";
+import {
+  chronydMeasure,
+  isRoot,
+  Proc,
+  requirePeer,
+  runGuarded,
+  startHorae,
+  tempDir,
+  withNetns,
+} from "../support/peers.ts";
+import { recordSkip } from "../support/skips.ts";
+
+const LOCAL_CONF = "server 127.127.1.0\nfudge 127.127.1.0 stratum 9\n";
+
+Deno.test("interop: chronyd accepts Horae as a server over IPv4 and IPv6 (|offset| < 100 µs)", async () => {
+  const chronyd = requirePeer("chronyd", "chronyd measures horae");
+  if (chronyd === null) return;
+  const horae = await startHorae({ conf: LOCAL_CONF, listen: ["127.0.0.1", "::1"] });
+  try {
+    for (const host of ["127.0.0.1", "::1"]) {
+      const r = await chronydMeasure(chronyd, host, horae.port);
+      assert.notEqual(r.offsetSec, null, `chronyd got no usable reply from ${host}:\n${r.output}`);
+      assert.ok(Math.abs(r.offsetSec!) < 100e-6, `offset ${r.offsetSec} s via ${host}`);
+    }
+  } finally {
+    await horae.stop();
+  }
+});
+
+Deno.test("interop: Horae without a time source answers unsynchronised and chronyd refuses it", async () => {
+  const chronyd = requirePeer("chronyd", "chronyd refuses unsynchronised horae");
+  if (chronyd === null) return;
+  const horae = await startHorae({ conf: "# no sources\n" });
+  try {
+    const r = await chronydMeasure(chronyd, "127.0.0.1", horae.port);
+    assert.equal(r.offsetSec, null, r.output);
+    assert.match(r.output, /No suitable source|System clock wrong/);
+  } finally {
+    await horae.stop();
+  }
+});
+
+Deno.test("interop: ntpdig accepts Horae on port 123 and tshark decodes the exchange cleanly", async () => {
+  const ntpdig = requirePeer("ntpdig", "ntpdig queries horae");
+  const tshark = requirePeer("tshark", "tshark decodes horae traffic");
+  const chronyd = requirePeer("chronyd", "chronyd in tshark capture");
+  if (ntpdig === null || tshark === null || chronyd === null) return;
+  if (!isRoot()) {
+    recordSkip("ntpdig queries horae", "needs root for a network namespace");
+    return;
+  }
+  await withNetns("hsrv", async (ns) => {
+    const dir = await tempDir("cap-");
+    const pcap = `${dir}/ntp.pcap`;
+    const capture = new Proc([
+      "ip",
+      "netns",
+      "exec",
+      ns,
+      tshark,
+      "-i",
+      "lo",
+      "-f",
+      "udp port 123",
+      "-w",
+      pcap,
+    ]);
+    const horae = await startHorae({ conf: LOCAL_CONF, port: 123, netns: ns });
+    try {
+      await capture.waitFor(/Capturing on/, 10_000);
+      const dig = await runGuarded([ntpdig, "-t", "2", "127.0.0.1"], {
+        netns: ns,
+        timeoutMs: 20_000,
+      });
+      assert.equal(dig.code, 0, dig.output);
+      // "2026-11-21 23:40:15.123456 (+0000) +0.000012 +/- 0.000050 127.0.0.1 s10 no-leap"
+      const m = dig.output.match(/ ([+-]\d+\.\d+) \+\/- [\d.]+ 127\.0\.0\.1 s(\d+) /);
+      assert.ok(m, `unexpected ntpdig output:\n${dig.output}`);
+      assert.ok(Math.abs(Number(m[1])) < 100e-6, `ntpdig offset ${m[1]}`);
+      assert.equal(Number(m[2]), 10);
+
+      const q = await runGuarded([
+        chronyd,
+        "-Q",
+        "-u",
+        "root",
+        "-f",
+        "/dev/null",
+        "server 127.0.0.1 iburst maxsamples 4",
+        "cmdport 0",
+        `pidfile ${dir}/q.pid`,
+      ], { netns: ns, timeoutMs: 30_000 });
+      assert.match(q.output, /System clock wrong by -?0\.0000\d\d seconds/, q.output);
+    } finally {
+      await horae.stop();
+      await new Promise((r) => setTimeout(r, 300));
+      await capture.stop();
+    }
+    const decoded = await runGuarded([tshark, "-r", pcap, "-V"], { timeoutMs: 30_000 });
+    const frames = decoded.output.match(/^Network Time Protocol/gm) ?? [];
+    assert.ok(
+      frames.length >= 6,
+      `expected ntpdig and chronyd exchanges, got ${frames.length} NTP frames`,
+    );
+    assert.match(decoded.output, /Mode: server \(4\)/);
+    assert.doesNotMatch(decoded.output, /Malformed|\[Expert Info \((Error|Warning)/);
+    const expert = await runGuarded([tshark, "-r", pcap, "-q", "-z", "expert,warn"], {
+      timeoutMs: 30_000,
+    });
+    assert.doesNotMatch(expert.output, /^\s*(Errors|Warns) \(\d+\)/m, expert.output);
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  });
+});
+
+/** Sends one datagram and waits briefly for any reply. */
+async function sendExpectNoReply(port: number, bytes: Uint8Array): Promise<boolean> {
+  const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+  try {
+    await sock.send(bytes, { transport: "udp", hostname: "127.0.0.1", port });
+    const got = await Promise.race([
+      sock.receive().then(() => true),
+      new Promise<boolean>((r) => setTimeout(() => r(false), 150)),
+    ]);
+    return got;
+  } finally {
+    sock.close();
+  }
+}
+
+Deno.test("interop: malformed input gets no reply, no crash, and is counted", async () => {
+  const horae = await startHorae({ conf: LOCAL_CONF });
+  try {
+    const packets: Uint8Array[] = [];
+    let seed = 12345;
+    const rand = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+    for (let i = 0; i < 20; i++) {
+      packets.push(
+        Uint8Array.from({ length: 1 + (rand() * 3) % 700 }, rand).map((b, j) =>
+          j === 0 ? (b & 0xf8) | 7 : b
+        ),
+      );
+    }
+    const header = (first: number, stratum = 2) => {
+      const b = new Uint8Array(48);
+      b[0] = first;
+      b[1] = stratum;
+      b[47] = 1;
+      return b;
+    };
+    packets.push(header(0x23).subarray(0, 30)); // truncated header
+    const badExt = new Uint8Array(64);
+    badExt.set(header(0x23));
+    new DataView(badExt.buffer).setUint16(50, 6); // extension length below 16
+    packets.push(badExt);
+    packets.push(header(0x24)); // mode 4
+    packets.push(header(0x25)); // mode 5
+    packets.push(header(0x27)); // mode 7
+    packets.push(header(0x24, 0)); // KoD
+    packets.push(header(0x0b)); // version 1
+    for (const p of packets) {
+      assert.equal(
+        await sendExpectNoReply(horae.port, p),
+        false,
+        `reply to ${p.length}-byte packet`,
+      );
+    }
+    // Still alive and answering.
+    const ok = header(0x23);
+    assert.equal(await sendExpectNoReply(horae.port, ok), true);
+  } finally {
+    const st = await horae.stop();
+    assert.equal(st.code, 0, horae.proc.output);
+  }
+  const counters = horae.proc.output.match(/received (\d+), replied (\d+), dropped (\d+)/);
+  assert.ok(counters, horae.proc.output);
+  assert.equal(Number(counters[1]), 28);
+  assert.equal(Number(counters[2]), 1);
+  assert.equal(Number(counters[3]), 27);
+});
+
+Deno.test("interop: the multi-call name ntpd runs the daemon with the classic options", async () => {
+  const chronyd = requirePeer("chronyd", "multi-call ntpd answers chronyd");
+  if (chronyd === null) return;
+  const horae = await startHorae({ conf: LOCAL_CONF, asProgram: "ntpd" });
+  try {
+    const r = await chronydMeasure(chronyd, "127.0.0.1", horae.port);
+    assert.notEqual(r.offsetSec, null, r.output);
+  } finally {
+    await horae.stop();
+  }
+  assert.match(horae.proc.output, /no CAP_SYS_TIME|observe/);
+});

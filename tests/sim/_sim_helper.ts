@@ -1,0 +1,52 @@
+// Shared by the scenario tests: runs a scenario over a few seeds and summarises the metrics.
+
+import { type RunResult, runScenario } from "../../lib/sim/runner.ts";
+import { findScenario, type Scenario } from "../../lib/sim/scenarios.ts";
+
+/** Seeds every scenario test runs (the 20-seed table is a benchmark, not a test). */
+export const TEST_SEEDS = [1, 2, 3, 4, 5];
+
+/** Median and worst values over the seeds. */
+export interface SeedSummary {
+  scenario: Scenario;
+  runs: RunResult[];
+  medianRmsSec: number;
+  worstRmsSec: number;
+  medianT1msSec: number;
+  worstWholeRunSec: number;
+  medianTxPer1000s: number;
+}
+
+/** Runs `name` for every seed in `seeds`. */
+export function runSeeds(name: string, seeds: number[] = TEST_SEEDS): SeedSummary {
+  const scenario = findScenario(name);
+  if (scenario === undefined) throw new Error(`no scenario ${name}`);
+  const runs = seeds.map((seed) => runScenario(scenario, { seed }));
+  const med = (xs: number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s[s.length >> 1]!;
+  };
+  const summary = {
+    scenario,
+    runs,
+    medianRmsSec: med(runs.map((r) => r.metrics.rms_offset_s)),
+    worstRmsSec: Math.max(...runs.map((r) => r.metrics.rms_offset_s)),
+    medianT1msSec: med(runs.map((r) => r.metrics.t1ms_s ?? Infinity)),
+    worstWholeRunSec: Math.max(...runs.map((r) => r.metrics.max_offset_whole_run_s)),
+    medianTxPer1000s: med(runs.map((r) => r.metrics.tx_per_1000s)),
+  };
+  // deno-lint-ignore no-console
+  console.log(
+    `${name}: median rms ${(summary.medianRmsSec * 1e6).toFixed(1)} µs, worst ${
+      (summary.worstRmsSec * 1e6).toFixed(1)
+    } µs, T1ms ${summary.medianT1msSec} s, whole-run max ${
+      summary.worstWholeRunSec.toFixed(4)
+    } s, ${summary.medianTxPer1000s.toFixed(2)} packets/1000 s (seeds ${seeds.join(",")})`,
+  );
+  return summary;
+}
+
+/** chronyd 4.3's packet rate in "default" (SIM_SCENARIOS.md), and the 1.1× allowance. */
+export const CHRONY_DEFAULT_TX_PER_1000S = 3.7;
+/** Highest packet rate a single-server default-poll scenario may use. */
+export const MAX_TX_PER_1000S = 1.1 * CHRONY_DEFAULT_TX_PER_1000S;
