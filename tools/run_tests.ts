@@ -1,7 +1,7 @@
 // The whole test suite behind `deno task test` and `.ci/run`: installs the interop peers when it
 // can, runs the static checks and `deno test`, and ends with the line "N passed, M failed".
 //
-//   deno run -A tools/test.ts [--no-setup] [deno test filters/paths...]
+//   deno run -A tools/run_tests.ts [--no-setup] [deno test filters/paths...]
 // deno-lint-ignore-file no-console
 
 const deno = Deno.execPath();
