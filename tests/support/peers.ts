@@ -139,6 +139,26 @@ export class Proc {
   }
 }
 
+let bundled: Promise<string> | null = null;
+
+/** Builds the single-file bundle (`deno bundle`, as `deno task bundle` does) once per process. */
+export function bundle(): Promise<string> {
+  bundled ??= (async () => {
+    const dir = await tempDir("bundle-");
+    const out = `${dir}/horae.js`;
+    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "-o", out, `${ROOT}main.ts`],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    if (!r.success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(r.stderr)}`);
+    return out;
+  })();
+  return bundled;
+}
+
 /** Options for {@link startHorae}. */
 export interface HoraeOptions {
   /** ntp.conf text. */
@@ -171,8 +191,10 @@ export async function startHorae(opts: HoraeOptions): Promise<RunningHorae> {
   const port = opts.port ?? freeUdpPort();
   let entry = [`${ROOT}main.ts`, "run"];
   if (opts.asProgram) {
+    // Multi-call needs a program file whose name is the link: the single-file bundle (a symlink to
+    // main.ts cannot work under `deno run`, whose relative imports resolve next to the link).
     const link = `${dir}/${opts.asProgram}`;
-    await Deno.symlink(`${ROOT}main.ts`, link);
+    await Deno.symlink(await bundle(), link);
     entry = [link];
   }
   const listen = (opts.listen ?? ["127.0.0.1"]).flatMap((a) => ["--listen", a]);
@@ -183,7 +205,7 @@ export async function startHorae(opts: HoraeOptions): Promise<RunningHorae> {
     "run",
     "--allow-all",
     "--unstable-net",
-    ...(opts.asProgram ? ["--ext=ts"] : []),
+    ...(opts.asProgram ? ["--ext=js"] : []),
     ...entry,
     "-n",
     "-c",
@@ -246,12 +268,20 @@ export async function withNetns<T>(prefix: string, fn: (name: string) => Promise
 /** Starts chronyd as a server (`-x`: never touches the clock) on a loopback port. */
 export async function startChronydServer(
   chronyd: string,
-  opts: { port: number; stratum?: number; extra?: string[]; netns?: string; wrapper?: string[] },
+  opts: {
+    port: number;
+    stratum?: number;
+    extra?: string[];
+    netns?: string;
+    wrapper?: string[];
+    /** Address to serve on (default 127.0.0.1; clients from 127.0.0.1 are always allowed). */
+    bindAddress?: string;
+  },
 ): Promise<{ proc: Proc; dir: string; stop(): Promise<void> }> {
   const dir = await tempDir("chronyd-");
   const conf = [
     `port ${opts.port}`,
-    "bindaddress 127.0.0.1",
+    `bindaddress ${opts.bindAddress ?? "127.0.0.1"}`,
     "allow 127.0.0.1",
     `local stratum ${opts.stratum ?? 8}`,
     "cmdport 0",
@@ -310,5 +340,47 @@ export async function chronydMeasure(
     return { offsetSec: m ? Number(m[1]) : null, output: r.output };
   } finally {
     await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+/**
+ * Runs a small Deno program (its source given as text) without CAP_SYS_TIME, optionally inside a
+ * network namespace, with network permission only. For scripted peers such as a responder that
+ * sends malformed replies. Call `stop()` to end it and remove its folder.
+ */
+export async function startDenoScript(
+  code: string,
+  opts: { netns?: string; args?: string[] } = {},
+): Promise<{ proc: Proc; stop(): Promise<Deno.CommandStatus> }> {
+  const dir = await tempDir("script-");
+  const file = `${dir}/script.ts`;
+  await Deno.writeTextFile(file, code);
+  const proc = new Proc([
+    ...(opts.netns ? ["ip", "netns", "exec", opts.netns] : []),
+    ...NO_SYS_TIME,
+    Deno.execPath(),
+    "run",
+    "--allow-net",
+    "--unstable-net",
+    "--no-config",
+    file,
+    ...(opts.args ?? []),
+  ], { cwd: dir });
+  return {
+    proc,
+    stop: async () => {
+      const st = await proc.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+      return st;
+    },
+  };
+}
+
+/** Reads a JSON file written atomically by Horae (`--status-file`), or null when absent. */
+export async function readJson(path: string): Promise<Record<string, unknown> | null> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path)) as Record<string, unknown>;
+  } catch {
+    return null;
   }
 }
