@@ -17,6 +17,8 @@ const USAGE = `usage: horae sim --scenario NAME|all [--seed N | --seeds A-B] [--
   --log FILE       per-second log: t, true offset (s), frequency error (ppm), correction (ppm)
   --svg FILE       SVG plot of offset and frequency error
   --duration SEC   override the scenario's run length
+  --discipline D   clock discipline: horae (default) or ntpd (ntpd 4.2.x PLL/FLL)
+  --no-kernel      with --discipline ntpd: the daemon loop instead of the kernel PLL
   --list           list the scenarios`;
 
 /** The `--json` object of one run (the fields issue 3 requires, then extras). */
@@ -75,6 +77,8 @@ export async function runSim(
         svg: { type: "string" },
         duration: { type: "string" },
         list: { type: "boolean", default: false },
+        discipline: { type: "string", default: "horae" },
+        "no-kernel": { type: "boolean", default: false },
         help: { type: "boolean", short: "h", default: false },
       },
       strict: true,
@@ -127,6 +131,11 @@ export async function runSim(
       return 2;
     }
   }
+  if (v.discipline !== "horae" && v.discipline !== "ntpd") {
+    err(`horae sim: --discipline wants horae or ntpd, got "${v.discipline}"`);
+    return 2;
+  }
+  const discipline: "horae" | "ntpd" = v.discipline;
   const wantSeries = v.log !== undefined || v.svg !== undefined;
   if (wantSeries && (scenarios.length !== 1 || seeds.length !== 1)) {
     err("horae sim: --log and --svg need one scenario and one seed");
@@ -140,6 +149,8 @@ export async function runSim(
       const r = runScenario(sc, {
         seed,
         series: wantSeries,
+        discipline,
+        kernel: !v["no-kernel"],
         ...(durationSec !== undefined ? { durationSec } : {}),
       });
       runs.push(r);

@@ -77,3 +77,25 @@ Deno.test("runSim() summarises several seeds and rejects bad usage with exit cod
   assert.equal(await runSim(["--list"], (l) => list.push(l)), 0);
   assert.ok(list.length >= 17);
 });
+
+Deno.test("runSim() --discipline ntpd runs ntpd's PLL/FLL instead of the default", async () => {
+  const run = async (extra: string[]) => {
+    const lines: string[] = [];
+    const code = await runSim(
+      ["--scenario", "default", "--seed", "2", "--json", "--duration", "3000", ...extra],
+      (l) => lines.push(l),
+    );
+    assert.equal(code, 0);
+    return JSON.parse(lines[0]!);
+  };
+  const horae = await run([]);
+  const ntpd = await run(["--discipline", "ntpd"]);
+  // ntpd's loop slews a 0.1 s initial offset away slowly: still far off after 3000 s, where
+  // the default discipline is within a millisecond.
+  assert.ok(horae.rms_offset_s < 1e-3, String(horae.rms_offset_s));
+  assert.ok(
+    ntpd.rms_offset_s > 10 * horae.rms_offset_s,
+    `${ntpd.rms_offset_s} vs ${horae.rms_offset_s}`,
+  );
+  assert.equal(await runSim(["--scenario", "default", "--discipline", "x"], () => {}, () => {}), 2);
+});

@@ -1,5 +1,6 @@
 // The Linux system clock adapter: reads with clock_gettime, steers with ntp_adjtime (the kernel
-// PLL/FLL of the ntpd 4.2.x kernel model, RFC 5905 §7.3) and steps with clock_settime.
+// PLL/FLL of the ntpd 4.2.x kernel model, RFC 5905 §7.3, frequency-only mode, and tick-length
+// slews beyond ±500 ppm) and steps with clock_settime.
 
 import { realtimeNs } from "../../ffi/libc.ts";
 import {
@@ -10,6 +11,7 @@ import {
   ADJ_NANO,
   ADJ_OFFSET,
   ADJ_STATUS,
+  ADJ_TICK,
   ADJ_TIMECONST,
   type AdjtimeResult,
   emptyTimex,
@@ -35,6 +37,8 @@ import {
   timexPrecisionSec,
 } from "../../ffi/timex.ts";
 import { fromUnixNs, type NtpTime } from "../proto/ntp_time.ts";
+import type { AdjustClockAction } from "../proto/events.ts";
+import type { DisciplineAdjustClockAction } from "../proto/ntpd_discipline.ts";
 import type { Clock, ClockAdjustment, KernelClockState } from "./clock.ts";
 import { measurePrecision } from "./clock_precision.ts";
 
@@ -44,6 +48,51 @@ export interface AdjustmentOptions {
   nano?: boolean;
   /** Keep the kernel PPS discipline on (STA_PPSTIME | STA_PPSFREQ) whenever status is written. */
   pps?: boolean;
+  /** The kernel's nominal tick (µs per 1/USER_HZ s). Default 10000 (USER_HZ 100). */
+  baseTickUs?: number;
+  /** Write the nominal tick back (ADJ_TICK) even when the frequency fits ADJ_FREQUENCY alone. */
+  restoreTick?: boolean;
+}
+
+/** Nominal `tick` of Linux (µs per 1/USER_HZ second, USER_HZ = 100). */
+export const NOMINAL_TICK_US = 10_000;
+/** The kernel accepts a tick within ±10 % of nominal. */
+export const TICK_RANGE = 0.1;
+
+/**
+ * Splits a frequency correction into a tick length and the remaining ADJ_FREQUENCY (pure).
+ * Within ±500 ppm the tick stays nominal. Beyond, every µs of tick is 10^6 / baseTickUs ppm
+ * (100 ppm at the nominal 10000 µs): tick = base + round(ppm / that), clamped to ±10 %, and the
+ * rest (at most half a tick step, ±50 ppm) goes through ADJ_FREQUENCY.
+ */
+export function splitTickFrequency(
+  freqPpm: number,
+  baseTickUs = NOMINAL_TICK_US,
+): { tickUs: number; freqPpm: number } {
+  finite("freqPpm", freqPpm);
+  if (Math.abs(freqPpm) <= MAXFREQ_PPM) return { tickUs: baseTickUs, freqPpm };
+  const ppmPerUs = 1e6 / baseTickUs;
+  const span = Math.round(baseTickUs * TICK_RANGE);
+  const steps = clamp(Math.round(freqPpm / ppmPerUs), -span, span);
+  const rest = clamp(freqPpm - steps * ppmPerUs, -MAXFREQ_PPM, MAXFREQ_PPM);
+  return { tickUs: baseTickUs + steps, freqPpm: rest };
+}
+
+/**
+ * The Clock request for an adjustClock action (pure). A kernel-PLL request
+ * ({@link DisciplineAdjustClockAction} with `kernelPll`, the ntpd discipline's kernel mode) hands
+ * the offset and time constant to the kernel and leaves the frequency to it; any other request
+ * sets the frequency (frequency-only mode, with `offsetSec` as an adjtime-style slew). A `leap`
+ * arms or clears the kernel leap bits.
+ */
+export function clockAdjustmentFromAction(a: AdjustClockAction): ClockAdjustment {
+  const d = a as DisciplineAdjustClockAction;
+  const out: ClockAdjustment = { estErrorSec: a.estErrorSec, maxErrorSec: a.maxErrorSec };
+  if (d.kernelPll !== undefined) out.kernelPll = { ...d.kernelPll };
+  else out.freqPpm = a.freqPpm;
+  if (a.offsetSec !== undefined) out.offsetSec = a.offsetSec;
+  if (d.leap !== undefined) out.leap = d.leap;
+  return out;
 }
 
 /**
@@ -52,7 +101,9 @@ export interface AdjustmentOptions {
  * - `offsetSec` → ADJ_OFFSET, clamped to ±MAXPHASE (0.5 s) as the kernel would.
  * - `kernelPll` → ADJ_STATUS | ADJ_TIMECONST with STA_PLL (and STA_FLL), constant clamped to 0..10
  *   and passed as is (in microsecond mode Linux adds 4 to it; ntpd's kernel mode uses nanoseconds).
- * - `freqPpm` → ADJ_FREQUENCY (alone: the frequency-only mode), clamped to ±500 ppm.
+ * - `freqPpm` → ADJ_FREQUENCY (alone: the frequency-only mode). Beyond ±500 ppm (the horae
+ *   discipline's fast slews) the excess goes to the tick length: ADJ_TICK | ADJ_FREQUENCY as
+ *   {@link splitTickFrequency} divides it; `restoreTick` writes the nominal tick back.
  * - `maxErrorSec` / `estErrorSec` → ADJ_MAXERROR / ADJ_ESTERROR in µs, clamped to 0..16 s.
  * - `leap` → STA_INS (1), STA_DEL (2) or STA_UNSYNC (3) with ADJ_STATUS.
  *
@@ -83,10 +134,19 @@ export function buildAdjustmentTimex(adj: ClockAdjustment, opts: AdjustmentOptio
     status |= STA_PLL;
     if (adj.kernelPll.fll === true) status |= STA_FLL;
   }
+  const baseTickUs = opts.baseTickUs ?? NOMINAL_TICK_US;
   if (adj.freqPpm !== undefined) {
-    const freqPpm = clamp(finite("freqPpm", adj.freqPpm), -MAXFREQ_PPM, MAXFREQ_PPM);
+    const split = splitTickFrequency(finite("freqPpm", adj.freqPpm), baseTickUs);
     modes |= ADJ_FREQUENCY;
-    t.freq = ppmToScaledPpm(freqPpm);
+    t.freq = ppmToScaledPpm(split.freqPpm);
+    if (split.tickUs !== baseTickUs) {
+      modes |= ADJ_TICK;
+      t.tick = split.tickUs;
+    }
+  }
+  if (opts.restoreTick === true && (modes & ADJ_TICK) === 0) {
+    modes |= ADJ_TICK;
+    t.tick = baseTickUs;
   }
   if (adj.maxErrorSec !== undefined) {
     modes |= ADJ_MAXERROR;
@@ -199,6 +259,7 @@ export class LinuxClock implements Clock {
   #sys: LinuxClockSyscalls;
   #opts: AdjustmentOptions;
   #precisionLog2: number | null = null;
+  #tickChanged = false;
 
   /** Binds real libc unless `opts.syscalls` is given. Makes no system call itself. */
   constructor(opts: LinuxClockOptions = {}) {
@@ -206,6 +267,7 @@ export class LinuxClock implements Clock {
     this.#opts = {};
     if (opts.nano !== undefined) this.#opts.nano = opts.nano;
     if (opts.pps !== undefined) this.#opts.pps = opts.pps;
+    if (opts.baseTickUs !== undefined) this.#opts.baseTickUs = opts.baseTickUs;
   }
 
   /** RFC 5905 precision of clock_gettime, measured on first use. */
@@ -227,10 +289,17 @@ export class LinuxClock implements Clock {
     this.#sys.setRealtime(target.sec, target.nsec);
   }
 
-  /** Hands a discipline request to the kernel (nothing is called for an empty request). */
+  /**
+   * Hands a discipline request to the kernel (nothing is called for an empty request). After a
+   * tick-length slew the next request also puts the nominal tick back.
+   */
   adjust(adj: ClockAdjustment): void {
-    const t = buildAdjustmentTimex(adj, this.#opts);
-    if (t.modes !== 0) this.#sys.ntpAdjtime(t);
+    const t = buildAdjustmentTimex(adj, { ...this.#opts, restoreTick: this.#tickChanged });
+    if (t.modes === 0) return;
+    this.#sys.ntpAdjtime(t);
+    if ((t.modes & ADJ_TICK) !== 0) {
+      this.#tickChanged = t.tick !== (this.#opts.baseTickUs ?? NOMINAL_TICK_US);
+    }
   }
 
   /** Reads the kernel discipline state (ntp_adjtime with modes 0). */

@@ -12,6 +12,7 @@ import {
   ADJ_NANO,
   ADJ_OFFSET,
   ADJ_STATUS,
+  ADJ_TICK,
   ADJ_TIMECONST,
   type AdjtimeResult,
   emptyTimex,
@@ -30,11 +31,16 @@ import {
 import { fromUnixNs, toUnixNs } from "../proto/ntp_time.ts";
 import {
   buildAdjustmentTimex,
+  clockAdjustmentFromAction,
   kernelClockState,
   LinuxClock,
   type LinuxClockSyscalls,
+  NOMINAL_TICK_US,
+  splitTickFrequency,
   stepTarget,
 } from "./linux_clock.ts";
+import { NtpdDiscipline } from "../proto/ntpd_discipline.ts";
+import type { AdjustClockAction } from "../proto/events.ts";
 
 Deno.test("buildAdjustmentTimex() of an empty request is a read (modes 0)", () => {
   const t = buildAdjustmentTimex({});
@@ -87,20 +93,117 @@ Deno.test("buildAdjustmentTimex() with only freqPpm is frequency-only (status un
 Deno.test("buildAdjustmentTimex() clamps to the kernel's limits", () => {
   const big = buildAdjustmentTimex({
     offsetSec: 3,
-    freqPpm: 900,
+    freqPpm: 200_000,
     kernelPll: { constant: 15 },
     maxErrorSec: 100,
     estErrorSec: -1,
   });
   assert.equal(big.offset, 500_000_000); // MAXPHASE 0.5 s
+  assert.equal(big.tick, 11_000); // +10 % tick
   assert.equal(big.freq, 500 * 65536); // MAXFREQ 500 ppm
   assert.equal(big.constant, 10); // MAXTC
   assert.equal(big.maxerror, 16_000_000); // 16 s
   assert.equal(big.esterror, 0);
-  const small = buildAdjustmentTimex({ offsetSec: -3, freqPpm: -900, kernelPll: { constant: -2 } });
+  const small = buildAdjustmentTimex({
+    offsetSec: -3,
+    freqPpm: -200_000,
+    kernelPll: { constant: -2 },
+  });
   assert.equal(small.offset, -500_000_000);
+  assert.equal(small.tick, 9_000);
   assert.equal(small.freq, -500 * 65536);
   assert.equal(small.constant, 0);
+});
+
+Deno.test("splitTickFrequency() keeps ±500 ppm in ADJ_FREQUENCY and moves the rest to the tick", () => {
+  assert.deepEqual(splitTickFrequency(499.5), { tickUs: 10_000, freqPpm: 499.5 });
+  assert.deepEqual(splitTickFrequency(-500), { tickUs: 10_000, freqPpm: -500 });
+  assert.deepEqual(splitTickFrequency(50_000), { tickUs: 10_500, freqPpm: 0 });
+  const odd = splitTickFrequency(1234.5);
+  assert.equal(odd.tickUs, 10_012);
+  assert.ok(Math.abs(odd.freqPpm - 34.5) < 1e-9);
+  assert.deepEqual(splitTickFrequency(-100_500), { tickUs: 9_000, freqPpm: -500 });
+  // Another nominal tick (USER_HZ 1000: 1000 µs, 1000 ppm per µs).
+  assert.deepEqual(splitTickFrequency(2600, 1000), { tickUs: 1003, freqPpm: -400 });
+  assert.throws(() => splitTickFrequency(NaN), RangeError);
+});
+
+Deno.test("splitTickFrequency() adds back up to the request within the kernel's range (property)", () => {
+  const seed = Date.now() ^ (Math.random() * 0x7fffffff);
+  // deno-lint-ignore no-console
+  console.log(`splitTickFrequency: fast-check seed ${seed}`);
+  fc.assert(
+    fc.property(fc.double({ min: -100_500, max: 100_500, noNaN: true }), (ppm) => {
+      const s = splitTickFrequency(ppm);
+      assert.ok(s.tickUs >= 9_000 && s.tickUs <= 11_000);
+      assert.ok(Math.abs(s.freqPpm) <= 500);
+      assert.ok(Math.abs((s.tickUs - NOMINAL_TICK_US) * 100 + s.freqPpm - ppm) < 1e-6);
+      if (Math.abs(ppm) > 500 && Math.abs(ppm) <= 100_000) assert.ok(Math.abs(s.freqPpm) <= 50);
+    }),
+    { seed },
+  );
+});
+
+Deno.test("buildAdjustmentTimex() realises the horae discipline's 5 % slew with ADJ_TICK", () => {
+  const t = buildAdjustmentTimex({ freqPpm: 50_000 + 12.5 });
+  assert.equal(t.modes, ADJ_FREQUENCY | ADJ_TICK | ADJ_NANO);
+  assert.equal(t.tick, 10_500);
+  assert.equal(t.freq, 12.5 * 65536);
+  const back = buildAdjustmentTimex({ freqPpm: 12.5 }, { restoreTick: true });
+  assert.equal(back.modes, ADJ_FREQUENCY | ADJ_TICK | ADJ_NANO);
+  assert.equal(back.tick, 10_000);
+  assert.equal(buildAdjustmentTimex({ freqPpm: 12.5 }).modes & ADJ_TICK, 0);
+});
+
+Deno.test("clockAdjustmentFromAction() maps ntpd's kernel mode to offset + time constant, no frequency", () => {
+  const d = new NtpdDiscipline({ driftPpm: 1 });
+  const r = d.update({ offsetSec: 0.0015, maxErrorSec: 0.01 }, 1n << 62n);
+  const action = r.actions.find((a): a is AdjustClockAction => a.type === "adjustClock")!;
+  const adj = clockAdjustmentFromAction(action);
+  assert.equal(adj.freqPpm, undefined);
+  assert.deepEqual(adj.kernelPll, { constant: 6, fll: false });
+  assert.equal(adj.offsetSec, 0.0015);
+  assert.equal(adj.leap, 0);
+  const t = buildAdjustmentTimex(adj);
+  assert.equal(
+    t.modes,
+    ADJ_OFFSET | ADJ_STATUS | ADJ_TIMECONST | ADJ_MAXERROR | ADJ_ESTERROR | ADJ_NANO,
+  );
+  assert.equal(t.status, STA_PLL | STA_NANO);
+  assert.equal(t.offset, 1_500_000);
+  assert.equal(t.constant, 6);
+  assert.equal(t.maxerror, 10_000);
+  // Arming a leap keeps the PLL on and adds STA_INS.
+  const leap = d.setLeap(1)[0] as AdjustClockAction;
+  const lt = buildAdjustmentTimex(clockAdjustmentFromAction(leap));
+  assert.equal(lt.status, STA_PLL | STA_INS | STA_NANO);
+  assert.equal(lt.modes & ADJ_OFFSET, 0, "the kernel's phase is left alone");
+});
+
+Deno.test("clockAdjustmentFromAction() maps 'disable kernel' to frequency-only writes", () => {
+  const d = new NtpdDiscipline({ driftPpm: 1, kernel: false });
+  const r = d.update({ offsetSec: 0.0015 }, 1n << 62n);
+  const action = r.actions.find((a): a is AdjustClockAction => a.type === "adjustClock")!;
+  const adj = clockAdjustmentFromAction(action);
+  assert.deepEqual(Object.keys(adj).sort(), ["estErrorSec", "freqPpm", "maxErrorSec"]);
+  assert.equal(
+    buildAdjustmentTimex(adj).modes,
+    ADJ_FREQUENCY | ADJ_MAXERROR | ADJ_ESTERROR | ADJ_NANO,
+  );
+  assert.equal(buildAdjustmentTimex(adj).status & STA_PLL, 0);
+  const plain: AdjustClockAction = {
+    type: "adjustClock",
+    freqPpm: 3,
+    offsetSec: 0.2,
+    estErrorSec: 0,
+    maxErrorSec: 1,
+  };
+  assert.deepEqual(clockAdjustmentFromAction(plain), {
+    freqPpm: 3,
+    offsetSec: 0.2,
+    estErrorSec: 0,
+    maxErrorSec: 1,
+  });
 });
 
 Deno.test("buildAdjustmentTimex() maps leap 1/2/3 to STA_INS/STA_DEL/STA_UNSYNC", () => {
@@ -234,6 +337,19 @@ Deno.test("LinuxClock.adjust() passes the built timex, and nothing for an empty 
     call: "ntpAdjtime",
     args: [buildAdjustmentTimex(adj, { nano: false })],
   }]);
+});
+
+Deno.test("LinuxClock.adjust() puts the nominal tick back after a tick-length slew", () => {
+  const { sys, calls } = fakeSyscalls(0n);
+  const clock = new LinuxClock({ syscalls: sys });
+  const ticks = () =>
+    calls.map((c) => c.args[0] as Timex).map((t) => (t.modes & ADJ_TICK) ? t.tick : null);
+  clock.adjust({ freqPpm: 50_000 });
+  clock.adjust({ freqPpm: 50_000 });
+  clock.adjust({ freqPpm: 7 });
+  clock.adjust({ freqPpm: 7 });
+  clock.adjust({ leap: 1 });
+  assert.deepEqual(ticks(), [10_500, 10_500, 10_000, null, null]);
 });
 
 Deno.test("LinuxClock.kernelState() reads with modes 0 and converts the result", () => {

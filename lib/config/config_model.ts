@@ -309,7 +309,20 @@ export interface TinkerConfig {
   stepoutSec: number;
   /** Kernel tick value override (seconds), null when not given. */
   tickSec: number | null;
+  /**
+   * Horae only (`tinker discipline ntpd`, TOML `[tinker] discipline = "ntpd"`): the clock
+   * discipline, Horae's estimator ("horae", the default when absent) or ntpd 4.2.x's PLL/FLL
+   * ("ntpd"). Optional rather than null-defaulted so that every ntpd `tinker` default stays
+   * exactly ntpd's.
+   */
+  discipline?: DisciplineChoice;
 }
+
+/** The clock disciplines Horae can run. */
+export type DisciplineChoice = "horae" | "ntpd";
+
+/** Every discipline name, in the order `check` lists them. */
+export const DISCIPLINES: readonly DisciplineChoice[] = ["horae", "ntpd"];
 
 /** Names of the `enable` / `disable` flags. */
 export type SystemFlag =

@@ -6,6 +6,8 @@ import {
   defaultFilegen,
   defaultRefclock,
   defaultSource,
+  type DisciplineChoice,
+  DISCIPLINES,
   emptyConfig,
   FILEGEN_TYPES,
   type FilegenType,
@@ -543,7 +545,7 @@ class NtpConfParser {
             "order",
           );
         }
-        return this.#numberOptions(kw, args, "tinker", TINKER_OPTIONS);
+        return this.#tinker(kw, args);
       case "enable":
       case "disable":
         return this.#enable(keyword === "enable", kw, args);
@@ -1173,6 +1175,39 @@ class NtpConfParser {
         this.#warn(tok, `unknown filegen option "${tok.text}"; ignored`, "unknown-option");
       }
     }
+  }
+
+  /** `tinker`: ntpd's numeric options plus Horae's `discipline horae|ntpd`. */
+  #tinker(kw: ConfToken, args: ConfToken[]): void {
+    const rest: ConfToken[] = [];
+    let discipline = false;
+    for (let i = 0; i < args.length; i++) {
+      const tok = args[i] as ConfToken;
+      if (tok.quoted || tok.text.toLowerCase() !== "discipline") {
+        rest.push(tok);
+        continue;
+      }
+      discipline = true;
+      const vt = this.#valueOf(args, i, tok);
+      if (vt === null) return;
+      i++;
+      const v = vt.text.toLowerCase();
+      if (!(DISCIPLINES as readonly string[]).includes(v)) {
+        this.#error(
+          vt,
+          `tinker discipline must be one of ${DISCIPLINES.join(", ")}, not "${vt.text}"`,
+        );
+        continue;
+      }
+      this.config.tinker.discipline = v as DisciplineChoice;
+      this.#mark("tinker.discipline", vt);
+    }
+    if (discipline && rest.length === 0) {
+      this.#attachKey = "tinker";
+      this.#mark("tinker", kw);
+      return;
+    }
+    this.#numberOptions(kw, rest, "tinker", TINKER_OPTIONS);
   }
 
   #numberOptions<K extends "tos" | "tinker">(

@@ -361,3 +361,22 @@ Deno.test("parseNtpConf() never throws on arbitrary text (property)", () => {
     { seed, numRuns: 500 },
   );
 });
+
+Deno.test("parseNtpConf() reads Horae's 'tinker discipline', alone or among ntpd's options", () => {
+  assert.equal(clean("tinker discipline ntpd\n").tinker.discipline, "ntpd");
+  const c = clean("tinker panic 0 discipline HORAE step 0.5\n");
+  assert.equal(c.tinker.discipline, "horae");
+  assert.equal(c.tinker.panicSec, 0);
+  assert.equal(c.tinker.stepSec, 0.5);
+  assert.equal(clean("tinker panic 0\n").tinker.discipline, undefined, "absent means horae");
+});
+
+Deno.test("parseNtpConf() rejects an unknown or missing discipline", () => {
+  assert.deepEqual(messages("tinker discipline chrony\n"), [
+    't.conf:1:19: error: tinker discipline must be one of horae, ntpd, not "chrony"',
+  ]);
+  assert.match(
+    messages("tinker discipline\n")[0] ?? "",
+    /^t\.conf:1:8: error: discipline needs a value/,
+  );
+});

@@ -181,6 +181,7 @@ export const tomlConfigSchema = z.strictObject({
     step: num.optional(),
     stepout: num.optional(),
     tick: num.optional(),
+    discipline: z.enum(["horae", "ntpd"]).optional(),
   }).optional(),
   system: z.strictObject(systemShape).optional(),
   mru: nullableInts(
@@ -621,6 +622,7 @@ function buildModel(doc: TomlConfigDocument): { config: NtpConfig; restrictOrigi
     stepSec: tk.step ?? c.tinker.stepSec,
     stepoutSec: tk.stepout ?? c.tinker.stepoutSec,
     tickSec: tk.tick ?? null,
+    ...(tk.discipline !== undefined ? { discipline: tk.discipline } : {}),
   };
   for (const [flag, v] of Object.entries(doc.system ?? {})) {
     if (v !== undefined) c.system[flag as keyof NtpConfig["system"]] = v;

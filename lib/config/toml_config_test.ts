@@ -133,3 +133,14 @@ Deno.test("parseTomlConfig() never throws on arbitrary text (property)", () => {
     { seed, numRuns: 400 },
   );
 });
+
+Deno.test("parseTomlConfig() reads [tinker] discipline and rejects other names", () => {
+  const r = parseTomlConfig('[tinker]\ndiscipline = "ntpd"\npanic = 0.0\n', "d.toml");
+  assert.deepEqual(r.diagnostics, []);
+  assert.equal(r.config.tinker.discipline, "ntpd");
+  assert.equal(r.config.tinker.panicSec, 0);
+  assert.equal(parseTomlConfig("", "e.toml").config.tinker.discipline, undefined);
+  const bad = parseTomlConfig('[tinker]\ndiscipline = "chrony"\n', "b.toml");
+  assert.equal(bad.diagnostics.length, 1);
+  assert.match(formatDiagnostic(bad.diagnostics[0]!), /^b\.toml:2:1: error: tinker\.discipline/);
+});

@@ -392,7 +392,7 @@ export function writeToml(config: NtpConfig, options: TomlWriteOptions = {}): st
   }
   const tkD = defaultTinker();
   const tk = config.tinker;
-  const tinkerNames: [string, keyof typeof tk][] = [
+  const tinkerNames: [string, Exclude<keyof typeof tk, "discipline">][] = [
     ["allan", "allanSec"],
     ["dispersion", "dispersionPpm"],
     ["freq", "freqPpm"],
@@ -409,6 +409,7 @@ export function writeToml(config: NtpConfig, options: TomlWriteOptions = {}): st
       tinker.push([name, tomlFloat(v), null]);
     }
   }
+  if (tk.discipline !== undefined) tinker.push(["discipline", tomlString(tk.discipline), null]);
   const sysD = defaultSystemFlags();
   const system: [string, string, string | null][] = [];
   for (const flag of SYSTEM_FLAGS) {

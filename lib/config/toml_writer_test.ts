@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { parse } from "smol-toml";
 import { tomlFloat, tomlString, writeToml } from "./toml_writer.ts";
 import { parseTomlConfig } from "./toml_config.ts";
+import { parseNtpConf } from "./ntp_conf_parser.ts";
 import {
   defaultRefclock,
   defaultSource,
@@ -249,4 +250,15 @@ Deno.test("writeToml() output reloads to the same model (property)", () => {
     }),
     { seed, numRuns: 300 },
   );
+});
+
+Deno.test("writeToml() writes the discipline and convert round-trips it", () => {
+  const parsed = parseNtpConf("tinker discipline ntpd stepout 600\n", { file: "d.conf" });
+  assert.deepEqual(parsed.diagnostics, []);
+  const toml = writeToml(parsed.config, { comments: parsed.comments });
+  assert.match(toml, /\[tinker\]\nstepout = 600\.0\ndiscipline = "ntpd"\n/);
+  const back = parseTomlConfig(toml, "d.toml");
+  assert.deepEqual(back.diagnostics, []);
+  assert.deepEqual(back.config, parsed.config);
+  assert.doesNotMatch(writeToml(parseNtpConf("", { file: "e.conf" }).config), /discipline/);
 });

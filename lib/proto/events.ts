@@ -122,6 +122,13 @@ export interface AdjustClockAction {
   /** Error estimates for the kernel's bookkeeping. */
   estErrorSec: number;
   maxErrorSec: number;
+  /**
+   * Kernel PLL mode (ntpd discipline with `enable kernel`): hand `offsetSec` to the kernel PLL
+   * with this time constant; `freqPpm` is then the discipline's view, not to be written.
+   */
+  kernelPll?: { constant: number; fll: boolean };
+  /** Kernel leap bits to arm (0 none, 1 insert, 2 delete), written with the status. */
+  leap?: number;
 }
 
 /** The system's synchronisation status changed (for the clock's leap/sync bits and the server). */

@@ -3,11 +3,23 @@
 //
 // COMPAT: ntpd's PLL/FLL feeds each offset through a type-II loop whose time constant follows the
 // poll interval. Horae's estimator (clock_filter.ts) already delivers the minimum-variance phase
-// and frequency, so the discipline applies them directly: frequency set to the estimate, phase
-// slewed out at up to MAX_SLEW_RATE. ntpd's state names (NSET, FSET, SPIK, FREQ, SYNC) are kept.
+// and frequency, so the default ("horae") discipline applies them directly: frequency set to the
+// estimate, phase slewed out at up to MAX_SLEW_RATE. ntpd's state names (NSET, FSET, SPIK, FREQ,
+// SYNC) are kept. `discipline: "ntpd"` runs ntpd's own loop instead (ntpd_discipline.ts).
 
 import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
 import { type Action, SystemEvent } from "./events.ts";
+import {
+  type DisciplineAdjustClockAction,
+  kernelStatusWord,
+  NtpdDiscipline,
+  SLEW_ONLY_STEP_SEC,
+} from "./ntpd_discipline.ts";
+
+export type { DisciplineAdjustClockAction } from "./ntpd_discipline.ts";
+
+/** Which clock discipline runs: Horae's estimator-driven one, or ntpd 4.2.x's PLL/FLL. */
+export type DisciplineKind = "horae" | "ntpd";
 
 /** ntpd's discipline states. */
 export type DisciplineState = "NSET" | "FSET" | "SPIK" | "FREQ" | "SYNC";
@@ -24,9 +36,9 @@ export interface Tinker {
   freq: number | null;
   /** Dispersion increase rate (s/s). ntpd 15e-6. */
   dispersion: number;
-  /** Allan intercept (s): kept for ntpq; the estimator finds the wander itself. */
+  /** Allan intercept (s): where ntpd's FLL takes over; the horae estimator finds the wander itself. */
   allan: number;
-  /** Huff-n'-puff window (s), 0 off: accepted, not used by the estimator. */
+  /** Huff-n'-puff window (s), 0 off: used by the ntpd discipline (the estimator models delay itself). */
   huffpuff: number;
 }
 
@@ -54,6 +66,16 @@ export interface LoopFilterOptions {
   ntpEnabled?: boolean;
   /** Frequency from the drift file (ppm), or null when there is none. */
   driftPpm?: number | null;
+  /** The discipline to run (default "horae"). */
+  discipline?: DisciplineKind;
+  /**
+   * `enable kernel` (default true): the ntpd discipline hands offsets to the kernel PLL; with
+   * false it slews the phase itself through frequency-only adjustments. The horae discipline
+   * never uses the kernel PLL.
+   */
+  kernel?: boolean;
+  /** Clock precision (s), the floor of the ntpd discipline's clock jitter. */
+  precisionSec?: number;
 }
 
 /** The estimate handed to the discipline. */
@@ -62,6 +84,13 @@ export interface DisciplineInput {
   freq: number;
   offsetVar: number;
   freqVar: number;
+  /** The system peer's round-trip delay (s): huff-n'-puff (ntpd discipline). */
+  delaySec?: number;
+  /** The system peer's poll bounds: limits of the system poll (ntpd discipline). */
+  minPollLog2?: number;
+  maxPollLog2?: number;
+  /** Root delay / 2 + root dispersion (s): the kernel's maximum error (ntpd discipline). */
+  maxErrorSec?: number;
 }
 
 /** What an update decided, for the system to mirror into every filter. */
@@ -86,7 +115,7 @@ export const MAX_FREQ_PPM = 500;
 /** Frequency standard deviation (s/s) below which the estimate is applied. */
 export const FREQ_APPLY_STD = 20e-6;
 /** Slew-only limit for -x (s). */
-export const SLEW_ONLY_LIMIT_SEC = 600;
+export const SLEW_ONLY_LIMIT_SEC = SLEW_ONLY_STEP_SEC;
 
 /** The discipline state machine and slew scheduler. */
 export class LoopFilter {
@@ -101,6 +130,10 @@ export class LoopFilter {
   #lastOffsetSec = 0;
   #lastUpdate: NtpTime | null = null;
   #done = false;
+  #ntpd: NtpdDiscipline | null = null;
+  #leap = 0;
+  #kernelStatus: number | null = null;
+  #inForcePpm: number;
 
   /** Creates the discipline; with a drift file it starts in FSET at that frequency. */
   constructor(opts: LoopFilterOptions = {}) {
@@ -108,47 +141,112 @@ export class LoopFilter {
     this.#opts = opts;
     const drift = opts.driftPpm ?? this.#tinker.freq;
     this.#basePpm = drift ?? 0;
+    this.#inForcePpm = this.#basePpm;
     this.#state = opts.driftPpm !== undefined && opts.driftPpm !== null ? "FSET" : "NSET";
+    if (opts.discipline === "ntpd") {
+      const t = this.#tinker;
+      this.#ntpd = new NtpdDiscipline({
+        stepSec: t.step,
+        stepoutSec: t.stepout,
+        panicSec: t.panic,
+        allanSec: t.allan,
+        huffpuffSec: t.huffpuff,
+        driftPpm: opts.driftPpm ?? null,
+        freqPpm: t.freq,
+        allowBigFirstStep: opts.allowBigFirstStep ?? false,
+        slewOnly: opts.slewOnly ?? false,
+        setOnce: opts.setOnce ?? false,
+        ntpEnabled: opts.ntpEnabled ?? true,
+        kernel: opts.kernel ?? true,
+        ...(opts.precisionSec !== undefined ? { precisionSec: opts.precisionSec } : {}),
+      });
+    }
+  }
+
+  /** The discipline in use. */
+  get discipline(): DisciplineKind {
+    return this.#ntpd === null ? "horae" : "ntpd";
+  }
+
+  /** The ntpd discipline itself when it runs (for its jitter, wander and poll), else null. */
+  get ntpd(): NtpdDiscipline | null {
+    return this.#ntpd;
+  }
+
+  /** The system poll exponent the ntpd discipline chose, or null under the horae discipline. */
+  get pollLog2(): number | null {
+    return this.#ntpd?.pollLog2 ?? null;
   }
 
   /** Current state name. */
   get state(): DisciplineState {
-    return this.#state;
+    return this.#ntpd?.state ?? this.#state;
   }
 
   /** Frequency correction in force outside slews (ppm): what the drift file stores. */
   get freqPpm(): number {
-    return this.#basePpm;
+    return this.#ntpd?.freqPpm ?? this.#basePpm;
   }
 
   /** Last offset handed to the clock (s). */
   get lastOffsetSec(): number {
-    return this.#lastOffsetSec;
+    return this.#ntpd?.lastOffsetSec ?? this.#lastOffsetSec;
   }
 
   /** Clock updates so far. */
   get updates(): number {
-    return this.#updates;
+    return this.#ntpd?.updates ?? this.#updates;
   }
 
   /** Time of the last clock update, or null. */
   get lastUpdate(): NtpTime | null {
-    return this.#lastUpdate;
+    return this.#ntpd !== null ? this.#ntpd.lastUpdate : this.#lastUpdate;
   }
 
   /** Effective step threshold (s): tinker step, or 600 s under -x. */
   get stepThresholdSec(): number {
+    if (this.#ntpd !== null) return this.#ntpd.stepThresholdSec;
     return this.#opts.slewOnly ? SLEW_ONLY_LIMIT_SEC : this.#tinker.step;
   }
 
   /** Actions that put the clock at the initial frequency (call once at start). */
-  start(): Action[] {
+  start(now?: NtpTime): Action[] {
+    if (this.#ntpd !== null) return this.#ntpd.start(now);
     if (this.#opts.ntpEnabled === false) return [];
     return [this.#adjust(this.#basePpm)];
   }
 
+  /**
+   * Arms (1 insert, 2 delete) or clears (0) the kernel's leap bits. Returns the adjustClock that
+   * writes them (a {@link DisciplineAdjustClockAction} carrying `leap`, with the kernel PLL
+   * fields when the ntpd discipline runs the kernel) and a `kern` event when the status word
+   * changes; nothing when the leap is unchanged or `disable ntp` is in force.
+   */
+  setLeap(leap: number): Action[] {
+    if (this.#ntpd !== null) return this.#ntpd.setLeap(leap);
+    if (leap === this.#leap || this.#opts.ntpEnabled === false) {
+      this.#leap = leap;
+      return [];
+    }
+    this.#leap = leap;
+    const a: DisciplineAdjustClockAction = { ...this.#adjust(this.#inForcePpm), leap };
+    const actions: Action[] = [a];
+    const status = kernelStatusWord(false, false, leap);
+    if (status !== this.#kernelStatus) {
+      const hex = status.toString(16).padStart(4, "0");
+      const text = this.#kernelStatus === null
+        ? `kernel time sync status ${hex}`
+        : `kernel time sync status change ${hex}`;
+      this.#kernelStatus = status;
+      actions.push(this.#event(SystemEvent.KERN, text));
+    }
+    return actions;
+  }
+
   /** Phase still to be slewed at `now` (s): samples taken now lack this much correction. */
   pendingSlewSec(now: NtpTime): number {
+    // The ntpd discipline works on raw offsets: its residual is part of the loop.
+    if (this.#ntpd !== null) return 0;
     if (this.#slewEnd === null || now >= this.#slewEnd) return 0;
     // The slewed clock itself measures the remaining time, so divide by its rate (1 + r).
     return this.#slewRate * diffSec(this.#slewEnd, now) / (1 + this.#slewRate);
@@ -156,11 +254,13 @@ export class LoopFilter {
 
   /** When the running slew ends (the system's timer), or null. */
   get deadline(): NtpTime | null {
+    if (this.#ntpd !== null) return this.#ntpd.deadline;
     return this.#slewEnd;
   }
 
   /** Ends a finished slew: frequency back to the base value. */
   onTimer(now: NtpTime): Action[] {
+    if (this.#ntpd !== null) return this.#ntpd.onTimer(now);
     if (this.#slewEnd !== null && now >= this.#slewEnd) {
       this.#slewEnd = null;
       this.#slewRate = 0;
@@ -171,6 +271,14 @@ export class LoopFilter {
 
   /** Processes a combined estimate at local time `now`. */
   update(input: DisciplineInput, now: NtpTime): DisciplineResult {
+    if (this.#ntpd !== null) {
+      const u: Parameters<NtpdDiscipline["update"]>[0] = { offsetSec: input.offsetSec };
+      if (input.delaySec !== undefined) u.delaySec = input.delaySec;
+      if (input.minPollLog2 !== undefined) u.minPollLog2 = input.minPollLog2;
+      if (input.maxPollLog2 !== undefined) u.maxPollLog2 = input.maxPollLog2;
+      if (input.maxErrorSec !== undefined) u.maxErrorSec = input.maxErrorSec;
+      return this.#ntpd.update(u, now);
+    }
     const none: DisciplineResult = {
       actions: [],
       phaseSec: 0,
@@ -271,7 +379,8 @@ export class LoopFilter {
     return { actions, phaseSec: offset, freq: 0, stepped: true, ignored: false };
   }
 
-  #adjust(freqPpm: number, input?: DisciplineInput): Action {
+  #adjust(freqPpm: number, input?: DisciplineInput): DisciplineAdjustClockAction {
+    this.#inForcePpm = freqPpm;
     const est = input === undefined ? 0 : Math.sqrt(Math.max(0, input.offsetVar));
     return {
       type: "adjustClock",

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { LoopFilter, MAX_SLEW_RATE } from "./loop_filter.ts";
+import { type DisciplineAdjustClockAction, LoopFilter, MAX_SLEW_RATE } from "./loop_filter.ts";
 import { addSec, fromUnix } from "./ntp_time.ts";
 import type { Action } from "./events.ts";
 
@@ -110,4 +110,37 @@ Deno.test("LoopFilter does nothing with 'disable ntp'", () => {
   const lf = new LoopFilter({ ntpEnabled: false });
   assert.deepEqual(lf.start(), []);
   assert.equal(lf.update(est(0.5), at(0)).ignored, true);
+});
+
+Deno.test("LoopFilter with discipline 'ntpd' runs ntpd's loop on raw offsets", () => {
+  const lf = new LoopFilter({ discipline: "ntpd", kernel: false, driftPpm: 2 });
+  assert.equal(lf.discipline, "ntpd");
+  assert.equal(lf.state, "FSET");
+  assert.equal(lf.pollLog2, 6);
+  const r = lf.update(est(0.01), at(64));
+  assert.equal(r.ignored, false);
+  assert.equal(lf.state, "SYNC");
+  // ntpd's loop does not report slews back to the filters, and samples are not corrected.
+  assert.equal(r.phaseSec, 0);
+  assert.equal(lf.pendingSlewSec(at(65)), 0);
+  assert.notEqual(lf.deadline, null, "daemon slewing ticks every second");
+  assert.equal(new LoopFilter().discipline, "horae");
+  assert.equal(new LoopFilter().pollLog2, null);
+});
+
+Deno.test("LoopFilter.setLeap() writes the kernel leap bits once, with a kern event", () => {
+  const lf = new LoopFilter({ driftPpm: 4 });
+  lf.start();
+  const armed = lf.setLeap(1);
+  const w = armed[0] as DisciplineAdjustClockAction;
+  assert.equal(w.type, "adjustClock");
+  assert.equal(w.leap, 1);
+  assert.equal(w.freqPpm, 4, "the frequency in force is rewritten unchanged");
+  assert.ok(armed[1]?.type === "event" && armed[1].message === "kernel time sync status 2010");
+  assert.deepEqual(lf.setLeap(1), []);
+  const cleared = lf.setLeap(0);
+  assert.ok(
+    cleared[1]?.type === "event" && cleared[1].message === "kernel time sync status change 2000",
+  );
+  assert.deepEqual(new LoopFilter({ ntpEnabled: false }).setLeap(1), []);
 });

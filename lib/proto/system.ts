@@ -1,5 +1,6 @@
 // The system process (RFC 5905 §11, ntpd 4.2.x clock_select/clock_update): routes replies to
-// associations, runs select → cluster → combine → loop_filter, keeps the system variables, tos.
+// associations, runs select → cluster → combine → loop_filter, keeps the system variables, tos,
+// and the leap second state (leapfile and the survivors' leap indicator vote).
 
 import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
 import { type Action, type PeerAddress, SystemEvent } from "./events.ts";
@@ -7,8 +8,15 @@ import { Association, type AssociationOptions, type AssociationSnapshot } from "
 import { selectTruechimers } from "./select.ts";
 import { clusterSurvivors } from "./cluster.ts";
 import { combineSurvivors } from "./combine.ts";
-import { type DisciplineState, LoopFilter, type LoopFilterOptions } from "./loop_filter.ts";
+import {
+  type DisciplineKind,
+  type DisciplineState,
+  LoopFilter,
+  type LoopFilterOptions,
+} from "./loop_filter.ts";
+import { LeapSeconds, type LeapSecondTable, type LeapStatus, leapVote } from "./leap_seconds.ts";
 import type { Rng } from "./rng.ts";
+import { NTP_MAXDPOLL, NTP_MINDPOLL } from "./constants.ts";
 
 /** `tos` settings (ntpd defaults). */
 export interface TosOptions {
@@ -46,6 +54,8 @@ export interface SystemOptions {
   rng: Rng;
   tos?: Partial<TosOptions>;
   loop?: LoopFilterOptions;
+  /** A checked leap-seconds table (`leapfile`), authoritative until it expires. */
+  leapTable?: LeapSecondTable | null;
 }
 
 /** A datagram handed to the core. */
@@ -74,6 +84,12 @@ export interface SystemSnapshot {
   falsetickers: number[];
   counters: { received: number; noAssociation: number; clockUpdates: number; noMajority: number };
   associations: AssociationSnapshot[];
+  /** The discipline in use. */
+  discipline: DisciplineKind;
+  /** The ntpd discipline's system poll exponent, or null under the horae discipline. */
+  pollLog2: number | null;
+  /** Leap second at the end of this month, when it is armed, and where it comes from. */
+  leapStatus: LeapStatus;
 }
 
 /** Longest wait for all servers to answer before the first clock update (s). */
@@ -107,18 +123,41 @@ export class NtpSystem {
   #counters = { received: 0, noAssociation: 0, clockUpdates: 0, noMajority: 0 };
   #minSamples: number;
   #startedAt: NtpTime | null = null;
+  #leapState: LeapSeconds;
+  /** When the leap state must be looked at again (set by each evaluation). */
+  #leapDue: NtpTime | null = null;
+  /** ntpd discipline: time of each peer's filter output last used for a clock update. */
+  #usedAt = new Map<number, NtpTime>();
 
   /** Creates the system with no associations. */
   constructor(opts: SystemOptions) {
     this.#opts = opts;
     this.#tos = { ...DEFAULT_TOS, ...opts.tos };
-    this.#loop = new LoopFilter(opts.loop ?? {});
+    this.#loop = new LoopFilter({ precisionSec: 2 ** opts.precisionLog2, ...opts.loop });
     this.#minSamples = opts.loop?.setOnce ? 4 : 1;
+    this.#leapState = new LeapSeconds(opts.leapTable ?? null);
   }
 
   /** The discipline (for the drift file and tests). */
   get loop(): LoopFilter {
     return this.#loop;
+  }
+
+  /** The leap second state (table, vote, status). */
+  get leapSeconds(): LeapSeconds {
+    return this.#leapState;
+  }
+
+  /**
+   * Installs a (re)loaded leap-seconds table, or removes it with null; returns the events and
+   * the kernel arming the new table implies at `now`.
+   */
+  setLeapTable(table: LeapSecondTable | null, now: NtpTime): Action[] {
+    const actions: Action[] = [];
+    this.#leapState.setTable(table);
+    this.#leapEvaluate(now, actions);
+    this.#pushTimer(actions, now);
+    return actions;
   }
 
   /** Associations by id. */
@@ -152,7 +191,7 @@ export class NtpSystem {
   /** Start-up actions: initial frequency and the first timer. */
   start(now: NtpTime): Action[] {
     this.#startedAt = now;
-    const actions = this.#loop.start();
+    const actions = this.#loop.start(now);
     actions.push({
       type: "setStatus",
       synchronized: false,
@@ -160,6 +199,7 @@ export class NtpSystem {
       stratum: STRATUM_UNSPEC,
       refid: REFID_INIT,
     });
+    this.#leapEvaluate(now, actions);
     this.#pushTimer(actions, now);
     return actions;
   }
@@ -179,7 +219,16 @@ export class NtpSystem {
       const s = r.sample;
       s.offsetSec -= this.#loop.pendingSlewSec(s.at);
       const added = a.filter.add(s);
-      if (!added.accepted) a.countFilterReject(added.reason);
+      if (this.#loop.discipline === "ntpd") {
+        // ntpd works on the RFC 5905 filter register, which took the sample either way.
+        // COMPAT: ntpd's jiggle counter sets the loop's time constant here (the kernel
+        // `constant`, the daemon slew gain) but associations keep polling at their minpoll:
+        // with this filter register (minimum delay, no aging of old samples) polling at
+        // sys_poll starves the loop at long polls (simulated warm: 0.75 ms RMS against
+        // 0.12 ms at minpoll; ntpd 4.2.6 0.25 ms).
+        if (!added.accepted) a.countFilterReject(added.reason);
+        this.#clockSelect(now, a, actions);
+      } else if (!added.accepted) a.countFilterReject(added.reason);
       else {
         const est = a.filter.estimate(now);
         this.#clockSelect(now, a, actions);
@@ -194,6 +243,7 @@ export class NtpSystem {
   onTimer(now: NtpTime): Action[] {
     const actions: Action[] = [];
     actions.push(...this.#loop.onTimer(now));
+    if (this.#leapDue !== null && this.#leapDue <= now) this.#leapEvaluate(now, actions);
     for (const a of this.#assocs.values()) {
       const d = a.deadline;
       if (d !== null && d <= now) actions.push(...a.onTimer(now));
@@ -228,11 +278,18 @@ export class NtpSystem {
       falsetickers: [...this.#falsetickers],
       counters: { ...this.#counters },
       associations: [...this.#assocs.values()].map((a) => a.snapshot(now)),
+      discipline: this.#loop.discipline,
+      pollLog2: this.#loop.pollLog2,
+      leapStatus: { ...this.#leapState.status },
     };
   }
 
   #clockSelect(now: NtpTime, updated: Association, actions: Action[]): void {
     const tos = this.#tos;
+    // Selection and clustering are Horae's under both disciplines (the estimator's offsets and
+    // selection distances: a falseticker is never followed). The ntpd discipline then combines
+    // the survivors as ntpd does: RFC 5905 filter outputs weighted by 1/λ (root distance).
+    const ntpd = this.#loop.discipline === "ntpd";
     const cands: {
       a: Association;
       offsetSec: number;
@@ -240,6 +297,9 @@ export class NtpSystem {
       freq: number;
       freqVar: number;
       dist: number;
+      jitterSec: number;
+      rfcOffsetSec: number;
+      rootDistanceSec: number;
     }[] = [];
     for (const a of this.#assocs.values()) {
       const srv = a.server;
@@ -249,6 +309,7 @@ export class NtpSystem {
       if (est === null || est.samples < this.#minSamples) continue;
       const dist = a.selectionDistanceSec(now);
       if (!(dist < tos.maxdist)) continue;
+      const rfc = a.filter.rfcState(now);
       cands.push({
         a,
         offsetSec: est.offsetSec,
@@ -256,6 +317,9 @@ export class NtpSystem {
         freq: est.freq,
         freqVar: est.freqVar,
         dist,
+        jitterSec: rfc?.jitterSec ?? 0,
+        rfcOffsetSec: rfc?.offsetSec ?? est.offsetSec,
+        rootDistanceSec: a.rootDistanceSec(now),
       });
     }
     if (cands.length === 0) return;
@@ -287,12 +351,17 @@ export class NtpSystem {
       surv.map((c) => ({
         id: c.a.id,
         offsetSec: c.offsetSec,
-        jitterSec: c.a.filter.rfcState()?.jitterSec ?? 0,
+        jitterSec: c.jitterSec,
         merit: (c.a.server?.stratum ?? 16) * tos.maxdist + c.dist,
       })),
       tos.minclock,
     );
     this.#survivors = cl.survivors;
+    // Leap indicator: what more than half of the survivors announce.
+    this.#leapState.setVote(
+      leapVote(cl.survivors.map((id) => this.#assocs.get(id)?.server?.leap ?? 0)),
+    );
+    this.#leapEvaluate(now, actions);
     if (!cl.survivors.includes(updated.id)) return;
     const ordered = cl.survivors.map((id) => surv.find((c) => c.a.id === id)!);
     const prefer = ordered.find((c) => c.a.options.prefer);
@@ -303,18 +372,37 @@ export class NtpSystem {
     );
     const peer = prefer ?? stay ?? ordered[0]!;
     const inputs = [peer, ...ordered.filter((c) => c !== peer)];
-    const comb = combineSurvivors(inputs.map((c) => ({
-      offsetSec: c.offsetSec,
-      freq: c.freq,
-      weight: 1 / (c.varS + 1e-14),
-    })));
+    const comb = combineSurvivors(inputs.map((c) =>
+      ntpd
+        // RFC 5905 §11.2.3: the filter outputs weighted by 1/λ.
+        ? { offsetSec: c.rfcOffsetSec, freq: 0, weight: 1 / c.rootDistanceSec }
+        : { offsetSec: c.offsetSec, freq: c.freq, weight: 1 / (c.varS + 1e-14) }
+    ));
     if (comb === null) return;
     let freqW = 0;
     let freqVar = Infinity;
     for (const c of inputs) freqW += 1 / c.freqVar;
     if (freqW > 0) freqVar = 1 / freqW;
+    const peerRfc = peer.a.filter.rfcState(now);
+    if (ntpd) {
+      // ntpd updates the clock only with a filter output of the system peer not used before.
+      const used = this.#usedAt.get(peer.a.id);
+      if (peerRfc === null || (used !== undefined && peerRfc.at <= used)) return;
+      this.#usedAt.set(peer.a.id, peerRfc.at);
+    }
+    const peerSrv = peer.a.server!;
     const res = this.#loop.update(
-      { offsetSec: comb.offsetSec, freq: comb.freq, offsetVar: 1 / comb.weight, freqVar },
+      {
+        offsetSec: comb.offsetSec,
+        freq: comb.freq,
+        offsetVar: ntpd ? 0 : 1 / comb.weight,
+        freqVar,
+        ...(peerRfc !== null ? { delaySec: peerRfc.delaySec } : {}),
+        minPollLog2: peer.a.options.minpoll ?? NTP_MINDPOLL,
+        maxPollLog2: peer.a.options.maxpoll ?? NTP_MAXDPOLL,
+        maxErrorSec: peerSrv.rootDelaySec / 2 + peerSrv.rootDispersionSec +
+          (peerRfc?.dispersionSec ?? 0) + (peerRfc?.delaySec ?? 0) / 2,
+      },
       now,
     );
     actions.push(...res.actions);
@@ -329,6 +417,9 @@ export class NtpSystem {
       );
       if (res.stepped) a.clockStepped(res.phaseSec);
     }
+    if (res.stepped) {
+      for (const [id, t] of this.#usedAt) this.#usedAt.set(id, addSec(t, res.phaseSec));
+    }
     const rfc = peer.a.filter.rfcState(now);
     const srv = peer.a.server!;
     this.#offsetSec = comb.offsetSec;
@@ -339,22 +430,27 @@ export class NtpSystem {
       Math.abs(comb.offsetSec);
     const newStratum = Math.min(STRATUM_UNSPEC, srv.stratum + 1);
     const newRefid = refidOf(peer.a.address);
+    const newLeap = this.#leapState.status.armed;
+    const prevPeer = this.#sysPeer;
+    const prevStratum = this.#stratum;
     const changed = this.#sysPeer !== peer.a || this.#stratum !== newStratum ||
-      this.#leap === LEAP_UNSYNC;
+      this.#leap !== newLeap;
     const wasUnsync = this.#leap === LEAP_UNSYNC;
     this.#sysPeer = peer.a;
     this.#stratum = newStratum;
     this.#refid = newRefid;
-    this.#leap = srv.leap === LEAP_UNSYNC ? 0 : srv.leap;
+    this.#leap = newLeap;
     if (changed) {
       if (wasUnsync) actions.push(this.#event(SystemEvent.SYNC, "clock_sync"));
-      actions.push({
-        type: "event",
-        scope: "peer",
-        assocId: peer.a.id,
-        code: 10,
-        message: `synchronized to ${peer.a.address.address}, stratum ${srv.stratum}`,
-      });
+      if (wasUnsync || this.#sysPeer !== prevPeer || this.#stratum !== prevStratum) {
+        actions.push({
+          type: "event",
+          scope: "peer",
+          assocId: peer.a.id,
+          code: 10,
+          message: `synchronized to ${peer.a.address.address}, stratum ${srv.stratum}`,
+        });
+      }
       actions.push({
         type: "setStatus",
         synchronized: true,
@@ -381,8 +477,31 @@ export class NtpSystem {
     });
   }
 
+  /**
+   * Re-evaluates the leap second at `now`: its events, the kernel arming through the discipline
+   * and, while synchronised, the leap indicator in the status (set only during the last day).
+   */
+  #leapEvaluate(now: NtpTime, actions: Action[]): void {
+    actions.push(...this.#leapState.evaluate(now));
+    this.#leapDue = this.#leapState.deadline(now);
+    const armed = this.#leapState.status.armed;
+    actions.push(...this.#loop.setLeap(armed));
+    if (this.#leap !== LEAP_UNSYNC && this.#leap !== armed) {
+      this.#leap = armed;
+      actions.push({
+        type: "setStatus",
+        synchronized: true,
+        leap: this.#leap,
+        stratum: this.#stratum,
+        refid: this.#refid,
+      });
+    }
+  }
+
   #pushTimer(actions: Action[], now: NtpTime): void {
     let next: NtpTime | null = this.#loop.deadline;
+    const leap = this.#leapDue;
+    if (leap !== null && (next === null || leap < next)) next = leap;
     for (const a of this.#assocs.values()) {
       const d = a.deadline;
       if (d !== null && (next === null || d < next)) next = d;

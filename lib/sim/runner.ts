@@ -1,10 +1,13 @@
 // The simulator's event loop: drives the real protocol core (NtpSystem, encoded packets, the real
-// server code) against a SimClock and simulated network paths on a virtual time line.
+// server code) against a SimClock and simulated network paths on a virtual time line. With the
+// ntpd discipline in kernel mode, a model of the Linux kernel PLL stands between core and clock.
 
 import { addSec, fromUnix, type NtpTime } from "../proto/ntp_time.ts";
 import { type Rng, SeededRng } from "../proto/rng.ts";
 import { type Action, type PeerAddress } from "../proto/events.ts";
 import { NtpSystem } from "../proto/system.ts";
+import type { DisciplineAdjustClockAction, DisciplineKind } from "../proto/loop_filter.ts";
+import { KernelPllModel } from "../proto/ntpd_discipline.ts";
 import { Server, type SystemState } from "../proto/server.ts";
 import { SimClock } from "../clock/sim_clock.ts";
 import { NetworkPath } from "./network.ts";
@@ -14,6 +17,9 @@ import type { Scenario } from "./scenarios.ts";
 /** True time at the start of every run: 2023-11-14T22:13:20Z. */
 export const SIM_START: NtpTime = fromUnix(1_700_000_000);
 
+/** How often the simulated stratum-1 servers update their reference time (s). */
+export const REFCLOCK_POLL_SEC = 16;
+
 /** Options for one run. */
 export interface RunOptions {
   seed: number;
@@ -21,6 +27,13 @@ export interface RunOptions {
   series?: boolean;
   /** Override the run length (s). */
   durationSec?: number;
+  /** Clock discipline of the core (default "horae"). */
+  discipline?: DisciplineKind;
+  /**
+   * With the ntpd discipline: `enable kernel` (default true, as in ntpd), realised by a model of
+   * the Linux kernel PLL; false runs ntpd's daemon-side slewing (`disable kernel`).
+   */
+  kernel?: boolean;
 }
 
 /** One second of the run. */
@@ -79,11 +92,22 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
     rng: stream(opts.seed, 0),
     precisionLog2: -30,
   });
+  const discipline = opts.discipline ?? "horae";
+  const kernelMode = discipline === "ntpd" && (opts.kernel ?? true);
   const system = new NtpSystem({
     precisionLog2: clock.precisionLog2,
     rng: stream(opts.seed, 1),
-    loop: { driftPpm: sc.driftFile ? 0 : null },
+    loop: {
+      driftPpm: sc.driftFile ? 0 : null,
+      ...(discipline === "ntpd" ? { discipline, kernel: kernelMode } : {}),
+    },
   });
+  // The kernel PLL (ntpd discipline, enable kernel): phase slewed second by second.
+  const kernel = kernelMode ? new KernelPllModel() : null;
+  let kernelChunkSec = 0;
+  const kernelApply = (): void => {
+    clock.adjust({ freqPpm: (kernel!.freq + kernelChunkSec) * 1e6 });
+  };
   const serverState: SystemState = {
     leap: 0,
     stratum: 1,
@@ -150,13 +174,30 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
         case "stepClock":
           clock.step(a.offsetSec);
           break;
-        case "adjustClock":
+        case "adjustClock": {
+          if (kernel !== null) {
+            const k = a as DisciplineAdjustClockAction;
+            if (k.kernelPll !== undefined) {
+              if (k.offsetSec !== undefined) {
+                kernel.update(
+                  k.offsetSec,
+                  k.kernelPll.constant,
+                  k.kernelPll.fll,
+                  Number(clock.now() >> 32n),
+                );
+                kernelChunkSec = 0;
+              }
+            } else kernel.setFrequency(a.freqPpm * 1e-6);
+            kernelApply();
+            break;
+          }
           clock.adjust(
             a.offsetSec === undefined
               ? { freqPpm: a.freqPpm }
               : { freqPpm: a.freqPpm, offsetSec: a.offsetSec },
           );
           break;
+        }
         case "event":
           events.push({ t: clock.trueSec, message: a.message });
           break;
@@ -179,6 +220,10 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
     if (t > duration) break;
     clock.advanceTo(t);
     if (t === nextSecond) {
+      if (kernel !== null) {
+        kernelChunkSec = kernel.tick();
+        kernelApply();
+      }
       metrics.record(nextSecond, clock.trueOffsetSec, clock.trueFreqError);
       if (opts.series) {
         series.push({
@@ -194,6 +239,13 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
       const srv = servers[fl!.server]!;
       if (fl!.toServer) {
         const rx = addSec(SIM_START, t + srv.offsetSec);
+        // A stratum-1 server reads its reference clock every REFCLOCK_POLL_SEC: its reference
+        // time stays that recent, and its root dispersion small.
+        const refSec = Math.floor(t / REFCLOCK_POLL_SEC) * REFCLOCK_POLL_SEC;
+        srv.impl.setState({
+          ...serverState,
+          referenceTime: addSec(SIM_START, refSec + srv.offsetSec),
+        });
         const len = srv.impl.respond(fl!.data, rx, reply);
         if (len > 0) {
           const down = srv.path.down();

@@ -1,6 +1,6 @@
 // Shared by the scenario tests: runs a scenario over a few seeds and summarises the metrics.
 
-import { type RunResult, runScenario } from "../../lib/sim/runner.ts";
+import { type RunOptions, type RunResult, runScenario } from "../../lib/sim/runner.ts";
 import { findScenario, type Scenario } from "../../lib/sim/scenarios.ts";
 
 /** Seeds every scenario test runs (the 20-seed table is a benchmark, not a test). */
@@ -17,11 +17,15 @@ export interface SeedSummary {
   medianTxPer1000s: number;
 }
 
-/** Runs `name` for every seed in `seeds`. */
-export function runSeeds(name: string, seeds: number[] = TEST_SEEDS): SeedSummary {
+/** Runs `name` for every seed in `seeds`, with extra run options (e.g. the discipline). */
+export function runSeeds(
+  name: string,
+  seeds: number[] = TEST_SEEDS,
+  options: Omit<RunOptions, "seed"> = {},
+): SeedSummary {
   const scenario = findScenario(name);
   if (scenario === undefined) throw new Error(`no scenario ${name}`);
-  const runs = seeds.map((seed) => runScenario(scenario, { seed }));
+  const runs = seeds.map((seed) => runScenario(scenario, { ...options, seed }));
   const med = (xs: number[]) => {
     const s = [...xs].sort((a, b) => a - b);
     return s[s.length >> 1]!;
@@ -35,9 +39,12 @@ export function runSeeds(name: string, seeds: number[] = TEST_SEEDS): SeedSummar
     worstWholeRunSec: Math.max(...runs.map((r) => r.metrics.max_offset_whole_run_s)),
     medianTxPer1000s: med(runs.map((r) => r.metrics.tx_per_1000s)),
   };
+  const how = options.discipline === "ntpd"
+    ? ` [ntpd discipline, ${options.kernel === false ? "daemon loop" : "kernel PLL"}]`
+    : "";
   // deno-lint-ignore no-console
   console.log(
-    `${name}: median rms ${(summary.medianRmsSec * 1e6).toFixed(1)} µs, worst ${
+    `${name}${how}: median rms ${(summary.medianRmsSec * 1e6).toFixed(1)} µs, worst ${
       (summary.worstRmsSec * 1e6).toFixed(1)
     } µs, T1ms ${summary.medianT1msSec} s, whole-run max ${
       summary.worstWholeRunSec.toFixed(4)
