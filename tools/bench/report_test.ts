@@ -1,0 +1,116 @@
+// Tests of the benchmark report: medians, ratios against chronyd, the BENCHMARKS.md section.
+
+import assert from "node:assert/strict";
+import {
+  type BenchReport,
+  median,
+  renderMarkdown,
+  replaceSection,
+  type RunRecord,
+  SECTION_END,
+  SECTION_START,
+  summarise,
+} from "./report.ts";
+
+function run(label: string, runNo: number, perSec: number, extra: Partial<RunRecord> = {}) {
+  const r: RunRecord = {
+    group: "main",
+    label,
+    run: runNo,
+    workers: 1,
+    capCores: 0.5,
+    repliesPerSec: perSec,
+    sent: 1000,
+    valid: 1000,
+    invalidTotal: 0,
+    invalid: {},
+    late: 0,
+    lost: 0,
+    lossFraction: 0,
+    idleRssKb: 5000,
+    loadRssKb: 6000,
+    serverCores: 0.5,
+    repliesPerCpuSec: perSec * 2,
+    generatorCores: 0.5,
+    throttledShare: 0.9,
+    kernelTimestamps: label === "chronyd" ? null : true,
+    lag: null,
+    rttMedianUs: 500,
+  };
+  return { ...r, ...extra };
+}
+
+Deno.test("median() of odd and even counts, ignoring nulls and NaN", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.equal(median([null, 7, NaN]), 7);
+  assert.ok(Number.isNaN(median([])));
+});
+
+Deno.test("summarise() divides by chronyd's median in the same group", () => {
+  const runs = [
+    run("chronyd", 1, 100),
+    run("horae", 1, 120),
+    run("chronyd", 2, 200),
+    run("horae", 2, 150),
+    run("chronyd", 3, 150),
+    run("horae", 3, 180),
+    run("chronyd", 1, 1, { group: "other" }),
+  ];
+  const main = summarise(runs).filter((s) => s.group === "main");
+  const horae = main.find((s) => s.label === "horae")!;
+  assert.equal(horae.medianPerSec, 150);
+  assert.equal(horae.vsChronyd, 1); // 150 / median(100, 200, 150)
+  assert.equal(horae.pairedVsChronyd, 1.2); // median(1.2, 0.75, 1.2)
+  assert.equal(horae.perCpuVsChronyd, 1);
+  assert.equal(main.find((s) => s.label === "chronyd")!.runs, 3);
+});
+
+Deno.test("summarise() reports missing kernel timestamps when any run lacked them", () => {
+  const s = summarise([
+    run("horae", 1, 1, { kernelTimestamps: true }),
+    run("horae", 2, 1, { kernelTimestamps: false }),
+  ]);
+  assert.equal(s[0]!.kernelTimestamps, false);
+});
+
+Deno.test("renderMarkdown() states whether the 1.15x target was met", () => {
+  const report: BenchReport = {
+    context: {
+      date: "2026-01-01T00:00:00Z",
+      command: "deno task bench",
+      nproc: 2,
+      kernel: "6.1",
+      cpuModel: "cpu",
+      deno: "2.9.6",
+      chronyd: "4.3",
+      capMethod: "cap",
+      load: "load",
+      horaeVariant: "the daemon",
+      loadAverage: "0 0 0",
+      elapsedSec: 1,
+    },
+    runs: [run("chronyd", 1, 100), run("horae", 1, 120)],
+    notes: ["a note"],
+  };
+  const md = renderMarkdown(report);
+  assert.ok(md.startsWith(SECTION_START) && md.endsWith(SECTION_END));
+  assert.match(md, /1\.20x \(medians\).*\*\*met\*\*/);
+  assert.match(md, /- a note/);
+  report.runs = [run("chronyd", 1, 100), run("horae", 1, 110)];
+  assert.match(renderMarkdown(report), /\*\*not met\*\*/);
+  report.runs = [run("chronyd", 1, 100), run("horae", 1, 130, { invalidTotal: 1 })];
+  assert.match(renderMarkdown(report), /\*\*not met\*\*/);
+});
+
+Deno.test("replaceSection() appends when the markers are absent", () => {
+  const section = `${SECTION_START}\nnew\n${SECTION_END}`;
+  assert.equal(replaceSection("# Benchmarks\n", section), `# Benchmarks\n\n${section}\n`);
+  assert.equal(replaceSection("", section), `${section}\n`);
+});
+
+Deno.test("replaceSection() replaces only the text between the markers", () => {
+  const doc = `# B\n\nbefore\n\n${SECTION_START}\nold\n${SECTION_END}\n\nafter\n`;
+  const section = `${SECTION_START}\nnew\n${SECTION_END}`;
+  assert.equal(replaceSection(doc, section), `# B\n\nbefore\n\n${section}\n\nafter\n`);
+});

@@ -1,0 +1,105 @@
+// Command lines and configuration files for the benchmarked servers: chronyd 4.3 (-x, local
+// stratum 8, no rate limiting), the Horae daemon (LOCAL clock) and the Horae core script.
+
+import type { ServerSpec } from "./server_process.ts";
+
+/** chronyd's path on Debian. */
+export const CHRONYD_PATH = "/usr/sbin/chronyd";
+
+/** The repository root (two levels above this file). */
+export const REPO_ROOT = new URL("../../", import.meta.url).pathname.replace(/\/$/, "");
+
+/** chronyd's version line, or null when it is not installed. */
+export function chronydVersion(): string | null {
+  try {
+    const r = new Deno.Command(CHRONYD_PATH, { args: ["-v"], stdout: "piped", stderr: "null" })
+      .outputSync();
+    const m = /version (\S+)/.exec(new TextDecoder().decode(r.stdout));
+    return m === null ? null : m[1]!;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * chronyd answering on 127.0.0.1:`port` from its local reference at stratum 8, never touching
+ * the clock (-x), in the foreground (-d). No `ratelimit` line: chronyd then answers everything.
+ */
+export function chronydSpec(port: number, dir: string): ServerSpec {
+  const conf = `${dir}/chronyd_${port}.conf`;
+  Deno.writeTextFileSync(
+    conf,
+    [
+      `port ${port}`,
+      "bindaddress 127.0.0.1",
+      "allow 127.0.0.1",
+      "local stratum 8",
+      "cmdport 0",
+      `pidfile ${dir}/chronyd_${port}.pid`,
+      "",
+    ].join("\n"),
+  );
+  return {
+    label: "chronyd",
+    command: [CHRONYD_PATH, "-x", "-d", "-u", "root", "-f", conf],
+    port,
+  };
+}
+
+/** True when the daemon's `run` command exists in this checkout. */
+export function horaeDaemonPresent(): boolean {
+  try {
+    Deno.statSync(`${REPO_ROOT}/lib/daemon/run_command.ts`);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The Horae daemon (`main.ts run -n`) on 127.0.0.1:`port` with the LOCAL clock at stratum 9. */
+export function horaeDaemonSpec(port: number, dir: string): ServerSpec {
+  const conf = `${dir}/horae_${port}.conf`;
+  Deno.writeTextFileSync(
+    conf,
+    ["server 127.127.1.0", "fudge 127.127.1.0 stratum 9", ""].join("\n"),
+  );
+  return {
+    label: "horae",
+    command: [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--unstable-net",
+      `${REPO_ROOT}/main.ts`,
+      "run",
+      "-n",
+      "-c",
+      conf,
+      "--port",
+      `${port}`,
+      "--listen",
+      "127.0.0.1",
+    ],
+    port,
+    cwd: REPO_ROOT,
+  };
+}
+
+/** The benchmark-only core server (UdpTransport + Server with the daemon's handler). */
+export function horaeCoreSpec(port: number, options: { reusePort?: boolean } = {}): ServerSpec {
+  return {
+    label: "horae-core",
+    command: [
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--unstable-net",
+      `${REPO_ROOT}/tools/bench/core_server.ts`,
+      "--port",
+      `${port}`,
+      ...(options.reusePort ? ["--reuse-port"] : []),
+    ],
+    port,
+    cwd: REPO_ROOT,
+  };
+}
