@@ -1,25 +1,55 @@
-// The daemon: binds the sockets, runs the server core on them, keeps the system state from its
-// time sources, and owns the files (drift file, log file) — the I/O around lib/proto.
+// The daemon: binds the sockets, answers clients (mode 3) and feeds server replies (mode 4) to the
+// timekeeping core on the same sockets, as ntpd does on port 123; runs the LOCAL refclock, the
+// drift file and the JSON status file — the I/O around lib/proto.
 
+import { createHash } from "node:crypto";
 import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SocketAddress, Transport } from "../net/transport.ts";
-import { formatSocketAddress } from "../net/socket_address.ts";
+import { formatSocketAddress, isUnspecified } from "../net/socket_address.ts";
+import type { PeerAddress } from "../proto/events.ts";
+import { type LeapSecondTable, ntpTimeOfSec, parseLeapSecondsList } from "../proto/leap_seconds.ts";
+import type { LoopFilterOptions } from "../proto/loop_filter.ts";
+import type { NtpTime } from "../proto/ntp_time.ts";
 import {
   Server,
   type ServerStats,
   type SystemState,
   unsynchronisedState,
 } from "../proto/server.ts";
+import type { SystemSnapshot, TosOptions } from "../proto/system.ts";
 import { LocalDriver } from "../../drivers/local.ts";
 import { refclockAddress, type RefclockDriver, type RefclockFudge } from "../../drivers/driver.ts";
 import { readDriftFile, writeDriftFile } from "./drift_file.ts";
+import { parseLogConfig } from "./log_classes.ts";
+import { type ResolveFamily, type Resolver, systemResolver } from "./resolver.ts";
+import { SourceManager, type SourceSetting } from "./source_manager.ts";
+import { isoTime, statusDocument, writeStatusFile } from "./status_file.ts";
+import { Timekeeper, type TimekeeperCounters, type TimekeeperExit } from "./timekeeper.ts";
+import { realTimers, type Timers } from "./timers.ts";
+import { VirtualClock, type VirtualCorrection } from "./virtual_clock.ts";
 
 /** A reference clock the daemon should run. */
 export interface RefclockSetting {
   type: number;
   unit: number;
   fudge: Partial<RefclockFudge>;
+}
+
+/** Timekeeping settings (from `tos`, `tinker`, `enable`/`disable` and the command line). */
+export interface TimekeepingSettings {
+  tos?: Partial<TosOptions>;
+  /**
+   * Discipline options; `driftPpm` is filled in from the drift file. In observe mode `kernel`
+   * is forced off: the kernel PLL cannot be emulated, so the discipline slews by frequency.
+   */
+  loop?: Omit<LoopFilterOptions, "driftPpm">;
+  /** `tos maxclock` (default 10). */
+  maxclock?: number;
+  /** -4 / -6. */
+  family?: ResolveFamily;
+  /** Seconds between source checks (pool refill, re-resolution); default 60. */
+  maintenanceSec?: number;
 }
 
 /** Everything the daemon needs, resolved from the configuration and the command line. */
@@ -32,48 +62,117 @@ export interface DaemonSettings {
   noSteerReason: string | null;
   /** Seconds between reference clock polls (ntpd polls LOCAL every 64 s). */
   refclockPollSec: number;
+  /** Network sources (`server`, `pool`); none: serve only. */
+  sources?: SourceSetting[];
+  timekeeping?: TimekeepingSettings;
+  /** JSON status file written atomically on every change and periodically; null: none. */
+  statusFile?: string | null;
+  /** Seconds between periodic status file writes (default 2). */
+  statusIntervalSec?: number;
+  /** Seconds between drift file writes (default 3600, as ntpd). */
+  driftIntervalSec?: number;
+  /** `logconfig` tokens. */
+  logConfig?: string[];
+  /** `leapfile`: NIST/IERS leap-seconds.list, checked with its SHA-1; null: none. */
+  leapFile?: string | null;
+  /** Configuration remarks to log at start (unsupported lines and the like). */
+  warnings?: string[];
 }
 
 /** What the daemon is built from; tests pass fakes. */
 export interface DaemonDeps {
+  /** The system clock: a steering clock, or a read-only one (wrapped in a VirtualClock). */
   clock: Clock;
-  openTransport(address: SocketAddress): Promise<Transport>;
+  /**
+   * Opens a socket on `address`. `readClock`, when given, is the clock the transport must use for
+   * transmit stamps and software receive times (observe mode's corrected time).
+   */
+  openTransport(address: SocketAddress, readClock?: () => NtpTime): Promise<Transport>;
   log: Logger;
+  /** Name resolution (default: hosts file, then DNS). */
+  resolver?: Resolver;
+  /** Timers (default: the runtime's). */
+  timers?: Timers;
 }
 
-/** A point-in-time view for tests and the control protocol. */
+/** A point-in-time view for tests, the status file and the control protocol. */
 export interface DaemonStatus {
+  /** What replies carry now. */
   state: SystemState;
   server: ServerStats;
   listening: SocketAddress[];
   kernelTimestamps: boolean[];
   driftPpm: number | null;
+  /** The core's view, or null when there are no network sources. */
+  system: SystemSnapshot | null;
+  /** Observe mode: why, and the correction that would have been applied. */
+  observe: { reason: string; correction: VirtualCorrection } | null;
+  /** Server time minus system clock (s) by the core's estimate; null without a core. */
+  systemClockOffsetSec: number | null;
+  timekeeper: TimekeeperCounters | null;
+  /** Where the served time comes from. */
+  source: "network" | "refclock" | "none";
+  /** Sources and the association ids they mobilised. */
+  sources: { kind: string; address: string; ids: number[] }[];
 }
+
+/** Why the daemon wants to exit (the core's panic, or -q finished). */
+export type DaemonExit = TimekeeperExit;
 
 /** The running daemon. */
 export class Daemon {
   #settings: DaemonSettings;
   #deps: DaemonDeps;
+  #timers: Timers;
+  #clock: Clock;
+  #virtual: VirtualClock | null;
   #server: Server;
   #transports: Transport[] = [];
   #serving: Promise<void>[] = [];
   #refclocks: RefclockDriver[] = [];
-  #timer: ReturnType<typeof setInterval> | undefined;
+  #localState: SystemState | null = null;
+  #localName = "";
+  #servedSource: "network" | "refclock" | "none" = "none";
+  #timekeeper: Timekeeper | null = null;
+  #sources: SourceManager | null = null;
+  #sourcesReady: Promise<void> = Promise.resolve();
+  #timerHandles = new Set<number>();
   #driftPpm: number | null = null;
+  #statusWriting = false;
+  #statusDirty = false;
+  #statusSoon: number | null = null;
   #stopped = false;
+  #exit!: (e: DaemonExit) => void;
+  /** Resolves when the core asks to exit (panic, or -q done). */
+  readonly exited: Promise<DaemonExit>;
 
+  /** Prepares the daemon; nothing is opened before {@link start}. */
   constructor(settings: DaemonSettings, deps: DaemonDeps) {
     this.#settings = settings;
     this.#deps = deps;
+    this.#timers = deps.timers ?? realTimers;
+    this.#virtual = settings.noSteerReason !== null ? new VirtualClock(deps.clock) : null;
+    this.#clock = this.#virtual ?? deps.clock;
     this.#server = new Server(unsynchronisedState(deps.clock.precisionLog2));
+    this.exited = new Promise((resolve) => this.#exit = resolve);
+  }
+
+  /** Resolves once every configured name had its first lookup (tests). */
+  get sourcesReady(): Promise<void> {
+    return this.#sourcesReady;
   }
 
   /** Opens sockets and time sources; resolves once the daemon is answering. */
   async start(): Promise<void> {
-    const { log, clock } = this.#deps;
+    const { log } = this.#deps;
+    const clock = this.#deps.clock;
     if (this.#settings.noSteerReason !== null) {
-      log.info(`${this.#settings.noSteerReason}: the system clock will not be steered`);
+      log.info(
+        `${this.#settings.noSteerReason}: the system clock will not be steered; corrections ` +
+          `are kept in a virtual clock`,
+      );
     }
+    for (const w of this.#settings.warnings ?? []) log.warn(w);
     log.info(
       `clock ${clock.name}, precision = ${
         (2 ** clock.precisionLog2 * 1e6).toFixed(3)
@@ -91,10 +190,14 @@ export class Daemon {
       this.#refclocks.push(driver);
       log.info(`refclock ${driver.name} at stratum ${driver.fudge.stratum}`);
     }
+    // Without network sources nothing ever steers the virtual clock: keep the transports' own
+    // fast clock and skip the conversion on the server's hot path.
+    const virtual = (this.#settings.sources ?? []).length > 0 ? this.#virtual : null;
+    const readClock = virtual === null ? undefined : () => virtual.now();
     for (const addr of this.#settings.listen) {
       let t: Transport;
       try {
-        t = await this.#deps.openTransport(addr);
+        t = await this.#deps.openTransport(addr, readClock);
       } catch (e) {
         log.error(`cannot listen on ${formatSocketAddress(addr)}: ${(e as Error).message}`);
         continue;
@@ -106,7 +209,15 @@ export class Daemon {
         }`,
       );
       this.#serving.push(t.serve((d, slot) => {
-        const n = this.#server.respond(d.data, d.rxTime, slot.buffer);
+        const data = d.data;
+        // Kernel timestamps are system clock readings; software ones already came from readClock.
+        const rx = d.rxKernel && virtual !== null ? virtual.fromSystem(d.rxTime) : d.rxTime;
+        const tk = this.#timekeeper;
+        if (tk !== null && data.length >= 48 && (data[0]! & 7) === 4) {
+          tk.onPacket(data, d.peer, rx);
+          return;
+        }
+        const n = this.#server.respond(data, rx, slot.buffer);
         slot.length = n;
         slot.stampTransmit = n > 0;
       }));
@@ -114,15 +225,24 @@ export class Daemon {
     if (this.#transports.length === 0) throw new Error("no address to listen on");
     this.#pollRefclocks();
     if (this.#refclocks.length > 0) {
-      this.#timer = setInterval(() => this.#pollRefclocks(), this.#settings.refclockPollSec * 1000);
+      this.#every(this.#settings.refclockPollSec, () => this.#pollRefclocks());
+    }
+    await this.#startTimekeeping();
+    if (this.#settings.statusFile) {
+      this.#every(this.#settings.statusIntervalSec ?? 2, () => this.#writeStatus());
+      this.#writeStatus();
     }
   }
 
-  /** Stops serving, writes the drift file, closes everything. */
+  /** Stops serving, writes the drift and status files, closes everything. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
-    if (this.#timer !== undefined) clearInterval(this.#timer);
+    for (const h of this.#timerHandles) this.#timers.clearTimeout(h);
+    this.#timerHandles.clear();
+    if (this.#statusSoon !== null) this.#timers.clearTimeout(this.#statusSoon);
+    this.#sources?.stop();
+    this.#timekeeper?.stop();
     for (const t of this.#transports) t.close();
     await Promise.allSettled(this.#serving);
     for (const rc of this.#refclocks) rc.close();
@@ -134,26 +254,229 @@ export class Daemon {
         dropped.length > 0 ? ` (${dropped.map(([k, n]) => `${k} ${n}`).join(", ")})` : ""
       }`,
     );
-    if (this.#settings.driftFile !== null && this.#driftPpm !== null) {
-      try {
-        await writeDriftFile(this.#settings.driftFile, this.#driftPpm);
-      } catch (e) {
-        this.#deps.log.error(
-          `cannot write drift file ${this.#settings.driftFile}: ${(e as Error).message}`,
-        );
-      }
+    await this.#saveDrift();
+    if (this.#settings.statusFile) {
+      while (this.#statusWriting) await new Promise((r) => setTimeout(r, 5));
+      await this.#writeStatusNow();
     }
   }
 
   /** Current state and counters. */
   status(): DaemonStatus {
+    const tk = this.#timekeeper;
+    const snap = tk?.snapshot() ?? null;
+    const v = this.#virtual;
+    let systemClockOffsetSec: number | null = null;
+    if (tk !== null) {
+      const pending = tk.loop.pendingSlewSec(this.#clock.now());
+      systemClockOffsetSec = pending + (v === null ? 0 : v.correction().correctionSec);
+    }
     return {
       state: this.#server.state,
       server: this.#server.stats(),
       listening: this.#transports.map((t) => t.localAddress),
       kernelTimestamps: this.#transports.map((t) => t.kernelTimestamps),
-      driftPpm: this.#driftPpm,
+      driftPpm: this.#currentDrift(),
+      system: snap,
+      observe: v === null ? null : {
+        reason: this.#settings.noSteerReason ?? "observe mode",
+        correction: v.correction(),
+      },
+      systemClockOffsetSec,
+      timekeeper: tk?.counters ?? null,
+      source: this.#servedSource,
+      sources: this.#sources?.members() ?? [],
     };
+  }
+
+  async #startTimekeeping(): Promise<void> {
+    const sources = this.#settings.sources ?? [];
+    if (sources.length === 0) return;
+    const { log } = this.#deps;
+    const tks = this.#settings.timekeeping ?? {};
+    const logCfg = parseLogConfig(this.#settings.logConfig ?? []);
+    for (const u of logCfg.unknown) log.warn(`logconfig: unknown class "${u}" ignored`);
+    const observe = this.#virtual !== null;
+    const tk = new Timekeeper({
+      system: {
+        ...(tks.tos !== undefined ? { tos: tks.tos } : {}),
+        loop: {
+          ...tks.loop,
+          driftPpm: this.#driftPpm,
+          ...(observe ? { kernel: false } : {}),
+        },
+        leapTable: await this.#readLeapFile(),
+      },
+      logClasses: logCfg.classes,
+    }, {
+      clock: this.#clock,
+      timers: this.#timers,
+      log,
+      send: (data, to) => this.#send(data, to),
+      onDemobilized: (id) => this.#sources?.onDemobilized(id),
+      onUpdate: (changed) => {
+        if (!changed) return;
+        this.#updateServed();
+        this.#statusChanged();
+      },
+      onExit: (e) => {
+        if (e.code !== 0) log.error(`exiting: ${e.reason}`);
+        this.#exit(e);
+      },
+    });
+    this.#timekeeper = tk;
+    tk.start();
+    this.#sources = new SourceManager(sources, {
+      timekeeper: tk,
+      resolver: this.#deps.resolver ?? systemResolver(),
+      timers: this.#timers,
+      log,
+      canSend: (f) => this.#transports.some((t) => t.localAddress.family === f),
+      nowMs: () => performance.now(),
+    }, {
+      ...(tks.maxclock !== undefined ? { maxclock: tks.maxclock } : {}),
+      ...(tks.family !== undefined ? { family: tks.family } : {}),
+      ...(tks.maintenanceSec !== undefined ? { maintenanceSec: tks.maintenanceSec } : {}),
+    });
+    this.#sourcesReady = this.#sources.start().catch((e) => {
+      log.error(`sources: ${(e as Error).message}`);
+    });
+    this.#every(this.#settings.driftIntervalSec ?? 3600, () => void this.#saveDrift());
+  }
+
+  /** Sends a client request from a socket of the destination's family (wildcard first). */
+  #send(data: Uint8Array, to: PeerAddress): boolean {
+    let pick: Transport | null = null;
+    let score = -1;
+    const toLoopback = to.family === 4 ? to.address.startsWith("127.") : to.address === "::1";
+    for (const t of this.#transports) {
+      const a = t.localAddress;
+      if (a.family !== to.family) continue;
+      const loop = a.family === 4 ? a.address.startsWith("127.") : a.address === "::1";
+      const s = isUnspecified(a) ? 2 : loop === toLoopback ? 1 : 0;
+      if (s > score) {
+        pick = t;
+        score = s;
+      }
+    }
+    if (pick === null) return false;
+    // COMPAT: the core wrote its transmit timestamp when it built the request; the transport does
+    // not restamp it, so the few microseconds until sendto count as path delay (see README).
+    pick.send(data, to, false);
+    return true;
+  }
+
+  /** Chooses what replies carry: the core when synchronised and no worse than LOCAL. */
+  #updateServed(): void {
+    const core = this.#timekeeper?.systemState() ?? null;
+    const local = this.#localState;
+    let state: SystemState | null = core;
+    let source: "network" | "refclock" | "none" = core === null ? "none" : "network";
+    if (local !== null && (core === null || core.stratum > local.stratum)) {
+      state = local;
+      source = "refclock";
+    }
+    if (source === "refclock" && this.#servedSource !== "refclock") {
+      this.#deps.log.info(`synchronized to ${this.#localName}, stratum ${local!.stratum - 1}`);
+    }
+    this.#servedSource = source;
+    this.#server.setState(state ?? unsynchronisedState(this.#deps.clock.precisionLog2));
+  }
+
+  #every(sec: number, fn: () => void): void {
+    const arm = () => {
+      const h = this.#timers.setTimeout(() => {
+        this.#timerHandles.delete(h);
+        if (this.#stopped) return;
+        fn();
+        arm();
+      }, sec * 1000);
+      this.#timerHandles.add(h);
+    };
+    arm();
+  }
+
+  #currentDrift(): number | null {
+    const tk = this.#timekeeper;
+    if (
+      tk !== null && tk.loop.updates > 0 && (tk.loop.state === "SYNC" || tk.loop.state === "SPIK")
+    ) {
+      return tk.loop.freqPpm;
+    }
+    return this.#driftPpm;
+  }
+
+  async #saveDrift(): Promise<void> {
+    const path = this.#settings.driftFile;
+    const freq = this.#currentDrift();
+    if (path === null || freq === null) return;
+    try {
+      await writeDriftFile(path, freq);
+    } catch (e) {
+      this.#deps.log.error(`cannot write drift file ${path}: ${(e as Error).message}`);
+    }
+  }
+
+  #statusChanged(): void {
+    if (!this.#settings.statusFile || this.#statusSoon !== null || this.#stopped) return;
+    this.#statusSoon = this.#timers.setTimeout(() => {
+      this.#statusSoon = null;
+      this.#writeStatus();
+    }, 0);
+  }
+
+  #writeStatus(): void {
+    if (this.#statusWriting) {
+      this.#statusDirty = true;
+      return;
+    }
+    this.#writeStatusNow().then(() => {
+      if (this.#statusDirty && !this.#stopped) {
+        this.#statusDirty = false;
+        this.#writeStatus();
+      }
+    });
+  }
+
+  async #writeStatusNow(): Promise<void> {
+    const path = this.#settings.statusFile;
+    if (!path) return;
+    this.#statusWriting = true;
+    try {
+      await writeStatusFile(path, statusDocument(this.status(), this.#deps.clock.now()));
+    } catch (e) {
+      this.#deps.log.error(`cannot write status file ${path}: ${(e as Error).message}`);
+    } finally {
+      this.#statusWriting = false;
+    }
+  }
+
+  async #readLeapFile(): Promise<LeapSecondTable | null> {
+    const path = this.#settings.leapFile ?? null;
+    if (path === null) return null;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(path);
+    } catch (e) {
+      this.#deps.log.error(`leapsecond file ('${path}'): ${(e as Error).message}`);
+      return null;
+    }
+    const r = parseLeapSecondsList(text, {
+      name: path,
+      sha1: (data) => new Uint8Array(createHash("sha1").update(data).digest()),
+    });
+    if (!r.ok) {
+      this.#deps.log.error(`leapsecond file ('${path}'): ${r.reason}; not used`);
+      return null;
+    }
+    const last = r.table.entries[r.table.entries.length - 1];
+    this.#deps.log.info(
+      `leapsecond file ('${path}'): loaded, expires ${
+        isoTime(ntpTimeOfSec(r.table.expiresNtpSec))
+      }` +
+        (last !== undefined ? `, TAI-UTC ${last.taiOffsetSec} s` : ""),
+    );
+    return r.table;
   }
 
   async #readDrift(): Promise<void> {
@@ -168,9 +491,9 @@ export class Daemon {
     }
   }
 
-  /** Takes a sample from each refclock and updates the system variables from the best one. */
+  /** Takes a sample from each refclock and keeps the best one's system variables. */
   #pollRefclocks(): void {
-    const now = this.#deps.clock.now();
+    const now = this.#clock.now();
     let best: { driver: RefclockDriver; dispersionSec: number; leap: number } | null = null;
     for (const driver of this.#refclocks) {
       const s = driver.poll(now);
@@ -180,14 +503,14 @@ export class Daemon {
       }
     }
     if (best === null) return;
-    const wasSynced = this.#server.state.stratum < 16;
     const stratum = Math.min(16, best.driver.fudge.stratum + 1);
     // RFC 5905: a stratum-1 server names its reference clock; above that, the refid is the
     // address of the system peer, here the refclock's 127.127.t.u address.
     const refid = stratum === 1
       ? asciiRefid(best.driver.fudge.refid)
       : refclockAddress(best.driver.type, best.driver.unit);
-    this.#server.setState({
+    this.#localName = best.driver.name;
+    this.#localState = {
       leap: best.leap,
       stratum,
       precisionLog2: this.#deps.clock.precisionLog2,
@@ -195,12 +518,8 @@ export class Daemon {
       rootDispersionSec: best.dispersionSec + 2 ** this.#deps.clock.precisionLog2,
       refid,
       referenceTime: now,
-    });
-    if (!wasSynced) {
-      this.#deps.log.info(
-        `synchronized to ${best.driver.name}, stratum ${best.driver.fudge.stratum}`,
-      );
-    }
+    };
+    this.#updateServed();
   }
 }
 

@@ -17,7 +17,9 @@ import {
 } from "../log/logger.ts";
 import { openUdpTransport } from "../net/open_transport.ts";
 import { hasCapSysTime } from "./capabilities.ts";
-import { Daemon } from "./daemon.ts";
+import { guardInspectorSignal } from "./inspector_guard.ts";
+import { Daemon, type DaemonExit } from "./daemon.ts";
+import { type NtpTime, toUnix } from "../proto/ntp_time.ts";
 import { settingsFromConfig } from "./settings.ts";
 
 /** Horae's version, printed by --version and in the start-up line. */
@@ -25,27 +27,37 @@ export const HORAE_VERSION = "0.1.0";
 
 /** Options `horae run` takes beyond ntpd's. */
 export const HORAE_RUN_USAGE = `Horae options:
-  --port N        answer on UDP port N instead of 123
-  --listen ADDR   listen on ADDR only (repeatable; default: all IPv4 and IPv6 addresses)
-  --observe       never steer the system clock
-  --toml          the configuration file is TOML
+  --port N             answer on UDP port N instead of 123
+  --listen ADDR        listen on ADDR only (repeatable; default: all IPv4 and IPv6 addresses)
+  --observe            never steer the system clock (corrections go to a virtual clock)
+  --status-file FILE   write the daemon's status as JSON to FILE (atomically, on every change)
+  --toml               the configuration file is TOML
 `;
 
-/** Splits Horae's own daemon flags (--port, --listen) from ntpd's. */
+/** Horae's own daemon flags, split from ntpd's. */
+export interface HoraeFlags {
+  ok: true;
+  port: number | null;
+  listen: string[];
+  statusFile: string | null;
+  /** The remaining (ntpd) arguments. */
+  rest: string[];
+}
+
+/** Splits Horae's own daemon flags (--port, --listen, --status-file) from ntpd's. */
 export function extractHoraeFlags(
   argv: string[],
-): { ok: true; port: number | null; listen: string[]; rest: string[] } | {
-  ok: false;
-  message: string;
-} {
+): HoraeFlags | { ok: false; message: string } {
   const rest: string[] = [];
   const listen: string[] = [];
   let port: number | null = null;
+  let statusFile: string | null = null;
+  const names = ["--port", "--listen", "--status-file"];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf("=");
     const name = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
-    if (name !== "--port" && name !== "--listen") {
+    if (!names.includes(name)) {
       rest.push(a);
       continue;
     }
@@ -56,11 +68,13 @@ export function extractHoraeFlags(
         return { ok: false, message: `--port: "${value}" is not a port number (1-65535)` };
       }
       port = Number(value);
+    } else if (name === "--status-file") {
+      statusFile = value;
     } else {
       listen.push(value);
     }
   }
-  return { ok: true, port, listen, rest };
+  return { ok: true, port, listen, statusFile, rest };
 }
 
 function stderr(text: string): void {
@@ -112,6 +126,8 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
   }
   configureLogging({ program: "ntpd", sinks, level: opts.debugLevel > 0 ? "debug" : "info" });
   const log = logger("sys");
+  // SIGUSR1 would open Deno's V8 inspector (a root shell for any local user): keep it ignored.
+  const stopSignalGuard = guardInspectorSignal(log);
   log.info(`ntpd (horae) ${HORAE_VERSION}: starting`);
   log.info(`Command line: ntpd ${argv.join(" ")}`);
   if (!opts.noFork) {
@@ -119,8 +135,12 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     // (run it under systemd or a supervisor).
     log.info("running in the foreground (Horae does not fork)");
   }
-  if (opts.quit) {
-    log.error("-q needs client mode, which is not implemented yet");
+  if (
+    opts.quit &&
+    !config.sources.some((s) => s.kind === "server" || s.kind === "pool" || s.kind === "peer")
+  ) {
+    log.error("-q needs at least one server or pool in the configuration");
+    stopSignalGuard();
     closeLogging();
     return 1;
   }
@@ -134,13 +154,20 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     listen: flags.listen,
     noSteerReason,
     family,
+    panicGate: opts.panicGate,
+    slew: opts.slew,
+    quit: opts.quit,
+    statusFile: flags.statusFile,
   });
 
   const daemon = new Daemon(settings, {
     clock,
     log,
-    openTransport: (address) => {
-      const opened = openUdpTransport({ address });
+    openTransport: (address, readClock) => {
+      const opened = openUdpTransport({
+        address,
+        ...(readClock === undefined ? {} : { clock: () => unixPair(readClock()) }),
+      });
       if (opened.kind !== "ffi") log.warn(opened.reason);
       return Promise.resolve(opened.transport);
     },
@@ -149,6 +176,7 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     await daemon.start();
   } catch (e) {
     log.error(`cannot start: ${(e as Error).message}`);
+    stopSignalGuard();
     await daemon.stop();
     closeLogging();
     return 1;
@@ -161,14 +189,34 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     }
   }
 
-  const signal = await new Promise<number>((resolve) => {
-    const on = (name: Deno.Signal, num: number) => Deno.addSignalListener(name, () => resolve(num));
+  const ended = await new Promise<{ signal: number } | { exit: DaemonExit }>((resolve) => {
+    const on = (name: Deno.Signal, num: number) =>
+      Deno.addSignalListener(name, () => resolve({ signal: num }));
     on("SIGTERM", 15);
     on("SIGINT", 2);
+    daemon.exited.then((exit) => resolve({ exit }));
   });
-  log.info(`ntpd exiting on signal ${signal}`);
+  let code = 0;
+  if ("signal" in ended) {
+    log.info(`ntpd exiting on signal ${ended.signal}`);
+  } else {
+    code = ended.exit.code;
+    if (ended.exit.summary !== null) {
+      const observed = noSteerReason === null ? "" : ` (${noSteerReason}: clock not changed)`;
+      log.info(`${ended.exit.summary}${observed}`);
+      // ntpd -q prints its result on standard output: "ntpd: time slew +0.000012s".
+      Deno.stdout.writeSync(new TextEncoder().encode(`ntpd: ${ended.exit.summary}\n`));
+    }
+    log.info(`ntpd exiting: ${ended.exit.reason} (exit code ${code})`);
+  }
+  stopSignalGuard();
   await daemon.stop();
   if (config.files.pidFile !== null) await Deno.remove(config.files.pidFile).catch(() => {});
   closeLogging();
-  return 0;
+  return code;
+}
+
+function unixPair(t: NtpTime): [number, number] {
+  const u = toUnix(t);
+  return [Number(u.sec), u.nsec];
 }

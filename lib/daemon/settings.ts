@@ -1,8 +1,10 @@
-// Turns the configuration model and the command line into the daemon's settings.
+// Turns the configuration model and the command line into the daemon's settings: listen
+// addresses, refclocks, network sources, tos/tinker/enable flags and -g/-q/-x for the core.
 
 import type { NtpConfig } from "../config/config_model.ts";
 import type { SocketAddress } from "../net/transport.ts";
 import type { DaemonSettings, RefclockSetting } from "./daemon.ts";
+import type { SourceSetting } from "./source_manager.ts";
 
 /** The standard NTP port. */
 export const NTP_PORT = 123;
@@ -19,6 +21,16 @@ export interface SettingsOverrides {
   family?: "ipv4" | "ipv6" | "any";
   /** Drift file from the command line (-f), overriding the configuration. */
   driftFile?: string | null;
+  /** -g: allow a first correction beyond the panic threshold. */
+  panicGate?: boolean;
+  /** -x: slew only (offsets up to 600 s). */
+  slew?: boolean;
+  /** -q: set the time once and exit. */
+  quit?: boolean;
+  /** --status-file. */
+  statusFile?: string | null;
+  /** UDP port of the configured servers (123; tests may change it). */
+  serverPort?: number;
 }
 
 /** Parses "1.2.3.4", "::1" or "[::1]" into an address with `port`. */
@@ -46,11 +58,79 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
       ...(r.fudge.refid !== null ? { refid: r.fudge.refid } : {}),
     },
   }));
+  const warnings: string[] = [];
+  const sources: SourceSetting[] = [];
+  const tos = config.tos;
+  for (const s of config.sources) {
+    if (s.kind === "broadcast" || s.kind === "manycastclient") {
+      warnings.push(`${s.kind} ${s.address}: not supported yet; ignored`);
+      continue;
+    }
+    if (s.kind === "peer") {
+      // COMPAT: symmetric mode is not implemented; a peer still answers client requests.
+      warnings.push(`peer ${s.address}: symmetric mode not supported yet; polled as a server`);
+    }
+    if (s.key !== null || s.autokey) {
+      warnings.push(`${s.kind} ${s.address}: authentication not supported yet; polled without`);
+    }
+    sources.push({
+      kind: s.kind === "pool" ? "pool" : "server",
+      address: s.address,
+      family: s.family,
+      port: o.serverPort ?? NTP_PORT,
+      options: {
+        minpoll: s.minpollLog2,
+        maxpoll: s.maxpollLog2,
+        iburst: s.iburst,
+        burst: s.burst,
+        prefer: s.prefer,
+        noselect: s.noselect,
+        version: s.version,
+        maxDistanceSec: tos.maxdistSec,
+      },
+    });
+  }
+  const t = config.tinker;
   return {
     listen,
     refclocks,
     driftFile: o.driftFile !== undefined ? o.driftFile : config.files.driftFile,
     noSteerReason: o.noSteerReason ?? null,
     refclockPollSec: 64,
+    sources,
+    timekeeping: {
+      tos: {
+        minclock: tos.minclock,
+        minsane: tos.minsane,
+        floor: tos.floor,
+        ceiling: tos.ceiling,
+        cohort: tos.cohort !== 0,
+        orphan: tos.orphan,
+        maxdist: tos.maxdistSec,
+      },
+      loop: {
+        tinker: {
+          step: t.stepSec,
+          stepout: t.stepoutSec,
+          panic: t.panicSec,
+          freq: t.freqPpm,
+          dispersion: t.dispersionPpm * 1e-6,
+          allan: t.allanSec,
+          huffpuff: t.huffpuffSec ?? 0,
+        },
+        allowBigFirstStep: o.panicGate ?? false,
+        slewOnly: o.slew ?? false,
+        setOnce: o.quit ?? false,
+        ntpEnabled: config.system.ntp,
+        kernel: config.system.kernel,
+        ...(t.discipline !== undefined ? { discipline: t.discipline } : {}),
+      },
+      maxclock: tos.maxclock,
+      family,
+    },
+    statusFile: o.statusFile ?? null,
+    logConfig: [...config.logConfig],
+    leapFile: config.files.leapFile,
+    warnings,
   };
 }

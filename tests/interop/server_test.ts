@@ -195,3 +195,30 @@ Deno.test("interop: the multi-call name ntpd runs the daemon with the classic op
   }
   assert.match(horae.proc.output, /no CAP_SYS_TIME|observe/);
 });
+
+/** True when something listens on TCP port 9229 (the V8 inspector's default). */
+async function inspectorListening(): Promise<boolean> {
+  const tables = await Promise.all(
+    ["/proc/net/tcp", "/proc/net/tcp6"].map((f) => Deno.readTextFile(f).catch(() => "")),
+  );
+  // local_address column "IP:2405" (9229 in hex), state 0A (LISTEN)
+  return tables.some((t) => /:2405 [0-9A-F:]+ 0A /.test(t));
+}
+
+Deno.test("interop: SIGUSR1 neither kills the daemon nor opens the V8 inspector", async () => {
+  assert.equal(await inspectorListening(), false, "something already listens on 9229");
+  const horae = await startHorae({ conf: LOCAL_CONF });
+  try {
+    await new Promise((r) => setTimeout(r, 1500)); // past Deno's 500 ms arming delay
+    horae.proc.kill("SIGUSR1");
+    await new Promise((r) => setTimeout(r, 500));
+    assert.equal(await inspectorListening(), false, horae.proc.output);
+    const probe = new Uint8Array(48);
+    probe[0] = 0x23;
+    probe[47] = 1;
+    assert.equal(await sendExpectNoReply(horae.port, probe), true, "daemon stopped answering");
+  } finally {
+    await horae.stop();
+  }
+  assert.doesNotMatch(horae.proc.output, /Debugger listening/);
+});

@@ -1,0 +1,147 @@
+// The JSON status file (`--status-file`): the daemon's system variables, associations with their
+// selection tally and reject counters, written atomically so readers never see a torn file.
+
+import { diffSec, type NtpTime, toUnixNs } from "../proto/ntp_time.ts";
+import { refidToString } from "../proto/packet.ts";
+import { ntpTimeOfSec } from "../proto/leap_seconds.ts";
+import type { DaemonStatus } from "./daemon.ts";
+
+/** Format version of the document (bumped on incompatible changes). */
+export const STATUS_FORMAT = 1;
+
+/** ntpq's tally characters: system peer, survivor, falseticker, anything else. */
+export type Tally = "*" | "+" | "x" | " ";
+
+/** One association in the status file. */
+export interface StatusAssociation {
+  id: number;
+  address: string;
+  port: number;
+  name: string | null;
+  kind: string;
+  /** "*" system peer, "+" survivor, "x" falseticker, " " not selectable now. */
+  tally: Tally;
+  /** Reach register as three octal digits, as ntpq prints it. */
+  reach: string;
+  pollSec: number;
+  stratum: number | null;
+  refid: string | null;
+  offsetSec: number | null;
+  delaySec: number | null;
+  jitterSec: number | null;
+  dispersionSec: number | null;
+  sent: number;
+  received: number;
+  kod: number;
+  dead: boolean;
+  /** Replies not used, by reason (bogus_origin, zero_transmit, stratum0, distance, ...). */
+  rejected: Record<string, number>;
+}
+
+/** ISO 8601 text of an NTP time (null for 0, "never"). */
+export function isoTime(t: NtpTime): string | null {
+  if (t === 0n) return null;
+  return new Date(Number(toUnixNs(t) / 1_000_000n)).toISOString();
+}
+
+/** A refid as ntpq shows it: text for stratum 0, 1 and 16 (kiss codes, clocks, INIT), else an address. */
+export function refidText(refid: number, stratum: number): string {
+  return refidToString(refid, stratum >= 16 ? 0 : stratum);
+}
+
+function fin(x: number | null): number | null {
+  return x === null || !Number.isFinite(x) ? null : x;
+}
+
+/** Builds the status document (plain JSON data) from a daemon status at system time `now`. */
+export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, unknown> {
+  const sys = s.system;
+  const survivors = new Set(sys?.survivors ?? []);
+  const falsetickers = new Set(sys?.falsetickers ?? []);
+  const associations: StatusAssociation[] = (sys?.associations ?? []).map((a) => {
+    const tally: Tally = a.id === sys?.systemPeer
+      ? "*"
+      : falsetickers.has(a.id)
+      ? "x"
+      : survivors.has(a.id)
+      ? "+"
+      : " ";
+    const rejected: Record<string, number> = {};
+    for (const [k, v] of Object.entries(a.rejected)) if (v !== undefined) rejected[k] = v;
+    return {
+      id: a.id,
+      address: a.address.address,
+      port: a.address.port,
+      name: a.name,
+      kind: a.kind,
+      tally,
+      reach: a.reach.toString(8).padStart(3, "0"),
+      pollSec: a.pollSec,
+      stratum: a.server?.stratum ?? null,
+      refid: a.server === null ? null : refidText(a.server.refid, a.server.stratum),
+      offsetSec: fin(a.offsetSec),
+      delaySec: fin(a.delaySec),
+      jitterSec: fin(a.jitterSec),
+      dispersionSec: fin(a.dispersionSec),
+      sent: a.sent,
+      received: a.received,
+      kod: a.kod,
+      dead: a.dead,
+      rejected,
+    };
+  });
+  const st = s.state;
+  const synced = st.leap !== 3 && st.stratum < 16;
+  return {
+    format: STATUS_FORMAT,
+    time: isoTime(now),
+    synchronized: synced,
+    source: s.source,
+    leap: st.leap,
+    stratum: st.stratum,
+    refid: refidText(st.refid, st.stratum),
+    rootDelaySec: st.rootDelaySec,
+    rootDispersionSec: st.rootDispersionSec,
+    referenceTime: isoTime(st.referenceTime),
+    referenceAgeSec: st.referenceTime === 0n ? null : Math.max(0, diffSec(now, st.referenceTime)),
+    systemPeer: sys === null || sys.systemPeer === null ? null : {
+      id: sys.systemPeer,
+      address: sys.associations.find((a) => a.id === sys.systemPeer)?.address.address ?? null,
+    },
+    offsetSec: sys?.offsetSec ?? null,
+    systemClockOffsetSec: fin(s.systemClockOffsetSec),
+    sysJitterSec: sys?.sysJitterSec ?? null,
+    frequencyPpm: sys?.freqPpm ?? null,
+    discipline: sys?.discipline ?? null,
+    loopState: sys?.state ?? null,
+    systemPollLog2: sys?.pollLog2 ?? null,
+    leapSecond: sys === null ? null : {
+      pending: sys.leapStatus.pending,
+      armed: sys.leapStatus.armed,
+      source: sys.leapStatus.source,
+      at: sys.leapStatus.atNtpSec === null ? null : isoTime(ntpTimeOfSec(sys.leapStatus.atNtpSec)),
+    },
+    driftPpm: s.driftPpm,
+    observe: s.observe === null ? null : {
+      reason: s.observe.reason,
+      correctionSec: s.observe.correction.correctionSec,
+      relativeFreqPpm: s.observe.correction.relativeFreqPpm,
+      steps: s.observe.correction.steps,
+    },
+    counters: {
+      ...(sys?.counters ?? {}),
+      ...(s.timekeeper ?? {}),
+    },
+    server: s.server,
+    listening: s.listening.map((a) => ({ address: a.address, port: a.port })),
+    sources: s.sources,
+    associations,
+  };
+}
+
+/** Writes the document as JSON atomically (temporary file in the same folder, then rename). */
+export async function writeStatusFile(path: string, doc: Record<string, unknown>): Promise<void> {
+  const tmp = `${path}.TEMP`;
+  await Deno.writeTextFile(tmp, JSON.stringify(doc, null, 2) + "\n");
+  await Deno.rename(tmp, path);
+}

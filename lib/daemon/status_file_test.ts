@@ -1,0 +1,164 @@
+import assert from "node:assert/strict";
+import { fromUnix } from "../proto/ntp_time.ts";
+import { unsynchronisedState } from "../proto/server.ts";
+import type { DaemonStatus } from "./daemon.ts";
+import { isoTime, refidText, statusDocument, writeStatusFile } from "./status_file.ts";
+
+const NOW = fromUnix(1_800_000_000);
+
+function status(over: Partial<DaemonStatus> = {}): DaemonStatus {
+  return {
+    state: unsynchronisedState(-20),
+    server: {
+      received: 0,
+      replied: 0,
+      cryptoNak: 0,
+      dropped: {
+        too_short: 0,
+        bad_version: 0,
+        old_version: 0,
+        bad_length: 0,
+        not_request: 0,
+        control: 0,
+        private: 0,
+        kod: 0,
+        zero_transmit: 0,
+      },
+    },
+    listening: [{ family: 4, address: "127.0.0.1", port: 123 }],
+    kernelTimestamps: [true],
+    driftPpm: null,
+    system: null,
+    observe: null,
+    systemClockOffsetSec: null,
+    timekeeper: null,
+    source: "none",
+    sources: [],
+    ...over,
+  };
+}
+
+function assoc(id: number, address: string) {
+  return {
+    id,
+    address: { family: 4 as const, address, port: 123 },
+    name: null,
+    kind: "server" as const,
+    reach: 0o377,
+    pollLog2: 4,
+    pollSec: 16,
+    hostPollLog2: 4,
+    server: {
+      leap: 0,
+      stratum: 2,
+      precisionLog2: -20,
+      rootDelaySec: 0,
+      rootDispersionSec: 0,
+      refid: 0x47505300,
+      referenceTime: NOW,
+      pollLog2: 4,
+    },
+    offsetSec: 1e-5,
+    delaySec: 2e-4,
+    dispersionSec: 1e-3,
+    jitterSec: Infinity,
+    sent: 9,
+    received: 8,
+    rejected: { bogus_origin: 2 },
+    kod: 0,
+    dead: false,
+  };
+}
+
+Deno.test("statusDocument() of an unsynchronised server without a core", () => {
+  const doc = statusDocument(status(), NOW);
+  assert.equal(doc.synchronized, false);
+  assert.equal(doc.stratum, 16);
+  assert.equal(doc.refid, "INIT");
+  assert.equal(doc.referenceTime, null);
+  assert.equal(doc.systemPeer, null);
+  assert.deepEqual(doc.associations, []);
+  assert.equal(doc.time, "2027-01-15T08:00:00.000Z");
+});
+
+Deno.test("statusDocument() tallies associations like ntpq and keeps reject counters", () => {
+  const system = {
+    leap: 0,
+    stratum: 3,
+    precisionLog2: -20,
+    rootDelaySec: 0,
+    rootDispersionSec: 0,
+    refid: 0x7f000002,
+    referenceTime: NOW,
+    systemPeer: 1,
+    offsetSec: 1e-5,
+    sysJitterSec: 1e-5,
+    freqPpm: 1.5,
+    state: "SYNC" as const,
+    survivors: [1, 2],
+    falsetickers: [3],
+    counters: { received: 10, noAssociation: 0, clockUpdates: 4, noMajority: 0 },
+    discipline: "horae" as const,
+    pollLog2: null,
+    leapStatus: {
+      pending: 1 as const,
+      atNtpSec: 3_944_678_400,
+      armed: 0 as const,
+      source: "leapfile" as const,
+    },
+    associations: [assoc(1, "127.0.0.2"), assoc(2, "127.0.0.3"), assoc(3, "127.0.0.5"), {
+      ...assoc(4, "127.0.0.6"),
+      server: null,
+      reach: 0,
+    }],
+  };
+  const doc = statusDocument(
+    status({
+      state: { ...unsynchronisedState(-20), leap: 0, stratum: 3, refid: 0x7f000002 },
+      system,
+      source: "network",
+    }),
+    NOW,
+  ) as { associations: Record<string, unknown>[] } & Record<string, unknown>;
+  assert.equal(doc.synchronized, true);
+  assert.equal(doc.refid, "127.0.0.2");
+  assert.deepEqual(doc.systemPeer, { id: 1, address: "127.0.0.2" });
+  assert.deepEqual(doc.associations.map((a) => a.tally), ["*", "+", "x", " "]);
+  assert.equal(doc.associations[0]!.reach, "377");
+  assert.equal(doc.associations[0]!.refid, "71.80.83.0", "stratum 2: an address");
+  assert.equal(doc.associations[0]!.jitterSec, null, "Infinity is not JSON");
+  assert.deepEqual(doc.associations[0]!.rejected, { bogus_origin: 2 });
+  assert.equal(doc.associations[3]!.stratum, null);
+  assert.equal(doc.discipline, "horae");
+  assert.equal(doc.loopState, "SYNC");
+  assert.deepEqual(doc.leapSecond, {
+    pending: 1,
+    armed: 0,
+    source: "leapfile",
+    at: "2025-01-01T00:00:00.000Z",
+  });
+  JSON.parse(JSON.stringify(doc));
+});
+
+Deno.test("writeStatusFile() replaces the file atomically", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    await writeStatusFile(`${dir}/s.json`, { a: 1 });
+    await writeStatusFile(`${dir}/s.json`, { a: 2 });
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(`${dir}/s.json`)), { a: 2 });
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["s.json"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("refidText() shows text for stratum 0, 1 and 16 and an address above", () => {
+  assert.equal(refidText(0x494e4954, 16), "INIT");
+  assert.equal(refidText(0x47505300, 1), "GPS");
+  assert.equal(refidText(0x7f000002, 3), "127.0.0.2");
+});
+
+Deno.test("isoTime() says null for a zero time", () => {
+  assert.equal(isoTime(0n), null);
+  assert.equal(isoTime(NOW), "2027-01-15T08:00:00.000Z");
+});
