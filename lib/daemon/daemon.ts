@@ -211,13 +211,17 @@ export class Daemon {
       this.#serving.push(t.serve((d, slot) => {
         const data = d.data;
         // Kernel timestamps are system clock readings; software ones already came from readClock.
-        const rx = d.rxKernel && virtual !== null ? virtual.fromSystem(d.rxTime) : d.rxTime;
+        const convert = d.rxKernel && virtual !== null && !virtual.isIdentity;
         const tk = this.#timekeeper;
         if (tk !== null && data.length >= 48 && (data[0]! & 7) === 4) {
-          tk.onPacket(data, d.peer, rx);
+          tk.onPacket(data, d.peer, convert ? virtual!.fromSystem(d.rxTime) : d.rxTime);
           return;
         }
-        const n = this.#server.respond(data, rx, slot.buffer);
+        // Requests take the number path (no bigint per packet) unless the virtual clock must
+        // convert the kernel timestamp.
+        const n = convert
+          ? this.#server.respond(data, virtual!.fromSystem(d.rxTime), slot.buffer)
+          : this.#server.respondAt(data, d.rxUnixSec, d.rxUnixNsec, slot.buffer, slot.view);
         slot.length = n;
         slot.stampTransmit = n > 0;
       }));

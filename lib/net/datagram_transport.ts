@@ -53,14 +53,18 @@ class PlainDatagram implements ReceivedDatagram {
   peer: SocketAddress = { family: 4, address: "", port: 0 };
   rxTime = 0n;
   rxKernel = false;
+  rxUnixSec = 0;
+  rxUnixNsec = 0;
 }
 
 class PlainReply implements ReplySlot {
   buffer: Uint8Array;
+  view: DataView;
   length = 0;
   stampTransmit = false;
   constructor(size: number) {
     this.buffer = new Uint8Array(size);
+    this.view = new DataView(this.buffer.buffer);
   }
 }
 
@@ -135,6 +139,8 @@ export class DatagramTransport implements Transport {
         datagram.data = data;
         datagram.peer = peer;
         datagram.rxTime = fromUnix(sec, nsec);
+        datagram.rxUnixSec = sec;
+        datagram.rxUnixNsec = nsec;
         reply.length = 0;
         reply.stampTransmit = false;
         handler(datagram, reply);

@@ -1,7 +1,7 @@
 // In-memory datagram network for unit tests and the simulator: transports exchange datagrams
 // through a queue the caller drives (`deliver`/`flush`); no real timers, fully deterministic.
 
-import { addSec, type NtpTime, writeTimestamp } from "../proto/ntp_time.ts";
+import { addSec, type NtpTime, toUnix, writeTimestamp } from "../proto/ntp_time.ts";
 import type {
   DatagramHandler,
   ReceivedDatagram,
@@ -328,14 +328,20 @@ export class MemoryTransport implements Transport {
       return "held";
     }
     this.#received++;
+    const rxTime = this.#clock();
+    const rxUnix = toUnix(rxTime);
     const datagram: ReceivedDatagram = {
       data: packet.data,
       peer: packet.from,
-      rxTime: this.#clock(),
+      rxTime,
       rxKernel: this.kernelTimestamps,
+      rxUnixSec: Number(rxUnix.sec),
+      rxUnixNsec: rxUnix.nsec,
     };
+    const buffer = new Uint8Array(Math.max(this.#bufferBytes, packet.data.length));
     const reply: ReplySlot = {
-      buffer: new Uint8Array(Math.max(this.#bufferBytes, packet.data.length)),
+      buffer,
+      view: new DataView(buffer.buffer),
       length: 0,
       stampTransmit: false,
     };

@@ -23,6 +23,10 @@ export interface ReceivedDatagram {
   readonly rxTime: NtpTime;
   /** True when `rxTime` came from the kernel (SO_TIMESTAMPNS). */
   readonly rxKernel: boolean;
+  /** `rxTime` as Unix seconds and nanoseconds: the same reading, free of bigint work. */
+  readonly rxUnixSec: number;
+  /** Nanoseconds within `rxUnixSec` (0–999 999 999). */
+  readonly rxUnixNsec: number;
 }
 
 /**
@@ -31,6 +35,8 @@ export interface ReceivedDatagram {
  */
 export interface ReplySlot {
   readonly buffer: Uint8Array;
+  /** A DataView over exactly `buffer` (transports keep one per slot: no allocation per reply). */
+  readonly view: DataView;
   /** Bytes to send (0 means no reply). */
   length: number;
   /**

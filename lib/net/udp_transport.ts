@@ -80,6 +80,11 @@ export interface UdpTransportOptions {
   pollTimeoutMs?: number;
   /** Batches handled back to back before yielding to the event loop (default 16). */
   maxBusyBatches?: number;
+  /**
+   * Longest stretch of back-to-back batches before yielding to the event loop, ms (default 2):
+   * bounds timer lateness under load whatever the batch sizes are.
+   */
+  maxBusyMs?: number;
 }
 
 /** Counters of a `UdpTransport`: the Transport ones plus loop diagnostics. */
@@ -150,6 +155,7 @@ class BatchDatagram implements ReceivedDatagram {
 
 class Reply implements ReplySlot {
   buffer: Uint8Array = new Uint8Array(0);
+  view: DataView = new DataView(new ArrayBuffer(0));
   length = 0;
   stampTransmit = false;
 }
@@ -166,7 +172,8 @@ function yieldToEventLoop(): Promise<void> {
  * with a reused datagram object (its peer decoded on first use) and a reply slot over the
  * slot's transmit buffer, then sends the batch's replies with one sendmmsg, stamping transmit
  * timestamps from one clock read just before it. An empty socket is awaited with poll() on a
- * helper thread; after `maxBusyBatches` busy batches the loop yields with setImmediate.
+ * helper thread; after `maxBusyMs` of busy batches (or `maxBusyBatches` of them) the loop yields
+ * with setImmediate.
  */
 export class UdpTransport implements Transport {
   /** The bound local address (the real port when 0 was asked). */
@@ -183,6 +190,8 @@ export class UdpTransport implements Transport {
   readonly #clock: RealtimeReader;
   readonly #pollTimeoutMs: number;
   readonly #maxBusyBatches: number;
+  readonly #maxBusyMs: number;
+  readonly #txViews: DataView[] = [];
   readonly #datagram: BatchDatagram;
   readonly #reply = new Reply();
   readonly #tsOut = new Float64Array(2);
@@ -211,11 +220,17 @@ export class UdpTransport implements Transport {
     this.#clock = options.clock ?? realtime;
     this.#pollTimeoutMs = options.pollTimeoutMs ?? 500;
     this.#maxBusyBatches = Math.max(1, options.maxBusyBatches ?? 16);
+    this.#maxBusyMs = Math.max(0, options.maxBusyMs ?? 2);
     this.#batch = new MmsgBatch({
       count: batchSize,
       bufferBytes,
       controlBytes: timestamps ? 64 : 0,
     });
+    for (let i = 0; i < batchSize; i++) {
+      this.#txViews.push(
+        new DataView(this.#batch.memory, this.#batch.txBufferOffset(i), bufferBytes),
+      );
+    }
     this.#datagram = new BatchDatagram(this.#batch);
     this.#stampSlots = new Int32Array(batchSize);
     this.#sendScratch = new Uint8Array(new ArrayBuffer(bufferBytes));
@@ -262,15 +277,20 @@ export class UdpTransport implements Transport {
     const batch = this.#batch;
     try {
       let busy = 0;
+      let busySinceMs = performance.now();
       while (!this.#closed) {
         const n = receiveBatch(this.#fd, batch, batch.count, MSG_DONTWAIT);
         if (n > 0) {
           this.#batches++;
           this.#handleBatch(n, handler);
-          if (++busy >= this.#maxBusyBatches) {
+          if (
+            ++busy >= this.#maxBusyBatches ||
+            performance.now() - busySinceMs >= this.#maxBusyMs
+          ) {
             busy = 0;
             this.#yields++;
             await yieldToEventLoop();
+            busySinceMs = performance.now();
           }
           continue;
         }
@@ -287,6 +307,7 @@ export class UdpTransport implements Transport {
         }
         this.#polls++;
         await this.#poll.wait(this.#pollTimeoutMs);
+        busySinceMs = performance.now();
       }
     } finally {
       this.#serving = false;
@@ -333,6 +354,7 @@ export class UdpTransport implements Transport {
         }
         datagram.set(i, batch.rxLength(i), sec, nsec, kernel);
         reply.buffer = batch.txBuffer(i);
+        reply.view = this.#txViews[i]!;
         reply.length = 0;
         reply.stampTransmit = false;
         handler(datagram, reply);

@@ -1,7 +1,14 @@
 // Server mode: answers client (mode 3) requests with server (mode 4) replies, RFC 5905 §9.2 and
 // ntpd 4.2.x's fast_xmit behaviour; every request that gets no answer is counted with a reason.
 
-import { diffSec, type NtpTime, secToShort, writeTimestamp } from "./ntp_time.ts";
+import {
+  diffSec,
+  type NtpTime,
+  secToShort,
+  toUnix,
+  UNIX_EPOCH_OFFSET_SEC,
+  writeTimestamp,
+} from "./ntp_time.ts";
 import { type DecodeError, decodePacket, PacketPeek } from "./packet.ts";
 
 /** The system variables a server reply carries (RFC 5905 §11.2 "sys" variables). */
@@ -102,13 +109,39 @@ export class Server {
   };
 
   /** Creates a server answering from `state` (update it with {@link setState}). */
+  // The state in the forms the per-packet path needs, computed once per setState().
+  #header0 = 0;
+  #stratumByte = 0;
+  #rootDelayShort = 0;
+  #refHi = 0;
+  #refLo = 0;
+  #refUnixSec = 0;
+  #refUnixNsec = 0;
+  #ageCounts = false;
+
   constructor(state: SystemState) {
     this.#state = state;
+    this.#prepare();
   }
 
   /** Replaces the system variables used in replies. */
   setState(state: SystemState): void {
     this.#state = state;
+    this.#prepare();
+  }
+
+  #prepare(): void {
+    const s = this.#state;
+    this.#header0 = (s.leap & 3) << 6;
+    this.#stratumByte = s.stratum >= 16 ? 0 : s.stratum;
+    this.#rootDelayShort = secToShort(s.rootDelaySec);
+    const ref = s.referenceTime & 0xffff_ffff_ffff_ffffn;
+    this.#refHi = Number(ref >> 32n);
+    this.#refLo = Number(ref & 0xffff_ffffn);
+    const u = toUnix(s.referenceTime);
+    this.#refUnixSec = Number(u.sec);
+    this.#refUnixNsec = u.nsec;
+    this.#ageCounts = s.leap !== 3 && s.stratum < 16 && s.referenceTime !== 0n;
   }
 
   /** The current system variables. */
@@ -121,6 +154,44 @@ export class Server {
    * returns its length, or 0 when there is no reply (the reason is counted).
    */
   respond(request: Uint8Array, rxTime: NtpTime, out: Uint8Array): number {
+    const version = this.#admit(request);
+    if (version === 0) return 0;
+    const ageSec = this.#ageCounts ? Math.max(0, diffSec(rxTime, this.#state.referenceTime)) : 0;
+    const o = new DataView(out.buffer, out.byteOffset, out.length);
+    writeTimestamp(o, 32, rxTime);
+    writeTimestamp(o, 40, rxTime);
+    return this.#write(request, version, ageSec, out, o);
+  }
+
+  /**
+   * `respond` for the hot path: the receive time as Unix seconds and nanoseconds (a kernel
+   * timestamp as the transport has it) and a DataView over `out` supplied by the caller, so a
+   * request costs no bigint arithmetic and no allocation. The receive timestamp is exact to
+   * one unit of 2^-32 s.
+   */
+  respondAt(
+    request: Uint8Array,
+    rxUnixSec: number,
+    rxUnixNsec: number,
+    out: Uint8Array,
+    view: DataView,
+  ): number {
+    const version = this.#admit(request);
+    if (version === 0) return 0;
+    const ageSec = this.#ageCounts
+      ? Math.max(0, rxUnixSec - this.#refUnixSec + (rxUnixNsec - this.#refUnixNsec) * 1e-9)
+      : 0;
+    const hi = (rxUnixSec + UNIX_EPOCH_OFFSET_SEC) >>> 0;
+    const lo = Math.floor(rxUnixNsec * 4.294967296) >>> 0;
+    view.setUint32(32, hi);
+    view.setUint32(36, lo);
+    view.setUint32(40, hi); // placeholder: the transport restamps it just before sending
+    view.setUint32(44, lo);
+    return this.#write(request, version, ageSec, out, view);
+  }
+
+  /** Checks a request; returns its version (2–4), or 0 after counting why it gets no reply. */
+  #admit(request: Uint8Array): number {
     this.#stats.received++;
     const peek = this.#peek;
     const check = peek.read(request);
@@ -129,35 +200,37 @@ export class Server {
     const mode = peek.mode;
     if (version === 1) return this.#drop("old_version");
     if (mode !== 3) return this.#drop(mode === 4 && peek.stratum === 0 ? "kod" : "not_request");
-    let macLength = peek.macOffset >= 0 ? request.length - peek.macOffset : 0;
     if (peek.hasExtensions) {
       // Rare path: walk the extension fields once with the full decoder.
       const full = decodePacket(request);
       if (!full.ok) return this.#drop(DROP_FOR[full.reason]);
-      macLength = full.packet.mac === null ? 0 : 4 + full.packet.mac.digest.length;
+      this.#macLength = full.packet.mac === null ? 0 : 4 + full.packet.mac.digest.length;
+    } else {
+      this.#macLength = peek.macOffset >= 0 ? request.length - peek.macOffset : 0;
     }
     if (peek.transmitSeconds === 0 && peek.transmitFraction === 0) {
       return this.#drop("zero_transmit");
     }
+    return version;
+  }
+
+  #macLength = 0;
+
+  /** Writes everything but the receive and transmit timestamps; returns the reply length. */
+  #write(request: Uint8Array, version: number, ageSec: number, out: Uint8Array, o: DataView) {
     const s = this.#state;
-    const o = new DataView(out.buffer, out.byteOffset, out.length);
-    const synced = s.leap !== 3 && s.stratum < 16;
-    o.setUint8(0, ((s.leap & 3) << 6) | (version << 3) | 4);
-    o.setUint8(1, s.stratum >= 16 ? 0 : s.stratum);
+    o.setUint8(0, this.#header0 | (version << 3) | 4);
+    o.setUint8(1, this.#stratumByte);
     o.setUint8(2, request[2]!); // poll: echo the client's, as ntpd does
     o.setInt8(3, s.precisionLog2);
-    o.setUint32(4, secToShort(s.rootDelaySec));
-    const ageSec = synced && s.referenceTime !== 0n
-      ? Math.max(0, diffSec(rxTime, s.referenceTime))
-      : 0;
+    o.setUint32(4, this.#rootDelayShort);
     o.setUint32(8, secToShort(s.rootDispersionSec + PHI * ageSec));
     o.setUint32(12, s.refid >>> 0);
-    writeTimestamp(o, 16, s.referenceTime);
-    peek.copyTransmit(out, 24); // origin = the request's transmit timestamp
-    writeTimestamp(o, 32, rxTime);
-    writeTimestamp(o, 40, rxTime);
+    o.setUint32(16, this.#refHi);
+    o.setUint32(20, this.#refLo);
+    this.#peek.copyTransmit(out, 24); // origin = the request's transmit timestamp
     this.#stats.replied++;
-    if (macLength > 0) {
+    if (this.#macLength > 0) {
       // The request is authenticated with a key we cannot check here: answer with a crypto-NAK
       // (key id 0, no digest) so the client learns why, never with more bytes than it sent.
       o.setUint32(HEADER, 0);

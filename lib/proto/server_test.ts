@@ -51,6 +51,28 @@ Deno.test("Server.respond() answers a v4 client request with a correct mode 4 re
   assert.equal(server.stats().replied, 1);
 });
 
+Deno.test("Server.respondAt() writes respond()'s reply from Unix seconds and nanoseconds", () => {
+  const server = new Server(syncedState());
+  const slow = new Uint8Array(48);
+  const fast = new Uint8Array(48);
+  assert.equal(server.respond(request(), RX, slow), 48);
+  assert.equal(
+    server.respondAt(request(), 1_800_000_000, 123_456_789, fast, new DataView(fast.buffer)),
+    48,
+  );
+  // Identical up to the receive and transmit timestamps, which may differ by one 2^-32 s unit.
+  assert.deepEqual(fast.subarray(0, 32), slow.subarray(0, 32));
+  const v = new DataView(fast.buffer);
+  for (const at of [32, 40]) {
+    const d = readTimestamp(v, at) - RX;
+    assert.ok(d >= -1n && d <= 1n, `timestamp at ${at} off by ${d}`);
+  }
+  assert.equal(server.stats().replied, 2);
+  const bad = request({ mode: 4 });
+  assert.equal(server.respondAt(bad, 1, 0, fast, new DataView(fast.buffer)), 0);
+  assert.equal(server.stats().dropped.not_request, 1);
+});
+
 Deno.test("Server.respond() answers versions 2 and 3 in kind and refuses version 1", () => {
   const server = new Server(syncedState());
   for (const version of [2, 3]) {
