@@ -129,6 +129,8 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
         jitterSec: sc.jitterSec,
         asymmetry: sc.asymmetry,
         lossProbability: sc.lossProbability,
+        ...(sc.extraUpSec !== undefined ? { extraUpSec: sc.extraUpSec } : {}),
+        ...(sc.extraDownSec !== undefined ? { extraDownSec: sc.extraDownSec } : {}),
       }, stream(opts.seed, 10 + i)),
       impl: new Server(serverState),
     });

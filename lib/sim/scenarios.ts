@@ -22,6 +22,9 @@ export interface Scenario {
   jitterSec: number;
   asymmetry: number;
   lossProbability: number;
+  /** Static extra one-way delay towards / back from every server (s): an unobservable offset. */
+  extraUpSec?: number;
+  extraDownSec?: number;
   /** Client association settings. */
   minpoll: number;
   maxpoll: number;
