@@ -6,6 +6,7 @@ import { parseArgs } from "node:util";
 import { findScenario, type Scenario, SCENARIOS } from "../sim/scenarios.ts";
 import { type RunResult, runScenario } from "../sim/runner.ts";
 import { renderSvg } from "../sim/svg_plot.ts";
+import type { SimMetrics } from "../sim/metrics.ts";
 
 const USAGE = `usage: horae sim --scenario NAME|all [--seed N | --seeds A-B] [--json]
                  [--log FILE] [--svg FILE] [--duration SEC] [--list]
@@ -22,18 +23,9 @@ const USAGE = `usage: horae sim --scenario NAME|all [--seed N | --seeds A-B] [--
   --list           list the scenarios`;
 
 /** The `--json` object of one run (the fields issue 3 requires, then extras). */
-export interface SimJson {
+export interface SimJson extends SimMetrics {
   scenario: string;
   seed: number;
-  rms_offset_s: number;
-  p99_offset_s: number;
-  max_offset_s: number;
-  max_offset_whole_run_s: number;
-  mean_offset_s: number;
-  rms_freq_error: number;
-  t1ms_s: number | null;
-  t100us_s: number | null;
-  tx_per_1000s: number;
   packets: number;
   duration_s: number;
   settle_s: number;

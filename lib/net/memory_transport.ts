@@ -1,6 +1,7 @@
 // In-memory datagram network for unit tests and the simulator: transports exchange datagrams
 // through a queue the caller drives (`deliver`/`flush`); no real timers, fully deterministic.
 
+import { MinHeap } from "../proto/min_heap.ts";
 import { addSec, type NtpTime, toUnix, writeTimestamp } from "../proto/ntp_time.ts";
 import type {
   DatagramHandler,
@@ -75,7 +76,7 @@ export class MemoryNetwork {
   readonly #delay: DelayHook | null;
   readonly #inboxLimit: number;
   readonly #bound = new Map<string, MemoryTransport>();
-  readonly #heap: Flight[] = [];
+  readonly #heap = new MinHeap<Flight>((a, b) => a.at < b.at || (a.at === b.at && a.seq < b.seq));
   #now: NtpTime;
   #seq = 0;
   #nextPort = 49152;
@@ -125,12 +126,12 @@ export class MemoryNetwork {
 
   /** Datagrams in flight. */
   pending(): number {
-    return this.#heap.length;
+    return this.#heap.size;
   }
 
   /** Arrival time of the next datagram in flight, or null when none. */
   nextDeliveryTime(): NtpTime | null {
-    return this.#heap.length === 0 ? null : this.#heap[0]!.at;
+    return this.#heap.peek()?.at ?? null;
   }
 
   /**
@@ -140,7 +141,7 @@ export class MemoryNetwork {
    */
   deliver(until: NtpTime, maxDeliveries = 1_000_000): number {
     let count = 0;
-    while (count < maxDeliveries && this.#heap.length > 0 && this.#heap[0]!.at <= until) {
+    while (count < maxDeliveries && this.#heap.size > 0 && this.#heap.peek()!.at <= until) {
       if (this.#deliverNext()) count++;
     }
     if (until > this.#now) this.#now = until;
@@ -154,7 +155,7 @@ export class MemoryNetwork {
    */
   flush(maxDeliveries = 100_000): number {
     let count = 0;
-    while (count < maxDeliveries && this.#heap.length > 0) {
+    while (count < maxDeliveries && this.#heap.size > 0) {
       if (this.#deliverNext()) count++;
     }
     return count;
@@ -176,12 +177,12 @@ export class MemoryNetwork {
       this.#dropped++;
       return;
     }
-    this.#push({ packet, at: addSec(packet.sentAt, Math.max(0, delaySec)), seq: this.#seq++ });
+    this.#heap.push({ packet, at: addSec(packet.sentAt, Math.max(0, delaySec)), seq: this.#seq++ });
   }
 
   /** Called by transports: requeues held datagrams for delivery now. */
   requeue(packets: readonly MemoryPacket[]): void {
-    for (const packet of packets) this.#push({ packet, at: this.#now, seq: this.#seq++ });
+    for (const packet of packets) this.#heap.push({ packet, at: this.#now, seq: this.#seq++ });
   }
 
   /** Called by transports when they close. */
@@ -192,7 +193,7 @@ export class MemoryNetwork {
 
   /** Delivers the earliest datagram; true when a handler received it. */
   #deliverNext(): boolean {
-    const f = this.#pop();
+    const f = this.#heap.pop()!;
     if (f.at > this.#now) this.#now = f.at;
     const to = this.#bound.get(formatSocketAddress(f.packet.to));
     if (to === undefined) {
@@ -212,43 +213,6 @@ export class MemoryNetwork {
   /** Inbox limit per transport. */
   get inboxLimit(): number {
     return this.#inboxLimit;
-  }
-
-  #before(a: Flight, b: Flight): boolean {
-    return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-  }
-
-  #push(f: Flight): void {
-    const h = this.#heap;
-    h.push(f);
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.#before(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-
-  #pop(): Flight {
-    const h = this.#heap;
-    const top = h[0]!;
-    const last = h.pop()!;
-    if (h.length > 0) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && this.#before(h[l]!, h[m]!)) m = l;
-        if (r < h.length && this.#before(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
   }
 }
 

@@ -2,6 +2,7 @@
 // server code) against a SimClock and simulated network paths on a virtual time line. With the
 // ntpd discipline in kernel mode, a model of the Linux kernel PLL stands between core and clock.
 
+import { MinHeap } from "../proto/min_heap.ts";
 import { addSec, fromUnix, type NtpTime } from "../proto/ntp_time.ts";
 import { type Rng, SeededRng } from "../proto/rng.ts";
 import { type Action, type PeerAddress } from "../proto/events.ts";
@@ -142,7 +143,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
     byAssoc.set(id, i - 1);
   }
 
-  const flights: Flight[] = [];
+  const flights = new MinHeap<Flight>((a, b) => a.t < b.t || (a.t === b.t && a.seq < b.seq));
   let seq = 0;
   let timerTrue = Infinity;
   let packets = 0;
@@ -160,7 +161,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
           if (si === undefined) break;
           const up = servers[si]!.path.up();
           if (up !== null) {
-            heapPush(flights, {
+            flights.push({
               t: clock.trueSec + up,
               seq: seq++,
               toServer: true,
@@ -216,7 +217,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
   let nextSecond = 0;
   const reply = new Uint8Array(1024);
   while (!stop) {
-    const fl = flights[0];
+    const fl = flights.peek();
     const tFlight = fl === undefined ? Infinity : fl.t;
     const t = Math.min(tFlight, timerTrue, nextSecond);
     if (t > duration) break;
@@ -237,7 +238,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
       }
       nextSecond++;
     } else if (t === tFlight) {
-      heapPop(flights);
+      flights.pop();
       const srv = servers[fl!.server]!;
       if (fl!.toServer) {
         const rx = addSec(SIM_START, t + srv.offsetSec);
@@ -253,7 +254,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
           const down = srv.path.down();
           if (down !== null) {
             // Turnaround 0: the transmit timestamp equals the receive timestamp.
-            heapPush(flights, {
+            flights.push({
               t: t + down,
               seq: seq++,
               toServer: false,
@@ -289,36 +290,4 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
     falsetickers: snap.falsetickers,
     rejected,
   };
-}
-
-function less(a: Flight, b: Flight): boolean {
-  return a.t < b.t || (a.t === b.t && a.seq < b.seq);
-}
-
-function heapPush(h: Flight[], x: Flight): void {
-  h.push(x);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (!less(h[i]!, h[p]!)) break;
-    [h[i], h[p]] = [h[p]!, h[i]!];
-    i = p;
-  }
-}
-
-function heapPop(h: Flight[]): void {
-  const last = h.pop()!;
-  if (h.length === 0) return;
-  h[0] = last;
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    const r = l + 1;
-    let m = i;
-    if (l < h.length && less(h[l]!, h[m]!)) m = l;
-    if (r < h.length && less(h[r]!, h[m]!)) m = r;
-    if (m === i) break;
-    [h[i], h[m]] = [h[m]!, h[i]!];
-    i = m;
-  }
 }
