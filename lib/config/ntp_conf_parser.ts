@@ -14,6 +14,7 @@ import {
   type InterfaceAction,
   type NtpConfig,
   type RefclockConfig,
+  RESTRICT_FLAGS,
   type SourceKind,
   STAT_NAMES,
   type StatName,
@@ -161,24 +162,7 @@ const SOURCE_FLAGS = new Set([
 ]);
 const SOURCE_VALUES = new Set(["key", "version", "minpoll", "maxpoll", "ttl", "mode"]);
 const REFCLOCK_OPTIONS = new Set(["prefer", "noselect", "true", "minpoll", "maxpoll", "mode"]);
-const RESTRICT_FLAG_WORDS = new Set([
-  "ignore",
-  "kod",
-  "limited",
-  "lowpriotrap",
-  "nomodify",
-  "noquery",
-  "nopeer",
-  "noepeer",
-  "noserve",
-  "notrap",
-  "notrust",
-  "nomrulist",
-  "mssntp",
-  "ntpport",
-  "non-ntpport",
-  "version",
-]);
+const RESTRICT_FLAG_WORDS = new Set<string>(RESTRICT_FLAGS);
 const CRYPTO_OPTIONS = new Set([
   "cert",
   "digest",
