@@ -98,10 +98,21 @@ export function systemResolver(opts: SystemResolverOptions = {}): Resolver {
           if (a !== null && !addresses.some((x) => x.address === a.address)) addresses.push(a);
         }
       } catch (e) {
-        reasons.push(`${kind}: ${(e as Error).message}`);
+        reasons.push(`${kind}: ${dnsErrorText(e)}`);
       }
     }
     if (addresses.length > 0) return { ok: true, addresses };
     return { ok: false, reason: reasons.length > 0 ? reasons.join("; ") : "no addresses" };
   };
+}
+
+/** A short reason for a failed lookup (Deno's messages carry the resolver's debug dump). */
+export function dnsErrorText(e: unknown): string {
+  if (e instanceof Deno.errors.NotFound) return "no such name";
+  if (e instanceof DOMException && (e.name === "TimeoutError" || e.name === "AbortError")) {
+    return "timed out";
+  }
+  const m = (e as Error).message ?? String(e);
+  if (/no records found/i.test(m)) return "no records";
+  return m.replace(/ for Query \{.*$/s, "").slice(0, 120);
 }

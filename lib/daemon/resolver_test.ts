@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { familyAllows, hostsLookup, literalAddress, systemResolver } from "./resolver.ts";
+import {
+  dnsErrorText,
+  familyAllows,
+  hostsLookup,
+  literalAddress,
+  systemResolver,
+} from "./resolver.ts";
 
 Deno.test("literalAddress() canonicalises IPv4 and IPv6 literals and rejects names", () => {
   assert.deepEqual(literalAddress("192.0.2.1"), { family: 4, address: "192.0.2.1" });
@@ -62,4 +68,18 @@ Deno.test("systemResolver() returns a reason, never throws, when a name cannot b
   const r = await resolve("no-such-host.invalid", "ipv4");
   assert.equal(r.ok, false);
   if (!r.ok) assert.ok(r.reason.length > 0);
+});
+
+Deno.test("dnsErrorText() shortens the resolver's error messages", () => {
+  assert.equal(
+    dnsErrorText(
+      new Error(
+        'proto error: no records found for Query { name: Name("pool.ntp.org."), query_type: A }',
+      ),
+    ),
+    "no records",
+  );
+  assert.equal(dnsErrorText(new Deno.errors.NotFound("x")), "no such name");
+  assert.equal(dnsErrorText(new DOMException("t", "TimeoutError")), "timed out");
+  assert.equal(dnsErrorText(new Error("refused")), "refused");
 });
