@@ -467,7 +467,7 @@ export class NtpSystem {
     this.#leap = LEAP_UNSYNC;
     const orphan = this.#tos.orphan < STRATUM_UNSPEC;
     this.#stratum = orphan ? this.#tos.orphan : STRATUM_UNSPEC;
-    this.#refid = orphan ? 0x7f7f0101 : REFID_INIT; // orphan refid: loopback-style, as ntpd
+    this.#refid = orphan ? 0x7f000001 : REFID_INIT; // an orphan parent names 127.0.0.1, as ntpd
     actions.push({
       type: "setStatus",
       synchronized: false,
