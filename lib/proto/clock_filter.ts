@@ -5,9 +5,10 @@
 // excess s = δ − δ_min is known the split of s between the two directions is the only unknown,
 // so |error| ≤ s/2 with variance about s²/12. The estimator weighs each sample by that variance
 // (low-delay samples dominate, the idea behind RFC 5905's filter) and tracks phase and frequency
-// with a Kalman filter, running a bank of frequency-wander hypotheses averaged by likelihood, so
-// it adapts to quiet crystals and wandering ones alike. A third state learns how the offset
-// correlates with the delay excess, which removes the bias of asymmetric jitter.
+// with a Kalman filter, running a bank of frequency-wander hypotheses averaged by likelihood
+// (under a weak prior centred on ordinary crystals), so it adapts to quiet and wandering clocks.
+// A third state learns how the offset correlates with the delay excess, which removes the bias
+// of asymmetric jitter.
 
 import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
 import { MAXDISPERSE, NTP_SHIFT, PHI } from "./constants.ts";
@@ -73,8 +74,6 @@ export interface EstimatorOptions {
 
 /** Frequency-wander hypotheses q (1/s), half a decade apart from 1e-21 to 1e-12. */
 const WANDER_MODELS = Array.from({ length: 19 }, (_, i) => 10 ** (-21 + i / 2));
-/** Model the bank starts with as most likely (q = 1e-18: a typical free-running crystal). */
-const INITIAL_BEST = 6;
 /** Posterior quantile of the wander reported for poll decisions: cautious, so the poll does
  * not outgrow the clock on a few samples' evidence. */
 const WANDER_QUANTILE = 0.5;
@@ -82,6 +81,15 @@ const WANDER_QUANTILE = 0.5;
 const ASYMMETRY_PRIOR_VAR = 0.1;
 /** Slow drift allowed in b (1/s): paths change. */
 const ASYMMETRY_WANDER = 1e-8;
+/** Centre of the prior on the wander q (log10 of 1/s): 1e-18, a typical free-running crystal
+ * (frequency steps of about 1 ppb per √s). */
+const WANDER_PRIOR_LOG10 = -18;
+/** Width of that prior (decades, one sigma). It shrinks the model average towards ordinary
+ * crystals while few samples cannot tell the hypotheses apart; the likelihood of a few dozen
+ * samples outweighs it. The poll rule's wander quantile ignores the prior (see estimate()). */
+const WANDER_PRIOR_SD_DECADES = 1.5;
+/** A sample is an outlier when it lies further than this many sigmas from the prediction of
+ * every wander hypothesis. */
 const OUTLIER_SIGMAS = 6;
 const OUTLIER_RUN = 3;
 
@@ -113,7 +121,6 @@ export class ClockFilter {
   #lastUsed: NtpTime | null = null;
   #rfc: RfcFilterState | null = null;
   #models: Model[] = [];
-  #best = 0;
   #time: NtpTime | null = null;
   #samples = 0;
   #delays: number[] = [];
@@ -161,15 +168,16 @@ export class ClockFilter {
   estimate(now: NtpTime): SourceEstimate | null {
     if (this.#models.length === 0 || this.#time === null) return null;
     const dt = Math.max(0, diffSec(now, this.#time));
-    // Bayesian model averaging over the wander hypotheses, weighted by their recent likelihood.
+    // Bayesian model averaging over the wander hypotheses, weighted by their recent likelihood
+    // and the prior.
     let top = -Infinity;
-    for (const m of this.#models) if (m.score > top) top = m.score;
+    for (const m of this.#models) top = Math.max(top, m.score + wanderLogPrior(m.q));
     let wsum = 0;
     let x = 0;
     let f = 0;
     const w: number[] = [];
     for (const m of this.#models) {
-      const wi = Math.exp(m.score - top);
+      const wi = Math.exp(m.score + wanderLogPrior(m.q) - top);
       w.push(wi);
       wsum += wi;
       x += wi * (m.x + m.f * dt);
@@ -193,7 +201,9 @@ export class ClockFilter {
       offsetVar: pxx,
       freqVar: pff,
       sampleStdSec: this.#typicalSampleStd(),
-      wanderQ: this.#wanderQuantile(w, wsum, WANDER_QUANTILE),
+      // The poll rule reads the wander from the samples alone: with the prior in, the poll
+      // would follow the prior's centre instead of the clock.
+      wanderQ: this.#wanderQuantile(WANDER_QUANTILE),
       samples: this.#samples,
     };
   }
@@ -222,8 +232,13 @@ export class ClockFilter {
     if (this.#rfc !== null) this.#rfc.offsetSec -= phaseSec;
   }
 
-  /** The wander q at posterior quantile `p` (models are sorted by increasing q). */
-  #wanderQuantile(w: number[], wsum: number, p: number): number {
+  /** The wander q at quantile `p` of the likelihood weights (models sorted by increasing q). */
+  #wanderQuantile(p: number): number {
+    let top = -Infinity;
+    for (const m of this.#models) top = Math.max(top, m.score);
+    const w = this.#models.map((m) => Math.exp(m.score - top));
+    let wsum = 0;
+    for (const wi of w) wsum += wi;
     let acc = 0;
     for (let i = 0; i < this.#models.length; i++) {
       acc += w[i]! / wsum;
@@ -331,34 +346,27 @@ export class ClockFilter {
         pbb: ASYMMETRY_PRIOR_VAR,
         score: 0,
       }));
-      this.#best = INITIAL_BEST;
       this.#time = sample.at;
       this.#samples = 1;
       return null;
     }
     const dt = diffSec(sample.at, this.#time);
     const e = this.#lastExcess;
-    // Outlier test against the currently trusted model.
-    const bm = this.#models[this.#best]!;
-    {
-      const p = predict(bm, dt);
-      const s = p.pxx + 2 * e * p.pxb + e * e * p.pbb + r;
-      const nu = z - p.x - e * p.b;
-      if (this.#samples >= 4 && nu * nu > OUTLIER_SIGMAS * OUTLIER_SIGMAS * s) {
-        this.#outlierRun++;
-        if (this.#outlierRun < OUTLIER_RUN) return "outlier";
-        // A persistent change (server or path stepped): restart from this sample.
-        this.#models = [];
-        this.#time = null;
-        this.#outlierRun = 0;
-        this.#kalmanAdd(sample);
-        return null;
-      }
+    // Outlier test: a sample is refused only when no wander hypothesis can explain it. Testing
+    // against the most likely model alone refused the samples that showed a wandering clock
+    // after a long poll had been chosen on a few samples' evidence, and restarted the filter.
+    if (this.#samples >= 4 && this.#models.every((m) => isOutlier(m, dt, z, e, r))) {
+      this.#outlierRun++;
+      if (this.#outlierRun < OUTLIER_RUN) return "outlier";
+      // A persistent change (server or path stepped): restart from this sample.
+      this.#models = [];
+      this.#time = null;
+      this.#outlierRun = 0;
+      this.#kalmanAdd(sample);
+      return null;
     }
     this.#outlierRun = 0;
-    let bestScore = -Infinity;
-    for (let i = 0; i < this.#models.length; i++) {
-      const m = this.#models[i]!;
+    for (const m of this.#models) {
       const p = predict(m, dt);
       // Measurement z = θ + b·e + noise, H = [1, 0, e].
       const a = p.pxx + e * p.pxb;
@@ -377,15 +385,25 @@ export class ClockFilter {
       m.pbb = p.pbb - d * d / s;
       const ll = -0.5 * (Math.log(s) + nu * nu / s);
       m.score = this.#forget * m.score + ll;
-      if (m.score > bestScore) {
-        bestScore = m.score;
-        this.#best = i;
-      }
     }
     this.#time = sample.at;
     this.#samples++;
     return null;
   }
+}
+
+/** Log prior weight of wander hypothesis q (Gaussian in log10 q). */
+function wanderLogPrior(q: number): number {
+  return -0.5 * ((Math.log10(q) - WANDER_PRIOR_LOG10) / WANDER_PRIOR_SD_DECADES) ** 2;
+}
+
+/** True when measurement z (with delay excess e, variance r) lies beyond OUTLIER_SIGMAS of what
+ * model m predicts `dt` seconds after its last sample. */
+function isOutlier(m: Model, dt: number, z: number, e: number, r: number): boolean {
+  const p = predict(m, dt);
+  const s = p.pxx + 2 * e * p.pxb + e * e * p.pbb + r;
+  const nu = z - p.x - e * p.b;
+  return nu * nu > OUTLIER_SIGMAS * OUTLIER_SIGMAS * s;
 }
 
 function predict(m: Model, dt: number): Model {

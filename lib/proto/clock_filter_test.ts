@@ -87,3 +87,18 @@ Deno.test("ClockFilter.applyCorrection() with a step moves stored sample times",
   const r = f.add(sample(60, 0, 2e-4));
   assert.equal(r.accepted, true);
 });
+
+Deno.test("ClockFilter accepts a sample after a long gap that only a wandering clock explains", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  // Twelve quiet samples a minute apart make the smallest wander the most likely model...
+  for (let i = 0; i < 12; i++) f.add(sample(i * 64, 0, i % 2 ? 2e-4 : 2.5e-4));
+  const before = f.estimate(addSec(T0, 11 * 64))!;
+  // ...but 2 ms after 1000 s is well within what a wandering crystal (q up to 1e-12) does.
+  const t = 11 * 64 + 1000;
+  assert.deepEqual(f.add(sample(t, 2e-3, 2e-4)), { accepted: true, rfcUpdated: true });
+  const after = f.estimate(addSec(T0, t))!;
+  assert.ok(after.wanderQ > before.wanderQ, `wander ${before.wanderQ} -> ${after.wanderQ}`);
+  assert.ok(Math.abs(after.offsetSec - 2e-3) < 0.2e-3, `offset ${after.offsetSec}`);
+  // A jump that no wander explains is still refused.
+  assert.deepEqual(f.add(sample(t + 64, 0.1, 2e-4)), { accepted: false, reason: "outlier" });
+});
