@@ -11,6 +11,9 @@ command -v faketime >/dev/null 2>&1 || need+=(faketime)
 command -v socat >/dev/null 2>&1 || need+=(socat)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
+# dnsmasq-base: the binary only. The `dnsmasq` package would also install and start a system DNS
+# service (the policy-rc.d veto below would stop that too, but there is nothing to veto here).
+command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need[*]}"

@@ -50,6 +50,8 @@ export interface TimekeepingSettings {
   family?: ResolveFamily;
   /** Seconds between source checks (pool refill, re-resolution); default 60. */
   maintenanceSec?: number;
+  /** Unanswered polls before a source counts as unreachable (1–8); default 8, as ntpd. */
+  unreachPolls?: number;
 }
 
 /** Everything the daemon needs, resolved from the configuration and the command line. */
@@ -341,6 +343,7 @@ export class Daemon {
       ...(tks.maxclock !== undefined ? { maxclock: tks.maxclock } : {}),
       ...(tks.family !== undefined ? { family: tks.family } : {}),
       ...(tks.maintenanceSec !== undefined ? { maintenanceSec: tks.maintenanceSec } : {}),
+      ...(tks.unreachPolls !== undefined ? { unreachPolls: tks.unreachPolls } : {}),
     });
     this.#sourcesReady = this.#sources.start().catch((e) => {
       log.error(`sources: ${(e as Error).message}`);

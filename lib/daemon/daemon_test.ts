@@ -345,6 +345,31 @@ Deno.test("Daemon expands a pool up to maxclock and replaces a member that stops
   await h.daemon.stop();
 });
 
+Deno.test("Daemon with unreachPolls 2 replaces a silent pool member within two polls; 8 does not", async () => {
+  for (const [polls, replaced] of [[2, true], [8, false]] as const) {
+    const network = new MemoryNetwork({ delay: () => 0.001 });
+    const pool = ["127.0.3.1", "127.0.3.2", "127.0.3.3"];
+    const servers = startServers(network, pool);
+    const resolver: Resolver = () =>
+      Promise.resolve({ ok: true, addresses: pool.map((address) => ({ family: 4, address })) });
+    const h = await startClient(
+      clientSettings({
+        sources: [source("pool.test", "pool")],
+        timekeeping: { maxclock: 2, maintenanceSec: 4, unreachPolls: polls },
+      }),
+      { network, resolver },
+    );
+    await h.timers.run(40);
+    servers[0]!.close();
+    // Two 16 s polls, one maintenance interval and a little slack.
+    await h.timers.run(2 * 16 + 4 + 2);
+    const addrs = h.daemon.status().system!.associations.map((a) => a.address.address).sort();
+    assert.deepEqual(addrs, replaced ? pool.slice(1) : pool.slice(0, 2), `unreachPolls ${polls}`);
+    await h.daemon.stop();
+    for (const t of servers.slice(1)) t.close();
+  }
+});
+
 Deno.test("Daemon re-resolves a server name that stops answering", async () => {
   const network = new MemoryNetwork({ delay: () => 0.001 });
   const [a, b] = startServers(network, ["127.0.2.1", "127.0.2.2"]);

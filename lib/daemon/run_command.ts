@@ -32,6 +32,8 @@ export const HORAE_RUN_USAGE = `Horae options:
   --observe            never steer the system clock (corrections go to a virtual clock)
   --status-file FILE   write the daemon's status as JSON to FILE (atomically, on every change)
   --toml               the configuration file is TOML
+  --source-check SEC   check sources (pool refill, re-resolution) every SEC seconds (default 60)
+  --unreach-polls N    a source is unreachable after N unanswered polls (1-8, default 8)
 `;
 
 /** Horae's own daemon flags, split from ntpd's. */
@@ -40,11 +42,18 @@ export interface HoraeFlags {
   port: number | null;
   listen: string[];
   statusFile: string | null;
+  /** --source-check: seconds between source checks, or null for the default. */
+  sourceCheckSec: number | null;
+  /** --unreach-polls: unanswered polls before a source is unreachable, or null for the default. */
+  unreachPolls: number | null;
   /** The remaining (ntpd) arguments. */
   rest: string[];
 }
 
-/** Splits Horae's own daemon flags (--port, --listen, --status-file) from ntpd's. */
+/**
+ * Splits Horae's own daemon flags (--port, --listen, --status-file, --source-check,
+ * --unreach-polls) from ntpd's.
+ */
 export function extractHoraeFlags(
   argv: string[],
 ): HoraeFlags | { ok: false; message: string } {
@@ -52,7 +61,9 @@ export function extractHoraeFlags(
   const listen: string[] = [];
   let port: number | null = null;
   let statusFile: string | null = null;
-  const names = ["--port", "--listen", "--status-file"];
+  let sourceCheckSec: number | null = null;
+  let unreachPolls: number | null = null;
+  const names = ["--port", "--listen", "--status-file", "--source-check", "--unreach-polls"];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf("=");
@@ -70,11 +81,24 @@ export function extractHoraeFlags(
       port = Number(value);
     } else if (name === "--status-file") {
       statusFile = value;
+    } else if (name === "--source-check") {
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 86400) {
+        return {
+          ok: false,
+          message: `--source-check: "${value}" is not a number of seconds (1-86400)`,
+        };
+      }
+      sourceCheckSec = Number(value);
+    } else if (name === "--unreach-polls") {
+      if (!/^[1-8]$/.test(value)) {
+        return { ok: false, message: `--unreach-polls: "${value}" is not a number of polls (1-8)` };
+      }
+      unreachPolls = Number(value);
     } else {
       listen.push(value);
     }
   }
-  return { ok: true, port, listen, statusFile, rest };
+  return { ok: true, port, listen, statusFile, sourceCheckSec, unreachPolls, rest };
 }
 
 function stderr(text: string): void {
@@ -158,6 +182,8 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     slew: opts.slew,
     quit: opts.quit,
     statusFile: flags.statusFile,
+    ...(flags.sourceCheckSec !== null ? { sourceCheckSec: flags.sourceCheckSec } : {}),
+    ...(flags.unreachPolls !== null ? { unreachPolls: flags.unreachPolls } : {}),
   });
 
   const daemon = new Daemon(settings, {

@@ -17,8 +17,22 @@ Deno.test("extractHoraeFlags() splits --port, --listen and --status-file from nt
     port: 1123,
     listen: ["127.0.0.1"],
     statusFile: "/run/horae.json",
+    sourceCheckSec: null,
+    unreachPolls: null,
     rest: ["-n", "-q", "--observe"],
   });
+});
+
+Deno.test("extractHoraeFlags() takes --source-check and --unreach-polls within their ranges", () => {
+  const r = extractHoraeFlags(["--source-check", "5", "--unreach-polls=2", "-n"]);
+  assert.ok(r.ok);
+  assert.equal(r.sourceCheckSec, 5);
+  assert.equal(r.unreachPolls, 2);
+  assert.deepEqual(r.rest, ["-n"]);
+  assert.equal(extractHoraeFlags(["--source-check", "0"]).ok, false);
+  assert.equal(extractHoraeFlags(["--source-check", "1.5"]).ok, false);
+  assert.equal(extractHoraeFlags(["--unreach-polls", "9"]).ok, false);
+  assert.equal(extractHoraeFlags(["--unreach-polls", "0"]).ok, false);
 });
 
 Deno.test("extractHoraeFlags() rejects a missing value and a bad port", () => {

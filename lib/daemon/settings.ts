@@ -31,6 +31,10 @@ export interface SettingsOverrides {
   statusFile?: string | null;
   /** UDP port of the configured servers (123; tests may change it). */
   serverPort?: number;
+  /** --source-check: seconds between source checks (pool refill, re-resolution). */
+  sourceCheckSec?: number;
+  /** --unreach-polls: unanswered polls before a source counts as unreachable. */
+  unreachPolls?: number;
 }
 
 /** Parses "1.2.3.4", "::1" or "[::1]" into an address with `port`. */
@@ -127,6 +131,8 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
       },
       maxclock: tos.maxclock,
       family,
+      ...(o.sourceCheckSec !== undefined ? { maintenanceSec: o.sourceCheckSec } : {}),
+      ...(o.unreachPolls !== undefined ? { unreachPolls: o.unreachPolls } : {}),
     },
     statusFile: o.statusFile ?? null,
     logConfig: [...config.logConfig],

@@ -70,3 +70,12 @@ Deno.test("settingsFromConfig() keeps -4/-6 for listen addresses", () => {
   assert.deepEqual(s.listen, [{ family: 6, address: "::", port: 1123 }]);
   assert.deepEqual(s.sources, []);
 });
+
+Deno.test("settingsFromConfig() passes --source-check and --unreach-polls to the source manager", () => {
+  const plain = settingsFromConfig(emptyConfig());
+  assert.equal(plain.timekeeping!.maintenanceSec, undefined);
+  assert.equal(plain.timekeeping!.unreachPolls, undefined);
+  const s = settingsFromConfig(emptyConfig(), { sourceCheckSec: 5, unreachPolls: 2 });
+  assert.equal(s.timekeeping!.maintenanceSec, 5);
+  assert.equal(s.timekeeping!.unreachPolls, 2);
+});

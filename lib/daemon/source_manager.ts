@@ -36,7 +36,10 @@ export interface SourceManagerOptions {
   family: ResolveFamily;
   /** Seconds between checks for unreachable members and unresolved names. */
   maintenanceSec: number;
-  /** Requests without any answer before a member counts as unreachable (ntpd: 8 polls). */
+  /**
+   * Polls without an answer before a member counts as unreachable (1–8; ntpd: 8, the whole reach
+   * register). Lower values only make tests with real servers finish sooner.
+   */
   unreachPolls: number;
   /** Seconds a replaced pool address is not taken again. */
   retireSec: number;
@@ -86,6 +89,7 @@ export class SourceManager {
   #sources: Source[] = [];
   #timer: number | null = null;
   #stopped = false;
+  #silentMask: number;
 
   /** Prepares the sources; nothing is resolved before {@link start}. */
   constructor(
@@ -95,6 +99,9 @@ export class SourceManager {
   ) {
     this.#deps = deps;
     this.#opts = { ...DEFAULT_SOURCE_MANAGER_OPTIONS, ...opts };
+    const polls = Math.max(1, Math.min(8, Math.floor(this.#opts.unreachPolls)));
+    this.#opts.unreachPolls = polls;
+    this.#silentMask = (1 << polls) - 1;
     for (const s of sources) {
       const family = intersect(s.family, this.#opts.family);
       if (family === null) {
@@ -158,7 +165,10 @@ export class SourceManager {
           m.received = snap.received;
           m.sentAtLastRx = snap.sent;
         }
-        const silent = snap.reach === 0 && snap.sent - m.sentAtLastRx >= this.#opts.unreachPolls;
+        // The last `unreachPolls` bits of the reach register are clear (all of it by default)
+        // and that many requests went out since the last answer this check saw.
+        const silent = (snap.reach & this.#silentMask) === 0 &&
+          snap.sent - m.sentAtLastRx >= this.#opts.unreachPolls;
         if (!snap.dead && !silent) continue;
         const why = snap.dead ? "refused service" : "unreachable";
         if (s.setting.kind === "pool") {

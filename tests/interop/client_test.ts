@@ -14,6 +14,7 @@ import {
   startDenoScript,
   startHorae,
   tempDir,
+  waitForJson,
   withNetns,
 } from "../support/peers.ts";
 import { recordSkip } from "../support/skips.ts";
@@ -42,24 +43,8 @@ function needs(test: string, ...programs: string[]): Record<string, string> | nu
 }
 
 /** Polls Horae's status file until `pred` holds; returns that status or throws with the last. */
-async function waitStatus(
-  path: string,
-  pred: (s: Json) => boolean,
-  timeoutMs: number,
-  horae: Proc,
-): Promise<Json> {
-  const end = Date.now() + timeoutMs;
-  let last: Json = null;
-  while (Date.now() < end) {
-    last = await readJson(path);
-    if (last !== null && pred(last)) return last;
-    await new Promise((r) => setTimeout(r, 250));
-  }
-  throw new Error(
-    `status condition not met in ${timeoutMs} ms; last status:\n${
-      JSON.stringify(last, null, 1)?.slice(0, 3000)
-    }\nhorae output:\n${horae.output.slice(-3000)}`,
-  );
+function waitStatus(path: string, pred: (s: Json) => boolean, timeoutMs: number, horae: Proc) {
+  return waitForJson<Json>(path, pred, timeoutMs, horae);
 }
 
 /** Starts chronyd -x servers on `addresses` (port 123) inside `ns`; returns a stopper. */

@@ -384,3 +384,117 @@ export async function readJson(path: string): Promise<Record<string, unknown> | 
     return null;
   }
 }
+
+/** Polls a JSON file (Horae's `--status-file`) until `pred` holds; throws with the last one. */
+export async function waitForJson<T = Record<string, unknown>>(
+  path: string,
+  pred: (doc: T) => boolean,
+  timeoutMs: number,
+  proc?: Proc,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  let last: T | null = null;
+  while (Date.now() < end) {
+    last = await readJson(path) as T | null;
+    if (last !== null && pred(last)) return last;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error(
+    `${path}: condition not met in ${timeoutMs} ms; last:\n${
+      JSON.stringify(last, null, 1)?.slice(0, 3000)
+    }${proc ? `\noutput:\n${proc.output.slice(-3000)}` : ""}`,
+  );
+}
+
+/** DNS names and the addresses dnsmasq answers for them (several per name for a pool). */
+export type DnsRecords = Record<string, string[]>;
+
+/** A running dnsmasq (see {@link startDnsmasq}). */
+export interface RunningDnsmasq {
+  proc: Proc;
+  /** Replaces the records: rewrites the hosts file, sends SIGHUP, waits until it was reread. */
+  setRecords(records: DnsRecords): Promise<void>;
+  /** How many queries of `type` (A, AAAA) for `name` dnsmasq has logged so far. */
+  queries(name: string, type?: string): number;
+  /** Stops dnsmasq and removes its files and the namespace's resolv.conf. */
+  stop(): Promise<void>;
+}
+
+function hostsText(records: DnsRecords): string {
+  return Object.entries(records).flatMap(([name, addrs]) => addrs.map((a) => `${a} ${name}\n`))
+    .join("");
+}
+
+/**
+ * Starts dnsmasq as the only DNS server of network namespace `netns`, on 127.0.0.1 port 53,
+ * answering `records` from a hosts file (`--addn-hosts`) that {@link RunningDnsmasq.setRecords}
+ * changes. Writes `/etc/netns/<netns>/resolv.conf` pointing at it, so programs started later with
+ * `ip netns exec` resolve through it. Names under the records' top-level domains are answered
+ * locally only (no upstream; unknown names are NXDOMAIN). Runs without CAP_SYS_TIME.
+ */
+export async function startDnsmasq(
+  dnsmasq: string,
+  opts: { netns: string; records: DnsRecords },
+): Promise<RunningDnsmasq> {
+  const dir = await tempDir("dnsmasq-");
+  const hosts = `${dir}/hosts`;
+  const etc = `/etc/netns/${opts.netns}`;
+  await Deno.writeTextFile(hosts, hostsText(opts.records));
+  await Deno.mkdir(etc, { recursive: true });
+  await Deno.writeTextFile(`${etc}/resolv.conf`, "nameserver 127.0.0.1\n");
+  const tlds = [...new Set(Object.keys(opts.records).map((n) => n.split(".").pop()!))];
+  const proc = new Proc([
+    "ip",
+    "netns",
+    "exec",
+    opts.netns,
+    ...NO_SYS_TIME,
+    dnsmasq,
+    "--no-daemon",
+    "--conf-file=/dev/null",
+    "--no-resolv",
+    "--no-hosts",
+    "--listen-address=127.0.0.1",
+    "--bind-interfaces",
+    "--port=53",
+    `--addn-hosts=${hosts}`,
+    ...tlds.map((t) => `--local=/${t}/`),
+    // The hosts file lives in a private folder: stay root to reread it on SIGHUP.
+    "--user=root",
+    "--group=root",
+    "--pid-file",
+    "--log-queries",
+    "--log-facility=-",
+  ]);
+  const reads = () => proc.output.match(/read \S+ - \d+ names?/g)?.length ?? 0;
+  const stop = async () => {
+    await proc.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    await Deno.remove(etc, { recursive: true }).catch(() => {});
+  };
+  try {
+    await proc.waitFor(/read \S+ - \d+ names?/, 10_000);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return {
+    proc,
+    stop,
+    queries: (name, type = "A") => {
+      const esc = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+      return proc.output.match(new RegExp(`query\\[${type}\\] ${esc} from`, "g"))?.length ?? 0;
+    },
+    setRecords: async (records) => {
+      const before = reads();
+      await Deno.writeTextFile(`${hosts}.new`, hostsText(records));
+      await Deno.rename(`${hosts}.new`, hosts);
+      proc.kill("SIGHUP");
+      const end = Date.now() + 10_000;
+      while (reads() === before) {
+        if (Date.now() > end) throw new Error(`dnsmasq did not reread ${hosts}:\n${proc.output}`);
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    },
+  };
+}
