@@ -2,6 +2,7 @@
 // iburst/burst, the reach register, unreachable back-off, origin checks, kiss-o'-death handling,
 // and the on-wire offset/delay computation feeding the per-association clock filter.
 
+import type { SystemState } from "./server.ts";
 import { addSec, diffSec, fromTimestamp, type NtpTime, toTimestamp } from "./ntp_time.ts";
 import { ClockFilter, type FilterSample, type SourceEstimate } from "./clock_filter.ts";
 import { type Action, type PeerAddress, PeerEvent } from "./events.ts";
@@ -76,14 +77,7 @@ export type ReceiveResult =
   | { kind: "rejected"; reason: RejectReason };
 
 /** What the server told us about itself in the last valid reply. */
-export interface ServerVariables {
-  leap: number;
-  stratum: number;
-  precisionLog2: number;
-  rootDelaySec: number;
-  rootDispersionSec: number;
-  refid: number;
-  referenceTime: NtpTime;
+export interface ServerVariables extends SystemState {
   pollLog2: number;
 }
 

@@ -2,6 +2,7 @@
 // associations, runs select → cluster → combine → loop_filter, keeps the system variables, tos,
 // and the leap second state (leapfile and the survivors' leap indicator vote).
 
+import type { SystemState } from "./server.ts";
 import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
 import { type Action, type PeerAddress, SystemEvent } from "./events.ts";
 import { Association, type AssociationOptions, type AssociationSnapshot } from "./association.ts";
@@ -67,14 +68,7 @@ export interface InboundDatagram {
 }
 
 /** System variables (ntpq `rv 0`). */
-export interface SystemSnapshot {
-  leap: number;
-  stratum: number;
-  precisionLog2: number;
-  rootDelaySec: number;
-  rootDispersionSec: number;
-  refid: number;
-  referenceTime: NtpTime;
+export interface SystemSnapshot extends SystemState {
   systemPeer: number | null;
   offsetSec: number;
   sysJitterSec: number;
