@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { fromUnix } from "../proto/ntp_time.ts";
-import { unsynchronisedState } from "../proto/server.ts";
+import { Server, unsynchronisedState } from "../proto/server.ts";
 import type { DaemonStatus } from "./daemon.ts";
 import { isoTime, refidText, statusDocument, writeStatusFile } from "./status_file.ts";
 
@@ -9,22 +9,7 @@ const NOW = fromUnix(1_800_000_000);
 function status(over: Partial<DaemonStatus> = {}): DaemonStatus {
   return {
     state: unsynchronisedState(-20),
-    server: {
-      received: 0,
-      replied: 0,
-      cryptoNak: 0,
-      dropped: {
-        too_short: 0,
-        bad_version: 0,
-        old_version: 0,
-        bad_length: 0,
-        not_request: 0,
-        control: 0,
-        private: 0,
-        kod: 0,
-        zero_transmit: 0,
-      },
-    },
+    server: new Server(unsynchronisedState(-20)).stats(),
     listening: [{ family: 4, address: "127.0.0.1", port: 123 }],
     kernelTimestamps: [true],
     driftPpm: null,
