@@ -5,27 +5,9 @@ import { fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
 import type { SocketAddress } from "./transport.ts";
 import { DatagramTransport, portableRealtime } from "./datagram_transport.ts";
 import type { RealtimeReader } from "./udp_transport.ts";
+import { request, within } from "./_test_helpers.ts";
 
 const FIXED_CLOCK: RealtimeReader = () => [1_800_000_000, 987_654_321];
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let id: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    id = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(id);
-  }
-}
-
-function request(id: number, size = 48): Uint8Array {
-  const b = new Uint8Array(size);
-  b[0] = 0x23;
-  new DataView(b.buffer).setUint32(8, id);
-  return b;
-}
 
 async function roundTrip(host: string): Promise<void> {
   const server = new DatagramTransport({ address: host, clock: FIXED_CLOCK });

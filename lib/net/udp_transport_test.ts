@@ -7,6 +7,7 @@ import { SocketErrno } from "../../ffi/socket.ts";
 import { diffSec, fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
 import type { ReceivedDatagram, SocketAddress } from "./transport.ts";
 import { type RealtimeReader, UdpTransport } from "./udp_transport.ts";
+import { request, within } from "./_test_helpers.ts";
 
 const FIXED_CLOCK: RealtimeReader = () => [1_800_000_000, 123_456_789];
 
@@ -14,26 +15,6 @@ function deferred<T>(): { promise: Promise<T>; resolve: (v: T) => void } {
   let resolve!: (v: T) => void;
   const promise = new Promise<T>((r) => (resolve = r));
   return { promise, resolve };
-}
-
-async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
-  let id: ReturnType<typeof setTimeout> | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    id = setTimeout(() => reject(new Error(`timed out after ${ms} ms: ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([p, timeout]);
-  } finally {
-    clearTimeout(id);
-  }
-}
-
-function request(id: number, size = 48): Uint8Array {
-  const b = new Uint8Array(size);
-  b[0] = 0x23; // LI 0, version 4, mode 3
-  new DataView(b.buffer).setUint32(8, id);
-  b.fill(0xab, 40, 44);
-  return b;
 }
 
 function echo(d: ReceivedDatagram, r: { buffer: Uint8Array; length: number }): void {
