@@ -43,15 +43,25 @@ export function errnoName(errno: number): string {
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
 const SYMBOLS = {
   clock_gettime: { parameters: ["i32", "buffer"], result: "i32" },
-  clock_getres: { parameters: ["i32", "buffer"], result: "i32" },
   __errno_location: { parameters: [], result: "pointer" },
-  getpid: { parameters: [], result: "i32" },
 } as const;
 
 /** Opens libc once (throws when FFI is not permitted). */
 export function libc(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
   if (lib === null) lib = Deno.dlopen(LIBC_PATH, SYMBOLS);
   return lib.symbols;
+}
+
+/**
+ * Opens glibc with another module's `symbols` (throws when FFI is not permitted). This module's
+ * handle is opened first, so `errno()` after a failed call never has to dlopen, which could
+ * overwrite errno.
+ */
+export function openLibc<S extends Deno.ForeignLibraryInterface>(
+  symbols: S,
+): Deno.DynamicLibrary<S> {
+  libc();
+  return Deno.dlopen(LIBC_PATH, symbols);
 }
 
 /** True when FFI can be used in this process. */
@@ -90,12 +100,4 @@ export function realtimeNs(): bigint {
     throw new OsError("clock_gettime", errno());
   }
   return ts[0]! * 1_000_000_000n + ts[1]!;
-}
-
-/** Resolution of CLOCK_REALTIME in nanoseconds. */
-export function realtimeResolutionNs(): number {
-  if (libc().clock_getres(CLOCK_REALTIME, tsBytes) !== 0) {
-    throw new OsError("clock_getres", errno());
-  }
-  return Number(ts[0]! * 1_000_000_000n + ts[1]!);
 }

@@ -1,7 +1,7 @@
 // UDP sockets through libc FFI (Linux x86_64, glibc): socket calls, sockaddr codecs and the
 // batch structures (struct mmsghdr arrays) that recvmmsg/sendmmsg work on. Layouts: PLATFORM.md.
 
-import { errno, LIBC_PATH, OsError } from "./libc.ts";
+import { errno, openLibc, OsError } from "./libc.ts";
 
 /** Address family IPv4. */
 export const AF_INET = 2;
@@ -126,7 +126,7 @@ let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
 
 /** Opens the socket bindings once (throws when FFI is not permitted). */
 export function socketLib(): SocketSymbols {
-  if (lib === null) lib = Deno.dlopen(LIBC_PATH, SYMBOLS);
+  lib ??= openLibc(SYMBOLS);
   return lib.symbols;
 }
 

@@ -1,7 +1,7 @@
 // The kernel clock discipline interface: Linux `struct timex` and `ntp_adjtime` through Deno FFI
 // (RFC 5905 §7.3 / the "kernel model" of ntpd 4.2.x), plus `clock_settime` for steps.
 
-import { errno, libc, LIBC_PATH, OsError } from "./libc.ts";
+import { errno, openLibc, OsError } from "./libc.ts";
 
 /** sizeof(struct timex) on x86_64 glibc. */
 export const TIMEX_SIZE = 208;
@@ -376,12 +376,7 @@ const SYMBOLS = {
 let lib: Deno.DynamicLibrary<typeof SYMBOLS> | null = null;
 
 function symbols(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
-  if (lib === null) {
-    // Open libc.ts's handle first too, so errno() after a failed call does not dlopen (which
-    // could overwrite errno).
-    libc();
-    lib = Deno.dlopen(LIBC_PATH, SYMBOLS);
-  }
+  lib ??= openLibc(SYMBOLS);
   return lib.symbols;
 }
 

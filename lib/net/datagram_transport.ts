@@ -11,7 +11,7 @@ import type {
   Transport,
   TransportStats,
 } from "./transport.ts";
-import { canonicalIp, socketAddress } from "./socket_address.ts";
+import { socketAddress } from "./socket_address.ts";
 import { type RealtimeReader, resolveBindAddress } from "./udp_transport.ts";
 
 /** Options of a `DatagramTransport`. */
@@ -217,8 +217,7 @@ function stamp(buffer: Uint8Array, now: readonly [number, number]): void {
 }
 
 function toSocketAddress(hostname: string, port: number): SocketAddress | null {
-  const ip = canonicalIp(hostname);
-  if (ip === null) return null;
-  const r = socketAddress(ip, port);
+  // socketAddress() already puts the address in canonical form.
+  const r = socketAddress(hostname, port);
   return r.ok ? r.address : null;
 }

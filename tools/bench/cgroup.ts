@@ -60,8 +60,8 @@ export interface CgroupThrottling {
 
 /**
  * A child cgroup with a CPU quota. Put a process in it before it starts with `wrap()` (every
- * thread it ever creates is then capped) or afterwards with `addPid()`. `remove()` deletes the
- * group once its processes have exited.
+ * thread it ever creates is then capped). `remove()` deletes the group once its processes have
+ * exited.
  */
 export class CpuCgroup {
   /** The group's directory. */
@@ -124,17 +124,6 @@ export class CpuCgroup {
    */
   wrap(command: readonly string[]): string[] {
     return ["/bin/sh", "-c", 'echo $$ > "$0" && exec "$@"', this.procsFile, ...command];
-  }
-
-  /** Moves a running process (all its threads) into the group. */
-  addPid(pid: number): void {
-    Deno.writeTextFileSync(this.procsFile, `${pid}`);
-  }
-
-  /** PIDs currently in the group. */
-  pids(): number[] {
-    const text = readText(this.procsFile) ?? "";
-    return text.split("\n").filter((l) => l !== "").map(Number);
   }
 
   /** Throttling counters so far. */

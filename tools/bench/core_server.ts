@@ -66,7 +66,7 @@ export async function runCoreServer(args: string[]): Promise<number> {
   );
   // The same handler as the daemon's, so this measures the daemon's per-packet work.
   await transport.serve((d, slot) => {
-    const n = server.respond(d.data, d.rxTime, slot.buffer);
+    const n = server.respondAt(d.data, d.rxUnixSec, d.rxUnixNsec, slot.buffer, slot.view);
     slot.length = n;
     slot.stampTransmit = n > 0;
   });

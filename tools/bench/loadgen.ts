@@ -212,7 +212,6 @@ class ClientSocket {
   readonly txLo = new Uint32Array(SEQ_SPACE);
   readonly state = new Uint8Array(SEQ_SPACE);
   readonly sentAtMs = new Float64Array(SEQ_SPACE);
-  readonly views: Uint8Array[] = [];
   next = 0;
   head = 0;
   outstanding = 0;
@@ -230,7 +229,6 @@ class ClientSocket {
       b[2] = 6; // poll 64 s
       b[3] = 0xec; // precision −20
       this.batch.setTx(j, j, 48, dest);
-      this.views.push(this.batch.rxBuffer(j));
     }
   }
 }

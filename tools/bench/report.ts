@@ -313,7 +313,7 @@ export function renderTable(report: BenchReport): string {
     parts.push("", "SO_REUSEPORT workers:", table(SCALING_HEADER, scalingRows(scaling)));
   }
   const lag = lagRows(s);
-  if (lag.length > 0) parts.push("", "Event loop under load:", table(LAG_HEADER, lagRows(s)));
+  if (lag.length > 0) parts.push("", "Event loop under load:", table(LAG_HEADER, lag));
   return parts.join("\n");
 }
 

@@ -128,11 +128,6 @@ export class ServerProcess {
     return readCpuSec(this.pid);
   }
 
-  /** What the server printed so far (stdout, stderr). */
-  output(): { stdout: string; stderr: string } {
-    return { stdout: this.#out.text, stderr: this.#err.text };
-  }
-
   /** Sends a signal (ignored when the process is gone). */
   signal(sig: Deno.Signal): void {
     try {
