@@ -7,6 +7,7 @@ import {
   fileIncludeReader,
   loadConfig,
   loadConfigText,
+  loadFailure,
   type LoadResult,
   MAX_CONFIG_BYTES,
 } from "../config/load_config.ts";
@@ -52,19 +53,10 @@ export async function loadFromArg(
   if (arg !== "-") return await loadConfig(arg, opts);
   const bytes = await io.readStdin();
   if (bytes.length > MAX_CONFIG_BYTES) {
-    const r = loadConfigText("", { ...opts, file: "<stdin>" });
-    return {
-      ...r,
-      ok: false,
-      diagnostics: [{
-        severity: "error",
-        file: "<stdin>",
-        line: 0,
-        col: 0,
-        code: "io",
-        message: `input is larger than the ${MAX_CONFIG_BYTES}-byte limit for configuration files`,
-      }],
-    };
+    return loadFailure(
+      `input is larger than the ${MAX_CONFIG_BYTES}-byte limit for configuration files`,
+      { ...opts, file: "<stdin>" },
+    );
   }
   const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
   return loadConfigText(text, { ...opts, file: "<stdin>", readInclude: fileIncludeReader() });

@@ -2,7 +2,8 @@
 // plus Horae's --toml and --observe; and how those options override the configuration model.
 
 import { parseArgs } from "node:util";
-import type { NtpConfig } from "../config/config_model.ts";
+import { DEFAULT_MULTICAST_GROUP, type NtpConfig } from "../config/config_model.ts";
+import { normalizeConfig } from "../config/normalize.ts";
 import { MAX_KEY_ID, MIN_KEY_ID } from "../config/validate.ts";
 
 /** Everything ntpd's command line can say. Options a later issue implements are stored as given. */
@@ -280,17 +281,10 @@ export function applyNtpdOptions(config: NtpConfig, o: NtpdOptions): NtpConfig {
   if (o.logFile !== null) c.files.logFile = o.logFile;
   if (o.pidFile !== null) c.files.pidFile = o.pidFile;
   if (o.statsDir !== null) c.stats.statsDir = o.statsDir;
-  if (o.trustedKeys.length > 0) {
-    c.auth.trustedKeys = [...new Set([...c.auth.trustedKeys, ...o.trustedKeys])].sort((a, b) =>
-      a - b
-    );
-  }
-  if (o.broadcastClient) {
-    c.broadcast.client = true;
-    c.system.bclient = true;
-  }
+  c.auth.trustedKeys.push(...o.trustedKeys);
+  if (o.broadcastClient) c.broadcast.client = true;
   if (o.multicastClient && c.broadcast.multicastClient.length === 0) {
-    c.broadcast.multicastClient = ["224.0.1.1"];
+    c.broadcast.multicastClient = [DEFAULT_MULTICAST_GROUP];
   }
   if (o.broadcastDelaySec !== null) c.broadcast.delaySec = o.broadcastDelaySec;
   if (o.authRequired !== null) c.system.auth = o.authRequired;
@@ -305,5 +299,6 @@ export function applyNtpdOptions(config: NtpConfig, o: NtpdOptions): NtpConfig {
     }
   }
   if (o.slew) c.tinker.stepSec = SLEW_ONLY_STEP_SEC;
-  return c;
+  // Sorts the merged trusted keys and sets `bclient` along with -b's `broadcastclient`.
+  return normalizeConfig(c);
 }

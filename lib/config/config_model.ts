@@ -162,6 +162,12 @@ export interface DiscardConfig {
 /** Action of an `interface` / `nic` rule. */
 export type InterfaceAction = "listen" | "ignore" | "drop";
 
+/** Every interface action. */
+export const INTERFACE_ACTIONS: readonly InterfaceAction[] = ["listen", "ignore", "drop"];
+
+/** The address-class words an interface rule may match (kept lower-case in the model). */
+export const INTERFACE_CLASSES: readonly string[] = ["all", "ipv4", "ipv6", "wildcard"];
+
 /** One `interface`/`nic` rule: which addresses to listen on. */
 export interface InterfaceRule {
   action: InterfaceAction;
@@ -185,6 +191,21 @@ export interface CryptoConfig {
   randfile: string | null;
   sign: string | null;
 }
+
+/** The option words of `crypto`, which are also the `CryptoConfig` fields and TOML keys. */
+export const CRYPTO_OPTIONS: readonly Exclude<keyof CryptoConfig, "enabled">[] = [
+  "cert",
+  "digest",
+  "gqpar",
+  "host",
+  "ident",
+  "iffpar",
+  "leap",
+  "mvpar",
+  "pw",
+  "randfile",
+  "sign",
+];
 
 /** Authentication settings (ntp_auth). */
 export interface AuthConfig {
@@ -397,12 +418,27 @@ export interface MruConfig {
   incmem: number | null;
 }
 
+/** The option words of `mru`, which are also the `MruConfig` fields and TOML keys. */
+export const MRU_OPTIONS: readonly (keyof MruConfig)[] = [
+  "maxdepth",
+  "maxmem",
+  "mindepth",
+  "maxage",
+  "initalloc",
+  "initmem",
+  "incalloc",
+  "incmem",
+];
+
 /** `rlimit`: process resource limits (all null when not given). */
 export interface RlimitConfig {
   memlock: number | null;
   stacksize: number | null;
   filenum: number | null;
 }
+
+/** The option words of `rlimit`, which are also the `RlimitConfig` fields and TOML keys. */
+export const RLIMIT_OPTIONS: readonly (keyof RlimitConfig)[] = ["memlock", "stacksize", "filenum"];
 
 /** Files the daemon reads or writes. */
 export interface FilesConfig {
@@ -417,6 +453,52 @@ export interface FilesConfig {
   /** Directory for `saveconfig` files. */
   saveconfigDir: string | null;
 }
+
+/** The file commands of ntp.conf (also the TOML `[daemon]` keys) and the field each one sets. */
+export const FILE_OPTIONS: Readonly<Record<string, keyof FilesConfig>> = {
+  driftfile: "driftFile",
+  leapfile: "leapFile",
+  pidfile: "pidFile",
+  logfile: "logFile",
+  saveconfigdir: "saveconfigDir",
+};
+
+/** The options of `discard` (also the TOML `[discard]` keys) and the field each one sets. */
+export const DISCARD_OPTIONS: Readonly<Record<string, keyof DiscardConfig>> = {
+  average: "averageLog2",
+  minimum: "minimumSec",
+  monitor: "monitor",
+};
+
+/** The options of `tos` (also the TOML `[tos]` keys) and the field each one sets. */
+export const TOS_OPTIONS: Readonly<Record<string, keyof TosConfig>> = {
+  beacon: "beaconSec",
+  ceiling: "ceiling",
+  cohort: "cohort",
+  floor: "floor",
+  maxclock: "maxclock",
+  maxdist: "maxdistSec",
+  minclock: "minclock",
+  mindist: "mindistSec",
+  minsane: "minsane",
+  orphan: "orphan",
+  orphanwait: "orphanwaitSec",
+};
+
+/** The numeric options of `tinker` (also the TOML `[tinker]` keys) and the field each one sets. */
+export const TINKER_OPTIONS: Readonly<Record<string, Exclude<keyof TinkerConfig, "discipline">>> = {
+  allan: "allanSec",
+  dispersion: "dispersionPpm",
+  freq: "freqPpm",
+  huffpuff: "huffpuffSec",
+  panic: "panicSec",
+  step: "stepSec",
+  stepout: "stepoutSec",
+  tick: "tickSec",
+};
+
+/** ntpd's default multicast group for `multicastclient` / `-m`: the IANA NTP address. */
+export const DEFAULT_MULTICAST_GROUP = "224.0.1.1";
 
 /** The whole configuration. */
 export interface NtpConfig {

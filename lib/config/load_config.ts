@@ -1,7 +1,7 @@
 // Loading a configuration from disk, stdin text or the embedded default: size limits, syntax
 // detection (--toml, .toml extension, sniffing), includefile resolution, strict mode.
 
-import type { NtpConfig } from "./config_model.ts";
+import { emptyConfig, type NtpConfig } from "./config_model.ts";
 import { type ConfigComments, emptyComments } from "./config_comments.ts";
 import { applyStrict, type Diagnostic, hasErrors } from "./diagnostics.ts";
 import { DEFAULT_CONFIG_NAME, DEFAULT_NTP_CONF } from "./default_config.ts";
@@ -147,8 +147,7 @@ export function loadConfigText(
   if (syntax === "toml") {
     const binary = checkTextFile(text, options.file);
     if (binary !== null) {
-      const r = parseTomlConfig("", options.file);
-      config = r.config;
+      config = emptyConfig();
       diagnostics = [binary];
     } else {
       const r = parseTomlConfig(text, options.file);
@@ -182,6 +181,26 @@ export function loadConfigText(
 }
 
 /**
+ * The result of a configuration that could not be read at all (`message` says why): the empty
+ * model and a single "io" error for `options.file`.
+ */
+export function loadFailure(
+  message: string,
+  options: LoadOptions & { file: string; path?: string | null },
+): LoadResult {
+  const result = loadConfigText("", options);
+  const d: Diagnostic = {
+    severity: "error",
+    file: options.file,
+    line: 0,
+    col: 0,
+    code: "io",
+    message,
+  };
+  return { ...result, ok: false, diagnostics: [d] };
+}
+
+/**
  * Loads a configuration: `path` null means the embedded default (a pool client). The syntax is
  * TOML with `opts.toml`, for a `.toml` file, or when the content looks like TOML; else ntp.conf.
  * Never throws: unreadable files, oversized files and bad content become diagnostics.
@@ -194,16 +213,9 @@ export function loadConfig(path: string | null, opts: LoadOptions = {}): Promise
   }
   const read = readConfigFile(path);
   if (!read.ok) {
-    const result = loadConfigText("", { ...opts, file: path, path });
-    const d: Diagnostic = {
-      severity: "error",
-      file: path,
-      line: 0,
-      col: 0,
-      code: "io",
-      message: `cannot read configuration: ${read.reason}`,
-    };
-    return Promise.resolve({ ...result, ok: false, diagnostics: [d] });
+    return Promise.resolve(
+      loadFailure(`cannot read configuration: ${read.reason}`, { ...opts, file: path, path }),
+    );
   }
   let id = path;
   try {

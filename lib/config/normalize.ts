@@ -1,8 +1,9 @@
 // Shared construction rules for both readers, so that an ntp.conf file and its TOML translation
-// load to identical models: restrict defaults (ntp_acc) and canonical ordering of sets.
+// load to identical models: restrict defaults (ntp_acc) and canonical spelling and ordering.
 
 import {
   type AddressFamily,
+  INTERFACE_CLASSES,
   type NtpConfig,
   RESTRICT_FLAGS,
   type RestrictFlag,
@@ -67,9 +68,14 @@ export function sortStats(names: readonly string[]): StatName[] {
 
 /**
  * Puts a model into canonical form in place: sorted key and statistics sets, `broadcastclient`
- * and `enable bclient` made the same thing. Both readers call it last.
+ * and `enable bclient` made the same thing, interface address-class words in lower case. Both
+ * readers call it last.
  */
 export function normalizeConfig(config: NtpConfig): NtpConfig {
+  for (const r of config.interfaces) {
+    const lower = r.match.toLowerCase();
+    if (INTERFACE_CLASSES.includes(lower)) r.match = lower;
+  }
   config.auth.trustedKeys = [...new Set(config.auth.trustedKeys)].sort((a, b) => a - b);
   config.stats.enabled = sortStats(config.stats.enabled);
   for (const r of config.restrict) r.flags = sortFlags(r.flags);

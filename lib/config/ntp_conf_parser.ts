@@ -3,23 +3,33 @@
 
 import {
   type AddressFamily,
+  CRYPTO_OPTIONS,
+  DEFAULT_MULTICAST_GROUP,
   defaultFilegen,
   defaultRefclock,
   defaultSource,
+  DISCARD_OPTIONS,
   type DisciplineChoice,
   DISCIPLINES,
   emptyConfig,
+  FILE_OPTIONS,
   FILEGEN_TYPES,
   type FilegenType,
+  INTERFACE_ACTIONS,
   type InterfaceAction,
+  MRU_OPTIONS,
   type NtpConfig,
   type RefclockConfig,
   RESTRICT_FLAGS,
+  RLIMIT_OPTIONS,
+  SOURCE_KINDS,
   type SourceKind,
   STAT_NAMES,
   type StatName,
   SYSTEM_FLAGS,
   type SystemFlag,
+  TINKER_OPTIONS,
+  TOS_OPTIONS,
 } from "./config_model.ts";
 import { classifyAddress } from "./address.ts";
 import type { Diagnostic, Severity } from "./diagnostics.ts";
@@ -149,7 +159,7 @@ export const UNSUPPORTED_KEYWORDS: readonly string[] = [...UNSUPPORTED];
 /** Codes that mean "this line (or part of it) did not make it into the model". */
 const DROP_CODES = new Set(["unknown-keyword", "unknown-option", "ignored-option", "unsupported"]);
 
-const SOURCE_KINDS = new Set(["server", "peer", "pool", "broadcast", "manycastclient"]);
+const SOURCE_KIND_WORDS = new Set<string>(SOURCE_KINDS);
 const SOURCE_FLAGS = new Set([
   "autokey",
   "burst",
@@ -163,60 +173,22 @@ const SOURCE_FLAGS = new Set([
 const SOURCE_VALUES = new Set(["key", "version", "minpoll", "maxpoll", "ttl", "mode"]);
 const REFCLOCK_OPTIONS = new Set(["prefer", "noselect", "true", "minpoll", "maxpoll", "mode"]);
 const RESTRICT_FLAG_WORDS = new Set<string>(RESTRICT_FLAGS);
-const CRYPTO_OPTIONS = new Set([
-  "cert",
-  "digest",
-  "gqpar",
-  "host",
-  "ident",
-  "iffpar",
-  "leap",
-  "mvpar",
-  "pw",
-  "randfile",
-  "sign",
+const CRYPTO_OPTION_WORDS = new Set<string>(CRYPTO_OPTIONS);
+const LIMIT_OPTION_WORDS = {
+  mru: new Set<string>(MRU_OPTIONS),
+  rlimit: new Set<string>(RLIMIT_OPTIONS),
+};
+const FUDGE_OPTIONS = new Set([
+  "time1",
+  "time2",
+  "stratum",
+  "refid",
+  "mode",
+  "flag1",
+  "flag2",
+  "flag3",
+  "flag4",
 ]);
-const TOS_OPTIONS: Record<string, keyof NtpConfig["tos"]> = {
-  beacon: "beaconSec",
-  ceiling: "ceiling",
-  cohort: "cohort",
-  floor: "floor",
-  maxclock: "maxclock",
-  maxdist: "maxdistSec",
-  minclock: "minclock",
-  mindist: "mindistSec",
-  minsane: "minsane",
-  orphan: "orphan",
-  orphanwait: "orphanwaitSec",
-};
-const TINKER_OPTIONS: Record<string, keyof NtpConfig["tinker"]> = {
-  allan: "allanSec",
-  dispersion: "dispersionPpm",
-  freq: "freqPpm",
-  huffpuff: "huffpuffSec",
-  panic: "panicSec",
-  step: "stepSec",
-  stepout: "stepoutSec",
-  tick: "tickSec",
-};
-const MRU_OPTIONS = new Set([
-  "maxdepth",
-  "maxmem",
-  "mindepth",
-  "maxage",
-  "initalloc",
-  "initmem",
-  "incalloc",
-  "incmem",
-]);
-const RLIMIT_OPTIONS = new Set(["memlock", "stacksize", "filenum"]);
-const FILE_COMMANDS: Record<string, keyof NtpConfig["files"]> = {
-  driftfile: "driftFile",
-  leapfile: "leapFile",
-  pidfile: "pidFile",
-  logfile: "logFile",
-  saveconfigdir: "saveconfigDir",
-};
 
 /** `table[key]` for own properties only, so words like "constructor" or "__proto__" find nothing. */
 function own<T>(table: Record<string, T>, key: string): T | undefined {
@@ -437,8 +409,8 @@ class NtpConfParser {
   }
 
   #command(keyword: string, kw: ConfToken, args: ConfToken[]): void {
-    if (SOURCE_KINDS.has(keyword)) return this.#source(keyword as SourceKind, kw, args);
-    const field = own(FILE_COMMANDS, keyword);
+    if (SOURCE_KIND_WORDS.has(keyword)) return this.#source(keyword as SourceKind, kw, args);
+    const field = own(FILE_OPTIONS, keyword);
     if (field !== undefined) {
       const path = this.#onePath(kw, args);
       if (path !== null) {
@@ -601,52 +573,35 @@ class NtpConfParser {
     return v;
   }
 
-  #onePath(kw: ConfToken, args: ConfToken[]): string | null {
+  /** The single argument of a one-argument command; further words are warned about. */
+  #lone(kw: ConfToken, args: ConfToken[], noun: "file name" | "value"): ConfToken | null {
     const v = args[0];
-    if (v === undefined || v.text === "") {
-      this.#error(kw, `"${kw.text}" needs a file name`);
+    if (v === undefined || (noun === "file name" && v.text === "")) {
+      this.#error(kw, `"${kw.text}" needs a ${noun}`);
       return null;
     }
     for (const extra of args.slice(1)) {
       this.#warn(
         extra,
-        `unexpected "${extra.text}" after ${kw.text} file name; ignored`,
+        `unexpected "${extra.text}" after ${kw.text} ${noun}; ignored`,
         "unknown-option",
       );
     }
-    return v.text;
+    return v;
+  }
+
+  #onePath(kw: ConfToken, args: ConfToken[]): string | null {
+    return this.#lone(kw, args, "file name")?.text ?? null;
   }
 
   #oneInt(kw: ConfToken, args: ConfToken[]): number | null {
-    const v = args[0];
-    if (v === undefined) {
-      this.#error(kw, `"${kw.text}" needs a value`);
-      return null;
-    }
-    for (const extra of args.slice(1)) {
-      this.#warn(
-        extra,
-        `unexpected "${extra.text}" after ${kw.text} value; ignored`,
-        "unknown-option",
-      );
-    }
-    return this.#parseInt(v, kw.text);
+    const v = this.#lone(kw, args, "value");
+    return v === null ? null : this.#parseInt(v, kw.text);
   }
 
   #oneNumber(kw: ConfToken, args: ConfToken[]): number | null {
-    const v = args[0];
-    if (v === undefined) {
-      this.#error(kw, `"${kw.text}" needs a value`);
-      return null;
-    }
-    for (const extra of args.slice(1)) {
-      this.#warn(
-        extra,
-        `unexpected "${extra.text}" after ${kw.text} value; ignored`,
-        "unknown-option",
-      );
-    }
-    return this.#parseNumber(v, kw.text);
+    const v = this.#lone(kw, args, "value");
+    return v === null ? null : this.#parseNumber(v, kw.text);
   }
 
   /** Reads a leading -4 / -6 qualifier; returns the family and the index of the next token. */
@@ -826,18 +781,7 @@ class NtpConfParser {
     for (let i = 0; i < args.length; i++) {
       const tok = args[i] as ConfToken;
       const name = tok.text.toLowerCase();
-      const known = [
-        "time1",
-        "time2",
-        "stratum",
-        "refid",
-        "mode",
-        "flag1",
-        "flag2",
-        "flag3",
-        "flag4",
-      ];
-      if (tok.quoted || !known.includes(name)) {
+      if (tok.quoted || !FUDGE_OPTIONS.has(name)) {
         this.#warn(tok, `unknown fudge option "${tok.text}"; ignored`, "unknown-option");
         continue;
       }
@@ -930,16 +874,11 @@ class NtpConfParser {
   }
 
   #discard(kw: ConfToken, args: ConfToken[]): void {
-    const fields: Record<string, keyof NtpConfig["discard"]> = {
-      average: "averageLog2",
-      minimum: "minimumSec",
-      monitor: "monitor",
-    };
     this.#attachKey = "discard";
     this.#mark("discard", kw);
     for (let i = 0; i < args.length; i++) {
       const tok = args[i] as ConfToken;
-      const field = own(fields, tok.text.toLowerCase());
+      const field = own(DISCARD_OPTIONS, tok.text.toLowerCase());
       if (field === undefined || tok.quoted) {
         this.#warn(tok, `unknown discard option "${tok.text}"; ignored`, "unknown-option");
         const nextTok = args[i + 1];
@@ -961,7 +900,7 @@ class NtpConfParser {
     const matchTok = args[1];
     const action = actionTok?.text.toLowerCase();
     if (
-      actionTok === undefined || (action !== "listen" && action !== "ignore" && action !== "drop")
+      actionTok === undefined || !(INTERFACE_ACTIONS as readonly string[]).includes(action ?? "")
     ) {
       this.#error(actionTok ?? kw, `"${kw.text}" needs listen, ignore or drop`);
       return;
@@ -976,10 +915,9 @@ class NtpConfParser {
     for (const extra of args.slice(2)) {
       this.#warn(extra, `unexpected "${extra.text}"; ignored`, "unknown-option");
     }
-    const lower = matchTok.text.toLowerCase();
-    const match = ["all", "ipv4", "ipv6", "wildcard"].includes(lower) ? lower : matchTok.text;
     const idx = this.config.interfaces.length;
-    this.config.interfaces.push({ action: action as InterfaceAction, match });
+    // normalizeConfig() lower-cases the address-class words.
+    this.config.interfaces.push({ action: action as InterfaceAction, match: matchTok.text });
     this.#mark(`interfaces.${idx}`, matchTok);
     this.#attachKey = `interfaces.${idx}`;
   }
@@ -1005,8 +943,7 @@ class NtpConfParser {
         this.#error(kw, '"manycastserver" needs at least one address');
         return;
       }
-      // ntpd's default multicast group: the IANA NTP address.
-      addrs.push({ text: "224.0.1.1", col: kw.col, quoted: false });
+      addrs.push({ text: DEFAULT_MULTICAST_GROUP, col: kw.col, quoted: false });
     }
     for (const tok of addrs) {
       this.#mark(`broadcast.${field}.${list.length}`, tok);
@@ -1075,7 +1012,7 @@ class NtpConfParser {
     for (let i = 0; i < args.length; i++) {
       const tok = args[i] as ConfToken;
       const name = tok.text.toLowerCase();
-      if (tok.quoted || !CRYPTO_OPTIONS.has(name)) {
+      if (tok.quoted || !CRYPTO_OPTION_WORDS.has(name)) {
         this.#warn(tok, `unknown crypto option "${tok.text}"; ignored`, "unknown-option");
         continue;
       }
@@ -1337,7 +1274,7 @@ class NtpConfParser {
   }
 
   #limits(keyword: "mru" | "rlimit", kw: ConfToken, args: ConfToken[]): void {
-    const known = keyword === "mru" ? MRU_OPTIONS : RLIMIT_OPTIONS;
+    const known = LIMIT_OPTION_WORDS[keyword];
     const target = this.config[keyword] as unknown as Record<string, number | null>;
     this.#attachKey = keyword;
     this.#mark(keyword, kw);

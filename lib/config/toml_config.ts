@@ -4,16 +4,27 @@
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
 import {
+  CRYPTO_OPTIONS,
   defaultFilegen,
   defaultRefclock,
   defaultSource,
+  DISCARD_OPTIONS,
+  type DisciplineChoice,
+  DISCIPLINES,
   emptyConfig,
+  FILE_OPTIONS,
   FILEGEN_TYPES,
+  INTERFACE_ACTIONS,
+  type InterfaceAction,
+  MRU_OPTIONS,
   type NtpConfig,
   RESTRICT_FLAGS,
+  RLIMIT_OPTIONS,
   SOURCE_KINDS,
   STAT_NAMES,
   SYSTEM_FLAGS,
+  TINKER_OPTIONS,
+  TOS_OPTIONS,
 } from "./config_model.ts";
 import type { Diagnostic } from "./diagnostics.ts";
 import { normalizeConfig, restrictRulesFor } from "./normalize.ts";
@@ -71,16 +82,11 @@ const restrictSchema = z.strictObject({
   flags: z.array(z.enum(RESTRICT_FLAGS as [string, ...string[]])).optional(),
 });
 
-const nullableInts = <K extends string>(keys: readonly K[]) =>
-  z.strictObject(Object.fromEntries(keys.map((k) => [k, int.optional()])) as Record<
-    K,
-    z.ZodOptional<typeof int>
-  >);
-
-const systemShape = Object.fromEntries(SYSTEM_FLAGS.map((f) => [f, bool.optional()])) as Record<
-  (typeof SYSTEM_FLAGS)[number],
-  z.ZodOptional<typeof bool>
->;
+/** A strict table whose keys are `keys`, each optional and of type `value`. */
+const optionalKeys = <K extends string, V extends z.ZodType>(keys: readonly K[], value: V) =>
+  z.strictObject(
+    Object.fromEntries(keys.map((k) => [k, value.optional()])) as Record<K, z.ZodOptional<V>>,
+  );
 
 /** The zod schema of a Horae TOML configuration file. */
 export const tomlConfigSchema = z.strictObject({
@@ -108,7 +114,7 @@ export const tomlConfigSchema = z.strictObject({
     monitor: int.optional(),
   }).optional(),
   interface: z.array(z.strictObject({
-    action: z.enum(["listen", "ignore", "drop"]),
+    action: z.enum(INTERFACE_ACTIONS as [string, ...string[]]),
     match: str,
   })).optional(),
   auth: z.strictObject({
@@ -120,19 +126,7 @@ export const tomlConfigSchema = z.strictObject({
     autokey: int.optional(),
     revoke: int.optional(),
     ntpsigndsocket: str.optional(),
-    crypto: z.strictObject({
-      cert: str.optional(),
-      digest: str.optional(),
-      gqpar: str.optional(),
-      host: str.optional(),
-      ident: str.optional(),
-      iffpar: str.optional(),
-      leap: str.optional(),
-      mvpar: str.optional(),
-      pw: str.optional(),
-      randfile: str.optional(),
-      sign: str.optional(),
-    }).optional(),
+    crypto: optionalKeys(CRYPTO_OPTIONS, str).optional(),
   }).optional(),
   stats: z.strictObject({
     statsdir: str.optional(),
@@ -181,22 +175,11 @@ export const tomlConfigSchema = z.strictObject({
     step: num.optional(),
     stepout: num.optional(),
     tick: num.optional(),
-    discipline: z.enum(["horae", "ntpd"]).optional(),
+    discipline: z.enum(DISCIPLINES as [string, ...string[]]).optional(),
   }).optional(),
-  system: z.strictObject(systemShape).optional(),
-  mru: nullableInts(
-    [
-      "maxdepth",
-      "maxmem",
-      "mindepth",
-      "maxage",
-      "initalloc",
-      "initmem",
-      "incalloc",
-      "incmem",
-    ] as const,
-  ).optional(),
-  rlimit: nullableInts(["memlock", "stacksize", "filenum"] as const).optional(),
+  system: optionalKeys(SYSTEM_FLAGS, bool).optional(),
+  mru: optionalKeys(MRU_OPTIONS, int).optional(),
+  rlimit: optionalKeys(RLIMIT_OPTIONS, int).optional(),
 });
 
 /** The shape of a valid TOML configuration document. */
@@ -271,15 +254,14 @@ const SOURCE_KEY: Record<string, string> = {
   trueChimer: "true",
 };
 const FUDGE_KEY: Record<string, string> = { time1Sec: "time1", time2Sec: "time2" };
+
+/** Model field → TOML key, from a TOML key → model field table of the model. */
+function invert(table: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(table).map(([key, field]) => [field, key]));
+}
 const SECTION_KEYS: Record<string, Record<string, string>> = {
-  files: {
-    driftFile: "driftfile",
-    leapFile: "leapfile",
-    pidFile: "pidfile",
-    logFile: "logfile",
-    saveconfigDir: "saveconfigdir",
-  },
-  discard: { averageLog2: "average", minimumSec: "minimum", monitor: "monitor" },
+  files: invert(FILE_OPTIONS),
+  discard: invert(DISCARD_OPTIONS),
   auth: {
     keysFile: "keys",
     keysDir: "keysdir",
@@ -300,22 +282,8 @@ const SECTION_KEYS: Record<string, Record<string, string>> = {
     delaySec: "broadcastdelay",
   },
   stats: { statsDir: "statsdir", enabled: "statistics", filegens: "filegen" },
-  tos: {
-    beaconSec: "beacon",
-    maxdistSec: "maxdist",
-    mindistSec: "mindist",
-    orphanwaitSec: "orphanwait",
-  },
-  tinker: {
-    allanSec: "allan",
-    dispersionPpm: "dispersion",
-    freqPpm: "freq",
-    huffpuffSec: "huffpuff",
-    panicSec: "panic",
-    stepSec: "step",
-    stepoutSec: "stepout",
-    tickSec: "tick",
-  },
+  tos: invert(TOS_OPTIONS),
+  tinker: invert(TINKER_OPTIONS),
 };
 
 /** Translates a model path ("sources.1.minpollLog2") into the TOML key path it came from. */
@@ -474,16 +442,23 @@ export function parseTomlConfig(text: string, file = "horae.toml"): TomlConfigRe
   return { config, diagnostics };
 }
 
+/** Copies the keys of a TOML table that are set into the fields of `to` that `table` names. */
+function copyOptions<T extends object>(
+  from: object | undefined,
+  table: Readonly<Record<string, keyof T>>,
+  to: T,
+): void {
+  for (const [key, field] of Object.entries(table)) {
+    const v = (from as Record<string, unknown> | undefined)?.[key];
+    if (v !== undefined) (to as Record<keyof T, unknown>)[field] = v;
+  }
+}
+
 /** Builds the model from a schema-valid document; also returns each restrict rule's TOML index. */
 function buildModel(doc: TomlConfigDocument): { config: NtpConfig; restrictOrigin: number[] } {
   const c = emptyConfig();
-  const d = doc.daemon ?? {};
-  c.files.driftFile = d.driftfile ?? null;
-  c.files.leapFile = d.leapfile ?? null;
-  c.files.pidFile = d.pidfile ?? null;
-  c.files.logFile = d.logfile ?? null;
-  c.files.saveconfigDir = d.saveconfigdir ?? null;
-  c.logConfig = [...(d.logconfig ?? [])];
+  copyOptions(doc.daemon, FILE_OPTIONS, c.files);
+  c.logConfig = [...(doc.daemon?.logconfig ?? [])];
 
   for (const s of doc.source ?? []) {
     const src = defaultSource(
@@ -518,23 +493,18 @@ function buildModel(doc: TomlConfigDocument): { config: NtpConfig; restrictOrigi
 
   const restrictOrigin: number[] = [];
   (doc.restrict ?? []).forEach((r, i) => {
-    const target = r.address === "default" || r.address === "source" ? r.address : r.address;
-    for (const rule of restrictRulesFor(target, r.family ?? "any", r.mask ?? null, r.flags ?? [])) {
+    for (
+      const rule of restrictRulesFor(r.address, r.family ?? "any", r.mask ?? null, r.flags ?? [])
+    ) {
       c.restrict.push(rule);
       restrictOrigin.push(i);
     }
   });
-  const dc = doc.discard ?? {};
-  c.discard.averageLog2 = dc.average ?? c.discard.averageLog2;
-  c.discard.minimumSec = dc.minimum ?? c.discard.minimumSec;
-  c.discard.monitor = dc.monitor ?? c.discard.monitor;
-  c.interfaces = (doc.interface ?? []).map((i) => {
-    const lower = i.match.toLowerCase();
-    return {
-      action: i.action,
-      match: ["all", "ipv4", "ipv6", "wildcard"].includes(lower) ? lower : i.match,
-    };
-  });
+  copyOptions(doc.discard, DISCARD_OPTIONS, c.discard);
+  c.interfaces = (doc.interface ?? []).map((i) => ({
+    action: i.action as InterfaceAction,
+    match: i.match,
+  }));
 
   const a = doc.auth ?? {};
   c.auth.keysFile = a.keys ?? null;
@@ -598,32 +568,11 @@ function buildModel(doc: TomlConfigDocument): { config: NtpConfig; restrictOrigi
   c.phone = [...(doc.modem?.phone ?? [])];
   c.callDelaySec = doc.modem?.calldelay ?? null;
 
-  const tos = doc.tos ?? {};
-  c.tos = {
-    beaconSec: tos.beacon ?? c.tos.beaconSec,
-    ceiling: tos.ceiling ?? c.tos.ceiling,
-    cohort: tos.cohort ?? c.tos.cohort,
-    floor: tos.floor ?? c.tos.floor,
-    maxclock: tos.maxclock ?? c.tos.maxclock,
-    maxdistSec: tos.maxdist ?? c.tos.maxdistSec,
-    minclock: tos.minclock ?? c.tos.minclock,
-    mindistSec: tos.mindist ?? c.tos.mindistSec,
-    minsane: tos.minsane ?? c.tos.minsane,
-    orphan: tos.orphan ?? c.tos.orphan,
-    orphanwaitSec: tos.orphanwait ?? c.tos.orphanwaitSec,
-  };
-  const tk = doc.tinker ?? {};
-  c.tinker = {
-    allanSec: tk.allan ?? c.tinker.allanSec,
-    dispersionPpm: tk.dispersion ?? c.tinker.dispersionPpm,
-    freqPpm: tk.freq ?? null,
-    huffpuffSec: tk.huffpuff ?? null,
-    panicSec: tk.panic ?? c.tinker.panicSec,
-    stepSec: tk.step ?? c.tinker.stepSec,
-    stepoutSec: tk.stepout ?? c.tinker.stepoutSec,
-    tickSec: tk.tick ?? null,
-    ...(tk.discipline !== undefined ? { discipline: tk.discipline } : {}),
-  };
+  copyOptions(doc.tos, TOS_OPTIONS, c.tos);
+  copyOptions(doc.tinker, TINKER_OPTIONS, c.tinker);
+  if (doc.tinker?.discipline !== undefined) {
+    c.tinker.discipline = doc.tinker.discipline as DisciplineChoice;
+  }
   for (const [flag, v] of Object.entries(doc.system ?? {})) {
     if (v !== undefined) c.system[flag as keyof NtpConfig["system"]] = v;
   }

@@ -2,17 +2,24 @@
 // access, auth, stats, refclocks and tuning, defaults left out, ntp.conf comments kept in place.
 
 import {
+  DEFAULT_MAXPOLL_LOG2,
+  DEFAULT_MINPOLL_LOG2,
+  DEFAULT_VERSION,
   defaultDiscard,
   defaultFilegen,
   defaultSystemFlags,
   defaultTinker,
   defaultTos,
+  DISCARD_OPTIONS,
+  FILE_OPTIONS,
   type FilegenConfig,
   type NtpConfig,
   type RefclockConfig,
   type RestrictRule,
   type SourceConfig,
   SYSTEM_FLAGS,
+  TINKER_OPTIONS,
+  TOS_OPTIONS,
 } from "./config_model.ts";
 import { classifyAddress, hostMask } from "./address.ts";
 import type { ConfigComments } from "./config_comments.ts";
@@ -48,6 +55,9 @@ export function tomlFloat(v: number): string {
   const s = String(v);
   return /[.eE]/.test(s) ? s : `${s}.0`;
 }
+
+/** The `tos` fields TOML holds as floats (the rest are integers). */
+const TOS_FLOATS = new Set<string>(["maxdistSec", "mindistSec"]);
 
 function tomlArray(values: readonly (string | number)[]): string {
   return `[${values.map((v) => typeof v === "string" ? tomlString(v) : String(v)).join(", ")}]`;
@@ -129,9 +139,13 @@ function writeSource(out: TomlOut, s: SourceConfig, i: number): void {
   ];
   for (const [name, on] of flags) if (on) out.kv(name, "true");
   const x = (field: string): boolean => out.isExplicit(`sources.${i}.${field}`);
-  if (s.version !== 4 || x("version")) out.kv("version", String(s.version));
-  if (s.minpollLog2 !== 6 || x("minpollLog2")) out.kv("minpoll", String(s.minpollLog2));
-  if (s.maxpollLog2 !== 10 || x("maxpollLog2")) out.kv("maxpoll", String(s.maxpollLog2));
+  if (s.version !== DEFAULT_VERSION || x("version")) out.kv("version", String(s.version));
+  if (s.minpollLog2 !== DEFAULT_MINPOLL_LOG2 || x("minpollLog2")) {
+    out.kv("minpoll", String(s.minpollLog2));
+  }
+  if (s.maxpollLog2 !== DEFAULT_MAXPOLL_LOG2 || x("maxpollLog2")) {
+    out.kv("maxpoll", String(s.maxpollLog2));
+  }
   if (s.ttl !== null) out.kv("ttl", String(s.ttl));
   if (s.mode !== null) out.kv("mode", String(s.mode));
   out.after(`sources.${i}`);
@@ -146,8 +160,12 @@ function writeRefclock(out: TomlOut, r: RefclockConfig, i: number): void {
   if (r.noselect) out.kv("noselect", "true");
   if (r.trueChimer) out.kv("true", "true");
   const x = (field: string): boolean => out.isExplicit(`refclocks.${i}.${field}`);
-  if (r.minpollLog2 !== 6 || x("minpollLog2")) out.kv("minpoll", String(r.minpollLog2));
-  if (r.maxpollLog2 !== 10 || x("maxpollLog2")) out.kv("maxpoll", String(r.maxpollLog2));
+  if (r.minpollLog2 !== DEFAULT_MINPOLL_LOG2 || x("minpollLog2")) {
+    out.kv("minpoll", String(r.minpollLog2));
+  }
+  if (r.maxpollLog2 !== DEFAULT_MAXPOLL_LOG2 || x("maxpollLog2")) {
+    out.kv("maxpoll", String(r.maxpollLog2));
+  }
   const f = r.fudge;
   if (f.time1Sec !== null) out.kv("time1", tomlFloat(f.time1Sec));
   if (f.time2Sec !== null) out.kv("time2", tomlFloat(f.time2Sec));
@@ -237,14 +255,7 @@ export function writeToml(config: NtpConfig, options: TomlWriteOptions = {}): st
   // ---- daemon files ----
   const f = config.files;
   const daemon: [string, string, string | null][] = [];
-  const fileKeys = [
-    ["driftfile", "driftFile"],
-    ["leapfile", "leapFile"],
-    ["pidfile", "pidFile"],
-    ["logfile", "logFile"],
-    ["saveconfigdir", "saveconfigDir"],
-  ] as const;
-  for (const [name, field] of fileKeys) {
+  for (const [name, field] of Object.entries(FILE_OPTIONS)) {
     const v = f[field];
     if (v !== null) daemon.push([name, tomlString(v), `files.${field}`]);
   }
@@ -280,12 +291,7 @@ export function writeToml(config: NtpConfig, options: TomlWriteOptions = {}): st
   // ---- access ----
   const dd = defaultDiscard();
   const discard: [string, string, string | null][] = [];
-  const discardNames = [
-    ["average", "averageLog2"],
-    ["minimum", "minimumSec"],
-    ["monitor", "monitor"],
-  ] as const;
-  for (const [name, field] of discardNames) {
+  for (const [name, field] of Object.entries(DISCARD_OPTIONS)) {
     const v = config.discard[field];
     if (v !== dd[field] || out.isExplicit(`discard.${field}`)) {
       discard.push([name, String(v), null]);
@@ -371,39 +377,16 @@ export function writeToml(config: NtpConfig, options: TomlWriteOptions = {}): st
   // ---- tuning ----
   const tosD = defaultTos();
   const t = config.tos;
-  const tosNames: [string, keyof typeof t, boolean][] = [
-    ["beacon", "beaconSec", false],
-    ["ceiling", "ceiling", false],
-    ["cohort", "cohort", false],
-    ["floor", "floor", false],
-    ["maxclock", "maxclock", false],
-    ["maxdist", "maxdistSec", true],
-    ["minclock", "minclock", false],
-    ["mindist", "mindistSec", true],
-    ["minsane", "minsane", false],
-    ["orphan", "orphan", false],
-    ["orphanwait", "orphanwaitSec", false],
-  ];
   const tos: [string, string, string | null][] = [];
-  for (const [name, field, isFloat] of tosNames) {
+  for (const [name, field] of Object.entries(TOS_OPTIONS)) {
     if (t[field] !== tosD[field] || out.isExplicit(`tos.${field}`)) {
-      tos.push([name, isFloat ? tomlFloat(t[field]) : String(t[field]), null]);
+      tos.push([name, TOS_FLOATS.has(field) ? tomlFloat(t[field]) : String(t[field]), null]);
     }
   }
   const tkD = defaultTinker();
   const tk = config.tinker;
-  const tinkerNames: [string, Exclude<keyof typeof tk, "discipline">][] = [
-    ["allan", "allanSec"],
-    ["dispersion", "dispersionPpm"],
-    ["freq", "freqPpm"],
-    ["huffpuff", "huffpuffSec"],
-    ["panic", "panicSec"],
-    ["step", "stepSec"],
-    ["stepout", "stepoutSec"],
-    ["tick", "tickSec"],
-  ];
   const tinker: [string, string, string | null][] = [];
-  for (const [name, field] of tinkerNames) {
+  for (const [name, field] of Object.entries(TINKER_OPTIONS)) {
     const v = tk[field];
     if (v !== null && (v !== tkD[field] || out.isExplicit(`tinker.${field}`))) {
       tinker.push([name, tomlFloat(v), null]);

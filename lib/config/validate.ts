@@ -3,6 +3,7 @@
 
 import {
   type AddressFamily,
+  INTERFACE_CLASSES,
   MAX_POLL_LOG2,
   MIN_POLL_LOG2,
   type NtpConfig,
@@ -166,7 +167,7 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
 
   config.interfaces.forEach((r, i) => {
     const m = r.match;
-    if (["all", "ipv4", "ipv6", "wildcard"].includes(m)) return;
+    if (INTERFACE_CLASSES.includes(m)) return;
     const slash = m.indexOf("/");
     if (slash >= 0) {
       const addr = m.slice(0, slash);
