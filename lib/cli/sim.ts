@@ -43,7 +43,7 @@ export function toJson(r: RunResult, sc: Scenario): SimJson {
     duration_s: r.simulatedSec,
     settle_s: sc.settleSec,
     clock_updates: r.clockUpdates,
-    sim_seconds_per_wall_second: Math.round(r.simulatedSec / Math.max(1e-3, r.wallMs / 1000)),
+    sim_seconds_per_wall_second: simSpeed(r),
   };
 }
 
@@ -178,6 +178,11 @@ export async function runSim(
   return 0;
 }
 
+/** Simulated seconds per wall-clock second, rounded. */
+function simSpeed(r: RunResult): number {
+  return Math.round(r.simulatedSec / Math.max(1e-3, r.wallMs / 1000));
+}
+
 function us(x: number): string {
   return (x * 1e6).toFixed(1);
 }
@@ -213,7 +218,7 @@ function tableRow(r: RunResult): string {
     (m.t1ms_s === null ? "never" : String(m.t1ms_s)).padStart(7),
     (m.t100us_s === null ? "never" : String(m.t100us_s)).padStart(7),
     m.tx_per_1000s.toFixed(2).padStart(8),
-    String(Math.round(r.simulatedSec / Math.max(1e-3, r.wallMs / 1000))).padStart(9),
+    String(simSpeed(r)).padStart(9),
   ].join(" ");
 }
 

@@ -361,7 +361,7 @@ export class Association {
    * outlier the poll drops to minpoll so that a real change is confirmed (or not) quickly.
    */
   countFilterReject(reason: "outlier" | "stale"): void {
-    this.#rejected[reason] = (this.#rejected[reason] ?? 0) + 1;
+    this.#count(reason);
     if (reason === "outlier") {
       this.#pollSec = Math.max(2 ** this.#opts.minpoll, this.#kodFloorSec);
       this.#nextPoll = this.#lastSend === null
@@ -474,13 +474,17 @@ export class Association {
       actions.push({ type: "demobilize", assocId: this.id, reason: `kiss-o'-death ${code}` });
       return { kind: "kod", code, actions };
     }
-    this.#rejected.kod_unknown = (this.#rejected.kod_unknown ?? 0) + 1;
+    this.#count("kod_unknown");
     return { kind: "kod", code, actions };
   }
 
   #reject(reason: RejectReason): ReceiveResult {
-    this.#rejected[reason] = (this.#rejected[reason] ?? 0) + 1;
+    this.#count(reason);
     return { kind: "rejected", reason };
+  }
+
+  #count(reason: RejectReason): void {
+    this.#rejected[reason] = (this.#rejected[reason] ?? 0) + 1;
   }
 
   #event(code: number, what: string): Action {

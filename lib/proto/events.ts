@@ -151,6 +151,11 @@ export interface EventAction {
   message: string;
 }
 
+/** A system-scope event action (association id 0). */
+export function systemEvent(code: number, message: string): EventAction {
+  return { type: "event", scope: "system", assocId: 0, code, message };
+}
+
 /** An association went away (pool member replaced, unreachable preemptable, KoD DENY). */
 export interface DemobilizeAction {
   type: "demobilize";

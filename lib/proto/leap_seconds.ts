@@ -2,8 +2,8 @@
 // leap-seconds.list format with its SHA-1 check, the leap pending at the end of the month, and
 // the vote of the survivors' leap indicators.
 
-import { type Action, SystemEvent } from "./events.ts";
-import { type NtpTime, UNIX_EPOCH_OFFSET_SEC } from "./ntp_time.ts";
+import { type Action, SystemEvent, systemEvent } from "./events.ts";
+import { type NtpTime, toFloatSec, UNIX_EPOCH_OFFSET_SEC } from "./ntp_time.ts";
 import { LEAP_ADDSECOND, LEAP_DELSECOND, LEAP_NOWARNING } from "./constants.ts";
 
 /** One data line of a leap-seconds file: from `ntpSec` on, TAI − UTC is `taiOffsetSec`. */
@@ -233,7 +233,7 @@ export function nextMonthStartNtpSec(ntpSec: number): number {
 
 /** NTP seconds (with fraction) of an NTP time. */
 export function ntpSecOf(t: NtpTime): number {
-  return Number(t >> 32n) + Number(t & 0xffff_ffffn) / 4294967296;
+  return toFloatSec(t);
 }
 
 /** The NTP time at whole NTP second `ntpSec`. */
@@ -319,23 +319,23 @@ export class LeapSeconds {
     if (before.armed !== 0 && before.atNtpSec !== null && t >= before.atNtpSec) {
       const what = before.armed === LEAP_ADDSECOND ? "inserted" : "deleted";
       const tai = this.#table === null ? null : taiOffsetAt(this.#table, before.atNtpSec);
-      actions.push(event(
+      actions.push(systemEvent(
         SystemEvent.LEAP,
         `leap_event: leap second ${what}${tai === null ? "" : `, TAI-UTC is now ${tai} s`}`,
       ));
     } else if (before.armed !== 0 && after.armed === 0) {
-      actions.push(event(SystemEvent.DISARMED, "leap_disarmed: leap second withdrawn"));
+      actions.push(systemEvent(SystemEvent.DISARMED, "leap_disarmed: leap second withdrawn"));
     }
     if (after.armed !== 0 && (before.armed !== after.armed || before.atNtpSec !== after.atNtpSec)) {
       const at = after.atNtpSec!;
       const what = after.armed === LEAP_ADDSECOND
         ? `insert a leap second at ${isoDate(at - 1)} 23:59:60 UTC`
         : `delete the leap second ${isoDate(at - 1)} 23:59:59 UTC`;
-      actions.push(event(SystemEvent.ARMED, `leap_armed: ${what} (${after.source})`));
+      actions.push(systemEvent(SystemEvent.ARMED, `leap_armed: ${what} (${after.source})`));
     }
     this.#status = after;
     const warning = this.#expiryWarning(t);
-    if (warning !== null) actions.push(event(SystemEvent.LEAPVAL, warning));
+    if (warning !== null) actions.push(systemEvent(SystemEvent.LEAPVAL, warning));
     return actions;
   }
 
@@ -400,10 +400,6 @@ export class LeapSeconds {
       Math.ceil(leftSec / SECONDS_PER_DAY)
     } days (on ${isoDate(table.expiresNtpSec)})`;
   }
-}
-
-function event(code: number, message: string): Action {
-  return { type: "event", scope: "system", assocId: 0, code, message };
 }
 
 /** "2016-12-31" for NTP seconds. */

@@ -8,11 +8,13 @@
 // SYNC) are kept. `discipline: "ntpd"` runs ntpd's own loop instead (ntpd_discipline.ts).
 
 import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
-import { type Action, SystemEvent } from "./events.ts";
+import { type Action, SystemEvent, systemEvent } from "./events.ts";
 import {
   type DisciplineAdjustClockAction,
+  kernelStatusEvent,
   kernelStatusWord,
   NtpdDiscipline,
+  type NtpdState,
   SLEW_ONLY_STEP_SEC,
 } from "./ntpd_discipline.ts";
 
@@ -21,8 +23,8 @@ export type { DisciplineAdjustClockAction } from "./ntpd_discipline.ts";
 /** Which clock discipline runs: Horae's estimator-driven one, or ntpd 4.2.x's PLL/FLL. */
 export type DisciplineKind = "horae" | "ntpd";
 
-/** ntpd's discipline states. */
-export type DisciplineState = "NSET" | "FSET" | "SPIK" | "FREQ" | "SYNC";
+/** ntpd's discipline states (both disciplines use ntpd's names). */
+export type DisciplineState = NtpdState;
 
 /** `tinker` values (seconds, ppm). */
 export interface Tinker {
@@ -232,13 +234,10 @@ export class LoopFilter {
     const a: DisciplineAdjustClockAction = { ...this.#adjust(this.#inForcePpm), leap };
     const actions: Action[] = [a];
     const status = kernelStatusWord(false, false, leap);
-    if (status !== this.#kernelStatus) {
-      const hex = status.toString(16).padStart(4, "0");
-      const text = this.#kernelStatus === null
-        ? `kernel time sync status ${hex}`
-        : `kernel time sync status change ${hex}`;
+    const ev = kernelStatusEvent(status, this.#kernelStatus);
+    if (ev !== null) {
       this.#kernelStatus = status;
-      actions.push(this.#event(SystemEvent.KERN, text));
+      actions.push(ev);
     }
     return actions;
   }
@@ -271,14 +270,8 @@ export class LoopFilter {
 
   /** Processes a combined estimate at local time `now`. */
   update(input: DisciplineInput, now: NtpTime): DisciplineResult {
-    if (this.#ntpd !== null) {
-      const u: Parameters<NtpdDiscipline["update"]>[0] = { offsetSec: input.offsetSec };
-      if (input.delaySec !== undefined) u.delaySec = input.delaySec;
-      if (input.minPollLog2 !== undefined) u.minPollLog2 = input.minPollLog2;
-      if (input.maxPollLog2 !== undefined) u.maxPollLog2 = input.maxPollLog2;
-      if (input.maxErrorSec !== undefined) u.maxErrorSec = input.maxErrorSec;
-      return this.#ntpd.update(u, now);
-    }
+    // The ntpd discipline reads the fields it shares with NtpdUpdate and ignores the rest.
+    if (this.#ntpd !== null) return this.#ntpd.update(input, now);
     const none: DisciplineResult = {
       actions: [],
       phaseSec: 0,
@@ -294,15 +287,10 @@ export class LoopFilter {
     const panic = this.#tinker.panic;
     if (panic > 0 && abs > panic && !(first && this.#opts.allowBigFirstStep)) {
       this.#done = true;
-      actions.push({
-        type: "event",
-        scope: "system",
-        assocId: 0,
-        code: SystemEvent.SYSFAULT,
-        message: `${
-          offset.toFixed(6)
-        } s offset exceeds panic threshold ${panic} s; set clock manually`,
-      });
+      actions.push(systemEvent(
+        SystemEvent.SYSFAULT,
+        `${offset.toFixed(6)} s offset exceeds panic threshold ${panic} s; set clock manually`,
+      ));
       actions.push({ type: "reset", reason: "panic", exit: true, exitCode: 1 });
       return { ...none, actions };
     }
@@ -312,7 +300,7 @@ export class LoopFilter {
         if (this.#spikeStart === null) {
           this.#spikeStart = now;
           this.#state = "SPIK";
-          actions.push(this.#event(SystemEvent.SPIK, `spike_detect ${fmtSigned(offset)} s`));
+          actions.push(systemEvent(SystemEvent.SPIK, `spike_detect ${fmtSigned(offset)} s`));
           return { ...none, actions };
         }
         if (diffSec(now, this.#spikeStart) < this.#tinker.stepout) return { ...none, actions };
@@ -335,7 +323,7 @@ export class LoopFilter {
       }
     } else if (this.#state === "NSET") {
       this.#state = "FREQ";
-      actions.push(this.#event(SystemEvent.FREQ, "freq_mode"));
+      actions.push(systemEvent(SystemEvent.FREQ, "freq_mode"));
     }
     // Phase: slew the whole estimate, plus whatever an earlier slew had left.
     const remaining = this.pendingSlewSec(now);
@@ -348,7 +336,7 @@ export class LoopFilter {
     if (this.#opts.setOnce) {
       this.#done = true;
       actions.push(
-        this.#event(SystemEvent.CLOCKRESET, `adjust time server offset ${fmtSigned(offset)} sec`),
+        systemEvent(SystemEvent.CLOCKRESET, `adjust time server offset ${fmtSigned(offset)} sec`),
       );
       actions.push({ type: "reset", reason: "set once", exit: true, exitCode: 0 });
     }
@@ -366,7 +354,7 @@ export class LoopFilter {
     this.#slewRate = 0;
     actions.push({ type: "stepClock", offsetSec: total });
     actions.push(this.#adjust(this.#basePpm, input));
-    actions.push(this.#event(SystemEvent.CLOCKRESET, `time reset ${fmtSigned(total)} s`));
+    actions.push(systemEvent(SystemEvent.CLOCKRESET, `time reset ${fmtSigned(total)} s`));
     this.#spikeStart = null;
     if (this.#state === "SPIK" || this.#state === "SYNC") this.#state = "SYNC";
     this.#updates++;
@@ -388,10 +376,6 @@ export class LoopFilter {
       estErrorSec: est,
       maxErrorSec: input === undefined ? 16 : Math.abs(input.offsetSec) + 3 * est,
     };
-  }
-
-  #event(code: number, message: string): Action {
-    return { type: "event", scope: "system", assocId: 0, code, message };
   }
 }
 

@@ -4,7 +4,13 @@
 // hand-off to the Linux kernel PLL/FLL (`enable kernel`) or daemon-side slewing (`disable kernel`).
 
 import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
-import { type Action, type AdjustClockAction, SystemEvent } from "./events.ts";
+import {
+  type Action,
+  type AdjustClockAction,
+  type EventAction,
+  SystemEvent,
+  systemEvent,
+} from "./events.ts";
 import { NTP_MAXDPOLL, NTP_MAXPOLL, NTP_MINDPOLL, NTP_MINPOLL } from "./constants.ts";
 
 /** PLL loop gain: the phase time constant is CLOCK_PLL × the poll interval. */
@@ -67,6 +73,19 @@ export function kernelStatusWord(pll: boolean, fll: boolean, leap: number): numb
   if (leap === 1) s |= KernelStatus.INS;
   else if (leap === 2) s |= KernelStatus.DEL;
   return s;
+}
+
+/**
+ * ntpd's `kern` event for writing kernel status word `status` when the last one written was
+ * `previous` (null: none yet), or null when the word is unchanged.
+ */
+export function kernelStatusEvent(status: number, previous: number | null): EventAction | null {
+  if (status === previous) return null;
+  const hex = status.toString(16).padStart(4, "0");
+  return systemEvent(
+    SystemEvent.KERN,
+    previous === null ? `kernel time sync status ${hex}` : `kernel time sync status change ${hex}`,
+  );
 }
 
 /**
@@ -322,8 +341,8 @@ export class NtpdDiscipline {
     if (!this.#o.ntpEnabled) return [];
     const mode = this.#o.kernel ? "kernel" : "ntpd";
     const ev = this.#state === "FSET"
-      ? this.#event(SystemEvent.FSET, `freq_set ${mode} ${(this.#freq * 1e6).toFixed(3)} PPM`)
-      : this.#event(SystemEvent.NSET, "freq_not_set");
+      ? systemEvent(SystemEvent.FSET, `freq_set ${mode} ${(this.#freq * 1e6).toFixed(3)} PPM`)
+      : systemEvent(SystemEvent.NSET, "freq_not_set");
     return [this.#adjustFreq(this.#freq), ev];
   }
 
@@ -397,7 +416,7 @@ export class NtpdDiscipline {
     if (panic > 0 && Math.abs(offset) > panic && !(first && this.#o.allowBigFirstStep)) {
       this.#done = true;
       this.#tickAt = null;
-      actions.push(this.#event(
+      actions.push(systemEvent(
         SystemEvent.SYSFAULT,
         `time correction of ${
           Math.round(offset)
@@ -421,7 +440,7 @@ export class NtpdDiscipline {
       switch (this.#state) {
         case "SYNC":
           this.#state = "SPIK";
-          actions.push(this.#event(SystemEvent.SPIK, `spike_detect ${signed(offset)} s`));
+          actions.push(systemEvent(SystemEvent.SPIK, `spike_detect ${signed(offset)} s`));
           return { ...ignored, actions };
         case "FREQ":
           if (mu < this.#o.stepoutSec) return ignored;
@@ -444,7 +463,7 @@ export class NtpdDiscipline {
     if (this.#state === "NSET") {
       // No frequency yet: slew this offset and measure the frequency over the next stepout.
       this.#state = "FREQ";
-      actions.push(this.#event(SystemEvent.FREQ, "freq_mode"));
+      actions.push(systemEvent(SystemEvent.FREQ, "freq_mode"));
       return this.#accept(offset, 0, false, now, actions, false);
     }
     let direct = false;
@@ -501,7 +520,7 @@ export class NtpdDiscipline {
 
   #step(offset: number, freqDelta: number, now: NtpTime, actions: Action[]): NtpdResult {
     actions.push({ type: "stepClock", offsetSec: offset });
-    actions.push(this.#event(SystemEvent.CLOCKRESET, `time reset ${signed(offset)} s`));
+    actions.push(systemEvent(SystemEvent.CLOCKRESET, `time reset ${signed(offset)} s`));
     this.#freq = clamp(this.#freq + freqDelta, -NTP_MAXFREQ, NTP_MAXFREQ);
     this.#clockOffsetSec = 0;
     this.#lastOffsetSec = 0;
@@ -512,7 +531,7 @@ export class NtpdDiscipline {
     this.#updates++;
     if (this.#state === "NSET") {
       this.#state = "FREQ";
-      actions.push(this.#event(SystemEvent.FREQ, "freq_mode"));
+      actions.push(systemEvent(SystemEvent.FREQ, "freq_mode"));
     } else {
       this.#state = "SYNC";
     }
@@ -535,12 +554,12 @@ export class NtpdDiscipline {
     this.#lastOffsetSec = offset;
     if (big) {
       actions.push({ type: "stepClock", offsetSec: offset });
-      actions.push(this.#event(SystemEvent.CLOCKRESET, `time reset ${signed(offset)} s`));
+      actions.push(systemEvent(SystemEvent.CLOCKRESET, `time reset ${signed(offset)} s`));
     } else {
       // ntpd -q slews with adjtime() and leaves the rest to the kernel.
       actions.push({ ...this.#adjustFreq(this.#freq), offsetSec: offset });
       actions.push(
-        this.#event(SystemEvent.CLOCKRESET, `adjust time server offset ${signed(offset)} sec`),
+        systemEvent(SystemEvent.CLOCKRESET, `adjust time server offset ${signed(offset)} sec`),
       );
     }
     actions.push({ type: "reset", reason: "set once", exit: true, exitCode: 0 });
@@ -629,17 +648,10 @@ export class NtpdDiscipline {
   }
 
   #noteStatus(status: number, actions: Action[]): void {
-    if (status === this.#kernelStatus) return;
-    const hex = status.toString(16).padStart(4, "0");
-    const text = this.#kernelStatus === null
-      ? `kernel time sync status ${hex}`
-      : `kernel time sync status change ${hex}`;
+    const ev = kernelStatusEvent(status, this.#kernelStatus);
+    if (ev === null) return;
     this.#kernelStatus = status;
-    actions.push(this.#event(SystemEvent.KERN, text));
-  }
-
-  #event(code: number, message: string): Action {
-    return { type: "event", scope: "system", assocId: 0, code, message };
+    actions.push(ev);
   }
 }
 

@@ -98,12 +98,6 @@ export type DecodeResult =
   | { ok: true; packet: NtpPacket }
   | { ok: false; reason: DecodeError };
 
-const VALID_MAC_TRAILERS = new Set([
-  CRYPTO_NAK_LEN,
-  KEY_ID_LEN + MD5_DIGEST_LEN,
-  KEY_ID_LEN + SHA1_DIGEST_LEN,
-]);
-
 /** True when `n` bytes after the header/extensions form a MAC trailer (4, 20 or 24 bytes). */
 function isMacTrailerLength(n: number): boolean {
   return n === CRYPTO_NAK_LEN || n === KEY_ID_LEN + MD5_DIGEST_LEN ||
@@ -222,7 +216,7 @@ export function checkEncodable(p: NtpPacket): string | null {
   const macLength = p.mac === null ? 0 : KEY_ID_LEN + p.mac.digest.length;
   if (p.mac !== null) {
     if (!isUint(p.mac.keyId, 0xffffffff)) return "mac.keyId must be a u32";
-    if (!VALID_MAC_TRAILERS.has(macLength)) return "mac.digest must be 0, 16 or 20 bytes";
+    if (!isMacTrailerLength(macLength)) return "mac.digest must be 0, 16 or 20 bytes";
   }
   if (p.extensions.length > 0) {
     if (p.version !== 4) return "extension fields need version 4";
@@ -471,10 +465,7 @@ export class PacketPeek {
 
   /** Key id of that MAC, or −1 when there is none (or the packet has extension fields). */
   get keyId(): number {
-    const at = this.#macOffset;
-    if (at < 0) return -1;
-    const b = this.#bytes;
-    return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+    return this.#macOffset < 0 ? -1 : this.#u32(this.#macOffset);
   }
 
   /** Whole seconds (high 32 bits) of the transmit timestamp. */

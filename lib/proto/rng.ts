@@ -49,9 +49,7 @@ export class SeededRng implements Rng {
 
   /** A uniform float in [0, 1) with 53 random bits. */
   nextFloat(): number {
-    const hi = this.nextU32() >>> 5; // 27 bits
-    const lo = this.nextU32() >>> 6; // 26 bits
-    return (hi * 67108864 + lo) / 9007199254740992;
+    return float53(this);
   }
 }
 
@@ -69,9 +67,9 @@ export class CryptoRng implements Rng {
     return this.#buf[this.#at++]!;
   }
 
-  /** A uniform float in [0, 1). */
+  /** A uniform float in [0, 1) with 53 random bits. */
   nextFloat(): number {
-    return ((this.nextU32() >>> 5) * 67108864 + (this.nextU32() >>> 6)) / 9007199254740992;
+    return float53(this);
   }
 }
 
@@ -88,6 +86,13 @@ export function exponential(rng: Rng): number {
   let u = rng.nextFloat();
   while (u <= 0) u = rng.nextFloat();
   return -Math.log(u);
+}
+
+/** A float in [0, 1) from 53 bits of two draws: 27 from the first, 26 from the second. */
+function float53(rng: Rng): number {
+  const hi = rng.nextU32() >>> 5;
+  const lo = rng.nextU32() >>> 6;
+  return (hi * 67108864 + lo) / 9007199254740992;
 }
 
 function rotl(x: number, k: number): number {

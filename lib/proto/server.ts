@@ -10,6 +10,7 @@ import {
   writeTimestamp,
 } from "./ntp_time.ts";
 import { type DecodeError, decodePacket, PacketPeek } from "./packet.ts";
+import { CRYPTO_NAK_LEN, KEY_ID_LEN, LEN_PKT_NOMAC, PHI } from "./constants.ts";
 
 /** The system variables a server reply carries (RFC 5905 §11.2 "sys" variables). */
 export interface SystemState {
@@ -50,13 +51,8 @@ export interface ServerStats {
   dropped: Record<ServerDropReason, number>;
 }
 
-/** Rate at which dispersion grows (RFC 5905 PHI, 15 ppm). */
-export const PHI = 15e-6;
-
 /** Reference id of an unsynchronised server ("INIT", as ntpd sends before the first update). */
 export const REFID_INIT = 0x494e4954;
-
-const HEADER = 48;
 
 /** How each decoder rejection is counted. */
 const DROP_FOR: Record<DecodeError, ServerDropReason> = {
@@ -108,7 +104,6 @@ export class Server {
     },
   };
 
-  /** Creates a server answering from `state` (update it with {@link setState}). */
   // The state in the forms the per-packet path needs, computed once per setState().
   #header0 = 0;
   #stratumByte = 0;
@@ -118,7 +113,10 @@ export class Server {
   #refUnixSec = 0;
   #refUnixNsec = 0;
   #ageCounts = false;
+  /** MAC trailer length of the request being answered (0: none). */
+  #macLength = 0;
 
+  /** Creates a server answering from `state` (update it with {@link setState}). */
   constructor(state: SystemState) {
     this.#state = state;
     this.#prepare();
@@ -181,6 +179,7 @@ export class Server {
     const ageSec = this.#ageCounts
       ? Math.max(0, rxUnixSec - this.#refUnixSec + (rxUnixNsec - this.#refUnixNsec) * 1e-9)
       : 0;
+    // writeUnixTimestamp's conversion, done once for both fields (the hot path).
     const hi = (rxUnixSec + UNIX_EPOCH_OFFSET_SEC) >>> 0;
     const lo = Math.floor(rxUnixNsec * 4.294967296) >>> 0;
     view.setUint32(32, hi);
@@ -204,7 +203,7 @@ export class Server {
       // Rare path: walk the extension fields once with the full decoder.
       const full = decodePacket(request);
       if (!full.ok) return this.#drop(DROP_FOR[full.reason]);
-      this.#macLength = full.packet.mac === null ? 0 : 4 + full.packet.mac.digest.length;
+      this.#macLength = full.packet.mac === null ? 0 : KEY_ID_LEN + full.packet.mac.digest.length;
     } else {
       this.#macLength = peek.macOffset >= 0 ? request.length - peek.macOffset : 0;
     }
@@ -213,8 +212,6 @@ export class Server {
     }
     return version;
   }
-
-  #macLength = 0;
 
   /** Writes everything but the receive and transmit timestamps; returns the reply length. */
   #write(request: Uint8Array, version: number, ageSec: number, out: Uint8Array, o: DataView) {
@@ -233,11 +230,11 @@ export class Server {
     if (this.#macLength > 0) {
       // The request is authenticated with a key we cannot check here: answer with a crypto-NAK
       // (key id 0, no digest) so the client learns why, never with more bytes than it sent.
-      o.setUint32(HEADER, 0);
+      o.setUint32(LEN_PKT_NOMAC, 0);
       this.#stats.cryptoNak++;
-      return HEADER + 4;
+      return LEN_PKT_NOMAC + CRYPTO_NAK_LEN;
     }
-    return HEADER;
+    return LEN_PKT_NOMAC;
   }
 
   /** A copy of the counters. */

@@ -2,9 +2,9 @@
 // associations, runs select → cluster → combine → loop_filter, keeps the system variables, tos,
 // and the leap second state (leapfile and the survivors' leap indicator vote).
 
-import type { SystemState } from "./server.ts";
+import { REFID_INIT, type SystemState } from "./server.ts";
 import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
-import { type Action, type PeerAddress, SystemEvent } from "./events.ts";
+import { type Action, type PeerAddress, PeerEvent, SystemEvent, systemEvent } from "./events.ts";
 import { Association, type AssociationOptions, type AssociationSnapshot } from "./association.ts";
 import { selectTruechimers } from "./select.ts";
 import { clusterSurvivors } from "./cluster.ts";
@@ -17,7 +17,14 @@ import {
 } from "./loop_filter.ts";
 import { LeapSeconds, type LeapSecondTable, type LeapStatus, leapVote } from "./leap_seconds.ts";
 import type { Rng } from "./rng.ts";
-import { NTP_MAXDPOLL, NTP_MINDPOLL } from "./constants.ts";
+import {
+  LEAP_NOTINSYNC,
+  MAXDIST,
+  MAXSTRAT,
+  NTP_MAXDPOLL,
+  NTP_MINCLOCK,
+  NTP_MINDPOLL,
+} from "./constants.ts";
 
 /** `tos` settings (ntpd defaults). */
 export interface TosOptions {
@@ -39,13 +46,13 @@ export interface TosOptions {
 
 /** ntpd 4.2.x tos defaults. */
 export const DEFAULT_TOS: TosOptions = {
-  minclock: 3,
+  minclock: NTP_MINCLOCK,
   minsane: 1,
   floor: 1,
   ceiling: 15,
   cohort: false,
   orphan: 16,
-  maxdist: 1.5,
+  maxdist: MAXDIST,
 };
 
 /** Options for the system. */
@@ -89,11 +96,6 @@ export interface SystemSnapshot extends SystemState {
 /** Longest wait for all servers to answer before the first clock update (s). */
 export const STARTUP_HOLD_SEC = 130;
 
-const LEAP_UNSYNC = 3;
-const STRATUM_UNSPEC = 16;
-/** refid of an unsynchronised system ("INIT"). */
-const REFID_INIT = 0x494e4954;
-
 /** The protocol core's top level. */
 export class NtpSystem {
   #opts: SystemOptions;
@@ -102,8 +104,8 @@ export class NtpSystem {
   #assocs = new Map<number, Association>();
   #byAddr = new Map<string, Association>();
   #nextId = 1;
-  #leap = LEAP_UNSYNC;
-  #stratum = STRATUM_UNSPEC;
+  #leap = LEAP_NOTINSYNC;
+  #stratum = MAXSTRAT;
   #refid = REFID_INIT;
   #rootDelaySec = 0;
   #rootDispSec = 0;
@@ -189,8 +191,8 @@ export class NtpSystem {
     actions.push({
       type: "setStatus",
       synchronized: false,
-      leap: LEAP_UNSYNC,
-      stratum: STRATUM_UNSPEC,
+      leap: LEAP_NOTINSYNC,
+      stratum: MAXSTRAT,
       refid: REFID_INIT,
     });
     this.#leapEvaluate(now, actions);
@@ -245,7 +247,7 @@ export class NtpSystem {
     let reachable = false;
     for (const a of this.#assocs.values()) if (a.reach !== 0) reachable = true;
     if (this.#anyReachable && !reachable) {
-      actions.push(this.#event(SystemEvent.NOPEER, "no servers reachable"));
+      actions.push(systemEvent(SystemEvent.NOPEER, "no servers reachable"));
       this.#unsync(actions);
     }
     this.#anyReachable = reachable;
@@ -333,7 +335,7 @@ export class NtpSystem {
       this.#survivors = [];
       if (this.#sysPeer !== null) {
         actions.push(
-          this.#event(SystemEvent.NOPEER, `no majority of ${cands.length} servers agree`),
+          systemEvent(SystemEvent.NOPEER, `no majority of ${cands.length} servers agree`),
         );
         this.#unsync(actions);
       }
@@ -414,61 +416,49 @@ export class NtpSystem {
     if (res.stepped) {
       for (const [id, t] of this.#usedAt) this.#usedAt.set(id, addSec(t, res.phaseSec));
     }
+    // Read again: a step has moved the register's sample time, and with it the dispersion.
     const rfc = peer.a.filter.rfcState(now);
-    const srv = peer.a.server!;
     this.#offsetSec = comb.offsetSec;
     this.#jitterSec = Math.sqrt(comb.selectionJitterSec ** 2 + (rfc?.jitterSec ?? 0) ** 2);
     this.#refTime = now;
-    this.#rootDelaySec = srv.rootDelaySec + (rfc?.delaySec ?? 0);
-    this.#rootDispSec = srv.rootDispersionSec + (rfc?.dispersionSec ?? 0) + this.#jitterSec +
+    this.#rootDelaySec = peerSrv.rootDelaySec + (rfc?.delaySec ?? 0);
+    this.#rootDispSec = peerSrv.rootDispersionSec + (rfc?.dispersionSec ?? 0) + this.#jitterSec +
       Math.abs(comb.offsetSec);
-    const newStratum = Math.min(STRATUM_UNSPEC, srv.stratum + 1);
+    const newStratum = Math.min(MAXSTRAT, peerSrv.stratum + 1);
     const newRefid = refidOf(peer.a.address);
     const newLeap = this.#leapState.status.armed;
     const prevPeer = this.#sysPeer;
     const prevStratum = this.#stratum;
     const changed = this.#sysPeer !== peer.a || this.#stratum !== newStratum ||
       this.#leap !== newLeap;
-    const wasUnsync = this.#leap === LEAP_UNSYNC;
+    const wasUnsync = this.#leap === LEAP_NOTINSYNC;
     this.#sysPeer = peer.a;
     this.#stratum = newStratum;
     this.#refid = newRefid;
     this.#leap = newLeap;
     if (changed) {
-      if (wasUnsync) actions.push(this.#event(SystemEvent.SYNC, "clock_sync"));
+      if (wasUnsync) actions.push(systemEvent(SystemEvent.SYNC, "clock_sync"));
       if (wasUnsync || this.#sysPeer !== prevPeer || this.#stratum !== prevStratum) {
         actions.push({
           type: "event",
           scope: "peer",
           assocId: peer.a.id,
-          code: 10,
-          message: `synchronized to ${peer.a.address.address}, stratum ${srv.stratum}`,
+          code: PeerEvent.NEWPEER,
+          message: `synchronized to ${peer.a.address.address}, stratum ${peerSrv.stratum}`,
         });
       }
-      actions.push({
-        type: "setStatus",
-        synchronized: true,
-        leap: this.#leap,
-        stratum: this.#stratum,
-        refid: this.#refid,
-      });
+      actions.push(this.#status(true));
     }
   }
 
   #unsync(actions: Action[]): void {
-    if (this.#leap === LEAP_UNSYNC && this.#sysPeer === null) return;
+    if (this.#leap === LEAP_NOTINSYNC && this.#sysPeer === null) return;
     this.#sysPeer = null;
-    this.#leap = LEAP_UNSYNC;
-    const orphan = this.#tos.orphan < STRATUM_UNSPEC;
-    this.#stratum = orphan ? this.#tos.orphan : STRATUM_UNSPEC;
+    this.#leap = LEAP_NOTINSYNC;
+    const orphan = this.#tos.orphan < MAXSTRAT;
+    this.#stratum = orphan ? this.#tos.orphan : MAXSTRAT;
     this.#refid = orphan ? 0x7f000001 : REFID_INIT; // an orphan parent names 127.0.0.1, as ntpd
-    actions.push({
-      type: "setStatus",
-      synchronized: false,
-      leap: this.#leap,
-      stratum: this.#stratum,
-      refid: this.#refid,
-    });
+    actions.push(this.#status(false));
   }
 
   /**
@@ -480,16 +470,21 @@ export class NtpSystem {
     this.#leapDue = this.#leapState.deadline(now);
     const armed = this.#leapState.status.armed;
     actions.push(...this.#loop.setLeap(armed));
-    if (this.#leap !== LEAP_UNSYNC && this.#leap !== armed) {
+    if (this.#leap !== LEAP_NOTINSYNC && this.#leap !== armed) {
       this.#leap = armed;
-      actions.push({
-        type: "setStatus",
-        synchronized: true,
-        leap: this.#leap,
-        stratum: this.#stratum,
-        refid: this.#refid,
-      });
+      actions.push(this.#status(true));
     }
+  }
+
+  /** The status action for the system variables as they are now. */
+  #status(synchronized: boolean): Action {
+    return {
+      type: "setStatus",
+      synchronized,
+      leap: this.#leap,
+      stratum: this.#stratum,
+      refid: this.#refid,
+    };
   }
 
   #pushTimer(actions: Action[], now: NtpTime): void {
@@ -501,10 +496,6 @@ export class NtpSystem {
       if (d !== null && (next === null || d < next)) next = d;
     }
     if (next !== null) actions.push({ type: "setTimer", at: next < now ? now : next });
-  }
-
-  #event(code: number, message: string): Action {
-    return { type: "event", scope: "system", assocId: 0, code, message };
   }
 }
 

@@ -7,7 +7,7 @@ import { addSec, fromUnix, type NtpTime } from "../proto/ntp_time.ts";
 import { type Rng, SeededRng } from "../proto/rng.ts";
 import { type Action, type PeerAddress } from "../proto/events.ts";
 import { NtpSystem } from "../proto/system.ts";
-import type { DisciplineAdjustClockAction, DisciplineKind } from "../proto/loop_filter.ts";
+import type { DisciplineKind } from "../proto/loop_filter.ts";
 import { KernelPllModel } from "../proto/ntpd_discipline.ts";
 import { Server, type SystemState } from "../proto/server.ts";
 import { SimClock } from "../clock/sim_clock.ts";
@@ -179,13 +179,12 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
           break;
         case "adjustClock": {
           if (kernel !== null) {
-            const k = a as DisciplineAdjustClockAction;
-            if (k.kernelPll !== undefined) {
-              if (k.offsetSec !== undefined) {
+            if (a.kernelPll !== undefined) {
+              if (a.offsetSec !== undefined) {
                 kernel.update(
-                  k.offsetSec,
-                  k.kernelPll.constant,
-                  k.kernelPll.fll,
+                  a.offsetSec,
+                  a.kernelPll.constant,
+                  a.kernelPll.fll,
                   Number(clock.now() >> 32n),
                 );
                 kernelChunkSec = 0;

@@ -52,8 +52,13 @@ export function renderSvg(series: readonly SeriesPoint[], opts: PlotOptions): st
   panels.forEach((panel, i) => {
     const y0 = top + i * (panelH + gap);
     const vals = pts.map((p) => panel.values(p) * panel.scale);
-    let lo = Math.min(...vals);
-    let hi = Math.max(...vals);
+    // A loop, not Math.min(...vals): spreading a long run's series overflows the stack.
+    let lo = Infinity;
+    let hi = -Infinity;
+    for (const v of vals) {
+      if (v < lo) lo = v;
+      if (v > hi) hi = v;
+    }
     if (hi - lo < 1e-12) {
       hi += 1;
       lo -= 1;

@@ -26,3 +26,16 @@ Deno.test("renderSvg() draws two decimated panels with a title and axis labels",
 Deno.test("renderSvg() says so when there is nothing to draw", () => {
   assert.ok(renderSvg([], { title: "empty" }).includes("no data"));
 });
+
+Deno.test("renderSvg() plots a series longer than a spread argument list can hold", () => {
+  const long: SeriesPoint[] = Array.from({ length: 300_000 }, (_, t) => ({
+    t,
+    offsetSec: t === 123_456 ? 2e-3 : 0,
+    freqErrorPpm: 0,
+    freqCorrectionPpm: 0,
+  }));
+  const svg = renderSvg(long, { title: "long" });
+  assert.equal([...svg.matchAll(/<path d="/g)].length, 2);
+  // The axis reaches the lone 2 ms spike (labels in µs, 5% padding above it).
+  assert.ok(svg.includes(">2100<"), "top axis label 2100 µs");
+});
