@@ -11,6 +11,7 @@ import type { PeerAddress } from "../proto/events.ts";
 import { type LeapSecondTable, ntpTimeOfSec, parseLeapSecondsList } from "../proto/leap_seconds.ts";
 import type { LoopFilterOptions } from "../proto/loop_filter.ts";
 import type { NtpTime } from "../proto/ntp_time.ts";
+import { refidFromAscii } from "../proto/packet.ts";
 import {
   Server,
   type ServerStats,
@@ -140,7 +141,8 @@ export class Daemon {
   #sourcesReady: Promise<void> = Promise.resolve();
   #timerHandles = new Set<number>();
   #driftPpm: number | null = null;
-  #statusWriting = false;
+  /** The status file write in progress, if any. */
+  #statusWrite: Promise<void> | null = null;
   #statusDirty = false;
   #statusSoon: number | null = null;
   #stopped = false;
@@ -262,7 +264,7 @@ export class Daemon {
     );
     await this.#saveDrift();
     if (this.#settings.statusFile) {
-      while (this.#statusWriting) await new Promise((r) => setTimeout(r, 5));
+      await this.#statusWrite;
       await this.#writeStatusNow();
     }
   }
@@ -271,11 +273,11 @@ export class Daemon {
   status(): DaemonStatus {
     const tk = this.#timekeeper;
     const snap = tk?.snapshot() ?? null;
-    const v = this.#virtual;
+    const correction = this.#virtual?.correction() ?? null;
     let systemClockOffsetSec: number | null = null;
     if (tk !== null) {
       const pending = tk.loop.pendingSlewSec(this.#clock.now());
-      systemClockOffsetSec = pending + (v === null ? 0 : v.correction().correctionSec);
+      systemClockOffsetSec = pending + (correction?.correctionSec ?? 0);
     }
     return {
       state: this.#server.state,
@@ -284,9 +286,9 @@ export class Daemon {
       kernelTimestamps: this.#transports.map((t) => t.kernelTimestamps),
       driftPpm: this.#currentDrift(),
       system: snap,
-      observe: v === null ? null : {
+      observe: correction === null ? null : {
         reason: this.#settings.noSteerReason ?? "observe mode",
-        correction: v.correction(),
+        correction,
       },
       systemClockOffsetSec,
       timekeeper: tk?.counters ?? null,
@@ -433,11 +435,12 @@ export class Daemon {
   }
 
   #writeStatus(): void {
-    if (this.#statusWriting) {
+    if (this.#statusWrite !== null) {
       this.#statusDirty = true;
       return;
     }
-    this.#writeStatusNow().then(() => {
+    this.#statusWrite = this.#writeStatusNow().then(() => {
+      this.#statusWrite = null;
       if (this.#statusDirty && !this.#stopped) {
         this.#statusDirty = false;
         this.#writeStatus();
@@ -448,13 +451,10 @@ export class Daemon {
   async #writeStatusNow(): Promise<void> {
     const path = this.#settings.statusFile;
     if (!path) return;
-    this.#statusWriting = true;
     try {
       await writeStatusFile(path, statusDocument(this.status(), this.#deps.clock.now()));
     } catch (e) {
       this.#deps.log.error(`cannot write status file ${path}: ${(e as Error).message}`);
-    } finally {
-      this.#statusWriting = false;
     }
   }
 
@@ -514,7 +514,7 @@ export class Daemon {
     // RFC 5905: a stratum-1 server names its reference clock; above that, the refid is the
     // address of the system peer, here the refclock's 127.127.t.u address.
     const refid = stratum === 1
-      ? asciiRefid(best.driver.fudge.refid)
+      ? refidFromAscii(best.driver.fudge.refid) ?? 0
       : refclockAddress(best.driver.type, best.driver.unit);
     this.#localName = best.driver.name;
     this.#localState = {
@@ -528,11 +528,4 @@ export class Daemon {
     };
     this.#updateServed();
   }
-}
-
-/** Packs up to four ASCII characters into a big-endian refid. */
-export function asciiRefid(text: string): number {
-  let v = 0;
-  for (let i = 0; i < 4; i++) v = (v << 8) | (text.charCodeAt(i) & 0x7f);
-  return v >>> 0;
 }

@@ -1,7 +1,7 @@
 // Name resolution for `server` and `pool` sources (ntpd resolves names asynchronously, honours
 // -4/-6 and re-resolves names that stop answering): literals, /etc/hosts, then DNS.
 
-import { canonicalIp, parseIp } from "../net/socket_address.ts";
+import { formatIp, parseIp } from "../net/socket_address.ts";
 
 /** Which address families a lookup may return (`-4`, `-6`, or both). */
 export type ResolveFamily = "any" | "ipv4" | "ipv6";
@@ -33,7 +33,7 @@ export function literalAddress(text: string): ResolvedAddress | null {
   const bare = text.replace(/^\[(.*)\]$/, "$1");
   const p = parseIp(bare);
   if (!p.ok) return null;
-  return { family: p.ip.family, address: canonicalIp(bare)! };
+  return { family: p.ip.family, address: formatIp(p.ip.bytes, p.ip.zone) };
 }
 
 /** Parses hosts-file text: the addresses listed for `name` (case-insensitive), in file order. */

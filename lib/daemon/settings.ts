@@ -3,11 +3,10 @@
 
 import type { NtpConfig } from "../config/config_model.ts";
 import type { SocketAddress } from "../net/transport.ts";
+import { NTP_PORT } from "../proto/constants.ts";
 import type { DaemonSettings, RefclockSetting } from "./daemon.ts";
+import { familyAllows, type ResolveFamily } from "./resolver.ts";
 import type { SourceSetting } from "./source_manager.ts";
-
-/** The standard NTP port. */
-export const NTP_PORT = 123;
 
 /** Command-line choices that shape the settings. */
 export interface SettingsOverrides {
@@ -18,7 +17,7 @@ export interface SettingsOverrides {
   /** Why the clock must not be steered (observe mode, missing CAP_SYS_TIME), if so. */
   noSteerReason?: string | null;
   /** Only IPv4 (-4) or only IPv6 (-6). */
-  family?: "ipv4" | "ipv6" | "any";
+  family?: ResolveFamily;
   /** Drift file from the command line (-f), overriding the configuration. */
   driftFile?: string | null;
   /** -g: allow a first correction beyond the panic threshold. */
@@ -51,7 +50,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
   if (listen.length === 0) {
     listen = [listenAddress("0.0.0.0", port), listenAddress("::", port)];
   }
-  listen = listen.filter((a) => family === "any" || (family === "ipv4") === (a.family === 4));
+  listen = listen.filter((a) => familyAllows(family, a.family));
   const refclocks: RefclockSetting[] = config.refclocks.map((r) => ({
     type: r.type,
     unit: r.unit,

@@ -119,13 +119,18 @@ export function closeLogging(): void {
   resetSync();
 }
 
+/** Doubles LogTape's placeholder braces so a message is written as it is. */
+function literal(message: string): string {
+  return message.replaceAll("{", "{{").replaceAll("}", "}}");
+}
+
 /** A logger for a category (`sys`, `peer`, `clock`, `sync`, as ntpd's logconfig classes). */
 export function logger(category: string): Logger {
   const l = getLogger(["horae", category]);
   return {
-    debug: (m) => l.debug(m.replaceAll("{", "{{").replaceAll("}", "}}")),
-    info: (m) => l.info(m.replaceAll("{", "{{").replaceAll("}", "}}")),
-    warn: (m) => l.warn(m.replaceAll("{", "{{").replaceAll("}", "}}")),
-    error: (m) => l.error(m.replaceAll("{", "{{").replaceAll("}", "}}")),
+    debug: (m) => l.debug(literal(m)),
+    info: (m) => l.info(literal(m)),
+    warn: (m) => l.warn(literal(m)),
+    error: (m) => l.error(literal(m)),
   };
 }

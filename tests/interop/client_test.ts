@@ -5,10 +5,9 @@
 
 import assert from "node:assert/strict";
 import {
-  isRoot,
   Proc,
   readJson,
-  requirePeer,
+  requireNetnsPeers,
   runGuarded,
   startChronydServer,
   startDenoScript,
@@ -27,20 +26,6 @@ const GOOD = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
 const POLL = "iburst minpoll 4 maxpoll 4";
 /** Debian's libfaketime (package faketime). */
 const FAKETIME_LIB = "/usr/lib/x86_64-linux-gnu/faketime/libfaketime.so.1";
-
-function needs(test: string, ...programs: string[]): Record<string, string> | null {
-  const found: Record<string, string> = {};
-  for (const p of programs) {
-    const path = requirePeer(p, test);
-    if (path === null) return null;
-    found[p] = path;
-  }
-  if (!isRoot()) {
-    recordSkip(test, "needs root for a network namespace");
-    return null;
-  }
-  return found;
-}
 
 /** Polls Horae's status file until `pred` holds; returns that status or throws with the last. */
 function waitStatus(path: string, pred: (s: Json) => boolean, timeoutMs: number, horae: Proc) {
@@ -87,7 +72,7 @@ function startObservingHorae(ns: string, conf: string, args: string[] = []) {
 }
 
 Deno.test("interop: Horae synchronises to three chronyd servers (observe mode, |offset| < 200 µs)", async () => {
-  const p = needs("horae syncs to three chronyd", "chronyd");
+  const p = requireNetnsPeers("horae syncs to three chronyd", ["chronyd"]);
   if (p === null) return;
   await withNetns("hcli", async (ns) => {
     const stopServers = await startServers(p.chronyd!, ns, GOOD);
@@ -136,7 +121,7 @@ Deno.test("interop: Horae synchronises to three chronyd servers (observe mode, |
 });
 
 Deno.test("interop: a chronyd server lying by +1 h is a falseticker and never followed", async () => {
-  const p = needs("horae rejects a faketime liar", "chronyd", "faketime");
+  const p = requireNetnsPeers("horae rejects a faketime liar", ["chronyd", "faketime"]);
   if (p === null) return;
   try {
     Deno.statSync(FAKETIME_LIB);
@@ -207,7 +192,7 @@ Deno.test("interop: a chronyd server lying by +1 h is a falseticker and never fo
 });
 
 Deno.test("interop: chronyd synchronises to Horae and sees stratum + 1 and Horae's refid", async () => {
-  const p = needs("chronyd syncs to horae", "chronyd");
+  const p = requireNetnsPeers("chronyd syncs to horae", ["chronyd"]);
   if (p === null) return;
   await withNetns("hdown", async (ns) => {
     const stopServers = await startServers(p.chronyd!, ns, GOOD);
@@ -273,7 +258,7 @@ Deno.test("interop: chronyd synchronises to Horae and sees stratum + 1 and Horae
 });
 
 Deno.test("interop: -q against chronyd reports the offset it would set and exits 0", async () => {
-  const p = needs("horae -q against chronyd", "chronyd");
+  const p = requireNetnsPeers("horae -q against chronyd", ["chronyd"]);
   if (p === null) return;
   await withNetns("hq", async (ns) => {
     const stopServers = await startServers(p.chronyd!, ns, ["127.0.0.2"]);
@@ -337,7 +322,7 @@ for await (const [req, from] of sock) {
 `;
 
 Deno.test("interop: bogus replies (origin, zero transmit, stratum 0, distance, forged KoD) change nothing and are counted", async () => {
-  const p = needs("horae counts bogus replies");
+  const p = requireNetnsPeers("horae counts bogus replies", []);
   if (p === null) return;
   await withNetns("hbad", async (ns) => {
     const bad = "127.0.0.6";

@@ -4,9 +4,8 @@
 
 import assert from "node:assert/strict";
 import {
-  isRoot,
   type Proc,
-  requirePeer,
+  requireNetnsPeers,
   type RunningDnsmasq,
   startChronydServer,
   startDnsmasq,
@@ -14,7 +13,6 @@ import {
   waitForJson,
   withNetns,
 } from "../support/peers.ts";
-import { recordSkip } from "../support/skips.ts";
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
@@ -29,17 +27,11 @@ const CHECK_SEC = 2;
 const UNREACH_POLLS = 2;
 
 function needs(test: string): Record<string, string> | null {
-  const found: Record<string, string> = {};
-  for (const p of ["chronyd", "dnsmasq"]) {
-    const path = requirePeer(p, test);
-    if (path === null) return null;
-    found[p] = path;
-  }
-  if (!isRoot()) {
-    recordSkip(test, "needs root for a network namespace and port 53");
-    return null;
-  }
-  return found;
+  return requireNetnsPeers(
+    test,
+    ["chronyd", "dnsmasq"],
+    "needs root for a network namespace and port 53",
+  );
 }
 
 /** chronyd -x servers by address inside `ns`, each stoppable on its own. */

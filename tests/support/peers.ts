@@ -1,6 +1,5 @@
 // Test support for interop tests: finding the real peer programs, running them (and Horae) without
 // CAP_SYS_TIME, free loopback ports, and throw-away network namespaces.
-// deno-lint-ignore-file no-console
 
 import { recordSkip } from "./skips.ts";
 
@@ -33,19 +32,38 @@ export function which(name: string): string | null {
   return null;
 }
 
-/** Finds a peer program or records a visible skip (CI fails on skips). */
+/** Finds a peer program or records a visible skip (CI fails on skips; recordSkip prints it). */
 export function requirePeer(name: string, test: string): string | null {
   const p = which(name);
-  if (p === null) {
-    recordSkip(test, `${name} not installed`);
-    console.log(`skipped: ${test}: ${name} not installed`);
-  }
+  if (p === null) recordSkip(test, `${name} not installed`);
   return p;
 }
 
 /** True when running as root (needed for network namespaces). */
 export function isRoot(): boolean {
   return Deno.uid() === 0;
+}
+
+/**
+ * Finds every program of a test that runs in a network namespace, by name, or records a skip
+ * (the first program missing, or `rootWhy` when not root) and returns null.
+ */
+export function requireNetnsPeers(
+  test: string,
+  programs: string[],
+  rootWhy = "needs root for a network namespace",
+): Record<string, string> | null {
+  const found: Record<string, string> = {};
+  for (const p of programs) {
+    const path = requirePeer(p, test);
+    if (path === null) return null;
+    found[p] = path;
+  }
+  if (!isRoot()) {
+    recordSkip(test, rootWhy);
+    return null;
+  }
+  return found;
 }
 
 /** A free UDP port on 127.0.0.1 (bound and released; good enough for tests). */
@@ -106,7 +124,7 @@ export class Proc {
     throw new Error(`timed out waiting for ${pattern}; output:\n${this.#out.slice(-3000)}`);
   }
 
-  /** Waits for exit (with a timeout, then kills). */
+  /** Waits for exit and the end of its output (with a timeout, then kills). */
   async wait(timeoutMs = 30_000): Promise<Deno.CommandStatus> {
     const timer = setTimeout(() => this.kill("SIGKILL"), timeoutMs);
     try {
@@ -126,16 +144,9 @@ export class Proc {
   }
 
   /** Stops the process: SIGTERM, then SIGKILL after `graceMs`. */
-  async stop(graceMs = 3000): Promise<Deno.CommandStatus> {
+  stop(graceMs = 3000): Promise<Deno.CommandStatus> {
     this.kill("SIGTERM");
-    const timer = setTimeout(() => this.kill("SIGKILL"), graceMs);
-    try {
-      const st = await this.#done;
-      await Promise.all(this.#readers);
-      return st;
-    } finally {
-      clearTimeout(timer);
-    }
+    return this.wait(graceMs);
   }
 }
 
@@ -322,6 +333,7 @@ export async function chronydMeasure(
   host: string,
   port: number,
   extraServerOptions = "",
+  opts: { netns?: string } = {},
 ): Promise<{ offsetSec: number | null; output: string }> {
   const dir = await tempDir("chronyq-");
   try {
@@ -335,7 +347,7 @@ export async function chronydMeasure(
       `server ${host} port ${port} iburst maxsamples 4 ${extraServerOptions}`.trim(),
       "cmdport 0",
       `pidfile ${dir}/q.pid`,
-    ], { timeoutMs: 30_000 });
+    ], { timeoutMs: 30_000, ...(opts.netns ? { netns: opts.netns } : {}) });
     const m = r.output.match(/System clock wrong by (-?[\d.]+) seconds/);
     return { offsetSec: m ? Number(m[1]) : null, output: r.output };
   } finally {
