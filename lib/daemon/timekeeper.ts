@@ -83,6 +83,7 @@ export class Timekeeper {
       ...sys,
       rng: sys.rng ?? new CryptoRng(),
       precisionLog2: deps.clock.precisionLog2,
+      ipv6Refid,
     });
   }
 
@@ -142,16 +143,13 @@ export class Timekeeper {
   /** What a server should send while synchronised, or null when unsynchronised. */
   systemState(snap: SystemSnapshot = this.snapshot()): SystemState | null {
     if (snap.leap === 3 || snap.stratum >= 16 || snap.systemPeer === null) return null;
-    const peer = snap.associations.find((a) => a.id === snap.systemPeer);
     return {
       leap: snap.leap,
       stratum: snap.stratum,
       precisionLog2: snap.precisionLog2,
       rootDelaySec: snap.rootDelaySec,
       rootDispersionSec: snap.rootDispersionSec,
-      refid: peer !== undefined && peer.address.family === 6
-        ? ipv6Refid(peer.address.address)
-        : snap.refid,
+      refid: snap.refid,
       referenceTime: snap.referenceTime,
     };
   }

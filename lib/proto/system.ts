@@ -64,6 +64,11 @@ export interface SystemOptions {
   loop?: LoopFilterOptions;
   /** A checked leap-seconds table (`leapfile`), authoritative until it expires. */
   leapTable?: LeapSecondTable | null;
+  /**
+   * The refid of an IPv6 system peer. ntpd uses the first four bytes of the MD5 of the address;
+   * the core has no MD5, so the daemon passes that in (default: {@link refidOf}'s FNV-1a stand-in).
+   */
+  ipv6Refid?: (address: string) => number;
 }
 
 /** A datagram handed to the core. */
@@ -425,7 +430,10 @@ export class NtpSystem {
     this.#rootDispSec = peerSrv.rootDispersionSec + (rfc?.dispersionSec ?? 0) + this.#jitterSec +
       Math.abs(comb.offsetSec);
     const newStratum = Math.min(MAXSTRAT, peerSrv.stratum + 1);
-    const newRefid = refidOf(peer.a.address);
+    const addr = peer.a.address;
+    const newRefid = addr.family === 6 && this.#opts.ipv6Refid !== undefined
+      ? this.#opts.ipv6Refid(addr.address)
+      : refidOf(addr);
     const newLeap = this.#leapState.status.armed;
     const prevPeer = this.#sysPeer;
     const prevStratum = this.#stratum;
@@ -507,7 +515,7 @@ export function refidOf(addr: PeerAddress): number {
       (parts[3] ?? 0)) >>> 0;
   }
   // COMPAT: ntpd uses the first four bytes of the MD5 of the address; lib/proto has no MD5, so
-  // this is FNV-1a of the text form until the daemon supplies the digest.
+  // this is FNV-1a of the text form unless SystemOptions.ipv6Refid supplies the digest.
   let h = 0x811c9dc5;
   for (let i = 0; i < addr.address.length; i++) {
     h = Math.imul(h ^ addr.address.charCodeAt(i), 0x01000193) >>> 0;
