@@ -328,26 +328,31 @@ export class ClockFilter {
     return s * s / 12 + this.#precisionSec ** 2;
   }
 
+  /** (Re)starts every wander model from one sample. */
+  #start(z: number, r: number, at: NtpTime): void {
+    this.#models = WANDER_MODELS.map((q) => ({
+      q,
+      x: z,
+      f: 0,
+      pxx: r,
+      pxf: 0,
+      pff: this.#freqVar0,
+      b: 0,
+      pxb: 0,
+      pfb: 0,
+      pbb: ASYMMETRY_PRIOR_VAR,
+      score: 0,
+    }));
+    this.#time = at;
+    this.#samples = 1;
+  }
+
   #kalmanAdd(sample: FilterSample): "outlier" | "stale" | null {
     if (this.#time !== null && sample.at <= this.#time) return "stale";
     const r = this.#measurementVar(sample.delaySec);
     const z = sample.offsetSec;
     if (this.#time === null) {
-      this.#models = WANDER_MODELS.map((q) => ({
-        q,
-        x: z,
-        f: 0,
-        pxx: r,
-        pxf: 0,
-        pff: this.#freqVar0,
-        b: 0,
-        pxb: 0,
-        pfb: 0,
-        pbb: ASYMMETRY_PRIOR_VAR,
-        score: 0,
-      }));
-      this.#time = sample.at;
-      this.#samples = 1;
+      this.#start(z, r, sample.at);
       return null;
     }
     const dt = diffSec(sample.at, this.#time);
@@ -358,11 +363,10 @@ export class ClockFilter {
     if (this.#samples >= 4 && this.#models.every((m) => isOutlier(m, dt, z, e, r))) {
       this.#outlierRun++;
       if (this.#outlierRun < OUTLIER_RUN) return "outlier";
-      // A persistent change (server or path stepped): restart from this sample.
-      this.#models = [];
-      this.#time = null;
+      // A persistent change (server or path stepped): restart from this sample (its delay is
+      // already in the windows).
       this.#outlierRun = 0;
-      this.#kalmanAdd(sample);
+      this.#start(z, r, sample.at);
       return null;
     }
     this.#outlierRun = 0;
