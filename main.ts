@@ -61,7 +61,12 @@ async function dispatch(command: string, args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
+if ("WorkerGlobalScope" in globalThis) {
+  // A thread of this program: the daemon starts its server threads from this module's own URL
+  // (so the single-file bundle works too) with a recognisable worker name.
+  const worker = await import("./lib/daemon/server_worker.ts");
+  if (worker.isServerWorkerContext()) await worker.runServerWorker();
+} else if (import.meta.main) {
   const name = invokedName();
   let code: number;
   if (name in PROGRAMS) {

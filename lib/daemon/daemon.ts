@@ -5,12 +5,14 @@
 import { createHash } from "node:crypto";
 import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
-import type { SocketAddress, Transport } from "../net/transport.ts";
+import type { ReceivedDatagram, ReplySlot, SocketAddress, Transport } from "../net/transport.ts";
+import { ffiSocketsUsable } from "../net/open_transport.ts";
 import { formatSocketAddress, isUnspecified } from "../net/socket_address.ts";
 import type { PeerAddress } from "../proto/events.ts";
 import { type LeapSecondTable, ntpTimeOfSec, parseLeapSecondsList } from "../proto/leap_seconds.ts";
 import type { LoopFilterOptions } from "../proto/loop_filter.ts";
 import type { NtpTime } from "../proto/ntp_time.ts";
+import { LEN_PKT_NOMAC } from "../proto/constants.ts";
 import { refidFromAscii } from "../proto/packet.ts";
 import {
   Server,
@@ -23,6 +25,14 @@ import { LocalDriver } from "../../drivers/local.ts";
 import { refclockAddress, type RefclockDriver, type RefclockFudge } from "../../drivers/driver.ts";
 import { readDriftFile, writeDriftFile } from "./drift_file.ts";
 import { parseLogConfig } from "./log_classes.ts";
+import { answerRequest } from "./request_path.ts";
+import { SharedServedState } from "./served_state.ts";
+import {
+  addServerStats,
+  droppedTotal,
+  type ServerThreadStatus,
+  ServerWorkers,
+} from "./server_workers.ts";
 import { type ResolveFamily, type Resolver, systemResolver } from "./resolver.ts";
 import { SourceManager, type SourceSetting } from "./source_manager.ts";
 import { isoTime, statusDocument, writeStatusFile } from "./status_file.ts";
@@ -80,6 +90,11 @@ export interface DaemonSettings {
   leapFile?: string | null;
   /** Configuration remarks to log at start (unsupported lines and the like). */
   warnings?: string[];
+  /**
+   * Server threads (default 1). Above 1, every listen socket gets SO_REUSEPORT and N-1 worker
+   * threads open their own sockets on the same addresses to answer client requests.
+   */
+  serverThreads?: number;
 }
 
 /** What the daemon is built from; tests pass fakes. */
@@ -90,12 +105,28 @@ export interface DaemonDeps {
    * Opens a socket on `address`. `readClock`, when given, is the clock the transport must use for
    * transmit stamps and software receive times (observe mode's corrected time).
    */
-  openTransport(address: SocketAddress, readClock?: () => NtpTime): Promise<Transport>;
+  openTransport(
+    address: SocketAddress,
+    readClock?: () => NtpTime,
+    options?: { reusePort: boolean },
+  ): Promise<Transport>;
   log: Logger;
   /** Name resolution (default: hosts file, then DNS). */
   resolver?: Resolver;
   /** Timers (default: the runtime's). */
   timers?: Timers;
+  /**
+   * Module server threads run (default: `Deno.mainModule`, i.e. main.ts or the bundle, which
+   * branch to the worker code inside a server worker).
+   */
+  workerModule?: string | URL;
+  /** Extra options for the server threads (tests: faster restarts, the crash hook). */
+  workerOptions?: {
+    restartDelayMs?: number;
+    maxFailures?: number;
+    statsIntervalMs?: number;
+    testHooks?: boolean;
+  };
 }
 
 /** A point-in-time view for tests, the status file and the control protocol. */
@@ -103,6 +134,8 @@ export interface DaemonStatus {
   /** What replies carry now. */
   state: SystemState;
   server: ServerStats;
+  /** Per server thread (0 = main thread); only the main thread without `--server-threads`. */
+  serverThreads: ServerThreadStatus[];
   listening: SocketAddress[];
   kernelTimestamps: boolean[];
   driftPpm: number | null;
@@ -132,6 +165,13 @@ export class Daemon {
   #server: Server;
   #transports: Transport[] = [];
   #serving: Promise<void>[] = [];
+  /** The virtual clock replies are on (observe mode with network sources), else null. */
+  #servingVirtual: VirtualClock | null = null;
+  /** What replies carry, shared with the server threads; null with one thread. */
+  #shared: SharedServedState | null = null;
+  #workers: ServerWorkers | null = null;
+  /** Datagrams the server threads handed to this thread. */
+  #forwardedIn = 0;
   #refclocks: RefclockDriver[] = [];
   #localState: SystemState | null = null;
   #localName = "";
@@ -141,6 +181,9 @@ export class Daemon {
   #sourcesReady: Promise<void> = Promise.resolve();
   #timerHandles = new Set<number>();
   #driftPpm: number | null = null;
+  /** The last drift/status file write error (logged once until it changes or clears). */
+  #driftError: string | null = null;
+  #statusError: string | null = null;
   /** The status file write in progress, if any. */
   #statusWrite: Promise<void> | null = null;
   #statusDirty = false;
@@ -197,11 +240,14 @@ export class Daemon {
     // Without network sources nothing ever steers the virtual clock: keep the transports' own
     // fast clock and skip the conversion on the server's hot path.
     const virtual = (this.#settings.sources ?? []).length > 0 ? this.#virtual : null;
+    this.#servingVirtual = virtual;
     const readClock = virtual === null ? undefined : () => virtual.now();
+    const threads = Math.max(1, Math.floor(this.#settings.serverThreads ?? 1));
+    const reusePort = threads > 1;
     for (const addr of this.#settings.listen) {
       let t: Transport;
       try {
-        t = await this.#deps.openTransport(addr, readClock);
+        t = await this.#deps.openTransport(addr, readClock, { reusePort });
       } catch (e) {
         log.error(`cannot listen on ${formatSocketAddress(addr)}: ${(e as Error).message}`);
         continue;
@@ -212,26 +258,11 @@ export class Daemon {
           t.kernelTimestamps ? " (kernel timestamps)" : ""
         }`,
       );
-      this.#serving.push(t.serve((d, slot) => {
-        const data = d.data;
-        // Kernel timestamps are system clock readings; software ones already came from readClock.
-        const convert = d.rxKernel && virtual !== null && !virtual.isIdentity;
-        const tk = this.#timekeeper;
-        if (tk !== null && data.length >= 48 && (data[0]! & 7) === 4) {
-          tk.onPacket(data, d.peer, convert ? virtual!.fromSystem(d.rxTime) : d.rxTime);
-          return;
-        }
-        // Requests take the number path (no bigint per packet) unless the virtual clock must
-        // convert the kernel timestamp.
-        const n = convert
-          ? this.#server.respond(data, virtual!.fromSystem(d.rxTime), slot.buffer)
-          : this.#server.respondAt(data, d.rxUnixSec, d.rxUnixNsec, slot.buffer, slot.view);
-        slot.length = n;
-        slot.stampTransmit = n > 0;
-      }));
+      this.#serving.push(t.serve((d, slot) => this.#onDatagram(d, slot)));
     }
     if (this.#transports.length === 0) throw new Error("no address to listen on");
     this.#pollRefclocks();
+    if (threads > 1) await this.#startWorkers(threads);
     if (this.#refclocks.length > 0) {
       this.#every(this.#settings.refclockPollSec, () => this.#pollRefclocks());
     }
@@ -253,8 +284,9 @@ export class Daemon {
     this.#timekeeper?.stop();
     for (const t of this.#transports) t.close();
     await Promise.allSettled(this.#serving);
+    await this.#workers?.stop();
     for (const rc of this.#refclocks) rc.close();
-    const st = this.#server.stats();
+    const st = this.#serverStats();
     const dropped = Object.entries(st.dropped).filter(([, n]) => n > 0);
     const total = dropped.reduce((a, [, n]) => a + n, 0);
     this.#deps.log.info(
@@ -262,6 +294,16 @@ export class Daemon {
         dropped.length > 0 ? ` (${dropped.map(([k, n]) => `${k} ${n}`).join(", ")})` : ""
       }`,
     );
+    if (this.#workers !== null) {
+      for (const t of this.#threadStatus()) {
+        this.#deps.log.info(
+          `server thread ${t.thread}: received ${t.received}, replied ${t.replied}, dropped ` +
+            `${t.dropped}, forwarded ${t.forwarded}${
+              t.restarts > 0 ? `, restarts ${t.restarts}` : ""
+            }`,
+        );
+      }
+    }
     await this.#saveDrift();
     if (this.#settings.statusFile) {
       await this.#statusWrite;
@@ -281,7 +323,8 @@ export class Daemon {
     }
     return {
       state: this.#server.state,
-      server: this.#server.stats(),
+      server: this.#serverStats(),
+      serverThreads: this.#threadStatus(),
       listening: this.#transports.map((t) => t.localAddress),
       kernelTimestamps: this.#transports.map((t) => t.kernelTimestamps),
       driftPpm: this.#currentDrift(),
@@ -295,6 +338,90 @@ export class Daemon {
       source: this.#servedSource,
       sources: this.#sources?.members() ?? [],
     };
+  }
+
+  /**
+   * The one packet path of the daemon, for datagrams from its own sockets and those its server
+   * threads hand over: server replies go to the core, everything else to the server.
+   */
+  #onDatagram(d: ReceivedDatagram, slot: ReplySlot): void {
+    const data = d.data;
+    const tk = this.#timekeeper;
+    if (tk !== null && data.length >= 48 && (data[0]! & 7) === 4) {
+      const virtual = this.#servingVirtual;
+      // Kernel timestamps are system clock readings; software ones already came from readClock.
+      const convert = d.rxKernel && virtual !== null && !virtual.isIdentity;
+      tk.onPacket(data, d.peer, convert ? virtual!.fromSystem(d.rxTime) : d.rxTime);
+      return;
+    }
+    answerRequest(this.#server, d, slot, this.#servingVirtual);
+  }
+
+  /** A datagram a server thread did not answer: processed as if it came on socket `socket`. */
+  #onForwarded(socket: number, d: ReceivedDatagram): void {
+    this.#forwardedIn++;
+    const buffer = new Uint8Array(Math.max(d.data.length, LEN_PKT_NOMAC));
+    const slot: ReplySlot = {
+      buffer,
+      view: new DataView(buffer.buffer),
+      length: 0,
+      stampTransmit: false,
+    };
+    this.#onDatagram(d, slot);
+    const t = this.#transports[socket];
+    if (slot.length > 0 && t !== undefined) {
+      t.send(buffer.subarray(0, slot.length), d.peer, slot.stampTransmit);
+    }
+  }
+
+  async #startWorkers(threads: number): Promise<void> {
+    const { log } = this.#deps;
+    const ffi = ffiSocketsUsable();
+    if (!ffi.ok) {
+      log.warn(`server threads need FFI sockets (${ffi.reason}): serving on one thread`);
+      return;
+    }
+    this.#shared = new SharedServedState();
+    this.#publish();
+    const o = this.#deps.workerOptions ?? {};
+    this.#workers = new ServerWorkers({
+      count: threads - 1,
+      addresses: this.#transports.map((t) => t.localAddress),
+      moduleUrl: this.#deps.workerModule ?? Deno.mainModule,
+      shared: this.#shared,
+      useVirtual: this.#servingVirtual !== null,
+      precisionLog2: this.#deps.clock.precisionLog2,
+      log,
+      onDatagram: (socket, d) => this.#onForwarded(socket, d),
+      ...o,
+    });
+    log.info(`starting ${threads - 1} more server thread${threads > 2 ? "s" : ""}`);
+    await this.#workers.start();
+  }
+
+  /** Shares what replies carry now with the server threads. */
+  #publish(): void {
+    this.#shared?.publish(this.#server.state, this.#servingVirtual?.model() ?? null);
+  }
+
+  #serverStats(): ServerStats {
+    const own = this.#server.stats();
+    return this.#workers === null ? own : addServerStats(own, this.#workers.serverStats());
+  }
+
+  #threadStatus(): ServerThreadStatus[] {
+    const own = this.#server.stats();
+    const main: ServerThreadStatus = {
+      thread: 0,
+      running: !this.#stopped,
+      restarts: 0,
+      received: own.received,
+      replied: own.replied,
+      dropped: droppedTotal(own),
+      forwarded: this.#forwardedIn,
+      forwardDropped: 0,
+    };
+    return [main, ...(this.#workers?.threads() ?? [])];
   }
 
   async #startTimekeeping(): Promise<void> {
@@ -390,6 +517,7 @@ export class Daemon {
     }
     this.#servedSource = source;
     this.#server.setState(state ?? unsynchronisedState(this.#deps.clock.precisionLog2));
+    this.#publish();
   }
 
   #every(sec: number, fn: () => void): void {
@@ -421,8 +549,9 @@ export class Daemon {
     if (path === null || freq === null) return;
     try {
       await writeDriftFile(path, freq);
+      this.#driftError = this.#recovered(this.#driftError, `drift file ${path}`);
     } catch (e) {
-      this.#deps.log.error(`cannot write drift file ${path}: ${(e as Error).message}`);
+      this.#driftError = this.#failed(this.#driftError, `drift file ${path}`, e as Error);
     }
   }
 
@@ -453,9 +582,22 @@ export class Daemon {
     if (!path) return;
     try {
       await writeStatusFile(path, statusDocument(this.status(), this.#deps.clock.now()));
+      this.#statusError = this.#recovered(this.#statusError, `status file ${path}`);
     } catch (e) {
-      this.#deps.log.error(`cannot write status file ${path}: ${(e as Error).message}`);
+      this.#statusError = this.#failed(this.#statusError, `status file ${path}`, e as Error);
     }
+  }
+
+  /** Logs a failed write once per distinct error (not every 2 s); returns the error to remember. */
+  #failed(last: string | null, what: string, e: Error): string {
+    if (e.message !== last) this.#deps.log.error(`cannot write ${what}: ${e.message}`);
+    return e.message;
+  }
+
+  /** Logs that writes work again after a failure; returns null (no error remembered). */
+  #recovered(last: string | null, what: string): null {
+    if (last !== null) this.#deps.log.info(`${what} written again`);
+    return null;
   }
 
   async #readLeapFile(): Promise<LeapSecondTable | null> {

@@ -74,6 +74,39 @@ Deno.test("Daemon serves stratum fudge+1 with the LOCAL refid and keeps the drif
   }
 });
 
+Deno.test("Daemon logs a failing status file write once, then again only when it recovers", async () => {
+  const dir = await Deno.makeTempDir();
+  const network = new MemoryNetwork();
+  try {
+    const errors: string[] = [];
+    const infos: string[] = [];
+    const daemon = new Daemon({
+      listen: [{ family: 4, address: "127.0.0.1", port: 123 }],
+      refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],
+      driftFile: null,
+      noSteerReason: null,
+      refclockPollSec: 64,
+      statusFile: `${dir}/missing/status.json`,
+      statusIntervalSec: 0.02,
+    }, {
+      clock: fakeClock(network),
+      openTransport: (a) => Promise.resolve(network.open(a)),
+      log: { ...quiet, error: (m) => void errors.push(m), info: (m) => void infos.push(m) },
+    });
+    await daemon.start();
+    await new Promise((r) => setTimeout(r, 200)); // several periodic writes, all failing
+    assert.equal(errors.length, 1, errors.join("\n"));
+    assert.match(errors[0]!, /^cannot write status file .*missing\/status\.json: /);
+    await Deno.mkdir(`${dir}/missing`);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.ok(infos.some((l) => /status file .* written again$/.test(l)), infos.join("\n"));
+    await daemon.stop();
+    assert.equal(errors.length, 1);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("Daemon without a time source answers unsynchronised", async () => {
   const network = new MemoryNetwork();
   const settings: DaemonSettings = {

@@ -50,10 +50,19 @@ export function formatDrift(freqPpm: number): string {
   return `${freqPpm.toFixed(3)}\n`;
 }
 
+/** Opens a fresh `<path>.TEMP`: a stale one (left by a crash, or by root before -u) is removed
+ * first, and the new one is created exclusively, so a link planted there is never followed. */
+async function createTemp(path: string): Promise<{ tmp: string; file: Deno.FsFile }> {
+  const tmp = `${path}.TEMP`;
+  await Deno.remove(tmp).catch((e) => {
+    if (!(e instanceof Deno.errors.NotFound)) throw e;
+  });
+  return { tmp, file: await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 }) };
+}
+
 /** Writes the drift file atomically: temporary file in the same folder, fsync, rename. */
 export async function writeDriftFile(path: string, freqPpm: number): Promise<void> {
-  const tmp = `${path}.TEMP`;
-  const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+  const { tmp, file } = await createTemp(path);
   try {
     await file.write(new TextEncoder().encode(formatDrift(freqPpm)));
     await file.sync();
@@ -61,4 +70,20 @@ export async function writeDriftFile(path: string, freqPpm: number): Promise<voi
     file.close();
   }
   await Deno.rename(tmp, path);
+}
+
+/**
+ * Checks that the drift file can be written the way {@link writeDriftFile} writes it (a temporary
+ * file created in its folder, then renamed): creates and removes the temporary file. Returns null
+ * when it can, else the reason. Used after -u, when the daemon no longer runs as root.
+ */
+export async function probeDriftFile(path: string): Promise<string | null> {
+  try {
+    const { tmp, file } = await createTemp(path);
+    file.close();
+    await Deno.remove(tmp);
+    return null;
+  } catch (e) {
+    return (e as Error).message;
+  }
 }

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { formatDrift, parseDrift, readDriftFile, writeDriftFile } from "./drift_file.ts";
+import {
+  formatDrift,
+  parseDrift,
+  probeDriftFile,
+  readDriftFile,
+  writeDriftFile,
+} from "./drift_file.ts";
 
 Deno.test("parseDrift() accepts ntpd's one-number format", () => {
   assert.deepEqual(parseDrift("-12.345\n"), { ok: true, freqPpm: -12.345 });
@@ -30,6 +36,34 @@ Deno.test("writeDriftFile() writes atomically and readDriftFile() reads it back"
     assert.deepEqual(await readDriftFile(path), { ok: true, freqPpm: 12.346 });
     const names = [...Deno.readDirSync(dir)].map((e) => e.name);
     assert.deepEqual(names, ["ntp.drift"]); // no temporary file left behind
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("writeDriftFile() replaces a stale temporary file and never follows a link there", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/ntp.drift`;
+    const victim = `${dir}/victim`;
+    await Deno.writeTextFile(victim, "keep me\n");
+    await Deno.symlink(victim, `${path}.TEMP`);
+    await writeDriftFile(path, -3.5);
+    assert.equal(await Deno.readTextFile(path), "-3.500\n");
+    assert.equal(await Deno.readTextFile(victim), "keep me\n");
+    assert.equal((await Deno.lstat(path)).isFile, true);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("probeDriftFile() is null where the file can be written and gives a reason where not", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    assert.equal(await probeDriftFile(`${dir}/ntp.drift`), null);
+    assert.deepEqual([...Deno.readDirSync(dir)], []); // the probe leaves nothing behind
+    const reason = await probeDriftFile(`${dir}/missing-dir/ntp.drift`);
+    assert.match(reason ?? "", /No such file|not found/i);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

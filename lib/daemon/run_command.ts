@@ -18,6 +18,7 @@ import {
 import { openUdpTransport } from "../net/open_transport.ts";
 import { hasCapSysTime } from "./capabilities.ts";
 import { guardInspectorSignal } from "./inspector_guard.ts";
+import { switchUser } from "./privileges.ts";
 import { Daemon, type DaemonExit } from "./daemon.ts";
 import { type NtpTime, toUnix } from "../proto/ntp_time.ts";
 import { settingsFromConfig } from "./settings.ts";
@@ -34,6 +35,8 @@ export const HORAE_RUN_USAGE = `Horae options:
   --toml               the configuration file is TOML
   --source-check SEC   check sources (pool refill, re-resolution) every SEC seconds (default 60)
   --unreach-polls N    a source is unreachable after N unanswered polls (1-8, default 8)
+  --server-threads N   answer client requests on N threads sharing each port (SO_REUSEPORT,
+                       1-64, default 1)
 `;
 
 /** Horae's own daemon flags, split from ntpd's. */
@@ -46,13 +49,15 @@ export interface HoraeFlags {
   sourceCheckSec: number | null;
   /** --unreach-polls: unanswered polls before a source is unreachable, or null for the default. */
   unreachPolls: number | null;
+  /** --server-threads: threads answering client requests, or null for the default (1). */
+  serverThreads: number | null;
   /** The remaining (ntpd) arguments. */
   rest: string[];
 }
 
 /**
  * Splits Horae's own daemon flags (--port, --listen, --status-file, --source-check,
- * --unreach-polls) from ntpd's.
+ * --unreach-polls, --server-threads) from ntpd's.
  */
 export function extractHoraeFlags(
   argv: string[],
@@ -63,7 +68,15 @@ export function extractHoraeFlags(
   let statusFile: string | null = null;
   let sourceCheckSec: number | null = null;
   let unreachPolls: number | null = null;
-  const names = ["--port", "--listen", "--status-file", "--source-check", "--unreach-polls"];
+  let serverThreads: number | null = null;
+  const names = [
+    "--port",
+    "--listen",
+    "--status-file",
+    "--source-check",
+    "--unreach-polls",
+    "--server-threads",
+  ];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const eq = a.indexOf("=");
@@ -94,11 +107,16 @@ export function extractHoraeFlags(
         return { ok: false, message: `--unreach-polls: "${value}" is not a number of polls (1-8)` };
       }
       unreachPolls = Number(value);
+    } else if (name === "--server-threads") {
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 64) {
+        return { ok: false, message: `--server-threads: "${value}" is not a thread count (1-64)` };
+      }
+      serverThreads = Number(value);
     } else {
       listen.push(value);
     }
   }
-  return { ok: true, port, listen, statusFile, sourceCheckSec, unreachPolls, rest };
+  return { ok: true, port, listen, statusFile, sourceCheckSec, unreachPolls, serverThreads, rest };
 }
 
 function stderr(text: string): void {
@@ -186,12 +204,14 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     ...(flags.unreachPolls !== null ? { unreachPolls: flags.unreachPolls } : {}),
   });
 
+  if (flags.serverThreads !== null) settings.serverThreads = flags.serverThreads;
   const daemon = new Daemon(settings, {
     clock,
     log,
-    openTransport: (address, readClock) => {
+    openTransport: (address, readClock, options) => {
       const opened = openUdpTransport({
         address,
+        ...(options?.reusePort ? { reusePort: true } : {}),
         ...(readClock === undefined ? {} : { clock: () => unixPair(readClock()) }),
       });
       if (opened.kind !== "ffi") log.warn(opened.reason);
@@ -213,6 +233,22 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     } catch (e) {
       log.warn(`cannot write pid file ${config.files.pidFile}: ${(e as Error).message}`);
     }
+  }
+  // -u / -i: give up root now that the sockets are bound and the log and pid files are open.
+  const switched = await switchUser({
+    user: opts.user,
+    group: opts.group,
+    jailDir: opts.jailDir,
+    observe: opts.observe,
+    hasSysTime: capable,
+    driftFile: settings.driftFile,
+  }, log);
+  if (!switched) {
+    stopSignalGuard();
+    await daemon.stop();
+    if (config.files.pidFile !== null) await Deno.remove(config.files.pidFile).catch(() => {});
+    closeLogging();
+    return 1;
   }
 
   const ended = await new Promise<{ signal: number } | { exit: DaemonExit }>((resolve) => {

@@ -19,6 +19,7 @@ Deno.test("extractHoraeFlags() splits --port, --listen and --status-file from nt
     statusFile: "/run/horae.json",
     sourceCheckSec: null,
     unreachPolls: null,
+    serverThreads: null,
     rest: ["-n", "-q", "--observe"],
   });
 });
@@ -41,4 +42,15 @@ Deno.test("extractHoraeFlags() rejects a missing value and a bad port", () => {
     message: "--status-file needs a value",
   });
   assert.equal(extractHoraeFlags(["--port", "0"]).ok, false);
+});
+
+Deno.test("extractHoraeFlags() takes --server-threads from 1 to 64", () => {
+  const r = extractHoraeFlags(["--server-threads", "4", "-n"]);
+  assert.ok(r.ok);
+  assert.equal(r.serverThreads, 4);
+  assert.deepEqual(r.rest, ["-n"]);
+  assert.equal(extractHoraeFlags(["--server-threads=1"]).ok, true);
+  assert.equal(extractHoraeFlags(["--server-threads", "0"]).ok, false);
+  assert.equal(extractHoraeFlags(["--server-threads", "65"]).ok, false);
+  assert.equal(extractHoraeFlags(["--server-threads", "two"]).ok, false);
 });

@@ -133,6 +133,8 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
       ...(s.timekeeper ?? {}),
     },
     server: s.server,
+    // Per server thread (0 = main thread); `server` above is their sum.
+    serverThreads: s.serverThreads,
     listening: s.listening.map((a) => ({ address: a.address, port: a.port })),
     sources: s.sources,
     associations,

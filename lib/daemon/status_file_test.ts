@@ -10,6 +10,7 @@ function status(over: Partial<DaemonStatus> = {}): DaemonStatus {
   return {
     state: unsynchronisedState(-20),
     server: new Server(unsynchronisedState(-20)).stats(),
+    serverThreads: [],
     listening: [{ family: 4, address: "127.0.0.1", port: 123 }],
     kernelTimestamps: [true],
     driftPpm: null,
@@ -146,4 +147,31 @@ Deno.test("refidText() shows text for stratum 0, 1 and 16 and an address above",
 Deno.test("isoTime() says null for a zero time", () => {
   assert.equal(isoTime(0n), null);
   assert.equal(isoTime(NOW), "2027-01-15T08:00:00.000Z");
+});
+
+Deno.test("statusDocument() lists the per-thread server counters", () => {
+  const threads = [
+    {
+      thread: 0,
+      running: true,
+      restarts: 0,
+      received: 5,
+      replied: 4,
+      dropped: 1,
+      forwarded: 2,
+      forwardDropped: 0,
+    },
+    {
+      thread: 1,
+      running: true,
+      restarts: 1,
+      received: 7,
+      replied: 7,
+      dropped: 0,
+      forwarded: 2,
+      forwardDropped: 0,
+    },
+  ];
+  const doc = JSON.parse(JSON.stringify(statusDocument(status({ serverThreads: threads }), NOW)));
+  assert.deepEqual(doc.serverThreads, threads);
 });

@@ -22,6 +22,21 @@ export interface VirtualCorrection {
 }
 
 /**
+ * The parameters of a virtual correction: enough to compute it at any system time, so another
+ * thread (a server worker) can convert timestamps exactly as the owning {@link VirtualClock}.
+ */
+export interface VirtualCorrectionModel {
+  /** System time the integration restarted at (null: never adjusted). */
+  anchor: NtpTime | null;
+  /** Correction at `anchor` (s). */
+  phaseSec: number;
+  /** Frequency correction relative to the kernel's (s/s). */
+  rate: number;
+  /** Adjtime-style offset still to slew at `anchor` (s). */
+  slewLeftSec: number;
+}
+
+/**
  * A clock that the protocol core can steer without the system clock changing.
  *
  * Readings are `system + c(system)`, where the correction c integrates the requested frequency
@@ -93,6 +108,24 @@ export class VirtualClock implements Clock {
       pendingSlewSec: this.#slewLeftSec - this.#slewPart(dt),
       steps: this.#steps,
     };
+  }
+
+  /** The correction's current parameters (see {@link VirtualCorrectionModel}). */
+  model(): VirtualCorrectionModel {
+    return {
+      anchor: this.#anchor,
+      phaseSec: this.#phaseSec,
+      rate: this.#rate,
+      slewLeftSec: this.#slewLeftSec,
+    };
+  }
+
+  /** Follows another clock's correction: takes over its parameters (server workers). */
+  setModel(m: VirtualCorrectionModel): void {
+    this.#anchor = m.anchor;
+    this.#phaseSec = m.phaseSec;
+    this.#rate = m.rate;
+    this.#slewLeftSec = m.slewLeftSec;
   }
 
   /** Steps the virtual clock (the system clock is untouched). */

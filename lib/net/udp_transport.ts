@@ -269,6 +269,11 @@ export class UdpTransport implements Transport {
     this.#poll = new PollSet([fd]);
   }
 
+  /** The socket's file descriptor (−1 once released after close()). */
+  get fd(): number {
+    return this.#fd;
+  }
+
   /** Receives until `close()`, answering through the reply slot. Rejects if already serving. */
   async serve(handler: DatagramHandler): Promise<void> {
     if (this.#serving) throw new Error("UdpTransport: serve() is already running");

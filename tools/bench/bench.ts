@@ -164,6 +164,8 @@ interface MeasureConfig {
   window: number;
   /** Collect the lag probe of worker 1 (core server only). */
   lag: boolean;
+  /** The one spec is a daemon with this many server threads (capCores is then its total). */
+  threads?: number;
 }
 
 let groupCounter = 0;
@@ -313,7 +315,8 @@ async function measure(c: MeasureConfig, opts: BenchOptions, live: Live): Promis
       group: c.group,
       label: c.label,
       run: c.run,
-      workers: c.specs.length,
+      workers: c.threads ?? c.specs.length,
+      ...(c.threads !== undefined ? { threads: true } : {}),
       capCores: c.capCores,
       repliesPerSec: result.repliesPerSec,
       sent: result.sent,
@@ -461,50 +464,87 @@ export async function benchMain(args: string[]): Promise<number> {
       }
     }
 
-    // SO_REUSEPORT: 1 and 2 core-server workers on one port, capped per worker, then uncapped.
+    // SO_REUSEPORT: the daemon with 1 and 2 server threads (one process; capped at N times the
+    // per-server cap, then uncapped), or 1 and 2 core-server processes when the daemon is not
+    // the Horae under test. Then the event-loop lag of the core server, which the daemon does
+    // not expose.
     for (const capped of [true, false]) {
       for (let run = 1; run <= opts.scalingRuns; run++) {
         for (const workers of [1, 2]) {
           const port = freePort();
-          const specs = Array.from({ length: workers }, () => ({
-            ...horaeCoreSpec(port, { reusePort: true }),
-            label: `horae-core ×${workers}`,
-          }));
           const group = capped ? "scaling-capped" : "scaling-uncapped";
-          const r = await measure(
-            {
+          const label = horae.core ? `horae-core ×${workers}` : `horae --server-threads ${workers}`;
+          const config: MeasureConfig = horae.core
+            ? {
               group,
-              label: `horae-core ×${workers}`,
+              label,
               run,
-              specs,
+              specs: Array.from({ length: workers }, () => ({
+                ...horaeCoreSpec(port, { reusePort: true }),
+                label,
+              })),
               capCores: capped ? opts.cores : null,
               sockets: 8,
               window: opts.scalingWindow,
               lag: true,
-            },
-            opts,
-            live,
-          );
+            }
+            : {
+              group,
+              label,
+              run,
+              specs: [{ ...horaeDaemonSpec(port, dir, { serverThreads: workers }), label }],
+              capCores: capped ? opts.cores * workers : null,
+              sockets: 8,
+              window: opts.scalingWindow,
+              lag: false,
+              threads: workers,
+            };
+          const r = await measure(config, opts, live);
           runs.push(r);
           console.log(`${group} ${run}/${opts.scalingRuns} ×${workers}: ${describe(r)}`);
         }
+        if (horae.core) continue;
+        const group = capped ? "lag-capped" : "lag-uncapped";
+        const r = await measure(
+          {
+            group,
+            label: "horae-core",
+            run,
+            specs: [horaeCoreSpec(freePort())],
+            capCores: capped ? opts.cores : null,
+            sockets: 8,
+            window: opts.scalingWindow,
+            lag: true,
+          },
+          opts,
+          live,
+        );
+        runs.push(r);
+        console.log(`${group} ${run}/${opts.scalingRuns}: ${describe(r)}`);
       }
     }
     if (opts.scalingRuns > 0) {
+      const rows = horae.core
+        ? "SO_REUSEPORT rows run `tools/bench/core_server.ts --reuse-port` (UdpTransport +" +
+          " Server, the daemon's handler) in separate processes, each capped on its own"
+        : "SO_REUSEPORT rows run the daemon with `--server-threads N` (`main.ts run -n`, LOCAL" +
+          " clock): one process whose N threads each have their own SO_REUSEPORT socket on the" +
+          ` port; capped rows give that process a quota of N × ${
+            (opts.cores * 100).toFixed(0)
+          }% of a core`;
       notes.push(
-        "SO_REUSEPORT rows run `tools/bench/core_server.ts --reuse-port` (UdpTransport + Server," +
-          " the daemon's handler) because the daemon has no worker option yet; the generator" +
-          ` uses 8 source ports (${opts.scalingWindow} requests outstanding) so the kernel` +
-          " spreads them over the workers.",
+        `${rows}. The generator uses 8 source ports (${opts.scalingWindow} requests` +
+          " outstanding) so the kernel spreads them over the workers.",
         `On this ${navigator.hardwareConcurrency}-core` +
           " machine the generator needs about one core, so uncapped workers compete with it" +
           " for the CPU: uncapped rows show the machine's limit, not the server's.",
       );
     }
-    if (!horae.core) {
+    if (!horae.core && opts.scalingRuns > 0) {
       notes.push(
         "The daemon exposes no event-loop lag measurement; the lag table comes from the core" +
-          " server script (same transport and handler).",
+          " server script (`tools/bench/core_server.ts`: same transport and handler, one" +
+          " process), run with the scaling load.",
       );
     }
     notes.push(

@@ -11,15 +11,23 @@ export const SECTION_END = "<!-- /server-bench -->";
 
 /** One measured run of one server configuration. */
 export interface RunRecord {
-  /** Which comparison it belongs to: "main", "scaling-capped", "scaling-uncapped". */
+  /**
+   * Which comparison it belongs to: "main", "scaling-capped", "scaling-uncapped", or
+   * "lag-capped" / "lag-uncapped" (runs made for the event-loop table only).
+   */
   group: string;
   /** Server configuration label ("chronyd", "horae", "horae-core ×2"). */
   label: string;
   /** 1-based run number within its group. */
   run: number;
-  /** Server processes sharing the port. */
+  /** Server processes sharing the port, or server threads of one process (`threads`). */
   workers: number;
-  /** CPU cap per worker in cores, or null when uncapped. */
+  /**
+   * True when the workers are threads of one process (the daemon's `--server-threads`): then
+   * `capCores` is the quota of that one process. Absent or false: separate processes.
+   */
+  threads?: boolean;
+  /** CPU cap in cores per process, or null when uncapped. */
   capCores: number | null;
   repliesPerSec: number;
   sent: number;
@@ -94,6 +102,8 @@ export interface ConfigSummary {
   label: string;
   runs: number;
   workers: number;
+  /** Workers are threads of one process (see RunRecord.threads). */
+  threads: boolean;
   capCores: number | null;
   medianPerSec: number;
   minPerSec: number;
@@ -150,6 +160,7 @@ export function summarise(runs: readonly RunRecord[]): ConfigSummary[] {
       label: first.label,
       runs: rs.length,
       workers: first.workers,
+      threads: first.threads ?? false,
       capCores: first.capCores,
       medianPerSec: median(rates),
       minPerSec: Math.min(...rates),
@@ -201,9 +212,18 @@ function ratio(x: number | null): string {
 }
 
 function cap(s: ConfigSummary): string {
-  return s.capCores === null
-    ? "none"
-    : `${pct(s.capCores)} of a core${s.workers > 1 ? " each" : ""}`;
+  if (s.capCores === null) return "none";
+  if (s.threads && s.workers > 1) {
+    return `${pct(s.capCores)} of a core for the process (${s.workers} × ${
+      pct(s.capCores / s.workers)
+    })`;
+  }
+  return `${pct(s.capCores)} of a core${s.workers > 1 ? " each" : ""}`;
+}
+
+/** Summaries of the SO_REUSEPORT scaling runs. */
+function scalingOf(summaries: ConfigSummary[]): ConfigSummary[] {
+  return summaries.filter((x) => x.group.startsWith("scaling"));
 }
 
 function table(header: string[], rows: string[][]): string {
@@ -304,7 +324,7 @@ const LAG_HEADER = [
 export function renderTable(report: BenchReport): string {
   const s = summarise(report.runs);
   const main = s.filter((x) => x.group === "main");
-  const scaling = s.filter((x) => x.group !== "main");
+  const scaling = scalingOf(s);
   const parts = [
     "Main comparison (same cap per server, interleaved runs):",
     table(MAIN_HEADER, mainRows(main)),
@@ -322,7 +342,7 @@ export function renderMarkdown(report: BenchReport): string {
   const c = report.context;
   const s = summarise(report.runs);
   const main = s.filter((x) => x.group === "main");
-  const scaling = s.filter((x) => x.group !== "main");
+  const scaling = scalingOf(s);
   const horae = main.find((x) => x.label !== "chronyd");
   const lines: string[] = [
     SECTION_START,

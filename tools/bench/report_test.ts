@@ -114,3 +114,42 @@ Deno.test("replaceSection() replaces only the text between the markers", () => {
   const section = `${SECTION_START}\nnew\n${SECTION_END}`;
   assert.equal(replaceSection(doc, section), `# B\n\nbefore\n\n${section}\n\nafter\n`);
 });
+
+Deno.test("renderMarkdown() states a thread row's cap as one quota for the whole process", () => {
+  const report: BenchReport = {
+    context: {
+      date: "2026-01-01T00:00:00Z",
+      command: "deno task bench",
+      nproc: 2,
+      kernel: "6.1",
+      cpuModel: "cpu",
+      deno: "2.9.6",
+      chronyd: "4.3",
+      capMethod: "cap",
+      load: "load",
+      horaeVariant: "the daemon",
+      loadAverage: "0 0 0",
+      elapsedSec: 1,
+    },
+    runs: [
+      run("chronyd", 1, 100),
+      run("horae", 1, 120),
+      run("horae --server-threads 1", 1, 100, { group: "scaling-capped", threads: true }),
+      run("horae --server-threads 2", 1, 190, {
+        group: "scaling-capped",
+        workers: 2,
+        threads: true,
+        capCores: 1,
+      }),
+      run("horae-core", 1, 100, { group: "lag-capped", lag: null }),
+    ],
+    notes: [],
+  };
+  const md = renderMarkdown(report);
+  assert.match(
+    md,
+    /\| horae --server-threads 2 \| 2 \| 100% of a core for the process \(2 × 50%\) \|/,
+  );
+  assert.match(md, /\| 1\.90x \|/);
+  assert.doesNotMatch(md, /horae-core/, "lag-only runs without lag data stay out of both tables");
+});

@@ -1,5 +1,6 @@
 // Command lines and configuration files for the benchmarked servers: chronyd 4.3 (-x, local
-// stratum 8, no rate limiting), the Horae daemon (LOCAL clock) and the Horae core script.
+// stratum 8, no rate limiting), the Horae daemon (LOCAL clock, optionally with server threads)
+// and the Horae core script (for the event-loop lag probe, which the daemon does not expose).
 
 import type { ServerSpec } from "./server_process.ts";
 
@@ -56,8 +57,15 @@ export function horaeDaemonPresent(): boolean {
   }
 }
 
-/** The Horae daemon (`main.ts run -n`) on 127.0.0.1:`port` with the LOCAL clock at stratum 9. */
-export function horaeDaemonSpec(port: number, dir: string): ServerSpec {
+/**
+ * The Horae daemon (`main.ts run -n`) on 127.0.0.1:`port` with the LOCAL clock at stratum 9;
+ * `serverThreads` above 1 adds `--server-threads N` (SO_REUSEPORT worker threads).
+ */
+export function horaeDaemonSpec(
+  port: number,
+  dir: string,
+  options: { serverThreads?: number } = {},
+): ServerSpec {
   const conf = `${dir}/horae_${port}.conf`;
   Deno.writeTextFileSync(
     conf,
@@ -79,6 +87,7 @@ export function horaeDaemonSpec(port: number, dir: string): ServerSpec {
       `${port}`,
       "--listen",
       "127.0.0.1",
+      ...((options.serverThreads ?? 1) > 1 ? ["--server-threads", `${options.serverThreads}`] : []),
     ],
     port,
     cwd: REPO_ROOT,

@@ -1,0 +1,290 @@
+// One server worker thread (`--server-threads`): its own SO_REUSEPORT sockets on the daemon's
+// listen addresses and its own Server, answering client (mode 3) requests from the state the
+// main thread publishes, and handing every other datagram to the main thread.
+
+import { realtime } from "../../ffi/libc.ts";
+import { capGet, capSet } from "../../ffi/privileges.ts";
+import type { Clock } from "../clock/clock.ts";
+import type { ReceivedDatagram, ReplySlot, SocketAddress } from "../net/transport.ts";
+import { UdpTransport } from "../net/udp_transport.ts";
+import { fromUnix, type NtpTime, toUnix } from "../proto/ntp_time.ts";
+import { Server, type ServerStats, unsynchronisedState } from "../proto/server.ts";
+import { answerRequest, isClientRequest } from "./request_path.ts";
+import { SharedServedState } from "./served_state.ts";
+import { VirtualClock } from "./virtual_clock.ts";
+
+/** Worker `name` prefix: main.ts runs the worker code when it starts inside such a worker. */
+export const SERVER_WORKER_NAME = "horae-server-thread";
+
+/** True inside a Deno Worker started by the daemon as a server thread. */
+export function isServerWorkerContext(): boolean {
+  const g = globalThis as { WorkerGlobalScope?: unknown; name?: unknown };
+  return g.WorkerGlobalScope !== undefined && typeof g.name === "string" &&
+    g.name.startsWith(SERVER_WORKER_NAME);
+}
+
+/** What the main thread tells a new worker. */
+export interface ServerWorkerInit {
+  kind: "init";
+  /** Thread number (1..N-1; the main thread is 0). */
+  thread: number;
+  /** The main thread's bound listen addresses (real ports), in the daemon's order. */
+  addresses: SocketAddress[];
+  /** The {@link SharedServedState} buffer. */
+  shared: SharedArrayBuffer;
+  /** One Int32: forwarded datagrams the main thread has processed (flow control). */
+  credit: SharedArrayBuffer;
+  /** Replies are on observe mode's virtual clock (the published correction applies). */
+  useVirtual: boolean;
+  /** Precision (log2 s) for the state used before the first publication. */
+  precisionLog2: number;
+  /** Milliseconds between counter reports. */
+  statsIntervalMs: number;
+  /** Forwarded datagrams not yet processed by the main thread beyond which more are dropped. */
+  maxInFlight: number;
+  /** Accept the "crash" message (tests of the restart logic only). */
+  testHooks: boolean;
+}
+
+/** Messages to a worker. */
+export type ToServerWorker =
+  | ServerWorkerInit
+  | { kind: "stop" }
+  /** Tests: throw an uncaught error ("uncaught") or fail in the packet path ("handler"). */
+  | { kind: "crash"; how: "uncaught" | "handler" };
+
+/** A datagram a worker did not answer, for the main thread's packet path. */
+export interface ForwardedDatagram {
+  kind: "packet";
+  /** Index of the listen address it arrived on. */
+  socket: number;
+  data: Uint8Array;
+  peer: SocketAddress;
+  rxUnixSec: number;
+  rxUnixNsec: number;
+  rxKernel: boolean;
+}
+
+/** A worker's counters (cumulative since it started). */
+export interface ServerThreadCounters {
+  /** Its Server's counters (mode 3 requests it answered or dropped). */
+  server: ServerStats;
+  /** Datagrams handed to the main thread. */
+  forwarded: number;
+  /** Datagrams dropped because the main thread had too many of its forwards queued. */
+  forwardDropped: number;
+}
+
+/** Messages from a worker. */
+export type FromServerWorker =
+  | { kind: "ready"; kernelTimestamps: boolean[]; fds: number[] }
+  | ForwardedDatagram
+  | { kind: "stats"; counters: ServerThreadCounters }
+  | { kind: "failed"; message: string }
+  | { kind: "stopped"; counters: ServerThreadCounters };
+
+/** Posts a message to the main thread (transferring `transfer`). */
+export type PostToMain = (message: FromServerWorker, transfer?: Transferable[]) => void;
+
+/** The system clock read through FFI, for the virtual clock replica. */
+function realtimeClock(precisionLog2: number): Clock {
+  return {
+    name: "realtime",
+    canSteer: false,
+    precisionLog2,
+    now: () => {
+      const [s, ns] = realtime();
+      return fromUnix(s, ns);
+    },
+    step: () => {},
+    adjust: () => {},
+    kernelState: () => null,
+  };
+}
+
+function unixPair(t: NtpTime): [number, number] {
+  const u = toUnix(t);
+  return [Number(u.sec), u.nsec];
+}
+
+/**
+ * The packet logic of a server worker, free of threads: answers mode 3 with its own Server from
+ * the shared state (re-read whenever its version moves), forwards everything else with `post`.
+ */
+export class ServerThread {
+  readonly thread: number;
+  readonly #server: Server;
+  readonly #shared: SharedServedState;
+  readonly #credit: Int32Array;
+  readonly #post: PostToMain;
+  readonly #maxInFlight: number;
+  readonly #virtual: VirtualClock | null;
+  #version = -1;
+  #forwarded = 0;
+  #forwardDropped = 0;
+  /** Set by the "handler" crash hook: the next datagram throws. */
+  failNext = false;
+
+  /** Builds the worker's logic from its init message. */
+  constructor(init: ServerWorkerInit, post: PostToMain) {
+    this.thread = init.thread;
+    this.#server = new Server(unsynchronisedState(init.precisionLog2));
+    this.#shared = new SharedServedState(init.shared);
+    this.#credit = new Int32Array(init.credit, 0, 1);
+    this.#post = post;
+    this.#maxInFlight = init.maxInFlight;
+    this.#virtual = init.useVirtual ? new VirtualClock(realtimeClock(init.precisionLog2), 0) : null;
+    this.sync();
+  }
+
+  /** The transports' clock (observe mode's virtual time), or undefined for the system clock. */
+  get readClock(): (() => [number, number]) | undefined {
+    const v = this.#virtual;
+    return v === null ? undefined : () => unixPair(v.now());
+  }
+
+  /** Takes over a newer published state, if any (cheap when nothing changed). */
+  sync(): void {
+    const version = this.#shared.version();
+    if (version === this.#version || (version & 1) !== 0) return;
+    const r = this.#shared.read();
+    if (r === null) return;
+    this.#version = r.version;
+    this.#server.setState(r.state);
+    if (this.#virtual !== null) {
+      this.#virtual.setModel(r.virtual ?? { anchor: null, phaseSec: 0, rate: 0, slewLeftSec: 0 });
+    }
+  }
+
+  /** Handles one datagram from listen address `socket`: answers mode 3, forwards the rest. */
+  handle(socket: number, d: ReceivedDatagram, slot: ReplySlot): void {
+    if (this.failNext) {
+      this.failNext = false;
+      throw new Error("server thread: induced failure (test hook)");
+    }
+    this.sync();
+    if (isClientRequest(d.data)) {
+      answerRequest(this.#server, d, slot, this.#virtual);
+      return;
+    }
+    if (this.#forwarded - Atomics.load(this.#credit, 0) >= this.#maxInFlight) {
+      this.#forwardDropped++;
+      return;
+    }
+    this.#forwarded++;
+    const data = d.data.slice();
+    const p = d.peer;
+    this.#post({
+      kind: "packet",
+      socket,
+      data,
+      peer: { family: p.family, address: p.address, port: p.port },
+      rxUnixSec: d.rxUnixSec,
+      rxUnixNsec: d.rxUnixNsec,
+      rxKernel: d.rxKernel,
+    }, [data.buffer]);
+  }
+
+  /** Cumulative counters. */
+  counters(): ServerThreadCounters {
+    return {
+      server: this.#server.stats(),
+      forwarded: this.#forwarded,
+      forwardDropped: this.#forwardDropped,
+    };
+  }
+}
+
+interface WorkerScope {
+  onmessage: ((e: MessageEvent) => void) | null;
+  postMessage(message: unknown, transfer?: Transferable[]): void;
+  close(): void;
+}
+
+function counterKey(c: ServerThreadCounters): string {
+  return `${c.server.received} ${c.forwarded} ${c.forwardDropped}`;
+}
+
+/**
+ * The worker's main program: waits for its init message, opens one SO_REUSEPORT socket per
+ * listen address, reports "ready" (with the sockets' descriptors, so the main thread can close
+ * them if this thread dies abruptly), serves until "stop", then reports its final counters.
+ * A socket failure ends the worker with "failed" after closing every socket.
+ */
+/**
+ * Drops every capability of this (worker) thread once its sockets are bound: a thread inherits
+ * its creator's sets, and only the main JavaScript thread may keep CAP_SYS_TIME after `-u`.
+ */
+function dropThreadCapabilities(): void {
+  const c = capGet();
+  if (c.permitted !== 0n || c.effective !== 0n || c.inheritable !== 0n) {
+    capSet({ effective: 0n, permitted: 0n, inheritable: 0n });
+  }
+}
+
+export async function runServerWorker(): Promise<void> {
+  const scope = globalThis as unknown as WorkerScope;
+  const init = await new Promise<ServerWorkerInit>((resolve) => {
+    scope.onmessage = (e) => {
+      const m = e.data as ToServerWorker;
+      if (m?.kind === "init") resolve(m);
+    };
+  });
+  const post: PostToMain = (m, transfer) => scope.postMessage(m, transfer ?? []);
+  const transports: UdpTransport[] = [];
+  const fds: number[] = [];
+  let thread: ServerThread;
+  try {
+    thread = new ServerThread(init, post);
+    const clock = thread.readClock;
+    for (const a of init.addresses) {
+      const t = new UdpTransport({ address: a, reusePort: true, ...(clock ? { clock } : {}) });
+      transports.push(t);
+      fds.push(t.fd);
+    }
+    dropThreadCapabilities();
+  } catch (e) {
+    for (const t of transports) t.close();
+    post({ kind: "failed", message: (e as Error).message });
+    scope.close();
+    return;
+  }
+  post({ kind: "ready", kernelTimestamps: transports.map((t) => t.kernelTimestamps), fds });
+  let stopping = false;
+  let failure: string | null = null;
+  const closeAll = () => {
+    for (const t of transports) t.close();
+  };
+  scope.onmessage = (e) => {
+    const m = e.data as ToServerWorker;
+    if (m?.kind === "stop") {
+      stopping = true;
+      closeAll();
+    } else if (m?.kind === "crash" && init.testHooks) {
+      if (m.how === "handler") thread.failNext = true;
+      else throw new Error("server thread: induced uncaught error (test hook)");
+    }
+  };
+  let reported = "";
+  const timer = setInterval(() => {
+    const c = thread.counters();
+    const key = counterKey(c);
+    if (key === reported) return;
+    reported = key;
+    post({ kind: "stats", counters: c });
+  }, init.statsIntervalMs);
+  await Promise.all(
+    transports.map((t, i) =>
+      t.serve((d, slot) => thread.handle(i, d, slot)).catch((e) => {
+        failure ??= `${init.addresses[i]?.address} port ${init.addresses[i]?.port}: ${
+          (e as Error).message
+        }`;
+        closeAll();
+      })
+    ),
+  );
+  clearInterval(timer);
+  if (!stopping) post({ kind: "failed", message: failure ?? "sockets closed" });
+  post({ kind: "stopped", counters: thread.counters() });
+  scope.close();
+}

@@ -1,0 +1,383 @@
+// The daemon's server threads (`--server-threads N`): N-1 Deno Workers, each with its own
+// SO_REUSEPORT sockets on the daemon's listen addresses, started from the main module (so the
+// single-file bundle works too), restarted when they die, their counters and forwarded datagrams
+// brought back to the main thread.
+
+import { closeSocket, shutdownSocket } from "../../ffi/socket.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ReceivedDatagram, SocketAddress } from "../net/transport.ts";
+import { fromUnix, type NtpTime } from "../proto/ntp_time.ts";
+import type { ServerDropReason, ServerStats } from "../proto/server.ts";
+import type { SharedServedState } from "./served_state.ts";
+import {
+  type ForwardedDatagram,
+  type FromServerWorker,
+  SERVER_WORKER_NAME,
+  type ServerThreadCounters,
+  type ServerWorkerInit,
+  type ToServerWorker,
+} from "./server_worker.ts";
+
+/** Options of {@link ServerWorkers}. */
+export interface ServerWorkersOptions {
+  /** Worker threads to run (the daemon's thread count minus the main thread). */
+  count: number;
+  /** The main thread's bound listen addresses (with their real ports). */
+  addresses: SocketAddress[];
+  /** Module each worker runs: the main module, which branches to the worker code by name. */
+  moduleUrl: string | URL;
+  /** The state the main thread publishes. */
+  shared: SharedServedState;
+  /** Replies are on observe mode's virtual clock. */
+  useVirtual: boolean;
+  precisionLog2: number;
+  log: Logger;
+  /** Processes a datagram a worker did not answer, as if it had arrived on socket `socket`. */
+  onDatagram(socket: number, datagram: ReceivedDatagram): void;
+  /** Milliseconds between worker counter reports (default 1000). */
+  statsIntervalMs?: number;
+  /** Delay before restarting a failed worker (default 1000 ms). */
+  restartDelayMs?: number;
+  /** Failures within `failureWindowMs` after which a worker is not restarted (default 3). */
+  maxFailures?: number;
+  /** Default 60 000 ms. */
+  failureWindowMs?: number;
+  /** Time a worker has to open its sockets (default 10 000 ms). */
+  readyTimeoutMs?: number;
+  /** Forwarded datagrams a worker may have queued at the main thread (default 1024). */
+  maxInFlight?: number;
+  /** Workers accept the "crash" test message. */
+  testHooks?: boolean;
+}
+
+/** One server thread's counters as the status file shows them. */
+export interface ServerThreadStatus {
+  /** 0 is the main thread. */
+  thread: number;
+  running: boolean;
+  /** Times this worker was restarted after a failure. */
+  restarts: number;
+  received: number;
+  replied: number;
+  dropped: number;
+  /** Worker: datagrams handed to the main thread. Main thread: datagrams it took from workers. */
+  forwarded: number;
+  /** Worker: datagrams dropped because too many forwards were queued at the main thread. */
+  forwardDropped: number;
+}
+
+/** A datagram a worker forwarded, as the daemon's packet path sees it. */
+class ForwardedReceived implements ReceivedDatagram {
+  readonly data: Uint8Array;
+  readonly peer: SocketAddress;
+  readonly rxUnixSec: number;
+  readonly rxUnixNsec: number;
+  readonly rxKernel: boolean;
+  #rxTime: NtpTime | null = null;
+
+  constructor(m: ForwardedDatagram) {
+    this.data = m.data;
+    this.peer = m.peer;
+    this.rxUnixSec = m.rxUnixSec;
+    this.rxUnixNsec = m.rxUnixNsec;
+    this.rxKernel = m.rxKernel;
+  }
+
+  get rxTime(): NtpTime {
+    this.#rxTime ??= fromUnix(this.rxUnixSec, this.rxUnixNsec);
+    return this.#rxTime;
+  }
+}
+
+/** Counters that are all zero. */
+export function zeroCounters(): ServerThreadCounters {
+  return { server: zeroServerStats(), forwarded: 0, forwardDropped: 0 };
+}
+
+function zeroServerStats(): ServerStats {
+  return {
+    received: 0,
+    replied: 0,
+    cryptoNak: 0,
+    dropped: {
+      too_short: 0,
+      bad_version: 0,
+      old_version: 0,
+      bad_length: 0,
+      not_request: 0,
+      control: 0,
+      private: 0,
+      kod: 0,
+      zero_transmit: 0,
+    },
+  };
+}
+
+/** `a + b` for server counters (a new object). */
+export function addServerStats(a: ServerStats, b: ServerStats): ServerStats {
+  const dropped = { ...a.dropped };
+  for (const [k, v] of Object.entries(b.dropped)) {
+    dropped[k as ServerDropReason] = (dropped[k as ServerDropReason] ?? 0) + v;
+  }
+  return {
+    received: a.received + b.received,
+    replied: a.replied + b.replied,
+    cryptoNak: a.cryptoNak + b.cryptoNak,
+    dropped,
+  };
+}
+
+function addCounters(a: ServerThreadCounters, b: ServerThreadCounters): ServerThreadCounters {
+  return {
+    server: addServerStats(a.server, b.server),
+    forwarded: a.forwarded + b.forwarded,
+    forwardDropped: a.forwardDropped + b.forwardDropped,
+  };
+}
+
+/** Total of the drop counters. */
+export function droppedTotal(s: ServerStats): number {
+  return Object.values(s.dropped).reduce((a, n) => a + n, 0);
+}
+
+/** One worker slot and its current incarnation. */
+class Slot {
+  readonly thread: number;
+  worker: Worker | null = null;
+  /** Descriptors of the incarnation's sockets (closed here if it dies without closing them). */
+  fds: number[] = [];
+  fdsClosed = false;
+  /** Counters of earlier incarnations, and of the current one. */
+  base = zeroCounters();
+  current = zeroCounters();
+  restarts = 0;
+  failures: number[] = [];
+  gaveUp = false;
+  failMessage: string | null = null;
+  ready: ((ok: boolean) => void) | null = null;
+  stopped: (() => void) | null = null;
+  restartTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(thread: number) {
+    this.thread = thread;
+  }
+}
+
+/**
+ * Runs the worker threads: starts them one at a time (each must find its own sockets), pushes
+ * nothing itself (the state travels in the shared buffer), hands forwarded datagrams to
+ * `onDatagram`, restarts a worker that fails (at most `maxFailures` times per
+ * `failureWindowMs`; then the remaining threads serve alone) and stops them on {@link stop}.
+ */
+export class ServerWorkers {
+  readonly #o: ServerWorkersOptions;
+  readonly #slots: Slot[];
+  #spawning: Promise<void> = Promise.resolve();
+  #stopping = false;
+
+  /** Prepares `count` worker slots; nothing runs before {@link start}. */
+  constructor(options: ServerWorkersOptions) {
+    this.#o = options;
+    this.#slots = Array.from({ length: options.count }, (_, i) => new Slot(i + 1));
+  }
+
+  /** Starts every worker; resolves once each is serving or has failed (and is logged). */
+  async start(): Promise<void> {
+    for (const slot of this.#slots) await this.#spawn(slot);
+  }
+
+  /** Per-thread counters of the workers (thread 1 first). */
+  threads(): ServerThreadStatus[] {
+    return this.#slots.map((s) => {
+      const c = addCounters(s.base, s.current);
+      return {
+        thread: s.thread,
+        running: s.worker !== null,
+        restarts: s.restarts,
+        received: c.server.received,
+        replied: c.server.replied,
+        dropped: droppedTotal(c.server),
+        forwarded: c.forwarded,
+        forwardDropped: c.forwardDropped,
+      };
+    });
+  }
+
+  /** The workers' server counters added up. */
+  serverStats(): ServerStats {
+    let total = zeroServerStats();
+    for (const s of this.#slots) {
+      total = addServerStats(total, addServerStats(s.base.server, s.current.server));
+    }
+    return total;
+  }
+
+  /** Test hook: makes worker `thread` fail (needs `testHooks`). */
+  crash(thread: number, how: "uncaught" | "handler"): void {
+    this.#slots[thread - 1]?.worker?.postMessage({ kind: "crash", how } as ToServerWorker);
+  }
+
+  /** Stops every worker (closing its sockets) and waits for them, at most `graceMs`. */
+  async stop(graceMs = 2000): Promise<void> {
+    this.#stopping = true;
+    await this.#spawning;
+    await Promise.all(this.#slots.map(async (slot) => {
+      if (slot.restartTimer !== null) clearTimeout(slot.restartTimer);
+      slot.restartTimer = null;
+      const w = slot.worker;
+      if (w === null) return;
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const stopped = new Promise<boolean>((resolve) => {
+        slot.stopped = () => resolve(true);
+        timer = setTimeout(() => resolve(false), graceMs);
+      });
+      w.postMessage({ kind: "stop" } as ToServerWorker);
+      const clean = await stopped;
+      clearTimeout(timer);
+      this.#retire(slot, !clean);
+      if (!clean) this.#o.log.warn(`server thread ${slot.thread} did not stop in time`);
+    }));
+  }
+
+  #spawn(slot: Slot): Promise<void> {
+    const run = this.#spawning.then(() => this.#startWorker(slot));
+    this.#spawning = run.catch(() => {});
+    return run;
+  }
+
+  async #startWorker(slot: Slot): Promise<void> {
+    if (this.#stopping) return;
+    const o = this.#o;
+    const credit = new SharedArrayBuffer(4);
+    const creditView = new Int32Array(credit);
+    const worker = new Worker(o.moduleUrl, {
+      type: "module",
+      name: `${SERVER_WORKER_NAME}-${slot.thread}`,
+    });
+    slot.worker = worker;
+    slot.fds = [];
+    slot.fdsClosed = false;
+    slot.failMessage = null;
+    slot.current = zeroCounters();
+    const ready = new Promise<boolean>((resolve) => slot.ready = resolve);
+    worker.onmessage = (e: MessageEvent) => {
+      if (slot.worker !== worker) return;
+      const m = e.data as FromServerWorker;
+      switch (m.kind) {
+        case "packet":
+          try {
+            o.onDatagram(m.socket, new ForwardedReceived(m));
+          } finally {
+            Atomics.add(creditView, 0, 1);
+          }
+          break;
+        case "stats":
+          slot.current = m.counters;
+          break;
+        case "ready":
+          slot.fds = m.fds;
+          slot.ready?.(true);
+          slot.ready = null;
+          break;
+        case "failed":
+          // It closed its sockets; its final counters follow in "stopped".
+          slot.fdsClosed = true;
+          slot.failMessage = m.message;
+          break;
+        case "stopped":
+          slot.current = m.counters;
+          slot.fdsClosed = true;
+          if (slot.stopped !== null) {
+            slot.stopped();
+            slot.stopped = null;
+          } else {
+            this.#failed(slot, slot.failMessage ?? "stopped unexpectedly");
+          }
+          break;
+      }
+    };
+    worker.onerror = (e: ErrorEvent) => {
+      // Handled here: an error left unhandled in a worker would end the whole daemon.
+      e.preventDefault();
+      if (slot.worker === worker) this.#failed(slot, e.message);
+    };
+    const init: ServerWorkerInit = {
+      kind: "init",
+      thread: slot.thread,
+      addresses: o.addresses,
+      shared: o.shared.buffer,
+      credit,
+      useVirtual: o.useVirtual,
+      precisionLog2: o.precisionLog2,
+      statsIntervalMs: o.statsIntervalMs ?? 1000,
+      maxInFlight: o.maxInFlight ?? 1024,
+      testHooks: o.testHooks ?? false,
+    };
+    worker.postMessage(init);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const ok = await Promise.race([
+      ready,
+      new Promise<boolean>((resolve) =>
+        timer = setTimeout(() => resolve(false), o.readyTimeoutMs ?? 10_000)
+      ),
+    ]);
+    clearTimeout(timer);
+    slot.ready = null;
+    if (ok) {
+      o.log.info(`server thread ${slot.thread} serving`);
+    } else if (slot.worker === worker) {
+      this.#failed(slot, "did not open its sockets in time");
+    }
+  }
+
+  /** Ends the current incarnation: terminates it and closes sockets it left open. */
+  #retire(slot: Slot, closeFds: boolean): void {
+    const w = slot.worker;
+    slot.worker = null;
+    w?.terminate();
+    if (closeFds && !slot.fdsClosed) {
+      for (const fd of slot.fds) {
+        // shutdown wakes a poll() its helper thread may still be in; then the descriptor goes.
+        shutdownSocket(fd);
+        try {
+          closeSocket(fd);
+        } catch {
+          // Already closed.
+        }
+      }
+    }
+    slot.fds = [];
+    slot.fdsClosed = true;
+    slot.base = addCounters(slot.base, slot.current);
+    slot.current = zeroCounters();
+  }
+
+  #failed(slot: Slot, why: string): void {
+    const o = this.#o;
+    slot.ready?.(false);
+    slot.ready = null;
+    this.#retire(slot, true);
+    if (this.#stopping) return;
+    const now = performance.now();
+    const window = o.failureWindowMs ?? 60_000;
+    slot.failures = slot.failures.filter((t) => now - t < window);
+    slot.failures.push(now);
+    const max = o.maxFailures ?? 3;
+    if (slot.failures.length >= max) {
+      slot.gaveUp = true;
+      o.log.error(
+        `server thread ${slot.thread} failed: ${why}; ${slot.failures.length} failures in ` +
+          `${Math.round(window / 1000)} s, not restarting it (the other threads keep serving)`,
+      );
+      return;
+    }
+    const delay = o.restartDelayMs ?? 1000;
+    o.log.error(`server thread ${slot.thread} failed: ${why}; restarting in ${delay} ms`);
+    slot.restartTimer = setTimeout(() => {
+      slot.restartTimer = null;
+      if (this.#stopping) return;
+      slot.restarts++;
+      void this.#spawn(slot);
+    }, delay);
+  }
+}
