@@ -2,7 +2,7 @@
 // every diagnostic as `file:line:col: error|warning: message` (exit 78 on errors).
 
 import { parseArgs } from "node:util";
-import { formatDiagnostic, sortDiagnostics } from "../config/diagnostics.ts";
+import { formatDiagnostic } from "../config/diagnostics.ts";
 import {
   fileIncludeReader,
   loadConfig,
@@ -59,7 +59,11 @@ export async function loadFromArg(
     );
   }
   const text = new TextDecoder("utf-8", { fatal: false }).decode(bytes);
-  return loadConfigText(text, { ...opts, file: "<stdin>", readInclude: fileIncludeReader() });
+  return await loadConfigText(text, {
+    ...opts,
+    file: "<stdin>",
+    readInclude: fileIncludeReader(),
+  });
 }
 
 const CHECK_USAGE =
@@ -100,7 +104,9 @@ export async function runCheck(args: string[], io: CliIo = denoIo()): Promise<nu
   let warnings = 0;
   for (const file of files) {
     const result = await loadFromArg(file, opts, io);
-    for (const d of sortDiagnostics(result.diagnostics)) {
+    // In read order (the loader's): the main file, then each included file where it is first
+    // included; by line within a file.
+    for (const d of result.diagnostics) {
       io.stdout(`${formatDiagnostic(d)}\n`);
       if (d.severity === "error") errors++;
       else warnings++;

@@ -95,3 +95,37 @@ Deno.test("runCheck() survives garbage bytes on stdin without a stack trace", as
   assert.match(io.stdout(), /does not look like a text configuration file/);
   assert.doesNotMatch(io.stdout() + io.stderr(), /^\s+at /m);
 });
+
+Deno.test("runCheck() lists diagnostics in read order: main file first, then its includes", async () => {
+  // The included file's path sorts before the main file's, so an order by file name would put
+  // its diagnostics first.
+  const dir = new URL("../../tests/fixtures/conf/invalid/", import.meta.url).pathname;
+  const main = `${dir}read_order_include.conf`;
+  const part = `${dir}includes/read_order_part.conf`;
+  assert.ok(part < main);
+  const io = fakeIo();
+  assert.equal(await runCheck([main], io.io), EXIT_CONFIG);
+  assert.equal(
+    io.stdout(),
+    `${main}:5:30: error: minpoll 2 is out of range 4–17\n` +
+      `${main}:7:1: warning: unknown keyword "frobnicate"; line ignored\n` +
+      `${part}:2:1: warning: unknown keyword "bogus"; line ignored\n` +
+      `${part}:3:1: error: "server" needs an address\n` +
+      `${main}: 2 errors, 2 warnings\n`,
+  );
+});
+
+Deno.test("runCheck() lists TOML diagnostics by line", async () => {
+  // The TOML reader reports unknown keys before type errors; check prints them by line.
+  await withFiles(
+    { "o.toml": '[[source]]\naddress = "a"\nminpoll = "x"\nfrob = 1\n' },
+    async (dir) => {
+      const io = fakeIo();
+      assert.equal(await runCheck([`${dir}/o.toml`], io.io), EXIT_CONFIG);
+      const lines = io.stdout().trim().split("\n").slice(0, -1);
+      assert.equal(lines.length, 2, io.stdout());
+      assert.match(lines[0]!, /o\.toml:3:\d+: error: /);
+      assert.match(lines[1]!, /o\.toml:4:\d+: warning: unknown key "source\.0\.frob"/);
+    },
+  );
+});

@@ -2,7 +2,7 @@
 // comments, warning about each line it cannot translate (exit 1 when anything was dropped).
 
 import { isDeepStrictEqual, parseArgs } from "node:util";
-import { formatDiagnostic, sortDiagnostics } from "../config/diagnostics.ts";
+import { formatDiagnostic } from "../config/diagnostics.ts";
 import { parseTomlConfig } from "../config/toml_config.ts";
 import { writeToml } from "../config/toml_writer.ts";
 import { type CliIo, denoIo, EXIT_CONFIG, EXIT_USAGE, loadFromArg } from "./check.ts";
@@ -42,7 +42,8 @@ export async function runConvert(args: string[], io: CliIo = denoIo()): Promise<
   }
   const input = parsed.positionals[0] ?? "-";
   const result = await loadFromArg(input, parsed.values.toml ? { toml: true } : {}, io);
-  for (const d of sortDiagnostics(result.diagnostics)) io.stderr(`${formatDiagnostic(d)}\n`);
+  // In read order: the main file, then each included file where it is first included.
+  for (const d of result.diagnostics) io.stderr(`${formatDiagnostic(d)}\n`);
   if (!result.ok) {
     io.stderr("horae convert: not converted because of the errors above\n");
     return EXIT_CONFIG;

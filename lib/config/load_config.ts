@@ -1,13 +1,15 @@
 // Loading a configuration from disk, stdin text or the embedded default: size limits, syntax
 // detection (--toml, .toml extension, sniffing), includefile resolution, strict mode.
+//
+// The TOML reader (smol-toml and a zod schema, about 12 MB of resident memory) is imported only
+// when a configuration is TOML, so a daemon on an ntp.conf never loads it.
 
 import { emptyConfig, type NtpConfig } from "./config_model.ts";
 import { type ConfigComments, emptyComments } from "./config_comments.ts";
-import { applyStrict, type Diagnostic, hasErrors } from "./diagnostics.ts";
+import { applyStrict, type Diagnostic, hasErrors, sortDiagnostics } from "./diagnostics.ts";
 import { DEFAULT_CONFIG_NAME, DEFAULT_NTP_CONF } from "./default_config.ts";
 import { checkTextFile } from "./ntp_conf_lexer.ts";
 import { type IncludeReader, type IncludeReadResult, parseNtpConf } from "./ntp_conf_parser.ts";
-import { parseTomlConfig } from "./toml_config.ts";
 
 /** Largest configuration file accepted (each file, includes too): 1 MiB. */
 export const MAX_CONFIG_BYTES = 1 << 20;
@@ -29,7 +31,10 @@ export interface LoadResult {
   ok: boolean;
   /** The model; best effort when `ok` is false. */
   config: NtpConfig;
-  /** Errors and warnings, in file order. */
+  /**
+   * Errors and warnings in the order the configuration is read: by file (the main file first,
+   * each included file where it is first included), then by line and column.
+   */
   diagnostics: Diagnostic[];
   syntax: ConfigSyntax;
   /** The file read, null for the embedded default or text. */
@@ -126,8 +131,11 @@ export function detectSyntax(path: string | null, text: string, toml?: boolean):
   return "ntp.conf";
 }
 
-/** Parses configuration text (from a file, stdin or the embedded default). */
-export function loadConfigText(
+/**
+ * Parses configuration text (from a file, stdin or the embedded default). Asynchronous because
+ * the TOML reader is imported on first use.
+ */
+export async function loadConfigText(
   text: string,
   options: LoadOptions & {
     /** Name for diagnostics. */
@@ -138,7 +146,7 @@ export function loadConfigText(
     id?: string;
     readInclude?: IncludeReader;
   },
-): LoadResult {
+): Promise<LoadResult> {
   const syntax = detectSyntax(options.path ?? null, text, options.toml);
   let config: NtpConfig;
   let diagnostics: Diagnostic[];
@@ -150,9 +158,11 @@ export function loadConfigText(
       config = emptyConfig();
       diagnostics = [binary];
     } else {
+      const { parseTomlConfig } = await import("./toml_config.ts");
       const r = parseTomlConfig(text, options.file);
       config = r.config;
-      diagnostics = r.diagnostics;
+      // One file: read order is line order (the TOML reader reports by kind of problem).
+      diagnostics = sortDiagnostics(r.diagnostics);
       droppedLines = new Set(
         r.diagnostics.filter((d) => d.code === "unknown-keyword").map((d) => d.line),
       ).size;
@@ -188,7 +198,6 @@ export function loadFailure(
   message: string,
   options: LoadOptions & { file: string; path?: string | null },
 ): LoadResult {
-  const result = loadConfigText("", options);
   const d: Diagnostic = {
     severity: "error",
     file: options.file,
@@ -197,7 +206,15 @@ export function loadFailure(
     code: "io",
     message,
   };
-  return { ...result, ok: false, diagnostics: [d] };
+  return {
+    ok: false,
+    config: emptyConfig(),
+    diagnostics: [d],
+    syntax: detectSyntax(options.path ?? null, "", options.toml),
+    path: options.path ?? null,
+    comments: emptyComments(),
+    droppedLines: 0,
+  };
 }
 
 /**
@@ -207,9 +224,7 @@ export function loadFailure(
  */
 export function loadConfig(path: string | null, opts: LoadOptions = {}): Promise<LoadResult> {
   if (path === null) {
-    return Promise.resolve(
-      loadConfigText(DEFAULT_NTP_CONF, { ...opts, file: DEFAULT_CONFIG_NAME }),
-    );
+    return loadConfigText(DEFAULT_NTP_CONF, { ...opts, file: DEFAULT_CONFIG_NAME });
   }
   const read = readConfigFile(path);
   if (!read.ok) {
@@ -223,11 +238,11 @@ export function loadConfig(path: string | null, opts: LoadOptions = {}): Promise
   } catch {
     // Keep the path as identity.
   }
-  return Promise.resolve(loadConfigText(read.text, {
+  return loadConfigText(read.text, {
     ...opts,
     file: path,
     path,
     id,
     readInclude: fileIncludeReader(),
-  }));
+  });
 }

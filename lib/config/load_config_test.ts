@@ -28,11 +28,11 @@ Deno.test("normalizePath() collapses . and .. segments", () => {
   assert.equal(normalizePath("./"), ".");
 });
 
-Deno.test("loadConfigText() applies strict mode to unknown keywords", () => {
-  const plain = loadConfigText("frob 1\n", { file: "s.conf" });
+Deno.test("loadConfigText() applies strict mode to unknown keywords", async () => {
+  const plain = await loadConfigText("frob 1\n", { file: "s.conf" });
   assert.equal(plain.ok, true);
   assert.equal(plain.diagnostics[0]?.severity, "warning");
-  const strict = loadConfigText("frob 1\n", { file: "s.conf", strict: true });
+  const strict = await loadConfigText("frob 1\n", { file: "s.conf", strict: true });
   assert.equal(strict.ok, false);
   assert.equal(strict.diagnostics[0]?.severity, "error");
 });
