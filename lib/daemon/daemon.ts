@@ -359,6 +359,9 @@ export class Daemon {
 
   /** A datagram a server thread did not answer: processed as if it came on socket `socket`. */
   #onForwarded(socket: number, d: ReceivedDatagram): void {
+    // The main sockets close before the workers are told to stop: what they forward meanwhile
+    // has no socket to be answered on.
+    if (this.#stopped) return;
     this.#forwardedIn++;
     const buffer = new Uint8Array(Math.max(d.data.length, LEN_PKT_NOMAC));
     const slot: ReplySlot = {

@@ -337,6 +337,19 @@ export function switchedLine(id: Identity, keep: bigint, jailDir: string | null)
   }; capabilities kept: ${caps}`;
 }
 
+/** -i without a user to switch to: chroots (if asked) and stays root. False when it failed. */
+function chrootOnly(jailDir: string | null, why: string, log: Logger): boolean {
+  if (jailDir === null) return true;
+  try {
+    chrootTo(jailDir);
+  } catch (e) {
+    log.error(`cannot chroot to ${jailDir}: ${(e as Error).message}`);
+    return false;
+  }
+  log.info(`root directory changed to ${jailDir} (still running as root: ${why})`);
+  return true;
+}
+
 /** What {@link switchUser} needs from the command line and the clock choice. */
 export interface SwitchUserOptions {
   /** -u user part, or null when only -i was given. */
@@ -365,17 +378,7 @@ export async function switchUser(
   o: SwitchUserOptions,
   log: Logger,
 ): Promise<boolean> {
-  if (o.user === null) {
-    if (o.jailDir === null) return true;
-    try {
-      chrootTo(o.jailDir);
-    } catch (e) {
-      log.error(`cannot chroot to ${o.jailDir}: ${(e as Error).message}`);
-      return false;
-    }
-    log.info(`root directory changed to ${o.jailDir} (still running as root: no -u given)`);
-    return true;
-  }
+  if (o.user === null) return chrootOnly(o.jailDir, "no -u given", log);
   let passwd: PasswdEntry[];
   let groups: GroupEntry[];
   const passwdFile = o.passwdFile ?? "/etc/passwd";
@@ -395,7 +398,7 @@ export async function switchUser(
   }
   if (r.identity.uid === 0) {
     log.warn(`-u ${spec}: uid 0 is root; nothing is dropped`);
-    return true;
+    return chrootOnly(o.jailDir, `-u ${spec} is root`, log);
   }
   const keep = capabilitiesToKeep(o);
   try {

@@ -14,6 +14,7 @@ import {
   parseThreadStatus,
   resolveIdentity,
   switchedLine,
+  switchUser,
   SYS_TIME_MASK,
   type ThreadCredentials,
 } from "./privileges.ts";
@@ -182,6 +183,39 @@ Deno.test("switchedLine() says who the daemon became and what it kept", () => {
     "switched to user ntp (uid 105), group ntp (gid 110), root directory /var/lib/ntp; " +
       "capabilities kept: none",
   );
+});
+
+Deno.test("switchUser() still carries out -i when -u names root, and fails when it cannot", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "horae-priv-" });
+  try {
+    await Deno.writeTextFile(`${dir}/passwd`, PASSWD);
+    await Deno.writeTextFile(`${dir}/group`, GROUP);
+    const lines: string[] = [];
+    const log = {
+      debug() {},
+      info: (m: string) => void lines.push(m),
+      warn: (m: string) => void lines.push(m),
+      error: (m: string) => void lines.push(m),
+    };
+    // The jail does not exist, so chroot fails (as root or not) and this process stays put.
+    const ok = await switchUser({
+      user: "root",
+      group: null,
+      jailDir: `${dir}/missing`,
+      observe: true,
+      hasSysTime: false,
+      driftFile: null,
+      passwdFile: `${dir}/passwd`,
+      groupFile: `${dir}/group`,
+    }, log);
+    assert.equal(ok, false, lines.join("\n"));
+    assert.ok(
+      lines.some((l) => l.startsWith(`cannot chroot to ${dir}/missing: `)),
+      lines.join("\n"),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 // The switch itself runs in a child Deno (it cannot be undone). CAP_SYS_TIME is never available

@@ -3,7 +3,7 @@
 // main thread publishes, and handing every other datagram to the main thread.
 
 import { realtime } from "../../ffi/libc.ts";
-import { capGet, capSet } from "../../ffi/privileges.ts";
+import { capGet, capSet, geteuid } from "../../ffi/privileges.ts";
 import type { Clock } from "../clock/clock.ts";
 import type { ReceivedDatagram, ReplySlot, SocketAddress } from "../net/transport.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
@@ -206,22 +206,27 @@ function counterKey(c: ServerThreadCounters): string {
 }
 
 /**
- * The worker's main program: waits for its init message, opens one SO_REUSEPORT socket per
- * listen address, reports "ready" (with the sockets' descriptors, so the main thread can close
- * them if this thread dies abruptly), serves until "stop", then reports its final counters.
- * A socket failure ends the worker with "failed" after closing every socket.
- */
-/**
- * Drops every capability of this (worker) thread once its sockets are bound: a thread inherits
- * its creator's sets, and only the main JavaScript thread may keep CAP_SYS_TIME after `-u`.
+ * Drops every capability of this (worker) thread once its sockets are bound, when the process no
+ * longer runs as root: a thread inherits its creator's sets, and only the main JavaScript thread
+ * may keep CAP_SYS_TIME after `-u`. Under euid 0 the thread keeps them: a later `-u` makes glibc
+ * repeat setgroups/setresgid/setresuid on every thread, and a thread lacking CAP_SETUID or
+ * CAP_SETGID would fail there, which glibc answers with abort(). That switch empties the sets of
+ * every thread but the main one anyway.
  */
 function dropThreadCapabilities(): void {
+  if (geteuid() === 0) return;
   const c = capGet();
   if (c.permitted !== 0n || c.effective !== 0n || c.inheritable !== 0n) {
     capSet({ effective: 0n, permitted: 0n, inheritable: 0n });
   }
 }
 
+/**
+ * The worker's main program: waits for its init message, opens one SO_REUSEPORT socket per
+ * listen address, reports "ready" (with the sockets' descriptors, so the main thread can close
+ * them if this thread dies abruptly), serves until "stop", then reports its final counters.
+ * A socket failure ends the worker with "failed" after closing every socket.
+ */
 export async function runServerWorker(): Promise<void> {
   const scope = globalThis as unknown as WorkerScope;
   const init = await new Promise<ServerWorkerInit>((resolve) => {

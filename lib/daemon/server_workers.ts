@@ -3,11 +3,12 @@
 // single-file bundle works too), restarted when they die, their counters and forwarded datagrams
 // brought back to the main thread.
 
+import { geteuid } from "../../ffi/privileges.ts";
 import { closeSocket, shutdownSocket } from "../../ffi/socket.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ReceivedDatagram, SocketAddress } from "../net/transport.ts";
 import { fromUnix, type NtpTime } from "../proto/ntp_time.ts";
-import type { ServerDropReason, ServerStats } from "../proto/server.ts";
+import { type ServerDropReason, type ServerStats, zeroServerStats } from "../proto/server.ts";
 import type { SharedServedState } from "./served_state.ts";
 import {
   type ForwardedDatagram,
@@ -94,25 +95,6 @@ export function zeroCounters(): ServerThreadCounters {
   return { server: zeroServerStats(), forwarded: 0, forwardDropped: 0 };
 }
 
-function zeroServerStats(): ServerStats {
-  return {
-    received: 0,
-    replied: 0,
-    cryptoNak: 0,
-    dropped: {
-      too_short: 0,
-      bad_version: 0,
-      old_version: 0,
-      bad_length: 0,
-      not_request: 0,
-      control: 0,
-      private: 0,
-      kod: 0,
-      zero_transmit: 0,
-    },
-  };
-}
-
 /** `a + b` for server counters (a new object). */
 export function addServerStats(a: ServerStats, b: ServerStats): ServerStats {
   const dropped = { ...a.dropped };
@@ -152,7 +134,6 @@ class Slot {
   current = zeroCounters();
   restarts = 0;
   failures: number[] = [];
-  gaveUp = false;
   failMessage: string | null = null;
   ready: ((ok: boolean) => void) | null = null;
   stopped: (() => void) | null = null;
@@ -174,10 +155,13 @@ export class ServerWorkers {
   readonly #slots: Slot[];
   #spawning: Promise<void> = Promise.resolve();
   #stopping = false;
+  /** The effective uid the listen sockets were bound under (SO_REUSEPORT groups are per uid). */
+  readonly #bindEuid: number;
 
   /** Prepares `count` worker slots; nothing runs before {@link start}. */
   constructor(options: ServerWorkersOptions) {
     this.#o = options;
+    this.#bindEuid = geteuid();
     this.#slots = Array.from({ length: options.count }, (_, i) => new Slot(i + 1));
   }
 
@@ -362,9 +346,17 @@ export class ServerWorkers {
     const window = o.failureWindowMs ?? 60_000;
     slot.failures = slot.failures.filter((t) => now - t < window);
     slot.failures.push(now);
+    if (geteuid() !== this.#bindEuid) {
+      // After -u a new socket belongs to another uid: the kernel refuses it a place in the
+      // SO_REUSEPORT group root's sockets formed (EADDRINUSE), so a restart could never bind.
+      o.log.error(
+        `server thread ${slot.thread} failed: ${why}; not restarting it (its sockets were bound ` +
+          `as uid ${this.#bindEuid}, now running as uid ${geteuid()}; the other threads keep serving)`,
+      );
+      return;
+    }
     const max = o.maxFailures ?? 3;
     if (slot.failures.length >= max) {
-      slot.gaveUp = true;
       o.log.error(
         `server thread ${slot.thread} failed: ${why}; ${slot.failures.length} failures in ` +
           `${Math.round(window / 1000)} s, not restarting it (the other threads keep serving)`,

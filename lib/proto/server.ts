@@ -51,6 +51,26 @@ export interface ServerStats {
   dropped: Record<ServerDropReason, number>;
 }
 
+/** Counters with nothing counted yet. */
+export function zeroServerStats(): ServerStats {
+  return {
+    received: 0,
+    replied: 0,
+    cryptoNak: 0,
+    dropped: {
+      too_short: 0,
+      bad_version: 0,
+      old_version: 0,
+      bad_length: 0,
+      not_request: 0,
+      control: 0,
+      private: 0,
+      kod: 0,
+      zero_transmit: 0,
+    },
+  };
+}
+
 /** Reference id of an unsynchronised server ("INIT", as ntpd sends before the first update). */
 export const REFID_INIT = 0x494e4954;
 
@@ -87,22 +107,7 @@ export function unsynchronisedState(precisionLog2: number): SystemState {
 export class Server {
   #state: SystemState;
   #peek = new PacketPeek();
-  #stats: ServerStats = {
-    received: 0,
-    replied: 0,
-    cryptoNak: 0,
-    dropped: {
-      too_short: 0,
-      bad_version: 0,
-      old_version: 0,
-      bad_length: 0,
-      not_request: 0,
-      control: 0,
-      private: 0,
-      kod: 0,
-      zero_transmit: 0,
-    },
-  };
+  #stats: ServerStats = zeroServerStats();
 
   // The state in the forms the per-packet path needs, computed once per setState().
   #header0 = 0;

@@ -105,6 +105,29 @@ Deno.test("interop: -u nobody:nogroup switches every thread, drops all capabilit
   assert.ok(out.indexOf("Listening on") < out.indexOf("switched to user"), out);
 });
 
+Deno.test("interop: -u with --server-threads 2 switches the server thread too and keeps serving", async () => {
+  // The worker thread starts as root before the switch; glibc repeats setresuid on it, which
+  // aborts the whole process if that thread has already given up CAP_SETUID.
+  const name = "ntpd -u --server-threads";
+  const chronyd = requirePeer("chronyd", name);
+  const who = needRootAndAccount(name);
+  if (chronyd === null || who === null) return;
+  const horae = await startHorae({
+    conf: LOCAL_CONF,
+    args: ["-u", `${who.user}:${who.group}`, "--server-threads", "2"],
+  });
+  try {
+    await horae.proc.waitFor(/switched to user/, 10_000);
+    assertDropped(horae.proc.child.pid, who.uid, who.gid);
+    const r = await chronydMeasure(chronyd, "127.0.0.1", horae.port);
+    assert.notEqual(r.offsetSec, null, `chronyd got no usable reply:\n${r.output}`);
+  } finally {
+    await stopCleanly(horae);
+  }
+  const out = horae.proc.output;
+  assert.ok(out.indexOf("server thread 1 serving") < out.indexOf("switched to user"), out);
+});
+
 Deno.test("interop: -u on port 123 in a network namespace: bound as root, serves as nobody", async () => {
   const name = "ntpd -u on port 123";
   const chronyd = requirePeer("chronyd", name);

@@ -83,8 +83,11 @@ Deno.test("interop: the bundled ntpd with --server-threads 2 answers chronyd cli
   assert.doesNotMatch(horae.proc.output, /Debugger listening|server thread 1 failed/);
 });
 
-/** chronyd servers of the second test: 127.0.0.2 … 127.0.0.9, port 123. */
-const UPSTREAM = Array.from({ length: 8 }, (_, i) => `127.0.0.${i + 2}`);
+/**
+ * chronyd servers of the second test: 127.0.0.2 … 127.0.0.13, port 123. The kernel picks the
+ * socket of each by a hash, so with 12 the chance that none lands in the worker is 2^-12.
+ */
+const UPSTREAM = Array.from({ length: 12 }, (_, i) => `127.0.0.${i + 2}`);
 
 Deno.test("interop: client associations synchronise when their replies land in a worker's socket", async () => {
   const p = requireNetnsPeers("server threads forward replies", ["chronyd"]);
@@ -106,7 +109,7 @@ Deno.test("interop: client associations synchronise when their replies land in a
       });
       try {
         // Each upstream's replies come from one fixed 4-tuple, which the kernel hashes to one
-        // of the two sockets: with eight of them, some go to the worker every time. Every
+        // of the two sockets: with twelve of them, some go to the worker (all but 2^-12). Every
         // association being fed while the worker forwards replies shows the forwarded ones work.
         const s = await waitForJson<Json>(
           `${horae.dir}/status.json`,
