@@ -8,7 +8,8 @@ import type { VirtualClock } from "./virtual_clock.ts";
 /**
  * True for datagrams a server worker answers itself: client (mode 3) requests. Everything else
  * (server replies to the daemon's own polls, control and private modes, broadcasts) belongs to
- * the main thread.
+ * the main thread. Requests with a MAC get a crypto-NAK from `Server` today; once keys and NTS
+ * exist (they live on the main thread), such requests must be forwarded too.
  */
 export function isClientRequest(data: Uint8Array): boolean {
   return data.length > 0 && (data[0]! & 7) === 3;
