@@ -11,7 +11,7 @@ import { formatSocketAddress, isUnspecified } from "../net/socket_address.ts";
 import type { PeerAddress } from "../proto/events.ts";
 import { type LeapSecondTable, ntpTimeOfSec, parseLeapSecondsList } from "../proto/leap_seconds.ts";
 import type { LoopFilterOptions } from "../proto/loop_filter.ts";
-import type { NtpTime } from "../proto/ntp_time.ts";
+import { type NtpTime, toUnixNs } from "../proto/ntp_time.ts";
 import { LEN_PKT_NOMAC } from "../proto/constants.ts";
 import { refidFromAscii } from "../proto/packet.ts";
 import {
@@ -25,6 +25,7 @@ import { LocalDriver } from "../../drivers/local.ts";
 import { refclockAddress, type RefclockDriver, type RefclockFudge } from "../../drivers/driver.ts";
 import { readDriftFile, writeDriftFile } from "./drift_file.ts";
 import { parseLogConfig } from "./log_classes.ts";
+import { LoopLag, type LoopLagSummary } from "./loop_lag.ts";
 import { answerRequest } from "./request_path.ts";
 import { SharedServedState } from "./served_state.ts";
 import {
@@ -95,6 +96,11 @@ export interface DaemonSettings {
    * threads open their own sockets on the same addresses to answer client requests.
    */
   serverThreads?: number;
+  /**
+   * `--loop-lag-ms`: run an event-loop lag probe on the main thread with this timer interval
+   * (ms) and show its summary in the status file; null or absent: no probe.
+   */
+  loopLagMs?: number | null;
 }
 
 /** What the daemon is built from; tests pass fakes. */
@@ -150,6 +156,8 @@ export interface DaemonStatus {
   source: "network" | "refclock" | "none";
   /** Sources and the association ids they mobilised. */
   sources: { kind: string; address: string; ids: number[] }[];
+  /** The event-loop lag probe's windows (`--loop-lag-ms`), or null when it is off. */
+  eventLoop: LoopLagSummary | null;
 }
 
 /** Why the daemon wants to exit (the core's panic, or -q finished). */
@@ -188,6 +196,7 @@ export class Daemon {
   #statusWrite: Promise<void> | null = null;
   #statusDirty = false;
   #statusSoon: number | null = null;
+  #loopLag: LoopLag | null = null;
   #stopped = false;
   #exit!: (e: DaemonExit) => void;
   /** Resolves when the core asks to exit (panic, or -q done). */
@@ -213,6 +222,7 @@ export class Daemon {
   async start(): Promise<void> {
     const { log } = this.#deps;
     const clock = this.#deps.clock;
+    this.#startLoopLag();
     if (this.#settings.noSteerReason !== null) {
       log.info(
         `${this.#settings.noSteerReason}: the system clock will not be steered; corrections ` +
@@ -282,6 +292,7 @@ export class Daemon {
     if (this.#statusSoon !== null) this.#timers.clearTimeout(this.#statusSoon);
     this.#sources?.stop();
     this.#timekeeper?.stop();
+    this.#loopLag?.stop();
     for (const t of this.#transports) t.close();
     await Promise.allSettled(this.#serving);
     await this.#workers?.stop();
@@ -294,6 +305,15 @@ export class Daemon {
         dropped.length > 0 ? ` (${dropped.map(([k, n]) => `${k} ${n}`).join(", ")})` : ""
       }`,
     );
+    const lag = this.#loopLag?.summary().current;
+    if (lag !== undefined) {
+      const f = (x: number | null) => x === null ? "-" : x.toFixed(1);
+      this.#deps.log.info(
+        `event loop (window ${lag.window}, ${lag.windowSec.toFixed(0)} s): ${lag.samples} of ` +
+          `${lag.expectedSamples} timer ticks, late median ${f(lag.lateMedianMs)} ms, p99 ` +
+          `${f(lag.lateP99Ms)} ms, max ${f(lag.lateMaxMs)} ms`,
+      );
+    }
     if (this.#workers !== null) {
       for (const t of this.#threadStatus()) {
         this.#deps.log.info(
@@ -337,7 +357,32 @@ export class Daemon {
       timekeeper: tk?.counters ?? null,
       source: this.#servedSource,
       sources: this.#sources?.members() ?? [],
+      eventLoop: this.#loopLag?.summary() ?? null,
     };
+  }
+
+  /**
+   * Closes the event-loop lag window (it stays in the status file as `previous`), opens a new
+   * one and writes the status file at once. False when the probe is off.
+   */
+  newLoopLagWindow(): boolean {
+    if (this.#loopLag === null || this.#stopped) return false;
+    this.#loopLag.newWindow();
+    this.#writeStatus();
+    return true;
+  }
+
+  #startLoopLag(): void {
+    const ms = this.#settings.loopLagMs ?? null;
+    if (ms === null || this.#loopLag !== null) return;
+    const clock = this.#deps.clock;
+    this.#loopLag = new LoopLag(ms, {
+      timers: this.#timers,
+      monoMs: () => performance.now(),
+      wallMs: () => Number(toUnixNs(clock.now()) / 1_000_000n),
+    });
+    this.#loopLag.start();
+    this.#deps.log.info(`event-loop lag probe: a timer every ${this.#loopLag.intervalMs} ms`);
   }
 
   /**

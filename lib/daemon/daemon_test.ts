@@ -566,3 +566,53 @@ Deno.test("Daemon polls an IPv6 literal from its IPv6 socket and serves the MD5 
   assert.equal(st.timekeeper!.sendFailures, 0);
   await h.daemon.stop();
 });
+
+Deno.test("Daemon with loopLagMs puts the event-loop windows into the status file, without it null", async () => {
+  const dir = await Deno.makeTempDir();
+  const network = new MemoryNetwork();
+  const base: DaemonSettings = {
+    listen: [{ family: 4, address: "127.0.0.1", port: 123 }],
+    refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],
+    driftFile: null,
+    noSteerReason: null,
+    refclockPollSec: 64,
+    statusIntervalSec: 0.05,
+  };
+  const deps = {
+    clock: fakeClock(network),
+    openTransport: (a: SocketAddress) => Promise.resolve(network.open(a)),
+    log: quiet,
+  };
+  try {
+    // Real timers: the probe measures the runtime's event loop.
+    const probed = new Daemon(
+      { ...base, statusFile: `${dir}/probed.json`, loopLagMs: 5 },
+      { ...deps, openTransport: (a) => Promise.resolve(network.open({ ...a, port: 124 })) },
+    );
+    const plain = new Daemon({ ...base, statusFile: `${dir}/plain.json` }, deps);
+    await probed.start();
+    await plain.start();
+    await new Promise((r) => setTimeout(r, 150));
+    assert.equal(probed.newLoopLagWindow(), true);
+    assert.equal(plain.newLoopLagWindow(), false);
+    await new Promise((r) => setTimeout(r, 60));
+    await probed.stop();
+    await plain.stop();
+    const doc = JSON.parse(await Deno.readTextFile(`${dir}/probed.json`));
+    assert.equal(doc.eventLoop.intervalMs, 5);
+    const prev = doc.eventLoop.previous;
+    assert.equal(prev.window, 1);
+    assert.ok(prev.samples >= 3 && prev.samples <= prev.expectedSamples + 1, JSON.stringify(prev));
+    assert.ok(prev.lateMedianMs >= 0 && prev.lateMedianMs <= prev.lateMaxMs);
+    assert.ok(prev.lateP99Ms >= prev.lateMedianMs && prev.lateP99Ms <= prev.lateMaxMs);
+    assert.equal(typeof prev.windowEndedAt, "string");
+    assert.equal(doc.eventLoop.current.window, 2);
+    assert.equal(doc.eventLoop.current.windowStartedAt, prev.windowEndedAt);
+    assert.ok(doc.eventLoop.current.samples >= 1, JSON.stringify(doc.eventLoop.current));
+    const plainDoc = JSON.parse(await Deno.readTextFile(`${dir}/plain.json`));
+    assert.equal(plainDoc.eventLoop, null);
+    assert.equal(plainDoc.stratum, 10);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

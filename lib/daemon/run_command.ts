@@ -37,6 +37,8 @@ export const HORAE_RUN_USAGE = `Horae options:
   --unreach-polls N    a source is unreachable after N unanswered polls (1-8, default 8)
   --server-threads N   answer client requests on N threads sharing each port (SO_REUSEPORT,
                        1-64, default 1)
+  --loop-lag-ms N      diagnostic: time the event loop with a timer every N ms (1-1000) and put
+                       its lateness into the status file; SIGUSR2 starts a new window
 `;
 
 /** Horae's own daemon flags, split from ntpd's. */
@@ -51,13 +53,15 @@ export interface HoraeFlags {
   unreachPolls: number | null;
   /** --server-threads: threads answering client requests, or null for the default (1). */
   serverThreads: number | null;
+  /** --loop-lag-ms: the event-loop lag probe's interval, or null (no probe). */
+  loopLagMs: number | null;
   /** The remaining (ntpd) arguments. */
   rest: string[];
 }
 
 /**
  * Splits Horae's own daemon flags (--port, --listen, --status-file, --source-check,
- * --unreach-polls, --server-threads) from ntpd's.
+ * --unreach-polls, --server-threads, --loop-lag-ms) from ntpd's.
  */
 export function extractHoraeFlags(
   argv: string[],
@@ -69,6 +73,7 @@ export function extractHoraeFlags(
   let sourceCheckSec: number | null = null;
   let unreachPolls: number | null = null;
   let serverThreads: number | null = null;
+  let loopLagMs: number | null = null;
   const names = [
     "--port",
     "--listen",
@@ -76,6 +81,7 @@ export function extractHoraeFlags(
     "--source-check",
     "--unreach-polls",
     "--server-threads",
+    "--loop-lag-ms",
   ];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -112,11 +118,26 @@ export function extractHoraeFlags(
         return { ok: false, message: `--server-threads: "${value}" is not a thread count (1-64)` };
       }
       serverThreads = Number(value);
+    } else if (name === "--loop-lag-ms") {
+      if (!/^\d+$/.test(value) || Number(value) < 1 || Number(value) > 1000) {
+        return { ok: false, message: `--loop-lag-ms: "${value}" is not an interval (1-1000 ms)` };
+      }
+      loopLagMs = Number(value);
     } else {
       listen.push(value);
     }
   }
-  return { ok: true, port, listen, statusFile, sourceCheckSec, unreachPolls, serverThreads, rest };
+  return {
+    ok: true,
+    port,
+    listen,
+    statusFile,
+    sourceCheckSec,
+    unreachPolls,
+    serverThreads,
+    loopLagMs,
+    rest,
+  };
 }
 
 function stderr(text: string): void {
@@ -205,6 +226,7 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
   });
 
   if (flags.serverThreads !== null) settings.serverThreads = flags.serverThreads;
+  if (flags.loopLagMs !== null) settings.loopLagMs = flags.loopLagMs;
   const daemon = new Daemon(settings, {
     clock,
     log,
@@ -251,6 +273,11 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
+  // --loop-lag-ms: SIGUSR2 closes the lag window (kept as `previous` in the status file) and opens
+  // a new one, so a load test can bracket exactly its measured period. Without the flag SIGUSR2
+  // keeps its default action. (SIGHUP is left alone: operators expect it to mean reload.)
+  const onUsr2 = () => void daemon.newLoopLagWindow();
+  if (flags.loopLagMs !== null) Deno.addSignalListener("SIGUSR2", onUsr2);
   const ended = await new Promise<{ signal: number } | { exit: DaemonExit }>((resolve) => {
     const on = (name: Deno.Signal, num: number) =>
       Deno.addSignalListener(name, () => resolve({ signal: num }));
@@ -272,6 +299,7 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     log.info(`ntpd exiting: ${ended.exit.reason} (exit code ${code})`);
   }
   stopSignalGuard();
+  if (flags.loopLagMs !== null) Deno.removeSignalListener("SIGUSR2", onUsr2);
   await daemon.stop();
   if (config.files.pidFile !== null) await Deno.remove(config.files.pidFile).catch(() => {});
   closeLogging();

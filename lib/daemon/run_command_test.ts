@@ -20,6 +20,7 @@ Deno.test("extractHoraeFlags() splits --port, --listen and --status-file from nt
     sourceCheckSec: null,
     unreachPolls: null,
     serverThreads: null,
+    loopLagMs: null,
     rest: ["-n", "-q", "--observe"],
   });
 });
@@ -53,4 +54,15 @@ Deno.test("extractHoraeFlags() takes --server-threads from 1 to 64", () => {
   assert.equal(extractHoraeFlags(["--server-threads", "0"]).ok, false);
   assert.equal(extractHoraeFlags(["--server-threads", "65"]).ok, false);
   assert.equal(extractHoraeFlags(["--server-threads", "two"]).ok, false);
+});
+
+Deno.test("extractHoraeFlags() takes --loop-lag-ms from 1 to 1000", () => {
+  const r = extractHoraeFlags(["--loop-lag-ms", "10", "-n"]);
+  assert.ok(r.ok);
+  assert.equal(r.loopLagMs, 10);
+  assert.deepEqual(r.rest, ["-n"]);
+  assert.equal(extractHoraeFlags(["--loop-lag-ms=1000"]).ok, true);
+  assert.equal(extractHoraeFlags(["--loop-lag-ms", "0"]).ok, false);
+  assert.equal(extractHoraeFlags(["--loop-lag-ms", "1001"]).ok, false);
+  assert.equal(extractHoraeFlags(["--loop-lag-ms", "2.5"]).ok, false);
 });

@@ -138,6 +138,8 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
     listening: s.listening.map((a) => ({ address: a.address, port: a.port })),
     sources: s.sources,
     associations,
+    // `--loop-lag-ms`: timer lateness on the main thread (null when the probe is off).
+    eventLoop: s.eventLoop,
   };
 }
 

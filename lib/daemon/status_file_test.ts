@@ -20,6 +20,7 @@ function status(over: Partial<DaemonStatus> = {}): DaemonStatus {
     timekeeper: null,
     source: "none",
     sources: [],
+    eventLoop: null,
     ...over,
   };
 }

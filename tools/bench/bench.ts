@@ -11,23 +11,16 @@ import {
   openUdpSocket,
 } from "../../ffi/socket.ts";
 import { cgroupSupport, CpuCgroup } from "./cgroup.ts";
-import type { LagSummary } from "./lag_probe.ts";
 import type { LoadResult } from "./loadgen.ts";
 import {
   type BenchReport,
+  type LagSummary,
   renderMarkdown,
   renderTable,
   replaceSection,
   type RunRecord,
 } from "./report.ts";
-import {
-  chronydSpec,
-  chronydVersion,
-  horaeCoreSpec,
-  horaeDaemonPresent,
-  horaeDaemonSpec,
-  REPO_ROOT,
-} from "./server_commands.ts";
+import { chronydSpec, chronydVersion, horaeDaemonSpec, REPO_ROOT } from "./server_commands.ts";
 import { ServerProcess, type ServerSpec } from "./server_process.ts";
 
 const HELP = `usage: deno task bench [options]
@@ -41,7 +34,6 @@ const HELP = `usage: deno task bench [options]
   --window N         outstanding requests in the main comparison (default 128)
   --scaling-window N outstanding requests in the SO_REUSEPORT runs (default 512)
   --sockets N        generator sockets in the main comparison (default 2; scaling uses 8)
-  --horae V          auto | daemon | core (default auto: the daemon when main.ts run exists)
   --out FILE         markdown file to update between the server-bench markers
                      (default BENCHMARKS.md; repeatable)
   --no-write         print only
@@ -57,7 +49,6 @@ interface BenchOptions {
   window: number;
   scalingWindow: number;
   sockets: number;
-  horae: "auto" | "daemon" | "core";
   out: string[];
   json: string | null;
 }
@@ -77,7 +68,6 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       window: { type: "string", default: "128" },
       "scaling-window": { type: "string", default: "512" },
       sockets: { type: "string", default: "2" },
-      horae: { type: "string", default: "auto" },
       out: { type: "string", multiple: true },
       "no-write": { type: "boolean", default: false },
       json: { type: "string" },
@@ -90,10 +80,6 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     if (!(x >= min && x <= max)) throw new RangeError(`--${name} ${v} is not in ${min}..${max}`);
     return x;
   };
-  const horae = values.horae;
-  if (horae !== "auto" && horae !== "daemon" && horae !== "core") {
-    throw new RangeError(`--horae ${horae}: expected auto, daemon or core`);
-  }
   return {
     runs: Math.round(num(values.runs ?? (values.quick ? "2" : "5"), "runs", 1, 50)),
     scalingRuns: Math.round(
@@ -106,7 +92,6 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     window: Math.round(num(values.window, "window", 1, 16384)),
     scalingWindow: Math.round(num(values["scaling-window"], "scaling-window", 1, 16384)),
     sockets: Math.round(num(values.sockets, "sockets", 1, 16)),
-    horae,
     out: values["no-write"] ? [] : (values.out ?? ["BENCHMARKS.md"]),
     json: values.json ?? null,
   };
@@ -162,8 +147,11 @@ interface MeasureConfig {
   capCores: number | null;
   sockets: number;
   window: number;
-  /** Collect the lag probe of worker 1 (core server only). */
-  lag: boolean;
+  /**
+   * The daemon runs with `--loop-lag-ms` and writes this status file: the generator sends it
+   * SIGUSR2 when measuring starts and ends, and the window between is read from the file.
+   */
+  lagStatusFile: string | null;
   /** The one spec is a daemon with this many server threads (capCores is then its total). */
   threads?: number;
 }
@@ -229,17 +217,31 @@ async function runGenerator(
   return { result: JSON.parse(text) as LoadResult, peakRssKb: peak };
 }
 
-function parseJsonLines(text: string): Record<string, unknown>[] {
-  const out: Record<string, unknown>[] = [];
-  for (const line of text.split("\n")) {
-    if (!line.startsWith("{")) continue;
-    try {
-      out.push(JSON.parse(line));
-    } catch {
-      // Not one of our lines.
+/**
+ * The measured window from a stopped daemon's status file: window 2, which the generator's first
+ * SIGUSR2 opened (window 1 held start-up and warm-up) and its second closed. Null, with a
+ * warning, when the file does not show exactly that.
+ */
+function readLagWindow(path: string): LagSummary | null {
+  try {
+    const doc = JSON.parse(Deno.readTextFileSync(path));
+    const w = doc?.eventLoop?.previous;
+    if (w?.window !== 2 || typeof w.lateMedianMs !== "number") {
+      console.error(`bench: ${path} has no measured lag window (previous: ${JSON.stringify(w)})`);
+      return null;
     }
+    return {
+      samples: w.samples,
+      expectedSamples: w.expectedSamples,
+      windowSec: w.windowSec,
+      medianMs: w.lateMedianMs,
+      p99Ms: w.lateP99Ms,
+      maxMs: w.lateMaxMs,
+    };
+  } catch (e) {
+    console.error(`bench: cannot read the lag window from ${path}: ${(e as Error).message}`);
+    return null;
   }
-  return out;
 }
 
 async function measure(c: MeasureConfig, opts: BenchOptions, live: Live): Promise<RunRecord> {
@@ -269,7 +271,7 @@ async function measure(c: MeasureConfig, opts: BenchOptions, live: Live): Promis
     const cpu0 = workers.map((w) => w.cpuSec() ?? NaN);
     const thr0 = groups.map((g) => g.throttling());
     const t0 = performance.now();
-    const signalPid = c.lag ? workers[0]!.pid : null;
+    const signalPid = c.lagStatusFile !== null ? workers[0]!.pid : null;
     const { result, peakRssKb } = await runGenerator(
       c.specs[0]!.port,
       opts,
@@ -297,19 +299,9 @@ async function measure(c: MeasureConfig, opts: BenchOptions, live: Live): Promis
     let lag: LagSummary | null = null;
     let kernelTimestamps: boolean | null = null;
     if (c.specs[0]!.label !== "chronyd") {
+      // The daemon logs "Listening on ADDR (kernel timestamps)" for each socket that has them.
       kernelTimestamps = exits.every((e) => e.stderr.includes("(kernel timestamps)"));
-      for (const e of exits) {
-        for (const rec of parseJsonLines(e.stdout)) {
-          const final = rec.final as { transport?: { noKernelTimestamp?: number } } | undefined;
-          if (final?.transport?.noKernelTimestamp !== undefined) {
-            if (final.transport.noKernelTimestamp > 0) kernelTimestamps = false;
-          }
-        }
-      }
-      if (c.lag) {
-        const rec = parseJsonLines(exits[0]!.stdout).find((r) => "lag" in r);
-        lag = rec === undefined ? null : rec.lag as LagSummary;
-      }
+      if (c.lagStatusFile !== null) lag = readLagWindow(c.lagStatusFile);
     }
     return {
       group: c.group,
@@ -358,45 +350,12 @@ function describe(r: RunRecord): string {
   }%, generator ${(r.generatorCores * 100).toFixed(0)}%${lag}`;
 }
 
-/** Picks the Horae server for the main comparison; says why in `notes`. */
-async function chooseHorae(
-  opts: BenchOptions,
-  dir: string,
-  notes: string[],
-): Promise<{ spec: (port: number) => ServerSpec; variant: string; core: boolean }> {
-  const core = {
-    spec: (port: number) => ({ ...horaeCoreSpec(port), label: "horae" }),
-    variant: "the benchmark core server `tools/bench/core_server.ts` (UdpTransport + Server with" +
-      " the daemon's packet handler), not the daemon",
-    core: true,
-  };
-  const daemon = {
-    spec: (port: number) => horaeDaemonSpec(port, dir),
-    variant: "the daemon, `main.ts run -n` with the LOCAL clock (`fudge 127.127.1.0 stratum 9`)",
-    core: false,
-  };
-  if (opts.horae === "core") return core;
-  if (opts.horae === "daemon") return daemon;
-  if (!horaeDaemonPresent()) {
-    notes.push(
-      "The daemon's `run` command (lib/daemon/run_command.ts) was not in this checkout, so the" +
-        " main comparison used the core server script instead of the daemon.",
-    );
-    return core;
-  }
-  try {
-    const s = await ServerProcess.start(daemon.spec(freePort()), null);
-    await s.stop();
-    return daemon;
-  } catch (e) {
-    notes.push(
-      `The daemon did not start (${
-        (e as Error).message.split("\n")[0]!.slice(0, 200)
-      }), so the main comparison used the core server script.`,
-    );
-    return core;
-  }
-}
+/** Timer interval of the daemon's event-loop lag probe in the scaling runs, ms. */
+const LAG_INTERVAL_MS = 10;
+
+/** What the main comparison runs as Horae, in words. */
+const HORAE_VARIANT = "the daemon, `main.ts run -n` with the LOCAL clock (`fudge 127.127.1.0" +
+  " stratum 9`)";
 
 /** Runs the whole benchmark; returns the exit code. */
 export async function benchMain(args: string[]): Promise<number> {
@@ -436,15 +395,14 @@ export async function benchMain(args: string[]): Promise<number> {
   const runs: RunRecord[] = [];
   let horaeVariant = "";
   try {
-    const horae = await chooseHorae(opts, dir, notes);
-    horaeVariant = horae.variant;
-    console.log(`Horae: ${horae.variant}`);
+    horaeVariant = HORAE_VARIANT;
+    console.log(`Horae: ${HORAE_VARIANT}`);
 
     // Main comparison: chronyd, horae, chronyd, horae, ... each capped the same way.
     for (let run = 1; run <= opts.runs; run++) {
       for (const which of ["chronyd", "horae"] as const) {
         const port = freePort();
-        const spec = which === "chronyd" ? chronydSpec(port, dir) : horae.spec(port);
+        const spec = which === "chronyd" ? chronydSpec(port, dir) : horaeDaemonSpec(port, dir);
         const r = await measure(
           {
             group: "main",
@@ -454,7 +412,7 @@ export async function benchMain(args: string[]): Promise<number> {
             capCores: opts.cores,
             sockets: opts.sockets,
             window: opts.window,
-            lag: which === "horae" && horae.core,
+            lagStatusFile: null,
           },
           opts,
           live,
@@ -465,86 +423,55 @@ export async function benchMain(args: string[]): Promise<number> {
     }
 
     // SO_REUSEPORT: the daemon with 1 and 2 server threads (one process; capped at N times the
-    // per-server cap, then uncapped), or 1 and 2 core-server processes when the daemon is not
-    // the Horae under test. Then the event-loop lag of the core server, which the daemon does
-    // not expose.
+    // per-server cap, then uncapped). These runs also give the event-loop table: the daemon's
+    // own lag probe (`--loop-lag-ms`) on its main thread, over the measured window.
     for (const capped of [true, false]) {
       for (let run = 1; run <= opts.scalingRuns; run++) {
         for (const workers of [1, 2]) {
           const port = freePort();
           const group = capped ? "scaling-capped" : "scaling-uncapped";
-          const label = horae.core ? `horae-core ×${workers}` : `horae --server-threads ${workers}`;
-          const config: MeasureConfig = horae.core
-            ? {
+          const label = `horae --server-threads ${workers}`;
+          const statusFile = `${dir}/status_${port}.json`;
+          const spec = horaeDaemonSpec(port, dir, {
+            serverThreads: workers,
+            loopLagMs: LAG_INTERVAL_MS,
+            statusFile,
+          });
+          const r = await measure(
+            {
               group,
               label,
               run,
-              specs: Array.from({ length: workers }, () => ({
-                ...horaeCoreSpec(port, { reusePort: true }),
-                label,
-              })),
-              capCores: capped ? opts.cores : null,
-              sockets: 8,
-              window: opts.scalingWindow,
-              lag: true,
-            }
-            : {
-              group,
-              label,
-              run,
-              specs: [{ ...horaeDaemonSpec(port, dir, { serverThreads: workers }), label }],
+              specs: [{ ...spec, label }],
               capCores: capped ? opts.cores * workers : null,
               sockets: 8,
               window: opts.scalingWindow,
-              lag: false,
+              lagStatusFile: statusFile,
               threads: workers,
-            };
-          const r = await measure(config, opts, live);
+            },
+            opts,
+            live,
+          );
           runs.push(r);
           console.log(`${group} ${run}/${opts.scalingRuns} ×${workers}: ${describe(r)}`);
         }
-        if (horae.core) continue;
-        const group = capped ? "lag-capped" : "lag-uncapped";
-        const r = await measure(
-          {
-            group,
-            label: "horae-core",
-            run,
-            specs: [horaeCoreSpec(freePort())],
-            capCores: capped ? opts.cores : null,
-            sockets: 8,
-            window: opts.scalingWindow,
-            lag: true,
-          },
-          opts,
-          live,
-        );
-        runs.push(r);
-        console.log(`${group} ${run}/${opts.scalingRuns}: ${describe(r)}`);
       }
     }
     if (opts.scalingRuns > 0) {
-      const rows = horae.core
-        ? "SO_REUSEPORT rows run `tools/bench/core_server.ts --reuse-port` (UdpTransport +" +
-          " Server, the daemon's handler) in separate processes, each capped on its own"
-        : "SO_REUSEPORT rows run the daemon with `--server-threads N` (`main.ts run -n`, LOCAL" +
+      notes.push(
+        "SO_REUSEPORT rows run the daemon with `--server-threads N` (`main.ts run -n`, LOCAL" +
           " clock): one process whose N threads each have their own SO_REUSEPORT socket on the" +
           ` port; capped rows give that process a quota of N × ${
             (opts.cores * 100).toFixed(0)
-          }% of a core`;
-      notes.push(
-        `${rows}. The generator uses 8 source ports (${opts.scalingWindow} requests` +
+          }% of a core. The generator uses 8 source ports (${opts.scalingWindow} requests` +
           " outstanding) so the kernel spreads them over the workers.",
         `On this ${navigator.hardwareConcurrency}-core` +
           " machine the generator needs about one core, so uncapped workers compete with it" +
           " for the CPU: uncapped rows show the machine's limit, not the server's.",
-      );
-    }
-    if (!horae.core && opts.scalingRuns > 0) {
-      notes.push(
-        "The daemon exposes no event-loop lag measurement; the lag table comes from the core" +
-          " server script (`tools/bench/core_server.ts`: same transport and handler, one" +
-          " process), run with the scaling load.",
+        `The event-loop table comes from the same runs: the daemon ran with \`--loop-lag-ms ${LAG_INTERVAL_MS}` +
+          " --status-file FILE`, the generator sent it SIGUSR2 when measuring started and" +
+          " ended (each SIGUSR2 closes the probe's window), and the window between was read" +
+          " from the status file's `eventLoop.previous` after the run.",
       );
     }
     notes.push(

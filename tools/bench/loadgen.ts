@@ -63,7 +63,7 @@ export interface LoadOptions {
   maxRequests?: number;
   /** Sample this process's VmRSS just before the measured window ends. */
   rssPid?: number;
-  /** Send SIGHUP to this process when measuring starts and SIGUSR2 when it ends. */
+  /** Send SIGUSR2 to this process when measuring starts and again when it ends. */
   signalPid?: number;
   /** Stratum a valid reply must carry (default: any of 1–15). */
   expectStratum?: number;
@@ -428,7 +428,7 @@ export function runLoad(options: LoadOptions): LoadResult {
         measureStartMs = nowMs;
         sentAtStart = sent;
         validAtStart = valid;
-        if (options.signalPid !== undefined) signal(options.signalPid, "SIGHUP");
+        if (options.signalPid !== undefined) signal(options.signalPid, "SIGUSR2");
       }
       if (nowMs >= endAt) {
         if (options.rssPid !== undefined) rssKb = readRssKb(options.rssPid);
@@ -545,7 +545,8 @@ const HELP = `usage: deno run --allow-all tools/bench/loadgen.ts --port N [optio
   --sockets N     client sockets, 1-16 (default 8)
   --timeout-ms N  a request unanswered this long is lost (default 200)
   --rss-pid P     sample VmRSS of P at the end of the measured window
-  --signal-pid P  SIGHUP to P when measuring starts, SIGUSR2 when it ends
+  --signal-pid P  SIGUSR2 to P when measuring starts and when it ends (the daemon's
+                  --loop-lag-ms window marks)
   --stratum N     require this stratum in replies
   --json          print the result as one JSON line`;
 

@@ -141,7 +141,6 @@ Deno.test("renderMarkdown() states a thread row's cap as one quota for the whole
         threads: true,
         capCores: 1,
       }),
-      run("horae-core", 1, 100, { group: "lag-capped", lag: null }),
     ],
     notes: [],
   };
@@ -151,5 +150,49 @@ Deno.test("renderMarkdown() states a thread row's cap as one quota for the whole
     /\| horae --server-threads 2 \| 2 \| 100% of a core for the process \(2 × 50%\) \|/,
   );
   assert.match(md, /\| 1\.90x \|/);
-  assert.doesNotMatch(md, /horae-core/, "lag-only runs without lag data stay out of both tables");
+  assert.doesNotMatch(md, /Event loop under load/, "no lag data, no lag table");
+});
+
+Deno.test("renderMarkdown() lists the daemon's event-loop lag per configuration, medians of runs", () => {
+  const lag = (medianMs: number, p99Ms: number, maxMs: number, samples: number) => ({
+    samples,
+    expectedSamples: 500,
+    windowSec: 5,
+    medianMs,
+    p99Ms,
+    maxMs,
+  });
+  const report: BenchReport = {
+    context: {
+      date: "2026-01-01T00:00:00Z",
+      command: "deno task bench",
+      nproc: 2,
+      kernel: "6.1",
+      cpuModel: "cpu",
+      deno: "2.9.6",
+      chronyd: "4.3",
+      capMethod: "cap",
+      load: "load",
+      horaeVariant: "the daemon",
+      loadAverage: "0 0 0",
+      elapsedSec: 1,
+    },
+    runs: [
+      run("chronyd", 1, 100),
+      run("horae", 1, 120),
+      ...[lag(0.5, 40, 48, 400), lag(0.7, 46, 50, 450), lag(0.3, 44, 90, 500)].map((l, i) =>
+        run("horae --server-threads 1", i + 1, 100, { group: "scaling-capped", lag: l })
+      ),
+      run("horae --server-threads 1", 1, 200, { group: "scaling-uncapped", capCores: null }),
+    ],
+    notes: [],
+  };
+  const md = renderMarkdown(report);
+  assert.match(md, /### Event loop under load/);
+  assert.match(md, /`--loop-lag-ms 10`/);
+  assert.match(
+    md,
+    /\| horae --server-threads 1 \(scaling-capped\) \| 50% of a core \| 0\.1k \| 0\.5 \| 44\.0 \| 50\.0 \| 90% \|/,
+  );
+  assert.doesNotMatch(md, /\(scaling-uncapped\)/, "a configuration without lag data has no row");
 });

@@ -1,6 +1,6 @@
 // Command lines and configuration files for the benchmarked servers: chronyd 4.3 (-x, local
-// stratum 8, no rate limiting), the Horae daemon (LOCAL clock, optionally with server threads)
-// and the Horae core script (for the event-loop lag probe, which the daemon does not expose).
+// stratum 8, no rate limiting) and the Horae daemon (LOCAL clock, optionally with server threads
+// and its event-loop lag probe).
 
 import type { ServerSpec } from "./server_process.ts";
 
@@ -47,24 +47,15 @@ export function chronydSpec(port: number, dir: string): ServerSpec {
   };
 }
 
-/** True when the daemon's `run` command exists in this checkout. */
-export function horaeDaemonPresent(): boolean {
-  try {
-    Deno.statSync(`${REPO_ROOT}/lib/daemon/run_command.ts`);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 /**
  * The Horae daemon (`main.ts run -n`) on 127.0.0.1:`port` with the LOCAL clock at stratum 9;
- * `serverThreads` above 1 adds `--server-threads N` (SO_REUSEPORT worker threads).
+ * `serverThreads` above 1 adds `--server-threads N` (SO_REUSEPORT worker threads), `loopLagMs`
+ * the event-loop lag probe (`--loop-lag-ms N`), `statusFile` the JSON status file.
  */
 export function horaeDaemonSpec(
   port: number,
   dir: string,
-  options: { serverThreads?: number } = {},
+  options: { serverThreads?: number; loopLagMs?: number; statusFile?: string } = {},
 ): ServerSpec {
   const conf = `${dir}/horae_${port}.conf`;
   Deno.writeTextFileSync(
@@ -88,25 +79,8 @@ export function horaeDaemonSpec(
       "--listen",
       "127.0.0.1",
       ...((options.serverThreads ?? 1) > 1 ? ["--server-threads", `${options.serverThreads}`] : []),
-    ],
-    port,
-    cwd: REPO_ROOT,
-  };
-}
-
-/** The benchmark-only core server (UdpTransport + Server with the daemon's handler). */
-export function horaeCoreSpec(port: number, options: { reusePort?: boolean } = {}): ServerSpec {
-  return {
-    label: "horae-core",
-    command: [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-net",
-      `${REPO_ROOT}/tools/bench/core_server.ts`,
-      "--port",
-      `${port}`,
-      ...(options.reusePort ? ["--reuse-port"] : []),
+      ...(options.loopLagMs === undefined ? [] : ["--loop-lag-ms", `${options.loopLagMs}`]),
+      ...(options.statusFile === undefined ? [] : ["--status-file", options.statusFile]),
     ],
     port,
     cwd: REPO_ROOT,
