@@ -113,7 +113,7 @@ const SYMBOLS = {
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
   // Runs on a helper thread and returns a Promise: the way to wait without blocking the event loop.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
-  // Same symbol, synchronous: only for zero-timeout checks.
+  // Same symbol, synchronous: zero-timeout checks, and short waits that block the calling thread.
   poll_now: { name: "poll", parameters: ["buffer", "u64", "i32"], result: "i32" },
   shutdown: { parameters: ["i32", "i32"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
@@ -590,6 +590,15 @@ export class PollSet {
   /** Waits up to `timeoutMs` (−1: forever) on a helper thread; resolves to poll()'s result. */
   wait(timeoutMs: number): Promise<number> {
     return socketLib().poll(this.#bytes, this.#n, timeoutMs);
+  }
+
+  /**
+   * Waits up to `timeoutMs` on the calling thread, blocking it (and so the event loop); returns
+   * the number of ready descriptors, 0 on timeout, or −errno. Only for short waits.
+   */
+  waitBlocking(timeoutMs: number): number {
+    const r = socketLib().poll_now(this.#bytes, this.#n, timeoutMs);
+    return r < 0 ? -errno() : r;
   }
 
   /** Polls without waiting; returns the number of ready descriptors or −errno. */

@@ -78,6 +78,19 @@ export interface UdpTransportOptions {
   clock?: RealtimeReader;
   /** poll() timeout in ms while idle; close() wakes it earlier (default 500). */
   pollTimeoutMs?: number;
+  /**
+   * Under load, how long the loop may wait for the next datagram with a blocking poll() on its
+   * own thread before it falls back to poll() on a helper thread, ms (default 1; 0: never).
+   * The hand-off to a helper thread and back costs more CPU than a blocking wait, and at
+   * saturation the socket is empty only for moments; the event loop waits at most this long.
+   */
+  blockingWaitMs?: number;
+  /**
+   * Datagrams handled since the loop last woke from a helper-thread poll() before an empty
+   * socket counts as "under load" for `blockingWaitMs` (default: half the batch size). A socket
+   * with light traffic never blocks the thread, so other sockets on it are not held up.
+   */
+  blockingWaitAfter?: number;
   /** Batches handled back to back before yielding to the event loop (default 16). */
   maxBusyBatches?: number;
   /**
@@ -93,8 +106,10 @@ export interface UdpTransportStats extends TransportStats {
   batches: number;
   /** Receive errors other than "no data" (the loop went on). */
   receiveErrors: number;
-  /** Times the loop waited in poll() for an empty socket. */
+  /** Times the loop waited in poll() on a helper thread for an empty socket. */
   polls: number;
+  /** Times the loop waited in a short blocking poll() under load (see `blockingWaitMs`). */
+  blockingWaits: number;
   /** Times the loop yielded to the event loop while still busy. */
   yields: number;
 }
@@ -191,6 +206,8 @@ export class UdpTransport implements Transport {
   readonly #pollTimeoutMs: number;
   readonly #maxBusyBatches: number;
   readonly #maxBusyMs: number;
+  readonly #blockingWaitMs: number;
+  readonly #blockingWaitAfter: number;
   readonly #txViews: DataView[] = [];
   readonly #datagram: BatchDatagram;
   readonly #reply = new Reply();
@@ -208,6 +225,7 @@ export class UdpTransport implements Transport {
   #batches = 0;
   #receiveErrors = 0;
   #polls = 0;
+  #blockingWaits = 0;
   #yields = 0;
 
   /** Opens and binds the socket (throws OsError on failure, TypeError on a bad address). */
@@ -221,6 +239,8 @@ export class UdpTransport implements Transport {
     this.#pollTimeoutMs = options.pollTimeoutMs ?? 500;
     this.#maxBusyBatches = Math.max(1, options.maxBusyBatches ?? 16);
     this.#maxBusyMs = Math.max(0, options.maxBusyMs ?? 2);
+    this.#blockingWaitMs = Math.max(0, Math.floor(options.blockingWaitMs ?? 1));
+    this.#blockingWaitAfter = Math.max(1, options.blockingWaitAfter ?? Math.ceil(batchSize / 2));
     this.#batch = new MmsgBatch({
       count: batchSize,
       bufferBytes,
@@ -283,10 +303,12 @@ export class UdpTransport implements Transport {
     try {
       let busy = 0;
       let busySinceMs = performance.now();
+      let sinceWake = 0;
       while (!this.#closed) {
         const n = receiveBatch(this.#fd, batch, batch.count, MSG_DONTWAIT);
         if (n > 0) {
           this.#batches++;
+          sinceWake += n;
           this.#handleBatch(n, handler);
           if (
             ++busy >= this.#maxBusyBatches ||
@@ -310,8 +332,18 @@ export class UdpTransport implements Transport {
           if (!isTransientReceiveError(e)) throw new OsError("recvmmsg", e);
           this.#receiveErrors++;
         }
+        if (
+          this.#blockingWaitMs > 0 && sinceWake >= this.#blockingWaitAfter &&
+          this.#poll.waitBlocking(this.#blockingWaitMs) > 0
+        ) {
+          // More arrived within the short wait: stay on this thread (yields still bound the
+          // time the event loop waits, as busySinceMs keeps running).
+          this.#blockingWaits++;
+          continue;
+        }
         this.#polls++;
         await this.#poll.wait(this.#pollTimeoutMs);
+        sinceWake = 0;
         busySinceMs = performance.now();
       }
     } finally {
@@ -452,6 +484,7 @@ export class UdpTransport implements Transport {
       batches: this.#batches,
       receiveErrors: this.#receiveErrors,
       polls: this.#polls,
+      blockingWaits: this.#blockingWaits,
       yields: this.#yields,
     };
   }

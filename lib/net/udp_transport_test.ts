@@ -6,7 +6,7 @@ import { OsError, realtime } from "../../ffi/libc.ts";
 import { SocketErrno } from "../../ffi/socket.ts";
 import { diffSec, fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
 import type { ReceivedDatagram, SocketAddress } from "./transport.ts";
-import { type RealtimeReader, UdpTransport } from "./udp_transport.ts";
+import { type RealtimeReader, UdpTransport, type UdpTransportOptions } from "./udp_transport.ts";
 import { request, within } from "./_test_helpers.ts";
 
 const FIXED_CLOCK: RealtimeReader = () => [1_800_000_000, 123_456_789];
@@ -83,6 +83,7 @@ async function roundTrip(host: string): Promise<void> {
       batches: 1,
       receiveErrors: 0,
       polls: server.stats().polls,
+      blockingWaits: 0,
       yields: 0,
     });
   } finally {
@@ -378,4 +379,75 @@ Deno.test("UdpTransport keeps timers running while a flood keeps it busy", async
     URL.revokeObjectURL(url);
     server.close();
   }
+});
+
+/** A client thread that sends a request, spins until its reply is back, and repeats. */
+const PING_WORKER = `
+self.onmessage = async (e) => {
+  const { socketModule, port, count } = e.data;
+  const S = await import(socketModule);
+  const fd = S.openUdpSocket(4);
+  const dest = new Uint8Array(new ArrayBuffer(16));
+  S.encodeSockaddrIn(dest, [127, 0, 0, 1], port);
+  const batch = new S.MmsgBatch({ count: 1, bufferBytes: 64, controlBytes: 0 });
+  const req = new Uint8Array(48);
+  req[0] = 0x23;
+  let answered = 0;
+  for (let i = 0; i < count; i++) {
+    S.sendTo(fd, req, dest);
+    const t0 = performance.now();
+    while (performance.now() - t0 < 2000) {
+      if (S.receiveBatch(fd, batch, 1, S.MSG_DONTWAIT) > 0) {
+        batch.resetReceive(1);
+        answered++;
+        break;
+      }
+    }
+  }
+  S.closeSocket(fd);
+  self.postMessage({ answered });
+};
+`;
+
+async function pingPong(options: Partial<UdpTransportOptions>, count: number) {
+  const server = new UdpTransport({ address: "127.0.0.1", ...options });
+  const url = URL.createObjectURL(new Blob([PING_WORKER], { type: "text/javascript" }));
+  const worker = new Worker(url, { type: "module" });
+  try {
+    const served = server.serve(echo);
+    const finished = deferred<number>();
+    worker.onmessage = (e) => finished.resolve(e.data.answered);
+    worker.postMessage({
+      socketModule: new URL("../../ffi/socket.ts", import.meta.url).href,
+      port: server.localAddress.port,
+      count,
+    });
+    const answered = await within(finished.promise, 20_000, "ping worker");
+    server.close();
+    await served;
+    return { answered, stats: server.stats() };
+  } finally {
+    worker.terminate();
+    URL.revokeObjectURL(url);
+    server.close();
+  }
+}
+
+Deno.test("UdpTransport under load waits for the next datagram on its own thread", async () => {
+  // Every datagram counts as load here, and the wait is long enough for the client thread's
+  // turnaround: each request after the first arrives during a blocking wait.
+  const { answered, stats } = await pingPong({ blockingWaitMs: 50, blockingWaitAfter: 1 }, 20);
+  assert.equal(answered, 20);
+  assert.equal(stats.received, 20);
+  assert.ok(stats.blockingWaits >= 10, `blocking waits ${stats.blockingWaits}`);
+  assert.ok(stats.polls < 10, `helper-thread polls ${stats.polls}`);
+});
+
+Deno.test("UdpTransport with light traffic never blocks its thread", async () => {
+  // One datagram at a time is far below the default threshold (half a batch since the last
+  // helper-thread wake), so every empty socket is awaited on the helper thread.
+  const { answered, stats } = await pingPong({ blockingWaitMs: 50 }, 20);
+  assert.equal(answered, 20);
+  assert.equal(stats.blockingWaits, 0);
+  assert.ok(stats.polls >= 20, `helper-thread polls ${stats.polls}`);
 });
