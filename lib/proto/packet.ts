@@ -485,7 +485,9 @@ export class PacketPeek {
 
   /** Copies the 8 transmit timestamp bytes to `dest` at `offset` (e.g. 24: a reply's origin). */
   copyTransmit(dest: Uint8Array, offset: number): void {
-    dest.set(this.#bytes.subarray(40, 48), offset);
+    // Byte by byte: a subarray view per packet would be the hot path's only allocation.
+    const b = this.#bytes;
+    for (let i = 0; i < 8; i++) dest[offset + i] = b[40 + i]!;
   }
 
   #u32(at: number): number {
