@@ -40,6 +40,22 @@ function run(label: string, runNo: number, perSec: number, extra: Partial<RunRec
   return { ...r, ...extra };
 }
 
+/** The machine description of the synthetic reports below. */
+const CONTEXT: BenchReport["context"] = {
+  date: "2026-01-01T00:00:00Z",
+  command: "deno task bench",
+  nproc: 2,
+  kernel: "6.1",
+  cpuModel: "cpu",
+  deno: "2.9.6",
+  chronyd: "4.3",
+  capMethod: "cap",
+  load: "load",
+  horaeVariant: "the daemon",
+  loadAverage: "0 0 0",
+  elapsedSec: 1,
+};
+
 Deno.test("median() of odd and even counts, ignoring nulls and NaN", () => {
   assert.equal(median([3, 1, 2]), 2);
   assert.equal(median([4, 1, 3, 2]), 2.5);
@@ -76,20 +92,7 @@ Deno.test("summarise() reports missing kernel timestamps when any run lacked the
 
 Deno.test("renderMarkdown() states whether the 1.15x target was met", () => {
   const report: BenchReport = {
-    context: {
-      date: "2026-01-01T00:00:00Z",
-      command: "deno task bench",
-      nproc: 2,
-      kernel: "6.1",
-      cpuModel: "cpu",
-      deno: "2.9.6",
-      chronyd: "4.3",
-      capMethod: "cap",
-      load: "load",
-      horaeVariant: "the daemon",
-      loadAverage: "0 0 0",
-      elapsedSec: 1,
-    },
+    context: CONTEXT,
     runs: [run("chronyd", 1, 100), run("horae", 1, 120)],
     notes: ["a note"],
   };
@@ -117,20 +120,7 @@ Deno.test("replaceSection() replaces only the text between the markers", () => {
 
 Deno.test("renderMarkdown() states a thread row's cap as one quota for the whole process", () => {
   const report: BenchReport = {
-    context: {
-      date: "2026-01-01T00:00:00Z",
-      command: "deno task bench",
-      nproc: 2,
-      kernel: "6.1",
-      cpuModel: "cpu",
-      deno: "2.9.6",
-      chronyd: "4.3",
-      capMethod: "cap",
-      load: "load",
-      horaeVariant: "the daemon",
-      loadAverage: "0 0 0",
-      elapsedSec: 1,
-    },
+    context: CONTEXT,
     runs: [
       run("chronyd", 1, 100),
       run("horae", 1, 120),
@@ -163,20 +153,7 @@ Deno.test("renderMarkdown() lists the daemon's event-loop lag per configuration,
     maxMs,
   });
   const report: BenchReport = {
-    context: {
-      date: "2026-01-01T00:00:00Z",
-      command: "deno task bench",
-      nproc: 2,
-      kernel: "6.1",
-      cpuModel: "cpu",
-      deno: "2.9.6",
-      chronyd: "4.3",
-      capMethod: "cap",
-      load: "load",
-      horaeVariant: "the daemon",
-      loadAverage: "0 0 0",
-      elapsedSec: 1,
-    },
+    context: CONTEXT,
     runs: [
       run("chronyd", 1, 100),
       run("horae", 1, 120),
