@@ -299,7 +299,7 @@ export class Daemon {
     for (const rc of this.#refclocks) rc.close();
     const st = this.#serverStats();
     const dropped = Object.entries(st.dropped).filter(([, n]) => n > 0);
-    const total = dropped.reduce((a, [, n]) => a + n, 0);
+    const total = droppedTotal(st);
     this.#deps.log.info(
       `packets received ${st.received}, replied ${st.replied}, dropped ${total}${
         dropped.length > 0 ? ` (${dropped.map(([k, n]) => `${k} ${n}`).join(", ")})` : ""

@@ -16,11 +16,11 @@ import {
   StderrSink,
 } from "../log/logger.ts";
 import { openUdpTransport } from "../net/open_transport.ts";
+import { realtimeReaderOf } from "../net/udp_transport.ts";
 import { hasCapSysTime } from "./capabilities.ts";
 import { guardInspectorSignal } from "./inspector_guard.ts";
 import { switchUser } from "./privileges.ts";
 import { Daemon, type DaemonExit } from "./daemon.ts";
-import { type NtpTime, toUnix } from "../proto/ntp_time.ts";
 import { settingsFromConfig } from "./settings.ts";
 
 /** Horae's version, printed by --version and in the start-up line. */
@@ -234,20 +234,27 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
       const opened = openUdpTransport({
         address,
         ...(options?.reusePort ? { reusePort: true } : {}),
-        ...(readClock === undefined ? {} : { clock: () => unixPair(readClock()) }),
+        ...(readClock === undefined ? {} : { clock: realtimeReaderOf(readClock) }),
       });
       if (opened.kind !== "ffi") log.warn(opened.reason);
       return Promise.resolve(opened.transport);
     },
   });
+  /** Stops everything started so far and returns `code` (the pid file only once written). */
+  const finish = async (code: number, pidFileWritten: boolean): Promise<number> => {
+    stopSignalGuard();
+    await daemon.stop();
+    if (pidFileWritten && config.files.pidFile !== null) {
+      await Deno.remove(config.files.pidFile).catch(() => {});
+    }
+    closeLogging();
+    return code;
+  };
   try {
     await daemon.start();
   } catch (e) {
     log.error(`cannot start: ${(e as Error).message}`);
-    stopSignalGuard();
-    await daemon.stop();
-    closeLogging();
-    return 1;
+    return await finish(1, false);
   }
   if (config.files.pidFile !== null) {
     try {
@@ -265,13 +272,7 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     hasSysTime: capable,
     driftFile: settings.driftFile,
   }, log);
-  if (!switched) {
-    stopSignalGuard();
-    await daemon.stop();
-    if (config.files.pidFile !== null) await Deno.remove(config.files.pidFile).catch(() => {});
-    closeLogging();
-    return 1;
-  }
+  if (!switched) return await finish(1, true);
 
   // --loop-lag-ms: SIGUSR2 closes the lag window (kept as `previous` in the status file) and opens
   // a new one, so a load test can bracket exactly its measured period. Without the flag SIGUSR2
@@ -298,15 +299,6 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     }
     log.info(`ntpd exiting: ${ended.exit.reason} (exit code ${code})`);
   }
-  stopSignalGuard();
   if (flags.loopLagMs !== null) Deno.removeSignalListener("SIGUSR2", onUsr2);
-  await daemon.stop();
-  if (config.files.pidFile !== null) await Deno.remove(config.files.pidFile).catch(() => {});
-  closeLogging();
-  return code;
-}
-
-function unixPair(t: NtpTime): [number, number] {
-  const u = toUnix(t);
-  return [Number(u.sec), u.nsec];
+  return await finish(code, true);
 }

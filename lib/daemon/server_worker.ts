@@ -2,12 +2,10 @@
 // listen addresses and its own Server, answering client (mode 3) requests from the state the
 // main thread publishes, and handing every other datagram to the main thread.
 
-import { realtime } from "../../ffi/libc.ts";
 import { capGet, capSet, geteuid } from "../../ffi/privileges.ts";
-import type { Clock } from "../clock/clock.ts";
+import { NullClock } from "../clock/null_clock.ts";
 import type { ReceivedDatagram, ReplySlot, SocketAddress } from "../net/transport.ts";
-import { UdpTransport } from "../net/udp_transport.ts";
-import { fromUnix, type NtpTime, toUnix } from "../proto/ntp_time.ts";
+import { type RealtimeReader, realtimeReaderOf, UdpTransport } from "../net/udp_transport.ts";
 import { Server, type ServerStats, unsynchronisedState } from "../proto/server.ts";
 import { answerRequest, isClientRequest } from "./request_path.ts";
 import { SharedServedState } from "./served_state.ts";
@@ -86,27 +84,6 @@ export type FromServerWorker =
 /** Posts a message to the main thread (transferring `transfer`). */
 export type PostToMain = (message: FromServerWorker, transfer?: Transferable[]) => void;
 
-/** The system clock read through FFI, for the virtual clock replica. */
-function realtimeClock(precisionLog2: number): Clock {
-  return {
-    name: "realtime",
-    canSteer: false,
-    precisionLog2,
-    now: () => {
-      const [s, ns] = realtime();
-      return fromUnix(s, ns);
-    },
-    step: () => {},
-    adjust: () => {},
-    kernelState: () => null,
-  };
-}
-
-function unixPair(t: NtpTime): [number, number] {
-  const u = toUnix(t);
-  return [Number(u.sec), u.nsec];
-}
-
 /**
  * The packet logic of a server worker, free of threads: answers mode 3 with its own Server from
  * the shared state (re-read whenever its version moves), forwards everything else with `post`.
@@ -133,14 +110,14 @@ export class ServerThread {
     this.#credit = new Int32Array(init.credit, 0, 1);
     this.#post = post;
     this.#maxInFlight = init.maxInFlight;
-    this.#virtual = init.useVirtual ? new VirtualClock(realtimeClock(init.precisionLog2), 0) : null;
+    this.#virtual = init.useVirtual ? new VirtualClock(new NullClock(), 0) : null;
     this.sync();
   }
 
   /** The transports' clock (observe mode's virtual time), or undefined for the system clock. */
-  get readClock(): (() => [number, number]) | undefined {
+  get readClock(): RealtimeReader | undefined {
     const v = this.#virtual;
-    return v === null ? undefined : () => unixPair(v.now());
+    return v === null ? undefined : realtimeReaderOf(() => v.now());
   }
 
   /** Takes over a newer published state, if any (cheap when nothing changed). */

@@ -31,7 +31,7 @@ import {
   SocketErrno,
   SOL_SOCKET,
 } from "../../ffi/socket.ts";
-import { fromUnix, type NtpTime, writeUnixTimestamp } from "../proto/ntp_time.ts";
+import { fromUnix, type NtpTime, toUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
 import type {
   DatagramHandler,
   ReceivedDatagram,
@@ -49,6 +49,14 @@ import {
 
 /** Reads the realtime clock as Unix [seconds, nanoseconds] (like ffi/libc.ts `realtime()`). */
 export type RealtimeReader = () => readonly [sec: number, nsec: number];
+
+/** A {@link RealtimeReader} over a clock read as NTP time (e.g. observe mode's virtual clock). */
+export function realtimeReaderOf(read: () => NtpTime): RealtimeReader {
+  return () => {
+    const u = toUnix(read());
+    return [Number(u.sec), u.nsec];
+  };
+}
 
 /** Options of a `UdpTransport`. */
 export interface UdpTransportOptions {
