@@ -43,10 +43,24 @@ function collect(t: UdpTransport) {
   };
 }
 
-async function roundTrip(host: string): Promise<void> {
-  const server = new UdpTransport({ address: host, clock: FIXED_CLOCK });
-  const client = new UdpTransport({ address: host });
+/** Runs `body` with a server transport and a client one, closing both however it ends. */
+async function withServerAndClient(
+  options: UdpTransportOptions,
+  body: (server: UdpTransport, client: UdpTransport) => Promise<void>,
+  clientAddress = "127.0.0.1",
+): Promise<void> {
+  const server = new UdpTransport(options);
+  const client = new UdpTransport({ address: clientAddress });
   try {
+    await body(server, client);
+  } finally {
+    server.close();
+    client.close();
+  }
+}
+
+async function roundTrip(host: string): Promise<void> {
+  await withServerAndClient({ address: host, clock: FIXED_CLOCK }, async (server, client) => {
     assert.equal(server.localAddress.address, host);
     assert.ok(server.localAddress.port > 0, "ephemeral port reported");
     assert.equal(server.kernelTimestamps, true);
@@ -86,10 +100,7 @@ async function roundTrip(host: string): Promise<void> {
       blockingWaits: 0,
       yields: 0,
     });
-  } finally {
-    server.close();
-    client.close();
-  }
+  }, host);
 }
 
 Deno.test("UdpTransport answers over IPv4 with kernel timestamps and transmit stamps", () =>
@@ -99,13 +110,11 @@ Deno.test("UdpTransport answers over IPv6 with kernel timestamps and transmit st
   roundTrip("::1"));
 
 Deno.test("UdpTransport without kernel timestamps takes rxTime from the injected clock", async () => {
-  const server = new UdpTransport({
+  await withServerAndClient({
     address: "127.0.0.1",
     clock: FIXED_CLOCK,
     kernelTimestamps: false,
-  });
-  const client = new UdpTransport({ address: "127.0.0.1" });
-  try {
+  }, async (server, client) => {
     assert.equal(server.kernelTimestamps, false);
     const seen = deferred<{ rxTime: bigint; kernel: boolean }>();
     const served = server.serve((d) => seen.resolve({ rxTime: d.rxTime, kernel: d.rxKernel }));
@@ -116,34 +125,27 @@ Deno.test("UdpTransport without kernel timestamps takes rxTime from the injected
     assert.equal(server.stats().noKernelTimestamp, 0, "not counted when not requested");
     server.close();
     await served;
-  } finally {
-    server.close();
-    client.close();
-  }
+  });
 });
 
 Deno.test("UdpTransport leaves the transmit timestamp alone unless asked", async () => {
-  const server = new UdpTransport({ address: "127.0.0.1", clock: FIXED_CLOCK });
-  const client = new UdpTransport({ address: "127.0.0.1" });
-  try {
-    const served = server.serve(echo);
-    const c = collect(client);
-    client.send(request(3), server.localAddress);
-    await c.until(1);
-    assert.deepEqual(c.got[0]!.data, request(3));
-    server.close();
-    client.close();
-    await Promise.all([served, c.served]);
-  } finally {
-    server.close();
-    client.close();
-  }
+  await withServerAndClient(
+    { address: "127.0.0.1", clock: FIXED_CLOCK },
+    async (server, client) => {
+      const served = server.serve(echo);
+      const c = collect(client);
+      client.send(request(3), server.localAddress);
+      await c.until(1);
+      assert.deepEqual(c.got[0]!.data, request(3));
+      server.close();
+      client.close();
+      await Promise.all([served, c.served]);
+    },
+  );
 });
 
 Deno.test("UdpTransport answers a burst of 200 datagrams in batches", async () => {
-  const server = new UdpTransport({ address: "127.0.0.1", batchSize: 32 });
-  const client = new UdpTransport({ address: "127.0.0.1" });
-  try {
+  await withServerAndClient({ address: "127.0.0.1", batchSize: 32 }, async (server, client) => {
     const served = server.serve((d, r) => {
       echo(d, r);
       r.stampTransmit = true;
@@ -161,16 +163,11 @@ Deno.test("UdpTransport answers a burst of 200 datagrams in batches", async () =
     server.close();
     client.close();
     await Promise.all([served, c.served]);
-  } finally {
-    server.close();
-    client.close();
-  }
+  });
 });
 
 Deno.test("UdpTransport on a dual-stack IPv6 socket sees IPv4 peers as IPv4", async () => {
-  const server = new UdpTransport({ address: "::", v6Only: false });
-  const client = new UdpTransport({ address: "127.0.0.1" });
-  try {
+  await withServerAndClient({ address: "::", v6Only: false }, async (server, client) => {
     const peer = deferred<SocketAddress>();
     const served = server.serve((d, r) => {
       peer.resolve(d.peer);
@@ -183,16 +180,11 @@ Deno.test("UdpTransport on a dual-stack IPv6 socket sees IPv4 peers as IPv4", as
     server.close();
     client.close();
     await Promise.all([served, c.served]);
-  } finally {
-    server.close();
-    client.close();
-  }
+  });
 });
 
 Deno.test("UdpTransport counts and drops datagrams larger than its buffers", async () => {
-  const server = new UdpTransport({ address: "127.0.0.1", bufferBytes: 512 });
-  const client = new UdpTransport({ address: "127.0.0.1" });
-  try {
+  await withServerAndClient({ address: "127.0.0.1", bufferBytes: 512 }, async (server, client) => {
     const sizes: number[] = [];
     const next = deferred<void>();
     const served = server.serve((d) => {
@@ -207,16 +199,11 @@ Deno.test("UdpTransport counts and drops datagrams larger than its buffers", asy
     assert.equal(server.stats().received, 1);
     server.close();
     await served;
-  } finally {
-    server.close();
-    client.close();
-  }
+  });
 });
 
 Deno.test("UdpTransport counts replies longer than the slot as send errors", async () => {
-  const server = new UdpTransport({ address: "127.0.0.1", bufferBytes: 256 });
-  const client = new UdpTransport({ address: "127.0.0.1" });
-  try {
+  await withServerAndClient({ address: "127.0.0.1", bufferBytes: 256 }, async (server, client) => {
     const handled = deferred<void>();
     const served = server.serve((_d, r) => {
       r.length = 257;
@@ -228,10 +215,7 @@ Deno.test("UdpTransport counts replies longer than the slot as send errors", asy
     await served;
     assert.equal(server.stats().sendErrors, 1);
     assert.equal(server.stats().sent, 0);
-  } finally {
-    server.close();
-    client.close();
-  }
+  });
 });
 
 Deno.test("UdpTransport.close() makes a waiting serve() resolve without its poll timeout", async () => {
@@ -256,18 +240,13 @@ Deno.test("UdpTransport.serve() resolves at once after close() and rejects a sec
 });
 
 Deno.test("UdpTransport.serve() rejects when the handler throws", async () => {
-  const server = new UdpTransport({ address: "127.0.0.1" });
-  const client = new UdpTransport({ address: "127.0.0.1" });
-  try {
+  await withServerAndClient({ address: "127.0.0.1" }, async (server, client) => {
     const served = server.serve(() => {
       throw new Error("handler bug");
     });
     client.send(request(1), server.localAddress);
     await assert.rejects(within(served, 2000, "serve() to reject"), /handler bug/);
-  } finally {
-    server.close();
-    client.close();
-  }
+  });
 });
 
 Deno.test("UdpTransport.send() counts impossible sends instead of throwing", () => {
