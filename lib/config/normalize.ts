@@ -11,7 +11,8 @@ import {
   STAT_NAMES,
   type StatName,
 } from "./config_model.ts";
-import { anyAddress, classifyAddress, hostMask } from "./address.ts";
+import { classifyAddress } from "./address.ts";
+import { hostMaskText, unspecifiedText } from "../proto/ip.ts";
 
 /**
  * Builds the rules of one `restrict` line. `target` is "default", "source" or an address;
@@ -29,8 +30,8 @@ export function restrictRulesFor(
     const families: ("ipv4" | "ipv6")[] = family === "any" ? ["ipv4", "ipv6"] : [family];
     return families.map((f) => ({
       match: "default",
-      address: anyAddress(f),
-      mask: anyAddress(f),
+      address: unspecifiedText(f === "ipv4" ? 4 : 6),
+      mask: unspecifiedText(f === "ipv4" ? 4 : 6),
       family: f,
       flags: [...cleanFlags],
     }));
@@ -44,7 +45,7 @@ export function restrictRulesFor(
   if (fam === "any" && c.kind === "ipv6") fam = "ipv6";
   let m = mask;
   if (m === null && (c.kind === "ipv4" || c.kind === "ipv6" || c.kind === "refclock")) {
-    m = hostMask(c.kind === "ipv6" ? "ipv6" : "ipv4");
+    m = hostMaskText(c.kind === "ipv6" ? 6 : 4);
   }
   return [{ match: "address", address: target, mask: m, family: fam, flags: cleanFlags }];
 }

@@ -21,7 +21,8 @@ import {
   TINKER_OPTIONS,
   TOS_OPTIONS,
 } from "./config_model.ts";
-import { classifyAddress, hostMask } from "./address.ts";
+import { classifyAddress } from "./address.ts";
+import { hostMaskText } from "../proto/ip.ts";
 import type { ConfigComments } from "./config_comments.ts";
 
 /** Options of `writeToml`. */
@@ -207,7 +208,9 @@ function writeRestrict(out: TomlOut, rules: readonly RestrictRule[]): void {
       if (r.family !== "any" && r.family !== literalFamily) {
         out.kv("family", tomlString(r.family));
       }
-      const defaultMask = literalFamily === null ? null : hostMask(literalFamily);
+      const defaultMask = literalFamily === null
+        ? null
+        : hostMaskText(literalFamily === "ipv4" ? 4 : 6);
       if (r.mask !== null && r.mask !== defaultMask) out.kv("mask", tomlString(r.mask));
     }
     if (r.flags.length > 0) out.kv("flags", tomlArray(r.flags));

@@ -10,7 +10,8 @@ import {
   RESTRICT_FLAGS,
   STAT_NAMES,
 } from "./config_model.ts";
-import { classifyAddress, isIpv4, isIpv6 } from "./address.ts";
+import { classifyAddress } from "./address.ts";
+import { ipFamilyOf } from "../proto/ip.ts";
 import type { Severity } from "./diagnostics.ts";
 
 /** One problem in a model, located by its model path (e.g. "sources.2.minpollLog2"). */
@@ -147,11 +148,11 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
       if (problem) err(`${base}.address`, problem, "address");
       const c = classifyAddress(r.address);
       if (r.mask !== null) {
-        const addrV4 = isIpv4(r.address) || c.kind === "refclock";
-        const addrV6 = isIpv6(r.address);
-        if (!isIpv4(r.mask) && !isIpv6(r.mask)) {
+        const addrV4 = ipFamilyOf(r.address) === 4 || c.kind === "refclock";
+        const addrV6 = ipFamilyOf(r.address) === 6;
+        if (ipFamilyOf(r.mask) === null) {
           err(`${base}.mask`, `mask "${r.mask}" is not an address`, "address");
-        } else if ((addrV4 && !isIpv4(r.mask)) || (addrV6 && !isIpv6(r.mask))) {
+        } else if ((addrV4 && ipFamilyOf(r.mask) !== 4) || (addrV6 && ipFamilyOf(r.mask) !== 6)) {
           err(`${base}.mask`, `mask "${r.mask}" is not of the same family as "${r.address}"`);
         }
       }
@@ -172,13 +173,14 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
     if (slash >= 0) {
       const addr = m.slice(0, slash);
       const len = m.slice(slash + 1);
-      const max = isIpv4(addr) ? 32 : isIpv6(addr) ? 128 : -1;
+      const fam = ipFamilyOf(addr);
+      const max = fam === 4 ? 32 : fam === 6 ? 128 : -1;
       if (max < 0 || !/^[0-9]{1,3}$/.test(len) || Number(len) > max) {
         err(`interfaces.${i}.match`, `"${m}" is not an address/prefixlen`, "address");
       }
       return;
     }
-    if (isIpv4(m) || isIpv6(m)) return;
+    if (ipFamilyOf(m) !== null) return;
     if (!/^[A-Za-z0-9_.:@-]{1,15}$/.test(m)) {
       err(`interfaces.${i}.match`, `"${m}" is not an interface name or address`, "address");
     }
@@ -245,12 +247,12 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
   }
   b.ttl.forEach((v, i) => intIn(`broadcast.ttl.${i}`, "ttl", v, 1, 255));
   b.multicastClient.forEach((m, i) => {
-    if (!isIpv4(m) && !isIpv6(m)) {
+    if (ipFamilyOf(m) === null) {
       err(`broadcast.multicastClient.${i}`, `multicastclient "${m}" is not an address`, "address");
     }
   });
   b.manycastServer.forEach((m, i) => {
-    if (!isIpv4(m) && !isIpv6(m)) {
+    if (ipFamilyOf(m) === null) {
       err(`broadcast.manycastServer.${i}`, `manycastserver "${m}" is not an address`, "address");
     }
   });
@@ -260,7 +262,7 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
     const problem = checkAddress(tr.address, "any", "trap");
     if (problem) err(`traps.${i}.address`, problem, "address");
     if (tr.port !== null) intIn(`traps.${i}.port`, "trap port", tr.port, 1, 65535);
-    if (tr.interface !== null && !isIpv4(tr.interface) && !isIpv6(tr.interface)) {
+    if (tr.interface !== null && ipFamilyOf(tr.interface) === null) {
       err(`traps.${i}.interface`, `trap interface "${tr.interface}" is not an address`, "address");
     }
   });

@@ -2,27 +2,23 @@
 // "192.0.2.1:123" or "[2001:db8::1]:123", and convert them to and from kernel sockaddr bytes.
 
 import type { SocketAddress } from "./transport.ts";
+import { formatIp, type IpWords, isV4Mapped, parseIp } from "../proto/ip.ts";
 import {
+  AF_INET,
+  AF_INET6,
   decodeSockaddr,
   encodeSockaddrIn,
   encodeSockaddrIn6,
   SOCKADDR_IN6_BYTES,
+  SOCKADDR_IN_BYTES,
 } from "../../ffi/socket.ts";
 
 /** The NTP port, used when an address has none. */
 export const NTP_PORT = 123;
 
-/** An IP address in binary form. */
-export interface IpAddress {
-  family: 4 | 6;
-  /** 4 or 16 bytes, network order. */
-  bytes: Uint8Array;
-  /** IPv6 zone ("eth0" or "2" in "fe80::1%eth0"); empty when none. */
-  zone: string;
-}
-
-/** Result of parsing an IP address. */
-export type IpParseResult = { ok: true; ip: IpAddress } | { ok: false; reason: string };
+// COMPAT (integration phase): lib/daemon (resolver.ts, timekeeper.ts) still imports these from
+// here; they live in lib/proto/ip.ts, the one IP address module of the tree.
+export { canonicalIp, formatIp, type IpAddress, type IpParseResult, parseIp } from "../proto/ip.ts";
 
 /** Result of parsing or building a socket address. */
 export type SocketAddressResult =
@@ -32,140 +28,8 @@ export type SocketAddressResult =
 /** Result of encoding a sockaddr. */
 export type SockaddrResult = { ok: true; length: number } | { ok: false; reason: string };
 
-const DEC_OCTET = /^(?:0|[1-9][0-9]{0,2})$/;
-const HEX_GROUP = /^[0-9a-fA-F]{1,4}$/;
-const ZONE = /^[0-9A-Za-z_.-]{1,32}$/;
-
 function fail(reason: string): { ok: false; reason: string } {
   return { ok: false, reason };
-}
-
-function parseIpv4Into(text: string, out: Uint8Array, at: number): string | null {
-  const parts = text.split(".");
-  if (parts.length !== 4) return `"${text}" is not a dotted-quad IPv4 address`;
-  for (let k = 0; k < 4; k++) {
-    const p = parts[k]!;
-    if (!DEC_OCTET.test(p)) return `"${text}": bad IPv4 octet "${p}"`;
-    const v = Number(p);
-    if (v > 255) return `"${text}": IPv4 octet ${v} is larger than 255`;
-    out[at + k] = v;
-  }
-  return null;
-}
-
-function parseIpv6Groups(text: string, out: Uint8Array): string | null {
-  let head = text;
-  let tail = "";
-  const gap = text.indexOf("::");
-  if (gap >= 0) {
-    if (text.indexOf("::", gap + 1) >= 0) return `"${text}" has more than one "::"`;
-    head = text.slice(0, gap);
-    tail = text.slice(gap + 2);
-  }
-  const groups = (part: string, where: string): string[] | string => {
-    if (part === "") return [];
-    const g = part.split(":");
-    if (g.some((x) => x === "")) return `"${text}": empty group ${where}`;
-    return g;
-  };
-  const h = groups(head, 'before "::"');
-  const t = groups(tail, 'after "::"');
-  if (typeof h === "string") return h;
-  if (typeof t === "string") return t;
-  // An embedded IPv4 address may end the address and counts as two groups.
-  const last = gap >= 0 ? t : h;
-  const words: number[] = [];
-  const tailWords: number[] = [];
-  let v4: string | null = null;
-  if (last.length > 0 && last[last.length - 1]!.includes(".")) v4 = last.pop()!;
-  for (const g of h) {
-    if (!HEX_GROUP.test(g)) return `"${text}": bad IPv6 group "${g}"`;
-    words.push(parseInt(g, 16));
-  }
-  for (const g of t) {
-    if (!HEX_GROUP.test(g)) return `"${text}": bad IPv6 group "${g}"`;
-    tailWords.push(parseInt(g, 16));
-  }
-  const explicit = words.length + tailWords.length + (v4 === null ? 0 : 2);
-  if (gap < 0 && explicit !== 8) return `"${text}" does not have 8 groups`;
-  if (gap >= 0 && explicit > 7) return `"${text}" has too many groups for "::"`;
-  const all = [...words, ...new Array<number>(8 - explicit).fill(0), ...tailWords];
-  for (let k = 0; k < all.length; k++) {
-    out[2 * k] = all[k]! >> 8;
-    out[2 * k + 1] = all[k]! & 0xff;
-  }
-  if (v4 !== null) {
-    const err = parseIpv4Into(v4, out, 12);
-    if (err !== null) return err;
-  }
-  return null;
-}
-
-/**
- * Parses an IPv4 (dotted quad, no leading zeros) or IPv6 address (RFC 4291 text, optional
- * "%zone"). Never throws.
- */
-export function parseIp(text: string): IpParseResult {
-  if (typeof text !== "string" || text.length === 0) return fail("empty address");
-  if (text.length > 64) return fail("address text is too long");
-  if (!text.includes(":")) {
-    const bytes = new Uint8Array(4);
-    const err = parseIpv4Into(text, bytes, 0);
-    return err === null ? { ok: true, ip: { family: 4, bytes, zone: "" } } : fail(err);
-  }
-  let body = text;
-  let zone = "";
-  const pct = text.indexOf("%");
-  if (pct >= 0) {
-    body = text.slice(0, pct);
-    zone = text.slice(pct + 1);
-    if (!ZONE.test(zone)) return fail(`"${text}": bad zone "${zone}"`);
-  }
-  const bytes = new Uint8Array(16);
-  const err = parseIpv6Groups(body, bytes);
-  return err === null ? { ok: true, ip: { family: 6, bytes, zone } } : fail(err);
-}
-
-function isV4Mapped(b: Uint8Array): boolean {
-  for (let k = 0; k < 10; k++) if (b[k] !== 0) return false;
-  return b[10] === 0xff && b[11] === 0xff;
-}
-
-/** Formats 4 or 16 address bytes as canonical text (RFC 5952 for IPv6; "::ffff:a.b.c.d"). */
-export function formatIp(bytes: Uint8Array, zone = ""): string {
-  if (bytes.length === 4) return `${bytes[0]}.${bytes[1]}.${bytes[2]}.${bytes[3]}`;
-  if (bytes.length !== 16) return "";
-  const suffix = zone === "" ? "" : `%${zone}`;
-  if (isV4Mapped(bytes)) {
-    return `::ffff:${bytes[12]}.${bytes[13]}.${bytes[14]}.${bytes[15]}${suffix}`;
-  }
-  const w: number[] = [];
-  for (let k = 0; k < 8; k++) w.push((bytes[2 * k]! << 8) | bytes[2 * k + 1]!);
-  // The longest run of two or more zero groups becomes "::" (the first one on a tie).
-  let bestAt = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8;) {
-    if (w[k] !== 0) {
-      k++;
-      continue;
-    }
-    let e = k;
-    while (e < 8 && w[e] === 0) e++;
-    if (e - k > bestLen) {
-      bestAt = k;
-      bestLen = e - k;
-    }
-    k = e;
-  }
-  const hex = (a: number[]) => a.map((x) => x.toString(16)).join(":");
-  if (bestAt < 0) return hex(w) + suffix;
-  return `${hex(w.slice(0, bestAt))}::${hex(w.slice(bestAt + bestLen))}${suffix}`;
-}
-
-/** Canonical text of an address string (null when it is not an IP address). */
-export function canonicalIp(text: string): string | null {
-  const r = parseIp(text);
-  return r.ok ? formatIp(r.ip.bytes, r.ip.zone) : null;
 }
 
 function validPort(port: unknown): port is number {
@@ -319,4 +183,22 @@ export function socketAddressToSockaddr(
     return { ok: true, length: encodeSockaddrIn6(out, mapped, addr.port) };
   }
   return { ok: true, length: encodeSockaddrIn6(out, bytes, addr.port, scopeId) };
+}
+
+/**
+ * Reads the address of kernel sockaddr bytes into `out` without allocating (the packet path's
+ * form of a datagram's sender; IPv4-mapped peers become IPv4) and returns the port, or −1 when
+ * the bytes are not an IP sockaddr (`out` is then unchanged).
+ */
+export function sockaddrToIpWords(bytes: Uint8Array, length: number, out: IpWords): number {
+  if (length > bytes.length || length < 2) return -1;
+  const family = bytes[0]! | (bytes[1]! << 8);
+  if (family === AF_INET && length >= SOCKADDR_IN_BYTES) {
+    out.setBytes(bytes, 4, 4);
+  } else if (family === AF_INET6 && length >= SOCKADDR_IN6_BYTES) {
+    out.setBytes(bytes, 8, 6);
+  } else {
+    return -1;
+  }
+  return (bytes[2]! << 8) | bytes[3]!;
 }
