@@ -23,8 +23,11 @@ export interface CliIo {
   stdout(text: string): void;
   /** Writes text to standard error. */
   stderr(text: string): void;
-  /** Reads all of standard input. */
-  readStdin(): Promise<Uint8Array>;
+  /**
+   * Reads standard input to its end, but stops after `maxBytes` bytes (a caller that wants to
+   * detect "too long" asks for one byte more than it accepts).
+   */
+  readStdin(maxBytes: number): Promise<Uint8Array>;
   /** Writes a file (convert -o). */
   writeFile(path: string, text: string): Promise<void>;
 }
@@ -39,7 +42,16 @@ export function denoIo(): CliIo {
   return {
     stdout: (text) => writeAll(Deno.stdout, text),
     stderr: (text) => writeAll(Deno.stderr, text),
-    readStdin: async () => new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer()),
+    readStdin: async (maxBytes) => {
+      const buf = new Uint8Array(maxBytes);
+      let n = 0;
+      while (n < maxBytes) {
+        const got = await Deno.stdin.read(buf.subarray(n));
+        if (got === null) break;
+        n += got;
+      }
+      return buf.subarray(0, n);
+    },
     writeFile: (path, text) => Deno.writeTextFile(path, text),
   };
 }
@@ -51,7 +63,8 @@ export async function loadFromArg(
   io: CliIo,
 ): Promise<LoadResult> {
   if (arg !== "-") return await loadConfig(arg, opts);
-  const bytes = await io.readStdin();
+  // Never more than one byte past the limit: `check < /dev/zero` must not fill the memory.
+  const bytes = await io.readStdin(MAX_CONFIG_BYTES + 1);
   if (bytes.length > MAX_CONFIG_BYTES) {
     return loadFailure(
       `input is larger than the ${MAX_CONFIG_BYTES}-byte limit for configuration files`,

@@ -10,6 +10,7 @@ import { applyStrict, type Diagnostic, hasErrors, sortDiagnostics } from "./diag
 import { DEFAULT_CONFIG_NAME, DEFAULT_NTP_CONF } from "./default_config.ts";
 import { checkTextFile } from "./ntp_conf_lexer.ts";
 import { type IncludeReader, type IncludeReadResult, parseNtpConf } from "./ntp_conf_parser.ts";
+import { readBoundedTextFileSync } from "./read_bounded_text_file.ts";
 
 /** Largest configuration file accepted (each file, includes too): 1 MiB. */
 export const MAX_CONFIG_BYTES = 1 << 20;
@@ -46,37 +47,27 @@ export interface LoadResult {
 }
 
 /** Result of reading a configuration file from disk. */
-export type ReadResult = { ok: true; text: string } | { ok: false; reason: string };
-
-function describeError(e: unknown): string {
-  if (e instanceof Deno.errors.NotFound) return "no such file or directory";
-  if (e instanceof Deno.errors.PermissionDenied) return "permission denied";
-  if (e instanceof Deno.errors.IsADirectory) return "is a directory";
-  if (e instanceof Error) return e.message.replace(/ \(os error \d+\).*$/, "");
-  return String(e);
-}
-
-/** Reads a configuration file as text, refusing anything that is not a regular file or too big. */
-export function readConfigFile(path: string): ReadResult {
-  try {
-    const info = Deno.statSync(path);
-    if (info.isDirectory) return { ok: false, reason: "is a directory" };
-    if (!info.isFile) return { ok: false, reason: "not a regular file" };
-    if (info.size > MAX_CONFIG_BYTES) {
-      return {
-        ok: false,
-        reason: `file is ${info.size} bytes, larger than the ${MAX_CONFIG_BYTES}-byte limit ` +
-          "for configuration files",
-      };
-    }
-    const bytes = Deno.readFileSync(path);
-    if (bytes.length > MAX_CONFIG_BYTES) {
-      return { ok: false, reason: `file is larger than the ${MAX_CONFIG_BYTES}-byte limit` };
-    }
-    return { ok: true, text: new TextDecoder("utf-8", { fatal: false }).decode(bytes) };
-  } catch (e) {
-    return { ok: false, reason: describeError(e) };
+export type ReadResult =
+  | {
+    ok: true;
+    text: string;
+    /** `dev:ino` of the file read, its identity for include-loop detection. */
+    identity: string;
   }
+  | { ok: false; reason: string };
+
+/**
+ * Reads a configuration file as text through the shared bounded reader: refuses anything that
+ * is not a regular file on a real file system (FIFOs, devices, sockets, /proc and /sys) and
+ * never reads more than `MAX_CONFIG_BYTES + 1` bytes, whatever stat says the size is.
+ */
+export function readConfigFile(path: string): ReadResult {
+  const r = readBoundedTextFileSync(path, MAX_CONFIG_BYTES);
+  if (r.ok) return { ok: true, text: r.text, identity: r.identity };
+  return {
+    ok: false,
+    reason: r.failure === "too-large" ? `${r.reason} for configuration files` : r.reason,
+  };
 }
 
 /** Collapses "." and ".." segments of a path lexically ("a/b/../c" → "a/c"). */
@@ -108,13 +99,7 @@ export function fileIncludeReader(): IncludeReader {
     const full = normalizePath(path.startsWith("/") ? path : `${base}/${path}`);
     const read = readConfigFile(full);
     if (!read.ok) return read;
-    let id = full;
-    try {
-      id = Deno.realPathSync(full);
-    } catch {
-      // Keep the joined path as identity.
-    }
-    return { ok: true, text: read.text, file: full, id };
+    return { ok: true, text: read.text, file: full, id: read.identity };
   };
 }
 
@@ -232,17 +217,11 @@ export function loadConfig(path: string | null, opts: LoadOptions = {}): Promise
       loadFailure(`cannot read configuration: ${read.reason}`, { ...opts, file: path, path }),
     );
   }
-  let id = path;
-  try {
-    id = Deno.realPathSync(path);
-  } catch {
-    // Keep the path as identity.
-  }
   return loadConfigText(read.text, {
     ...opts,
     file: path,
     path,
-    id,
+    id: read.identity,
     readInclude: fileIncludeReader(),
   });
 }

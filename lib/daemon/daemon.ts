@@ -23,6 +23,7 @@ import {
 import type { SystemSnapshot, TosOptions } from "../proto/system.ts";
 import { LocalDriver } from "../../drivers/local.ts";
 import { refclockAddress, type RefclockDriver, type RefclockFudge } from "../../drivers/driver.ts";
+import { readBoundedTextFile } from "../config/read_bounded_text_file.ts";
 import { readDriftFile, writeDriftFile } from "./drift_file.ts";
 import { parseLogConfig } from "./log_classes.ts";
 import { LoopLag, type LoopLagSummary } from "./loop_lag.ts";
@@ -40,6 +41,9 @@ import { isoTime, statusDocument, writeStatusFile } from "./status_file.ts";
 import { Timekeeper, type TimekeeperCounters, type TimekeeperExit } from "./timekeeper.ts";
 import { realTimers, type Timers } from "./timers.ts";
 import { VirtualClock, type VirtualCorrection } from "./virtual_clock.ts";
+
+/** Largest leap-seconds file read (the IERS/IETF list is about 10 KB). */
+export const MAX_LEAP_FILE_BYTES = 1 << 20;
 
 /** A reference clock the daemon should run. */
 export interface RefclockSetting {
@@ -651,14 +655,13 @@ export class Daemon {
   async #readLeapFile(): Promise<LeapSecondTable | null> {
     const path = this.#settings.leapFile ?? null;
     if (path === null) return null;
-    let text: string;
-    try {
-      text = await Deno.readTextFile(path);
-    } catch (e) {
-      this.#deps.log.error(`leapsecond file ('${path}'): ${(e as Error).message}`);
+    // Bounded, regular files only: a FIFO or /proc file named here must not hang or bloat us.
+    const read = await readBoundedTextFile(path, MAX_LEAP_FILE_BYTES);
+    if (!read.ok) {
+      this.#deps.log.error(`leapsecond file ('${path}'): ${read.reason}`);
       return null;
     }
-    const r = parseLeapSecondsList(text, {
+    const r = parseLeapSecondsList(read.text, {
       name: path,
       sha1: (data) => new Uint8Array(createHash("sha1").update(data).digest()),
     });

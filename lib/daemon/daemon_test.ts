@@ -616,3 +616,36 @@ Deno.test("Daemon with loopLagMs puts the event-loop windows into the status fil
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("Daemon refuses a FIFO or /proc file as leapfile with one logged error", async () => {
+  const dir = await Deno.makeTempDir();
+  const fifo = `${dir}/leap.fifo`;
+  try {
+    const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+    assert.ok(made.success, "mkfifo failed");
+    const cases: [string, RegExp][] = [[fifo, /is a FIFO/], ["/proc/self/pagemap", /pseudo-file/]];
+    for (const [leapFile, reason] of cases) {
+      const network = new MemoryNetwork();
+      const errors: string[] = [];
+      const daemon = new Daemon(clientSettings({ sources: [source("127.0.0.2")], leapFile }), {
+        clock: fakeClock(network),
+        timers: new ManualTimers(network),
+        openTransport: (a) => Promise.resolve(network.open(a)),
+        log: { ...quiet, error: (m) => void errors.push(m) },
+      });
+      // Opening the FIFO would block forever: a timeout makes that a failure instead of a hang.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const started = await Promise.race([
+        daemon.start().then(() => daemon.sourcesReady).then(() => true),
+        new Promise<boolean>((r) => timer = setTimeout(() => r(false), 5000)),
+      ]);
+      clearTimeout(timer);
+      assert.ok(started, `start() did not finish with leapfile ${leapFile}`);
+      await daemon.stop();
+      assert.equal(errors.length, 1, errors.join("\n"));
+      assert.match(errors[0]!, reason);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
