@@ -57,3 +57,22 @@ Deno.test("runConvert() usage errors exit 2", async () => {
   const b = fakeIo();
   assert.equal(await runConvert(["-o"], b.io), 2);
 });
+
+Deno.test("runConvert() never quotes a line that does not start with a plain keyword", async () => {
+  const io = fakeIo(SAMPLE + "root:$6$SECRET:19000:0:99999:7:::\n");
+  assert.equal(await runConvert([], io.io), 1);
+  assert.match(
+    io.stderr(),
+    /<stdin>:7:1: warning: unknown keyword \(not a plain word, not shown\)/,
+  );
+  assert.match(io.stdout(), /# not translated: <stdin>:7 \(not shown: no keyword\)\n/);
+  assert.doesNotMatch(io.stdout() + io.stderr(), /SECRET|19000/);
+});
+
+Deno.test("runConvert() refuses a file that is not an ntp.conf, quoting none of it", async () => {
+  const io = fakeIo("root:$6$SECRET:19000:0:99999:7:::\n".repeat(5));
+  assert.equal(await runConvert(["-o", "out.toml"], io.io), 78);
+  assert.match(io.stderr(), /^<stdin>: error: does not look like an ntp\.conf configuration file/);
+  assert.doesNotMatch(io.stderr(), /SECRET|19000/);
+  assert.equal(io.files.size, 0);
+});

@@ -42,6 +42,7 @@ import {
 } from "./config_comments.ts";
 import { type ConfLine, type ConfToken, lexNtpConf } from "./ntp_conf_lexer.ts";
 import { normalizeConfig, restrictRulesFor } from "./normalize.ts";
+import { shownKeyword, sniffNtpConf } from "./sniff_ntp_conf.ts";
 import { checkStatsFileName, validateConfig } from "./validate.ts";
 
 /** Deepest `includefile` nesting accepted (the main file is level 0). */
@@ -156,6 +157,26 @@ export const NTP_CONF_KEYWORDS: readonly string[] = [
 /** Keywords of ntpd 4.2.x that are recognised but not supported (warned about and dropped). */
 export const UNSUPPORTED_KEYWORDS: readonly string[] = [...UNSUPPORTED];
 
+/** Every word a line may start with: for telling an ntp.conf from other files. */
+let knownFirstWords: Set<string> | undefined;
+function isKnownFirstWord(word: string): boolean {
+  knownFirstWords ??= new Set([
+    ...NTP_CONF_KEYWORDS,
+    ...UNSUPPORTED,
+    ...SOURCE_KINDS,
+    ...Object.keys(FILE_OPTIONS),
+  ]);
+  return knownFirstWords.has(word);
+}
+
+/** The warning for a line whose first word is unknown; the word is quoted only if plain. */
+function unknownKeywordMessage(first: ConfToken): string {
+  const word = shownKeyword(first);
+  return word !== null
+    ? `unknown keyword "${word}"; line ignored`
+    : "unknown keyword (not a plain word, not shown); line ignored";
+}
+
 /** Codes that mean "this line (or part of it) did not make it into the model". */
 const DROP_CODES = new Set(["unknown-keyword", "unknown-option", "ignored-option", "unsupported"]);
 
@@ -243,8 +264,22 @@ class NtpConfParser {
     this.#names.push(file);
     if (!this.#fileOrder.includes(file)) this.#fileOrder.push(file);
     const lexed = lexNtpConf(text, file);
-    this.diagnostics.push(...lexed.diagnostics);
-    for (const line of lexed.lines) this.#parseLine(line, file, depth);
+    const sniff = sniffNtpConf(lexed.lines, isKnownFirstWord);
+    if (sniff.ntpConf) {
+      this.diagnostics.push(...lexed.diagnostics);
+      for (const line of lexed.lines) this.#parseLine(line, file, depth);
+    } else {
+      // One error for the whole file, and none of its lines quoted (it may be /etc/shadow).
+      const parent = this.#names.at(-2);
+      this.#report(
+        "error",
+        { file, line: 0, col: 0 },
+        "not-config",
+        "does not look like an ntp.conf configuration file" +
+          (sniff.looksLike !== null ? ` (${sniff.looksLike})` : "") + "; not read" +
+          (parent !== undefined ? ` (included from ${parent}:${this.#line})` : ""),
+      );
+    }
     this.#stack.pop();
     this.#names.pop();
   }
@@ -366,7 +401,7 @@ class NtpConfParser {
     const args = line.tokens.slice(1);
     const dropBefore = this.#dropped.size;
     if (first.quoted) {
-      this.#warn(first, `unknown keyword "${first.text}"; line ignored`, "unknown-keyword");
+      this.#warn(first, unknownKeywordMessage(first), "unknown-keyword");
     } else if (keyword === "includefile") {
       // Comments before an includefile line stay pending for the included file's first command.
       this.#include(first, args, depth);
@@ -403,7 +438,11 @@ class NtpConfParser {
     } else {
       this.comments.dropped.push(...leading);
       if (this.#dropped.size > dropBefore) {
-        this.comments.dropped.push(`not translated: ${line.raw.trim()}`);
+        this.comments.dropped.push(
+          shownKeyword(first) !== null || isKnownFirstWord(keyword)
+            ? `not translated: ${line.raw.trim()}`
+            : `not translated: ${file}:${line.line} (not shown: no keyword)`,
+        );
       }
     }
   }
@@ -538,7 +577,7 @@ class NtpConfParser {
         if (UNSUPPORTED.has(keyword)) {
           this.#warn(kw, `"${keyword}" is not supported by Horae; line ignored`, "unsupported");
         } else {
-          this.#warn(kw, `unknown keyword "${kw.text}"; line ignored`, "unknown-keyword");
+          this.#warn(kw, unknownKeywordMessage(kw), "unknown-keyword");
         }
     }
   }
