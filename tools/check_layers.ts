@@ -8,11 +8,13 @@ const root = new URL("..", import.meta.url).pathname;
 const ALLOWED: Record<string, string[]> = {
   "ffi": [],
   "lib/proto": [],
-  "lib/log": ["lib/proto"],
+  // Safe file creation and appends (no link followed) for every writer, down to the log sinks.
+  "lib/files": ["ffi"],
+  "lib/log": ["lib/proto", "lib/files"],
   "lib/clock": ["lib/proto", "ffi"],
   "lib/net": ["lib/proto", "ffi"],
   "lib/config": ["lib/proto"],
-  "lib/stats": ["lib/proto", "lib/log"],
+  "lib/stats": ["lib/proto", "lib/log", "lib/files"],
   "drivers": ["lib/proto", "ffi", "lib/clock"],
   "lib/sim": ["lib/proto", "lib/clock", "lib/net", "lib/config"],
   "lib/cli": [
@@ -23,6 +25,7 @@ const ALLOWED: Record<string, string[]> = {
     "lib/log",
     "lib/sim",
     "lib/stats",
+    "lib/files",
     "ffi",
   ],
   "lib/daemon": [
@@ -34,6 +37,7 @@ const ALLOWED: Record<string, string[]> = {
     "lib/log",
     "lib/stats",
     "drivers",
+    "lib/files",
     "ffi",
   ],
 };
