@@ -1,5 +1,11 @@
 // The drift file: the clock's frequency correction in ppm, one number, as ntpd 4.2.x writes it.
-// Written atomically (temporary file, fsync, rename) so a crash never leaves it empty or torn.
+// Written atomically (temporary file, fsync, rename) so a crash never leaves it empty or torn, and
+// never through a link planted in its folder (lib/files/safe_file.ts).
+
+import { probeWriteFileAtomic, readFileNoFollow, writeFileAtomic } from "../files/safe_file.ts";
+
+/** Mode of a new drift file: readable by all, as ntpd leaves it. */
+export const DRIFT_FILE_MODE = 0o644;
 
 /** Largest frequency a drift file may hold (the kernel's limit), ppm. */
 export const MAX_DRIFT_PPM = 500;
@@ -26,23 +32,21 @@ export function parseDrift(text: string): DriftReadResult {
   return { ok: true, freqPpm };
 }
 
-/** Reads the drift file at `path`. */
-export async function readDriftFile(path: string): Promise<DriftReadResult> {
+/** Reads the drift file at `path` (a link there is refused, never followed: see safe_file.ts). */
+export function readDriftFile(path: string): Promise<DriftReadResult> {
   let text: string;
   try {
-    const file = await Deno.open(path, { read: true });
-    try {
-      const buf = new Uint8Array(256); // a drift file is one short line; never read more
-      const n = (await file.read(buf)) ?? 0;
-      text = new TextDecoder().decode(buf.subarray(0, n));
-    } finally {
-      file.close();
-    }
+    // A drift file is one short line; never read more.
+    text = new TextDecoder().decode(readFileNoFollow(path, 256));
   } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return { ok: false, reason: "missing", detail: path };
-    return { ok: false, reason: "unreadable", detail: `${path}: ${(e as Error).message}` };
+    if (e instanceof Deno.errors.NotFound) {
+      return Promise.resolve({ ok: false, reason: "missing", detail: path });
+    }
+    const message = (e as Error).message;
+    const detail = message.startsWith(path) ? message : `${path}: ${message}`;
+    return Promise.resolve({ ok: false, reason: "unreadable", detail });
   }
-  return parseDrift(text);
+  return Promise.resolve(parseDrift(text));
 }
 
 /** Formats a frequency as ntpd does ("%.3f" and a newline). */
@@ -50,40 +54,16 @@ export function formatDrift(freqPpm: number): string {
   return `${freqPpm.toFixed(3)}\n`;
 }
 
-/** Opens a fresh `<path>.TEMP`: a stale one (left by a crash, or by root before -u) is removed
- * first, and the new one is created exclusively, so a link planted there is never followed. */
-async function createTemp(path: string): Promise<{ tmp: string; file: Deno.FsFile }> {
-  const tmp = `${path}.TEMP`;
-  await Deno.remove(tmp).catch((e) => {
-    if (!(e instanceof Deno.errors.NotFound)) throw e;
-  });
-  return { tmp, file: await Deno.open(tmp, { write: true, createNew: true, mode: 0o644 }) };
-}
-
-/** Writes the drift file atomically: temporary file in the same folder, fsync, rename. */
+/** Writes the drift file atomically: a fresh temporary file in the same folder, fsync, rename. */
 export async function writeDriftFile(path: string, freqPpm: number): Promise<void> {
-  const { tmp, file } = await createTemp(path);
-  try {
-    await file.write(new TextEncoder().encode(formatDrift(freqPpm)));
-    await file.sync();
-  } finally {
-    file.close();
-  }
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, formatDrift(freqPpm), DRIFT_FILE_MODE);
 }
 
 /**
  * Checks that the drift file can be written the way {@link writeDriftFile} writes it (a temporary
- * file created in its folder, then renamed): creates and removes the temporary file. Returns null
+ * file created in its folder, then renamed): creates and removes a temporary file. Returns null
  * when it can, else the reason. Used after -u, when the daemon no longer runs as root.
  */
-export async function probeDriftFile(path: string): Promise<string | null> {
-  try {
-    const { tmp, file } = await createTemp(path);
-    file.close();
-    await Deno.remove(tmp);
-    return null;
-  } catch (e) {
-    return (e as Error).message;
-  }
+export function probeDriftFile(path: string): Promise<string | null> {
+  return probeWriteFileAtomic(path);
 }

@@ -4,6 +4,7 @@
 import { diffSec, type NtpTime, toUnixNs } from "../proto/ntp_time.ts";
 import { refidToString } from "../proto/packet.ts";
 import { ntpTimeOfSec } from "../proto/leap_seconds.ts";
+import { writeFileAtomic } from "../files/safe_file.ts";
 import type { DaemonStatus } from "./daemon.ts";
 
 /** Format version of the document (bumped on incompatible changes). */
@@ -143,9 +144,13 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
   };
 }
 
-/** Writes the document as JSON atomically (temporary file in the same folder, then rename). */
+/** Mode of a new status file: readable by monitoring tools running as any user. */
+export const STATUS_FILE_MODE = 0o644;
+
+/**
+ * Writes the document as JSON atomically (a fresh temporary file in the same folder, then
+ * rename); a link planted at the path is refused, never followed (lib/files/safe_file.ts).
+ */
 export async function writeStatusFile(path: string, doc: Record<string, unknown>): Promise<void> {
-  const tmp = `${path}.TEMP`;
-  await Deno.writeTextFile(tmp, JSON.stringify(doc, null, 2) + "\n");
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, JSON.stringify(doc, null, 2) + "\n", STATUS_FILE_MODE);
 }

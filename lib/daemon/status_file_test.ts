@@ -139,6 +139,32 @@ Deno.test("writeStatusFile() replaces the file atomically", async () => {
   }
 });
 
+Deno.test("writeStatusFile() refuses a link planted at its path and never writes through it", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/st.json`;
+    await Deno.writeTextFile(`${dir}/victim`, "precious\n", { mode: 0o600 });
+    await Deno.symlink(`${dir}/victim`, path);
+    await Deno.symlink(`${dir}/victim`, `${path}.TEMP`); // the old fixed temporary name
+    await assert.rejects(
+      () => writeStatusFile(path, { a: 1 }),
+      { message: `${path} is a symbolic link (refused)` },
+    );
+    assert.equal(await Deno.readTextFile(`${dir}/victim`), "precious\n");
+    assert.deepEqual(
+      [...Deno.readDirSync(dir)].map((e) => e.name).sort(),
+      ["st.json", "st.json.TEMP", "victim"],
+    );
+    await Deno.remove(path);
+    await writeStatusFile(path, { a: 2 });
+    assert.deepEqual(JSON.parse(await Deno.readTextFile(path)), { a: 2 });
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o644);
+    assert.equal(await Deno.readTextFile(`${dir}/victim`), "precious\n");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("refidText() shows text for stratum 0, 1 and 16 and an address above", () => {
   assert.equal(refidText(0x494e4954, 16), "INIT");
   assert.equal(refidText(0x47505300, 1), "GPS");
