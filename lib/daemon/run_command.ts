@@ -15,6 +15,7 @@ import {
   type LogSink,
   StderrSink,
 } from "../log/logger.ts";
+import { writeFileAtomic } from "../files/safe_file.ts";
 import { openUdpTransport } from "../net/open_transport.ts";
 import { realtimeReaderOf } from "../net/udp_transport.ts";
 import { hasCapSysTime } from "./capabilities.ts";
@@ -144,11 +145,9 @@ function stderr(text: string): void {
   Deno.stderr.writeSync(new TextEncoder().encode(text));
 }
 
-/** Writes the pid file atomically. */
+/** Writes the pid file atomically, refusing a link planted at its path (safe_file.ts). */
 async function writePidFile(path: string): Promise<void> {
-  const tmp = `${path}.TEMP`;
-  await Deno.writeTextFile(tmp, `${Deno.pid}\n`);
-  await Deno.rename(tmp, path);
+  await writeFileAtomic(path, `${Deno.pid}\n`, 0o644);
 }
 
 /** Runs the daemon until SIGTERM/SIGINT; returns the exit status. */
@@ -256,9 +255,12 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     log.error(`cannot start: ${(e as Error).message}`);
     return await finish(1, false);
   }
+  // Only a pid file this process wrote is removed at exit (not a link someone planted there).
+  let pidWritten = false;
   if (config.files.pidFile !== null) {
     try {
       await writePidFile(config.files.pidFile);
+      pidWritten = true;
     } catch (e) {
       log.warn(`cannot write pid file ${config.files.pidFile}: ${(e as Error).message}`);
     }
@@ -272,7 +274,7 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     hasSysTime: capable,
     driftFile: settings.driftFile,
   }, log);
-  if (!switched) return await finish(1, true);
+  if (!switched) return await finish(1, pidWritten);
 
   // --loop-lag-ms: SIGUSR2 closes the lag window (kept as `previous` in the status file) and opens
   // a new one, so a load test can bracket exactly its measured period. Without the flag SIGUSR2
@@ -300,5 +302,5 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     log.info(`ntpd exiting: ${ended.exit.reason} (exit code ${code})`);
   }
   if (flags.loopLagMs !== null) Deno.removeSignalListener("SIGUSR2", onUsr2);
-  return await finish(code, true);
+  return await finish(code, pidWritten);
 }

@@ -2,6 +2,7 @@
 // ("21 Nov 23:35:15 ntpd[1234]: message") on stderr, in a logfile, or in memory for tests.
 
 import { configureSync, getLogger, type LogRecord, resetSync, type Sink } from "@logtape/logtape";
+import { type AppendFile, openAppendNoFollow } from "../files/safe_file.ts";
 
 /** Severity, lowest first. */
 export type LogLevel = "debug" | "info" | "warning" | "error";
@@ -44,12 +45,19 @@ export class StderrSink implements LogSink {
   }
 }
 
-/** Appends lines to a file (opened in append mode, so lines from a crash are never lost). */
+/** Mode of a new log file. */
+export const LOG_FILE_MODE = 0o644;
+
+/**
+ * Appends lines to a file (opened in append mode, so lines from a crash are never lost; one
+ * write per line, so lines are never torn). The file is opened as root, in a folder others may
+ * write: a link, FIFO or hard-linked file at the path is refused (throws), never followed.
+ */
 export class FileSink implements LogSink {
-  #file: Deno.FsFile;
+  #file: AppendFile;
   #enc = new TextEncoder();
   constructor(path: string) {
-    this.#file = Deno.openSync(path, { append: true, create: true, write: true });
+    this.#file = openAppendNoFollow(path, LOG_FILE_MODE);
   }
   write(line: string): void {
     this.#file.writeSync(this.#enc.encode(`${line}\n`));
