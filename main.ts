@@ -67,6 +67,15 @@ if ("WorkerGlobalScope" in globalThis) {
   const worker = await import("./lib/daemon/server_worker.ts");
   if (worker.isServerWorkerContext()) await worker.runServerWorker();
 } else if (import.meta.main) {
+  // Before anything else: SIGUSR1 would open Deno's V8 inspector (code execution for any local
+  // user who can signal us). Block it and SIGUSR2 in every thread by restarting this image with
+  // them blocked; from then on no timing of either signal can reach a handler.
+  try {
+    (await import("./ffi/process_image.ts")).ensureGuardedSignalsBlocked();
+  } catch (e) {
+    console.error(`horae: cannot block SIGUSR1 and SIGUSR2 (needs --allow-ffi): ${e}`);
+    Deno.exit(1);
+  }
   const name = invokedName();
   let code: number;
   if (name in PROGRAMS) {

@@ -21,6 +21,10 @@ export const PR_SET_KEEPCAPS = 8;
 export const PR_CAP_AMBIENT = 47;
 /** PR_CAP_AMBIENT sub-operation: empty this thread's ambient set. */
 export const PR_CAP_AMBIENT_CLEAR_ALL = 4;
+/** prctl option: remove a capability from this thread's bounding set (needs CAP_SETPCAP). */
+export const PR_CAPBSET_DROP = 24;
+/** prctl option: execve may never grant privileges again (inherited by threads and children). */
+export const PR_SET_NO_NEW_PRIVS = 38;
 
 /** One thread's three capability sets, as 64-bit masks (bit n = capability n). */
 export interface CapSets {
@@ -74,6 +78,10 @@ const SYMBOLS = {
   capset: { parameters: ["buffer", "buffer"], result: "i32" },
   chroot: { parameters: ["buffer"], result: "i32" },
   chdir: { parameters: ["buffer"], result: "i32" },
+  open: { parameters: ["buffer", "i32", "u32"], result: "i32" },
+  openat: { parameters: ["i32", "buffer", "i32", "u32"], result: "i32" },
+  read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  close: { parameters: ["i32"], result: "i32" },
 } as const;
 
 function sym(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
@@ -150,4 +158,73 @@ export function capSet(sets: CapSets): void {
 export function chrootTo(dir: string): void {
   check(sym().chroot(cString(dir)), "chroot", dir);
   check(sym().chdir(cString("/")), "chdir", "/");
+}
+
+/** Sets no_new_privs on the calling thread (threads it creates and execve inherit it). */
+export function setNoNewPrivs(): void {
+  check(sym().prctl(PR_SET_NO_NEW_PRIVS, 1n, 0n, 0n, 0n), "prctl", "PR_SET_NO_NEW_PRIVS");
+}
+
+/** The highest capability number this kernel knows (/proc/sys/kernel/cap_last_cap). */
+export function capLastCap(): number {
+  try {
+    const n = Number(Deno.readTextFileSync("/proc/sys/kernel/cap_last_cap").trim());
+    return Number.isInteger(n) && n > 0 && n < 64 ? n : 40;
+  } catch {
+    return 40;
+  }
+}
+
+/**
+ * Shrinks the calling thread's bounding set to `keep` (threads it creates and execve inherit
+ * it; existing threads keep theirs, so call this before a re-exec).
+ */
+export function limitBoundingSet(keep: bigint): void {
+  for (let cap = 0; cap <= capLastCap(); cap++) {
+    if ((keep >> BigInt(cap)) & 1n) continue;
+    check(sym().prctl(PR_CAPBSET_DROP, BigInt(cap), 0n, 0n, 0n), "prctl", `PR_CAPBSET_DROP ${cap}`);
+  }
+}
+
+const O_RDONLY = 0;
+const O_DIRECTORY = 0o200000;
+const O_CLOEXEC = 0o2000000;
+const O_NOFOLLOW = 0o400000;
+
+/**
+ * A descriptor of a directory opened now, for reading files below it after a chroot hides its
+ * path (the daemon checks /proc/self/task this way once it is jailed).
+ */
+export function openDirectory(path: string): number {
+  const fd = sym().open(cString(path), O_RDONLY | O_DIRECTORY | O_CLOEXEC, 0);
+  if (fd < 0) throw new OsError("open", errno(), path);
+  return fd;
+}
+
+/** Reads a small text file below a directory descriptor; null when it does not exist (ENOENT). */
+export function readTextAt(dirFd: number, relPath: string, maxBytes = 16384): string | null {
+  const fd = sym().openat(dirFd, cString(relPath), O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0);
+  if (fd < 0) {
+    const e = errno();
+    if (e === 2 || e === 3) return null; // ENOENT, ESRCH: the thread has ended
+    throw new OsError("openat", e, relPath);
+  }
+  try {
+    const buf = new Uint8Array(maxBytes);
+    let len = 0;
+    while (len < maxBytes) {
+      const n = Number(sym().read(fd, buf.subarray(len), BigInt(maxBytes - len)));
+      if (n < 0) throw new OsError("read", errno(), relPath);
+      if (n === 0) break;
+      len += n;
+    }
+    return new TextDecoder().decode(buf.subarray(0, len));
+  } finally {
+    sym().close(fd);
+  }
+}
+
+/** Closes a descriptor from {@link openDirectory}. */
+export function closeFd(fd: number): void {
+  sym().close(fd);
 }

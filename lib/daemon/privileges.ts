@@ -11,13 +11,18 @@ import {
   type CapSets,
   chrootTo,
   clearAmbientCaps,
+  closeFd,
   geteuid,
   gettid,
+  openDirectory,
+  readTextAt,
   setGroups,
   setKeepCaps,
   setResGid,
   setResUid,
 } from "../../ffi/privileges.ts";
+import { restartWithBoundingSet } from "../../ffi/process_image.ts";
+import { installDenyFilter, seccompSupported } from "../../ffi/seccomp.ts";
 import type { Logger } from "../log/logger.ts";
 import { CAP_SYS_TIME } from "./capabilities.ts";
 import { probeDriftFile } from "./drift_file.ts";
@@ -164,6 +169,11 @@ export interface ThreadCredentials {
   capPrm: bigint;
   capEff: bigint;
   capAmb: bigint;
+  capBnd: bigint;
+  /** The NoNewPrivs line (1: execve can never grant privileges). */
+  noNewPrivs: number;
+  /** The Seccomp line (0 none, 1 strict, 2 filter). */
+  seccomp: number;
 }
 
 /** Parses the credential lines of a /proc status file; null when a line is missing. */
@@ -180,28 +190,49 @@ export function parseThreadStatus(text: string): ThreadCredentials | null {
   const capPrm = cap(field("CapPrm"));
   const capEff = cap(field("CapEff"));
   const capAmb = cap(field("CapAmb"));
+  const capBnd = cap(field("CapBnd"));
+  const num = (s: string | undefined) => s === undefined ? 0 : Number(s.trim()) || 0;
   if (
     uids === null || gids === null || groups === null || capInh === null || capPrm === null ||
-    capEff === null || capAmb === null
+    capEff === null || capAmb === null || capBnd === null
   ) {
     return null;
   }
-  return { uids, gids, groups, capInh, capPrm, capEff, capAmb };
+  return {
+    uids,
+    gids,
+    groups,
+    capInh,
+    capPrm,
+    capEff,
+    capAmb,
+    capBnd,
+    noNewPrivs: num(field("NoNewPrivs")),
+    seccomp: num(field("Seccomp")),
+  };
 }
 
 const hex = (m: bigint) => `0x${m.toString(16)}`;
 
 /**
  * Checks every thread against the switch: all four uids and gids are the new ones, the only group
- * is the new gid, and no thread holds a capability except `mainKeep` on thread `mainTid` (the
- * JavaScript thread) in its permitted, effective or ambient set. Inheritable sets are not
- * checked: one thread cannot clear another's, and without execve they grant nothing (a unit
- * started with AmbientCapabilities= has them). Returns the problems found (empty when all is
- * well).
+ * is the new gid, no thread holds a capability except `mainKeep` on thread `mainTid` (the
+ * JavaScript thread) in its permitted, effective or ambient set, every bounding set holds only
+ * `bounding`, no_new_privs is set everywhere, and with `seccomp` every thread runs under a filter.
+ * Inheritable sets are not checked: one thread cannot clear another's, and under no_new_privs
+ * an execve can never turn them into permitted capabilities. Returns the problems found (empty
+ * when all is well).
  */
 export function checkThreads(
   threads: { tid: number; creds: ThreadCredentials | null }[],
-  expected: { uid: number; gid: number; mainTid: number; mainKeep: bigint },
+  expected: {
+    uid: number;
+    gid: number;
+    mainTid: number;
+    mainKeep: bigint;
+    bounding: bigint;
+    seccomp: boolean;
+  },
 ): string[] {
   const problems: string[] = [];
   if (threads.length === 0) problems.push("no thread found to check");
@@ -225,11 +256,16 @@ export function checkThreads(
         ["CapPrm", c.capPrm, keep],
         ["CapEff", c.capEff, keep],
         ["CapAmb", c.capAmb, 0n],
+        ["CapBnd", c.capBnd, expected.bounding],
       ] as const
     ) {
       if (have !== want) {
         problems.push(`thread ${tid}: ${name} ${hex(have)}, expected ${hex(want)}`);
       }
+    }
+    if (c.noNewPrivs !== 1) problems.push(`thread ${tid}: NoNewPrivs ${c.noNewPrivs}, expected 1`);
+    if (expected.seccomp && c.seccomp !== 2) {
+      problems.push(`thread ${tid}: Seccomp ${c.seccomp}, expected 2 (filter)`);
     }
   }
   return problems;
@@ -252,6 +288,22 @@ export function readThreadCredentials(
   return out;
 }
 
+/**
+ * Reads the credentials of threads `tids` below an open /proc/self/task descriptor: this works
+ * after a chroot has hidden /proc. Threads that ended meanwhile are left out.
+ */
+export function readThreadCredentialsAt(
+  taskDirFd: number,
+  tids: number[],
+): { tid: number; creds: ThreadCredentials | null }[] {
+  const out: { tid: number; creds: ThreadCredentials | null }[] = [];
+  for (const tid of tids) {
+    const text = readTextAt(taskDirFd, `${tid}/status`);
+    if (text !== null) out.push({ tid, creds: parseThreadStatus(text) });
+  }
+  return out;
+}
+
 /** A switch that failed: the daemon must stop (never go on as root after -u). */
 export class PrivilegeError extends Error {
   constructor(message: string) {
@@ -260,18 +312,38 @@ export class PrivilegeError extends Error {
   }
 }
 
-/** CAP_SYS_CHROOT as a mask (held on the main thread until the chroot when -i is given). */
-const SYS_CHROOT_MASK = 1n << 18n;
+/**
+ * What the start-up may need as root before the switch: CHOWN, DAC_OVERRIDE, DAC_READ_SEARCH,
+ * FOWNER (files), SETGID, SETUID (the switch), NET_BIND_SERVICE (port 123), IPC_LOCK, IPC_OWNER
+ * (refclock shared memory), SYS_CHROOT (-i), SYS_NICE, SYS_RESOURCE and SYS_TIME.
+ */
+export const STARTUP_CAPS = [0, 1, 2, 3, 6, 7, 10, 14, 15, 18, 23, 24, 25].reduce(
+  (m, c) => m | (1n << BigInt(c)),
+  0n,
+);
+
+/**
+ * Before a switch to another user: restarts this process image (same pid and arguments) with the
+ * bounding set reduced to `keep` and no_new_privs in every thread, the capabilities of
+ * {@link STARTUP_CAPS} held until the switch. Bounding sets and no_new_privs belong to threads,
+ * and Deno's runtime threads exist before any of our code runs: a restart is the only way they
+ * all get them. Returns at once in the restarted image.
+ */
+export function prepareSwitch(keep: bigint): void {
+  restartWithBoundingSet(keep, STARTUP_CAPS);
+}
 
 /**
  * Switches the whole process to `identity` and leaves capability set `keep` on the calling
- * (JavaScript) thread only; with `jailDir`, chroots there after the threads were checked (/proc is read before
- * the jail hides it). Throws {@link PrivilegeError} (message names the failed call and errno).
+ * (JavaScript) thread only. Throws {@link PrivilegeError} (message names the failed call and
+ * errno). As ntpd, it enters the jail first and switches user afterwards, so a jail below a
+ * directory that only root can traverse works.
  *
- * Order: keep-caps on this thread; setgroups, setresgid, setresuid (glibc repeats each on every
- * thread, and every thread without keep-caps loses all its capabilities as its uids leave 0);
- * capset this thread to `keep`; check every thread in /proc; chroot; drop CAP_SYS_CHROOT.
- * Threads created later inherit the credentials of the thread that creates them.
+ * Order: list the threads and open /proc/self/task (the jail hides /proc); chroot; keep-caps on
+ * this thread; setgroups, setresgid, setresuid (glibc repeats each on every thread, and every
+ * thread without keep-caps loses all its capabilities as its uids leave 0); capset this thread
+ * to `keep`; the seccomp deny filter on every thread; check every thread. Threads created later
+ * inherit the credentials and filter of the thread that creates them.
  */
 export function dropPrivileges(identity: Identity, keep: bigint, jailDir: string | null): void {
   const euid = geteuid();
@@ -281,40 +353,69 @@ export function dropPrivileges(identity: Identity, keep: bigint, jailDir: string
   // The thread running JavaScript makes every synchronous FFI call (adjtimex, clock_settime), so
   // it is the one that keeps `keep` (under `deno run` it is the process's first thread).
   const jsTid = gettid();
-  const interim = jailDir === null ? keep : keep | SYS_CHROOT_MASK;
+  let taskFd: number;
+  let tids: number[];
   try {
-    if (interim !== 0n) setKeepCaps(true);
-    setGroups([identity.gid]);
-    setResGid(identity.gid);
-    setResUid(identity.uid);
-    capSet(mainThreadCaps(interim));
-    clearAmbientCaps();
-    if (interim !== 0n) setKeepCaps(false);
+    tids = [...Deno.readDirSync("/proc/self/task")].map((e) => Number(e.name));
+    taskFd = openDirectory("/proc/self/task");
   } catch (e) {
-    throw new PrivilegeError(`cannot switch to ${describe(identity)}: ${(e as Error).message}`);
+    throw new PrivilegeError(`cannot list threads in /proc: ${(e as Error).message}`);
   }
-  let threads;
   try {
-    threads = readThreadCredentials();
-  } catch (e) {
-    throw new PrivilegeError(`cannot check threads in /proc: ${(e as Error).message}`);
-  }
-  const problems = checkThreads(threads, {
-    uid: identity.uid,
-    gid: identity.gid,
-    mainTid: jsTid,
-    mainKeep: interim,
-  });
-  if (problems.length > 0) {
-    throw new PrivilegeError(`switch to ${describe(identity)} incomplete: ${problems.join("; ")}`);
-  }
-  if (jailDir !== null) {
-    try {
-      chrootTo(jailDir);
-      capSet(mainThreadCaps(keep));
-    } catch (e) {
-      throw new PrivilegeError(`cannot chroot to ${jailDir}: ${(e as Error).message}`);
+    const bounding = parseThreadStatus(readTextAt(taskFd, `${jsTid}/status`) ?? "")?.capBnd;
+    if (bounding === undefined || (bounding & ~keep) !== 0n) {
+      throw new PrivilegeError(
+        `bounding set ${bounding === undefined ? "unreadable" : hex(bounding)} holds more ` +
+          `than the ${hex(keep)} kept: the process was not restarted for the switch`,
+      );
     }
+    if (jailDir !== null) {
+      try {
+        chrootTo(jailDir);
+      } catch (e) {
+        throw new PrivilegeError(`cannot chroot to ${jailDir}: ${(e as Error).message}`);
+      }
+    }
+    try {
+      if (keep !== 0n) setKeepCaps(true);
+      setGroups([identity.gid]);
+      setResGid(identity.gid);
+      setResUid(identity.uid);
+      capSet(mainThreadCaps(keep));
+      clearAmbientCaps();
+      if (keep !== 0n) setKeepCaps(false);
+    } catch (e) {
+      throw new PrivilegeError(`cannot switch to ${describe(identity)}: ${(e as Error).message}`);
+    }
+    const seccomp = seccompSupported();
+    if (seccomp) {
+      try {
+        installDenyFilter();
+      } catch (e) {
+        throw new PrivilegeError(`cannot install the seccomp filter: ${(e as Error).message}`);
+      }
+    }
+    let threads;
+    try {
+      threads = readThreadCredentialsAt(taskFd, tids);
+    } catch (e) {
+      throw new PrivilegeError(`cannot check threads in /proc: ${(e as Error).message}`);
+    }
+    const problems = checkThreads(threads, {
+      uid: identity.uid,
+      gid: identity.gid,
+      mainTid: jsTid,
+      mainKeep: keep,
+      bounding,
+      seccomp,
+    });
+    if (problems.length > 0) {
+      throw new PrivilegeError(
+        `switch to ${describe(identity)} incomplete: ${problems.join("; ")}`,
+      );
+    }
+  } finally {
+    closeFd(taskFd);
   }
   const now = capGet();
   if (now.permitted !== keep || now.effective !== keep || now.inheritable !== 0n) {
@@ -350,7 +451,7 @@ function chrootOnly(jailDir: string | null, why: string, log: Logger): boolean {
   return true;
 }
 
-/** What {@link switchUser} needs from the command line and the clock choice. */
+/** What {@link planSwitch} needs from the command line and the clock choice. */
 export interface SwitchUserOptions {
   /** -u user part, or null when only -i was given. */
   user: string | null;
@@ -362,57 +463,106 @@ export interface SwitchUserOptions {
   observe: boolean;
   /** The process has CAP_SYS_TIME now. */
   hasSysTime: boolean;
-  /** The drift file, checked for writability as the new user. */
-  driftFile: string | null;
   /** Where passwd and group are read (tests). */
   passwdFile?: string;
   groupFile?: string;
 }
 
+/** -u/-i resolved before start-up: who to become and what to keep, or only a jail. */
+export interface SwitchPlan {
+  /** The user to become, or null to stay root (no -u, or -u naming uid 0). */
+  identity: Identity | null;
+  /** The -u argument as given, for messages. */
+  spec: string;
+  /** Capabilities the JavaScript thread keeps. */
+  keep: bigint;
+  jailDir: string | null;
+  /** Why the daemon stays root (null when it switches). */
+  staysRootBecause: string | null;
+}
+
 /**
- * Carries out -u/-i after start-up: resolves the user and group, switches, logs one line, and
- * warns once when the drift file cannot be written as the new user. Returns false (after logging
- * the reason) when the daemon must exit 1.
+ * Resolves -u/-i before start-up, so that an unknown user stops the daemon before it binds
+ * anything, and so that the process can be restarted with its final bounding set
+ * ({@link prepareSwitch}) before it does any work as root.
  */
-export async function switchUser(
+export async function planSwitch(
   o: SwitchUserOptions,
-  log: Logger,
-): Promise<boolean> {
-  if (o.user === null) return chrootOnly(o.jailDir, "no -u given", log);
-  let passwd: PasswdEntry[];
-  let groups: GroupEntry[];
+): Promise<{ ok: true; plan: SwitchPlan } | { ok: false; message: string }> {
+  const keep = capabilitiesToKeep(o);
+  if (o.user === null) {
+    return {
+      ok: true,
+      plan: { identity: null, spec: "", keep, jailDir: o.jailDir, staysRootBecause: "no -u given" },
+    };
+  }
+  const spec = `${o.user}${o.group === null ? "" : `:${o.group}`}`;
   const passwdFile = o.passwdFile ?? "/etc/passwd";
   const groupFile = o.groupFile ?? "/etc/group";
+  let passwd: PasswdEntry[];
+  let groups: GroupEntry[];
   try {
     passwd = parsePasswd(await Deno.readTextFile(passwdFile));
     groups = parseGroup(await Deno.readTextFile(groupFile));
   } catch (e) {
-    log.error(`-u ${o.user}: cannot read ${passwdFile} or ${groupFile}: ${(e as Error).message}`);
-    return false;
+    return {
+      ok: false,
+      message: `-u ${o.user}: cannot read ${passwdFile} or ${groupFile}: ${(e as Error).message}`,
+    };
   }
-  const spec = `${o.user}${o.group === null ? "" : `:${o.group}`}`;
   const r = resolveIdentity(o.user, o.group, passwd, groups);
-  if (!r.ok) {
-    log.error(`-u ${spec}: ${r.message}`);
-    return false;
-  }
+  if (!r.ok) return { ok: false, message: `-u ${spec}: ${r.message}` };
   if (r.identity.uid === 0) {
-    log.warn(`-u ${spec}: uid 0 is root; nothing is dropped`);
-    return chrootOnly(o.jailDir, `-u ${spec} is root`, log);
+    return {
+      ok: true,
+      plan: {
+        identity: null,
+        spec,
+        keep,
+        jailDir: o.jailDir,
+        staysRootBecause: `-u ${spec} is root`,
+      },
+    };
   }
-  const keep = capabilitiesToKeep(o);
+  const euid = geteuid();
+  if (euid !== 0) {
+    return {
+      ok: false,
+      message: `-u ${spec}: needs root to switch users (running as uid ${euid})`,
+    };
+  }
+  return {
+    ok: true,
+    plan: { identity: r.identity, spec, keep, jailDir: o.jailDir, staysRootBecause: null },
+  };
+}
+
+/**
+ * Carries out a {@link SwitchPlan} after start-up (sockets bound, log and pid files open): logs
+ * one line, and warns once when the drift file cannot be written as the new user. Returns false
+ * (after logging the reason) when the daemon must exit 1.
+ */
+export async function switchUser(
+  plan: SwitchPlan,
+  driftFile: string | null,
+  log: Logger,
+): Promise<boolean> {
+  if (plan.identity === null) {
+    if (plan.spec !== "") log.warn(`-u ${plan.spec}: uid 0 is root; nothing is dropped`);
+    return chrootOnly(plan.jailDir, plan.staysRootBecause ?? "", log);
+  }
   try {
-    dropPrivileges(r.identity, keep, o.jailDir);
+    dropPrivileges(plan.identity, plan.keep, plan.jailDir);
   } catch (e) {
-    log.error(`-u ${spec}: ${(e as Error).message}`);
+    log.error(`-u ${plan.spec}: ${(e as Error).message}`);
     return false;
   }
-  log.info(switchedLine(r.identity, keep, o.jailDir));
-  if (o.driftFile !== null) {
-    const problem = await probeDriftFile(o.driftFile);
+  log.info(switchedLine(plan.identity, plan.keep, plan.jailDir));
+  if (driftFile !== null) {
+    const problem = await probeDriftFile(driftFile);
     if (problem !== null) {
       log.warn(
-        `drift file ${o.driftFile} cannot be written as user ${r.identity.user}: ${problem}; ` +
+        `drift file ${driftFile} cannot be written as user ${plan.identity.user}: ${problem}; ` +
           `the frequency will not be saved (make its directory writable by that user)`,
       );
     }

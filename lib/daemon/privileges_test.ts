@@ -12,6 +12,7 @@ import {
   parseGroup,
   parsePasswd,
   parseThreadStatus,
+  planSwitch,
   resolveIdentity,
   switchedLine,
   switchUser,
@@ -117,13 +118,15 @@ function status(o: Partial<Record<string, string>> = {}): string {
     CapInh: "0000000000000000",
     CapPrm: "0000000000000000",
     CapEff: "0000000000000000",
-    CapBnd: "000001fffdffffff",
+    CapBnd: "0000000002000000",
     CapAmb: "0000000000000000",
+    NoNewPrivs: "1",
+    Seccomp: "2",
     ...o,
   };
   return `Name:\tdeno\nUmask:\t0022\nState:\tS (sleeping)\n${
     Object.entries(f).map(([k, v]) => `${k}:\t${v}`).join("\n")
-  }\nNoNewPrivs:\t0\n`;
+  }\n`;
 }
 
 Deno.test("parseThreadStatus() reads ids, groups and capability sets", () => {
@@ -137,7 +140,14 @@ Deno.test("parseThreadStatus() reads ids, groups and capability sets", () => {
 });
 
 Deno.test("checkThreads() accepts a clean switch and names every leftover privilege", () => {
-  const expected = { uid: 105, gid: 110, mainTid: 10, mainKeep: SYS_TIME_MASK };
+  const expected = {
+    uid: 105,
+    gid: 110,
+    mainTid: 10,
+    mainKeep: SYS_TIME_MASK,
+    bounding: SYS_TIME_MASK,
+    seccomp: true,
+  };
   const t = (tid: number, o: Partial<Record<string, string>> = {}) => ({
     tid,
     creds: parseThreadStatus(status(o)) as ThreadCredentials,
@@ -152,6 +162,7 @@ Deno.test("checkThreads() accepts a clean switch and names every leftover privil
     t(13, { Gid: "0\t0\t0\t0", Groups: "110 0" }),
     t(14, { CapInh: "0000000002000000", CapAmb: "0000000000000400" }),
     { tid: 15, creds: null },
+    t(16, { CapBnd: "000001ffffffffff", NoNewPrivs: "0", Seccomp: "0" }),
   ], expected);
   assert.deepEqual(problems, [
     "thread 10: CapPrm 0x0, expected 0x2000000",
@@ -163,8 +174,17 @@ Deno.test("checkThreads() accepts a clean switch and names every leftover privil
     "thread 13: groups [110 0], expected [110]",
     "thread 14: CapAmb 0x400, expected 0x0",
     "thread 15: credentials unreadable",
+    "thread 16: CapBnd 0x1ffffffffff, expected 0x2000000",
+    "thread 16: NoNewPrivs 0, expected 1",
+    "thread 16: Seccomp 0, expected 2 (filter)",
   ]);
-  // An inheritable set alone (left by a unit's AmbientCapabilities=) grants nothing without execve.
+  // Without a filter for this architecture, Seccomp 0 is what is expected.
+  assert.deepEqual(
+    checkThreads([t(10, { ...keepOnMain, Seccomp: "0" })], { ...expected, seccomp: false }),
+    [],
+  );
+  // An inheritable set alone (left by the restart for the switch, or a unit's
+  // AmbientCapabilities=) grants nothing: no_new_privs keeps execve from using it.
   assert.deepEqual(
     checkThreads([t(10, keepOnMain), t(11, { CapInh: "0000000002000000" })], expected),
     [],
@@ -198,16 +218,18 @@ Deno.test("switchUser() still carries out -i when -u names root, and fails when 
       error: (m: string) => void lines.push(m),
     };
     // The jail does not exist, so chroot fails (as root or not) and this process stays put.
-    const ok = await switchUser({
+    const planned = await planSwitch({
       user: "root",
       group: null,
       jailDir: `${dir}/missing`,
       observe: true,
       hasSysTime: false,
-      driftFile: null,
       passwdFile: `${dir}/passwd`,
       groupFile: `${dir}/group`,
-    }, log);
+    });
+    assert.ok(planned.ok);
+    assert.equal(planned.plan.identity, null);
+    const ok = await switchUser(planned.plan, null, log);
     assert.equal(ok, false, lines.join("\n"));
     assert.ok(
       lines.some((l) => l.startsWith(`cannot chroot to ${dir}/missing: `)),
@@ -222,13 +244,17 @@ Deno.test("switchUser() still carries out -i when -u names root, and fails when 
 // (rule 1), so the "keep one capability on the JavaScript thread" path is exercised with
 // CAP_NET_BIND_SERVICE (bit 10) standing in: the same keep-caps and capset calls.
 const CHILD = `
-import { dropPrivileges, readThreadCredentials } from ${
+import { dropPrivileges, prepareSwitch, readThreadCredentials } from ${
   JSON.stringify(new URL("./privileges.ts", import.meta.url).href)
 };
-import { gettid } from ${JSON.stringify(new URL("../../ffi/privileges.ts", import.meta.url).href)};
+import { geteuid, gettid } from ${
+  JSON.stringify(new URL("../../ffi/privileges.ts", import.meta.url).href)
+};
+const keep = BigInt(Deno.args[0]);
+// As the daemon: restart with the final bounding set first (root only; the image re-runs).
+if (geteuid() === 0 && Deno.args[1] !== "no-restart") prepareSwitch(keep);
 // Start a few runtime threads first, as the daemon has.
 await Promise.all([1, 2, 3, 4].map(() => Deno.readTextFile("/proc/self/status")));
-const keep = BigInt(Deno.args[0]);
 try {
   dropPrivileges({ user: "nobody", uid: 65534, group: "nogroup", gid: 65534 }, keep, null);
 } catch (e) {
@@ -238,7 +264,10 @@ try {
 const threads = readThreadCredentials().map(({ tid, creds }) => ({
   tid,
   uids: creds.uids, gids: creds.gids, groups: creds.groups,
-  caps: [creds.capPrm, creds.capEff, creds.capInh, creds.capAmb].map(String),
+  caps: [creds.capPrm, creds.capEff, creds.capAmb, creds.capBnd].map(String),
+  inh: String(creds.capInh),
+  noNewPrivs: creds.noNewPrivs,
+  seccomp: creds.seccomp,
 }));
 console.log(JSON.stringify({ jsTid: gettid(), threads }));
 `;
@@ -247,6 +276,7 @@ async function runChild(
   keep: bigint,
   prefix: string[] = [],
   bounding = "",
+  childArgs: string[] = [],
 ): Promise<{ error?: string; jsTid?: number; threads?: Record<string, unknown>[] }> {
   const dir = await Deno.makeTempDir({ prefix: "horae-priv-" });
   try {
@@ -268,6 +298,7 @@ async function runChild(
         "-A",
         `${dir}/child.ts`,
         String(keep),
+        ...childArgs,
       ],
       ...(prefix.length > 0 ? { env: { DENO_DIR: `${dir}/deno`, HOME: dir } } : {}),
       stdout: "piped",
@@ -298,7 +329,11 @@ Deno.test("dropPrivileges() switches every thread and keeps a capability on the 
     assert.deepEqual(t.gids, [65534, 65534, 65534, 65534], `thread ${t.tid}`);
     assert.deepEqual(t.groups, [65534], `thread ${t.tid}`);
     const kept = t.tid === r.jsTid ? "1024" : "0";
-    assert.deepEqual(t.caps, [kept, kept, "0", "0"], `thread ${t.tid}`);
+    // permitted, effective, ambient, bounding
+    assert.deepEqual(t.caps, [kept, kept, "0", "1024"], `thread ${t.tid}`);
+    assert.equal(t.noNewPrivs, 1, `thread ${t.tid}`);
+    assert.equal(t.seccomp, 2, `thread ${t.tid}`);
+    if (t.tid === r.jsTid) assert.equal(t.inh, "0");
   }
 });
 
@@ -309,6 +344,7 @@ Deno.test("dropPrivileges() leaves no capability anywhere when none is kept", as
   for (const t of r.threads!) {
     assert.deepEqual(t.uids, [65534, 65534, 65534, 65534], `thread ${t.tid}`);
     assert.deepEqual(t.caps, ["0", "0", "0", "0"], `thread ${t.tid}`);
+    assert.equal(t.noNewPrivs, 1, `thread ${t.tid}`);
   }
 });
 
@@ -319,4 +355,7 @@ Deno.test("dropPrivileges() reports the failing call and errno, and refuses when
   assert.match(noSetuid.error ?? "", /cannot switch to user nobody .*setresuid 65534: EPERM/);
   const notRoot = await runChild(0n, ["--reuid=65534", "--regid=65534", "--clear-groups"]);
   assert.match(notRoot.error ?? "", /-u needs root to switch users \(running as uid 65534\)/);
+  // Without the restart the runtime threads still hold the full bounding set: refused.
+  const notRestarted = await runChild(0n, [], "", ["no-restart"]);
+  assert.match(notRestarted.error ?? "", /bounding set 0x[0-9a-f]+ holds more than the 0x0 kept/);
 });

@@ -19,8 +19,8 @@ import { writeFileAtomic } from "../files/safe_file.ts";
 import { openUdpTransport } from "../net/open_transport.ts";
 import { realtimeReaderOf } from "../net/udp_transport.ts";
 import { hasCapSysTime } from "./capabilities.ts";
-import { guardInspectorSignal } from "./inspector_guard.ts";
-import { switchUser } from "./privileges.ts";
+import { DaemonSignals, levelForDebug } from "./daemon_signals.ts";
+import { planSwitch, prepareSwitch, switchUser } from "./privileges.ts";
 import { Daemon, type DaemonExit } from "./daemon.ts";
 import { settingsFromConfig } from "./settings.ts";
 
@@ -172,6 +172,29 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     return 0;
   }
 
+  // -u: resolve the user now, and restart this process image with its final bounding set and
+  // no_new_privs in every thread before anything runs as root (see prepareSwitch).
+  const capable = hasCapSysTime();
+  const planned = await planSwitch({
+    user: opts.user,
+    group: opts.group,
+    jailDir: opts.jailDir,
+    observe: opts.observe,
+    hasSysTime: capable,
+  });
+  if (!planned.ok) {
+    stderr(`ntpd: ${planned.message}\n`);
+    return 1;
+  }
+  if (planned.plan.identity !== null) {
+    try {
+      prepareSwitch(planned.plan.keep);
+    } catch (e) {
+      stderr(`ntpd: -u ${planned.plan.spec}: cannot restart with a reduced bounding set: ${e}\n`);
+      return 1;
+    }
+  }
+
   const loaded = await loadConfig(opts.configFile, { toml: opts.toml });
   for (const d of loaded.diagnostics) stderr(`${formatDiagnostic(d)}\n`);
   if (!loaded.ok) return 78;
@@ -186,10 +209,12 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     stderr(`ntpd: cannot open log file ${config.files.logFile}: ${(e as Error).message}\n`);
     return 1;
   }
-  configureLogging({ program: "ntpd", sinks, level: opts.debugLevel > 0 ? "debug" : "info" });
+  configureLogging({ program: "ntpd", sinks, level: levelForDebug(opts.debugLevel) });
   const log = logger("sys");
-  // SIGUSR1 would open Deno's V8 inspector (a root shell for any local user): keep it ignored.
-  const stopSignalGuard = guardInspectorSignal(log);
+  // From here SIGTERM, SIGINT and SIGHUP end the daemon cleanly; SIGUSR1/SIGUSR2 change the
+  // debug level (and SIGUSR2 starts a new loop-lag window once the daemon runs).
+  let onUsr2: (() => void) | null = null;
+  const signals = new DaemonSignals(log, opts.debugLevel, () => onUsr2?.());
   log.info(`ntpd (horae) ${HORAE_VERSION}: starting`);
   log.info(`Command line: ntpd ${argv.join(" ")}`);
   if (!opts.noFork) {
@@ -202,12 +227,11 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     !config.sources.some((s) => s.kind === "server" || s.kind === "pool" || s.kind === "peer")
   ) {
     log.error("-q needs at least one server or pool in the configuration");
-    stopSignalGuard();
+    await signals.stop();
     closeLogging();
     return 1;
   }
 
-  const capable = hasCapSysTime();
   const noSteerReason = opts.observe ? "observe mode" : capable ? null : "no CAP_SYS_TIME";
   const clock: Clock = noSteerReason === null ? new LinuxClock() : new NullClock();
   const family = opts.ipv4Only ? "ipv4" : opts.ipv6Only ? "ipv6" : "any";
@@ -241,7 +265,7 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
   });
   /** Stops everything started so far and returns `code` (the pid file only once written). */
   const finish = async (code: number, pidFileWritten: boolean): Promise<number> => {
-    stopSignalGuard();
+    await signals.stop();
     await daemon.stop();
     if (pidFileWritten && config.files.pidFile !== null) {
       await Deno.remove(config.files.pidFile).catch(() => {});
@@ -266,31 +290,22 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     }
   }
   // -u / -i: give up root now that the sockets are bound and the log and pid files are open.
-  const switched = await switchUser({
-    user: opts.user,
-    group: opts.group,
-    jailDir: opts.jailDir,
-    observe: opts.observe,
-    hasSysTime: capable,
-    driftFile: settings.driftFile,
-  }, log);
-  if (!switched) return await finish(1, pidWritten);
+  if (!await switchUser(planned.plan, settings.driftFile, log)) return await finish(1, pidWritten);
 
-  // --loop-lag-ms: SIGUSR2 closes the lag window (kept as `previous` in the status file) and opens
-  // a new one, so a load test can bracket exactly its measured period. Without the flag SIGUSR2
-  // keeps its default action. (SIGHUP is left alone: operators expect it to mean reload.)
-  const onUsr2 = () => void daemon.newLoopLagWindow();
-  if (flags.loopLagMs !== null) Deno.addSignalListener("SIGUSR2", onUsr2);
-  const ended = await new Promise<{ signal: number } | { exit: DaemonExit }>((resolve) => {
-    const on = (name: Deno.Signal, num: number) =>
-      Deno.addSignalListener(name, () => resolve({ signal: num }));
-    on("SIGTERM", 15);
-    on("SIGINT", 2);
-    daemon.exited.then((exit) => resolve({ exit }));
-  });
+  // --loop-lag-ms: SIGUSR2 also closes the lag window (kept as `previous` in the status file) and
+  // opens a new one, so a load test can bracket exactly its measured period.
+  if (flags.loopLagMs !== null) onUsr2 = () => void daemon.newLoopLagWindow();
+  const ended = await Promise.race<{ signal: number; name: string } | { exit: DaemonExit }>([
+    signals.ended,
+    daemon.exited.then((exit) => ({ exit })),
+  ]);
   let code = 0;
   if ("signal" in ended) {
-    log.info(`ntpd exiting on signal ${ended.signal}`);
+    log.info(
+      `ntpd exiting on signal ${ended.signal} (${ended.name})${
+        ended.name === "SIGHUP" ? ": reloading the configuration is not supported yet" : ""
+      }`,
+    );
   } else {
     code = ended.exit.code;
     if (ended.exit.summary !== null) {
@@ -301,6 +316,5 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
     }
     log.info(`ntpd exiting: ${ended.exit.reason} (exit code ${code})`);
   }
-  if (flags.loopLagMs !== null) Deno.removeSignalListener("SIGUSR2", onUsr2);
   return await finish(code, pidWritten);
 }

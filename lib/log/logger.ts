@@ -99,11 +99,27 @@ export interface LoggingOptions {
 }
 
 let active: LogSink[] = [];
+let current: LoggingOptions | null = null;
 
 /** Routes all loggers to `sinks` (replacing any earlier configuration). */
 export function configureLogging(opts: LoggingOptions): void {
   for (const s of active) s.close?.();
   active = opts.sinks;
+  route(opts);
+}
+
+/** The lowest level written now (null before logging is configured). */
+export function logLevel(): LogLevel | null {
+  return current?.level ?? null;
+}
+
+/** Changes the lowest level written, keeping the sinks (ntpd's debug level on SIGUSR1/SIGUSR2). */
+export function setLogLevel(level: LogLevel): void {
+  if (current !== null && current.level !== level) route({ ...current, level });
+}
+
+function route(opts: LoggingOptions): void {
+  current = opts;
   const pid = Deno.pid;
   const fanout: Sink = (record) => {
     const message = record.message.map((m) => String(m)).join("");
@@ -124,6 +140,7 @@ export function configureLogging(opts: LoggingOptions): void {
 export function closeLogging(): void {
   for (const s of active) s.close?.();
   active = [];
+  current = null;
   resetSync();
 }
 

@@ -26,10 +26,14 @@ async function inspectorListening(): Promise<boolean> {
   return tables.some((t) => /:2405 [0-9A-F:]+ 0A /.test(t));
 }
 
-/** Whether `pid` has SIGUSR1 ignored (the SigIgn mask of /proc/PID/status). */
-function sigusr1Ignored(pid: number): boolean {
-  const m = /SigIgn:\s*([0-9a-f]+)/.exec(Deno.readTextFileSync(`/proc/${pid}/status`));
-  return m !== null && (BigInt(`0x${m[1]}`) & (1n << 9n)) !== 0n;
+/** Whether every thread of `pid` has SIGUSR1 blocked (the SigBlk mask of its status). */
+function sigusr1BlockedEverywhere(pid: number): boolean {
+  const tids = [...Deno.readDirSync(`/proc/${pid}/task`)].map((e) => e.name);
+  return tids.length > 1 && tids.every((tid) => {
+    const status = Deno.readTextFileSync(`/proc/${pid}/task/${tid}/status`);
+    const m = /SigBlk:\s*([0-9a-f]+)/.exec(status);
+    return m !== null && (BigInt(`0x${m[1]}`) & (1n << 9n)) !== 0n;
+  });
 }
 
 function bothThreadsReplied(s: Json): boolean {
@@ -67,8 +71,8 @@ Deno.test("interop: the bundled ntpd with --server-threads 2 answers chronyd cli
     );
     assert.equal(s.stratum, 10);
 
-    // The SIGUSR1 guard is process-wide and still holds with a worker thread running.
-    assert.equal(sigusr1Ignored(horae.proc.child.pid), true);
+    // SIGUSR1 is blocked in every thread, the server threads included.
+    assert.equal(sigusr1BlockedEverywhere(horae.proc.child.pid), true);
     assert.equal(await inspectorListening(), false, "something already listens on 9229");
     horae.proc.kill("SIGUSR1");
     await new Promise((r) => setTimeout(r, 500));
