@@ -561,9 +561,12 @@ export async function switchUser(
   if (driftFile !== null) {
     const problem = await probeDriftFile(driftFile);
     if (problem !== null) {
+      const advice = /symbolic link/.test(problem)
+        ? "remove the link"
+        : "make its directory writable by that user";
       log.warn(
         `drift file ${driftFile} cannot be written as user ${plan.identity.user}: ${problem}; ` +
-          `the frequency will not be saved (make its directory writable by that user)`,
+          `the frequency will not be saved (${advice})`,
       );
     }
   }
