@@ -25,12 +25,24 @@ export interface KernelClockState {
 
 /** A request to the clock's discipline (only honoured by clocks that can steer). */
 export interface ClockAdjustment {
-  /** Phase offset to remove (seconds, positive means the clock is behind). */
+  /**
+   * Phase offset to remove (seconds, positive means the clock is behind). Without `kernelPll` it
+   * is an adjtime()-style slew: the kernel slews it out at its own fixed rate (500 ppm on Linux)
+   * and it replaces any such slew still in progress, so 0 cancels one. With `kernelPll` it is the
+   * kernel PLL's phase input.
+   */
   offsetSec?: number;
   /** Absolute frequency correction in ppm. */
   freqPpm?: number;
   /** Use the kernel PLL/FLL with this time constant. */
   kernelPll?: { constant: number; fll?: boolean };
+  /**
+   * Let go of the clock, as a process must before it exits: the nominal tick goes back, every
+   * slew in progress ends (the adjtime-style one and the kernel PLL's residual phase) and the
+   * frequency is left at `freqPpm`, or at the kernel's own without it. Only `freqPpm`,
+   * `estErrorSec` and `maxErrorSec` may come with it.
+   */
+  release?: boolean;
   /** Estimated and maximum error for the kernel's bookkeeping. */
   estErrorSec?: number;
   maxErrorSec?: number;

@@ -1,6 +1,6 @@
 // The Linux system clock adapter: reads with clock_gettime, steers with ntp_adjtime (the kernel
-// PLL/FLL of the ntpd 4.2.x kernel model, RFC 5905 §7.3, frequency-only mode, and tick-length
-// slews beyond ±500 ppm) and steps with clock_settime.
+// PLL/FLL of the ntpd 4.2.x kernel model, RFC 5905 §7.3, frequency-only mode, tick-length slews
+// beyond ±500 ppm and adjtime()-style ADJ_OFFSET_SINGLESHOT slews) and steps with clock_settime.
 
 import { realtimeNs } from "../../ffi/libc.ts";
 import {
@@ -10,6 +10,7 @@ import {
   ADJ_MICRO,
   ADJ_NANO,
   ADJ_OFFSET,
+  ADJ_OFFSET_SINGLESHOT,
   ADJ_STATUS,
   ADJ_TICK,
   ADJ_TIMECONST,
@@ -50,12 +51,20 @@ export interface AdjustmentOptions {
   pps?: boolean;
   /** The kernel's nominal tick (µs per 1/USER_HZ s). Default 10000 (USER_HZ 100). */
   baseTickUs?: number;
-  /** Write the nominal tick back (ADJ_TICK) even when the frequency fits ADJ_FREQUENCY alone. */
+  /**
+   * Write the nominal tick back (ADJ_TICK) with anything the request writes, even when the
+   * frequency fits ADJ_FREQUENCY alone.
+   */
   restoreTick?: boolean;
 }
 
 /** Nominal `tick` of Linux (µs per 1/USER_HZ second, USER_HZ = 100). */
 export const NOMINAL_TICK_US = 10_000;
+/**
+ * Largest adjtime-style slew handed to the kernel (s). Well beyond anything the disciplines slew
+ * (600 s under -x); at the kernel's 500 µs per second it already takes 23 days.
+ */
+export const MAX_ADJTIME_SEC = 1000;
 /** The kernel accepts a tick within ±10 % of nominal. */
 export const TICK_RANGE = 0.1;
 
@@ -83,11 +92,17 @@ export function splitTickFrequency(
  * ({@link DisciplineAdjustClockAction} with `kernelPll`, the ntpd discipline's kernel mode) hands
  * the offset and time constant to the kernel and leaves the frequency to it; any other request
  * sets the frequency (frequency-only mode, with `offsetSec` as an adjtime-style slew). A `leap`
- * arms or clears the kernel leap bits.
+ * arms or clears the kernel leap bits. A `release` becomes a release request: at `freqPpm`, or
+ * at the kernel's own frequency when the action names the kernel PLL.
  */
 export function clockAdjustmentFromAction(a: AdjustClockAction): ClockAdjustment {
   const d = a as DisciplineAdjustClockAction;
   const out: ClockAdjustment = { estErrorSec: a.estErrorSec, maxErrorSec: a.maxErrorSec };
+  if (a.release === true) {
+    out.release = true;
+    if (d.kernelPll === undefined) out.freqPpm = a.freqPpm;
+    return out;
+  }
   if (d.kernelPll !== undefined) out.kernelPll = { ...d.kernelPll };
   else out.freqPpm = a.freqPpm;
   if (a.offsetSec !== undefined) out.offsetSec = a.offsetSec;
@@ -96,22 +111,31 @@ export function clockAdjustmentFromAction(a: AdjustClockAction): ClockAdjustment
 }
 
 /**
- * Builds the `struct timex` for a discipline request (pure; no system call).
+ * Builds the main `struct timex` for a discipline request (pure; no system call). An
+ * adjtime-style `offsetSec` (one without `kernelPll`) is not in it: Linux ignores ADJ_OFFSET
+ * unless STA_PLL is on, so that slew needs its own ADJ_OFFSET_SINGLESHOT call
+ * ({@link buildSlewTimex}); {@link adjustmentCalls} lists every call a request needs.
  *
- * - `offsetSec` → ADJ_OFFSET, clamped to ±MAXPHASE (0.5 s) as the kernel would.
+ * - `offsetSec` with `kernelPll` → ADJ_OFFSET, clamped to ±MAXPHASE (0.5 s) as the kernel would.
  * - `kernelPll` → ADJ_STATUS | ADJ_TIMECONST with STA_PLL (and STA_FLL), constant clamped to 0..10
  *   and passed as is (in microsecond mode Linux adds 4 to it; ntpd's kernel mode uses nanoseconds).
+ *   ADJ_STATUS is processed before ADJ_OFFSET, so the PLL is on when the offset arrives.
  * - `freqPpm` → ADJ_FREQUENCY (alone: the frequency-only mode). Beyond ±500 ppm (the horae
  *   discipline's fast slews) the excess goes to the tick length: ADJ_TICK | ADJ_FREQUENCY as
- *   {@link splitTickFrequency} divides it; `restoreTick` writes the nominal tick back.
+ *   {@link splitTickFrequency} divides it; `restoreTick` writes the nominal tick back along with
+ *   anything else the request writes.
  * - `maxErrorSec` / `estErrorSec` → ADJ_MAXERROR / ADJ_ESTERROR in µs, clamped to 0..16 s.
  * - `leap` → STA_INS (1), STA_DEL (2) or STA_UNSYNC (3) with ADJ_STATUS.
+ * - `release` → ADJ_TICK with the nominal tick, ADJ_OFFSET 0 (zeroes the kernel PLL's residual
+ *   when STA_PLL is on, ignored otherwise) and `freqPpm` if given; the status is not written, so
+ *   the PLL and leap bits stay as they are. The adjtime-style slew is cancelled by a second call.
  *
  * ADJ_STATUS replaces every writable status bit, so status is written only when the request
  * carries `kernelPll` or `leap`, and then describes the whole state: no `kernelPll` there means
  * the kernel PLL is switched off. Units are fixed explicitly (ADJ_NANO or ADJ_MICRO) whenever
- * anything is written. An empty request gives modes 0 (a read). Non-finite numbers or a leap
- * outside 0..3 throw a RangeError: they are programming errors, not input.
+ * anything is written. An empty request gives modes 0 (a read). Non-finite numbers, a leap
+ * outside 0..3 or a release carrying an offset, the PLL or a leap throw a RangeError: they are
+ * programming errors, not input.
  */
 export function buildAdjustmentTimex(adj: ClockAdjustment, opts: AdjustmentOptions = {}): Timex {
   const nano = opts.nano ?? true;
@@ -121,7 +145,13 @@ export function buildAdjustmentTimex(adj: ClockAdjustment, opts: AdjustmentOptio
   let status = 0;
   let writeStatus = false;
 
-  if (adj.offsetSec !== undefined) {
+  if (adj.release === true) {
+    if (adj.offsetSec !== undefined || adj.kernelPll !== undefined || adj.leap !== undefined) {
+      throw new RangeError("a release carries only freqPpm, estErrorSec and maxErrorSec");
+    }
+    modes |= ADJ_OFFSET;
+    t.offset = 0;
+  } else if (adj.offsetSec !== undefined && adj.kernelPll !== undefined) {
     const offsetSec = clamp(finite("offsetSec", adj.offsetSec), -MAXPHASE_SEC, MAXPHASE_SEC);
     modes |= ADJ_OFFSET;
     t.offset = Math.round(offsetSec * unitsPerSec);
@@ -143,10 +173,6 @@ export function buildAdjustmentTimex(adj: ClockAdjustment, opts: AdjustmentOptio
       modes |= ADJ_TICK;
       t.tick = split.tickUs;
     }
-  }
-  if (opts.restoreTick === true && (modes & ADJ_TICK) === 0) {
-    modes |= ADJ_TICK;
-    t.tick = baseTickUs;
   }
   if (adj.maxErrorSec !== undefined) {
     modes |= ADJ_MAXERROR;
@@ -178,6 +204,12 @@ export function buildAdjustmentTimex(adj: ClockAdjustment, opts: AdjustmentOptio
     modes |= ADJ_STATUS;
     if (opts.pps === true) status |= STA_PPSTIME | STA_PPSFREQ;
   }
+  // The nominal tick goes back with a release, or along with anything else written.
+  const tickBack = adj.release === true || (opts.restoreTick === true && modes !== 0);
+  if (tickBack && (modes & ADJ_TICK) === 0) {
+    modes |= ADJ_TICK;
+    t.tick = baseTickUs;
+  }
   if (modes !== 0) {
     modes |= nano ? ADJ_NANO : ADJ_MICRO;
     // STA_NANO is read-only for ADJ_STATUS; it is set so the struct reads consistently.
@@ -186,6 +218,37 @@ export function buildAdjustmentTimex(adj: ClockAdjustment, opts: AdjustmentOptio
   t.modes = modes;
   t.status = status;
   return t;
+}
+
+/**
+ * The `struct timex` of an adjtime()-style slew (pure): modes ADJ_OFFSET_SINGLESHOT (0x8001) and
+ * `offset` in microseconds whatever the kernel's units, clamped to ±{@link MAX_ADJTIME_SEC}.
+ * Linux slews it out at 500 µs per second whether or not its PLL is on, replaces any such slew
+ * still in progress with it (0 cancels one) and returns the one it replaced in `offset`. The
+ * kernel handles nothing else in this call, so it travels alone.
+ */
+export function buildSlewTimex(offsetSec: number): Timex {
+  const sec = clamp(finite("offsetSec", offsetSec), -MAX_ADJTIME_SEC, MAX_ADJTIME_SEC);
+  const t = emptyTimex();
+  t.modes = ADJ_OFFSET_SINGLESHOT;
+  t.offset = Math.round(sec * 1e6);
+  return t;
+}
+
+/**
+ * Every ntp_adjtime call a request needs, in order (pure): the main timex
+ * ({@link buildAdjustmentTimex}) when it writes anything, then the ADJ_OFFSET_SINGLESHOT slew of
+ * an adjtime-style `offsetSec` ({@link buildSlewTimex}), or of 0 for a release.
+ */
+export function adjustmentCalls(adj: ClockAdjustment, opts: AdjustmentOptions = {}): Timex[] {
+  const calls: Timex[] = [];
+  const main = buildAdjustmentTimex(adj, opts);
+  if (main.modes !== 0) calls.push(main);
+  if (adj.release === true) calls.push(buildSlewTimex(0));
+  else if (adj.offsetSec !== undefined && adj.kernelPll === undefined) {
+    calls.push(buildSlewTimex(adj.offsetSec));
+  }
+  return calls;
 }
 
 /**
@@ -259,7 +322,8 @@ export class LinuxClock implements Clock {
   #sys: LinuxClockSyscalls;
   #opts: AdjustmentOptions;
   #precisionLog2: number | null = null;
-  #tickChanged = false;
+  // Unknown at first: a process that died mid-slew may have left another tick behind.
+  #tickChanged = true;
 
   /** Binds real libc unless `opts.syscalls` is given. Makes no system call itself. */
   constructor(opts: LinuxClockOptions = {}) {
@@ -290,15 +354,16 @@ export class LinuxClock implements Clock {
   }
 
   /**
-   * Hands a discipline request to the kernel (nothing is called for an empty request). After a
-   * tick-length slew the next request also puts the nominal tick back.
+   * Hands a discipline request to the kernel ({@link adjustmentCalls}; nothing is called for an
+   * empty request). The first write, and the next one after a tick-length slew, also put the
+   * nominal tick back. A `release` leaves the kernel at rest for this process's exit.
    */
   adjust(adj: ClockAdjustment): void {
-    const t = buildAdjustmentTimex(adj, { ...this.#opts, restoreTick: this.#tickChanged });
-    if (t.modes === 0) return;
-    this.#sys.ntpAdjtime(t);
-    if ((t.modes & ADJ_TICK) !== 0) {
-      this.#tickChanged = t.tick !== (this.#opts.baseTickUs ?? NOMINAL_TICK_US);
+    for (const t of adjustmentCalls(adj, { ...this.#opts, restoreTick: this.#tickChanged })) {
+      this.#sys.ntpAdjtime(t);
+      if ((t.modes & ADJ_TICK) !== 0) {
+        this.#tickChanged = t.tick !== (this.#opts.baseTickUs ?? NOMINAL_TICK_US);
+      }
     }
   }
 

@@ -11,11 +11,13 @@ import {
   ADJ_MICRO,
   ADJ_NANO,
   ADJ_OFFSET,
+  ADJ_OFFSET_SINGLESHOT,
   ADJ_STATUS,
   ADJ_TICK,
   ADJ_TIMECONST,
   type AdjtimeResult,
   emptyTimex,
+  encodeTimex,
   STA_DEL,
   STA_FLL,
   STA_INS,
@@ -27,14 +29,18 @@ import {
   TIME_ERROR,
   TIME_OK,
   type Timex,
+  TIMEX_SIZE,
 } from "../../ffi/timex.ts";
 import { fromUnixNs, toUnixNs } from "../proto/ntp_time.ts";
 import {
+  adjustmentCalls,
   buildAdjustmentTimex,
+  buildSlewTimex,
   clockAdjustmentFromAction,
   kernelClockState,
   LinuxClock,
   type LinuxClockSyscalls,
+  MAX_ADJTIME_SEC,
   NOMINAL_TICK_US,
   splitTickFrequency,
   stepTarget,
@@ -223,7 +229,12 @@ Deno.test("buildAdjustmentTimex() keeps the PPS discipline bits when asked", () 
 });
 
 Deno.test("buildAdjustmentTimex() rejects non-finite values and bad leap codes", () => {
-  assert.throws(() => buildAdjustmentTimex({ offsetSec: NaN }), RangeError);
+  assert.throws(
+    () => buildAdjustmentTimex({ offsetSec: NaN, kernelPll: { constant: 4 } }),
+    RangeError,
+  );
+  assert.throws(() => buildSlewTimex(NaN), RangeError);
+  assert.throws(() => adjustmentCalls({ offsetSec: Infinity }), RangeError);
   assert.throws(() => buildAdjustmentTimex({ freqPpm: Infinity }), RangeError);
   assert.throws(() => buildAdjustmentTimex({ kernelPll: { constant: NaN } }), RangeError);
   assert.throws(() => buildAdjustmentTimex({ leap: 4 }), RangeError);
@@ -295,6 +306,117 @@ Deno.test("kernelClockState() converts a nanosecond timex to seconds and ppm", (
   assert.equal(us.nano, false);
 });
 
+/** The 208-byte struct as ntp_adjtime would receive it. */
+function timexBytes(t: Timex): DataView {
+  const bytes = encodeTimex(t);
+  assert.equal(bytes.byteLength, TIMEX_SIZE);
+  return new DataView(bytes.buffer);
+}
+
+/** True when every byte outside modes (0..3) and offset (8..15) is zero. */
+function onlyModesAndOffset(v: DataView): boolean {
+  for (let i = 0; i < v.byteLength; i++) {
+    if ((i < 4 || (i >= 8 && i < 16)) === false && v.getUint8(i) !== 0) return false;
+  }
+  return true;
+}
+
+Deno.test("buildSlewTimex() encodes an adjtime slew: modes ADJ_OFFSET_SINGLESHOT, offset in µs", () => {
+  const v = timexBytes(buildSlewTimex(-0.119));
+  assert.equal(v.getUint32(0, true), 0x8001);
+  assert.equal(v.getBigInt64(8, true), -119_000n);
+  assert.ok(onlyModesAndOffset(v), "no other field, no status, no units bit");
+  // Microseconds whatever the kernel's units, rounded to the nearest one.
+  assert.equal(timexBytes(buildSlewTimex(0.0000126)).getBigInt64(8, true), 13n);
+  assert.equal(timexBytes(buildSlewTimex(0)).getBigInt64(8, true), 0n);
+  // Beyond any discipline's slew (600 s under -x) it is clamped.
+  assert.equal(
+    timexBytes(buildSlewTimex(-5000)).getBigInt64(8, true),
+    BigInt(-MAX_ADJTIME_SEC * 1e6),
+  );
+});
+
+Deno.test("adjustmentCalls() sends an adjtime-style offset in its own ADJ_OFFSET_SINGLESHOT call", () => {
+  // What the ntpd discipline's -q slew asks for.
+  const calls = adjustmentCalls({
+    freqPpm: 4,
+    offsetSec: 0.05,
+    estErrorSec: 0.001,
+    maxErrorSec: 0.01,
+  });
+  assert.equal(calls.length, 2);
+  const main = calls[0]!;
+  assert.equal(main.modes, ADJ_FREQUENCY | ADJ_MAXERROR | ADJ_ESTERROR | ADJ_NANO);
+  assert.equal(main.modes & ADJ_OFFSET, 0, "Linux ignores ADJ_OFFSET without STA_PLL");
+  assert.equal(main.freq, 4 * 65536);
+  const slew = timexBytes(calls[1]!);
+  assert.equal(slew.getUint32(0, true), ADJ_OFFSET_SINGLESHOT);
+  assert.equal(slew.getBigInt64(8, true), 50_000n);
+  assert.ok(onlyModesAndOffset(slew));
+  // An offset alone is one call; with the kernel PLL it stays ADJ_OFFSET in the main call.
+  assert.deepEqual(adjustmentCalls({ offsetSec: 0.05 }).map((t) => t.modes), [0x8001]);
+  const pll = adjustmentCalls({ offsetSec: 0.05, kernelPll: { constant: 6 } });
+  assert.equal(pll.length, 1);
+  assert.equal(pll[0]!.modes & ADJ_OFFSET, ADJ_OFFSET);
+  assert.equal(pll[0]!.status & STA_PLL, STA_PLL);
+});
+
+Deno.test("buildAdjustmentTimex() never writes ADJ_OFFSET unless it switches STA_PLL on (property)", () => {
+  const seed = Date.now() ^ (Math.random() * 0x7fffffff);
+  // deno-lint-ignore no-console
+  console.log(`buildAdjustmentTimex ADJ_OFFSET: fast-check seed ${seed}`);
+  const opt = <T>(a: fc.Arbitrary<T>) => fc.option(a, { nil: undefined });
+  fc.assert(
+    fc.property(
+      opt(fc.double({ min: -10, max: 10, noNaN: true })),
+      opt(fc.double({ min: -100_000, max: 100_000, noNaN: true })),
+      opt(fc.integer({ min: 0, max: 3 })),
+      opt(fc.integer({ min: 0, max: 10 })),
+      (offsetSec, freqPpm, leap, constant) => {
+        const adj = {
+          ...(offsetSec !== undefined ? { offsetSec } : {}),
+          ...(freqPpm !== undefined ? { freqPpm } : {}),
+          ...(leap !== undefined ? { leap } : {}),
+          ...(constant !== undefined ? { kernelPll: { constant } } : {}),
+        };
+        for (const t of adjustmentCalls(adj)) {
+          if (t.modes === ADJ_OFFSET_SINGLESHOT) continue;
+          if ((t.modes & ADJ_OFFSET) !== 0) {
+            assert.ok((t.modes & ADJ_STATUS) !== 0 && (t.status & STA_PLL) !== 0);
+          }
+        }
+        const slews = adjustmentCalls(adj).filter((t) => t.modes === ADJ_OFFSET_SINGLESHOT);
+        assert.equal(slews.length, offsetSec !== undefined && constant === undefined ? 1 : 0);
+      },
+    ),
+    { seed },
+  );
+});
+
+Deno.test("adjustmentCalls() of a release: nominal tick, frequency, PLL residual zeroed, adjtime cancelled", () => {
+  const calls = adjustmentCalls({ release: true, freqPpm: -21.5, estErrorSec: 0, maxErrorSec: 16 });
+  assert.equal(calls.length, 2);
+  const main = calls[0]!;
+  assert.equal(
+    main.modes,
+    ADJ_OFFSET | ADJ_FREQUENCY | ADJ_TICK | ADJ_MAXERROR | ADJ_ESTERROR | ADJ_NANO,
+  );
+  assert.equal(main.offset, 0);
+  assert.equal(main.tick, NOMINAL_TICK_US);
+  assert.equal(main.freq, -21.5 * 65536);
+  assert.equal(main.modes & ADJ_STATUS, 0, "PLL and leap bits stay as they are");
+  const cancel = timexBytes(calls[1]!);
+  assert.equal(cancel.getUint32(0, true), ADJ_OFFSET_SINGLESHOT);
+  assert.equal(cancel.getBigInt64(8, true), 0n);
+  // Without a frequency (the kernel PLL's own is kept) the frequency is not written.
+  const kernel = adjustmentCalls({ release: true })[0]!;
+  assert.equal(kernel.modes, ADJ_OFFSET | ADJ_TICK | ADJ_NANO);
+  // Another nominal tick is honoured.
+  assert.equal(adjustmentCalls({ release: true }, { baseTickUs: 1000 })[0]!.tick, 1000);
+  assert.throws(() => adjustmentCalls({ release: true, offsetSec: 0.1 }), RangeError);
+  assert.throws(() => adjustmentCalls({ release: true, kernelPll: { constant: 4 } }), RangeError);
+});
+
 /** A fake kernel recording every call. */
 function fakeSyscalls(nowNs: bigint) {
   const calls: Array<{ call: string; args: unknown[] }> = [];
@@ -333,10 +455,16 @@ Deno.test("LinuxClock.adjust() passes the built timex, and nothing for an empty 
   assert.equal(calls.length, 0);
   const adj = { offsetSec: 0.002, kernelPll: { constant: 5 }, leap: 1 };
   clock.adjust(adj);
+  // The first write also puts the nominal tick back: another process may have left its own.
   assert.deepEqual(calls, [{
     call: "ntpAdjtime",
-    args: [buildAdjustmentTimex(adj, { nano: false })],
+    args: [buildAdjustmentTimex(adj, { nano: false, restoreTick: true })],
   }]);
+  clock.adjust(adj);
+  assert.deepEqual(calls[1], {
+    call: "ntpAdjtime",
+    args: [buildAdjustmentTimex(adj, { nano: false })],
+  });
 });
 
 Deno.test("LinuxClock.adjust() puts the nominal tick back after a tick-length slew", () => {
@@ -344,12 +472,14 @@ Deno.test("LinuxClock.adjust() puts the nominal tick back after a tick-length sl
   const clock = new LinuxClock({ syscalls: sys });
   const ticks = () =>
     calls.map((c) => c.args[0] as Timex).map((t) => (t.modes & ADJ_TICK) ? t.tick : null);
+  clock.adjust({ freqPpm: 7 });
+  clock.adjust({ freqPpm: 7 });
   clock.adjust({ freqPpm: 50_000 });
   clock.adjust({ freqPpm: 50_000 });
   clock.adjust({ freqPpm: 7 });
   clock.adjust({ freqPpm: 7 });
   clock.adjust({ leap: 1 });
-  assert.deepEqual(ticks(), [10_500, 10_500, 10_000, null, null]);
+  assert.deepEqual(ticks(), [10_000, null, 10_500, 10_500, 10_000, null, null]);
 });
 
 Deno.test("LinuxClock.kernelState() reads with modes 0 and converts the result", () => {

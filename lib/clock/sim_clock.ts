@@ -1,15 +1,19 @@
-// The simulator's clock (SIM_SCENARIOS.md model): phase x(t) and frequency y0 + a random walk
-// (one N(0, w²) step per true second), steered with Linux semantics (frequency, tick slews, adjtime).
+// The simulator's clock (SIM_SCENARIOS.md model): an oscillator with phase x(t) and frequency
+// y0 + a random walk (one N(0, w²) step per true second), steered the way the real daemon steers
+// Linux: every adjustment goes through the Linux adapter (LinuxClock, which builds the struct
+// timex) into a model of the kernel (sim_kernel.ts), which decides what the request really does.
 
 import type { Clock, ClockAdjustment, KernelClockState } from "./clock.ts";
-import { addSec, type NtpTime } from "../proto/ntp_time.ts";
+import { LinuxClock } from "./linux_clock.ts";
+import { MAX_TICKADJ_US, SimKernel, type SimKernelSnapshot } from "./sim_kernel.ts";
+import { addSec, type NtpTime, toUnixNs } from "../proto/ntp_time.ts";
 import { normal, type Rng } from "../proto/rng.ts";
 
 /** Largest frequency correction: ±500 ppm of ADJ_FREQUENCY plus ±10% of tick length (ppm). */
 export const SIM_MAX_FREQ_PPM = 100_500;
 
 /** adjtime() slew rate on Linux (seconds per second). */
-export const ADJTIME_SLEW_RATE = 500e-6;
+export const ADJTIME_SLEW_RATE = MAX_TICKADJ_US * 1e-6;
 
 /** Options for a simulated clock. */
 export interface SimClockOptions {
@@ -29,7 +33,9 @@ export interface SimClockOptions {
 
 /**
  * A simulated clock. The simulator moves true time forward with {@link advanceTo}; the core
- * reads the clock with `now()` and never sees true time.
+ * reads the clock with `now()` and never sees true time. Adjustments reach the simulated kernel
+ * exactly as encoded for Linux, so a request Linux would ignore (ADJ_OFFSET without STA_PLL)
+ * is ignored here too; each true whole second is a kernel second (SimKernel.secondOverflow).
  */
 export class SimClock implements Clock {
   /** Short name for logs. */
@@ -42,8 +48,8 @@ export class SimClock implements Clock {
   #trueSec = 0;
   #phaseSec: number;
   #hwFreq: number;
-  #corrFreq = 0;
-  #slewLeftSec = 0;
+  #kernel = new SimKernel();
+  #linux: LinuxClock;
   #wander: number;
   #rng: Rng;
   #nextWalkSec = 1;
@@ -58,6 +64,15 @@ export class SimClock implements Clock {
     this.#wander = opts.wander;
     this.#rng = opts.rng;
     this.precisionLog2 = opts.precisionLog2 ?? -30;
+    this.#linux = new LinuxClock({
+      syscalls: {
+        realtimeNs: () => toUnixNs(this.now()),
+        setRealtime: () => {
+          throw new Error("SimClock steps through step(), not clock_settime");
+        },
+        ntpAdjtime: (t) => this.#kernel.adjtimex(t, toUnixNs(this.now())),
+      },
+    });
   }
 
   /** Seconds of true time since the start. */
@@ -72,12 +87,17 @@ export class SimClock implements Clock {
 
   /** The true frequency error of the clock including corrections (dimensionless). */
   get trueFreqError(): number {
-    return this.#hwFreq + this.#corrFreq + this.#slewRate();
+    return this.#hwFreq + this.#kernel.rate;
   }
 
-  /** The current frequency correction in ppm (what adjustClock set). */
+  /** The frequency correction in force (tick length and time_freq), ppm, without slew chunks. */
   get freqCorrectionPpm(): number {
-    return this.#corrFreq * 1e6;
+    return this.#kernel.baseRate * 1e6;
+  }
+
+  /** The simulated kernel's variables (tick, frequency, pending slews, status). */
+  get kernel(): SimKernelSnapshot {
+    return this.#kernel.snapshot();
   }
 
   /** Counts of steps and adjustments applied. */
@@ -93,6 +113,7 @@ export class SimClock implements Clock {
       this.#trueSec = segEnd;
       if (segEnd === this.#nextWalkSec) {
         if (this.#wander !== 0) this.#hwFreq += this.#wander * normal(this.#rng);
+        this.#kernel.secondOverflow();
         this.#nextWalkSec++;
       }
     }
@@ -115,52 +136,22 @@ export class SimClock implements Clock {
     this.#steps++;
   }
 
-  /** Applies frequency (clamped to ±SIM_MAX_FREQ_PPM) and adjtime-style offset slews. */
+  /**
+   * Hands the request to the Linux adapter, whose ntp_adjtime calls go to the simulated kernel:
+   * frequency (±500 ppm) and tick (±10 %), kernel PLL, adjtime-style slews and releases all act
+   * as they would on Linux. Like LinuxClock, it throws what the kernel refuses.
+   */
   adjust(adj: ClockAdjustment): void {
     this.#adjusts++;
-    if (adj.freqPpm !== undefined && Number.isFinite(adj.freqPpm)) {
-      const ppm = Math.max(-SIM_MAX_FREQ_PPM, Math.min(SIM_MAX_FREQ_PPM, adj.freqPpm));
-      this.#corrFreq = ppm * 1e-6;
-    }
-    if (adj.offsetSec !== undefined && Number.isFinite(adj.offsetSec)) {
-      this.#slewLeftSec = adj.offsetSec;
-    }
+    this.#linux.adjust(adj);
   }
 
-  /** A kernel-like state (STA_NANO, no PLL): frequency and pending slew. */
+  /** The simulated kernel's state, read as LinuxClock reads Linux (ntp_adjtime, modes 0). */
   kernelState(): KernelClockState {
-    return {
-      state: 0,
-      status: 0x2000,
-      offsetSec: this.#slewLeftSec,
-      freqPpm: this.#corrFreq * 1e6,
-      maxErrorSec: 0,
-      estErrorSec: 0,
-      constant: 0,
-      precisionSec: 2 ** this.precisionLog2,
-      toleranceSppm: 500,
-      tick: 10000,
-      tai: 0,
-      nano: true,
-    };
-  }
-
-  #slewRate(): number {
-    if (this.#slewLeftSec === 0) return 0;
-    return this.#slewLeftSec > 0 ? ADJTIME_SLEW_RATE : -ADJTIME_SLEW_RATE;
+    return this.#linux.kernelState();
   }
 
   #integrate(dt: number): void {
-    if (dt <= 0) return;
-    let rest = dt;
-    if (this.#slewLeftSec !== 0) {
-      const rate = this.#slewRate();
-      const slewTime = Math.min(rest, Math.abs(this.#slewLeftSec) / ADJTIME_SLEW_RATE);
-      this.#phaseSec += (this.#hwFreq + this.#corrFreq + rate) * slewTime;
-      this.#slewLeftSec -= rate * slewTime;
-      if (Math.abs(this.#slewLeftSec) < 1e-15 || slewTime < rest) this.#slewLeftSec = 0;
-      rest -= slewTime;
-    }
-    if (rest > 0) this.#phaseSec += (this.#hwFreq + this.#corrFreq) * rest;
+    if (dt > 0) this.#phaseSec += (this.#hwFreq + this.#kernel.rate) * dt;
   }
 }

@@ -35,14 +35,51 @@ Deno.test("SimClock steps, and frequency corrections cancel the error (clamped l
   assert.deepEqual(c.counters, { steps: 1, adjusts: 2 });
 });
 
-Deno.test("SimClock slews adjtime offsets at 500 ppm", () => {
+Deno.test("SimClock slews adjtime offsets at 500 ppm from the kernel's next second", () => {
   const c = make();
   c.adjust({ offsetSec: 0.001 });
+  assert.ok(Math.abs(c.kernel.adjtimeLeftSec - 0.001) < 1e-15, "ADJ_OFFSET_SINGLESHOT arrived");
   c.advanceTo(1);
+  assert.equal(c.trueOffsetSec, 0, "the kernel starts at its next second");
+  c.advanceTo(2);
   assert.ok(Math.abs(c.trueOffsetSec - ADJTIME_SLEW_RATE) < 1e-12);
   c.advanceTo(5);
   assert.ok(Math.abs(c.trueOffsetSec - 0.001) < 1e-12, "stops when done");
+  assert.equal(c.kernel.adjtimeLeftSec, 0);
   assert.equal(c.kernelState().offsetSec, 0);
+});
+
+Deno.test("SimClock carries out the ntpd discipline's -q request: frequency, then the whole offset", () => {
+  const c = make({ y0: 20e-6 });
+  c.adjust({ freqPpm: -20, offsetSec: -0.119, estErrorSec: 0, maxErrorSec: 0.1 });
+  assert.equal(c.kernel.freqPpm, -20);
+  c.advanceTo(300);
+  assert.ok(Math.abs(c.trueOffsetSec + 0.119) < 1e-9, `${c.trueOffsetSec}`);
+  assert.equal(c.kernel.adjtimeLeftSec, 0);
+  assert.ok(Math.abs(c.trueFreqError) < 1e-15);
+});
+
+Deno.test("SimClock.adjust({ release }) ends tick slews, adjtime and PLL residual at the base frequency", () => {
+  const c = make({ y0: 3e-6 });
+  // Mid-way through Horae's 5 % slew and an adjtime slew, with the PLL running.
+  c.adjust({ offsetSec: 0.01, kernelPll: { constant: 4 } });
+  c.adjust({ freqPpm: -50_000 - 3 });
+  c.adjust({ offsetSec: 0.2 });
+  c.advanceTo(2);
+  let k = c.kernel;
+  assert.equal(k.tickUs, 9_500);
+  assert.ok(k.pllOffsetSec > 0 && k.adjtimeLeftSec > 0);
+  c.adjust({ release: true, freqPpm: -3 });
+  k = c.kernel;
+  assert.equal(k.tickUs, 10_000);
+  assert.equal(k.freqPpm, -3);
+  assert.equal(k.pllOffsetSec, 0);
+  assert.equal(k.adjtimeLeftSec, 0);
+  assert.equal(k.status & 1, 1, "the PLL bit stays as it was");
+  c.advanceTo(3); // the kernel second already begun keeps its chunk
+  const x = c.trueOffsetSec;
+  c.advanceTo(10_003);
+  assert.ok(Math.abs(c.trueOffsetSec - x) < 1e-12, `${c.trueOffsetSec - x}`);
 });
 
 Deno.test("SimClock frequency random walk has the configured step size and is seeded", () => {

@@ -113,11 +113,13 @@ export interface StepClockAction {
 /**
  * Set the clock's frequency correction (absolute, ppm, positive: run faster). Magnitudes above
  * 500 ppm are temporary slews that a Linux adapter realises with the tick length (ADJ_TICK).
- * `offsetSec`, when present, asks the clock itself to slew that offset (adjtime semantics).
+ * `offsetSec`, when present, asks the clock itself to slew that offset (adjtime semantics: the
+ * kernel slews it out at 500 ppm, replacing any such slew in progress).
  */
 export interface AdjustClockAction {
   type: "adjustClock";
   freqPpm: number;
+  /** Without `kernelPll`: an adjtime-style slew the clock carries out by itself (see above). */
   offsetSec?: number;
   /** Error estimates for the kernel's bookkeeping. */
   estErrorSec: number;
@@ -129,6 +131,12 @@ export interface AdjustClockAction {
   kernelPll?: { constant: number; fll: boolean };
   /** Kernel leap bits to arm (0 none, 1 insert, 2 delete), written with the status. */
   leap?: number;
+  /**
+   * The discipline lets go of the clock (the driver is about to exit): leave it at `freqPpm`
+   * with the nominal tick and no slew in progress, neither adjtime-style nor the kernel PLL's
+   * residual. With `kernelPll` the kernel keeps its own frequency (the kernel PLL's).
+   */
+  release?: boolean;
 }
 
 /** The system's synchronisation status changed (for the clock's leap/sync bits and the server). */

@@ -1,6 +1,7 @@
 // The simulator's event loop: drives the real protocol core (NtpSystem, encoded packets, the real
-// server code) against a SimClock and simulated network paths on a virtual time line. With the
-// ntpd discipline in kernel mode, a model of the Linux kernel PLL stands between core and clock.
+// server code) against a SimClock and simulated network paths on a virtual time line. Clock
+// actions take the daemon's path (clockAdjustmentFromAction, the Linux adapter's encoding) into
+// the SimClock's model of the Linux kernel, kernel PLL included.
 
 import { MinHeap } from "../proto/min_heap.ts";
 import { addSec, fromUnix, type NtpTime } from "../proto/ntp_time.ts";
@@ -8,8 +9,8 @@ import { type Rng, SeededRng } from "../proto/rng.ts";
 import { type Action, type PeerAddress } from "../proto/events.ts";
 import { NtpSystem } from "../proto/system.ts";
 import type { DisciplineKind } from "../proto/loop_filter.ts";
-import { KernelPllModel } from "../proto/ntpd_discipline.ts";
 import { Server, type SystemState } from "../proto/server.ts";
+import { clockAdjustmentFromAction } from "../clock/linux_clock.ts";
 import { SimClock } from "../clock/sim_clock.ts";
 import { NetworkPath } from "./network.ts";
 import { MetricsCollector, type SimMetrics } from "./metrics.ts";
@@ -31,8 +32,9 @@ export interface RunOptions {
   /** Clock discipline of the core (default "horae"). */
   discipline?: DisciplineKind;
   /**
-   * With the ntpd discipline: `enable kernel` (default true, as in ntpd), realised by a model of
-   * the Linux kernel PLL; false runs ntpd's daemon-side slewing (`disable kernel`).
+   * With the ntpd discipline: `enable kernel` (default true, as in ntpd), realised by the
+   * SimClock's model of the Linux kernel PLL; false runs ntpd's daemon-side slewing
+   * (`disable kernel`).
    */
   kernel?: boolean;
 }
@@ -103,12 +105,6 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
       ...(discipline === "ntpd" ? { discipline, kernel: kernelMode } : {}),
     },
   });
-  // The kernel PLL (ntpd discipline, enable kernel): phase slewed second by second.
-  const kernel = kernelMode ? new KernelPllModel() : null;
-  let kernelChunkSec = 0;
-  const kernelApply = (): void => {
-    clock.adjust({ freqPpm: (kernel!.freq + kernelChunkSec) * 1e6 });
-  };
   const serverState: SystemState = {
     leap: 0,
     stratum: 1,
@@ -177,29 +173,9 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
         case "stepClock":
           clock.step(a.offsetSec);
           break;
-        case "adjustClock": {
-          if (kernel !== null) {
-            if (a.kernelPll !== undefined) {
-              if (a.offsetSec !== undefined) {
-                kernel.update(
-                  a.offsetSec,
-                  a.kernelPll.constant,
-                  a.kernelPll.fll,
-                  Number(clock.now() >> 32n),
-                );
-                kernelChunkSec = 0;
-              }
-            } else kernel.setFrequency(a.freqPpm * 1e-6);
-            kernelApply();
-            break;
-          }
-          clock.adjust(
-            a.offsetSec === undefined
-              ? { freqPpm: a.freqPpm }
-              : { freqPpm: a.freqPpm, offsetSec: a.offsetSec },
-          );
+        case "adjustClock":
+          clock.adjust(clockAdjustmentFromAction(a));
           break;
-        }
         case "event":
           events.push({ t: clock.trueSec, message: a.message });
           break;
@@ -222,10 +198,6 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
     if (t > duration) break;
     clock.advanceTo(t);
     if (t === nextSecond) {
-      if (kernel !== null) {
-        kernelChunkSec = kernel.tick();
-        kernelApply();
-      }
       metrics.record(nextSecond, clock.trueOffsetSec, clock.trueFreqError);
       if (opts.series) {
         series.push({
