@@ -18,6 +18,7 @@ import {
   type AdjtimeResult,
   emptyTimex,
   encodeTimex,
+  ntpAdjtime,
   STA_DEL,
   STA_FLL,
   STA_INS,
@@ -415,6 +416,73 @@ Deno.test("adjustmentCalls() of a release: nominal tick, frequency, PLL residual
   assert.equal(adjustmentCalls({ release: true }, { baseTickUs: 1000 })[0]!.tick, 1000);
   assert.throws(() => adjustmentCalls({ release: true, offsetSec: 0.1 }), RangeError);
   assert.throws(() => adjustmentCalls({ release: true, kernelPll: { constant: 4 } }), RangeError);
+});
+
+Deno.test("clockAdjustmentFromAction() maps a release, keeping the kernel's frequency under its PLL", () => {
+  const base = { type: "adjustClock" as const, freqPpm: 9, estErrorSec: 0, maxErrorSec: 16 };
+  assert.deepEqual(clockAdjustmentFromAction({ ...base, release: true }), {
+    release: true,
+    freqPpm: 9,
+    estErrorSec: 0,
+    maxErrorSec: 16,
+  });
+  assert.deepEqual(
+    clockAdjustmentFromAction({
+      ...base,
+      release: true,
+      kernelPll: { constant: 6, fll: false },
+    }),
+    { release: true, estErrorSec: 0, maxErrorSec: 16 },
+  );
+  // The ntpd discipline's own release, in kernel mode once the PLL runs.
+  const d = new NtpdDiscipline({ driftPpm: 2 });
+  d.start(1n << 62n);
+  d.update({ offsetSec: 0.001 }, (1n << 62n) + (64n << 32n));
+  const rel = clockAdjustmentFromAction(d.release()[0] as AdjustClockAction);
+  assert.deepEqual(Object.keys(rel).sort(), ["estErrorSec", "maxErrorSec", "release"]);
+});
+
+Deno.test("LinuxClock hands ntp_adjtime the -q slew as two structs: frequency, then ADJ_OFFSET_SINGLESHOT", () => {
+  // The real ntpAdjtime() encodes each struct; a fake syscall keeps the bytes (nothing is written).
+  const buffers: Uint8Array[] = [];
+  const sys: LinuxClockSyscalls = {
+    realtimeNs: () => 0n,
+    setRealtime: () => {
+      throw new Error("no steps here");
+    },
+    ntpAdjtime: (t) =>
+      ntpAdjtime(t, {
+        adjtime: (buf) => {
+          buffers.push(buf.slice());
+          return TIME_ERROR;
+        },
+        errno: () => 0,
+      }),
+  };
+  const clock = new LinuxClock({ syscalls: sys });
+  const d = new NtpdDiscipline({ setOnce: true, driftPpm: 4 });
+  const r = d.update({ offsetSec: -0.119 }, 1n << 62n);
+  const action = r.actions.find((a): a is AdjustClockAction => a.type === "adjustClock")!;
+  clock.adjust(clockAdjustmentFromAction(action));
+  assert.equal(buffers.length, 2);
+  const main = new DataView(buffers[0]!.buffer);
+  assert.equal(main.getUint32(0, true) & ADJ_OFFSET, 0);
+  assert.equal(main.getUint32(0, true) & ADJ_FREQUENCY, ADJ_FREQUENCY);
+  assert.equal(main.getBigInt64(16, true), BigInt(4 * 65536));
+  const slew = new DataView(buffers[1]!.buffer);
+  assert.equal(slew.getUint32(0, true), 0x8001);
+  assert.equal(slew.getBigInt64(8, true), -119_000n);
+  assert.ok(onlyModesAndOffset(slew));
+  // Releasing: one struct for tick, frequency and PLL residual, then the adjtime cancel.
+  clock.adjust(clockAdjustmentFromAction(d.release()[0] as AdjustClockAction));
+  assert.equal(buffers.length, 4);
+  const rel = new DataView(buffers[2]!.buffer);
+  assert.equal(rel.getUint32(0, true) & (ADJ_TICK | ADJ_OFFSET), ADJ_TICK | ADJ_OFFSET);
+  assert.equal(rel.getBigInt64(88, true), BigInt(NOMINAL_TICK_US));
+  assert.equal(rel.getBigInt64(8, true), 0n);
+  const cancel = new DataView(buffers[3]!.buffer);
+  assert.equal(cancel.getUint32(0, true), 0x8001);
+  assert.equal(cancel.getBigInt64(8, true), 0n);
 });
 
 /** A fake kernel recording every call. */

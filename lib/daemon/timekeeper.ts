@@ -154,8 +154,15 @@ export class Timekeeper {
     };
   }
 
-  /** Stops the timer; the core is left as it is. */
+  /**
+   * Releases the clock and stops the timer. Every way out of the daemon comes here (Daemon.stop:
+   * signals, -q, panic, fatal errors): the discipline's release leaves the kernel at its base
+   * frequency with the nominal tick and no slew in progress (LoopFilter.release).
+   */
   stop(): void {
+    if (!this.#stopped) {
+      for (const a of this.#system.loop.release()) if (a.type === "adjustClock") this.#adjust(a);
+    }
     this.#stopped = true;
     if (this.#timer !== null) this.#deps.timers.clearTimeout(this.#timer);
     this.#timer = null;

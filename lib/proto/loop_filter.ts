@@ -62,7 +62,10 @@ export interface LoopFilterOptions {
   allowBigFirstStep?: boolean;
   /** -x: slew offsets up to 600 s instead of stepping. */
   slewOnly?: boolean;
-  /** -q: set the time once, then ask to exit. */
+  /**
+   * -q: set the time once, then ask to exit: at once after a step, after the slew has finished
+   * otherwise, and always with the clock released (see {@link LoopFilter.release}).
+   */
   setOnce?: boolean;
   /** `disable ntp`: measure but never steer the clock. */
   ntpEnabled?: boolean;
@@ -257,15 +260,35 @@ export class LoopFilter {
     return this.#slewEnd;
   }
 
-  /** Ends a finished slew: frequency back to the base value. */
+  /**
+   * Ends a finished slew: frequency back to the base value. Under -q the slew was the one
+   * correction: the clock is released and the exit requested.
+   */
   onTimer(now: NtpTime): Action[] {
     if (this.#ntpd !== null) return this.#ntpd.onTimer(now);
     if (this.#slewEnd !== null && now >= this.#slewEnd) {
       this.#slewEnd = null;
       this.#slewRate = 0;
+      if (this.#done && this.#opts.setOnce) return this.#exit("set once", 0);
       return [this.#adjust(this.#basePpm)];
     }
     return [];
+  }
+
+  /**
+   * Lets go of the clock: what every exit must do first (the -q exit, panic, a signal, a fatal
+   * error). Returns the `release` adjustment that leaves the clock at the base frequency (the
+   * drift), with the nominal tick and no slew in progress; a slew still running is abandoned
+   * where it is. From then on the discipline ignores updates. Nothing under `disable ntp`,
+   * which never steered the clock.
+   */
+  release(): Action[] {
+    if (this.#ntpd !== null) return this.#ntpd.release();
+    this.#done = true;
+    this.#slewEnd = null;
+    this.#slewRate = 0;
+    if (this.#opts.ntpEnabled === false) return [];
+    return [{ ...this.#adjust(this.#basePpm), release: true }];
   }
 
   /** Processes a combined estimate at local time `now`. */
@@ -286,12 +309,11 @@ export class LoopFilter {
     const first = this.#updates === 0;
     const panic = this.#tinker.panic;
     if (panic > 0 && abs > panic && !(first && this.#opts.allowBigFirstStep)) {
-      this.#done = true;
       actions.push(systemEvent(
         SystemEvent.SYSFAULT,
         `${offset.toFixed(6)} s offset exceeds panic threshold ${panic} s; set clock manually`,
       ));
-      actions.push({ type: "reset", reason: "panic", exit: true, exitCode: 1 });
+      actions.push(...this.#exit("panic", 1));
       return { ...none, actions };
     }
     const stepThr = this.stepThresholdSec;
@@ -334,11 +356,11 @@ export class LoopFilter {
     this.#slewEnd = addSec(now, durSec * (1 + this.#slewRate));
     actions.push(this.#adjust(this.#basePpm + this.#slewRate * 1e6, input));
     if (this.#opts.setOnce) {
+      // The exit waits for the slew's end (onTimer): leaving now would leave the clock slewing.
       this.#done = true;
       actions.push(
         systemEvent(SystemEvent.CLOCKRESET, `adjust time server offset ${fmtSigned(offset)} sec`),
       );
-      actions.push({ type: "reset", reason: "set once", exit: true, exitCode: 0 });
     }
     this.#updates++;
     this.#lastOffsetSec = offset;
@@ -360,11 +382,13 @@ export class LoopFilter {
     this.#updates++;
     this.#lastOffsetSec = offset;
     this.#lastUpdate = now;
-    if (this.#opts.setOnce) {
-      this.#done = true;
-      actions.push({ type: "reset", reason: "set once", exit: true, exitCode: 0 });
-    }
+    if (this.#opts.setOnce) actions.push(...this.#exit("set once", 0));
     return { actions, phaseSec: offset, freq: 0, stepped: true, ignored: false };
+  }
+
+  /** Releases the clock and asks the driver to exit. */
+  #exit(reason: string, exitCode: number): Action[] {
+    return [...this.release(), { type: "reset", reason, exit: true, exitCode }];
   }
 
   #adjust(freqPpm: number, input?: DisciplineInput): DisciplineAdjustClockAction {

@@ -41,10 +41,13 @@ Deno.test("LoopFilter ignores a later spike until stepout has passed, then steps
 });
 
 Deno.test("LoopFilter panics above 1000 s unless -g allows the first step", () => {
-  const lf = new LoopFilter();
+  const lf = new LoopFilter({ driftPpm: 12 });
   const r = lf.update(est(2000), at(0));
-  assert.deepEqual(kinds(r.actions), ["event", "reset"]);
-  const reset = r.actions[1]!;
+  assert.deepEqual(kinds(r.actions), ["event", "adjustClock", "reset"]);
+  const release = r.actions[1]!;
+  assert.ok(release.type === "adjustClock" && release.release === true);
+  assert.equal(release.freqPpm, 12, "released at the drift");
+  const reset = r.actions[2]!;
   assert.ok(reset.type === "reset" && reset.exit && reset.exitCode === 1);
   const g = new LoopFilter({ allowBigFirstStep: true });
   assert.equal(g.update(est(2000), at(0)).stepped, true);
@@ -60,12 +63,47 @@ Deno.test("LoopFilter -x slews offsets up to 600 s instead of stepping", () => {
   assert.ok(adj?.type === "adjustClock" && Math.abs(adj.freqPpm - MAX_SLEW_RATE * 1e6) < 1e-6);
 });
 
-Deno.test("LoopFilter -q sets the time once and asks to exit with 0", () => {
-  const lf = new LoopFilter({ setOnce: true });
-  const r = lf.update(est(0.01), at(0));
-  const reset = r.actions.find((a) => a.type === "reset");
-  assert.ok(reset?.type === "reset" && reset.exit && reset.exitCode === 0);
-  assert.equal(lf.update(est(0.01), at(10)).ignored, true);
+Deno.test("LoopFilter -q slews once, then releases the clock and asks to exit with 0 when the slew ends", () => {
+  const lf = new LoopFilter({ setOnce: true, driftPpm: 7 });
+  // −0.119 s at the fastest slew (5 %): 2.38 s, read on a clock running 5 % slow.
+  const r = lf.update(est(-0.119, 1), at(0));
+  assert.deepEqual(kinds(r.actions), ["adjustClock", "event"]);
+  const slew = r.actions[0]!;
+  assert.ok(slew.type === "adjustClock" && Math.abs(slew.freqPpm - (7 - 50_000)) < 1e-6);
+  assert.equal(lf.update(est(0.01), at(1)).ignored, true, "one correction only");
+  const end = lf.deadline!;
+  assert.ok(Math.abs(Number(end - at(0)) / 2 ** 32 - 2.38 * 0.95) < 1e-6);
+  assert.deepEqual(lf.onTimer(at(1)), [], "not before the slew is over");
+  const done = lf.onTimer(end);
+  assert.deepEqual(kinds(done), ["adjustClock", "reset"]);
+  const release = done[0]!;
+  assert.ok(release.type === "adjustClock" && release.release === true && release.freqPpm === 7);
+  assert.ok(done[1]!.type === "reset" && done[1]!.exit && done[1]!.exitCode === 0);
+  assert.equal(lf.deadline, null);
+  // A step needs no waiting.
+  const big = new LoopFilter({ setOnce: true });
+  assert.deepEqual(kinds(big.update(est(0.5), at(0)).actions), [
+    "stepClock",
+    "adjustClock",
+    "event",
+    "adjustClock",
+    "reset",
+  ]);
+});
+
+Deno.test("LoopFilter.release() abandons a slew in progress and leaves the base frequency", () => {
+  const lf = new LoopFilter({ driftPpm: -3 });
+  lf.update(est(0.05, 1), at(0));
+  assert.ok(lf.pendingSlewSec(at(0.2)) > 0.03);
+  const r = lf.release();
+  assert.equal(r.length, 1);
+  const a = r[0]!;
+  assert.ok(a.type === "adjustClock" && a.release === true && a.freqPpm === -3);
+  assert.equal(a.offsetSec, undefined);
+  assert.equal(lf.pendingSlewSec(at(0.2)), 0);
+  assert.equal(lf.deadline, null);
+  assert.equal(lf.update(est(0.05), at(10)).ignored, true, "nothing steers after a release");
+  assert.deepEqual(new LoopFilter({ ntpEnabled: false }).release(), [], "disable ntp: untouched");
 });
 
 Deno.test("LoopFilter slews the phase over time and reports what is still pending", () => {

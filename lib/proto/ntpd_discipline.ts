@@ -29,6 +29,13 @@ export const NTP_MAXFREQ = 500e-6;
 export const HUFFPUFF_SLOT_SEC = 900;
 /** Step threshold under -x (s). */
 export const SLEW_ONLY_STEP_SEC = 600;
+/** Linux's adjtime() slew rate (s/s): 500 µs every second. */
+export const ADJTIME_RATE = 500e-6;
+/**
+ * Seconds to wait after an adjtime slew's |offset| / ADJTIME_RATE before it is surely over: the
+ * kernel starts it at its next second and spreads the last part over one more second.
+ */
+export const ADJTIME_SETTLE_SEC = 3;
 
 /** Linux's kernel PLL shift (kernel/time/ntp.c SHIFT_PLL since 2.6.30). */
 export const KERNEL_SHIFT_PLL = 2;
@@ -62,6 +69,7 @@ export const KernelStatus = {
  * - `leap`: the kernel leap bits to arm (0 none, 1 STA_INS, 2 STA_DEL), written with the status.
  *
  * Without these fields it is a plain AdjustClockAction (frequency, optional adjtime offset).
+ * A `release` with `kernelPll` leaves the kernel's own frequency in place.
  */
 export type DisciplineAdjustClockAction = AdjustClockAction;
 
@@ -185,7 +193,10 @@ export interface NtpdDisciplineOptions {
   allowBigFirstStep?: boolean;
   /** -x: step threshold 600 s. */
   slewOnly?: boolean;
-  /** -q: set the time once, then ask to exit. */
+  /**
+   * -q: set the time once, then ask to exit: at once after a step; after a slew, once the
+   * kernel has slewed it out. The clock is released first either way.
+   */
   setOnce?: boolean;
   /** `disable ntp`: never steer. */
   ntpEnabled?: boolean;
@@ -240,6 +251,8 @@ export class NtpdDiscipline {
   #tickAt: NtpTime | null = null;
   #lastTick: NtpTime | null = null;
   #phaseRate = 0;
+  // -q: when the adjtime slew is surely over and the exit is due.
+  #quitAt: NtpTime | null = null;
   // Kernel mode.
   #kernel = new KernelPllModel();
   #kernelAt: NtpTime | null = null;
@@ -330,9 +343,9 @@ export class NtpdDiscipline {
     return this.#o.slewOnly ? SLEW_ONLY_STEP_SEC : this.#o.stepSec;
   }
 
-  /** Next per-second slew (daemon mode), or null. */
+  /** Next per-second slew (daemon mode), the -q exit, or null. */
   get deadline(): NtpTime | null {
-    return this.#tickAt;
+    return this.#tickAt ?? this.#quitAt;
   }
 
   /** Start-up: the initial frequency and ntpd's freq_set / freq_not_set event. */
@@ -346,8 +359,12 @@ export class NtpdDiscipline {
     return [this.#adjustFreq(this.#freq), ev];
   }
 
-  /** Per-second phase slewing in daemon mode (ntpd's adj_host_clock); nothing in kernel mode. */
+  /**
+   * Per-second phase slewing in daemon mode (ntpd's adj_host_clock); nothing in kernel mode.
+   * Under -q, the exit once the kernel has finished the adjtime slew.
+   */
   onTimer(now: NtpTime): Action[] {
+    if (this.#quitAt !== null && now >= this.#quitAt) return this.#exit("set once", 0);
     if (this.#tickAt === null || now < this.#tickAt || this.#done) return [];
     if (this.#lastTick !== null) {
       const moved = this.#phaseRate * Math.max(0, diffSec(now, this.#lastTick));
@@ -355,6 +372,38 @@ export class NtpdDiscipline {
       else this.#clockOffsetSec -= moved;
     }
     return [this.#daemonSlew(now)];
+  }
+
+  /**
+   * Lets go of the clock: what every exit must do first (the -q exit, panic, a signal, a fatal
+   * error). Returns the `release` adjustment that leaves the kernel at the discipline's frequency
+   * with the nominal tick and no slew in progress: the daemon loop's phase slew and any adjtime
+   * slew end; once the kernel PLL runs, its residual phase is zeroed and the kernel keeps its own
+   * frequency (the one the drift file records). From then on updates are ignored. Nothing under
+   * `disable ntp`.
+   */
+  release(): Action[] {
+    this.#done = true;
+    this.#tickAt = null;
+    this.#quitAt = null;
+    this.#phaseRate = 0;
+    this.#clockOffsetSec = 0;
+    if (!this.#o.ntpEnabled) return [];
+    if (this.#o.kernel && this.#kernelStatus !== null) {
+      this.#kernelAt = null;
+      return [{
+        type: "adjustClock",
+        freqPpm: this.#kernel.freq * 1e6,
+        estErrorSec: this.#jitterSec,
+        maxErrorSec: this.#maxErrorSec,
+        kernelPll: { constant: this.#pollLog2, fll: this.#fllOn() },
+        release: true,
+      }];
+    }
+    return [{
+      ...this.#adjustFreq(this.#o.kernel ? this.#kernel.freq : this.#freq),
+      release: true,
+    }];
   }
 
   /**
@@ -414,15 +463,13 @@ export class NtpdDiscipline {
     const first = this.#updates === 0;
     const panic = this.#o.panicSec;
     if (panic > 0 && Math.abs(offset) > panic && !(first && this.#o.allowBigFirstStep)) {
-      this.#done = true;
-      this.#tickAt = null;
       actions.push(systemEvent(
         SystemEvent.SYSFAULT,
         `time correction of ${
           Math.round(offset)
         } seconds exceeds sanity limit (${panic}); set clock manually to the correct UTC time.`,
       ));
-      actions.push({ type: "reset", reason: "panic", exit: true, exitCode: 1 });
+      actions.push(...this.#exit("panic", 1));
       return { ...ignored, actions };
     }
     if (this.#o.huffpuffSec > 0 && input.delaySec !== undefined) {
@@ -555,15 +602,22 @@ export class NtpdDiscipline {
     if (big) {
       actions.push({ type: "stepClock", offsetSec: offset });
       actions.push(systemEvent(SystemEvent.CLOCKRESET, `time reset ${signed(offset)} s`));
+      actions.push(...this.#exit("set once", 0));
     } else {
-      // ntpd -q slews with adjtime() and leaves the rest to the kernel.
+      // ntpd -q slews with adjtime(), as here, but exits at once, leaving the kernel slewing.
+      // COMPAT: Horae waits until the kernel is done, so that it exits with no slew pending.
       actions.push({ ...this.#adjustFreq(this.#freq), offsetSec: offset });
       actions.push(
         systemEvent(SystemEvent.CLOCKRESET, `adjust time server offset ${signed(offset)} sec`),
       );
+      this.#quitAt = addSec(now, Math.abs(offset) / ADJTIME_RATE + ADJTIME_SETTLE_SEC);
     }
-    actions.push({ type: "reset", reason: "set once", exit: true, exitCode: 0 });
     return { actions, phaseSec: big ? offset : 0, freq: 0, stepped: big, ignored: false };
+  }
+
+  /** Releases the clock and asks the driver to exit. */
+  #exit(reason: string, exitCode: number): Action[] {
+    return [...this.release(), { type: "reset", reason, exit: true, exitCode }];
   }
 
   /** The jiggle counter: quiet offsets lengthen the poll, noisy ones shorten it twice as fast. */

@@ -3,6 +3,7 @@
 
 import assert from "node:assert/strict";
 import {
+  ADJTIME_SETTLE_SEC,
   CLOCK_FLL,
   CLOCK_PLL,
   type DisciplineAdjustClockAction,
@@ -97,7 +98,9 @@ Deno.test("NtpdDiscipline steps a first big offset from FSET and NSET (NSET then
 Deno.test("NtpdDiscipline panics above 1000 s unless -g allows the first update", () => {
   const d = new NtpdDiscipline();
   const r = d.update({ offsetSec: -2000 }, at(0));
-  assert.deepEqual(r.actions.map((a) => a.type), ["event", "reset"]);
+  assert.deepEqual(r.actions.map((a) => a.type), ["event", "adjustClock", "reset"]);
+  assert.equal(adjusts(r.actions)[0]?.release, true);
+  r.actions.splice(1, 1);
   assert.equal(
     events(r.actions)[0],
     "time correction of -2000 seconds exceeds sanity limit (1000); set clock manually to the correct UTC time.",
@@ -111,17 +114,61 @@ Deno.test("NtpdDiscipline panics above 1000 s unless -g allows the first update"
   assert.equal(off.update({ offsetSec: 5000 }, at(0)).stepped, true, "panic 0 disables it");
 });
 
-Deno.test("NtpdDiscipline -q slews small offsets with adjtime, steps big ones, exits 0", () => {
-  const slew = new NtpdDiscipline({ setOnce: true, kernel: false });
-  const r = slew.update({ offsetSec: 0.05 }, at(0));
-  const adj = adjusts(r.actions)[0];
-  assert.equal(adj?.offsetSec, 0.05);
-  assert.ok(r.actions.some((a) => a.type === "reset" && a.exit && a.exitCode === 0));
-  assert.equal(slew.update({ offsetSec: 0.05 }, at(1)).ignored, true);
+Deno.test("NtpdDiscipline -q slews small offsets with adjtime and exits 0 once the kernel is done", () => {
+  for (const kernel of [false, true]) {
+    const slew = new NtpdDiscipline({ setOnce: true, kernel, driftPpm: 4 });
+    const r = slew.update({ offsetSec: 0.05 }, at(0));
+    const adj = adjusts(r.actions)[0];
+    assert.equal(adj?.offsetSec, 0.05);
+    assert.equal(adj?.kernelPll, undefined, "an adjtime slew, not the kernel PLL");
+    assert.equal(adj?.freqPpm, 4);
+    assert.ok(!r.actions.some((a) => a.type === "reset"), "the kernel is still slewing");
+    assert.equal(slew.update({ offsetSec: 0.05 }, at(1)).ignored, true);
+    // 50 ms at 500 µs/s: 100 s, and the kernel's start and last second.
+    assert.equal(slew.deadline, at(100 + ADJTIME_SETTLE_SEC));
+    assert.deepEqual(slew.onTimer(at(100)), []);
+    const done = slew.onTimer(at(100 + ADJTIME_SETTLE_SEC));
+    assert.deepEqual(done.map((a) => a.type), ["adjustClock", "reset"]);
+    assert.equal(adjusts(done)[0]?.release, true);
+    assert.equal(adjusts(done)[0]?.freqPpm, 4);
+    assert.ok(done[1]?.type === "reset" && done[1].exit && done[1].exitCode === 0);
+  }
   const step = new NtpdDiscipline({ setOnce: true });
-  assert.equal(step.update({ offsetSec: 0.5 }, at(0)).stepped, true);
+  const s = step.update({ offsetSec: 0.5 }, at(0));
+  assert.equal(s.stepped, true);
+  assert.equal(s.actions.at(-1)?.type, "reset", "a step exits at once");
+  assert.equal(adjusts(s.actions).at(-1)?.release, true);
   const x = new NtpdDiscipline({ setOnce: true, slewOnly: true });
   assert.equal(x.update({ offsetSec: 5 }, at(0)).stepped, false, "-x slews up to 600 s");
+});
+
+Deno.test("NtpdDiscipline.release() ends the daemon loop's slew at drift_comp, and keeps the kernel PLL's frequency", () => {
+  const daemon = new NtpdDiscipline({ driftPpm: 6, kernel: false });
+  daemon.start(at(0));
+  const slewing = adjusts(daemon.update({ offsetSec: 0.02 }, at(64)).actions)[0]!;
+  assert.ok(slewing.freqPpm > 6 + 1, `phase slew on top of the drift: ${slewing.freqPpm}`);
+  assert.notEqual(daemon.deadline, null);
+  const r = adjusts(daemon.release());
+  assert.equal(r.length, 1);
+  assert.equal(r[0]!.release, true);
+  assert.equal(r[0]!.kernelPll, undefined);
+  assert.ok(Math.abs(r[0]!.freqPpm - daemon.freqPpm) < 1e-9, "drift_comp, without the slew");
+  assert.ok(Math.abs(daemon.freqPpm - 6) < 0.5, "the drift plus one small PLL step");
+  assert.equal(daemon.deadline, null);
+  assert.deepEqual(daemon.onTimer(at(65)), [], "no more per-second slews");
+  assert.equal(daemon.update({ offsetSec: 0.02 }, at(128)).ignored, true);
+
+  const kern = new NtpdDiscipline({ driftPpm: 6 });
+  kern.start(at(0));
+  kern.update({ offsetSec: 0.02 }, at(64));
+  assert.ok(kern.residualOffsetSec(at(65)) > 0.01);
+  const k = adjusts(kern.release());
+  assert.equal(k.length, 1);
+  assert.equal(k[0]!.release, true);
+  assert.ok(k[0]!.kernelPll !== undefined, "the kernel keeps its own frequency");
+  assert.equal(k[0]!.offsetSec, undefined);
+  assert.equal(kern.residualOffsetSec(at(65)), 0);
+  assert.deepEqual(new NtpdDiscipline({ ntpEnabled: false }).release(), []);
 });
 
 Deno.test("NtpdDiscipline's jiggle counter lengthens a quiet poll and shortens a noisy one twice as fast", () => {
