@@ -127,8 +127,9 @@ export function clockAdjustmentFromAction(a: AdjustClockAction): ClockAdjustment
  * - `maxErrorSec` / `estErrorSec` → ADJ_MAXERROR / ADJ_ESTERROR in µs, clamped to 0..16 s.
  * - `leap` → STA_INS (1), STA_DEL (2) or STA_UNSYNC (3) with ADJ_STATUS.
  * - `release` → ADJ_TICK with the nominal tick, ADJ_OFFSET 0 (zeroes the kernel PLL's residual
- *   when STA_PLL is on, ignored otherwise) and `freqPpm` if given; the status is not written, so
- *   the PLL and leap bits stay as they are. The adjtime-style slew is cancelled by a second call.
+ *   when STA_PLL is on, ignored otherwise) and `freqPpm` (clamped to ±500 ppm) if given; the
+ *   status is not written, so the PLL and leap bits stay as they are. The adjtime-style slew is
+ *   cancelled by a second call.
  *
  * ADJ_STATUS replaces every writable status bit, so status is written only when the request
  * carries `kernelPll` or `leap`, and then describes the whole state: no `kernelPll` there means
@@ -166,7 +167,10 @@ export function buildAdjustmentTimex(adj: ClockAdjustment, opts: AdjustmentOptio
   }
   const baseTickUs = opts.baseTickUs ?? NOMINAL_TICK_US;
   if (adj.freqPpm !== undefined) {
-    const split = splitTickFrequency(finite("freqPpm", adj.freqPpm), baseTickUs);
+    // A release is never a slew: its frequency stays within ADJ_FREQUENCY, at the nominal tick.
+    const ppm = finite("freqPpm", adj.freqPpm);
+    const want = adj.release === true ? clamp(ppm, -MAXFREQ_PPM, MAXFREQ_PPM) : ppm;
+    const split = splitTickFrequency(want, baseTickUs);
     modes |= ADJ_FREQUENCY;
     t.freq = ppmToScaledPpm(split.freqPpm);
     if (split.tickUs !== baseTickUs) {

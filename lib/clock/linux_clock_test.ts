@@ -412,6 +412,10 @@ Deno.test("adjustmentCalls() of a release: nominal tick, frequency, PLL residual
   // Without a frequency (the kernel PLL's own is kept) the frequency is not written.
   const kernel = adjustmentCalls({ release: true })[0]!;
   assert.equal(kernel.modes, ADJ_OFFSET | ADJ_TICK | ADJ_NANO);
+  // A release is never a tick slew.
+  const far = adjustmentCalls({ release: true, freqPpm: 20_000 })[0]!;
+  assert.equal(far.tick, NOMINAL_TICK_US);
+  assert.equal(far.freq, 500 * 65536);
   // Another nominal tick is honoured.
   assert.equal(adjustmentCalls({ release: true }, { baseTickUs: 1000 })[0]!.tick, 1000);
   assert.throws(() => adjustmentCalls({ release: true, offsetSec: 0.1 }), RangeError);
