@@ -281,6 +281,19 @@ export async function runDaemonCommand(argv: string[]): Promise<number> {
   }
   // Only a pid file this process wrote is removed at exit (not a link someone planted there).
   let pidWritten = false;
+  // A fatal error anywhere still ends through finish(): the clock is released to its base
+  // frequency with no slew pending, the drift file is saved and the pid file removed.
+  let fatal = false;
+  const onFatal = (e: Event) => {
+    e.preventDefault();
+    if (fatal) return;
+    fatal = true;
+    const reason = e instanceof ErrorEvent ? e.error : (e as PromiseRejectionEvent).reason;
+    log.error(`fatal error: ${reason instanceof Error ? reason.stack ?? reason.message : reason}`);
+    void finish(1, pidWritten).finally(() => Deno.exit(1));
+  };
+  globalThis.addEventListener("error", onFatal);
+  globalThis.addEventListener("unhandledrejection", onFatal);
   if (config.files.pidFile !== null) {
     try {
       await writePidFile(config.files.pidFile);
