@@ -194,6 +194,72 @@ export class Server {
     return this.#write(request, version, ageSec, out, view);
   }
 
+  /**
+   * Answers a client (mode 3) request that the packet path has already admitted (format,
+   * restrict, rate and authentication checked, transmit timestamp non-zero), as
+   * {@link respondAt} does but without checking or counting it again. With `cryptoNak` the
+   * reply ends in a crypto-NAK (the request's MAC could not be verified). Returns the length.
+   */
+  answerAdmitted(
+    request: Uint8Array,
+    cryptoNak: boolean,
+    rxUnixSec: number,
+    rxUnixNsec: number,
+    out: Uint8Array,
+    view: DataView,
+  ): number {
+    const version = (request[0]! >> 3) & 7;
+    const ageSec = this.#ageCounts
+      ? Math.max(0, rxUnixSec - this.#refUnixSec + (rxUnixNsec - this.#refUnixNsec) * 1e-9)
+      : 0;
+    this.#stampReceive(rxUnixSec, rxUnixNsec, view);
+    this.#macLength = cryptoNak ? CRYPTO_NAK_LEN : 0;
+    return this.#write(request, version, ageSec, out, view);
+  }
+
+  /**
+   * Writes a kiss-o'-death answering `request` (mode 3, or mode 1 answered in mode 2): leap 3,
+   * stratum 0, the kiss code as the reference id, the poll raised to at least `pollFloorLog2`
+   * (so the client learns the rate it must keep), the request's transmit time as the origin.
+   * Never longer than the header (48 bytes), so never longer than the request. Returns the
+   * length, or 0 when the request is shorter than a header.
+   */
+  writeKiss(
+    request: Uint8Array,
+    refid: number,
+    pollFloorLog2: number,
+    rxUnixSec: number,
+    rxUnixNsec: number,
+    out: Uint8Array,
+    view: DataView,
+  ): number {
+    if (request.length < LEN_PKT_NOMAC || out.length < LEN_PKT_NOMAC) return 0;
+    const version = (request[0]! >> 3) & 7;
+    const mode = (request[0]! & 7) === 1 ? 2 : 4;
+    view.setUint8(0, (3 << 6) | (version << 3) | mode);
+    view.setUint8(1, 0);
+    view.setInt8(2, Math.max((request[2]! << 24) >> 24, pollFloorLog2));
+    view.setInt8(3, this.#state.precisionLog2);
+    view.setUint32(4, 0);
+    view.setUint32(8, 0);
+    view.setUint32(12, refid >>> 0);
+    view.setUint32(16, 0);
+    view.setUint32(20, 0);
+    for (let i = 0; i < 8; i++) out[24 + i] = request[40 + i]!;
+    this.#stampReceive(rxUnixSec, rxUnixNsec, view);
+    return LEN_PKT_NOMAC;
+  }
+
+  /** Writes the receive time into the receive and (placeholder) transmit fields. */
+  #stampReceive(rxUnixSec: number, rxUnixNsec: number, view: DataView): void {
+    const hi = (rxUnixSec + UNIX_EPOCH_OFFSET_SEC) >>> 0;
+    const lo = Math.floor(rxUnixNsec * 4.294967296) >>> 0;
+    view.setUint32(32, hi);
+    view.setUint32(36, lo);
+    view.setUint32(40, hi); // placeholder: the transport restamps it just before sending
+    view.setUint32(44, lo);
+  }
+
   /** Checks a request; returns its version (2–4), or 0 after counting why it gets no reply. */
   #admit(request: Uint8Array): number {
     this.#stats.received++;
@@ -230,7 +296,8 @@ export class Server {
     o.setUint32(12, s.refid >>> 0);
     o.setUint32(16, this.#refHi);
     o.setUint32(20, this.#refLo);
-    this.#peek.copyTransmit(out, 24); // origin = the request's transmit timestamp
+    // origin = the request's transmit timestamp (byte by byte: a subarray would allocate)
+    for (let i = 0; i < 8; i++) out[24 + i] = request[40 + i]!;
     this.#stats.replied++;
     if (this.#macLength > 0) {
       // The request is authenticated with a key we cannot check here: answer with a crypto-NAK

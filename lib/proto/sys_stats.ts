@@ -35,6 +35,7 @@ export const DROP_REASONS = [
   "private_mode", // mode 7 (ntpdc): not served
   "control_response", // a mode 6 response or error: never answered
   "no_handler", // a mode whose handler is not built yet
+  "overload", // a server thread could not hand it to the main thread (queue full)
 ] as const;
 
 /** A drop reason. */
@@ -71,6 +72,7 @@ export const DROP_GROUP: Readonly<Record<DropReason, DropGroup>> = {
   private_mode: "declined",
   control_response: "declined",
   no_handler: "declined",
+  overload: "declined",
 };
 
 /** The counters, summed over threads, since the last reset. */

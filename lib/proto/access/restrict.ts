@@ -324,6 +324,8 @@ export class RestrictList {
   #entries: Entry[] = [];
   #index: [FamilyIndex, FamilyIndex] | null = null;
   #matched: Entry | null = null;
+  /** Every flag used by any entry (entries are never removed, except own ones). */
+  #used = 0;
 
   /** A list holding only the two default entries, without flags. */
   constructor() {
@@ -395,6 +397,7 @@ export class RestrictList {
       flags,
       prefix: bare,
     };
+    this.#used |= flags;
     const same = this.#entries.find((x) => compareEntries(x, e) === 0);
     if (same !== undefined) same.flags |= flags;
     else this.#entries.push(e);
@@ -455,7 +458,7 @@ export class RestrictList {
 
   /** True when an entry uses `limited` or `kod`: monitoring (the MRU list) must then run. */
   get needsMonitor(): boolean {
-    return this.#entries.some((e) => (e.flags & (RES_LIMITED | RES_KOD)) !== 0);
+    return (this.#used & (RES_LIMITED | RES_KOD)) !== 0;
   }
 
   /** Number of entries (the two defaults included). */

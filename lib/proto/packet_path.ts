@@ -1,0 +1,470 @@
+// The one packet path: every datagram the daemon receives, on the main thread or a server
+// thread, goes through `PacketPath.handle`, which checks it in a fixed order (format, restrict,
+// rate control, authentication) and then dispatches it by mode (RFC 5905 §9 "peer process",
+// ntpd 4.2.x receive()). The answer is a verdict: replies written into a reply slot, a hand-over
+// to the timekeeping core, a forward to a main-thread handler, or a drop with a counted reason.
+//
+// Nothing here does I/O. The caller owns the sockets: it fills a reused `PacketIn`, passes the
+// transport's reply slot, and acts on the verdict. Every datagram is counted exactly once:
+// received = processed + the sum of the drop reasons (SysStats).
+
+import { NTP_VERSION } from "./constants.ts";
+import { IpWords } from "./ip.ts";
+import { type DecodeError, decodePacket, PacketPeek } from "./packet.ts";
+import { MRU_EXCEEDED, type MruList } from "./access/mru.ts";
+import {
+  RES_IGNORE,
+  RES_INTERFACE,
+  RES_KOD,
+  RES_LIMITED,
+  RES_NOQUERY,
+  RES_NOSERVE,
+  RES_NOTRUST,
+  RES_VERSION,
+  type RestrictList,
+} from "./access/restrict.ts";
+import type { Server } from "./server.ts";
+import type { DropReason, SysCounters } from "./sys_stats.ts";
+
+/** One received datagram, as the caller fills it (reuse one object: nothing here keeps it). */
+export class PacketIn {
+  /** The datagram's bytes. */
+  data: Uint8Array = new Uint8Array(0);
+  /** The sender's address. */
+  readonly src: IpWords = new IpWords();
+  /** The sender's UDP port. */
+  srcPort = 0;
+  /** The local address it arrived on (the unspecified address when not known). */
+  readonly dst: IpWords = new IpWords();
+  /** The local port it arrived on. */
+  dstPort = 0;
+  /** Receive time, Unix seconds (the kernel timestamp, on the clock replies are served on). */
+  rxUnixSec = 0;
+  /** Nanoseconds within `rxUnixSec`. */
+  rxUnixNsec = 0;
+}
+
+/** Where a reply is written: the transport's reply slot (lib/net ReplySlot has this shape). */
+export interface ReplyBuffer {
+  /** At least as long as the request. */
+  readonly buffer: Uint8Array;
+  /** A DataView over exactly `buffer`. */
+  readonly view: DataView;
+  /** Bytes to send (0: none). */
+  length: number;
+  /** Let the transport restamp the transmit timestamp just before sending. */
+  stampTransmit: boolean;
+}
+
+/**
+ * What to do with a datagram:
+ * - "reply": send `slot.length` bytes from the slot (then each of `more`, in order);
+ * - "core": hand the datagram to the timekeeping core (modes 2, 4, 5; on a server thread: to
+ *   the main thread, which hands it over without checking it again);
+ * - "forward": give it to the main-thread handler named by `forward`;
+ * - "drop": nothing (the reason is counted).
+ */
+export type VerdictKind = "reply" | "core" | "forward" | "drop";
+
+/**
+ * Main-thread handlers a datagram can be forwarded to: "control" (mode 6), "peer" (mode 1,
+ * symmetric active), "auth" (a MAC or NTS fields this thread cannot check: the main thread
+ * continues with {@link PacketPath.continueForwarded}).
+ */
+export type ForwardTo = "control" | "peer" | "auth";
+
+/** A kiss code sent in a kiss-o'-death. */
+export type KissCode = "RATE" | "DENY";
+
+const REFID_RATE = 0x52415445;
+const REFID_DENY = 0x44454e59;
+
+/** The decision about one datagram. The path reuses one object: read it before the next call. */
+export class Verdict {
+  kind: VerdictKind = "drop";
+  /**
+   * Why the datagram was denied or dropped (null when it was processed). A kiss-o'-death or a
+   * crypto-NAK is a "reply" with a reason.
+   */
+  reason: DropReason | null = null;
+  /** The handler for "forward" (null otherwise). */
+  forward: ForwardTo | null = null;
+  /** The kiss code when the reply is a kiss-o'-death. */
+  kiss: KissCode | null = null;
+  /** Mode and version of the datagram (0 when it had none). */
+  mode = 0;
+  version = 0;
+  /**
+   * RES_* flags of the matching restrict entry. Later stages use them: the core applies
+   * nopeer/noepeer when a packet would mobilise an association, control applies nomodify,
+   * notrap, lowpriotrap and nomrulist.
+   */
+  restrictFlags = 0;
+  /** Replies after the one in the slot (mode 6 fragments); empty on the server path. */
+  readonly more: Uint8Array[] = [];
+
+  reset(): void {
+    this.kind = "drop";
+    this.reason = null;
+    this.forward = null;
+    this.kiss = null;
+    this.mode = 0;
+    this.version = 0;
+    this.restrictFlags = 0;
+    if (this.more.length > 0) this.more.length = 0;
+  }
+}
+
+/**
+ * Result of authenticating a packet that carries a MAC or extension fields: "none" (nothing to
+ * check: unauthenticated), "ok" (verified), "bad" (does not verify, or no such key: a client
+ * gets a crypto-NAK), "forward" (this thread holds no keys: the main thread must check it).
+ */
+export type AuthResult = "none" | "ok" | "bad" | "forward";
+
+/** The authentication step (the keys and NTS issues implement it). */
+export interface Authenticator {
+  /**
+   * Judges a mode 1–5 packet with a MAC at `macOffset` (key id `keyId`), or with extension
+   * fields (`macOffset` −1 when they are not followed by a MAC).
+   */
+  check(data: Uint8Array, macOffset: number, keyId: number, hasExtensions: boolean): AuthResult;
+}
+
+/**
+ * No keys: a MAC cannot be verified (a client gets a crypto-NAK, as ntpd answers an unknown key);
+ * extension fields alone are not authentication.
+ */
+export const NO_KEYS: Authenticator = {
+  check: (_data, macOffset) => macOffset >= 0 ? "bad" : "none",
+};
+
+/** Options of a {@link PacketPath}. */
+export interface PacketPathOptions {
+  /** Answers client requests. */
+  server: Server;
+  /** The restrict list (shared by every thread's path: it is read-only per packet). */
+  restrict: RestrictList;
+  /** The MRU list (shared memory across threads), or null for none (no rates, no kisses). */
+  mru: MruList | null;
+  /** This thread's counters. */
+  counters: SysCounters;
+  /** `enable monitor` (default true); monitoring also runs whenever restrict uses limited/kod. */
+  monitor?: boolean;
+  /** The authentication step (default {@link NO_KEYS}). */
+  authenticator?: Authenticator;
+  /**
+   * True on a server thread: "core" and "forward" verdicts go to the main thread, which counts
+   * their outcome when it takes them ({@link PacketPath.acceptForwarded}); a forward the thread
+   * cannot deliver is counted with {@link PacketPath.forwardDropped}.
+   */
+  serverThread?: boolean;
+}
+
+function decodeReason(e: DecodeError): DropReason {
+  switch (e) {
+    case "too_short":
+    case "bad_length":
+    case "bad_version":
+    case "bad_extension":
+    case "bad_mac_length":
+      return e;
+    default:
+      return "bad_mode"; // mode 6/7 never reach the decoder here
+  }
+}
+
+/**
+ * The packet path of one thread. Every thread has its own (its Server, counters and scratch
+ * objects), over the shared restrict list, MRU list and counter memory.
+ *
+ * @example
+ * ```ts
+ * const path = new PacketPath({ server, restrict, mru, counters: stats.counters(0) });
+ * const v = path.handle(input, slot);
+ * if (v.kind === "core") system.onPacket(input.data, ...);
+ * ```
+ */
+export class PacketPath {
+  readonly #server: Server;
+  #restrict: RestrictList;
+  readonly #mru: MruList | null;
+  readonly #counters: SysCounters;
+  #monitor: boolean;
+  #auth: Authenticator;
+  readonly #serverThread: boolean;
+  readonly #peek = new PacketPeek();
+  readonly #verdict = new Verdict();
+
+  /** A path over `options`. */
+  constructor(options: PacketPathOptions) {
+    this.#server = options.server;
+    this.#restrict = options.restrict;
+    this.#mru = options.mru;
+    this.#counters = options.counters;
+    this.#monitor = options.monitor ?? true;
+    this.#auth = options.authenticator ?? NO_KEYS;
+    this.#serverThread = options.serverThread ?? false;
+  }
+
+  /** `enable monitor` / `disable monitor`. */
+  setMonitor(on: boolean): void {
+    this.#monitor = on;
+  }
+
+  /** Replaces the restrict list (a reconfiguration). */
+  setRestrict(list: RestrictList): void {
+    this.#restrict = list;
+  }
+
+  /** Replaces the authentication step (keys loaded or reloaded). */
+  setAuthenticator(auth: Authenticator): void {
+    this.#auth = auth;
+  }
+
+  /** True when packets are recorded in the MRU list. */
+  get monitoring(): boolean {
+    return this.#mru !== null && (this.#monitor || this.#restrict.needsMonitor);
+  }
+
+  /**
+   * Decides what to do with one datagram; a reply is written into `slot` (whose length is set
+   * to 0 otherwise). Never throws on any input; allocation-free for a client request without
+   * extension fields. The verdict is valid until the next call.
+   */
+  handle(p: PacketIn, slot: ReplyBuffer): Verdict {
+    const v = this.#verdict;
+    v.reset();
+    slot.length = 0;
+    slot.stampTransmit = false;
+    const c = this.#counters;
+    c.received();
+    const data = p.data;
+    const n = data.length;
+
+    // 1. Length and format (and senders no datagram can honestly come from).
+    if (p.srcPort === 0) return this.#drop("source_port_zero");
+    if (p.src.isInvalidSource()) return this.#drop("source_invalid");
+    if (n < 1) return this.#drop("too_short");
+    const mode = data[0]! & 7;
+    const version = (data[0]! >> 3) & 7;
+    v.mode = mode;
+    v.version = version;
+    let macOffset = -1;
+    let hasExtensions = false;
+    if (mode === 6) {
+      if (n < 12) return this.#drop("too_short");
+      if (version < 1 || version > 4) return this.#drop("bad_version");
+      // A response or an error: nothing is ever sent in answer to one.
+      if ((data[1]! & 0x80) !== 0) return this.#drop("control_response");
+    } else if (mode === 0) {
+      return this.#drop("bad_mode");
+    } else if (mode !== 7) {
+      const peek = this.#peek;
+      const check = peek.read(data);
+      if (check !== "ok") return this.#drop(decodeReason(check));
+      // COMPAT: NTPv1 (RFC 1059) packets are not answered, as before the packet path.
+      if (version === 1) return this.#drop("bad_version");
+      macOffset = peek.macOffset;
+      hasExtensions = peek.hasExtensions;
+      if (hasExtensions) {
+        // Rare path: walk the extension fields once with the full decoder.
+        const full = decodePacket(data);
+        if (!full.ok) return this.#drop(decodeReason(full.reason));
+        if (full.packet.mac !== null) macOffset = n - 4 - full.packet.mac.digest.length;
+      }
+    }
+
+    // 2. Restrict.
+    const flags = this.#restrict.lookup(p.src, p.srcPort);
+    v.restrictFlags = flags;
+    if ((flags & RES_IGNORE) !== 0) {
+      return this.#drop((flags & RES_INTERFACE) !== 0 ? "own_address" : "ignored");
+    }
+    if (mode === 6 || mode === 7) {
+      if ((flags & RES_NOQUERY) !== 0) return this.#drop("noquery");
+      if (mode === 7) return this.#drop("private_mode");
+      // Control messages are neither rate limited nor recorded (ntpd answers them before its
+      // monitor); their own handler applies nomodify, notrap and nomrulist.
+      return this.#handOn("forward", "control");
+    }
+    c.version(version === NTP_VERSION);
+    let denied: DropReason | null = null;
+    if ((flags & RES_NOSERVE) !== 0) denied = "noserve";
+    else if ((flags & RES_VERSION) !== 0 && version !== NTP_VERSION) denied = "version";
+
+    // 3. Rate control: record the client, then judge its rate (denied clients too, so that
+    // their kisses are spaced as well).
+    const nowSec = p.rxUnixSec + p.rxUnixNsec * 1e-9;
+    let rate = 0;
+    const mru = this.#mru;
+    if (mru !== null && (this.#monitor || this.#restrict.needsMonitor)) {
+      rate = mru.observe(p.src, p.srcPort, mode, version, flags, nowSec);
+    }
+    // Only requests are ever kissed: never a reply (2, 4, 5), and a kiss is itself a reply.
+    const kissable = (mode === 3 || mode === 1) && (flags & RES_KOD) !== 0;
+    if (denied !== null) {
+      if (denied === "noserve" && kissable) return this.#kiss(p, slot, "DENY", denied, nowSec);
+      return this.#drop(denied);
+    }
+    if ((flags & RES_LIMITED) !== 0 && (rate & MRU_EXCEEDED) !== 0) {
+      if (kissable) return this.#kiss(p, slot, "RATE", "rate_limited", nowSec);
+      return this.#drop("rate_limited");
+    }
+
+    // 4. Authentication, then 5. dispatch.
+    let auth: AuthResult = "none";
+    if (macOffset >= 0 || hasExtensions) {
+      const keyId = macOffset >= 0 && macOffset + 4 <= n ? u32At(data, macOffset) : -1;
+      auth = this.#auth.check(data, macOffset, keyId, hasExtensions);
+    }
+    // Only a server thread forwards for authentication; the main thread holds the keys.
+    if (auth === "forward") {
+      return this.#serverThread ? this.#handOn("forward", "auth") : this.#drop("bad_auth");
+    }
+    return this.#afterAuth(p, slot, mode, flags, auth, nowSec);
+  }
+
+  /**
+   * The main thread's side of a datagram a server thread handed on: `kind`, `forward` and
+   * `flags` are that thread's verdict. "core", "control" and "peer" are taken as decided (and
+   * counted here); "auth" is authenticated with the main thread's keys and dispatched. The
+   * returned verdict says what to do, as from {@link handle}.
+   */
+  acceptForwarded(
+    p: PacketIn,
+    slot: ReplyBuffer,
+    kind: VerdictKind,
+    forward: ForwardTo | null,
+    flags: number,
+  ): Verdict {
+    const v = this.#verdict;
+    v.reset();
+    slot.length = 0;
+    slot.stampTransmit = false;
+    const data = p.data;
+    v.restrictFlags = flags;
+    if (data.length > 0) {
+      v.mode = data[0]! & 7;
+      v.version = (data[0]! >> 3) & 7;
+    }
+    if (kind === "core") return this.#handOn("core", null, true);
+    if (kind !== "forward" || forward === null) return this.#drop("no_handler");
+    if (forward !== "auth") return this.#handOn("forward", forward, true);
+    const peek = this.#peek;
+    // The server thread checked the format; read the header again for the MAC's place.
+    if (peek.read(data) !== "ok") return this.#drop("too_short");
+    let macOffset = peek.macOffset;
+    if (peek.hasExtensions) {
+      const full = decodePacket(data);
+      if (!full.ok) return this.#drop(decodeReason(full.reason));
+      macOffset = full.packet.mac === null ? -1 : data.length - 4 - full.packet.mac.digest.length;
+    }
+    const keyId = macOffset >= 0 ? u32At(data, macOffset) : -1;
+    let auth = this.#auth.check(data, macOffset, keyId, peek.hasExtensions);
+    if (auth === "forward") auth = "bad"; // the main thread has no one to forward to
+    return this.#afterAuth(p, slot, v.mode, flags, auth, p.rxUnixSec + p.rxUnixNsec * 1e-9);
+  }
+
+  /**
+   * Counts a datagram a server thread could not hand to the main thread (its queue was full).
+   */
+  forwardDropped(): void {
+    this.#counters.dropped("overload");
+  }
+
+  /** A "core" or "forward" verdict, counted as processed unless a server thread hands it on. */
+  #handOn(kind: "core" | "forward", forward: ForwardTo | null, count = !this.#serverThread) {
+    const v = this.#verdict;
+    if (count) this.#counters.processed();
+    v.kind = kind;
+    v.forward = forward;
+    return v;
+  }
+
+  #afterAuth(
+    p: PacketIn,
+    slot: ReplyBuffer,
+    mode: number,
+    flags: number,
+    auth: AuthResult,
+    nowSec: number,
+  ): Verdict {
+    const v = this.#verdict;
+    const kissable = (mode === 3 || mode === 1) && (flags & RES_KOD) !== 0;
+    if ((flags & RES_NOTRUST) !== 0 && auth !== "ok") {
+      if (kissable) return this.#kiss(p, slot, "DENY", "notrust", nowSec);
+      return this.#drop("notrust");
+    }
+    const data = p.data;
+    switch (mode) {
+      case 3: {
+        if (auth !== "bad" && isZeroTransmit(data)) return this.#drop("zero_transmit");
+        const len = this.#server.answerAdmitted(
+          data,
+          auth === "bad",
+          p.rxUnixSec,
+          p.rxUnixNsec,
+          slot.buffer,
+          slot.view,
+        );
+        slot.length = len;
+        slot.stampTransmit = len > 0;
+        v.kind = "reply";
+        if (auth === "bad") {
+          // A crypto-NAK: the client learns its MAC did not verify.
+          v.reason = "bad_auth";
+          this.#counters.dropped("bad_auth");
+        } else this.#counters.processed();
+        return v;
+      }
+      case 1:
+        if (auth === "bad") return this.#drop("bad_auth");
+        return this.#handOn("forward", "peer");
+      default: // 2, 4, 5: replies and broadcasts, for the core; never answered here
+        if (auth === "bad") return this.#drop("bad_auth");
+        return this.#handOn("core", null);
+    }
+  }
+
+  #kiss(p: PacketIn, slot: ReplyBuffer, code: KissCode, reason: DropReason, nowSec: number) {
+    const v = this.#verdict;
+    const mru = this.#mru;
+    this.#counters.dropped(reason);
+    v.reason = reason;
+    if (mru === null || !mru.takeKiss(p.src, nowSec)) return v; // kind stays "drop"
+    const len = this.#server.writeKiss(
+      p.data,
+      code === "RATE" ? REFID_RATE : REFID_DENY,
+      mru.discard.averageLog2,
+      p.rxUnixSec,
+      p.rxUnixNsec,
+      slot.buffer,
+      slot.view,
+    );
+    if (len === 0 || len > p.data.length) return v;
+    slot.length = len;
+    slot.stampTransmit = true;
+    v.kind = "reply";
+    v.kiss = code;
+    this.#counters.kissSent();
+    return v;
+  }
+
+  #drop(reason: DropReason): Verdict {
+    const v = this.#verdict;
+    v.kind = "drop";
+    v.reason = reason;
+    this.#counters.dropped(reason);
+    return v;
+  }
+}
+
+function u32At(b: Uint8Array, at: number): number {
+  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+}
+
+function isZeroTransmit(data: Uint8Array): boolean {
+  for (let i = 40; i < 48; i++) if (data[i] !== 0) return false;
+  return true;
+}
