@@ -212,6 +212,10 @@ export class MruList {
   readonly #rng: Rng;
   /** Lock owner id of this thread (thread number + 1). */
   readonly #owner: number;
+  // The discard settings, fixed at creation, in the forms observe() needs.
+  readonly #headSec: number;
+  readonly #limitSec: number;
+  readonly #minimumSec: number;
 
   private constructor(buffer: ArrayBuffer | SharedArrayBuffer, rng: Rng, thread: number) {
     this.buffer = buffer;
@@ -232,6 +236,9 @@ export class MruList {
     this.#buckets = new Int32Array(buffer, at, buckets);
     this.#rng = rng;
     this.#owner = thread + 1;
+    this.#headSec = 2 ** this.#f[F_AVERAGE]!;
+    this.#limitSec = NTP_SHIFT * this.#headSec;
+    this.#minimumSec = this.#f[F_MINIMUM]!;
   }
 
   /** A new, empty list sized by `options` (the thread creating it is thread 0). */
@@ -245,10 +252,8 @@ export class MruList {
     h[I_CAPACITY] = cap;
     h[I_BUCKETS] = bucketCount(cap);
     h[I_MAGIC] = MAGIC;
-    const list = new MruList(buffer, rng, 0);
-    list.#clearEntries();
     const d = { ...DEFAULT_DISCARD, ...options.discard };
-    const f = list.#f;
+    const f = new Float64Array(buffer, 4 * HEADER_INTS, HEADER_FLOATS);
     f[F_AVERAGE] = d.averageLog2;
     f[F_MINIMUM] = d.minimumSec;
     f[F_MONITOR] = d.monitorSec;
@@ -256,6 +261,8 @@ export class MruList {
     f[F_KISS_RATE] = options.kissesPerSec ?? DEFAULT_KISSES_PER_SEC;
     f[F_KISS_TOKENS] = f[F_KISS_RATE]!;
     f[F_KISS_TIME] = -Infinity;
+    const list = new MruList(buffer, rng, 0);
+    list.#clearEntries();
     return list;
   }
 
@@ -435,7 +442,10 @@ export class MruList {
     if (i >= 0) {
       interval = Math.floor(nowSec - floats[FLOATS * i + G_LAST]! + 0.5);
       floats[FLOATS * i + G_COUNT]!++;
-      this.#unlinkLru(i);
+      if (this.#head[I_HEAD] !== i) {
+        this.#unlinkLru(i);
+        this.#pushLru(i);
+      }
     } else {
       i = this.#allocate(nowSec);
       if (i < 0) {
@@ -457,8 +467,8 @@ export class MruList {
       floats[FLOATS * i + G_COUNT] = 1;
       interval = Infinity;
       f[F_ADDED]!++;
+      this.#pushLru(i);
     }
-    this.#pushLru(i);
     floats[FLOATS * i + G_LAST] = nowSec;
     ints[INTS * i + J_META] = (src.family << 8) | ((version & 7) << 3) | (mode & 7);
     ints[INTS * i + J_PORT] = port;
@@ -468,11 +478,12 @@ export class MruList {
     // spacing (1 s of grace) or one that would push the score to NTP_SHIFT average spacings is
     // over the rates. The first one over sets the score past the limit, so the client must be
     // quiet for a while before it is served again.
-    const headSec = 2 ** f[F_AVERAGE]!;
-    const limitSec = NTP_SHIFT * headSec;
-    let leak = Math.max(0, floats[FLOATS * i + G_LEAK]! - interval);
+    const headSec = this.#headSec;
+    const limitSec = this.#limitSec;
+    let leak = floats[FLOATS * i + G_LEAK]! - interval;
+    if (!(leak > 0)) leak = 0;
     let result = MRU_RECORDED;
-    if (interval + 1 >= f[F_MINIMUM]! && leak + headSec < limitSec) {
+    if (interval + 1 >= this.#minimumSec && leak + headSec < limitSec) {
       leak = Math.max(0, leak + headSec - 2);
     } else {
       result |= MRU_EXCEEDED;
@@ -498,7 +509,7 @@ export class MruList {
     const i = this.#find(src);
     if (i >= 0) {
       const at = FLOATS * i + G_KISS;
-      const headSec = 2 ** f[F_AVERAGE]!;
+      const headSec = this.#headSec;
       const rate = f[F_KISS_RATE]!;
       const tokens = Math.min(
         rate,

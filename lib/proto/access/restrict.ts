@@ -184,55 +184,68 @@ function maskWord(prefixLength: number, k: number): number {
   return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
 }
 
+function hash1(w0: number): number {
+  const h = Math.imul(w0 ^ 0x5bd1e995, 0x9e3779b1);
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
+function hash4(w0: number, w1: number, w2: number, w3: number): number {
+  let h = Math.imul(w0 ^ 0x5bd1e995, 0x9e3779b1);
+  h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca6b);
+  h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ w3 ^ (h >>> 16), 0x27d4eb2f);
+  return (h ^ (h >>> 15)) >>> 0;
+}
+
 /**
  * Open-addressing table from masked address words to a group of entries (same address and mask,
  * most specific port condition first). Built once per change of the list; read per packet.
+ * IPv4 tables key on one word, IPv6 tables on four.
  */
 class PrefixTable {
   readonly m0: number;
   readonly m1: number;
   readonly m2: number;
   readonly m3: number;
+  readonly #v4: boolean;
   readonly #keys: Uint32Array;
   readonly #values: Int32Array;
   readonly #slotMask: number;
   readonly groups: Entry[][] = [];
 
-  constructor(prefixLength: number, count: number) {
+  constructor(family: 4 | 6, prefixLength: number, count: number) {
     this.m0 = maskWord(prefixLength, 0);
     this.m1 = maskWord(prefixLength, 1);
     this.m2 = maskWord(prefixLength, 2);
     this.m3 = maskWord(prefixLength, 3);
+    this.#v4 = family === 4;
     let slots = 8;
     while (slots < 2 * count) slots *= 2;
     this.#slotMask = slots - 1;
-    this.#keys = new Uint32Array(4 * slots);
+    this.#keys = new Uint32Array((this.#v4 ? 1 : 4) * slots);
     this.#values = new Int32Array(slots).fill(-1);
-  }
-
-  static #hash(w0: number, w1: number, w2: number, w3: number): number {
-    let h = Math.imul(w0 ^ 0x5bd1e995, 0x9e3779b1);
-    h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca6b);
-    h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae35);
-    h = Math.imul(h ^ w3 ^ (h >>> 16), 0x27d4eb2f);
-    return (h ^ (h >>> 15)) >>> 0;
   }
 
   add(e: Entry): void {
     const [a0, a1, a2, a3] = e.a;
-    let i = PrefixTable.#hash(a0, a1, a2, a3) & this.#slotMask;
+    const v4 = this.#v4;
+    const stride = v4 ? 1 : 4;
+    let i = (v4 ? hash1(a0) : hash4(a0, a1, a2, a3)) & this.#slotMask;
     for (;;) {
       const g = this.#values[i]!;
+      const k = stride * i;
       if (g < 0) {
         this.#values[i] = this.groups.length;
-        this.#keys.set([a0, a1, a2, a3], 4 * i);
+        if (v4) this.#keys[k] = a0;
+        else this.#keys.set([a0, a1, a2, a3], k);
         this.groups.push([e]);
         return;
       }
-      const k = 4 * i;
+      const keys = this.#keys;
       if (
-        this.#keys[k] === a0 && this.#keys[k + 1] === a1 && this.#keys[k + 2] === a2 &&
-        this.#keys[k + 3] === a3
+        v4
+          ? keys[k] === a0
+          : (keys[k] === a0 && keys[k + 1] === a1 && keys[k + 2] === a2 && keys[k + 3] === a3)
       ) {
         const group = this.groups[g]!;
         group.push(e);
@@ -245,26 +258,36 @@ class PrefixTable {
 
   /** The first entry of the group for this source whose port condition holds, or null. */
   find(s: IpWords, port: number): Entry | null {
-    const a0 = (s.w0 & this.m0) >>> 0;
-    const a1 = (s.w1 & this.m1) >>> 0;
-    const a2 = (s.w2 & this.m2) >>> 0;
-    const a3 = (s.w3 & this.m3) >>> 0;
     const keys = this.#keys;
-    let i = PrefixTable.#hash(a0, a1, a2, a3) & this.#slotMask;
-    for (;;) {
-      const g = this.#values[i]!;
-      if (g < 0) return null;
-      const k = 4 * i;
-      if (keys[k] === a0 && keys[k + 1] === a1 && keys[k + 2] === a2 && keys[k + 3] === a3) {
-        const group = this.groups[g]!;
-        for (let j = 0; j < group.length; j++) {
-          const e = group[j]!;
-          if (portHolds(e, port)) return e;
-        }
-        return null;
+    const slotMask = this.#slotMask;
+    let g = -1;
+    if (this.#v4) {
+      const a0 = (s.w0 & this.m0) >>> 0;
+      for (let i = hash1(a0) & slotMask;; i = (i + 1) & slotMask) {
+        g = this.#values[i]!;
+        if (g < 0 || keys[i] === a0) break;
       }
-      i = (i + 1) & this.#slotMask;
+    } else {
+      const a0 = (s.w0 & this.m0) >>> 0;
+      const a1 = (s.w1 & this.m1) >>> 0;
+      const a2 = (s.w2 & this.m2) >>> 0;
+      const a3 = (s.w3 & this.m3) >>> 0;
+      for (let i = hash4(a0, a1, a2, a3) & slotMask;; i = (i + 1) & slotMask) {
+        g = this.#values[i]!;
+        const k = 4 * i;
+        if (
+          g < 0 ||
+          (keys[k] === a0 && keys[k + 1] === a1 && keys[k + 2] === a2 && keys[k + 3] === a3)
+        ) break;
+      }
     }
+    if (g < 0) return null;
+    const group = this.groups[g]!;
+    for (let j = 0; j < group.length; j++) {
+      const e = group[j]!;
+      if (e.rank === MATCH_ANY || portHolds(e, port)) return e;
+    }
+    return null;
   }
 }
 
@@ -418,7 +441,7 @@ export class RestrictList {
         .sort((x, y) => y - x);
       for (const len of lengths) {
         const at = mine.filter((e) => e.prefixLength === len);
-        const t = new PrefixTable(len, at.length);
+        const t = new PrefixTable(fam, len, at.length);
         for (const e of at) t.add(e);
         fi.tables.push(t);
       }
