@@ -1,6 +1,8 @@
 // The configuration model: one typed, plain-data description of a Horae/ntpd configuration,
 // produced by both readers (ntp.conf and TOML) and consumed by the daemon (ntp.conf(5), ntpd 4.2.x).
 
+import type { RestrictFlag } from "../proto/access/restrict.ts";
+
 /** Which address family a command is restricted to: the `-4` / `-6` qualifiers. */
 export type AddressFamily = "any" | "ipv4" | "ipv6";
 
@@ -90,44 +92,8 @@ export interface RefclockConfig {
   fudge: FudgeConfig;
 }
 
-/** Flags of a `restrict` line (ntp_acc). */
-export type RestrictFlag =
-  | "ignore"
-  | "kod"
-  | "limited"
-  | "lowpriotrap"
-  | "nomodify"
-  | "noquery"
-  | "nopeer"
-  | "noepeer"
-  | "noserve"
-  | "notrap"
-  | "notrust"
-  | "nomrulist"
-  | "mssntp"
-  | "ntpport"
-  | "non-ntpport"
-  | "version";
-
-/** Every restrict flag the model knows. */
-export const RESTRICT_FLAGS: readonly RestrictFlag[] = [
-  "ignore",
-  "kod",
-  "limited",
-  "lowpriotrap",
-  "nomodify",
-  "noquery",
-  "nopeer",
-  "noepeer",
-  "noserve",
-  "notrap",
-  "notrust",
-  "nomrulist",
-  "mssntp",
-  "ntpport",
-  "non-ntpport",
-  "version",
-];
+// The core owns the restrict words (lib/proto/access/restrict.ts); the model re-exports them.
+export { RESTRICT_FLAGS, type RestrictFlag } from "../proto/access/restrict.ts";
 
 /**
  * One `restrict` rule. `restrict default` without `-4`/`-6` becomes two rules (IPv4 0.0.0.0/0
