@@ -1,0 +1,223 @@
+// Reference clocks: `server 127.127.t.u` lines, their options, and the `fudge` command
+// (ntp.conf(5) Reference Clock Support; TOML [[refclock]]).
+
+import { NTP_MAXDPOLL, NTP_MAXPOLL, NTP_MINDPOLL, NTP_MINPOLL } from "../constants.ts";
+import { option, section } from "./option_spec.ts";
+import { checkPollOrder } from "./sources.ts";
+
+/** Driver types the daemon runs today (1: LOCAL). */
+export const IMPLEMENTED_REFCLOCK_TYPES: readonly number[] = [1];
+
+const POLL_RANGE = { min: NTP_MINPOLL, max: NTP_MAXPOLL, outside: "clamp" } as const;
+const NOT_FOR_LOCAL = "the LOCAL driver, the only one implemented, has no use for it";
+const FIXED_POLL = "reference clocks are read every 64 s whatever the poll bounds";
+
+/** The values of a refclock's server line (model `refclocks[i]`). */
+export const REFCLOCK_OPTIONS = [
+  option({
+    field: "type",
+    ntpConf: null,
+    toml: "type",
+    type: "int",
+    default: 0,
+    required: true,
+    always: true,
+    doc: "Driver type t of 127.127.t.u (1 LOCAL, 20 NMEA, 22 PPS, 28 SHM, ...).",
+    applied: true,
+  }),
+  option({
+    field: "unit",
+    ntpConf: null,
+    toml: "unit",
+    type: "int",
+    default: 0,
+    always: true,
+    doc: "Unit number u of 127.127.t.u.",
+    applied: true,
+  }),
+  option({
+    field: "mode",
+    ntpConf: "mode",
+    toml: "mode",
+    type: "int",
+    range: { min: 0, max: 0xffffffff, outside: "drop" },
+    default: null,
+    doc: "Driver-specific mode (on the server line or the fudge line).",
+    applied: NOT_FOR_LOCAL,
+  }),
+  option({
+    field: "prefer",
+    ntpConf: "prefer",
+    toml: "prefer",
+    type: "flag",
+    default: false,
+    doc: "Prefer this clock in selection.",
+    applied: "the clock with the lowest stratum is used, preferred or not",
+  }),
+  option({
+    field: "noselect",
+    ntpConf: "noselect",
+    toml: "noselect",
+    type: "flag",
+    default: false,
+    doc: "Read the clock but never select it.",
+    applied: "the clock can still be selected",
+  }),
+  option({
+    field: "trueChimer",
+    ntpConf: "true",
+    toml: "true",
+    type: "flag",
+    default: false,
+    doc: "Always count the clock as a truechimer.",
+    applied: "reference clocks do not go through the selection algorithm yet",
+  }),
+  option({
+    field: "minpollLog2",
+    ntpConf: "minpoll",
+    toml: "minpoll",
+    type: "int",
+    unit: "log2 s",
+    range: POLL_RANGE,
+    default: NTP_MINDPOLL,
+    doc: "Shortest poll interval.",
+    applied: FIXED_POLL,
+  }),
+  option({
+    field: "maxpollLog2",
+    ntpConf: "maxpoll",
+    toml: "maxpoll",
+    type: "int",
+    unit: "log2 s",
+    range: POLL_RANGE,
+    default: NTP_MAXDPOLL,
+    doc: "Longest poll interval.",
+    applied: FIXED_POLL,
+  }),
+] as const;
+
+/** The values of a `fudge` line (model `refclocks[i].fudge`). */
+export const FUDGE_OPTIONS = [
+  option({
+    field: "time1Sec",
+    ntpConf: "time1",
+    toml: "time1",
+    type: "number",
+    unit: "s",
+    range: { min: -86400, max: 86400, outside: "clamp", compat: "ntpd has no bound" },
+    default: null,
+    doc: "Offset added to the clock's time.",
+    applied: true,
+  }),
+  option({
+    field: "time2Sec",
+    ntpConf: "time2",
+    toml: "time2",
+    type: "number",
+    unit: "s",
+    range: { min: -86400, max: 86400, outside: "clamp", compat: "ntpd has no bound" },
+    default: null,
+    doc: "Second, driver-specific time constant.",
+    applied: true,
+  }),
+  option({
+    field: "stratum",
+    ntpConf: "stratum",
+    toml: "stratum",
+    type: "int",
+    range: { min: 0, max: 15, outside: "clamp" },
+    default: null,
+    doc: "Stratum the clock claims.",
+    applied: true,
+  }),
+  option({
+    field: "refid",
+    ntpConf: "refid",
+    toml: "refid",
+    type: "string",
+    default: null,
+    doc: "Reference id of the clock, 1 to 4 ASCII characters.",
+    applied: true,
+  }),
+  option({
+    field: "flag1",
+    ntpConf: "flag1",
+    toml: "flag1",
+    type: "bool",
+    default: null,
+    doc: "Driver flag 1 (0 or 1).",
+    applied: NOT_FOR_LOCAL,
+  }),
+  option({
+    field: "flag2",
+    ntpConf: "flag2",
+    toml: "flag2",
+    type: "bool",
+    default: null,
+    doc: "Driver flag 2 (0 or 1).",
+    applied: NOT_FOR_LOCAL,
+  }),
+  option({
+    field: "flag3",
+    ntpConf: "flag3",
+    toml: "flag3",
+    type: "bool",
+    default: null,
+    doc: "Driver flag 3 (0 or 1).",
+    applied: NOT_FOR_LOCAL,
+  }),
+  option({
+    field: "flag4",
+    ntpConf: "flag4",
+    toml: "flag4",
+    type: "bool",
+    default: null,
+    doc: "Driver flag 4 (0 or 1).",
+    applied: NOT_FOR_LOCAL,
+  }),
+] as const;
+
+/** Reference clocks. */
+export const REFCLOCK_SECTION = section({
+  id: "refclock",
+  title: "Reference clocks",
+  doc: "A clock attached to this machine, named by the pseudo-address 127.127.t.u.",
+  group: "refclocks",
+  model: "refclocks",
+  toml: "refclock",
+  array: true,
+  parts: [{ at: "", options: REFCLOCK_OPTIONS }, { at: "fudge", options: FUDGE_OPTIONS }],
+  commands: [
+    {
+      keyword: "server",
+      syntax: "127.127.t.u [prefer] [noselect] [true] [minpoll n] [maxpoll n] [mode m]",
+      doc: "Run driver t, unit u.",
+      form: "custom",
+      takes: ["prefer", "noselect", "true", "minpoll", "maxpoll", "mode"],
+      applied: true,
+    },
+    {
+      keyword: "fudge",
+      syntax: "127.127.t.u [time1 s] [time2 s] [stratum n] [refid id] [mode m] [flagN 0|1]",
+      doc: "Adjust a reference clock (the server line may come before or after).",
+      form: "custom",
+      takes: [
+        "time1",
+        "time2",
+        "stratum",
+        "refid",
+        "mode",
+        "flag1",
+        "flag2",
+        "flag3",
+        "flag4",
+      ],
+      applied: true,
+    },
+  ],
+  rules: [{ doc: "A minpoll above maxpoll is lowered to maxpoll.", check: checkPollOrder }],
+  elementApplied: (r) =>
+    IMPLEMENTED_REFCLOCK_TYPES.includes(r.type as number)
+      ? true
+      : `driver type ${r.type} is not implemented: this clock is not used`,
+});

@@ -1,0 +1,130 @@
+// `enable` / `disable`: the system flags (ntp.conf(5) Miscellaneous Options; TOML [system]).
+
+import { option, section } from "./option_spec.ts";
+
+/** Every system flag, sorted. */
+export const SYSTEM_FLAGS = [
+  "auth",
+  "bclient",
+  "calibrate",
+  "kernel",
+  "mode7",
+  "monitor",
+  "ntp",
+  "pps",
+  "stats",
+] as const;
+
+/** The system flags (model `system`), with ntpd's defaults. */
+export const SYSTEM_FLAG_OPTIONS = [
+  option({
+    field: "auth",
+    ntpConf: "auth",
+    toml: "auth",
+    type: "bool",
+    default: true,
+    doc: "Require authentication for peers and broadcast servers that mobilise by themselves.",
+    applied: "authentication is not implemented: there is nothing to require",
+  }),
+  option({
+    field: "bclient",
+    ntpConf: "bclient",
+    toml: "bclient",
+    type: "bool",
+    default: false,
+    written: false,
+    doc: "Listen for broadcast servers (the same as broadcastclient).",
+    applied: "broadcast and multicast reception is not implemented",
+  }),
+  option({
+    field: "calibrate",
+    ntpConf: "calibrate",
+    toml: "calibrate",
+    type: "bool",
+    default: false,
+    doc: "Calibrate reference clock drivers that support it.",
+    applied: "no driver calibrates",
+  }),
+  option({
+    field: "kernel",
+    ntpConf: "kernel",
+    toml: "kernel",
+    type: "bool",
+    default: true,
+    doc: "Use the kernel's PLL (ntpd discipline).",
+    applied: true,
+  }),
+  option({
+    field: "mode7",
+    ntpConf: "mode7",
+    toml: "mode7",
+    type: "bool",
+    default: false,
+    doc: "Answer mode 7 (ntpdc) requests.",
+    applied: "mode 7 is not implemented: ntpdc requests are not answered",
+  }),
+  option({
+    field: "monitor",
+    ntpConf: "monitor",
+    toml: "monitor",
+    type: "bool",
+    default: true,
+    doc: "Keep the MRU list of recent clients.",
+    applied: "the MRU list is not kept yet",
+  }),
+  option({
+    field: "ntp",
+    ntpConf: "ntp",
+    toml: "ntp",
+    type: "bool",
+    default: true,
+    doc: "Discipline the clock (disable ntp: measure only).",
+    applied: true,
+  }),
+  option({
+    field: "pps",
+    ntpConf: "pps",
+    toml: "pps",
+    type: "bool",
+    default: false,
+    doc: "Use the kernel's PPS discipline.",
+    applied: "no PPS driver is implemented",
+  }),
+  option({
+    field: "stats",
+    ntpConf: "stats",
+    toml: "stats",
+    type: "bool",
+    default: true,
+    doc: "Write the statistics files.",
+    applied: "statistics files are not written yet",
+  }),
+] as const;
+
+/** System flags. */
+export const SYSTEM_SECTION = section({
+  id: "system",
+  title: "System flags",
+  doc: "Switches set by enable and disable (COMPAT: stats is on by default, as ntpd in practice).",
+  group: "tuning",
+  model: "system",
+  toml: "system",
+  array: false,
+  parts: [{ at: "", options: SYSTEM_FLAG_OPTIONS }],
+  commands: [
+    {
+      keyword: "enable",
+      syntax: "flag ...",
+      doc: "Turn flags on.",
+      form: "custom",
+      applied: true,
+    },
+    {
+      keyword: "disable",
+      syntax: "flag ...",
+      doc: "Turn flags off.",
+      form: "custom",
+      applied: true,
+    },
+  ],
+});
