@@ -298,10 +298,31 @@ export class IpWords {
 
   /** Sets the address from 4 or 16 bytes at `offset` of `b` (network order). */
   setBytes(b: Uint8Array, offset: number, family: 4 | 6): this {
-    const u = (at: number) =>
-      ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-    if (family === 4) return this.setV4(u(offset));
-    return this.setV6(u(offset), u(offset + 4), u(offset + 8), u(offset + 12));
+    // Written out (no helper calls): a 32-bit value above 2^30 passed to or returned from a
+    // call that is not inlined costs an allocation, and transports call this per datagram.
+    const o = offset;
+    const w0 = ((b[o]! << 24) | (b[o + 1]! << 16) | (b[o + 2]! << 8) | b[o + 3]!) >>> 0;
+    if (family === 4) {
+      this.family = 4;
+      this.w0 = w0;
+      this.w1 = this.w2 = this.w3 = 0;
+      return this;
+    }
+    const w1 = ((b[o + 4]! << 24) | (b[o + 5]! << 16) | (b[o + 6]! << 8) | b[o + 7]!) >>> 0;
+    const w2 = ((b[o + 8]! << 24) | (b[o + 9]! << 16) | (b[o + 10]! << 8) | b[o + 11]!) >>> 0;
+    const w3 = ((b[o + 12]! << 24) | (b[o + 13]! << 16) | (b[o + 14]! << 8) | b[o + 15]!) >>> 0;
+    if (w0 === 0 && w1 === 0 && w2 === 0xffff) {
+      this.family = 4;
+      this.w0 = w3;
+      this.w1 = this.w2 = this.w3 = 0;
+      return this;
+    }
+    this.family = 6;
+    this.w0 = w0;
+    this.w1 = w1;
+    this.w2 = w2;
+    this.w3 = w3;
+    return this;
   }
 
   /** Sets the address from a parsed address. */

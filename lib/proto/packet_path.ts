@@ -295,20 +295,19 @@ export class PacketPath {
 
     // 3. Rate control: record the client, then judge its rate (denied clients too, so that
     // their kisses are spaced as well).
-    const nowSec = p.rxUnixSec + p.rxUnixNsec * 1e-9;
     let rate = 0;
     const mru = this.#mru;
     if (mru !== null && (this.#monitor || this.#restrict.needsMonitor)) {
-      rate = mru.observe(p.src, p.srcPort, mode, version, flags, nowSec);
+      rate = mru.observe(p.src, p.srcPort, mode, version, flags, p);
     }
     // Only requests are ever kissed: never a reply (2, 4, 5), and a kiss is itself a reply.
     const kissable = (mode === 3 || mode === 1) && (flags & RES_KOD) !== 0;
     if (denied !== null) {
-      if (denied === "noserve" && kissable) return this.#kiss(p, slot, "DENY", denied, nowSec);
+      if (denied === "noserve" && kissable) return this.#kiss(p, slot, "DENY", denied);
       return this.#drop(denied);
     }
     if ((flags & RES_LIMITED) !== 0 && (rate & MRU_EXCEEDED) !== 0) {
-      if (kissable) return this.#kiss(p, slot, "RATE", "rate_limited", nowSec);
+      if (kissable) return this.#kiss(p, slot, "RATE", "rate_limited");
       return this.#drop("rate_limited");
     }
 
@@ -322,7 +321,7 @@ export class PacketPath {
     if (auth === "forward") {
       return this.#serverThread ? this.#handOn("forward", "auth") : this.#drop("bad_auth");
     }
-    return this.#afterAuth(p, slot, mode, flags, auth, nowSec);
+    return this.#afterAuth(p, slot, mode, flags, auth);
   }
 
   /**
@@ -363,7 +362,7 @@ export class PacketPath {
     const keyId = macOffset >= 0 ? u32At(data, macOffset) : -1;
     let auth = this.#auth.check(data, macOffset, keyId, peek.hasExtensions);
     if (auth === "forward") auth = "bad"; // the main thread has no one to forward to
-    return this.#afterAuth(p, slot, v.mode, flags, auth, p.rxUnixSec + p.rxUnixNsec * 1e-9);
+    return this.#afterAuth(p, slot, v.mode, flags, auth);
   }
 
   /**
@@ -388,12 +387,11 @@ export class PacketPath {
     mode: number,
     flags: number,
     auth: AuthResult,
-    nowSec: number,
   ): Verdict {
     const v = this.#verdict;
     const kissable = (mode === 3 || mode === 1) && (flags & RES_KOD) !== 0;
     if ((flags & RES_NOTRUST) !== 0 && auth !== "ok") {
-      if (kissable) return this.#kiss(p, slot, "DENY", "notrust", nowSec);
+      if (kissable) return this.#kiss(p, slot, "DENY", "notrust");
       return this.#drop("notrust");
     }
     const data = p.data;
@@ -427,11 +425,12 @@ export class PacketPath {
     }
   }
 
-  #kiss(p: PacketIn, slot: ReplyBuffer, code: KissCode, reason: DropReason, nowSec: number) {
+  #kiss(p: PacketIn, slot: ReplyBuffer, code: KissCode, reason: DropReason) {
     const v = this.#verdict;
     const mru = this.#mru;
     this.#counters.dropped(reason);
     v.reason = reason;
+    const nowSec = p.rxUnixSec + p.rxUnixNsec * 1e-9;
     if (mru === null || !mru.takeKiss(p.src, nowSec)) return v; // kind stays "drop"
     const len = this.#server.writeKiss(
       p.data,

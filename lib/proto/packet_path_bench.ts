@@ -74,7 +74,7 @@ function pathWith(list: RestrictList, monitor: boolean): [PacketPath, PacketIn] 
   const path = new PacketPath({
     server: new Server(STATE),
     restrict: list,
-    mru: MruList.create({}, new SeededRng(1)),
+    mru: MruList.create({}),
     counters: SysStats.create(1, 0).counters(0),
     monitor,
   });

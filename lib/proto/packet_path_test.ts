@@ -14,7 +14,6 @@ import {
   type ReplyBuffer,
   type VerdictKind,
 } from "./packet_path.ts";
-import { SeededRng } from "./rng.ts";
 import { Server, type SystemState } from "./server.ts";
 import { SysStats } from "./sys_stats.ts";
 
@@ -75,7 +74,7 @@ function rig(
   const mru = MruList.create({
     maxDepth: opts.mruDepth ?? 1000,
     ...(opts.discard !== undefined ? { discard: { averageLog2: opts.discard } } : {}),
-  }, new SeededRng(7));
+  });
   const path = new PacketPath({
     server: new Server(SYNCED),
     restrict,
@@ -349,7 +348,7 @@ Deno.test("PacketPath: a server thread hands on, the main thread counts; limits 
   const restrict = new RestrictList();
   restrict.addRule("0.0.0.0", 0, ["limited", "kod"]);
   const stats = SysStats.create(2, 0, true);
-  const mru = MruList.create({ maxDepth: 100, shared: true }, new SeededRng(1));
+  const mru = MruList.create({ maxDepth: 100, shared: true });
   const main = new PacketPath({
     server: new Server(SYNCED),
     restrict,
@@ -360,7 +359,7 @@ Deno.test("PacketPath: a server thread hands on, the main thread counts; limits 
   const worker = new PacketPath({
     server: new Server(SYNCED),
     restrict,
-    mru: MruList.attach(mru.buffer, new SeededRng(2), 1),
+    mru: MruList.attach(mru.buffer, 1),
     counters: SysStats.attach(stats.buffer).counters(1),
     authenticator: { check: (_d, mac) => mac >= 0 ? "forward" : "none" },
     serverThread: true,
@@ -458,7 +457,7 @@ Deno.test("PacketPath: one address flooding from many ports while a client polls
 Deno.test("PacketPath: a million distinct sources leave the MRU list within its bound", () => {
   // The default sizing (1024 KiB): the entry count is fixed by the byte bound.
   const stats = SysStats.create(1, 0);
-  const mru = MruList.create({}, new SeededRng(3));
+  const mru = MruList.create({});
   const path = new PacketPath({
     server: new Server(SYNCED),
     restrict: new RestrictList(),

@@ -17,7 +17,6 @@
 
 import { NTP_SHIFT } from "../constants.ts";
 import { IpWords } from "../ip.ts";
-import type { Rng } from "../rng.ts";
 
 /** `discard` parameters (ntp.conf(5)). */
 export interface DiscardSettings {
@@ -27,7 +26,7 @@ export interface DiscardSettings {
   minimumSec: number;
   /**
    * With the list full and its oldest entry younger than `maxAgeSec`, a new client replaces the
-   * oldest entry with probability (age of the oldest entry) / monitor, seconds (default 3000).
+   * oldest entry at the rate (age of the oldest entry) / monitor, seconds (default 3000).
    */
   monitorSec: number;
 }
@@ -102,6 +101,15 @@ export interface MruStats {
   kissesSuppressed: number;
 }
 
+/**
+ * A receive time as Unix seconds and nanoseconds (the packet path's `PacketIn` is one). Passed
+ * as an object so the hot path hands no float across a call: a float argument is boxed.
+ */
+export interface ReceiveTime {
+  readonly rxUnixSec: number;
+  readonly rxUnixNsec: number;
+}
+
 /** {@link MruList.observe} result bit: the packet broke the `discard` rates. */
 export const MRU_EXCEEDED = 1;
 /** {@link MruList.observe} result bit: the client has an entry (rates and kisses apply). */
@@ -130,6 +138,7 @@ const F_NOT_RECORDED = 9;
 const F_BUSY = 10;
 const F_KISSES = 11;
 const F_KISSES_SUPPRESSED = 12;
+const F_ADMIT_CREDIT = 13;
 const HEADER_FLOATS = 16;
 const HEADER_BYTES = 4 * HEADER_INTS + 8 * HEADER_FLOATS;
 const MAGIC = 0x4d52554c; // "MRUL"
@@ -178,12 +187,13 @@ export function mruCapacityFor(bytes: number): number {
   return cap;
 }
 
-function hashKey(family: number, w0: number, w1: number, w2: number, w3: number): number {
-  let h = Math.imul(w0 ^ family, 0x9e3779b1);
-  h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca6b);
-  h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae35);
-  h = Math.imul(h ^ w3 ^ (h >>> 16), 0x27d4eb2f);
-  return (h ^ (h >>> 15)) >>> 0;
+/** Hash of a key; takes the words from an IpWords so no 32-bit value crosses a call. */
+function hashOf(s: IpWords, mask: number): number {
+  let h = Math.imul(s.w0 ^ s.family, 0x9e3779b1);
+  h = Math.imul(h ^ s.w1 ^ (h >>> 15), 0x85ebca6b);
+  h = Math.imul(h ^ s.w2 ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ s.w3 ^ (h >>> 16), 0x27d4eb2f);
+  return (h ^ (h >>> 15)) & mask;
 }
 
 /**
@@ -192,8 +202,8 @@ function hashKey(family: number, w0: number, w1: number, w2: number, w3: number)
  *
  * @example
  * ```ts
- * const mru = MruList.create({ maxMemBytes: 1 << 20 }, rng);
- * const r = mru.observe(src, port, 3, 4, flags, nowSec);
+ * const mru = MruList.create({ maxMemBytes: 1 << 20 });
+ * const r = mru.observe(src, port, 3, 4, flags, packetIn);
  * if ((flags & RES_LIMITED) && (r & MRU_EXCEEDED)) { ... drop, maybe kiss ... }
  * ```
  */
@@ -209,15 +219,16 @@ export class MruList {
   readonly #buckets: Int32Array;
   readonly #capacity: number;
   readonly #bucketMask: number;
-  readonly #rng: Rng;
   /** Lock owner id of this thread (thread number + 1). */
   readonly #owner: number;
   // The discard settings, fixed at creation, in the forms observe() needs.
   readonly #headSec: number;
   readonly #limitSec: number;
   readonly #minimumSec: number;
+  /** Scratch key for rehashing an entry being recycled. */
+  readonly #scratch = new IpWords();
 
-  private constructor(buffer: ArrayBuffer | SharedArrayBuffer, rng: Rng, thread: number) {
+  private constructor(buffer: ArrayBuffer | SharedArrayBuffer, thread: number) {
     this.buffer = buffer;
     this.#shared = typeof SharedArrayBuffer !== "undefined" && buffer instanceof SharedArrayBuffer;
     this.#head = new Int32Array(buffer, 0, HEADER_INTS);
@@ -234,7 +245,6 @@ export class MruList {
     this.#ints = new Int32Array(buffer, at, cap * INTS);
     at += 4 * cap * INTS;
     this.#buckets = new Int32Array(buffer, at, buckets);
-    this.#rng = rng;
     this.#owner = thread + 1;
     this.#headSec = 2 ** this.#f[F_AVERAGE]!;
     this.#limitSec = NTP_SHIFT * this.#headSec;
@@ -242,7 +252,7 @@ export class MruList {
   }
 
   /** A new, empty list sized by `options` (the thread creating it is thread 0). */
-  static create(options: MruOptions, rng: Rng): MruList {
+  static create(options: MruOptions = {}): MruList {
     const cap = options.maxDepth !== undefined
       ? Math.max(1, Math.floor(options.maxDepth))
       : mruCapacityFor(options.maxMemBytes ?? DEFAULT_MRU_MAXMEM_BYTES);
@@ -261,7 +271,7 @@ export class MruList {
     f[F_KISS_RATE] = options.kissesPerSec ?? DEFAULT_KISSES_PER_SEC;
     f[F_KISS_TOKENS] = f[F_KISS_RATE]!;
     f[F_KISS_TIME] = -Infinity;
-    const list = new MruList(buffer, rng, 0);
+    const list = new MruList(buffer, 0);
     list.#clearEntries();
     return list;
   }
@@ -270,13 +280,13 @@ export class MruList {
    * Wraps the memory of a list created elsewhere (a server thread; `thread` ≥ 1 identifies it
    * as the lock owner). Throws a RangeError when `buffer` does not hold a list.
    */
-  static attach(buffer: ArrayBuffer | SharedArrayBuffer, rng: Rng, thread: number): MruList {
+  static attach(buffer: ArrayBuffer | SharedArrayBuffer, thread: number): MruList {
     if (buffer.byteLength < HEADER_BYTES) throw new RangeError("MruList: buffer too small");
     const h = new Int32Array(buffer, 0, HEADER_INTS);
     if (h[I_MAGIC] !== MAGIC || buffer.byteLength < mruBytes(h[I_CAPACITY]!)) {
       throw new RangeError("MruList: buffer does not hold an MRU list");
     }
-    return new MruList(buffer, rng, thread);
+    return new MruList(buffer, thread);
   }
 
   /** The entry bound. */
@@ -339,7 +349,7 @@ export class MruList {
     const keys = this.#keys;
     const ints = this.#ints;
     const fam = s.family;
-    let i = this.#buckets[hashKey(fam, s.w0, s.w1, s.w2, s.w3) & this.#bucketMask]!;
+    let i = this.#buckets[hashOf(s, this.#bucketMask)]!;
     // Bounded walk: a chain can never be longer than the list.
     for (let n = 0; i >= 0 && n < this.#capacity; n++) {
       const k = KEY_WORDS * i;
@@ -378,8 +388,13 @@ export class MruList {
     const keys = this.#keys;
     const ints = this.#ints;
     const k = KEY_WORDS * i;
-    const fam = ints[INTS * i + J_META]! >>> 8;
-    const b = hashKey(fam, keys[k]!, keys[k + 1]!, keys[k + 2]!, keys[k + 3]!) & this.#bucketMask;
+    const w = this.#scratch;
+    w.family = (ints[INTS * i + J_META]! >>> 8) === 6 ? 6 : 4;
+    w.w0 = keys[k]!;
+    w.w1 = keys[k + 1]!;
+    w.w2 = keys[k + 2]!;
+    w.w3 = keys[k + 3]!;
+    const b = hashOf(w, this.#bucketMask);
     let prev = -1;
     let j = this.#buckets[b]!;
     for (let n = 0; j >= 0 && n < this.#capacity; n++) {
@@ -407,8 +422,17 @@ export class MruList {
     const age = nowSec - this.#floats[FLOATS * oldest + G_LAST]!;
     const f = this.#f;
     // The storage is allocated up front, so unlike ntpd the list never grows in steps: a
-    // recent oldest entry gives way to a new client only by the `discard monitor` chance.
-    if (age <= f[F_MAXAGE]! && this.#rng.nextFloat() * f[F_MONITOR]! >= age) return -1;
+    // recent oldest entry gives way to new clients only at the `discard monitor` rate.
+    // COMPAT: ntpd draws a random number per newcomer; a credit that each newcomer raises by
+    // age/monitor admits the same share, deterministically, with no call per packet.
+    if (age <= f[F_MAXAGE]!) {
+      const credit = f[F_ADMIT_CREDIT]! + age / f[F_MONITOR]!;
+      if (credit < 1) {
+        f[F_ADMIT_CREDIT] = credit;
+        return -1;
+      }
+      f[F_ADMIT_CREDIT] = credit - 1;
+    }
     this.#unchain(oldest);
     this.#unlinkLru(oldest);
     f[F_RECYCLED]!++;
@@ -428,8 +452,9 @@ export class MruList {
     mode: number,
     version: number,
     restrictFlags: number,
-    nowSec: number,
+    now: ReceiveTime,
   ): number {
+    const nowSec = now.rxUnixSec + now.rxUnixNsec * 1e-9;
     if (!this.#lock()) {
       this.#f[F_BUSY]!++;
       return 0;
@@ -458,7 +483,7 @@ export class MruList {
       this.#keys[k + 1] = src.w1;
       this.#keys[k + 2] = src.w2;
       this.#keys[k + 3] = src.w3;
-      const b = hashKey(src.family, src.w0, src.w1, src.w2, src.w3) & this.#bucketMask;
+      const b = hashOf(src, this.#bucketMask);
       ints[INTS * i + J_CHAIN] = this.#buckets[b]!;
       this.#buckets[b] = i;
       floats[FLOATS * i + G_FIRST] = nowSec;

@@ -14,14 +14,7 @@
 // full, and the later entry in list order wins between the two searches.
 
 import { NTP_PORT } from "../constants.ts";
-import {
-  formatIp,
-  type IpAddress,
-  type IpPrefix,
-  type IpWords,
-  makePrefix,
-  parseIp,
-} from "../ip.ts";
+import { formatIp, type IpAddress, type IpPrefix, IpWords, makePrefix, parseIp } from "../ip.ts";
 
 /** The words of a `restrict` line (ntp.conf(5)); ntpport and non-ntpport are match modifiers. */
 export type RestrictFlag =
@@ -184,17 +177,20 @@ function maskWord(prefixLength: number, k: number): number {
   return bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
 }
 
-function hash1(w0: number): number {
-  const h = Math.imul(w0 ^ 0x5bd1e995, 0x9e3779b1);
-  return (h ^ (h >>> 15)) >>> 0;
+// The hashes read the words from the source and the masks from the table, so that no 32-bit
+// value above 2^30 is passed to or returned from a call (that would allocate per packet).
+
+function hashV4(s: IpWords, t: PrefixTable): number {
+  const h = Math.imul((s.w0 & t.m0) ^ 0x5bd1e995, 0x9e3779b1);
+  return (h ^ (h >>> 15)) & t.slotMask;
 }
 
-function hash4(w0: number, w1: number, w2: number, w3: number): number {
-  let h = Math.imul(w0 ^ 0x5bd1e995, 0x9e3779b1);
-  h = Math.imul(h ^ w1 ^ (h >>> 15), 0x85ebca6b);
-  h = Math.imul(h ^ w2 ^ (h >>> 13), 0xc2b2ae35);
-  h = Math.imul(h ^ w3 ^ (h >>> 16), 0x27d4eb2f);
-  return (h ^ (h >>> 15)) >>> 0;
+function hashV6(s: IpWords, t: PrefixTable): number {
+  let h = Math.imul((s.w0 & t.m0) ^ 0x5bd1e995, 0x9e3779b1);
+  h = Math.imul(h ^ (s.w1 & t.m1) ^ (h >>> 15), 0x85ebca6b);
+  h = Math.imul(h ^ (s.w2 & t.m2) ^ (h >>> 13), 0xc2b2ae35);
+  h = Math.imul(h ^ (s.w3 & t.m3) ^ (h >>> 16), 0x27d4eb2f);
+  return (h ^ (h >>> 15)) & t.slotMask;
 }
 
 /**
@@ -210,7 +206,7 @@ class PrefixTable {
   readonly #v4: boolean;
   readonly #keys: Uint32Array;
   readonly #values: Int32Array;
-  readonly #slotMask: number;
+  readonly slotMask: number;
   readonly groups: Entry[][] = [];
 
   constructor(family: 4 | 6, prefixLength: number, count: number) {
@@ -221,7 +217,7 @@ class PrefixTable {
     this.#v4 = family === 4;
     let slots = 8;
     while (slots < 2 * count) slots *= 2;
-    this.#slotMask = slots - 1;
+    this.slotMask = slots - 1;
     this.#keys = new Uint32Array((this.#v4 ? 1 : 4) * slots);
     this.#values = new Int32Array(slots).fill(-1);
   }
@@ -230,7 +226,13 @@ class PrefixTable {
     const [a0, a1, a2, a3] = e.a;
     const v4 = this.#v4;
     const stride = v4 ? 1 : 4;
-    let i = (v4 ? hash1(a0) : hash4(a0, a1, a2, a3)) & this.#slotMask;
+    const w = new IpWords();
+    if (v4) w.setV4(a0);
+    else {
+      w.family = 6;
+      [w.w0, w.w1, w.w2, w.w3] = e.a;
+    }
+    let i = v4 ? hashV4(w, this) : hashV6(w, this);
     for (;;) {
       const g = this.#values[i]!;
       const k = stride * i;
@@ -252,18 +254,18 @@ class PrefixTable {
         group.sort((x, y) => compareEntries(y, x)); // most specific first
         return;
       }
-      i = (i + 1) & this.#slotMask;
+      i = (i + 1) & this.slotMask;
     }
   }
 
   /** The first entry of the group for this source whose port condition holds, or null. */
   find(s: IpWords, port: number): Entry | null {
     const keys = this.#keys;
-    const slotMask = this.#slotMask;
+    const slotMask = this.slotMask;
     let g = -1;
     if (this.#v4) {
       const a0 = (s.w0 & this.m0) >>> 0;
-      for (let i = hash1(a0) & slotMask;; i = (i + 1) & slotMask) {
+      for (let i = hashV4(s, this);; i = (i + 1) & slotMask) {
         g = this.#values[i]!;
         if (g < 0 || keys[i] === a0) break;
       }
@@ -272,7 +274,7 @@ class PrefixTable {
       const a1 = (s.w1 & this.m1) >>> 0;
       const a2 = (s.w2 & this.m2) >>> 0;
       const a3 = (s.w3 & this.m3) >>> 0;
-      for (let i = hash4(a0, a1, a2, a3) & slotMask;; i = (i + 1) & slotMask) {
+      for (let i = hashV6(s, this);; i = (i + 1) & slotMask) {
         g = this.#values[i]!;
         const k = 4 * i;
         if (
