@@ -95,8 +95,8 @@ export const MAXERROR_LIMIT_US = 16_000_000;
 
 /**
  * `struct timex` as a typed object. Every field is a C `long` or `int`, held as a number (kernel
- * values never come near 2^53). Units follow the kernel: `offset`, `precision` and `time.frac`
- * are µs, or ns when `status` has STA_NANO; `freq`, `ppsfreq`, `tolerance`, `stabil` are scaled
+ * values never come near 2^53). Units follow the kernel: `offset` and `time.frac` are µs, or ns
+ * when `status` has STA_NANO; `precision` is always µs (Linux ignores STA_NANO for it); `freq`, `ppsfreq`, `tolerance`, `stabil` are scaled
  * ppm (ppm × 2^16); `maxerror`, `esterror`, `jitter` (µs or ns like offset) and `tick` are µs.
  */
 export interface Timex {
@@ -114,7 +114,7 @@ export interface Timex {
   status: number;
   /** PLL time constant (log2); with ADJ_TAI, the TAI offset to set. */
   constant: number;
-  /** Clock precision (µs, or ns with STA_NANO), read-only. */
+  /** Clock precision (µs, even with STA_NANO), read-only. */
   precision: number;
   /** Maximum frequency error (scaled ppm), read-only. */
   tolerance: number;
@@ -278,9 +278,13 @@ export function timexOffsetSec(t: Timex): number {
   return t.offset / (isNano(t) ? 1e9 : 1e6);
 }
 
-/** The precision in seconds (honours STA_NANO). */
+/**
+ * The precision in seconds. Linux reports it in microseconds whatever STA_NANO says (only the
+ * offset, the time's fraction and the PPS jitter switch to nanoseconds), as NTPsec's ntptime
+ * prints it.
+ */
 export function timexPrecisionSec(t: Timex): number {
-  return t.precision / (isNano(t) ? 1e9 : 1e6);
+  return t.precision / 1e6;
 }
 
 /** The `time` field as Unix nanoseconds (honours STA_NANO). */

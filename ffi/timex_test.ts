@@ -190,7 +190,7 @@ Deno.test("modeNames() and timeStateName() use ntptime's words", () => {
   assert.equal(timeStateName(9), "TIME-#9");
 });
 
-Deno.test("unit helpers honour STA_NANO and scaled ppm", () => {
+Deno.test("unit helpers honour STA_NANO (not for the precision, always µs) and scaled ppm", () => {
   const t = emptyTimex();
   t.offset = 1500;
   t.precision = 1;
@@ -200,8 +200,13 @@ Deno.test("unit helpers honour STA_NANO and scaled ppm", () => {
   assert.equal(timexTimeUnixNs(t), 10_000_250_000n);
   t.status = STA_NANO;
   assert.equal(timexOffsetSec(t), 1.5e-6);
-  assert.equal(timexPrecisionSec(t), 1e-9);
+  // Linux fills `precision` in µs whatever STA_NANO says (ntptime prints "precision 1.000 us").
+  assert.equal(timexPrecisionSec(t), 1e-6);
   assert.equal(timexTimeUnixNs(t), 10_000_000_250n);
+  t.precision = 4;
+  assert.equal(timexPrecisionSec(t), 4e-6);
+  t.status = 0;
+  assert.equal(timexPrecisionSec(t), 4e-6);
   assert.equal(scaledPpmToPpm(500 * 65536), 500);
   assert.equal(ppmToScaledPpm(-12.5), -819200);
   assert.equal(scaledPpmToPpm(ppmToScaledPpm(17.346)).toFixed(3), "17.346");
