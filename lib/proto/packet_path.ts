@@ -207,9 +207,13 @@ export class PacketPath {
     this.#serverThread = options.serverThread ?? false;
   }
 
-  /** `enable monitor` / `disable monitor`. */
+  /**
+   * `enable monitor` / `disable monitor`. Disabling empties the (shared) MRU list, unless the
+   * restrict list needs it for limited/kod, as ntpd frees its list.
+   */
   setMonitor(on: boolean): void {
     this.#monitor = on;
+    if (!on && this.#mru !== null && !this.#restrict.needsMonitor) this.#mru.clear();
   }
 
   /** Replaces the restrict list (a reconfiguration). */

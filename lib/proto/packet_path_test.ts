@@ -323,6 +323,13 @@ Deno.test("PacketPath: disable monitor keeps the MRU empty unless limited/kod ne
   off.send(request(), "192.0.2.1", 4000, T0);
   assert.equal(off.mru.entries().length, 0);
   assert.equal(off.path.monitoring, false);
+  const on = rig();
+  on.send(request(), "192.0.2.1", 4000, T0);
+  assert.equal(on.mru.entries().length, 1);
+  on.path.setMonitor(false);
+  assert.equal(on.mru.entries().length, 0, "disable monitor empties the list");
+  on.send(request(), "192.0.2.1", 4000, T0 + 1);
+  assert.equal(on.mru.entries().length, 0);
   const needed = rig([["10.0.0.0", 8, ["limited"]]], { monitor: false });
   needed.send(request(), "192.0.2.1", 4000, T0);
   assert.equal(needed.mru.entries().length, 1);
