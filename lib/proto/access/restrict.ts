@@ -375,7 +375,12 @@ export class RestrictList {
   }
 
   /** Adds RES_* `flags` for a prefix (see {@link addRule}); returns null or why it was refused. */
-  add(ip: IpAddress, mask: string | number | null, flags: number, match: PortMatch | null = null) {
+  add(
+    ip: IpAddress,
+    mask: string | number | null,
+    flags: number,
+    match: PortMatch | null = null,
+  ): string | null {
     const rank = match === null ? MATCH_ANY : match === "ntpport" ? MATCH_NTP : MATCH_NON_NTP;
     return this.#insert(ip, mask, flags & ~RES_INTERFACE, rank, -1);
   }
@@ -394,6 +399,25 @@ export class RestrictList {
     } else addr = ip;
     if (!Number.isInteger(port) || port < 1 || port > 65535) return `port ${port} is not valid`;
     return this.#insert(addr, null, RES_IGNORE | RES_INTERFACE, MATCH_EXACT, port);
+  }
+
+  /**
+   * A list with exactly `entries` (from {@link entries} of another list, e.g. sent to a server
+   * thread in a message: they are plain data). Entries that do not parse are skipped.
+   */
+  static fromEntries(entries: readonly RestrictEntry[]): RestrictList {
+    const list = new RestrictList();
+    for (const e of entries) {
+      const rank = e.match === null
+        ? MATCH_ANY
+        : e.match === "ntpport"
+        ? MATCH_NTP
+        : e.match === "non-ntpport"
+        ? MATCH_NON_NTP
+        : MATCH_EXACT;
+      list.#insert(e.prefix.ip, formatIp(e.prefix.mask), e.flags, rank, e.port);
+    }
+    return list;
   }
 
   /** Removes every own-address entry (before adding the current set after an interface scan). */

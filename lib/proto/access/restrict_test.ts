@@ -3,7 +3,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { ipWordsOf } from "../ip.ts";
+import { ipWordsOf, parseIp } from "../ip.ts";
 import {
   formatRestrictEntry,
   RES_IGNORE,
@@ -216,4 +216,24 @@ Deno.test("RestrictList.lookup() equals the last match of the sorted list (prope
     ),
     { seed: SEED, numRuns: 300 },
   );
+});
+
+Deno.test("RestrictList.fromEntries() rebuilds the same list from plain data (for server threads)", () => {
+  const list = new RestrictList();
+  add(list, "10.0.0.0", 8, "kod", "limited");
+  add(list, "10.0.0.5", "255.0.255.255", "noserve");
+  const ip = parseIp("2001:db8::");
+  assert.ok(ip.ok);
+  assert.equal(list.add(ip.ip, 32, RES_NOQUERY, "ntpport"), null);
+  assert.equal(list.addOwnAddress("::1", 12300), null);
+  const copy = RestrictList.fromEntries(structuredClone(list.entries()));
+  assert.deepEqual(
+    copy.entries().map(formatRestrictEntry),
+    list.entries().map(formatRestrictEntry),
+  );
+  for (const [a, port] of [["10.1.0.5", 9], ["2001:db8::1", 123], ["::1", 12300]] as const) {
+    assert.equal(flagsFor(copy, a, port), flagsFor(list, a, port), a);
+  }
+  assert.equal(flagsFor(copy, "2001:db8::1", 123), RES_NOQUERY);
+  assert.equal(copy.needsMonitor, true);
 });
