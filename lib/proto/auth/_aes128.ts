@@ -1,0 +1,179 @@
+// AES-128 encryption (FIPS 197) and AES-CMAC (RFC 4493) in plain TypeScript, for the pure Crypto
+// implementation. Table-driven (the S-box folded into four 256-word round tables); the tables are
+// derived at load time from the field arithmetic rather than written out.
+//
+// Table lookups indexed by secret bytes can leak through cache timing to a local attacker; the
+// daemon uses node:crypto (AES-NI) instead, this one serves the simulator and tests.
+
+/** Multiplication by x in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1. */
+function xtime(b: number): number {
+  return ((b << 1) ^ (b & 0x80 ? 0x1b : 0)) & 0xff;
+}
+
+/** The S-box and the four encryption round tables. */
+const SBOX = new Uint8Array(256);
+const TE0 = new Int32Array(256);
+const TE1 = new Int32Array(256);
+const TE2 = new Int32Array(256);
+const TE3 = new Int32Array(256);
+
+(function buildTables(): void {
+  // Walk the multiplicative group with generator 3: p runs through 3^i, q through 3^-i, so q is
+  // p's inverse at every step.
+  let p = 1, q = 1;
+  do {
+    p = p ^ xtime(p); // p · 3
+    q ^= q << 1; // q / 3: multiply by the inverse of 3 (0xf6), done as three shifts
+    q ^= q << 2;
+    q ^= q << 4;
+    q &= 0xff;
+    if (q & 0x80) q ^= 0x09;
+    // Affine transform of the inverse.
+    const r = (x: number, n: number) => ((x << n) | (x >>> (8 - n))) & 0xff;
+    SBOX[p] = q ^ r(q, 1) ^ r(q, 2) ^ r(q, 3) ^ r(q, 4) ^ 0x63;
+  } while (p !== 1);
+  SBOX[0] = 0x63;
+  for (let x = 0; x < 256; x++) {
+    const s = SBOX[x]!;
+    const s2 = xtime(s);
+    const s3 = s2 ^ s;
+    // One column of MixColumns applied to (s, 0, 0, 0): (2s, s, s, 3s), big-endian.
+    const t = (s2 << 24) | (s << 16) | (s << 8) | s3;
+    TE0[x] = t;
+    TE1[x] = (t >>> 8) | (t << 24);
+    TE2[x] = (t >>> 16) | (t << 16);
+    TE3[x] = (t >>> 24) | (t << 8);
+  }
+})();
+
+/** The AES-128 S-box (exported for tests). */
+export const AES_SBOX: Readonly<Uint8Array> = SBOX;
+
+/** AES-128 with an expanded key: encrypts 16-byte blocks in place or to another buffer. */
+export class Aes128 {
+  readonly #rk = new Int32Array(44);
+
+  /** Expands a 16-byte key (FIPS 197 §5.2). */
+  constructor(key: Uint8Array) {
+    if (key.length !== 16) throw new RangeError(`AES-128 needs a 16-byte key, not ${key.length}`);
+    const rk = this.#rk;
+    for (let i = 0; i < 4; i++) {
+      rk[i] = (key[4 * i]! << 24) | (key[4 * i + 1]! << 16) | (key[4 * i + 2]! << 8) |
+        key[4 * i + 3]!;
+    }
+    let rcon = 1;
+    for (let i = 4; i < 44; i++) {
+      let t = rk[i - 1]!;
+      if (i % 4 === 0) {
+        // RotWord then SubWord, then the round constant in the top byte.
+        t = (SBOX[(t >>> 16) & 0xff]! << 24) | (SBOX[(t >>> 8) & 0xff]! << 16) |
+          (SBOX[t & 0xff]! << 8) | SBOX[t >>> 24]!;
+        t ^= rcon << 24;
+        rcon = xtime(rcon);
+      }
+      rk[i] = rk[i - 4]! ^ t;
+    }
+  }
+
+  /** Encrypts the block `input[inAt, inAt+16)` into `out[outAt, outAt+16)` (may be the same). */
+  encryptBlock(input: Uint8Array, inAt: number, out: Uint8Array, outAt: number): void {
+    const rk = this.#rk;
+    const word = (k: number) =>
+      (input[inAt + k]! << 24) | (input[inAt + k + 1]! << 16) | (input[inAt + k + 2]! << 8) |
+      input[inAt + k + 3]!;
+    let s0 = word(0) ^ rk[0]!;
+    let s1 = word(4) ^ rk[1]!;
+    let s2 = word(8) ^ rk[2]!;
+    let s3 = word(12) ^ rk[3]!;
+    let r = 4;
+    for (let round = 1; round < 10; round++, r += 4) {
+      const t0 = TE0[s0 >>> 24]! ^ TE1[(s1 >>> 16) & 0xff]! ^ TE2[(s2 >>> 8) & 0xff]! ^
+        TE3[s3 & 0xff]! ^ rk[r]!;
+      const t1 = TE0[s1 >>> 24]! ^ TE1[(s2 >>> 16) & 0xff]! ^ TE2[(s3 >>> 8) & 0xff]! ^
+        TE3[s0 & 0xff]! ^ rk[r + 1]!;
+      const t2 = TE0[s2 >>> 24]! ^ TE1[(s3 >>> 16) & 0xff]! ^ TE2[(s0 >>> 8) & 0xff]! ^
+        TE3[s1 & 0xff]! ^ rk[r + 2]!;
+      const t3 = TE0[s3 >>> 24]! ^ TE1[(s0 >>> 16) & 0xff]! ^ TE2[(s1 >>> 8) & 0xff]! ^
+        TE3[s2 & 0xff]! ^ rk[r + 3]!;
+      s0 = t0;
+      s1 = t1;
+      s2 = t2;
+      s3 = t3;
+    }
+    // Last round: SubBytes and ShiftRows, no MixColumns.
+    const last = (a: number, b: number, c: number, d: number, k: number) =>
+      ((SBOX[a >>> 24]! << 24) | (SBOX[(b >>> 16) & 0xff]! << 16) |
+        (SBOX[(c >>> 8) & 0xff]! << 8) | SBOX[d & 0xff]!) ^ k;
+    const o0 = last(s0, s1, s2, s3, rk[40]!);
+    const o1 = last(s1, s2, s3, s0, rk[41]!);
+    const o2 = last(s2, s3, s0, s1, rk[42]!);
+    const o3 = last(s3, s0, s1, s2, rk[43]!);
+    const put = (k: number, v: number) => {
+      out[outAt + k] = v >>> 24;
+      out[outAt + k + 1] = (v >>> 16) & 0xff;
+      out[outAt + k + 2] = (v >>> 8) & 0xff;
+      out[outAt + k + 3] = v & 0xff;
+    };
+    put(0, o0);
+    put(4, o1);
+    put(8, o2);
+    put(12, o3);
+  }
+}
+
+/**
+ * Doubling in GF(2^128) as RFC 4493 §2.3 derives the subkeys: shift left one bit, and XOR 0x87
+ * into the last byte when the bit shifted out was set. Writes `out` from `input` (16 bytes each).
+ */
+export function cmacDouble(input: Uint8Array, out: Uint8Array): void {
+  const carry = input[0]! >>> 7;
+  for (let k = 0; k < 15; k++) out[k] = ((input[k]! << 1) | (input[k + 1]! >>> 7)) & 0xff;
+  out[15] = ((input[15]! << 1) & 0xff) ^ (carry ? 0x87 : 0);
+}
+
+/** AES-CMAC (RFC 4493) with one key; computing a tag allocates nothing. */
+export class AesCmac {
+  readonly #aes: Aes128;
+  readonly #k1 = new Uint8Array(16);
+  readonly #k2 = new Uint8Array(16);
+  readonly #x = new Uint8Array(16);
+
+  /** Prepares `key` (16 bytes): the cipher and the two subkeys. */
+  constructor(key: Uint8Array) {
+    this.#aes = new Aes128(key);
+    const l = new Uint8Array(16);
+    this.#aes.encryptBlock(l, 0, l, 0);
+    cmacDouble(l, this.#k1);
+    cmacDouble(this.#k1, this.#k2);
+  }
+
+  /** Writes the first `length` bytes (≤ 16) of CMAC(key, data[start, end)) to `out` at `outAt`. */
+  compute(
+    data: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+    outAt: number,
+    length = 16,
+  ): void {
+    const x = this.#x;
+    x.fill(0);
+    const len = end - start;
+    // Every block but the last goes through CBC as it is; the last is completed (K1) or padded
+    // with 10* (K2), which also covers the empty message.
+    const full = len > 0 && len % 16 === 0;
+    const lastAt = start + (len === 0 ? 0 : full ? len - 16 : len - (len % 16));
+    for (let at = start; at < lastAt; at += 16) {
+      for (let k = 0; k < 16; k++) x[k] = x[k]! ^ data[at + k]!;
+      this.#aes.encryptBlock(x, 0, x, 0);
+    }
+    const sub = full ? this.#k1 : this.#k2;
+    const rest = end - lastAt;
+    for (let k = 0; k < 16; k++) {
+      const m = k < rest ? data[lastAt + k]! : k === rest ? 0x80 : 0;
+      x[k] = x[k]! ^ m ^ sub[k]!;
+    }
+    this.#aes.encryptBlock(x, 0, x, 0);
+    for (let k = 0; k < length; k++) out[outAt + k] = x[k]!;
+  }
+}
