@@ -32,6 +32,33 @@ export const SO_RCVBUFFORCE = 33;
 export const SO_TIMESTAMPNS = 35;
 /** Control message type carrying the SO_TIMESTAMPNS timestamp. */
 export const SCM_TIMESTAMPNS = 35;
+/** Timestamping with reports on the error queue (SO_TIMESTAMPING_OLD, 64-bit layout). */
+export const SO_TIMESTAMPING = 37;
+/** Control message type carrying three struct timespec: software, (deprecated), hardware. */
+export const SCM_TIMESTAMPING = 37;
+/** SO_TIMESTAMPING: record a software timestamp when the datagram is handed to the device. */
+export const SOF_TIMESTAMPING_TX_SOFTWARE = 1 << 1;
+/** SO_TIMESTAMPING: record software receive timestamps. */
+export const SOF_TIMESTAMPING_RX_SOFTWARE = 1 << 3;
+/** SO_TIMESTAMPING: report software timestamps (in the first timespec of SCM_TIMESTAMPING). */
+export const SOF_TIMESTAMPING_SOFTWARE = 1 << 4;
+/** SO_TIMESTAMPING: number the timestamped datagrams (ee_data of the error queue message). */
+export const SOF_TIMESTAMPING_OPT_ID = 1 << 7;
+/** SO_TIMESTAMPING: queue only the timestamp, not a copy of the datagram. */
+export const SOF_TIMESTAMPING_OPT_TSONLY = 1 << 11;
+/**
+ * SO_TIMESTAMPING (Linux 6.12): report a receive timestamp only when the socket asked for one,
+ * so that asking for transmit reports adds nothing to received datagrams.
+ */
+export const SOF_TIMESTAMPING_OPT_RX_FILTER = 1 << 17;
+/** IPv4 level option / cmsg type of an extended error (struct sock_extended_err). */
+export const IP_RECVERR = 11;
+/** IPv6 level option / cmsg type of an extended error. */
+export const IPV6_RECVERR = 25;
+/** sock_extended_err.ee_origin of a timestamp report. */
+export const SO_EE_ORIGIN_TIMESTAMPING = 4;
+/** sock_extended_err.ee_info of a timestamp taken when the datagram left for the device. */
+export const SCM_TSTAMP_SND = 0;
 /** IPv4 protocol level. */
 export const IPPROTO_IP = 0;
 /** IPv4 type of service / DSCP byte. */
@@ -49,6 +76,8 @@ export const MSG_CTRUNC = 0x8;
 export const MSG_TRUNC = 0x20;
 /** Call flag: do not block. */
 export const MSG_DONTWAIT = 0x40;
+/** recvmsg() flag: read the socket's error queue (transmit timestamps). */
+export const MSG_ERRQUEUE = 0x2000;
 
 /** poll(): data to read. */
 export const POLLIN = 0x1;
@@ -71,6 +100,7 @@ export const SocketErrno = {
   EAGAIN: 11,
   ENOMEM: 12,
   EINVAL: 22,
+  ENOMSG: 42,
   EMSGSIZE: 90,
   EAFNOSUPPORT: 97,
   EADDRINUSE: 98,
@@ -111,6 +141,8 @@ const SYMBOLS = {
   recvmmsg: { parameters: ["i32", "buffer", "u32", "i32", "pointer"], result: "i32" },
   sendmmsg: { parameters: ["i32", "buffer", "u32", "i32"], result: "i32" },
   sendto: { parameters: ["i32", "buffer", "usize", "i32", "buffer", "u32"], result: "isize" },
+  sendmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
+  recvmsg: { parameters: ["i32", "buffer", "i32"], result: "isize" },
   // Runs on a helper thread and returns a Promise: the way to wait without blocking the event loop.
   poll: { parameters: ["buffer", "u64", "i32"], result: "i32", nonblocking: true },
   // Same symbol, synchronous: zero-timeout checks, and short waits that block the calling thread.
@@ -324,6 +356,165 @@ export function findTimestampNs(
     at += (len + 7) & ~7;
   }
   return false;
+}
+
+/** A transmit timestamp report from a socket's error queue. */
+export interface TxTimestampReport {
+  /** The datagram's number (SOF_TIMESTAMPING_OPT_ID: 0 for the first timestamped datagram). */
+  key: number;
+  /** Kernel software timestamp, Unix seconds. */
+  sec: number;
+  /** Nanoseconds within `sec`. */
+  nsec: number;
+}
+
+/** Largest datagram a `TxTimestamper` sends (it is copied into stable memory first). */
+export const TX_TIMESTAMPER_DATA_BYTES = 2048;
+const TXT_SEND_HDR = 0;
+const TXT_SEND_IOV = 64;
+const TXT_SEND_NAME = 80;
+const TXT_SEND_CTL = 112;
+const TXT_SEND_CTL_BYTES = 24; // CMSG_SPACE(sizeof(u32))
+const TXT_RECV_HDR = 144;
+const TXT_RECV_IOV = 208;
+const TXT_RECV_DATA = 224;
+const TXT_RECV_DATA_BYTES = 64;
+const TXT_RECV_CTL = 288;
+const TXT_RECV_CTL_BYTES = 256;
+const TXT_SEND_DATA = 576;
+const TXT_BYTES = TXT_SEND_DATA + TX_TIMESTAMPER_DATA_BYTES;
+
+/**
+ * Sends datagrams that each ask the kernel for a software transmit timestamp (an SO_TIMESTAMPING
+ * control message on sendmsg, Linux 4.13, so other datagrams of the socket are not timestamped)
+ * and reads the reports back from the error queue (recvmsg with MSG_ERRQUEUE). The socket needs
+ * SO_TIMESTAMPING with SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID (and best
+ * SOF_TIMESTAMPING_OPT_TSONLY). Every structure lives in one ArrayBuffer whose address never
+ * moves; the datagram is copied there, so callers may pass any buffer.
+ */
+export class TxTimestamper {
+  readonly #bytes: Uint8Array;
+  readonly #view: DataView;
+
+  constructor() {
+    this.#bytes = new Uint8Array(new ArrayBuffer(TXT_BYTES));
+    this.#view = new DataView(this.#bytes.buffer);
+    const base = BigInt(Deno.UnsafePointer.value(Deno.UnsafePointer.of(this.#bytes)));
+    const v = this.#view;
+    // Send: msghdr → name, one iovec over the data copy, and the control message.
+    v.setBigUint64(TXT_SEND_HDR, base + BigInt(TXT_SEND_NAME), true);
+    v.setBigUint64(TXT_SEND_HDR + 16, base + BigInt(TXT_SEND_IOV), true);
+    v.setBigUint64(TXT_SEND_HDR + 24, 1n, true);
+    v.setBigUint64(TXT_SEND_HDR + 32, base + BigInt(TXT_SEND_CTL), true);
+    v.setBigUint64(TXT_SEND_IOV, base + BigInt(TXT_SEND_DATA), true);
+    v.setBigUint64(TXT_SEND_CTL, BigInt(CMSGHDR_BYTES + 4), true);
+    v.setInt32(TXT_SEND_CTL + 8, SOL_SOCKET, true);
+    v.setInt32(TXT_SEND_CTL + 12, SO_TIMESTAMPING, true);
+    v.setUint32(TXT_SEND_CTL + 16, SOF_TIMESTAMPING_TX_SOFTWARE, true);
+    // Receive (error queue): no name, a small data buffer, the control buffer.
+    v.setBigUint64(TXT_RECV_HDR + 16, base + BigInt(TXT_RECV_IOV), true);
+    v.setBigUint64(TXT_RECV_HDR + 24, 1n, true);
+    v.setBigUint64(TXT_RECV_HDR + 32, base + BigInt(TXT_RECV_CTL), true);
+    v.setBigUint64(TXT_RECV_IOV, base + BigInt(TXT_RECV_DATA), true);
+    v.setBigUint64(TXT_RECV_IOV + 8, BigInt(TXT_RECV_DATA_BYTES), true);
+  }
+
+  /**
+   * sendmsg() of `data` to `sockaddr` (its first `sockaddrLength` bytes); with `timestamp` the
+   * datagram carries the request for a transmit timestamp. Returns the bytes sent or −errno
+   * (−EMSGSIZE for data larger than TX_TIMESTAMPER_DATA_BYTES).
+   */
+  send(
+    fd: number,
+    data: Uint8Array,
+    sockaddr: Uint8Array,
+    sockaddrLength: number,
+    timestamp = true,
+  ): number {
+    if (data.length > TX_TIMESTAMPER_DATA_BYTES) return -SocketErrno.EMSGSIZE;
+    const nameLength = Math.min(sockaddrLength, sockaddr.length, 32);
+    const v = this.#view;
+    this.#bytes.set(data, TXT_SEND_DATA);
+    this.#bytes.set(sockaddr.subarray(0, nameLength), TXT_SEND_NAME);
+    v.setUint32(TXT_SEND_HDR + 8, nameLength, true);
+    v.setBigUint64(TXT_SEND_IOV + 8, BigInt(data.length), true);
+    v.setBigUint64(TXT_SEND_HDR + 40, timestamp ? BigInt(TXT_SEND_CTL_BYTES) : 0n, true);
+    v.setInt32(TXT_SEND_HDR + 48, 0, true);
+    const r = Number(socketLib().sendmsg(fd, this.#bytes.subarray(TXT_SEND_HDR, TXT_SEND_IOV), 0));
+    return r < 0 ? -errno() : r;
+  }
+
+  /**
+   * Reads one message from the error queue without waiting. Returns 1 when it was a software
+   * transmit timestamp (written to `out`), 0 for any other message (dropped), or −errno
+   * (−EAGAIN: the queue is empty).
+   */
+  readReport(fd: number, out: TxTimestampReport): number {
+    const v = this.#view;
+    v.setUint32(TXT_RECV_HDR + 8, 0, true);
+    v.setBigUint64(TXT_RECV_HDR + 40, BigInt(TXT_RECV_CTL_BYTES), true);
+    v.setInt32(TXT_RECV_HDR + 48, 0, true);
+    const r = Number(
+      socketLib().recvmsg(
+        fd,
+        this.#bytes.subarray(TXT_RECV_HDR, TXT_RECV_IOV),
+        MSG_ERRQUEUE | MSG_DONTWAIT,
+      ),
+    );
+    if (r < 0) return -errno();
+    const used = Math.min(Number(v.getBigUint64(TXT_RECV_HDR + 40, true)), TXT_RECV_CTL_BYTES);
+    return parseTxTimestampReport(v, TXT_RECV_CTL, used, out) ? 1 : 0;
+  }
+}
+
+/**
+ * Parses the control data of an error queue message (`length` bytes at `offset`): true, with
+ * `out` filled, when it reports a software transmit timestamp (an SCM_TIMESTAMPING message and
+ * an IP_RECVERR/IPV6_RECVERR extended error of origin SO_EE_ORIGIN_TIMESTAMPING, ENOMSG,
+ * SCM_TSTAMP_SND). Malformed data is never trusted: false.
+ */
+export function parseTxTimestampReport(
+  view: DataView,
+  offset: number,
+  length: number,
+  out: TxTimestampReport,
+): boolean {
+  let haveTime = false;
+  let haveKey = false;
+  let at = 0;
+  while (at + CMSGHDR_BYTES <= length) {
+    const p = offset + at;
+    if (view.getUint32(p + 4, true) !== 0) return false;
+    const len = view.getUint32(p, true);
+    if (len < CMSGHDR_BYTES || at + len > length) return false;
+    const level = view.getInt32(p + 8, true);
+    const type = view.getInt32(p + 12, true);
+    if (level === SOL_SOCKET && type === SCM_TIMESTAMPING && len >= CMSGHDR_BYTES + 16) {
+      // The first of three struct timespec is the software timestamp.
+      const sec = Number(view.getBigInt64(p + 16, true));
+      const nsec = Number(view.getBigInt64(p + 24, true));
+      if (sec > 0 && nsec >= 0 && nsec < 1_000_000_000) {
+        out.sec = sec;
+        out.nsec = nsec;
+        haveTime = true;
+      }
+    } else if (
+      ((level === IPPROTO_IP && type === IP_RECVERR) ||
+        (level === IPPROTO_IPV6 && type === IPV6_RECVERR)) && len >= CMSGHDR_BYTES + 16
+    ) {
+      const e = p + CMSGHDR_BYTES;
+      if (
+        view.getUint32(e, true) === SocketErrno.ENOMSG &&
+        view.getUint8(e + 4) === SO_EE_ORIGIN_TIMESTAMPING &&
+        view.getUint32(e + 8, true) === SCM_TSTAMP_SND
+      ) {
+        out.key = view.getUint32(e + 12, true);
+        haveKey = true;
+      }
+    }
+    at += (len + 7) & ~7;
+  }
+  return haveTime && haveKey;
 }
 
 /** Sizes of an `MmsgBatch`. */

@@ -15,24 +15,40 @@ import {
   findTimestampNs,
   getSocketName,
   getSocketOption,
+  IP_RECVERR,
+  IPPROTO_IP,
+  IPPROTO_IPV6,
+  IPV6_RECVERR,
   MmsgBatch,
   MMSGHDR_BYTES,
   MSG_DONTWAIT,
   MSG_TRUNC,
   openUdpSocket,
+  parseTxTimestampReport,
+  POLLERR,
   POLLIN,
   PollSet,
   receiveBatch,
+  SCM_TIMESTAMPING,
   SCM_TIMESTAMPNS,
+  SCM_TSTAMP_SND,
   sendBatch,
   sendTo,
   setSocketOption,
   shutdownSocket,
+  SO_EE_ORIGIN_TIMESTAMPING,
   SO_RCVBUF,
   SO_REUSEADDR,
+  SO_TIMESTAMPING,
   SO_TIMESTAMPNS,
   SocketErrno,
+  SOF_TIMESTAMPING_OPT_ID,
+  SOF_TIMESTAMPING_OPT_RX_FILTER,
+  SOF_TIMESTAMPING_OPT_TSONLY,
+  SOF_TIMESTAMPING_SOFTWARE,
   SOL_SOCKET,
+  TxTimestamper,
+  type TxTimestampReport,
 } from "./socket.ts";
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? Date.now() % 0x7fffffff);
@@ -178,6 +194,121 @@ Deno.test("findTimestampNs() never throws on arbitrary control bytes", () => {
     }),
     { seed: SEED },
   );
+});
+
+/** Writes an error-queue report: SCM_TIMESTAMPING, then an extended error; returns its length. */
+function txReport(
+  dv: DataView,
+  at: number,
+  o: { sec: number; nsec: number; key: number; origin?: number; info?: number; errno?: number },
+  v6 = false,
+): number {
+  cmsg(dv, at, 16 + 48, SOL_SOCKET, SCM_TIMESTAMPING);
+  dv.setBigInt64(at + 16, BigInt(o.sec), true);
+  dv.setBigInt64(at + 24, BigInt(o.nsec), true);
+  const e = at + 64;
+  cmsg(dv, e, 16 + 32, v6 ? IPPROTO_IPV6 : IPPROTO_IP, v6 ? IPV6_RECVERR : IP_RECVERR);
+  dv.setUint32(e + 16, o.errno ?? SocketErrno.ENOMSG, true);
+  dv.setUint8(e + 20, o.origin ?? SO_EE_ORIGIN_TIMESTAMPING);
+  dv.setUint32(e + 24, o.info ?? SCM_TSTAMP_SND, true);
+  dv.setUint32(e + 28, o.key, true);
+  return 64 + 48;
+}
+
+Deno.test("parseTxTimestampReport() reads the software time and the key of a report", () => {
+  for (const v6 of [false, true]) {
+    const dv = new DataView(new ArrayBuffer(160));
+    const n = txReport(dv, 8, { sec: 1_800_000_000, nsec: 5, key: 41 }, v6);
+    const out: TxTimestampReport = { key: -1, sec: 0, nsec: 0 };
+    assert.equal(parseTxTimestampReport(dv, 8, n, out), true);
+    assert.deepEqual(out, { key: 41, sec: 1_800_000_000, nsec: 5 });
+  }
+});
+
+Deno.test("parseTxTimestampReport() refuses anything but a software transmit report", () => {
+  const out: TxTimestampReport = { key: -1, sec: 0, nsec: 0 };
+  const cases: [string, (dv: DataView) => number][] = [
+    [
+      "an ICMP error, not a timestamp",
+      (dv) => txReport(dv, 0, { sec: 1, nsec: 0, key: 1, origin: 2 }),
+    ],
+    ["a scheduler timestamp", (dv) => txReport(dv, 0, { sec: 1, nsec: 0, key: 1, info: 1 })],
+    ["another errno", (dv) => txReport(dv, 0, { sec: 1, nsec: 0, key: 1, errno: 111 })],
+    ["no software time (hardware only)", (dv) => txReport(dv, 0, { sec: 0, nsec: 0, key: 1 })],
+    ["nanoseconds out of range", (dv) => txReport(dv, 0, { sec: 1, nsec: 1e9, key: 1 })],
+    ["the time alone", (dv) => txReport(dv, 0, { sec: 1, nsec: 0, key: 1 }) - 48],
+    ["a truncated length", (dv) => txReport(dv, 0, { sec: 1, nsec: 0, key: 1 }) - 8],
+    ["cmsg_len beyond the data", (dv) => {
+      txReport(dv, 0, { sec: 1, nsec: 0, key: 1 });
+      dv.setUint32(64, 200, true);
+      return 112;
+    }],
+  ];
+  for (const [what, fill] of cases) {
+    const dv = new DataView(new ArrayBuffer(160));
+    assert.equal(parseTxTimestampReport(dv, 0, fill(dv), out), false, what);
+  }
+});
+
+Deno.test("parseTxTimestampReport() never throws on arbitrary control bytes", () => {
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 160 }), (bytes) => {
+      const buf = new Uint8Array(160);
+      buf.set(bytes);
+      const out: TxTimestampReport = { key: -1, sec: 0, nsec: 0 };
+      if (parseTxTimestampReport(new DataView(buf.buffer), 0, bytes.length, out)) {
+        assert.ok(out.nsec >= 0 && out.nsec < 1e9 && out.sec > 0);
+      }
+    }),
+    { seed: SEED },
+  );
+});
+
+Deno.test("TxTimestamper numbers only the datagrams that ask, and adds nothing to received ones", () => {
+  const a = openUdpSocket(4);
+  const b = openUdpSocket(4);
+  try {
+    setSocketOption(a, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+    setSocketOption(
+      a,
+      SOL_SOCKET,
+      SO_TIMESTAMPING,
+      SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY |
+        SOF_TIMESTAMPING_OPT_RX_FILTER,
+    );
+    bindSocket(a, loopback4());
+    bindSocket(b, loopback4());
+    const tx = new TxTimestamper();
+    const out: TxTimestampReport = { key: -1, sec: 0, nsec: 0 };
+    const keys: number[] = [];
+    for (const ask of [true, false, true, true]) {
+      const [s0, n0] = realtime();
+      assert.equal(tx.send(a, new Uint8Array(48), loopback4(portOf(b)), 16, ask), 48);
+      const r = tx.readReport(a, out);
+      if (!ask) {
+        assert.equal(r, -SocketErrno.EAGAIN, "no report for a datagram that did not ask");
+        continue;
+      }
+      assert.equal(r, 1);
+      keys.push(out.key);
+      const afterSend = (out.sec - s0) * 1e9 + (out.nsec - n0);
+      assert.ok(afterSend >= 0 && afterSend < 1e9, `kernel stamp ${afterSend} ns after the read`);
+    }
+    assert.deepEqual(keys, [0, 1, 2]);
+    assert.equal(tx.readReport(a, out), -SocketErrno.EAGAIN);
+    // A datagram received on the socket carries only its SCM_TIMESTAMPNS (Linux 6.12).
+    sendTo(b, new Uint8Array(48), loopback4(portOf(a)));
+    const batch = new MmsgBatch({ count: 1 });
+    const p = new PollSet([a]);
+    assert.ok(p.waitBlocking(2000) > 0);
+    assert.equal(p.revents(0) & POLLERR, 0, "no error queue left");
+    assert.equal(receiveBatch(a, batch, 1, MSG_DONTWAIT), 1);
+    assert.equal(batch.view.getUint32(40, true), 32, "one SCM_TIMESTAMPNS only");
+    assert.equal(batch.rxFlags(0), 0, "nothing truncated");
+  } finally {
+    closeSocket(a);
+    closeSocket(b);
+  }
 });
 
 Deno.test("MmsgBatch lays out receive headers pointing at their own buffers", () => {

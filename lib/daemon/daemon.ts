@@ -499,7 +499,7 @@ export class Daemon {
       clock: this.#clock,
       timers: this.#timers,
       log,
-      send: (data, to) => this.#send(data, to),
+      send: (data, to, onTransmit) => this.#send(data, to, onTransmit),
       onDemobilized: (id) => this.#sources?.onDemobilized(id),
       onUpdate: (changed) => {
         if (!changed) return;
@@ -532,8 +532,16 @@ export class Daemon {
     this.#every(this.#settings.driftIntervalSec ?? 3600, () => void this.#saveDrift());
   }
 
-  /** Sends a client request from a socket of the destination's family (wildcard first). */
-  #send(data: Uint8Array, to: PeerAddress): boolean {
+  /**
+   * Sends a client request from a socket of the destination's family (wildcard first) and
+   * reports when it left on the core's clock (kernel transmit timestamps are system clock
+   * readings, converted like kernel receive timestamps).
+   */
+  #send(
+    data: Uint8Array,
+    to: PeerAddress,
+    onTransmit?: (at: NtpTime, kernel: boolean) => void,
+  ): boolean {
     let pick: Transport | null = null;
     let score = -1;
     const toLoopback = to.family === 4 ? to.address.startsWith("127.") : to.address === "::1";
@@ -548,10 +556,15 @@ export class Daemon {
       }
     }
     if (pick === null) return false;
-    // COMPAT: the core wrote its transmit timestamp when it built the request; the transport does
-    // not restamp it, so the few microseconds until sendto count as path delay (see README).
-    pick.send(data, to, false);
-    return true;
+    if (onTransmit === undefined) {
+      pick.send(data, to, false);
+      return true;
+    }
+    const virtual = this.#servingVirtual;
+    return pick.sendRequest(data, to, (t) => {
+      const convert = t.kernel && virtual !== null && !virtual.isIdentity;
+      onTransmit(convert ? virtual!.fromSystem(t.time) : t.time, t.kernel);
+    });
   }
 
   /** Chooses what replies carry: the core when synchronised and no worse than LOCAL. */

@@ -42,8 +42,16 @@ export interface TimekeeperExit {
 export interface TimekeeperDeps {
   /** The clock the core reads and steers (a VirtualClock in observe mode). */
   clock: Clock;
-  /** Sends a datagram; false when there is no socket for the destination. */
-  send(data: Uint8Array, to: PeerAddress): boolean;
+  /**
+   * Sends a client request; false when there is no socket for the destination. `onTransmit`
+   * receives when it left, on the core's clock (a kernel transmit timestamp already converted),
+   * possibly twice: a clock read at the send call, then the kernel's timestamp.
+   */
+  send(
+    data: Uint8Array,
+    to: PeerAddress,
+    onTransmit?: (at: NtpTime, kernel: boolean) => void,
+  ): boolean;
   timers: Timers;
   log: Logger;
   /** The core dropped an association (kiss-o'-death DENY/RSTR). */
@@ -187,9 +195,16 @@ export class Timekeeper {
     let steppedSec: number | null = null;
     for (const a of actions) {
       switch (a.type) {
-        case "send":
-          if (!this.#deps.send(a.data, a.to)) this.#counters.sendFailures++;
+        case "send": {
+          // The exchange measures from when the request really left, not from when the core
+          // wrote it: timer lateness and the send path never enter the offset or the delay.
+          const { assocId, data } = a;
+          const sent = this.#deps.send(data, a.to, (at, kernel) => {
+            if (!this.#stopped) this.#system.onTransmit(assocId, data, at, kernel);
+          });
+          if (!sent) this.#counters.sendFailures++;
           break;
+        }
         case "setTimer":
           this.#arm(a.at);
           break;

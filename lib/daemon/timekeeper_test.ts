@@ -5,6 +5,7 @@ import type { PeerAddress } from "../proto/events.ts";
 import { addSec, fromUnix, type NtpTime } from "../proto/ntp_time.ts";
 import { decodePacket } from "../proto/packet.ts";
 import { SeededRng } from "../proto/rng.ts";
+import { Server } from "../proto/server.ts";
 import { ipv6Refid, Timekeeper } from "./timekeeper.ts";
 import type { Timers } from "./timers.ts";
 
@@ -21,7 +22,8 @@ Deno.test("ipv6Refid() is the first four bytes of the MD5 of the 16 address byte
   assert.equal(ipv6Refid("192.0.2.1"), 0);
 });
 
-function setup() {
+/** `transmitLateSec`: the fake socket reports each request as leaving that long after `now`. */
+function setup(opts: { transmitLateSec?: number } = {}) {
   let now: NtpTime = fromUnix(1_800_000_000);
   const clock: Clock = {
     name: "fake",
@@ -45,13 +47,17 @@ function setup() {
       if (i >= 0) pending.splice(i, 1);
     },
   };
-  const sent: { data: Uint8Array; to: PeerAddress }[] = [];
+  const sent: { data: Uint8Array; to: PeerAddress; at: NtpTime }[] = [];
   const lines: string[] = [];
   const tk = new Timekeeper({ system: { rng: new SeededRng(7) } }, {
     clock,
     timers,
-    send: (data, to) => {
-      sent.push({ data: data.slice(), to });
+    send: (data, to, onTransmit) => {
+      sent.push({ data: data.slice(), to, at: now });
+      if (opts.transmitLateSec !== undefined && to.family === 4) {
+        onTransmit?.(addSec(now, opts.transmitLateSec - 5e-6), false);
+        onTransmit?.(addSec(now, opts.transmitLateSec), true);
+      }
       return to.family === 4;
     },
     log: { debug() {}, info: (m) => void lines.push(m), warn() {}, error() {} },
@@ -70,7 +76,7 @@ function setup() {
     now = addSec(now, (end - t) / 1000);
     t = end;
   };
-  return { tk, sent, lines, advance, pending };
+  return { tk, sent, lines, advance, pending, now: () => now };
 }
 
 Deno.test("Timekeeper.mobilize() logs the association and polls it through the real timer", () => {
@@ -104,5 +110,34 @@ Deno.test("Timekeeper counts requests it had no socket for", () => {
   advance(5000);
   assert.ok(tk.counters.sendFailures >= 1);
   assert.equal(tk.systemState(), null, "unsynchronised");
+  tk.stop();
+});
+
+Deno.test("Timekeeper measures exchanges from the transmit time the socket reports", () => {
+  // The request leaves 300 µs after the core wrote it; the server is exactly on time and the
+  // path takes 10 µs each way: the sample must read offset 0 and delay 20 µs.
+  const { tk, sent, advance, now } = setup({ transmitLateSec: 300e-6 });
+  const server = new Server({
+    leap: 0,
+    stratum: 1,
+    precisionLog2: -24,
+    rootDelaySec: 0,
+    rootDispersionSec: 0,
+    refid: 0x47505300,
+    referenceTime: now(),
+  });
+  tk.start();
+  const to: PeerAddress = { family: 4, address: "192.0.2.1", port: 123 };
+  const id = tk.mobilize(to, { minpoll: 4, maxpoll: 4 });
+  advance(3000);
+  assert.equal(sent.length, 1);
+  const reply = new Uint8Array(48);
+  const at = sent[0]!.at;
+  assert.equal(server.respond(sent[0]!.data, addSec(at, 310e-6), reply), 48);
+  tk.onPacket(reply, to, addSec(at, 320e-6));
+  const a = tk.association(id)!;
+  assert.equal(a.received, 1);
+  assert.ok(Math.abs(a.delaySec! - 20e-6) < 1e-7, `delay ${a.delaySec}`);
+  assert.ok(Math.abs(a.offsetSec!) < 1e-7, `offset ${a.offsetSec}`);
   tk.stop();
 });

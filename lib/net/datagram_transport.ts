@@ -8,6 +8,7 @@ import type {
   ReceivedDatagram,
   ReplySlot,
   SocketAddress,
+  TransmitHandler,
   Transport,
   TransportStats,
 } from "./transport.ts";
@@ -77,6 +78,8 @@ export class DatagramTransport implements Transport {
   readonly localAddress: SocketAddress;
   /** Always false: Deno.listenDatagram gives no kernel timestamps. */
   readonly kernelTimestamps = false;
+  /** Always false: requests are reported with clock reads. */
+  readonly txTimestamps = false;
 
   readonly #conn: Deno.DatagramConn;
   readonly #clock: RealtimeReader;
@@ -182,6 +185,33 @@ export class DatagramTransport implements Transport {
         this.#sendErrors++;
       },
     );
+  }
+
+  /**
+   * Queues one client request; the clock is read just before it is handed to the kernel and
+   * reported then (no kernel transmit timestamps here).
+   */
+  sendRequest(data: Uint8Array, to: SocketAddress, onTransmit: TransmitHandler): boolean {
+    if (this.#closed) {
+      this.#sendErrors++;
+      return false;
+    }
+    const copy = data.slice();
+    const conn = this.#conn;
+    const addr: Deno.NetAddr = { transport: "udp", hostname: to.address, port: to.port };
+    this.#pending = this.#pending.then(() => {
+      const [sec, nsec] = this.#clock();
+      onTransmit({ time: fromUnix(sec, nsec), kernel: false });
+      return conn.send(copy, addr);
+    }).then(
+      () => {
+        this.#sent++;
+      },
+      () => {
+        this.#sendErrors++;
+      },
+    );
+    return true;
   }
 
   /** Resolves when every datagram queued by `send()` so far has been handed to the kernel. */

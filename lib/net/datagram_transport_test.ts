@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import { fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
-import type { SocketAddress } from "./transport.ts";
+import type { SocketAddress, TransmitTimestamp } from "./transport.ts";
 import { DatagramTransport, portableRealtime } from "./datagram_transport.ts";
 import type { RealtimeReader } from "./udp_transport.ts";
 import { request, within } from "./_test_helpers.ts";
@@ -135,4 +135,24 @@ Deno.test("portableRealtime() reads the realtime clock without FFI", () => {
   const [sec, nsec] = portableRealtime();
   assert.ok(Math.abs(sec - Date.now() / 1000) < 2);
   assert.ok(Number.isInteger(nsec) && nsec >= 0 && nsec < 1e9);
+});
+
+Deno.test("DatagramTransport.sendRequest() reports the clock read just before the send", async () => {
+  const server = new DatagramTransport({ address: "127.0.0.1" });
+  const client = new DatagramTransport({ address: "127.0.0.1", clock: FIXED_CLOCK });
+  try {
+    let received!: (v: Uint8Array) => void;
+    const got = new Promise<Uint8Array>((r) => (received = r));
+    const served = server.serve((d) => received(d.data.slice()));
+    const reports: TransmitTimestamp[] = [];
+    assert.equal(client.sendRequest(request(4), server.localAddress, (t) => reports.push(t)), true);
+    assert.deepEqual(await within(got, 2000, "request"), request(4));
+    assert.deepEqual(reports, [{ time: fromUnix(...FIXED_CLOCK()), kernel: false }]);
+    assert.equal(client.txTimestamps, false);
+    server.close();
+    await served;
+  } finally {
+    server.close();
+    client.close();
+  }
 });

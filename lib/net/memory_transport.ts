@@ -8,6 +8,7 @@ import type {
   ReceivedDatagram,
   ReplySlot,
   SocketAddress,
+  TransmitHandler,
   Transport,
   TransportStats,
 } from "./transport.ts";
@@ -222,6 +223,10 @@ export class MemoryTransport implements Transport {
   readonly localAddress: SocketAddress;
   /** As configured (default true). */
   readonly kernelTimestamps: boolean;
+  /** Same as `kernelTimestamps`: request send times count as kernel ones with it. */
+  get txTimestamps(): boolean {
+    return this.kernelTimestamps;
+  }
 
   readonly #network: MemoryNetwork;
   readonly #clock: () => NtpTime;
@@ -281,6 +286,19 @@ export class MemoryTransport implements Transport {
       data: copy,
       sentAt: this.#network.now,
     });
+  }
+
+  /**
+   * Sends a client request and reports the host's clock at once, as a kernel timestamp when
+   * receive times count as kernel ones (`kernelTimestamps`), like a socket with both.
+   */
+  sendRequest(data: Uint8Array, to: SocketAddress, onTransmit: TransmitHandler): boolean {
+    const before = this.#sendErrors;
+    const at = this.#clock();
+    this.send(data, to, false);
+    if (this.#sendErrors !== before) return false;
+    onTransmit({ time: at, kernel: this.kernelTimestamps });
+    return true;
   }
 
   /** Called by the network: hands a datagram to the handler (or holds it while not serving). */

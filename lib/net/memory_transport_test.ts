@@ -198,3 +198,22 @@ Deno.test("MemoryNetwork runs are reproducible for a given delay sequence (prope
     { seed: SEED },
   );
 });
+
+Deno.test("MemoryTransport.sendRequest() sends unchanged and reports the host clock as kernel time", () => {
+  const net = new MemoryNetwork({ startTime: START });
+  const server = net.open("10.0.0.1:123");
+  const client = net.open("10.0.0.2:0", { clock: () => addSec(net.now, 0.25) });
+  const got: Uint8Array[] = [];
+  void server.serve((d) => got.push(d.data.slice()));
+  const reports: { time: NtpTime; kernel: boolean }[] = [];
+  assert.equal(client.sendRequest(packet(4), server.localAddress, (t) => reports.push(t)), true);
+  assert.deepEqual(reports, [{ time: addSec(START, 0.25), kernel: true }]);
+  net.flush();
+  assert.deepEqual(got, [packet(4)]);
+  const v6: unknown[] = [];
+  assert.equal(
+    client.sendRequest(packet(5), { family: 6, address: "::1", port: 1 }, (t) => v6.push(t)),
+    false,
+  );
+  assert.deepEqual(v6, [], "nothing reported for a datagram that was not sent");
+});

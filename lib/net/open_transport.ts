@@ -57,7 +57,8 @@ export function openUdpTransport(options: OpenUdpTransportOptions): OpenedUdpTra
     const ffi = ffiSocketsUsable();
     if (ffi.ok) {
       return {
-        transport: new UdpTransport(options),
+        // Client requests get kernel transmit timestamps unless asked otherwise.
+        transport: new UdpTransport({ txTimestamps: true, ...options }),
         kind: "ffi",
         reason: "FFI sockets: recvmmsg/sendmmsg batches with kernel timestamps",
       };

@@ -46,6 +46,24 @@ export interface ReplySlot {
   stampTransmit: boolean;
 }
 
+/** When a datagram left: one report of {@link Transport.sendRequest}. */
+export interface TransmitTimestamp {
+  /**
+   * The transmit time. A kernel timestamp is a reading of the system clock (like a kernel
+   * receive timestamp); otherwise it is the transport's clock read just before the send call.
+   */
+  readonly time: NtpTime;
+  /** True when `time` is the kernel's software transmit timestamp (SO_TIMESTAMPING). */
+  readonly kernel: boolean;
+}
+
+/**
+ * Receives the transmit timestamps of one request: first the clock read just before the send
+ * call (`kernel` false, during the call), then, when the socket gives one, the kernel's (possibly
+ * later, but before any datagram received after it is handed to the serve handler).
+ */
+export type TransmitHandler = (t: TransmitTimestamp) => void;
+
 /** Called for every received datagram. */
 export type DatagramHandler = (datagram: ReceivedDatagram, reply: ReplySlot) => void;
 
@@ -68,8 +86,16 @@ export interface Transport {
   readonly kernelTimestamps: boolean;
   /** Receives until closed, passing each datagram to `handler`. Resolves after `close()`. */
   serve(handler: DatagramHandler): Promise<void>;
+  /** True when {@link sendRequest} reports kernel transmit timestamps. */
+  readonly txTimestamps: boolean;
   /** Sends one datagram (stampTransmit as in ReplySlot). */
   send(data: Uint8Array, to: SocketAddress, stampTransmit?: boolean): void;
+  /**
+   * Sends one client request as is and reports when it left (see {@link TransmitHandler}): the
+   * measured transmit time, not the request's own transmit timestamp, is what the exchange's
+   * offset and delay are computed from. False when it could not be sent (counted in stats).
+   */
+  sendRequest(data: Uint8Array, to: SocketAddress, onTransmit: TransmitHandler): boolean;
   /** Current counters. */
   stats(): TransportStats;
   /** Stops serving and releases the socket. */

@@ -1,5 +1,6 @@
 // Native UDP transport: a non-blocking FFI socket drained with recvmmsg and answered with one
-// sendmmsg per batch, kernel receive timestamps (SO_TIMESTAMPNS) and late transmit stamps.
+// sendmmsg per batch, kernel receive timestamps (SO_TIMESTAMPNS) and late transmit stamps; client
+// requests ask for a kernel transmit timestamp each (SO_TIMESTAMPING, read from the error queue).
 
 import { setImmediate } from "node:timers";
 import { OsError, realtime } from "../../ffi/libc.ts";
@@ -17,6 +18,7 @@ import {
   MSG_DONTWAIT,
   MSG_TRUNC,
   openUdpSocket,
+  POLLERR,
   PollSet,
   receiveBatch,
   sendBatch,
@@ -27,9 +29,16 @@ import {
   SO_REUSEADDR,
   SO_REUSEPORT,
   SO_SNDBUF,
+  SO_TIMESTAMPING,
   SO_TIMESTAMPNS,
   SocketErrno,
+  SOF_TIMESTAMPING_OPT_ID,
+  SOF_TIMESTAMPING_OPT_RX_FILTER,
+  SOF_TIMESTAMPING_OPT_TSONLY,
+  SOF_TIMESTAMPING_SOFTWARE,
   SOL_SOCKET,
+  TxTimestamper,
+  type TxTimestampReport,
 } from "../../ffi/socket.ts";
 import { fromUnix, type NtpTime, toUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
 import type {
@@ -37,6 +46,7 @@ import type {
   ReceivedDatagram,
   ReplySlot,
   SocketAddress,
+  TransmitHandler,
   Transport,
   TransportStats,
 } from "./transport.ts";
@@ -74,6 +84,14 @@ export interface UdpTransportOptions {
   sendBufferBytes?: number;
   /** Ask for kernel receive timestamps (default true). */
   kernelTimestamps?: boolean;
+  /**
+   * Ask for a kernel transmit timestamp for each datagram sent with `sendRequest` (default
+   * false). Other datagrams are not timestamped. On Linux 6.12 and later received datagrams
+   * are unaffected (SOF_TIMESTAMPING_OPT_RX_FILTER); before that each also carries an unused
+   * timestamp message, which the receive control buffer truncates. Without kernel support
+   * (before Linux 4.13) the transport reports clock reads only.
+   */
+  txTimestamps?: boolean;
   /** SO_REUSEADDR (default false). */
   reuseAddress?: boolean;
   /** SO_REUSEPORT, so several processes can serve one port (default false). */
@@ -120,6 +138,20 @@ export interface UdpTransportStats extends TransportStats {
   blockingWaits: number;
   /** Times the loop yielded to the event loop while still busy. */
   yields: number;
+  /** Requests whose kernel transmit timestamp was read and reported. */
+  txTimestamped: number;
+  /** Requests whose kernel transmit timestamp never came (given up after later ones). */
+  txTimestampMissing: number;
+  /** Error-queue messages that matched no request (unknown key, or not a timestamp). */
+  txReportsUnmatched: number;
+}
+
+/** Requests whose kernel transmit timestamp is awaited at most (older ones are given up). */
+export const TX_PENDING_MAX = 16;
+
+interface PendingTx {
+  key: number;
+  onTransmit: TransmitHandler;
 }
 
 /** The datagram view handed to handlers: reused for every datagram of the batch. */
@@ -205,6 +237,10 @@ export class UdpTransport implements Transport {
   readonly kernelTimestamps: boolean;
   /** Effective SO_RCVBUF as the kernel reports it (it doubles the asked value). */
   readonly receiveBufferBytes: number;
+  /** False when `sendRequest` reports clock reads only (not asked, or no kernel support). */
+  get txTimestamps(): boolean {
+    return this.#tx !== null;
+  }
 
   #fd: number;
   readonly #family: 4 | 6;
@@ -235,6 +271,13 @@ export class UdpTransport implements Transport {
   #polls = 0;
   #blockingWaits = 0;
   #yields = 0;
+  #tx: TxTimestamper | null = null;
+  readonly #txReport: TxTimestampReport = { key: 0, sec: 0, nsec: 0 };
+  #txNextKey = 0;
+  #txPending: PendingTx[] = [];
+  #txTimestamped = 0;
+  #txMissing = 0;
+  #txUnmatched = 0;
 
   /** Opens and binds the socket (throws OsError on failure, TypeError on a bad address). */
   constructor(options: UdpTransportOptions) {
@@ -278,6 +321,7 @@ export class UdpTransport implements Transport {
         else setSocketOption(fd, IPPROTO_IPV6, IPV6_TCLASS, options.tos);
       }
       if (timestamps) setSocketOption(fd, SOL_SOCKET, SO_TIMESTAMPNS, 1);
+      if (options.txTimestamps === true) this.#tx = enableTxTimestamps(fd);
       const sa = new Uint8Array(new ArrayBuffer(32));
       const enc = socketAddressToSockaddr(bind, sa, bind.family);
       if (!enc.ok) throw new TypeError(`UdpTransport: ${enc.reason}`);
@@ -344,6 +388,7 @@ export class UdpTransport implements Transport {
           this.#blockingWaitMs > 0 && sinceWake >= this.#blockingWaitAfter &&
           this.#poll.waitBlocking(this.#blockingWaitMs) > 0
         ) {
+          if ((this.#poll.revents(0) & POLLERR) !== 0) this.#readTxReports();
           // More arrived within the short wait: stay on this thread (yields still bound the
           // time the event loop waits, as busySinceMs keeps running).
           this.#blockingWaits++;
@@ -351,6 +396,8 @@ export class UdpTransport implements Transport {
         }
         this.#polls++;
         await this.#poll.wait(this.#pollTimeoutMs);
+        // A transmit timestamp that came after its send call: read it before any reply.
+        if ((this.#poll.revents(0) & POLLERR) !== 0) this.#readTxReports();
         sinceWake = 0;
         busySinceMs = performance.now();
       }
@@ -481,6 +528,85 @@ export class UdpTransport implements Transport {
     else this.#sent++;
   }
 
+  /**
+   * Sends a client request unchanged, as late as the caller allows: the clock is read just
+   * before sendmsg and reported at once; the kernel's software transmit timestamp follows
+   * (usually from the error queue right after the call, else when the serve loop sees it).
+   */
+  sendRequest(data: Uint8Array, to: SocketAddress, onTransmit: TransmitHandler): boolean {
+    if (this.#closed) {
+      this.#sendErrors++;
+      return false;
+    }
+    const enc = socketAddressToSockaddr(to, this.#sendName, this.#family);
+    if (!enc.ok) {
+      this.#sendErrors++;
+      return false;
+    }
+    const name = this.#sendName.subarray(0, enc.length);
+    const tx = this.#tx;
+    let now = this.#clock();
+    let r: number;
+    if (tx !== null) {
+      r = tx.send(this.#fd, data, name, enc.length, true);
+      if (r === -SocketErrno.EINVAL) {
+        // The kernel refuses the per-datagram request (before Linux 4.13): clock reads only.
+        this.#tx = null;
+        this.#txPending = [];
+        now = this.#clock();
+        r = sendTo(this.#fd, data, name);
+      }
+    } else {
+      r = sendTo(this.#fd, data, name);
+    }
+    if (r < 0) {
+      this.#sendErrors++;
+      return false;
+    }
+    this.#sent++;
+    if (this.#tx !== null) {
+      if (this.#txPending.length >= TX_PENDING_MAX) {
+        this.#txPending.shift();
+        this.#txMissing++;
+      }
+      this.#txPending.push({ key: this.#txNextKey, onTransmit });
+      this.#txNextKey = (this.#txNextKey + 1) >>> 0;
+    }
+    onTransmit({ time: fromUnix(now[0], now[1]), kernel: false });
+    if (this.#tx !== null) this.#readTxReports();
+    return true;
+  }
+
+  /** Reads the error queue: kernel transmit timestamps go to their request's handler. */
+  #readTxReports(): void {
+    const tx = this.#tx;
+    if (tx === null || this.#fd < 0) return;
+    const rep = this.#txReport;
+    // Bounded: the queue holds at most what the socket buffer allows, and the loop must go on.
+    for (let k = 0; k < 4 * TX_PENDING_MAX; k++) {
+      const r = tx.readReport(this.#fd, rep);
+      if (r < 0) {
+        if (r === -SocketErrno.EINTR) continue;
+        return;
+      }
+      if (r === 0) {
+        this.#txUnmatched++;
+        continue;
+      }
+      const i = this.#txPending.findIndex((p) => p.key === rep.key);
+      if (i < 0) {
+        this.#txUnmatched++;
+        // The kernel numbered a datagram this side did not count: follow its numbering.
+        if (((rep.key - this.#txNextKey) >>> 0) < 0x80000000) this.#txNextKey = (rep.key + 1) >>> 0;
+        continue;
+      }
+      const pending = this.#txPending[i]!;
+      this.#txPending.splice(i, 1);
+      this.#txTimestamped++;
+      pending.onTransmit({ time: fromUnix(rep.sec, rep.nsec), kernel: true });
+    }
+  }
+
   /** Current counters. */
   stats(): UdpTransportStats {
     return {
@@ -494,6 +620,9 @@ export class UdpTransport implements Transport {
       polls: this.#polls,
       blockingWaits: this.#blockingWaits,
       yields: this.#yields,
+      txTimestamped: this.#txTimestamped,
+      txTimestampMissing: this.#txMissing,
+      txReportsUnmatched: this.#txUnmatched,
     };
   }
 
@@ -518,6 +647,26 @@ export class UdpTransport implements Transport {
       // Nothing useful to do about a failed close of a socket we are done with.
     }
   }
+}
+
+/**
+ * Asks for numbered, payload-free software transmit timestamp reports on `fd` (no datagram is
+ * timestamped until it asks for it itself). Returns the sender, or null when the kernel has no
+ * SO_TIMESTAMPING reports. Without SOF_TIMESTAMPING_OPT_RX_FILTER (before Linux 6.12) it goes on
+ * without: received datagrams then carry an extra timestamp message that is ignored.
+ */
+function enableTxTimestamps(fd: number): TxTimestamper | null {
+  const base = SOF_TIMESTAMPING_SOFTWARE | SOF_TIMESTAMPING_OPT_ID | SOF_TIMESTAMPING_OPT_TSONLY;
+  for (const flags of [base | SOF_TIMESTAMPING_OPT_RX_FILTER, base]) {
+    try {
+      setSocketOption(fd, SOL_SOCKET, SO_TIMESTAMPING, flags);
+      return new TxTimestamper();
+    } catch (e) {
+      // An older kernel refuses a flag it does not know: try with fewer, then go without.
+      if (!(e instanceof OsError)) throw e;
+    }
+  }
+  return null;
 }
 
 function isTransientReceiveError(e: number): boolean {

@@ -3,9 +3,9 @@
 
 import assert from "node:assert/strict";
 import { OsError, realtime } from "../../ffi/libc.ts";
-import { SocketErrno } from "../../ffi/socket.ts";
+import { SocketErrno, TxTimestamper } from "../../ffi/socket.ts";
 import { diffSec, fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
-import type { ReceivedDatagram, SocketAddress } from "./transport.ts";
+import type { ReceivedDatagram, SocketAddress, TransmitTimestamp } from "./transport.ts";
 import { type RealtimeReader, UdpTransport, type UdpTransportOptions } from "./udp_transport.ts";
 import { request, within } from "./_test_helpers.ts";
 
@@ -99,6 +99,9 @@ async function roundTrip(host: string): Promise<void> {
       polls: server.stats().polls,
       blockingWaits: 0,
       yields: 0,
+      txTimestamped: 0,
+      txTimestampMissing: 0,
+      txReportsUnmatched: 0,
     });
   }, host);
 }
@@ -260,6 +263,128 @@ Deno.test("UdpTransport.send() counts impossible sends instead of throwing", () 
     assert.equal(t.stats().sendErrors, 3);
   } finally {
     t.close();
+  }
+});
+
+/** Sends request `id` from a transport with kernel transmit timestamps to a server; checks it. */
+async function timedRequest(host: string): Promise<void> {
+  const server = new UdpTransport({ address: host });
+  const client = new UdpTransport({ address: host, txTimestamps: true });
+  try {
+    assert.equal(client.txTimestamps, true);
+    const rx = deferred<{ data: Uint8Array; rxTime: bigint; kernel: boolean }>();
+    const served = server.serve((d) =>
+      rx.resolve({ data: d.data.slice(), rxTime: d.rxTime, kernel: d.rxKernel })
+    );
+    const reports: TransmitTimestamp[] = [];
+    const before = fromUnix(...realtime());
+    assert.equal(client.sendRequest(request(5), server.localAddress, (t) => reports.push(t)), true);
+    const got = await within(rx.promise, 2000, "request");
+    assert.deepEqual(got.data, request(5), "sent unchanged: the transmit timestamp is the core's");
+    assert.deepEqual(reports.map((r) => r.kernel), [false, true], "a clock read, then the kernel");
+    const [read, kernel] = reports;
+    assert.ok(diffSec(read!.time, before) >= 0, "the clock is read at the send call");
+    const readToKernel = diffSec(kernel!.time, read!.time);
+    assert.ok(readToKernel >= 0 && readToKernel < 0.05, `kernel stamp ${readToKernel} s later`);
+    assert.equal(got.kernel, true);
+    const path = diffSec(got.rxTime, kernel!.time);
+    assert.ok(path >= 0 && path < 0.05, `received ${path} s after the kernel sent it`);
+    assert.equal(client.stats().txTimestamped, 1);
+    server.close();
+    await served;
+  } finally {
+    server.close();
+    client.close();
+  }
+}
+
+Deno.test("UdpTransport.sendRequest() reports a clock read, then the kernel transmit timestamp (IPv4)", () =>
+  timedRequest("127.0.0.1"));
+
+Deno.test("UdpTransport.sendRequest() reports a clock read, then the kernel transmit timestamp (IPv6)", () =>
+  timedRequest("::1"));
+
+Deno.test("UdpTransport timestamps requests only: replies and send() do not shift the numbering", async () => {
+  const server = new UdpTransport({ address: "127.0.0.1", txTimestamps: true });
+  const client = new UdpTransport({ address: "127.0.0.1", txTimestamps: true });
+  try {
+    const served = server.serve((d, r) => {
+      echo(d, r);
+      r.stampTransmit = true;
+    });
+    const c = collect(client);
+    const kernelReports: number[] = [];
+    const ask = (id: number) =>
+      client.sendRequest(request(id), server.localAddress, (t) => {
+        if (t.kernel) kernelReports.push(id);
+      });
+    ask(1);
+    client.send(request(2), server.localAddress);
+    ask(3);
+    await c.until(3);
+    ask(4);
+    await c.until(4);
+    assert.deepEqual(kernelReports, [1, 3, 4]);
+    assert.equal(client.stats().txReportsUnmatched, 0);
+    assert.equal(client.stats().noKernelTimestamp, 0, "replies still carry receive timestamps");
+    assert.equal(server.stats().txTimestamped, 0, "the server's replies asked for nothing");
+    assert.equal(server.stats().txReportsUnmatched, 0);
+    server.close();
+    client.close();
+    await Promise.all([served, c.served]);
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+Deno.test("UdpTransport.sendRequest() without txTimestamps reports the clock read only", async () => {
+  await withServerAndClient({ address: "127.0.0.1" }, async (server, client) => {
+    assert.equal(client.txTimestamps, false);
+    const c = collect(server);
+    const reports: TransmitTimestamp[] = [];
+    const clocked = new UdpTransport({ address: "127.0.0.1", clock: FIXED_CLOCK });
+    try {
+      assert.equal(
+        clocked.sendRequest(request(1), server.localAddress, (t) => reports.push(t)),
+        true,
+      );
+      await c.until(1);
+      assert.deepEqual(reports, [{ time: fromUnix(...FIXED_CLOCK()), kernel: false }]);
+      assert.equal(
+        clocked.sendRequest(request(2), { family: 6, address: "::1", port: 9 }, () => {}),
+        false,
+        "no IPv6 on an IPv4 socket",
+      );
+      assert.equal(clocked.stats().sendErrors, 1);
+    } finally {
+      clocked.close();
+    }
+    server.close();
+    await c.served;
+  });
+});
+
+Deno.test("UdpTransport reads a late transmit report from the error queue instead of spinning", async () => {
+  const t = new UdpTransport({ address: "127.0.0.1", txTimestamps: true, pollTimeoutMs: 500 });
+  const sink = new UdpTransport({ address: "127.0.0.1" });
+  try {
+    const served = t.serve(() => {});
+    // Let serve() park in poll(), then queue a report nobody asked for through the same socket:
+    // poll() wakes with POLLERR, and the loop must read it (not poll again and again).
+    await new Promise((r) => setTimeout(r, 50));
+    const polls0 = t.stats().polls;
+    const to = new Uint8Array(16);
+    to.set([2, 0, sink.localAddress.port >> 8, sink.localAddress.port & 0xff, 127, 0, 0, 1]);
+    assert.equal(new TxTimestamper().send(t.fd, request(9), to, 16, true), 48);
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(t.stats().txReportsUnmatched, 1, "the report was read and dropped");
+    assert.ok(t.stats().polls - polls0 <= 3, `${t.stats().polls - polls0} polls in 300 ms`);
+    t.close();
+    await within(served, 2000, "serve() after close()");
+  } finally {
+    t.close();
+    sink.close();
   }
 });
 

@@ -133,6 +133,9 @@ export class Association {
   #nextPoll: NtpTime;
   #burstLeft = 0;
   #xmt: bigint | null = null;
+  /** When the pending request really left (see `transmitted`); null: its own timestamp. */
+  #xmtTime: NtpTime | null = null;
+  #xmtKernel = false;
   #lastXmt: bigint | null = null;
   #lastT3: bigint | null = null;
   #unreached = 0;
@@ -255,6 +258,22 @@ export class Association {
     this.#nextPoll = addSec(this.#nextPoll, stepSec);
   }
 
+  /**
+   * The daemon measured when the request with transmit timestamp `xmt` left: `at` on the local
+   * clock, from the kernel (`kernel`) or from a clock read just before the send call. The
+   * exchange then uses `at` as T1 (the request's own timestamp is written when the core builds
+   * it, earlier by the event loop's and the send path's latency, and only serves the origin
+   * check). A kernel time is never replaced by a clock read; a report for any other request is
+   * ignored. Returns true when the time was taken.
+   */
+  transmitted(xmt: bigint, at: NtpTime, kernel: boolean): boolean {
+    if (this.#xmt === null || xmt !== this.#xmt) return false;
+    if (this.#xmtKernel && !kernel) return false;
+    this.#xmtTime = at;
+    this.#xmtKernel = kernel;
+    return true;
+  }
+
   /** Sends the poll (or burst packet) when due. */
   onTimer(now: NtpTime): Action[] {
     if (this.#dead || now < this.#nextPoll) return [];
@@ -319,7 +338,7 @@ export class Association {
     const rootDelay = rootDelaySec(p);
     const rootDisp = rootDispersionSec(p);
     if (rootDelay / 2 + rootDisp >= this.#opts.maxDistanceSec) return this.#reject("distance");
-    const t1 = fromTimestamp(p.originTimestamp, rxTime);
+    const t1 = this.#xmtTime ?? fromTimestamp(p.originTimestamp, rxTime);
     const t2 = fromTimestamp(p.receiveTimestamp, rxTime);
     const t3 = fromTimestamp(p.transmitTimestamp, rxTime);
     const t4 = rxTime;
@@ -429,6 +448,8 @@ export class Association {
     const rnd = BigInt(this.#rng.nextU32()) & mask;
     const xmt = (toTimestamp(now) & ~mask) | rnd;
     this.#xmt = xmt === 0n ? 1n : xmt;
+    this.#xmtTime = null;
+    this.#xmtKernel = false;
     this.#staleRequest = false;
     this.#lastSend = now;
     this.#sent++;

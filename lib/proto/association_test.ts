@@ -201,3 +201,34 @@ Deno.test("Association writes a valid server state into replies' round trip (zer
     reason: "zero_receive",
   });
 });
+
+Deno.test("Association.transmitted() measures from when the request left, not when it was built", () => {
+  const a = newAssoc();
+  const built = a.deadline!;
+  const req = poll(a, built);
+  const xmt = new DataView(req.data.buffer, req.data.byteOffset).getBigUint64(40);
+  // The request left 300 µs after the core wrote it (a late event loop): the server is exactly
+  // on time and the path is 10 µs each way.
+  const left = addSec(built, 300e-6);
+  assert.equal(a.transmitted(xmt ^ 1n, left, true), false, "another request's report");
+  assert.equal(a.transmitted(xmt, addSec(built, 290e-6), false), true, "the clock read");
+  assert.equal(a.transmitted(xmt, left, true), true, "the kernel's time replaces it");
+  assert.equal(
+    a.transmitted(xmt, addSec(built, 250e-6), false),
+    false,
+    "a clock read never replaces the kernel's time",
+  );
+  const reply = answer(req.data, addSec(left, 10e-6));
+  const r = a.receive(reply, addSec(left, 20e-6));
+  assert.equal(r.kind, "sample");
+  if (r.kind !== "sample") return;
+  assert.ok(Math.abs(r.sample.offsetSec) < 1e-7, `offset ${r.sample.offsetSec}`);
+  assert.ok(Math.abs(r.sample.delaySec - 20e-6) < 1e-7, `delay ${r.sample.delaySec}`);
+  // The next request starts without a measured time: its own transmit timestamp counts again.
+  const next = a.deadline!;
+  const req2 = poll(a, next);
+  const r2 = a.receive(answer(req2.data, addSec(next, 0.01)), addSec(next, 0.02));
+  assert.equal(r2.kind, "sample");
+  if (r2.kind !== "sample") return;
+  assert.ok(Math.abs(r2.sample.delaySec - 0.02) < 1e-6, `delay ${r2.sample.delaySec}`);
+});

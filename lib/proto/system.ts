@@ -3,7 +3,7 @@
 // and the leap second state (leapfile and the survivors' leap indicator vote).
 
 import { REFID_INIT, type SystemState } from "./server.ts";
-import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
+import { addSec, diffSec, type NtpTime, readTimestamp } from "./ntp_time.ts";
 import { type Action, type PeerAddress, PeerEvent, SystemEvent, systemEvent } from "./events.ts";
 import { Association, type AssociationOptions, type AssociationSnapshot } from "./association.ts";
 import { selectTruechimers } from "./select.ts";
@@ -238,6 +238,18 @@ export class NtpSystem {
     }
     this.#pushTimer(actions, now);
     return actions;
+  }
+
+  /**
+   * The daemon reports when a request of association `assocId` left: `data` is the datagram
+   * of the send action (its transmit timestamp names the request), `at` the local time, from the
+   * kernel when `kernel`. That exchange then measures from `at` (see Association.transmitted).
+   * Nothing to do in return.
+   */
+  onTransmit(assocId: number, data: Uint8Array, at: NtpTime, kernel: boolean): void {
+    const a = this.#assocs.get(assocId);
+    if (a === undefined || data.length < 48) return;
+    a.transmitted(readTimestamp(new DataView(data.buffer, data.byteOffset, 48), 40), at, kernel);
   }
 
   /** Runs due timers (polls, slew ends). */
