@@ -1,87 +1,139 @@
-// The whole test suite behind `deno task test` and `.ci/run`: installs the interop peers when it
-// can, runs the static checks and `deno test`, and ends with the line "N passed, M failed".
+// The test suite behind `deno task test` (everything) and `deno task test:fast` (no interop, for
+// the edit loop), and `.ci/run`: installs or unpacks the interop peers when it can, runs the
+// static checks and `deno test`, and ends with the line "N passed, M failed" and the wall time.
 //
-//   deno run -A tools/run_tests.ts [--no-setup] [deno test filters/paths...]
+//   deno run -A tools/run_tests.ts [--fast] [--no-setup] [deno test filters/paths...]
+//
+// Without paths, the unit tests and the interop tests run as two `deno test --parallel` processes
+// side by side, with the static checks beside them. Interop modules mostly wait for real peers
+// (they share no port: each owns its network namespaces and asks the kernel for free ports), so
+// more of them run at once than there are CPUs. Ignored tests (a peer missing: see
+// tests/support/peers.ts needPeers) are counted as ignored, never as passed.
 // deno-lint-ignore-file no-console
 
+const started = performance.now();
 const deno = Deno.execPath();
 const root = new URL("..", import.meta.url).pathname;
-const args = Deno.args.filter((a) => a !== "--no-setup");
+const FLAGS = ["--fast", "--no-setup"];
+const fast = Deno.args.includes("--fast");
+const paths = Deno.args.filter((a) => !FLAGS.includes(a));
 const tmp = `${root}.tmp`;
+/** Interop modules running at once: they wait on real time far more than they compute. */
+const INTEROP_JOBS = Number(Deno.env.get("HORAE_INTEROP_JOBS") ?? "5");
 await Deno.mkdir(tmp, { recursive: true });
 await Deno.remove(`${tmp}/skipped.txt`).catch(() => {});
 
+/** Runs a command in the repository; output to the terminal, or collected when `quiet`. */
 async function run(
   cmd: string,
   cmdArgs: string[],
-  quiet = false,
+  opts: { quiet?: boolean; env?: Record<string, string> } = {},
 ): Promise<{ ok: boolean; out: string }> {
-  const child = new Deno.Command(cmd, {
+  const res = await new Deno.Command(cmd, {
     args: cmdArgs,
     cwd: root,
-    stdout: quiet ? "piped" : "inherit",
-    stderr: quiet ? "piped" : "inherit",
-  });
-  const res = await child.output();
+    stdout: opts.quiet ? "piped" : "inherit",
+    stderr: opts.quiet ? "piped" : "inherit",
+    ...(opts.env ? { env: opts.env } : {}),
+  }).output();
   const dec = new TextDecoder();
-  return { ok: res.success, out: quiet ? dec.decode(res.stdout) + dec.decode(res.stderr) : "" };
+  return {
+    ok: res.success,
+    out: opts.quiet ? dec.decode(res.stdout) + dec.decode(res.stderr) : "",
+  };
 }
 
-if (!Deno.args.includes("--no-setup")) {
+/** "1m05s" or "42.1s". */
+function wall(ms: number): string {
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)}s`;
+  return `${Math.floor(s / 60)}m${String(Math.round(s % 60)).padStart(2, "0")}s`;
+}
+
+if (!fast && !Deno.args.includes("--no-setup")) {
   await run("bash", [`${root}tools/setup_test_deps.sh`]);
 }
 
 let passed = 0;
 let failed = 0;
+let ignored = 0;
 const failures: string[] = [];
 
-// Static checks count as tests: formatting, lint, types, import layers.
-if (args.length === 0) {
+/** Static checks count as tests: formatting, lint, types, import layers. */
+async function staticChecks(): Promise<void> {
   const checks: [string, string[]][] = [
     ["fmt", ["fmt", "--check"]],
     ["lint", ["lint"]],
     ["type check", ["check", "main.ts", "mod.ts"]],
     ["layers", ["run", "--allow-read", "--allow-run", "tools/check_layers.ts"]],
   ];
-  for (const [name, a] of checks) {
-    const r = await run(deno, a, true);
+  const results = await Promise.all(checks.map(([, a]) => run(deno, a, { quiet: true })));
+  checks.forEach(([name], i) => {
+    const r = results[i]!;
     if (r.ok) passed++;
     else {
       failed++;
       failures.push(`check: ${name}`);
       console.error(`check "${name}" failed:\n${r.out.slice(-4000)}`);
     }
-  }
+  });
 }
 
-const junit = `${tmp}/junit.xml`;
-const testRun = await run(deno, [
-  "test",
-  "--allow-all",
-  "--unstable-net",
-  "--reporter=dot",
-  `--junit-path=${junit}`,
-  ...args,
-]);
-let xml = "";
-try {
-  xml = await Deno.readTextFile(junit);
-} catch {
-  failed++;
-  failures.push("deno test produced no report");
+/** One `deno test --parallel` run writing a JUnit report; resolves to the report's text. */
+async function testRun(
+  name: string,
+  testArgs: string[],
+  jobs?: number,
+): Promise<{ name: string; ok: boolean; xml: string | null }> {
+  const junit = `${tmp}/junit-${name}.xml`;
+  await Deno.remove(junit).catch(() => {});
+  const r = await run(deno, [
+    "test",
+    "--allow-all",
+    "--unstable-net",
+    "--parallel",
+    "--reporter=dot",
+    `--junit-path=${junit}`,
+    ...testArgs,
+  ], jobs === undefined ? {} : { env: { DENO_JOBS: String(jobs) } });
+  const xml = await Deno.readTextFile(junit).catch(() => null);
+  return { name, ok: r.ok, xml };
 }
-for (
-  const m of xml.matchAll(/<testcase\b[^>]*?name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g)
-) {
-  const body = m[3] ?? "";
-  if (/<failure\b|<error\b/.test(body)) {
+
+const runs: Promise<{ name: string; ok: boolean; xml: string | null }>[] = [];
+if (paths.length > 0) {
+  runs.push(testRun("selected", paths, INTEROP_JOBS));
+} else {
+  runs.push(testRun("unit", ["--ignore=tests/interop"]));
+  if (!fast) runs.push(testRun("interop", ["tests/interop"], INTEROP_JOBS));
+}
+const [, ...results] = await Promise.all([paths.length > 0 ? null : staticChecks(), ...runs]);
+
+for (const r of results) {
+  if (r.xml === null) {
     failed++;
-    failures.push(m[1]!);
-  } else if (!/<skipped\b/.test(body)) passed++;
-}
-if (!testRun.ok && failures.length === 0) {
-  failed++;
-  failures.push("deno test exited non-zero");
+    failures.push(`deno test (${r.name}) produced no report`);
+    continue;
+  }
+  let failedHere = 0;
+  for (
+    const m of r.xml.matchAll(
+      /<testcase\b[^>]*?name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g,
+    )
+  ) {
+    const body = m[3] ?? "";
+    if (/<failure\b|<error\b/.test(body)) {
+      failed++;
+      failedHere++;
+      failures.push(m[1]!);
+    } else if (/<skipped\b/.test(body)) ignored++;
+    else passed++;
+  }
+  if (!r.ok && failedHere === 0) {
+    // A module that failed to load, or an uncaught error between tests.
+    failed++;
+    failures.push(`deno test (${r.name}) exited non-zero`);
+  }
 }
 
 let skipped: string[] = [];
@@ -91,6 +143,13 @@ try {
 for (const s of skipped) console.log(`skipped: ${s}`);
 for (const f of failures) console.log(`FAILED: ${f}`);
 console.log(
-  `${passed} passed, ${failed} failed${skipped.length ? `, ${skipped.length} skipped` : ""}`,
+  `${passed} passed, ${failed} failed${ignored ? `, ${ignored} ignored` : ""}${
+    skipped.length ? `, ${skipped.length} skip${skipped.length === 1 ? "" : "s"} recorded` : ""
+  }`,
+);
+console.log(
+  `wall time ${wall(performance.now() - started)} (${
+    paths.length > 0 ? "selected tests" : fast ? "test:fast, no interop" : "whole suite"
+  })`,
 );
 Deno.exit(failed === 0 ? 0 : 1);

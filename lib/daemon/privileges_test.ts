@@ -2,8 +2,7 @@
 // check, and the switch itself in a child process (root only; the test process never switches).
 
 import assert from "node:assert/strict";
-import { NO_SYS_TIME } from "../../tests/support/peers.ts";
-import { recordSkip } from "../../tests/support/skips.ts";
+import { needPeers, NO_SYS_TIME } from "../../tests/support/peers.ts";
 import {
   capabilitiesToKeep,
   checkThreads,
@@ -280,7 +279,15 @@ async function runChild(
 ): Promise<{ error?: string; jsTid?: number; threads?: Record<string, unknown>[] }> {
   const dir = await Deno.makeTempDir({ prefix: "horae-priv-" });
   try {
+    // One file in a folder every user may read: the child may start as nobody, who cannot read
+    // a checkout that sits below a folder only its owner may enter (a clone under `mktemp -d`).
     await Deno.writeTextFile(`${dir}/child.ts`, CHILD);
+    const bundled = await new Deno.Command(Deno.execPath(), {
+      args: ["bundle", "--quiet", "-o", `${dir}/child.js`, `${dir}/child.ts`],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(bundled.success, new TextDecoder().decode(bundled.stderr));
     await Deno.chmod(dir, 0o755);
     // Rule 1: CAP_SYS_TIME always leaves the bounding set; `bounding` may remove more.
     const guard = bounding === "" ? NO_SYS_TIME.slice(0, -1) : [
@@ -296,11 +303,13 @@ async function runChild(
         Deno.execPath(),
         "run",
         "-A",
-        `${dir}/child.ts`,
+        "--no-config",
+        `${dir}/child.js`,
         String(keep),
         ...childArgs,
       ],
       ...(prefix.length > 0 ? { env: { DENO_DIR: `${dir}/deno`, HOME: dir } } : {}),
+      cwd: dir,
       stdout: "piped",
       stderr: "piped",
       signal: AbortSignal.timeout(30_000),
@@ -313,14 +322,11 @@ async function runChild(
   }
 }
 
-function needRoot(name: string): boolean {
-  if (Deno.uid() === 0) return true;
-  recordSkip(name, "needs root to switch users");
-  return false;
-}
+const root = await needPeers("dropPrivileges() in a child", { root: "switching users" });
 
-Deno.test("dropPrivileges() switches every thread and keeps a capability on the JS thread only", async () => {
-  if (!needRoot("dropPrivileges keeps one capability")) return;
+Deno.test("dropPrivileges() switches every thread and keeps a capability on the JS thread only", {
+  ignore: root.ignore,
+}, async () => {
   const r = await runChild(1n << 10n);
   assert.equal(r.error, undefined, r.error);
   assert.ok(r.threads!.length >= 3, `only ${r.threads!.length} threads`);
@@ -337,8 +343,9 @@ Deno.test("dropPrivileges() switches every thread and keeps a capability on the 
   }
 });
 
-Deno.test("dropPrivileges() leaves no capability anywhere when none is kept", async () => {
-  if (!needRoot("dropPrivileges keeps nothing")) return;
+Deno.test("dropPrivileges() leaves no capability anywhere when none is kept", {
+  ignore: root.ignore,
+}, async () => {
   const r = await runChild(0n);
   assert.equal(r.error, undefined, r.error);
   for (const t of r.threads!) {
@@ -348,8 +355,9 @@ Deno.test("dropPrivileges() leaves no capability anywhere when none is kept", as
   }
 });
 
-Deno.test("dropPrivileges() reports the failing call and errno, and refuses when not root", async () => {
-  if (!needRoot("dropPrivileges errors")) return;
+Deno.test("dropPrivileges() reports the failing call and errno, and refuses when not root", {
+  ignore: root.ignore,
+}, async () => {
   // Root without CAP_SETUID: setgroups and setresgid work, setresuid fails.
   const noSetuid = await runChild(0n, [], "-setuid");
   assert.match(noSetuid.error ?? "", /cannot switch to user nobody .*setresuid 65534: EPERM/);

@@ -12,6 +12,7 @@ import {
   ROOT,
   runGuarded,
   sh,
+  sharedTempDir,
   startHorae,
   tempDir,
 } from "../support/peers.ts";
@@ -32,7 +33,8 @@ interface Setup {
 }
 
 async function setup(): Promise<Setup> {
-  const shared = await tempDir("planted-");
+  // Reachable by nobody even when the checkout is not.
+  const shared = await sharedTempDir("planted-");
   const safe = await tempDir("victim-");
   await Deno.chmod(safe, 0o700);
   const victim = `${safe}/victim`;

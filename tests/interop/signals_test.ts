@@ -5,44 +5,12 @@
 // the process's TCP listening sockets are read from /proc all along.
 
 import assert from "node:assert/strict";
-import { freeUdpPort, NO_SYS_TIME, Proc, ROOT, tempDir } from "../support/peers.ts";
+import { freeUdpPort, NO_SYS_TIME, Proc, ROOT, tcpListeners, tempDir } from "../support/peers.ts";
 
 const LOCAL_CONF = "server 127.127.1.0\nfudge 127.127.1.0 stratum 9\n";
 const libc = Deno.dlopen("libc.so.6", {
   tgkill: { parameters: ["i32", "i32", "i32"], result: "i32" },
 });
-
-/** The TCP ports `pid` listens on: its socket inodes matched against its namespace's tables. */
-export function tcpListeners(pid: number): number[] {
-  const inodes = new Set<string>();
-  try {
-    for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
-      try {
-        const m = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`));
-        if (m) inodes.add(m[1]!);
-      } catch { /* closed meanwhile */ }
-    }
-  } catch {
-    return []; // the process is gone
-  }
-  const ports: number[] = [];
-  for (const table of ["tcp", "tcp6"]) {
-    let text = "";
-    try {
-      text = Deno.readTextFileSync(`/proc/${pid}/net/${table}`);
-    } catch {
-      continue;
-    }
-    for (const line of text.split("\n").slice(1)) {
-      const f = line.trim().split(/\s+/);
-      // sl local_address rem_address st ... inode (field 9)
-      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9]!)) {
-        ports.push(parseInt(f[1]!.split(":").pop()!, 16));
-      }
-    }
-  }
-  return ports;
-}
 
 function threadsOf(pid: number): number[] {
   try {

@@ -9,34 +9,61 @@ export const NO_SYS_TIME = ["setpriv", "--bounding-set=-sys_time", "--inh-caps=-
 /** The project's root folder. */
 export const ROOT = new URL("../../", import.meta.url).pathname;
 
-const SEARCH = [
-  "/usr/sbin",
-  "/usr/bin",
-  "/sbin",
-  "/bin",
-  "/usr/local/bin",
-  `${ROOT}.tmp/peers/ntpsec/usr/bin`,
-];
+/**
+ * Where tools/fetch_peers.sh unpacks Debian's chrony and NTPsec packages (`apt-get download` +
+ * `dpkg-deb -x`, nothing installed): one root-filesystem layout per package group.
+ */
+export const PEERS_DIR = `${ROOT}.tmp/peers`;
 
-/** Absolute path of a program, or null. */
+/** The unpacked programs come first: the tests run the versions the set-up fetched. */
+const UNPACKED = ["chrony", "ntpsec"].flatMap((p) => [
+  `${PEERS_DIR}/${p}/usr/sbin`,
+  `${PEERS_DIR}/${p}/usr/bin`,
+]);
+const SYSTEM = ["/usr/sbin", "/usr/bin", "/sbin", "/bin", "/usr/local/bin"];
+
+/** NTPsec's Python module, unpacked beside its programs (ntpq and ntpdig import it). */
+const NTPSEC_PYTHON = `${PEERS_DIR}/ntpsec/usr/lib/python3/dist-packages`;
+
+/** Environment every child started through {@link Proc} gets on top of the test's own. */
+export const PEER_ENV: Record<string, string> = (() => {
+  try {
+    Deno.statSync(NTPSEC_PYTHON);
+  } catch {
+    return {};
+  }
+  const old = Deno.env.get("PYTHONPATH");
+  return { PYTHONPATH: old ? `${NTPSEC_PYTHON}:${old}` : NTPSEC_PYTHON };
+})();
+
+/**
+ * True when `path` is a program of its own and not a link to Horae's multi-call entry point
+ * (an `ntpd` or `ntptime` that is Horae would make a comparison with itself prove nothing).
+ */
+function isForeignProgram(path: string): boolean {
+  try {
+    const real = Deno.realPathSync(path);
+    return !/^(horae|main\.ts$)/.test(real.slice(real.lastIndexOf("/") + 1));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Absolute path of a program, or null: the unpacked peers first, then PATH and the usual system
+ * folders. Links to Horae itself do not count.
+ */
 export function which(name: string): string | null {
-  const dirs = [...(Deno.env.get("PATH") ?? "").split(":"), ...SEARCH];
+  const dirs = [...UNPACKED, ...(Deno.env.get("PATH") ?? "").split(":"), ...SYSTEM];
   for (const d of dirs) {
     if (d === "") continue;
     try {
       const p = `${d}/${name}`;
       const st = Deno.statSync(p);
-      if (st.isFile && (st.mode ?? 0) & 0o111) return p;
+      if (st.isFile && (st.mode ?? 0) & 0o111 && isForeignProgram(p)) return p;
     } catch { /* not here */ }
   }
   return null;
-}
-
-/** Finds a peer program or records a visible skip (CI fails on skips; recordSkip prints it). */
-export function requirePeer(name: string, test: string): string | null {
-  const p = which(name);
-  if (p === null) recordSkip(test, `${name} not installed`);
-  return p;
 }
 
 /** True when running as root (needed for network namespaces). */
@@ -44,27 +71,77 @@ export function isRoot(): boolean {
   return Deno.uid() === 0;
 }
 
-/**
- * Finds every program of a test that runs in a network namespace, by name, or records a skip
- * (the first program missing, or `rootWhy` when not root) and returns null.
- */
-export function requireNetnsPeers(
-  test: string,
-  programs: string[],
-  rootWhy = "needs root for a network namespace",
-): Record<string, string> | null {
-  const found: Record<string, string> = {};
-  for (const p of programs) {
-    const path = requirePeer(p, test);
-    if (path === null) return null;
-    found[p] = path;
-  }
-  if (!isRoot()) {
-    recordSkip(test, rootWhy);
-    return null;
-  }
-  return found;
+/** What a test needs from the machine; see {@link needPeers}. */
+export interface PeerNeeds {
+  /** Programs that must be found by {@link which}. */
+  programs?: readonly string[];
+  /** Root is needed, for this (e.g. "a network namespace"). */
+  root?: string;
+  /** Files that must exist (a preload library, say). */
+  files?: readonly string[];
+  /** Any other condition: returns why it is not met, or null. */
+  check?: () => string | null;
 }
+
+/** What {@link needPeers} decided: `ignore` for Deno.test's options, and the programs found. */
+export interface NeededPeers {
+  /** True when something is missing: the test is declared ignored (and the skip recorded). */
+  readonly ignore: boolean;
+  /** Why the test is skipped, or null. */
+  readonly why: string | null;
+  /** Path of a program named in `programs` (throws for any other, or when ignored). */
+  path(name: string): string;
+}
+
+/**
+ * Decides when a test module loads whether a test can run here, so that Deno reports a test it
+ * cannot run as ignored, never as passed. Call it with top-level await and pass `ignore` to
+ * `Deno.test(name, { ignore }, fn)`. When something is missing it prints
+ * `skipped: <why> (<test>)` and appends the line to `.tmp/skipped.txt` (before returning), so
+ * `.ci/run` fails a run with skips.
+ */
+export async function needPeers(test: string, needs: PeerNeeds): Promise<NeededPeers> {
+  const found = new Map<string, string>();
+  const missing: string[] = [];
+  for (const p of needs.programs ?? []) {
+    const at = which(p);
+    if (at === null) missing.push(p);
+    else found.set(p, at);
+  }
+  const reasons: string[] = [];
+  if (missing.length > 0) reasons.push(`${missing.join(", ")} not installed`);
+  for (const f of needs.files ?? []) {
+    try {
+      Deno.statSync(f);
+    } catch {
+      reasons.push(`${f} missing`);
+    }
+  }
+  if (needs.root !== undefined && !isRoot()) reasons.push(`needs root for ${needs.root}`);
+  const other = needs.check?.() ?? null;
+  if (other !== null) reasons.push(other);
+  const why = reasons.length > 0 ? reasons.join("; ") : null;
+  if (why !== null) await recordSkip(test, why);
+  return {
+    ignore: why !== null,
+    why,
+    path(name: string): string {
+      const p = found.get(name);
+      if (p === undefined || why !== null) {
+        throw new Error(`${test}: ${name} was not found or not asked for (${why ?? "not asked"})`);
+      }
+      return p;
+    },
+  };
+}
+
+/**
+ * Largest offset a client may measure against Horae on loopback. Both ends read the same clock,
+ * so a correct server is off by the difference of the two one-way delays only: a few µs when the
+ * machine is idle, up to about a millisecond when other work delays one side's timestamps (741 µs
+ * was seen from ntpdig). Timestamp bugs (wrong era, fraction, byte order) are off by far more.
+ */
+export const LOOPBACK_OFFSET_SEC = 5e-3;
 
 /** A free UDP port on 127.0.0.1 (bound and released; good enough for tests). */
 export function freeUdpPort(hostname = "127.0.0.1"): number {
@@ -78,6 +155,15 @@ export function freeUdpPort(hostname = "127.0.0.1"): number {
 export async function tempDir(prefix: string): Promise<string> {
   await Deno.mkdir(`${ROOT}.tmp`, { recursive: true });
   return await Deno.makeTempDir({ dir: `${ROOT}.tmp`, prefix });
+}
+
+/**
+ * A temporary folder another user can reach (for a daemon that switches to nobody, or a file that
+ * user plants): below /tmp, not the checkout, which may sit below a folder only its owner may
+ * enter (a clone under `mktemp -d`). Remove it when done.
+ */
+export async function sharedTempDir(prefix: string): Promise<string> {
+  return await Deno.makeTempDir({ dir: "/tmp", prefix: `horae-${prefix}` });
 }
 
 /** A running child process with its output collected. */
@@ -94,7 +180,7 @@ export class Proc {
       stderr: "piped",
       stdin: "null",
       ...(opts.cwd ? { cwd: opts.cwd } : {}),
-      ...(opts.env ? { env: opts.env } : {}),
+      env: { ...PEER_ENV, ...(opts.env ?? {}) },
     }).spawn();
     this.#readers.push(this.#collect(this.child.stdout), this.#collect(this.child.stderr));
     this.#done = this.child.status;
@@ -251,6 +337,41 @@ export async function runGuarded(
   return { code: st.code, output: p.output };
 }
 
+/**
+ * The TCP ports process `pid` listens on: its socket inodes matched against the tables of its own
+ * network namespace. Checks one process, so tests running beside it cannot disturb the answer.
+ */
+export function tcpListeners(pid: number): number[] {
+  const inodes = new Set<string>();
+  try {
+    for (const e of Deno.readDirSync(`/proc/${pid}/fd`)) {
+      try {
+        const m = /^socket:\[(\d+)\]$/.exec(Deno.readLinkSync(`/proc/${pid}/fd/${e.name}`));
+        if (m) inodes.add(m[1]!);
+      } catch { /* closed meanwhile */ }
+    }
+  } catch {
+    return []; // the process is gone
+  }
+  const ports: number[] = [];
+  for (const table of ["tcp", "tcp6"]) {
+    let text = "";
+    try {
+      text = Deno.readTextFileSync(`/proc/${pid}/net/${table}`);
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const f = line.trim().split(/\s+/);
+      // sl local_address rem_address st ... inode (field 9)
+      if (f.length > 9 && f[3] === "0A" && inodes.has(f[9]!)) {
+        ports.push(parseInt(f[1]!.split(":").pop()!, 16));
+      }
+    }
+  }
+  return ports;
+}
+
 /** Runs a plain command (setup tools such as `ip`) and throws on failure. */
 export async function sh(cmd: string[]): Promise<string> {
   const out = await new Deno.Command(cmd[0]!, {
@@ -264,9 +385,16 @@ export async function sh(cmd: string[]): Promise<string> {
   return dec.decode(out.stdout);
 }
 
-/** Creates a network namespace with loopback up, runs `fn`, and always deletes it. */
+let netnsCount = 0;
+
+/**
+ * Creates a network namespace with loopback up, runs `fn`, and always deletes it. The name is
+ * unique among test processes running at the same time: up to 4 letters of `prefix`, this
+ * process's id and a counter (at most 15 characters, the kernel's limit for interface names).
+ */
 export async function withNetns<T>(prefix: string, fn: (name: string) => Promise<T>): Promise<T> {
-  const name = `${prefix}${Deno.pid}${Math.floor(Math.random() * 1e6)}`.slice(0, 15);
+  const name = `${prefix.slice(0, 4)}${Deno.pid}-${(netnsCount++).toString(36)}`;
+  if (name.length > 15) throw new Error(`netns name ${name} is too long`);
   await sh(["ip", "netns", "add", name]);
   try {
     await sh(["ip", "-n", name, "link", "set", "lo", "up"]);
@@ -296,6 +424,8 @@ export async function startChronydServer(
     "allow 127.0.0.1",
     `local stratum ${opts.stratum ?? 8}`,
     "cmdport 0",
+    // No command socket: /run/chrony belongs to the machine's own chronyd, if any.
+    "bindcmdaddress /",
     `pidfile ${dir}/chronyd.pid`,
     `driftfile ${dir}/drift`,
     ...(opts.extra ?? []),
@@ -346,6 +476,7 @@ export async function chronydMeasure(
       "/dev/null",
       `server ${host} port ${port} iburst maxsamples 4 ${extraServerOptions}`.trim(),
       "cmdport 0",
+      "bindcmdaddress /",
       `pidfile ${dir}/q.pid`,
     ], { timeoutMs: 30_000, ...(opts.netns ? { netns: opts.netns } : {}) });
     const m = r.output.match(/System clock wrong by (-?[\d.]+) seconds/);
