@@ -51,6 +51,8 @@ async function dispatch(command: string, args: string[]): Promise<number> {
       return (await import("./lib/cli/check.ts")).runCheck(args);
     case "sim":
       return (await import("./lib/cli/sim.ts")).runSim(args);
+    case "keygen":
+      return (await import("./lib/cli/keygen.ts")).runKeygen(args);
     default:
       if (command in COMMANDS) {
         console.error(`horae ${command}: not yet implemented`);
