@@ -64,7 +64,9 @@ async function staticChecks(): Promise<void> {
   const checks: [string, string[]][] = [
     ["fmt", ["fmt", "--check"]],
     ["lint", ["lint"]],
-    ["type check", ["check", "main.ts", "mod.ts"]],
+    // --doc: mod.ts's examples too (mod_test.ts runs them).
+    ["type check", ["check", "--doc", "main.ts", "mod.ts"]],
+    ["doc lint", ["doc", "--lint", "mod.ts"]],
     ["layers", ["run", "--allow-read", "--allow-run", "tools/check_layers.ts"]],
   ];
   const results = await Promise.all(checks.map(([, a]) => run(deno, a, { quiet: true })));

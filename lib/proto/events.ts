@@ -5,8 +5,11 @@ import type { NtpTime } from "./ntp_time.ts";
 
 /** A UDP peer address as the core sees it (structurally the transport's SocketAddress). */
 export interface PeerAddress {
+  /** IPv4 or IPv6. */
   family: 4 | 6;
+  /** The address in text form ("192.0.2.1", "2001:db8::1"). */
   address: string;
+  /** The UDP port. */
   port: number;
 }
 
@@ -91,22 +94,29 @@ export const SYSTEM_EVENT_NAMES: readonly string[] = [
 
 /** Send a datagram now. */
 export interface SendAction {
+  /** Discriminant of the {@link Action} union. */
   type: "send";
   /** Association that sends (0 for the system). */
   assocId: number;
+  /** Where to send. */
   to: PeerAddress;
+  /** The datagram's bytes. */
   data: Uint8Array;
 }
 
 /** Call `onTimer` when the system clock reads `at` (replaces any earlier request). */
 export interface SetTimerAction {
+  /** Discriminant of the {@link Action} union. */
   type: "setTimer";
+  /** When to call `onTimer`, on the system clock. */
   at: NtpTime;
 }
 
 /** Step the clock by `offsetSec` (positive: forward). */
 export interface StepClockAction {
+  /** Discriminant of the {@link Action} union. */
   type: "stepClock";
+  /** The step, seconds (positive: forward). */
   offsetSec: number;
 }
 
@@ -117,12 +127,15 @@ export interface StepClockAction {
  * kernel slews it out at 500 ppm, replacing any such slew in progress).
  */
 export interface AdjustClockAction {
+  /** Discriminant of the {@link Action} union. */
   type: "adjustClock";
+  /** The frequency correction, ppm (positive: run faster). */
   freqPpm: number;
   /** Without `kernelPll`: an adjtime-style slew the clock carries out by itself (see above). */
   offsetSec?: number;
-  /** Error estimates for the kernel's bookkeeping. */
+  /** Estimated error, seconds, for the kernel's bookkeeping. */
   estErrorSec: number;
+  /** Maximum error, seconds, for the kernel's bookkeeping. */
   maxErrorSec: number;
   /**
    * Kernel PLL mode (ntpd discipline with `enable kernel`): hand `offsetSec` to the kernel PLL
@@ -141,19 +154,27 @@ export interface AdjustClockAction {
 
 /** The system's synchronisation status changed (for the clock's leap/sync bits and the server). */
 export interface SetStatusAction {
+  /** Discriminant of the {@link Action} union. */
   type: "setStatus";
+  /** Whether the system is synchronised now. */
   synchronized: boolean;
+  /** Leap indicator 0–3 (3: unsynchronised). */
   leap: number;
+  /** System stratum 1–16 (16: unsynchronised). */
   stratum: number;
+  /** Reference id as a big-endian 32-bit value. */
   refid: number;
 }
 
 /** An event for the log and the control protocol. */
 export interface EventAction {
+  /** Discriminant of the {@link Action} union. */
   type: "event";
   /** "peer" events carry the association id; "system" events carry 0. */
   scope: "peer" | "system";
+  /** The association the event is about (0 for system events). */
   assocId: number;
+  /** ntpd's peer or system event code (`PeerEvent`, `SystemEvent`). */
   code: number;
   /** Operator text as ntpd writes it, e.g. "synchronized to 192.0.2.1, stratum 2". */
   message: string;
@@ -166,17 +187,23 @@ export function systemEvent(code: number, message: string): EventAction {
 
 /** An association went away (pool member replaced, unreachable preemptable, KoD DENY). */
 export interface DemobilizeAction {
+  /** Discriminant of the {@link Action} union. */
   type: "demobilize";
+  /** The association that went away. */
   assocId: number;
+  /** Why, for the log. */
   reason: string;
 }
 
 /** The core was reset (after a step or panic): drivers drop cached state. */
 export interface ResetAction {
+  /** Discriminant of the {@link Action} union. */
   type: "reset";
+  /** Why, for the log. */
   reason: string;
   /** True when the driver should exit (panic, or -q mode finished). */
   exit: boolean;
+  /** The exit status when `exit` is true. */
   exitCode: number;
 }
 

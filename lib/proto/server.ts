@@ -44,10 +44,13 @@ export type ServerDropReason =
 
 /** Server counters (ntpd's sysstats analogues). */
 export interface ServerStats {
+  /** Datagrams handed to the server. */
   received: number;
+  /** Replies sent. */
   replied: number;
   /** Replies that were a crypto-NAK because the request carried a MAC we cannot check. */
   cryptoNak: number;
+  /** Datagrams that got no reply, by reason. */
   dropped: Record<ServerDropReason, number>;
 }
 
