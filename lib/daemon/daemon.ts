@@ -20,13 +20,13 @@ import {
   type SystemState,
   unsynchronisedState,
 } from "../proto/server.ts";
-import type { SystemSnapshot, TosOptions } from "../proto/system.ts";
+import type { TosOptions } from "../proto/system.ts";
 import { LocalDriver } from "../../drivers/local.ts";
 import { refclockAddress, type RefclockDriver, type RefclockFudge } from "../../drivers/driver.ts";
 import { readBoundedTextFile } from "../config/read_bounded_text_file.ts";
 import { readDriftFile, writeDriftFile } from "./drift_file.ts";
 import { parseLogConfig } from "./log_classes.ts";
-import { LoopLag, type LoopLagSummary } from "./loop_lag.ts";
+import { LoopLag } from "./loop_lag.ts";
 import { answerRequest } from "./request_path.ts";
 import { SharedServedState } from "./served_state.ts";
 import {
@@ -37,10 +37,13 @@ import {
 } from "./server_workers.ts";
 import { type ResolveFamily, type Resolver, systemResolver } from "./resolver.ts";
 import { SourceManager, type SourceSetting } from "./source_manager.ts";
+import type { DaemonStatus } from "./daemon_status.ts";
+
+export type { DaemonStatus } from "./daemon_status.ts";
 import { isoTime, statusDocument, writeStatusFile } from "./status_file.ts";
-import { Timekeeper, type TimekeeperCounters, type TimekeeperExit } from "./timekeeper.ts";
+import { Timekeeper, type TimekeeperExit } from "./timekeeper.ts";
 import { realTimers, type Timers } from "./timers.ts";
-import { VirtualClock, type VirtualCorrection } from "./virtual_clock.ts";
+import { VirtualClock } from "./virtual_clock.ts";
 
 /** Largest leap-seconds file read (the IERS/IETF list is about 10 KB). */
 export const MAX_LEAP_FILE_BYTES = 1 << 20;
@@ -137,31 +140,6 @@ export interface DaemonDeps {
     statsIntervalMs?: number;
     testHooks?: boolean;
   };
-}
-
-/** A point-in-time view for tests, the status file and the control protocol. */
-export interface DaemonStatus {
-  /** What replies carry now. */
-  state: SystemState;
-  server: ServerStats;
-  /** Per server thread (0 = main thread); only the main thread without `--server-threads`. */
-  serverThreads: ServerThreadStatus[];
-  listening: SocketAddress[];
-  kernelTimestamps: boolean[];
-  driftPpm: number | null;
-  /** The core's view, or null when there are no network sources. */
-  system: SystemSnapshot | null;
-  /** Observe mode: why, and the correction that would have been applied. */
-  observe: { reason: string; correction: VirtualCorrection } | null;
-  /** Server time minus system clock (s) by the core's estimate; null without a core. */
-  systemClockOffsetSec: number | null;
-  timekeeper: TimekeeperCounters | null;
-  /** Where the served time comes from. */
-  source: "network" | "refclock" | "none";
-  /** Sources and the association ids they mobilised. */
-  sources: { kind: string; address: string; ids: number[] }[];
-  /** The event-loop lag probe's windows (`--loop-lag-ms`), or null when it is off. */
-  eventLoop: LoopLagSummary | null;
 }
 
 /** Why the daemon wants to exit (the core's panic, or -q finished). */

@@ -1,7 +1,7 @@
 // Name resolution for `server` and `pool` sources (ntpd resolves names asynchronously, honours
 // -4/-6 and re-resolves names that stop answering): literals, /etc/hosts, then DNS.
 
-import { formatIp, parseIp } from "../net/socket_address.ts";
+import { formatIp, parseIp } from "../proto/ip.ts";
 
 /** Which address families a lookup may return (`-4`, `-6`, or both). */
 export type ResolveFamily = "any" | "ipv4" | "ipv6";

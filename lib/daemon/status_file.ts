@@ -5,7 +5,7 @@ import { diffSec, type NtpTime, toUnixNs } from "../proto/ntp_time.ts";
 import { refidToString } from "../proto/packet.ts";
 import { ntpTimeOfSec } from "../proto/leap_seconds.ts";
 import { writeFileAtomic } from "../files/safe_file.ts";
-import type { DaemonStatus } from "./daemon.ts";
+import type { DaemonStatus } from "./daemon_status.ts";
 
 /** Format version of the document (bumped on incompatible changes). */
 export const STATUS_FORMAT = 1;

@@ -5,7 +5,7 @@ import { clockAdjustmentFromAction } from "../clock/linux_clock.ts";
 import { createHash } from "node:crypto";
 import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
-import { parseIp } from "../net/socket_address.ts";
+import { parseIp } from "../proto/ip.ts";
 import type { AssociationOptions, AssociationSnapshot } from "../proto/association.ts";
 import {
   type Action,
@@ -15,7 +15,8 @@ import {
   SystemEvent,
 } from "../proto/events.ts";
 import { diffSec, type NtpTime } from "../proto/ntp_time.ts";
-import { CryptoRng, type Rng } from "../proto/rng.ts";
+import type { Rng } from "../proto/rng.ts";
+import { CryptoRng } from "./crypto_rng.ts";
 import type { SystemState } from "../proto/server.ts";
 import { NtpSystem, type SystemOptions, type SystemSnapshot } from "../proto/system.ts";
 import type { LoopFilter } from "../proto/loop_filter.ts";

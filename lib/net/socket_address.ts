@@ -16,10 +16,6 @@ import {
 /** The NTP port, used when an address has none. */
 export const NTP_PORT = 123;
 
-// COMPAT (integration phase): lib/daemon (resolver.ts, timekeeper.ts) still imports these from
-// here; they live in lib/proto/ip.ts, the one IP address module of the tree.
-export { canonicalIp, formatIp, type IpAddress, type IpParseResult, parseIp } from "../proto/ip.ts";
-
 /** Result of parsing or building a socket address. */
 export type SocketAddressResult =
   | { ok: true; address: SocketAddress }

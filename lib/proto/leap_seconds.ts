@@ -5,6 +5,7 @@
 import { type Action, SystemEvent, systemEvent } from "./events.ts";
 import { type NtpTime, toFloatSec, UNIX_EPOCH_OFFSET_SEC } from "./ntp_time.ts";
 import { LEAP_ADDSECOND, LEAP_DELSECOND, LEAP_NOWARNING } from "./constants.ts";
+import { isoUtc, monthStartUnixSec, nextMonthStartUnixSec } from "./civil_time.ts";
 
 /** One data line of a leap-seconds file: from `ntpSec` on, TAI − UTC is `taiOffsetSec`. */
 export interface LeapTableEntry {
@@ -221,14 +222,13 @@ export function leapVote(indicators: readonly number[]): 0 | 1 | 2 {
 
 /** NTP seconds of 00:00:00 UTC on the first day of the month containing `ntpSec`. */
 export function monthStartNtpSec(ntpSec: number): number {
-  const d = new Date(Math.floor(ntpSec - UNIX_EPOCH_OFFSET_SEC) * 1000);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1) / 1000 + UNIX_EPOCH_OFFSET_SEC;
+  return monthStartUnixSec(Math.floor(ntpSec - UNIX_EPOCH_OFFSET_SEC)) + UNIX_EPOCH_OFFSET_SEC;
 }
 
 /** NTP seconds of 00:00:00 UTC on the first day of the month after the one containing `ntpSec`. */
 export function nextMonthStartNtpSec(ntpSec: number): number {
-  const d = new Date(Math.floor(ntpSec - UNIX_EPOCH_OFFSET_SEC) * 1000);
-  return Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1) / 1000 + UNIX_EPOCH_OFFSET_SEC;
+  return nextMonthStartUnixSec(Math.floor(ntpSec - UNIX_EPOCH_OFFSET_SEC)) +
+    UNIX_EPOCH_OFFSET_SEC;
 }
 
 /** NTP seconds (with fraction) of an NTP time. */
@@ -408,9 +408,7 @@ function isoDate(ntpSec: number): string {
 }
 
 function isoTime(ntpSec: number): string {
-  const ms = Math.floor(ntpSec - UNIX_EPOCH_OFFSET_SEC) * 1000;
-  const d = new Date(ms);
-  return Number.isNaN(d.getTime()) ? `NTP ${ntpSec}` : d.toISOString().replace(".000Z", "Z");
+  return isoUtc(Math.floor(ntpSec - UNIX_EPOCH_OFFSET_SEC)) ?? `NTP ${ntpSec}`;
 }
 
 function clip(s: string): string {

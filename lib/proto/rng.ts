@@ -1,5 +1,6 @@
 // Injected randomness for the protocol core: an Rng interface and a seeded xoshiro128** generator,
-// so the daemon (seeded from the OS) and the simulator (seeded by --seed) run the same code.
+// so the daemon (seeded from the OS: lib/daemon/crypto_rng.ts) and the simulator (seeded by
+// --seed) run the same code.
 
 /** A source of uniform random numbers. */
 export interface Rng {
@@ -53,26 +54,6 @@ export class SeededRng implements Rng {
   }
 }
 
-/** An Rng backed by the operating system's CSPRNG (for the daemon). */
-export class CryptoRng implements Rng {
-  #buf = new Uint32Array(256);
-  #at = 256;
-
-  /** A uniform 32-bit unsigned integer. */
-  nextU32(): number {
-    if (this.#at >= this.#buf.length) {
-      crypto.getRandomValues(this.#buf);
-      this.#at = 0;
-    }
-    return this.#buf[this.#at++]!;
-  }
-
-  /** A uniform float in [0, 1) with 53 random bits. */
-  nextFloat(): number {
-    return float53(this);
-  }
-}
-
 /** A standard normal deviate (Box–Muller, one value per call). */
 export function normal(rng: Rng): number {
   let u = rng.nextFloat();
@@ -88,8 +69,11 @@ export function exponential(rng: Rng): number {
   return -Math.log(u);
 }
 
-/** A float in [0, 1) from 53 bits of two draws: 27 from the first, 26 from the second. */
-function float53(rng: Rng): number {
+/**
+ * A uniform float in [0, 1) with 53 random bits from two 32-bit draws (27 from the first, 26
+ * from the second), for any Rng.
+ */
+export function float53(rng: Rng): number {
   const hi = rng.nextU32() >>> 5;
   const lo = rng.nextU32() >>> 6;
   return (hi * 67108864 + lo) / 9007199254740992;

@@ -1,0 +1,35 @@
+// The daemon's point-in-time view: what the status file shows and tests read (and, later, the
+// control protocol).
+
+import type { SocketAddress } from "../net/transport.ts";
+import type { ServerStats, SystemState } from "../proto/server.ts";
+import type { SystemSnapshot } from "../proto/system.ts";
+import type { VirtualCorrection } from "./virtual_clock.ts";
+import type { TimekeeperCounters } from "./timekeeper.ts";
+import type { LoopLagSummary } from "./loop_lag.ts";
+import type { ServerThreadStatus } from "./server_workers.ts";
+
+/** A point-in-time view for tests, the status file and the control protocol. */
+export interface DaemonStatus {
+  /** What replies carry now. */
+  state: SystemState;
+  server: ServerStats;
+  /** Per server thread (0 = main thread); only the main thread without `--server-threads`. */
+  serverThreads: ServerThreadStatus[];
+  listening: SocketAddress[];
+  kernelTimestamps: boolean[];
+  driftPpm: number | null;
+  /** The core's view, or null when there are no network sources. */
+  system: SystemSnapshot | null;
+  /** Observe mode: why, and the correction that would have been applied. */
+  observe: { reason: string; correction: VirtualCorrection } | null;
+  /** Server time minus system clock (s) by the core's estimate; null without a core. */
+  systemClockOffsetSec: number | null;
+  timekeeper: TimekeeperCounters | null;
+  /** Where the served time comes from. */
+  source: "network" | "refclock" | "none";
+  /** Sources and the association ids they mobilised. */
+  sources: { kind: string; address: string; ids: number[] }[];
+  /** The event-loop lag probe's windows (`--loop-lag-ms`), or null when it is off. */
+  eventLoop: LoopLagSummary | null;
+}
