@@ -43,7 +43,7 @@ export type { DaemonStatus } from "./daemon_status.ts";
 import { isoTime, statusDocument, writeStatusFile } from "./status_file.ts";
 import { Timekeeper, type TimekeeperExit } from "./timekeeper.ts";
 import { realTimers, type Timers } from "./timers.ts";
-import { VirtualClock } from "./virtual_clock.ts";
+import { VirtualClock } from "../clock/virtual_clock.ts";
 
 /** Largest leap-seconds file read (the IERS/IETF list is about 10 KB). */
 export const MAX_LEAP_FILE_BYTES = 1 << 20;

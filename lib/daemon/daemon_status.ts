@@ -4,7 +4,7 @@
 import type { SocketAddress } from "../net/transport.ts";
 import type { ServerStats, SystemState } from "../proto/server.ts";
 import type { SystemSnapshot } from "../proto/system.ts";
-import type { VirtualCorrection } from "./virtual_clock.ts";
+import type { VirtualCorrection } from "../clock/virtual_clock.ts";
 import type { TimekeeperCounters } from "./timekeeper.ts";
 import type { LoopLagSummary } from "./loop_lag.ts";
 import type { ServerThreadStatus } from "./server_workers.ts";

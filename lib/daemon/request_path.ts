@@ -3,7 +3,7 @@
 
 import type { ReceivedDatagram, ReplySlot } from "../net/transport.ts";
 import type { Server } from "../proto/server.ts";
-import type { VirtualClock } from "./virtual_clock.ts";
+import type { VirtualClock } from "../clock/virtual_clock.ts";
 
 /**
  * True for datagrams a server worker answers itself: client (mode 3) requests. Everything else

@@ -3,7 +3,7 @@
 // a worker sees a change as soon as the main thread has published it, never a half-written one.
 
 import type { SystemState } from "../proto/server.ts";
-import type { VirtualCorrectionModel } from "./virtual_clock.ts";
+import type { VirtualCorrectionModel } from "../clock/virtual_clock.ts";
 
 /** One consistent reading of the shared state. */
 export interface ServedStateReading {

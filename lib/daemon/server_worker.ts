@@ -9,7 +9,7 @@ import { type RealtimeReader, realtimeReaderOf, UdpTransport } from "../net/udp_
 import { Server, type ServerStats, unsynchronisedState } from "../proto/server.ts";
 import { answerRequest, isClientRequest } from "./request_path.ts";
 import { SharedServedState } from "./served_state.ts";
-import { VirtualClock } from "./virtual_clock.ts";
+import { VirtualClock } from "../clock/virtual_clock.ts";
 
 /** Worker `name` prefix: main.ts runs the worker code when it starts inside such a worker. */
 export const SERVER_WORKER_NAME = "horae-server-thread";

@@ -18,7 +18,7 @@ import { answerRequest } from "./request_path.ts";
 import { SharedServedState } from "./served_state.ts";
 import { type FromServerWorker, ServerThread, type ServerWorkerInit } from "./server_worker.ts";
 import { ServerWorkers, type ServerWorkersOptions } from "./server_workers.ts";
-import { VirtualClock } from "./virtual_clock.ts";
+import { VirtualClock } from "../clock/virtual_clock.ts";
 
 /** main.ts: server threads start from the main module, which branches to the worker code. */
 const MAIN_MODULE = new URL("../../main.ts", import.meta.url);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import type { Clock } from "../clock/clock.ts";
+import type { Clock } from "./clock.ts";
 import { addSec, diffSec, fromUnix, type NtpTime } from "../proto/ntp_time.ts";
 import { VIRTUAL_ADJTIME_RATE, VirtualClock } from "./virtual_clock.ts";
 

@@ -1,7 +1,7 @@
 // Observe mode's clock (like `chronyd -x`): reads the system clock through a read-only Clock and
 // applies the discipline's steps, frequency and slews to a private correction instead of the kernel.
 
-import type { Clock, ClockAdjustment, KernelClockState } from "../clock/clock.ts";
+import type { Clock, ClockAdjustment, KernelClockState } from "./clock.ts";
 import { addSec, diffSec, type NtpTime } from "../proto/ntp_time.ts";
 
 /** Rate at which an adjtime-style offset (`ClockAdjustment.offsetSec`) is slewed, as Linux does. */
