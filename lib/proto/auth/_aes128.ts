@@ -77,14 +77,17 @@ export class Aes128 {
 
   /** Encrypts the block `input[inAt, inAt+16)` into `out[outAt, outAt+16)` (may be the same). */
   encryptBlock(input: Uint8Array, inAt: number, out: Uint8Array, outAt: number): void {
+    // Straight-line code with no closures: a function object per call would allocate per packet.
     const rk = this.#rk;
-    const word = (k: number) =>
-      (input[inAt + k]! << 24) | (input[inAt + k + 1]! << 16) | (input[inAt + k + 2]! << 8) |
-      input[inAt + k + 3]!;
-    let s0 = word(0) ^ rk[0]!;
-    let s1 = word(4) ^ rk[1]!;
-    let s2 = word(8) ^ rk[2]!;
-    let s3 = word(12) ^ rk[3]!;
+    const i = inAt;
+    let s0 = ((input[i]! << 24) | (input[i + 1]! << 16) | (input[i + 2]! << 8) | input[i + 3]!) ^
+      rk[0]!;
+    let s1 = ((input[i + 4]! << 24) | (input[i + 5]! << 16) | (input[i + 6]! << 8) |
+      input[i + 7]!) ^ rk[1]!;
+    let s2 = ((input[i + 8]! << 24) | (input[i + 9]! << 16) | (input[i + 10]! << 8) |
+      input[i + 11]!) ^ rk[2]!;
+    let s3 = ((input[i + 12]! << 24) | (input[i + 13]! << 16) | (input[i + 14]! << 8) |
+      input[i + 15]!) ^ rk[3]!;
     let r = 4;
     for (let round = 1; round < 10; round++, r += 4) {
       const t0 = TE0[s0 >>> 24]! ^ TE1[(s1 >>> 16) & 0xff]! ^ TE2[(s2 >>> 8) & 0xff]! ^
@@ -101,23 +104,31 @@ export class Aes128 {
       s3 = t3;
     }
     // Last round: SubBytes and ShiftRows, no MixColumns.
-    const last = (a: number, b: number, c: number, d: number, k: number) =>
-      ((SBOX[a >>> 24]! << 24) | (SBOX[(b >>> 16) & 0xff]! << 16) |
-        (SBOX[(c >>> 8) & 0xff]! << 8) | SBOX[d & 0xff]!) ^ k;
-    const o0 = last(s0, s1, s2, s3, rk[40]!);
-    const o1 = last(s1, s2, s3, s0, rk[41]!);
-    const o2 = last(s2, s3, s0, s1, rk[42]!);
-    const o3 = last(s3, s0, s1, s2, rk[43]!);
-    const put = (k: number, v: number) => {
-      out[outAt + k] = v >>> 24;
-      out[outAt + k + 1] = (v >>> 16) & 0xff;
-      out[outAt + k + 2] = (v >>> 8) & 0xff;
-      out[outAt + k + 3] = v & 0xff;
-    };
-    put(0, o0);
-    put(4, o1);
-    put(8, o2);
-    put(12, o3);
+    const o0 = ((SBOX[s0 >>> 24]! << 24) | (SBOX[(s1 >>> 16) & 0xff]! << 16) |
+      (SBOX[(s2 >>> 8) & 0xff]! << 8) | SBOX[s3 & 0xff]!) ^ rk[40]!;
+    const o1 = ((SBOX[s1 >>> 24]! << 24) | (SBOX[(s2 >>> 16) & 0xff]! << 16) |
+      (SBOX[(s3 >>> 8) & 0xff]! << 8) | SBOX[s0 & 0xff]!) ^ rk[41]!;
+    const o2 = ((SBOX[s2 >>> 24]! << 24) | (SBOX[(s3 >>> 16) & 0xff]! << 16) |
+      (SBOX[(s0 >>> 8) & 0xff]! << 8) | SBOX[s1 & 0xff]!) ^ rk[42]!;
+    const o3 = ((SBOX[s3 >>> 24]! << 24) | (SBOX[(s0 >>> 16) & 0xff]! << 16) |
+      (SBOX[(s1 >>> 8) & 0xff]! << 8) | SBOX[s2 & 0xff]!) ^ rk[43]!;
+    const o = outAt;
+    out[o] = o0 >>> 24;
+    out[o + 1] = (o0 >>> 16) & 0xff;
+    out[o + 2] = (o0 >>> 8) & 0xff;
+    out[o + 3] = o0 & 0xff;
+    out[o + 4] = o1 >>> 24;
+    out[o + 5] = (o1 >>> 16) & 0xff;
+    out[o + 6] = (o1 >>> 8) & 0xff;
+    out[o + 7] = o1 & 0xff;
+    out[o + 8] = o2 >>> 24;
+    out[o + 9] = (o2 >>> 16) & 0xff;
+    out[o + 10] = (o2 >>> 8) & 0xff;
+    out[o + 11] = o2 & 0xff;
+    out[o + 12] = o3 >>> 24;
+    out[o + 13] = (o3 >>> 16) & 0xff;
+    out[o + 14] = (o3 >>> 8) & 0xff;
+    out[o + 15] = o3 & 0xff;
   }
 }
 

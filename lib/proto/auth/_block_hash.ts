@@ -35,19 +35,20 @@ export abstract class BlockHash {
     this.#total += end - start;
     let at = start;
     if (this.#bufLen > 0) {
-      const take = Math.min(64 - this.#bufLen, end - at);
-      this.#buf.set(data.subarray(at, at + take), this.#bufLen);
-      this.#bufLen += take;
-      at += take;
-      if (this.#bufLen < 64) return;
+      const buf = this.#buf;
+      let n = this.#bufLen;
+      // Byte copies rather than set(subarray()): a view per call would allocate per packet.
+      while (n < 64 && at < end) buf[n++] = data[at++]!;
+      this.#bufLen = n;
+      if (n < 64) return;
       this.compress(this.#buf, 0);
       this.#bufLen = 0;
     }
     for (; end - at >= 64; at += 64) this.compress(data, at);
-    if (at < end) {
-      this.#buf.set(data.subarray(at, end), 0);
-      this.#bufLen = end - at;
-    }
+    const buf = this.#buf;
+    let n = 0;
+    while (at < end) buf[n++] = data[at++]!;
+    this.#bufLen = n;
   }
 
   /**

@@ -43,23 +43,35 @@ export class Md5 extends BlockHash {
     }
     const h = this.#h;
     let a = h[0]!, b = h[1]!, c = h[2]!, d = h[3]!;
-    for (let i = 0; i < 64; i++) {
-      let f: number, g: number;
-      if (i < 16) {
-        f = (b & c) | (~b & d);
-        g = i;
-      } else if (i < 32) {
-        f = (d & b) | (~d & c);
-        g = (5 * i + 1) & 15;
-      } else if (i < 48) {
-        f = b ^ c ^ d;
-        g = (3 * i + 5) & 15;
-      } else {
-        f = c ^ (b | ~d);
-        g = (7 * i) & 15;
-      }
-      const s = S[((i >> 4) << 2) | (i & 3)]!;
-      const t = (a + f + T[i]! + x[g]!) | 0;
+    // The four rounds differ in their function and message order; one loop each keeps the
+    // round's choice out of the inner loop.
+    for (let i = 0; i < 16; i++) {
+      const t = (a + ((b & c) | (~b & d)) + T[i]! + x[i]!) | 0;
+      const s = S[i & 3]!;
+      a = d;
+      d = c;
+      c = b;
+      b = (b + ((t << s) | (t >>> (32 - s)))) | 0;
+    }
+    for (let i = 16; i < 32; i++) {
+      const t = (a + ((d & b) | (~d & c)) + T[i]! + x[(5 * i + 1) & 15]!) | 0;
+      const s = S[4 + (i & 3)]!;
+      a = d;
+      d = c;
+      c = b;
+      b = (b + ((t << s) | (t >>> (32 - s)))) | 0;
+    }
+    for (let i = 32; i < 48; i++) {
+      const t = (a + (b ^ c ^ d) + T[i]! + x[(3 * i + 5) & 15]!) | 0;
+      const s = S[8 + (i & 3)]!;
+      a = d;
+      d = c;
+      c = b;
+      b = (b + ((t << s) | (t >>> (32 - s)))) | 0;
+    }
+    for (let i = 48; i < 64; i++) {
+      const t = (a + (c ^ (b | ~d)) + T[i]! + x[(7 * i) & 15]!) | 0;
+      const s = S[12 + (i & 3)]!;
       a = d;
       d = c;
       c = b;

@@ -35,22 +35,34 @@ export class Sha1 extends BlockHash {
     }
     const h = this.#h;
     let a = h[0]!, b = h[1]!, c = h[2]!, d = h[3]!, e = h[4]!;
-    for (let t = 0; t < 80; t++) {
-      let f: number, k: number;
-      if (t < 20) {
-        f = (b & c) | (~b & d);
-        k = 0x5a827999;
-      } else if (t < 40) {
-        f = b ^ c ^ d;
-        k = 0x6ed9eba1;
-      } else if (t < 60) {
-        f = (b & c) | (b & d) | (c & d);
-        k = 0x8f1bbcdc | 0;
-      } else {
-        f = b ^ c ^ d;
-        k = 0xca62c1d6 | 0;
-      }
-      const tmp = (((a << 5) | (a >>> 27)) + f + e + k + w[t]!) | 0;
+    // One loop per group of 20 steps: each has its own function and constant.
+    for (let t = 0; t < 20; t++) {
+      const tmp = (((a << 5) | (a >>> 27)) + ((b & c) | (~b & d)) + e + 0x5a827999 + w[t]!) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = tmp;
+    }
+    for (let t = 20; t < 40; t++) {
+      const tmp = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + 0x6ed9eba1 + w[t]!) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = tmp;
+    }
+    for (let t = 40; t < 60; t++) {
+      const f = (b & c) | (b & d) | (c & d);
+      const tmp = (((a << 5) | (a >>> 27)) + f + e + (0x8f1bbcdc | 0) + w[t]!) | 0;
+      e = d;
+      d = c;
+      c = (b << 30) | (b >>> 2);
+      b = a;
+      a = tmp;
+    }
+    for (let t = 60; t < 80; t++) {
+      const tmp = (((a << 5) | (a >>> 27)) + (b ^ c ^ d) + e + (0xca62c1d6 | 0) + w[t]!) | 0;
       e = d;
       d = c;
       c = (b << 30) | (b >>> 2);

@@ -216,3 +216,39 @@ Deno.test("signPacket() refuses a misplaced or oversized MAC", () => {
   assert.throws(() => signPacket(new Uint8Array(60), 48, k), RangeError);
   assert.throws(() => signPacket(new Uint8Array(80), 50, k), RangeError);
 });
+
+Deno.test("signPacket() and MacVerifier.verify() allocate nothing with PureCrypto (no scavenge in 300k MACs)", async () => {
+  const here = new URL(".", import.meta.url).pathname;
+  const script = `
+    import { KeyStore } from "${here}key_store.ts";
+    import { MacVerifier, signPacket } from "${here}mac.ts";
+    import { PureCrypto } from "${here}pure_crypto.ts";
+    const alg = Deno.args[0];
+    const store = new KeyStore(new PureCrypto(), [{ id: 1, algorithm: alg, key: new Uint8Array(16).fill(1), allowed: null }], [1]);
+    const k = store.get(1), v = new MacVerifier(store);
+    const p = new Uint8Array(100);
+    const len = signPacket(p, 48, k);
+    for (let i = 0; i < 300000; i++) {
+      p[40] = i & 0xff;
+      signPacket(p, 48, k);
+      if (v.verify(p, len, 48, null) !== "ok") throw new Error("does not verify");
+    }
+  `;
+  const dir = await Deno.makeTempDir({ prefix: "horae-alloc-" });
+  try {
+    await Deno.writeTextFile(`${dir}/alloc.ts`, script);
+    for (const alg of ["MD5", "SHA1", "SHA256", "AES128CMAC"]) {
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-check", "--v8-flags=--trace-gc", `${dir}/alloc.ts`, alg],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = new TextDecoder().decode(r.stdout) + new TextDecoder().decode(r.stderr);
+      assert.equal(r.code, 0, out);
+      const scavenges = out.split("\n").filter((l) => l.includes("Scavenge")).length;
+      assert.ok(scavenges <= 2, `${alg}: ${scavenges} scavenges, so the MAC path allocates`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
