@@ -144,8 +144,11 @@ export function parseKeysFile(text: string, file: string): KeysFileParse {
   return { keys: [...byId.values()].map((e) => e.key), diagnostics };
 }
 
-/** The key's bytes, or what is wrong with its text. */
-function decodeKey(text: string): Uint8Array | string {
+/**
+ * A key's bytes from its text as the keys file writes it (up to 20 characters: the text itself;
+ * longer: hex), or what is wrong with it. ntpq's `passwd` reads a typed key the same way.
+ */
+export function decodeKey(text: string): Uint8Array | string {
   if (/^(HEX|ASCII):/i.test(text)) {
     return `"${text.slice(0, text.indexOf(":") + 1)}" is chrony's key syntax; ` +
       "write the key alone (up to 20 characters as text, longer as hex)";

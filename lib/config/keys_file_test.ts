@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { formatIp } from "../proto/ip.ts";
 import { ConfigSyntaxError, formatDiagnostic } from "./diagnostics.ts";
-import { keyTypeFromText, loadKeysFile, parseKeysFile } from "./keys_file.ts";
+import { decodeKey, keyTypeFromText, loadKeysFile, parseKeysFile } from "./keys_file.ts";
 
 const hexOf = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 
@@ -202,4 +202,11 @@ Deno.test("loadKeysFile(): a missing file, a directory or a FIFO is a clear erro
     const mk = await new Deno.Command("mkfifo", { args: [fifo] }).output();
     if (mk.success) await assert.rejects(loadKeysFile(fifo), /keys file/);
   });
+});
+
+Deno.test("decodeKey(): text up to 20 characters, hex beyond, reasons otherwise", () => {
+  assert.deepEqual(decodeKey("ab"), new Uint8Array([0x61, 0x62]));
+  assert.equal(hexOf(decodeKey("00".repeat(10) + "ff") as Uint8Array), "00".repeat(10) + "ff");
+  assert.equal(typeof decodeKey("z".repeat(21)), "string");
+  assert.equal(typeof decodeKey("tab\there"), "string");
 });
