@@ -1,6 +1,7 @@
 // The Transport interface: datagram I/O for the daemon, shared by the FFI UDP socket, the
 // Deno.listenDatagram fallback and the in-memory transport used by tests and the simulator.
 
+import type { IpWords } from "../proto/ip.ts";
 import type { NtpTime } from "../proto/ntp_time.ts";
 
 /** A UDP endpoint. IPv6 addresses are written without brackets. */
@@ -27,6 +28,12 @@ export interface ReceivedDatagram {
   readonly rxUnixSec: number;
   /** Nanoseconds within `rxUnixSec` (0–999 999 999). */
   readonly rxUnixNsec: number;
+  /**
+   * Optional: writes the sender's address into `out` without building `peer` (no allocation)
+   * and returns the sender's port, or −1 when the address is not an IP one. Transports that
+   * decode `peer` lazily provide it for the packet path's per-datagram checks.
+   */
+  readPeer?(out: IpWords): number;
 }
 
 /**

@@ -50,8 +50,10 @@ import type {
   Transport,
   TransportStats,
 } from "./transport.ts";
+import type { IpWords } from "../proto/ip.ts";
 import {
   parseSocketAddress,
+  sockaddrToIpWords,
   sockaddrToSocketAddress,
   socketAddress,
   socketAddressToSockaddr,
@@ -205,6 +207,11 @@ class BatchDatagram implements ReceivedDatagram {
   get rxTime(): NtpTime {
     if (this.#rxTime === null) this.#rxTime = fromUnix(this.rxUnixSec, this.rxUnixNsec);
     return this.#rxTime;
+  }
+
+  readPeer(out: IpWords): number {
+    const b = this.#batch;
+    return sockaddrToIpWords(b.rxName(this.#slot), b.rxNameLength(this.#slot), out);
   }
 }
 

@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { OsError, realtime } from "../../ffi/libc.ts";
 import { SocketErrno, TxTimestamper } from "../../ffi/socket.ts";
+import { IpWords } from "../proto/ip.ts";
 import { diffSec, fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
 import type { ReceivedDatagram, SocketAddress, TransmitTimestamp } from "./transport.ts";
 import { type RealtimeReader, UdpTransport, type UdpTransportOptions } from "./udp_transport.ts";
@@ -554,4 +555,28 @@ Deno.test("UdpTransport with light traffic never blocks its thread", async () =>
   assert.equal(answered, 20);
   assert.equal(stats.blockingWaits, 0);
   assert.ok(stats.polls >= 20, `helper-thread polls ${stats.polls}`);
+});
+
+Deno.test("UdpTransport datagrams read their sender into IpWords as peer shows it (IPv4, IPv6)", async () => {
+  for (const host of ["127.0.0.1", "::1"]) {
+    await withServerAndClient({ address: host }, async (server, client) => {
+      const seen: { words: string; port: number; peer: SocketAddress }[] = [];
+      const done = deferred<void>();
+      const served = server.serve((d) => {
+        const w = new IpWords();
+        const port = d.readPeer!(w);
+        seen.push({ words: w.toString(), port, peer: d.peer });
+        done.resolve();
+      });
+      client.send(request(1), server.localAddress);
+      await within(done.promise, 3000, "one datagram");
+      assert.deepEqual(seen, [{
+        words: host,
+        port: client.localAddress.port,
+        peer: { family: host.includes(":") ? 6 : 4, address: host, port: client.localAddress.port },
+      }]);
+      server.close();
+      await served;
+    }, host);
+  }
 });
