@@ -139,6 +139,16 @@ export const NO_KEYS: Authenticator = {
   check: (_data, macOffset) => macOffset >= 0 ? "bad" : "none",
 };
 
+/** The main-thread handlers a verdict can hand a datagram to. */
+export interface Handlers {
+  /** The timekeeping core (modes 2, 4, 5). */
+  core: boolean;
+  /** The control protocol (mode 6). */
+  control: boolean;
+  /** Symmetric active peers (mode 1). */
+  peer: boolean;
+}
+
 /** Options of a {@link PacketPath}. */
 export interface PacketPathOptions {
   /** Answers client requests. */
@@ -153,6 +163,12 @@ export interface PacketPathOptions {
   monitor?: boolean;
   /** The authentication step (default {@link NO_KEYS}). */
   authenticator?: Authenticator;
+  /**
+   * Which handlers exist on this (main) thread (default: all). A datagram for a missing one is
+   * dropped as "no_handler" (e.g. a reply with no timekeeping core, a control query before the
+   * control protocol exists) instead of being counted as processed.
+   */
+  handlers?: Partial<Handlers>;
   /**
    * True on a server thread: "core" and "forward" verdicts go to the main thread, which counts
    * their outcome when it takes them ({@link PacketPath.acceptForwarded}); a forward the thread
@@ -193,6 +209,7 @@ export class PacketPath {
   #monitor: boolean;
   #auth: Authenticator;
   readonly #serverThread: boolean;
+  readonly #handlers: Handlers;
   readonly #peek = new PacketPeek();
   readonly #verdict = new Verdict();
 
@@ -205,6 +222,12 @@ export class PacketPath {
     this.#monitor = options.monitor ?? true;
     this.#auth = options.authenticator ?? NO_KEYS;
     this.#serverThread = options.serverThread ?? false;
+    this.#handlers = { core: true, control: true, peer: true, ...options.handlers };
+  }
+
+  /** Says which main-thread handlers exist now (the core starts after the sockets open). */
+  setHandlers(handlers: Partial<Handlers>): void {
+    Object.assign(this.#handlers, handlers);
   }
 
   /**
@@ -379,7 +402,13 @@ export class PacketPath {
   /** A "core" or "forward" verdict, counted as processed unless a server thread hands it on. */
   #handOn(kind: "core" | "forward", forward: ForwardTo | null, count = !this.#serverThread) {
     const v = this.#verdict;
-    if (count) this.#counters.processed();
+    if (count) {
+      // Where the datagram is taken (the main thread), it needs a handler to be processed.
+      const h = this.#handlers;
+      const ok = kind === "core" ? h.core : forward === "control" ? h.control : h.peer;
+      if (!ok) return this.#drop("no_handler");
+      this.#counters.processed();
+    }
     v.kind = kind;
     v.forward = forward;
     return v;

@@ -9,6 +9,7 @@ import { RestrictList } from "./access/restrict.ts";
 import {
   type Authenticator,
   type ForwardTo,
+  type Handlers,
   PacketIn,
   PacketPath,
   type ReplyBuffer,
@@ -66,7 +67,13 @@ interface Rig {
 
 function rig(
   rules: [string, string | number | null, string[]][] = [],
-  opts: { monitor?: boolean; mruDepth?: number; auth?: Authenticator; discard?: number } = {},
+  opts: {
+    monitor?: boolean;
+    mruDepth?: number;
+    auth?: Authenticator;
+    discard?: number;
+    handlers?: Partial<Handlers>;
+  } = {},
 ): Rig {
   const restrict = new RestrictList();
   for (const [a, m, f] of rules) assert.equal(restrict.addRule(a, m, f), null);
@@ -82,6 +89,7 @@ function rig(
     counters: stats.counters(0),
     ...(opts.monitor !== undefined ? { monitor: opts.monitor } : {}),
     ...(opts.auth ? { authenticator: opts.auth } : {}),
+    ...(opts.handlers ? { handlers: opts.handlers } : {}),
   });
   const input = new PacketIn();
   const out = slot();
@@ -193,6 +201,53 @@ Deno.test("PacketPath dispatches by mode: 3 server, 2/4/5 core, 1 peer, 6 contro
   mode7[0] = (2 << 3) | 7;
   assert.equal(r.send(mode7, src, 40001, T0).reason, "private_mode");
   r.checkBalance();
+});
+
+Deno.test("PacketPath drops what no handler on this thread takes, as no_handler, never processed", () => {
+  const r = rig([], { handlers: { core: false, control: false, peer: false } });
+  for (const mode of [1, 2, 4, 5, 6]) {
+    const data = mode === 6 ? new Uint8Array(12).fill(0) : request(mode);
+    data[0] = (4 << 3) | mode;
+    const v = r.send(data, "192.0.2.10", 40000 + mode, T0 + mode);
+    assert.deepEqual([v.kind, v.reason], ["drop", "no_handler"], `mode ${mode}`);
+  }
+  assert.equal(r.send(request(3), "192.0.2.10", 40000, T0 + 9).kind, "reply", "the server stays");
+  r.path.setHandlers({ core: true });
+  assert.equal(r.send(request(4), "192.0.2.11", 123, T0 + 10).kind, "core");
+  const s = r.stats.snapshot(0);
+  assert.equal(s.drops.no_handler, 5);
+  assert.equal(s.processed, 2);
+  r.checkBalance();
+  // A server thread hands everything on: the main thread's handlers decide when it takes it.
+  const stats = SysStats.create(2, 0);
+  const worker = new PacketPath({
+    server: new Server(SYNCED),
+    restrict: new RestrictList(),
+    mru: null,
+    counters: stats.counters(1),
+    serverThread: true,
+    handlers: { core: false },
+  });
+  const main = new PacketPath({
+    server: new Server(SYNCED),
+    restrict: new RestrictList(),
+    mru: null,
+    counters: stats.counters(0),
+    handlers: { core: false },
+  });
+  const p = new PacketIn();
+  p.data = request(4);
+  p.src.parse("192.0.2.12");
+  p.srcPort = 123;
+  const out = slot();
+  const v = worker.handle(p, out);
+  assert.equal(v.kind, "core");
+  assert.equal(main.acceptForwarded(p, out, "core", null, v.restrictFlags).reason, "no_handler");
+  const totals = stats.snapshot(0);
+  assert.equal(totals.received, 1);
+  assert.equal(totals.drops.no_handler, 1);
+  assert.deepEqual(stats.threadTotals(1), { received: 1, processed: 0, dropped: 0, kissesSent: 0 });
+  assert.deepEqual(stats.threadTotals(0), { received: 0, processed: 0, dropped: 1, kissesSent: 0 });
 });
 
 Deno.test("PacketPath: the most specific restrict entry decides; -4 and -6 defaults apart", () => {

@@ -101,6 +101,15 @@ export interface SysStatsSnapshot {
   drops: Record<DropReason, number>;
 }
 
+/** One thread's share of the counters (see {@link SysStats.threadTotals}). */
+export interface ThreadTotals {
+  received: number;
+  processed: number;
+  /** Every drop reason added up. */
+  dropped: number;
+  kissesSent: number;
+}
+
 const C_RECEIVED = 0;
 const C_PROCESSED = 1;
 const C_CURRENT_VERSION = 2;
@@ -238,24 +247,39 @@ export class SysStats {
 
   #sum(i: number): number {
     let total = 0;
-    const all = new Uint32Array(this.buffer, 8 * HEADER_FLOATS, BLOCK_WORDS * this.#threads);
-    for (let t = 0; t < this.#threads; t++) {
-      const j = t * BLOCK_WORDS + 2 * i;
-      if (!this.#shared) {
-        total += all[j + 1]! * 2 ** 32 + all[j]!;
-        continue;
-      }
-      // A carry between the two loads shows as a moved high word: read again.
-      for (;;) {
-        const hi = Atomics.load(all, j + 1);
-        const lo = Atomics.load(all, j);
-        if (Atomics.load(all, j + 1) === hi) {
-          total += hi * 2 ** 32 + lo;
-          break;
-        }
-      }
-    }
+    for (let t = 0; t < this.#threads; t++) total += this.#read(t, i);
     return total;
+  }
+
+  /** Counter `i` of thread `t`. */
+  #read(t: number, i: number): number {
+    const all = new Uint32Array(this.buffer, 8 * HEADER_FLOATS, BLOCK_WORDS * this.#threads);
+    const j = t * BLOCK_WORDS + 2 * i;
+    if (!this.#shared) return all[j + 1]! * 2 ** 32 + all[j]!;
+    // A carry between the two loads shows as a moved high word: read again.
+    for (;;) {
+      const hi = Atomics.load(all, j + 1);
+      const lo = Atomics.load(all, j);
+      if (Atomics.load(all, j + 1) === hi) return hi * 2 ** 32 + lo;
+    }
+  }
+
+  /**
+   * One thread's totals since the counters were created (a reset does not clear them): what the
+   * status file shows per server thread. `dropped` is the sum of every drop reason.
+   */
+  threadTotals(thread: number): ThreadTotals {
+    if (!Number.isInteger(thread) || thread < 0 || thread >= this.#threads) {
+      throw new RangeError(`SysStats: no block for thread ${thread}`);
+    }
+    let dropped = 0;
+    for (const r of DROP_REASONS) dropped += this.#read(thread, DROP_INDEX[r]);
+    return {
+      received: this.#read(thread, C_RECEIVED),
+      processed: this.#read(thread, C_PROCESSED),
+      dropped,
+      kissesSent: this.#read(thread, C_KISSES),
+    };
   }
 
   /** Sums over every thread since the last reset. Call it from the owning (main) thread. */
