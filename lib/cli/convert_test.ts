@@ -17,8 +17,14 @@ restrict default kod nomodify
 Deno.test("runConvert() writes TOML on stdout, with the comments, exit 0", async () => {
   const io = fakeIo(SAMPLE);
   assert.equal(await runConvert([], io.io), 0);
-  assert.equal(io.stderr(), "");
+  // What the daemon will not do is said, on stderr and in the TOML.
+  assert.equal(
+    io.stderr(),
+    '<stdin>:6:1: warning: "restrict" is parsed but not applied: access control is not wired ' +
+      "in yet; every client is answered, whatever the flags\n",
+  );
   const out = io.stdout();
+  assert.match(out, /# Horae does not apply this yet: access control .*\n\[\[restrict\]\]\n/);
   assert.match(out, /^# Horae configuration, converted from standard input/);
   assert.match(out, /# My server\n/);
   assert.match(out, /# upstream\n\[\[source\]\]\nkind = "server"\naddress = "a\.example"\n/);
@@ -36,11 +42,18 @@ Deno.test("runConvert() warns per untranslatable line and exits 1, output still 
 });
 
 Deno.test("runConvert() refuses input with errors: exit 78, nothing written", async () => {
-  const io = fakeIo("server a.example minpoll 1\n");
+  const io = fakeIo("server a.example minpoll x\n");
   assert.equal(await runConvert(["-o", "out.toml"], io.io), 78);
   assert.equal(io.stdout(), "");
   assert.equal(io.files.size, 0);
-  assert.match(io.stderr(), /<stdin>:1:26: error: minpoll 1 is out of range 4–17/);
+  assert.match(io.stderr(), /<stdin>:1:26: error: minpoll needs an integer, got "x"/);
+});
+
+Deno.test("runConvert() writes the value ntpd would use for one out of range", async () => {
+  const io = fakeIo("server a.example minpoll 1\n");
+  assert.equal(await runConvert([], io.io), 0);
+  assert.match(io.stderr(), /<stdin>:1:26: warning: minpoll 1 is out of range 4–17; using 4\n/);
+  assert.match(io.stdout(), /\nminpoll = 4\n/);
 });
 
 Deno.test("runConvert() -o writes the file instead of stdout", async () => {

@@ -1,5 +1,9 @@
 // Comments carried from an ntp.conf file to its TOML translation: which comment lines belong to
 // which configuration element, so that `horae convert` can keep them next to the right setting.
+// The groups come from the option spec's sections.
+
+import type { SectionGroup } from "../proto/options/option_spec.ts";
+import { CONFIG_SPEC } from "../proto/options/config_spec.ts";
 
 /** Comments collected while reading a file, keyed by the element they precede. */
 export interface ConfigComments {
@@ -50,85 +54,28 @@ export function addComments(
 }
 
 /** Which group of the TOML file an element key (or an ntp.conf keyword) belongs to. */
-export type CommentGroup =
-  | "daemon"
-  | "sources"
-  | "access"
-  | "auth"
-  | "stats"
-  | "refclocks"
-  | "tuning";
+export type CommentGroup = SectionGroup;
 
-const KEY_GROUPS: [string, CommentGroup][] = [
-  ["files", "daemon"],
-  ["logConfig", "daemon"],
-  ["sources", "sources"],
-  ["broadcast", "sources"],
-  ["restrict", "access"],
-  ["discard", "access"],
-  ["interfaces", "access"],
-  ["auth", "auth"],
-  ["stats", "stats"],
-  ["traps", "stats"],
-  ["setvar", "stats"],
-  ["refclocks", "refclocks"],
-  ["phone", "refclocks"],
-  ["callDelaySec", "refclocks"],
-  ["tos", "tuning"],
-  ["tinker", "tuning"],
-  ["system", "tuning"],
-  ["mru", "tuning"],
-  ["rlimit", "tuning"],
-];
+/** First segment of a model path → group, from the spec's sections. */
+const KEY_GROUPS = new Map<string, CommentGroup>();
+/** ntp.conf keyword → group (the first section that has the keyword wins). */
+const KEYWORD_GROUPS = new Map<string, CommentGroup>();
+for (const s of CONFIG_SPEC.sections) {
+  const heads = s.model !== ""
+    ? [s.model.split(".")[0] as string]
+    : s.parts.flatMap((p) => p.at !== "" ? [p.at] : p.options.map((o) => o.field));
+  for (const h of heads) if (!KEY_GROUPS.has(h)) KEY_GROUPS.set(h, s.group);
+  for (const c of s.commands) {
+    for (const k of [c.keyword, ...(c.aliases ?? [])]) {
+      if (!KEYWORD_GROUPS.has(k)) KEYWORD_GROUPS.set(k, s.group);
+    }
+  }
+}
 
 /** The group of an element key such as "restrict.3". */
 export function groupOfKey(key: string): CommentGroup | null {
-  const head = key.split(".")[0];
-  return KEY_GROUPS.find(([k]) => k === head)?.[1] ?? null;
+  return KEY_GROUPS.get(key.split(".")[0] ?? "") ?? null;
 }
-
-const KEYWORD_GROUPS: Record<string, CommentGroup> = {
-  driftfile: "daemon",
-  leapfile: "daemon",
-  pidfile: "daemon",
-  logfile: "daemon",
-  logconfig: "daemon",
-  saveconfigdir: "daemon",
-  server: "sources",
-  peer: "sources",
-  pool: "sources",
-  broadcast: "sources",
-  manycastclient: "sources",
-  broadcastclient: "sources",
-  multicastclient: "sources",
-  manycastserver: "sources",
-  ttl: "sources",
-  broadcastdelay: "sources",
-  restrict: "access",
-  discard: "access",
-  interface: "access",
-  nic: "access",
-  keys: "auth",
-  keysdir: "auth",
-  trustedkey: "auth",
-  requestkey: "auth",
-  controlkey: "auth",
-  autokey: "auth",
-  revoke: "auth",
-  crypto: "auth",
-  statistics: "stats",
-  statsdir: "stats",
-  filegen: "stats",
-  trap: "stats",
-  setvar: "stats",
-  fudge: "refclocks",
-  phone: "refclocks",
-  calldelay: "refclocks",
-  tos: "tuning",
-  tinker: "tuning",
-  enable: "tuning",
-  disable: "tuning",
-};
 
 /**
  * The group of a commented-out command in a comment line ("#server 127.127.1.0" → refclocks),
@@ -137,7 +84,7 @@ const KEYWORD_GROUPS: Record<string, CommentGroup> = {
 export function groupOfCommentedCommand(comment: string): CommentGroup | null {
   const words = comment.trim().split(/\s+/);
   const kw = (words[0] ?? "").toLowerCase();
-  const group = Object.hasOwn(KEYWORD_GROUPS, kw) ? KEYWORD_GROUPS[kw] : undefined;
+  const group = KEYWORD_GROUPS.get(kw);
   if (group === undefined || words.length < 2) return null;
   if (group === "sources" && /^127\.127\./.test(words[1] ?? "")) return "refclocks";
   return group;

@@ -1,36 +1,32 @@
 // ntp.conf parser: every command and option of the ntpd 4.2.x ntp.conf(5) manual (with
-// ntp_auth, ntp_mon, ntp_acc, ntp_clock, ntp_misc) into the configuration model. Never throws.
+// ntp_auth, ntp_mon, ntp_acc, ntp_clock, ntp_misc) into the configuration model. The keywords,
+// option words, value types, ranges and ntpd's treatment of out-of-range values come from the
+// option spec (lib/proto/options); only positional arguments are read by hand. Never throws.
 
 import {
   type AddressFamily,
-  CRYPTO_OPTIONS,
-  DEFAULT_MULTICAST_GROUP,
   defaultFilegen,
   defaultRefclock,
   defaultSource,
-  DISCARD_OPTIONS,
-  type DisciplineChoice,
-  DISCIPLINES,
   emptyConfig,
-  FILE_OPTIONS,
-  FILEGEN_TYPES,
-  type FilegenType,
-  INTERFACE_ACTIONS,
-  type InterfaceAction,
-  MRU_OPTIONS,
   type NtpConfig,
   type RefclockConfig,
-  RESTRICT_FLAGS,
-  RLIMIT_OPTIONS,
-  SOURCE_KINDS,
   type SourceKind,
-  STAT_NAMES,
   type StatName,
-  SYSTEM_FLAGS,
-  type SystemFlag,
-  TINKER_OPTIONS,
-  TOS_OPTIONS,
 } from "./config_model.ts";
+import {
+  allKeywords,
+  checkRange,
+  type CommandSpec,
+  type ConfigSpec,
+  findCommand,
+  optionByWord,
+  type OptionSpec,
+  type SectionSpec,
+  wordsOf,
+} from "../proto/options/option_spec.ts";
+import { CONFIG_SPEC, MAX_INCLUDE_DEPTH } from "../proto/options/config_spec.ts";
+import { DEFAULT_MULTICAST_GROUP } from "../proto/options/broadcast.ts";
 import { classifyAddress } from "./address.ts";
 import type { Diagnostic, Severity } from "./diagnostics.ts";
 import {
@@ -44,9 +40,12 @@ import { type ConfLine, type ConfToken, lexNtpConf } from "./ntp_conf_lexer.ts";
 import { normalizeConfig, restrictRulesFor } from "./normalize.ts";
 import { shownKeyword, sniffNtpConf } from "./sniff_ntp_conf.ts";
 import { checkStatsFileName, validateConfig } from "./validate.ts";
+import { didYouMean } from "./did_you_mean.ts";
+import { getPath, joinPath, objectAt } from "./model_path.ts";
+import { NOT_APPLIED_CODE, notAppliedIssues } from "./not_applied.ts";
 
-/** Deepest `includefile` nesting accepted (the main file is level 0). */
-export const MAX_INCLUDE_DEPTH = 5;
+export { MAX_INCLUDE_DEPTH };
+
 /** Most files one configuration may read, includes counted. */
 export const MAX_INCLUDED_FILES = 64;
 
@@ -73,6 +72,8 @@ export interface NtpConfParseOptions {
   id?: string;
   /** How to read `includefile`s; without it every `includefile` is an error. */
   readInclude?: IncludeReader;
+  /** The option spec to read with (default: Horae's; tests pass extended ones). */
+  spec?: ConfigSpec;
 }
 
 /** Result of parsing ntp.conf text. */
@@ -93,128 +94,27 @@ interface Loc {
   col: number;
 }
 
-/** Keywords of ntpd 4.2.x that Horae recognises but does not implement. */
-const UNSUPPORTED = new Set([
-  "automax",
-  "dscp",
-  "leapsmearinterval",
-  "mdnstries",
-  "nonvolatile",
-  "qos",
-  "reset",
-  "unconfig",
-  "unpeer",
-]);
-
-/** Every ntp.conf keyword the parser translates into the model. */
-export const NTP_CONF_KEYWORDS: readonly string[] = [
-  "autokey",
-  "broadcast",
-  "broadcastclient",
-  "broadcastdelay",
-  "calldelay",
-  "controlkey",
-  "crypto",
-  "disable",
-  "discard",
-  "driftfile",
-  "enable",
-  "filegen",
-  "fudge",
-  "includefile",
-  "interface",
-  "keys",
-  "keysdir",
-  "leapfile",
-  "logconfig",
-  "logfile",
-  "manycastclient",
-  "manycastserver",
-  "mru",
-  "multicastclient",
-  "nic",
-  "ntpsigndsocket",
-  "peer",
-  "phone",
-  "pidfile",
-  "pool",
-  "requestkey",
-  "restrict",
-  "revoke",
-  "rlimit",
-  "saveconfigdir",
-  "server",
-  "setvar",
-  "statistics",
-  "statsdir",
-  "tinker",
-  "tos",
-  "trap",
-  "trustedkey",
-  "ttl",
-];
+/** Every ntp.conf keyword the parser translates into the model (aliases included). */
+export const NTP_CONF_KEYWORDS: readonly string[] = CONFIG_SPEC.sections.flatMap((s) =>
+  s.commands.flatMap((c) => [c.keyword, ...(c.aliases ?? [])])
+).filter((k, i, all) => all.indexOf(k) === i);
 
 /** Keywords of ntpd 4.2.x that are recognised but not supported (warned about and dropped). */
-export const UNSUPPORTED_KEYWORDS: readonly string[] = [...UNSUPPORTED];
-
-/** Every word a line may start with: for telling an ntp.conf from other files. */
-let knownFirstWords: Set<string> | undefined;
-function isKnownFirstWord(word: string): boolean {
-  knownFirstWords ??= new Set([
-    ...NTP_CONF_KEYWORDS,
-    ...UNSUPPORTED,
-    ...SOURCE_KINDS,
-    ...Object.keys(FILE_OPTIONS),
-  ]);
-  return knownFirstWords.has(word);
-}
-
-/** The warning for a line whose first word is unknown; the word is quoted only if plain. */
-function unknownKeywordMessage(first: ConfToken): string {
-  const word = shownKeyword(first);
-  return word !== null
-    ? `unknown keyword "${word}"; line ignored`
-    : "unknown keyword (not a plain word, not shown); line ignored";
-}
+export const UNSUPPORTED_KEYWORDS: readonly string[] = CONFIG_SPEC.unsupported.map((u) =>
+  u.keyword
+);
 
 /** Codes that mean "this line (or part of it) did not make it into the model". */
-const DROP_CODES = new Set(["unknown-keyword", "unknown-option", "ignored-option", "unsupported"]);
-
-const SOURCE_KIND_WORDS = new Set<string>(SOURCE_KINDS);
-const SOURCE_FLAGS = new Set([
-  "autokey",
-  "burst",
-  "iburst",
-  "prefer",
-  "noselect",
-  "true",
-  "preempt",
-  "xleave",
-]);
-const SOURCE_VALUES = new Set(["key", "version", "minpoll", "maxpoll", "ttl", "mode"]);
-const REFCLOCK_OPTIONS = new Set(["prefer", "noselect", "true", "minpoll", "maxpoll", "mode"]);
-const RESTRICT_FLAG_WORDS = new Set<string>(RESTRICT_FLAGS);
-const CRYPTO_OPTION_WORDS = new Set<string>(CRYPTO_OPTIONS);
-const LIMIT_OPTION_WORDS = {
-  mru: new Set<string>(MRU_OPTIONS),
-  rlimit: new Set<string>(RLIMIT_OPTIONS),
-};
-const FUDGE_OPTIONS = new Set([
-  "time1",
-  "time2",
-  "stratum",
-  "refid",
-  "mode",
-  "flag1",
-  "flag2",
-  "flag3",
-  "flag4",
+const DROP_CODES = new Set([
+  "unknown-keyword",
+  "unknown-option",
+  "ignored-option",
+  "unsupported",
+  "range-ignored",
 ]);
 
-/** `table[key]` for own properties only, so words like "constructor" or "__proto__" find nothing. */
-function own<T>(table: Record<string, T>, key: string): T | undefined {
-  return Object.hasOwn(table, key) ? table[key] : undefined;
-}
+/** The source commands that are handled by `#source`. */
+const SOURCE_COMMANDS = new Set(["server", "peer", "pool", "broadcast", "manycastclient"]);
 
 const INT_RE = /^[+-]?(0x[0-9a-fA-F]+|[0-9]+)$/;
 const NUM_RE = /^[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?$/;
@@ -228,11 +128,23 @@ interface PendingFudge {
   comments: string[];
 }
 
+/** A model path to mark once the line is kept, and the token that set it. */
+type Mark = [path: string, token: ConfToken];
+
+/** How a walk over a line's option words went. */
+interface Walked {
+  /** A value outside its range asks (as in ntpd) for the whole line to be ignored. */
+  dropped: boolean;
+  marks: Mark[];
+}
+
 /** The parsing state of one configuration (main file plus includes). */
 class NtpConfParser {
-  readonly config: NtpConfig = emptyConfig();
+  readonly config: NtpConfig;
   readonly diagnostics: Diagnostic[] = [];
   readonly comments: ConfigComments = emptyComments();
+  readonly #spec: ConfigSpec;
+  readonly #keywords: Set<string>;
   readonly #locations = new Map<string, Loc>();
   readonly #dropped = new Set<string>();
   readonly #readInclude: IncludeReader | undefined;
@@ -254,8 +166,16 @@ class NtpConfParser {
   #line = 0;
   #attachKey: string | null = null;
 
-  constructor(readInclude: IncludeReader | undefined) {
+  constructor(readInclude: IncludeReader | undefined, spec: ConfigSpec) {
     this.#readInclude = readInclude;
+    this.#spec = spec;
+    this.#keywords = new Set(allKeywords(spec));
+    this.config = emptyConfig(spec);
+  }
+
+  /** True when a line may start with `word` (for telling an ntp.conf from other files). */
+  isKnownFirstWord(word: string): boolean {
+    return this.#keywords.has(word);
   }
 
   /** Parses one file's text at include depth `depth`. */
@@ -264,7 +184,7 @@ class NtpConfParser {
     this.#names.push(file);
     if (!this.#fileOrder.includes(file)) this.#fileOrder.push(file);
     const lexed = lexNtpConf(text, file);
-    const sniff = sniffNtpConf(lexed.lines, isKnownFirstWord);
+    const sniff = sniffNtpConf(lexed.lines, (w) => this.isKnownFirstWord(w));
     if (sniff.ntpConf) {
       this.diagnostics.push(...lexed.diagnostics);
       for (const line of lexed.lines) this.#parseLine(line, file, depth);
@@ -301,23 +221,30 @@ class NtpConfParser {
         this.comments.dropped.push(...f.comments);
         continue;
       }
-      const r = this.config.refclocks[idx] as RefclockConfig;
-      this.#applyFudge(r, idx, f.args);
+      this.#applyFudge(idx, f.args);
       addComments(this.comments, `refclocks.${idx}`, f.comments);
     }
     for (const b of this.#blocks) this.comments.trailer.push(...b.lines);
     this.#blocks = [];
     normalizeConfig(this.config);
-    for (const issue of validateConfig(this.config)) {
+    for (const issue of validateConfig(this.config, this.#spec)) {
+      this.#reportAt(issue.path, issue.severity, issue.code, issue.message);
+    }
+    const seen = new Set<string>();
+    for (
+      const issue of notAppliedIssues(
+        this.config,
+        (p) => this.#locations.has(p),
+        "ntp.conf",
+        this.#spec,
+      )
+    ) {
       const loc = this.#locate(issue.path);
-      this.diagnostics.push({
-        severity: issue.severity,
-        file: loc.file,
-        line: loc.line,
-        col: loc.col,
-        code: issue.code,
-        message: issue.message,
-      });
+      // `restrict default` is two rules from one line: one warning.
+      const key = `${loc.file}:${loc.line}:${loc.col}:${issue.message}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      this.#report("warning", loc, NOT_APPLIED_CODE, issue.message);
     }
     const rank = (f: string): number => {
       const i = this.#fileOrder.indexOf(f);
@@ -335,6 +262,10 @@ class NtpConfParser {
       comments: this.comments,
       droppedLines: this.#dropped.size,
     };
+  }
+
+  #reportAt(path: string, severity: Severity, code: string, message: string): void {
+    this.#report(severity, this.#locate(path), code, message);
   }
 
   #locate(path: string): Loc {
@@ -377,6 +308,18 @@ class NtpConfParser {
     this.#report("warning", this.#loc(token), code, message);
   }
 
+  /** The warning for a line whose first word is unknown; the word is quoted only if plain. */
+  #unknownKeyword(first: ConfToken): void {
+    const word = shownKeyword(first);
+    this.#warn(
+      first,
+      word !== null
+        ? `unknown keyword "${word}"${didYouMean(word, this.#keywords)}; line ignored`
+        : "unknown keyword (not a plain word, not shown); line ignored",
+      "unknown-keyword",
+    );
+  }
+
   #parseLine(line: ConfLine, file: string, depth: number): void {
     this.#file = file;
     this.#line = line.line;
@@ -401,7 +344,7 @@ class NtpConfParser {
     const args = line.tokens.slice(1);
     const dropBefore = this.#dropped.size;
     if (first.quoted) {
-      this.#warn(first, unknownKeywordMessage(first), "unknown-keyword");
+      this.#unknownKeyword(first);
     } else if (keyword === "includefile") {
       // Comments before an includefile line stay pending for the included file's first command.
       this.#include(first, args, depth);
@@ -439,7 +382,7 @@ class NtpConfParser {
       this.comments.dropped.push(...leading);
       if (this.#dropped.size > dropBefore) {
         this.comments.dropped.push(
-          shownKeyword(first) !== null || isKnownFirstWord(keyword)
+          shownKeyword(first) !== null || this.isKnownFirstWord(keyword)
             ? `not translated: ${line.raw.trim()}`
             : `not translated: ${file}:${line.line} (not shown: no keyword)`,
         );
@@ -447,138 +390,87 @@ class NtpConfParser {
     }
   }
 
+  /** The section of the spec with this id (the readers' hand-written parts need a few). */
+  #section(id: string): SectionSpec {
+    const s = this.#spec.sections.find((x) => x.id === id);
+    if (s === undefined) throw new Error(`option spec has no section "${id}"`);
+    return s;
+  }
+
   #command(keyword: string, kw: ConfToken, args: ConfToken[]): void {
-    if (SOURCE_KIND_WORDS.has(keyword)) return this.#source(keyword as SourceKind, kw, args);
-    const field = own(FILE_OPTIONS, keyword);
-    if (field !== undefined) {
-      const path = this.#onePath(kw, args);
-      if (path !== null) {
-        this.config.files[field] = path;
-        this.#mark(`files.${field}`, kw);
-        this.#attachKey = `files.${field}`;
+    const found = findCommand(this.#spec, keyword);
+    if (found === null) {
+      if (this.#spec.unsupported.some((u) => u.keyword === keyword)) {
+        this.#warn(kw, `"${keyword}" is not supported by Horae; line ignored`, "unsupported");
+      } else {
+        this.#unknownKeyword(kw);
       }
       return;
     }
-    switch (keyword) {
+    const { section, command } = found;
+    if (keyword === "tinker" && this.#sawSource) {
+      this.#warn(
+        kw,
+        "tinker should come before the source commands (ntpd applies it early); " +
+          "Horae applies it anyway",
+        "order",
+      );
+    }
+    switch (command.form) {
+      case "value":
+        return this.#valueCommand(section, command, kw, args);
+      case "list":
+        return this.#listCommand(section, command, kw, args);
+      case "options":
+        return this.#optionsCommand(section, command, kw, args);
+      case "custom":
+        return this.#custom(keyword, section, command, kw, args);
+    }
+  }
+
+  #custom(
+    keyword: string,
+    section: SectionSpec,
+    command: CommandSpec,
+    kw: ConfToken,
+    args: ConfToken[],
+  ): void {
+    if (SOURCE_COMMANDS.has(keyword)) return this.#source(keyword as SourceKind, kw, args);
+    switch (command.keyword) {
       case "fudge":
         return this.#fudge(kw, args);
       case "restrict":
         return this.#restrict(kw, args);
-      case "discard":
-        return this.#discard(kw, args);
       case "interface":
       case "nic":
         return this.#interface(kw, args);
       case "broadcastclient":
-        return this.#broadcastClient(kw, args);
+        return this.#broadcastClient(section, command, kw, args);
       case "multicastclient":
       case "manycastserver":
         return this.#groupAddresses(keyword, kw, args);
-      case "keys":
-      case "keysdir":
-      case "ntpsigndsocket": {
-        const path = this.#onePath(kw, args);
-        if (path === null) return;
-        const field = keyword === "keys"
-          ? "keysFile"
-          : keyword === "keysdir"
-          ? "keysDir"
-          : "ntpSigndSocket";
-        this.config.auth[field] = path;
-        this.#mark(`auth.${field}`, kw);
-        this.#attachKey = `auth.${field}`;
-        return;
-      }
       case "trustedkey":
-        return this.#trustedKey(kw, args);
-      case "requestkey":
-      case "controlkey": {
-        const field = keyword === "requestkey" ? "requestKey" : "controlKey";
-        const v = this.#oneInt(kw, args);
-        if (v === null) return;
-        this.config.auth[field] = v;
-        this.#mark(`auth.${field}`, args[0] as ConfToken);
-        this.#attachKey = `auth.${field}`;
-        return;
-      }
+        return this.#trustedKey(section, kw, args);
       case "autokey":
-      case "revoke": {
-        const field = keyword === "autokey" ? "autokeyLog2" : "revokeLog2";
-        if (keyword === "autokey" && args.length === 0) {
-          this.#attachKey = "auth";
+        // `autokey` alone turns Autokey on for ntpd's old syntax; a value sets the interval.
+        if (args.length === 0) {
+          this.#attachKey = section.model;
           return;
         }
-        const v = this.#oneInt(kw, args);
-        if (v === null) return;
-        this.config.auth[field] = v;
-        this.#mark(`auth.${field}`, args[0] as ConfToken);
-        this.#attachKey = `auth.${field}`;
-        return;
-      }
+        return this.#valueCommand(section, command, kw, args);
       case "crypto":
-        return this.#crypto(kw, args);
-      case "statsdir": {
-        const path = this.#onePath(kw, args);
-        if (path === null) return;
-        this.config.stats.statsDir = path;
-        this.#mark("stats.statsDir", kw);
-        this.#attachKey = "stats.statsDir";
-        return;
-      }
-      case "statistics":
-        return this.#statistics(kw, args);
+        return this.#crypto(section, command, kw, args);
       case "filegen":
-        return this.#filegen(kw, args);
-      case "tos":
-        return this.#numberOptions(kw, args, "tos", TOS_OPTIONS);
-      case "tinker":
-        if (this.#sawSource) {
-          this.#warn(
-            kw,
-            "tinker should come before the source commands (ntpd applies it early); " +
-              "Horae applies it anyway",
-            "order",
-          );
-        }
-        return this.#tinker(kw, args);
+        return this.#filegen(section, kw, args);
       case "enable":
       case "disable":
-        return this.#enable(keyword === "enable", kw, args);
-      case "broadcastdelay": {
-        const v = this.#oneNumber(kw, args);
-        if (v === null) return;
-        this.config.broadcast.delaySec = v;
-        this.#mark("broadcast.delaySec", args[0] as ConfToken);
-        this.#attachKey = "broadcast.delaySec";
-        return;
-      }
-      case "calldelay": {
-        const v = this.#oneInt(kw, args);
-        if (v === null) return;
-        this.config.callDelaySec = v;
-        this.#mark("callDelaySec", args[0] as ConfToken);
-        this.#attachKey = "callDelaySec";
-        return;
-      }
-      case "logconfig":
-        return this.#list(kw, args, "logConfig", this.config.logConfig);
-      case "phone":
-        return this.#list(kw, args, "phone", this.config.phone);
+        return this.#enable(section, command.keyword === "enable", kw, args);
       case "setvar":
         return this.#setvar(kw, args);
       case "trap":
-        return this.#trap(kw, args);
-      case "ttl":
-        return this.#ttl(kw, args);
-      case "mru":
-      case "rlimit":
-        return this.#limits(keyword, kw, args);
+        return this.#trap(section, command, kw, args);
       default:
-        if (UNSUPPORTED.has(keyword)) {
-          this.#warn(kw, `"${keyword}" is not supported by Horae; line ignored`, "unsupported");
-        } else {
-          this.#warn(kw, unknownKeywordMessage(kw), "unknown-keyword");
-        }
+        this.#warn(kw, `"${keyword}" is not supported by Horae; line ignored`, "unsupported");
     }
   }
 
@@ -612,6 +504,137 @@ class NtpConfParser {
     return v;
   }
 
+  /**
+   * Reads token `tok` as a value of option `o` (named `name` in messages) and applies the
+   * option's range: the value to store, "ignored" (reported), "dropped" (the whole line goes)
+   * or null (a syntax error, reported).
+   */
+  #readValue(
+    o: OptionSpec,
+    tok: ConfToken,
+    name: string,
+    whole: string,
+  ): { value: unknown } | "ignored" | "dropped" | null {
+    switch (o.type) {
+      case "int":
+      case "int-list":
+      case "number": {
+        const v = o.type === "number" ? this.#parseNumber(tok, name) : this.#parseInt(tok, name);
+        if (v === null) return null;
+        const r = checkRange(o, name, v, whole);
+        switch (r.outcome) {
+          case "ok":
+            return { value: r.value };
+          case "clamped":
+            this.#warn(tok, r.message, "range");
+            return { value: r.value };
+          case "ignored":
+            this.#warn(tok, r.message, "range-ignored");
+            return "ignored";
+          case "dropped":
+            this.#warn(tok, r.message, "range-ignored");
+            return "dropped";
+        }
+        break;
+      }
+      case "enum":
+      case "enum-list": {
+        const v = tok.text.toLowerCase();
+        const values = o.values ?? [];
+        if (tok.quoted || !values.includes(v)) {
+          this.#error(
+            tok,
+            (o.type === "enum-list"
+              ? `unknown ${name} "${tok.text}" (known: ${values.join(", ")})`
+              : `${name} must be one of ${values.join(", ")}, not "${tok.text}"`) +
+              didYouMean(tok.text, values),
+          );
+          return null;
+        }
+        return { value: v };
+      }
+      case "bool":
+        if (tok.text !== "0" && tok.text !== "1") {
+          this.#error(tok, `${name} must be 0 or 1, got "${tok.text}"`);
+          return null;
+        }
+        return { value: tok.text === "1" };
+      case "flag":
+        return { value: true };
+      case "path":
+        if (tok.text === "") {
+          this.#error(tok, `${name} needs a file name`);
+          return null;
+        }
+        return { value: tok.text };
+      case "string":
+      case "string-list":
+        return { value: tok.text };
+    }
+  }
+
+  /**
+   * Walks the option words of a line (`args`), setting the options of `section` named in `words`
+   * on `target` (the model object at `base`). Unknown words are warned about, with the closest
+   * known word; `onOther` may claim a word first (returns true when it handled it).
+   */
+  #walkOptions(
+    section: SectionSpec,
+    words: readonly string[],
+    args: ConfToken[],
+    target: Record<string, unknown>,
+    base: string,
+    how: {
+      name: (word: string) => string;
+      unknown: (word: string) => string;
+      whole: string;
+      skipValueOfUnknown?: boolean;
+      /** Claims a word the section does not take: returns how many tokens it used, or 0. */
+      onOther?: (tok: ConfToken, i: number) => number;
+    },
+  ): Walked {
+    const marks: Mark[] = [];
+    let dropped = false;
+    for (let i = 0; i < args.length; i++) {
+      const tok = args[i] as ConfToken;
+      const word = tok.text.toLowerCase();
+      const found = !tok.quoted && words.includes(word) ? optionByWord(section, word) : null;
+      if (found === null) {
+        const used = how.onOther?.(tok, i) ?? 0;
+        if (used > 0) {
+          i += used - 1;
+          continue;
+        }
+        this.#warn(
+          tok,
+          `${how.unknown(tok.text)}${didYouMean(tok.text, words)}; ignored`,
+          "unknown-option",
+        );
+        // Skip its value too when it looks like one.
+        const nextTok = args[i + 1];
+        if (how.skipValueOfUnknown && nextTok && NUM_RE.test(nextTok.text)) i++;
+        continue;
+      }
+      const { part, option: o } = found;
+      const path = joinPath(base, part.at, o.field);
+      const obj = objectAt(target, part.at);
+      if (o.type === "flag") {
+        obj[o.field] = true;
+        marks.push([path, tok]);
+        continue;
+      }
+      const vt = this.#valueOf(args, i, tok);
+      if (vt === null) break;
+      i++;
+      const got = this.#readValue(o, vt, how.name(word), how.whole);
+      if (got === "dropped") dropped = true;
+      if (got === null || got === "ignored" || got === "dropped") continue;
+      obj[o.field] = got.value;
+      marks.push([path, tok]);
+    }
+    return { dropped, marks };
+  }
+
   /** The single argument of a one-argument command; further words are warned about. */
   #lone(kw: ConfToken, args: ConfToken[], noun: "file name" | "value"): ConfToken | null {
     const v = args[0];
@@ -629,20 +652,6 @@ class NtpConfParser {
     return v;
   }
 
-  #onePath(kw: ConfToken, args: ConfToken[]): string | null {
-    return this.#lone(kw, args, "file name")?.text ?? null;
-  }
-
-  #oneInt(kw: ConfToken, args: ConfToken[]): number | null {
-    const v = this.#lone(kw, args, "value");
-    return v === null ? null : this.#parseInt(v, kw.text);
-  }
-
-  #oneNumber(kw: ConfToken, args: ConfToken[]): number | null {
-    const v = this.#lone(kw, args, "value");
-    return v === null ? null : this.#parseNumber(v, kw.text);
-  }
-
   /** Reads a leading -4 / -6 qualifier; returns the family and the index of the next token. */
   #family(args: ConfToken[]): { family: AddressFamily; next: number } {
     const t = args[0];
@@ -651,7 +660,84 @@ class NtpConfParser {
     return { family: "any", next: 0 };
   }
 
-  // ---- commands ----
+  /** The option a value or list command sets, and where it lives in the model. */
+  #commandOption(section: SectionSpec, command: CommandSpec): { o: OptionSpec; path: string } {
+    const word = wordsOf(section, command)[0] ?? command.keyword;
+    const found = optionByWord(section, word);
+    if (found === null) throw new Error(`option spec: ${command.keyword} sets no option`);
+    return { o: found.option, path: joinPath(section.model, found.part.at, found.option.field) };
+  }
+
+  // ---- generic commands ----
+
+  /** `keyword value`: one value of the option the keyword names. */
+  #valueCommand(section: SectionSpec, command: CommandSpec, kw: ConfToken, args: ConfToken[]) {
+    const { o, path } = this.#commandOption(section, command);
+    const tok = this.#lone(kw, args, o.type === "path" ? "file name" : "value");
+    if (tok === null) return;
+    const got = this.#readValue(o, tok, command.keyword, "line");
+    if (got === null || got === "ignored" || got === "dropped") return;
+    const dot = path.lastIndexOf(".");
+    objectAt(this.config as unknown as Record<string, unknown>, path.slice(0, Math.max(dot, 0)))[
+      path.slice(dot + 1)
+    ] = got.value;
+    this.#mark(path, o.type === "path" ? kw : tok);
+    this.#attachKey = path;
+  }
+
+  /** `keyword value ...`: appends to a list option. */
+  #listCommand(section: SectionSpec, command: CommandSpec, kw: ConfToken, args: ConfToken[]) {
+    const { o, path } = this.#commandOption(section, command);
+    if (args.length === 0) {
+      this.#error(kw, `"${kw.text}" needs at least one value`);
+      return;
+    }
+    const list = getPath(this.config, path) as unknown[];
+    this.#mark(path, kw);
+    for (const tok of args) {
+      if (o.maxItems !== undefined && list.length >= o.maxItems) {
+        this.#warn(
+          tok,
+          `${command.keyword} keeps at most ${o.maxItems} values; "${tok.text}" ignored, ` +
+            "as ntpd does",
+          "range-ignored",
+        );
+        continue;
+      }
+      const got = this.#readValue(o, tok, command.keyword, "line");
+      if (got === null || got === "ignored" || got === "dropped") continue;
+      if (o.type === "enum-list" && list.includes(got.value)) continue;
+      this.#mark(`${path}.${list.length}`, tok);
+      list.push(got.value);
+    }
+    this.#attachKey = path;
+  }
+
+  /** `keyword name value ...` over the section's options (tos, tinker, discard, mru, rlimit). */
+  #optionsCommand(section: SectionSpec, command: CommandSpec, kw: ConfToken, args: ConfToken[]) {
+    this.#attachKey = section.model;
+    this.#mark(section.model, kw);
+    if (args.length === 0) {
+      this.#error(kw, `"${command.keyword}" needs at least one option`);
+      return;
+    }
+    const walked = this.#walkOptions(
+      section,
+      wordsOf(section, command),
+      args,
+      objectAt(this.config as unknown as Record<string, unknown>, section.model),
+      section.model,
+      {
+        name: (w) => `${command.keyword} ${w}`,
+        unknown: (t) => `unknown ${command.keyword} option "${t}"`,
+        whole: "line",
+        skipValueOfUnknown: true,
+      },
+    );
+    for (const [p, t] of walked.marks) this.#mark(p, t);
+  }
+
+  // ---- commands read by hand ----
 
   #source(kind: SourceKind, kw: ConfToken, args: ConfToken[]): void {
     const { family, next } = this.#family(args);
@@ -664,6 +750,8 @@ class NtpConfParser {
     const address = addrTok.text;
     const cls = classifyAddress(address);
     const opts = args.slice(next + 1);
+    const sources = this.#section("source");
+    const sourceWords = wordsOf(sources, sources.commands[0] as CommandSpec);
     if (cls.kind === "refclock") {
       if (kind !== "server") {
         this.#error(
@@ -672,112 +760,52 @@ class NtpConfParser {
         );
         return;
       }
+      const section = this.#section("refclock");
+      const serverLine = section.commands.find((c) => c.keyword === "server") as CommandSpec;
+      const words = wordsOf(section, serverLine);
       const idx = this.config.refclocks.length;
       const r = defaultRefclock(cls.type, cls.unit);
-      this.config.refclocks.push(r);
       const base = `refclocks.${idx}`;
-      this.#mark(base, addrTok);
-      this.#attachKey = base;
-      this.#sourceOptions(opts, base, (name, value, tok) => {
-        if (!REFCLOCK_OPTIONS.has(name)) {
-          this.#warn(tok, `"${name}" is ignored for a reference clock`, "ignored-option");
-          return;
-        }
-        if (name === "prefer") r.prefer = true;
-        else if (name === "noselect") r.noselect = true;
-        else if (name === "true") r.trueChimer = true;
-        else if (name === "minpoll" && value !== null) r.minpollLog2 = value;
-        else if (name === "maxpoll" && value !== null) r.maxpollLog2 = value;
-        else if (name === "mode" && value !== null) r.mode = value;
+      const walked = this.#walkOptions(section, words, opts, r, base, {
+        name: (w) => w,
+        unknown: (t) => `unknown option "${t}"`,
+        whole: "server line",
+        onOther: (tok, i) => {
+          const w = tok.text.toLowerCase();
+          const o = tok.quoted ? null : optionByWord(sources, w)?.option;
+          if (o === undefined || o === null) return 0;
+          this.#warn(tok, `"${w}" is ignored for a reference clock`, "ignored-option");
+          // Its value goes with it.
+          return o.type === "flag" || opts[i + 1] === undefined ? 1 : 2;
+        },
       });
+      if (walked.dropped) return;
+      this.config.refclocks.push(r);
+      this.#mark(base, addrTok);
+      for (const [p, t] of walked.marks) this.#mark(p, t);
+      this.#attachKey = base;
       return;
     }
     const idx = this.config.sources.length;
     const s = defaultSource(kind, address);
     s.family = family;
-    this.config.sources.push(s);
     const base = `sources.${idx}`;
+    const walked = this.#walkOptions(sources, sourceWords, opts, s, base, {
+      name: (w) => w,
+      unknown: (t) => `unknown option "${t}"`,
+      whole: `${kind} line`,
+      onOther: (tok) => {
+        if (tok.text !== "-4" && tok.text !== "-6") return 0;
+        this.#error(tok, `${tok.text} must come before the address`);
+        return 1;
+      },
+    });
+    if (walked.dropped) return;
+    this.config.sources.push(s);
     this.#mark(base, kw);
     this.#mark(`${base}.address`, addrTok);
+    for (const [p, t] of walked.marks) this.#mark(p, t);
     this.#attachKey = base;
-    this.#sourceOptions(opts, base, (name, value) => {
-      switch (name) {
-        case "autokey":
-          s.autokey = true;
-          break;
-        case "burst":
-          s.burst = true;
-          break;
-        case "iburst":
-          s.iburst = true;
-          break;
-        case "prefer":
-          s.prefer = true;
-          break;
-        case "noselect":
-          s.noselect = true;
-          break;
-        case "true":
-          s.trueChimer = true;
-          break;
-        case "preempt":
-          s.preempt = true;
-          break;
-        case "xleave":
-          s.xleave = true;
-          break;
-        case "key":
-          s.key = value;
-          break;
-        case "version":
-          if (value !== null) s.version = value;
-          break;
-        case "minpoll":
-          if (value !== null) s.minpollLog2 = value;
-          break;
-        case "maxpoll":
-          if (value !== null) s.maxpollLog2 = value;
-          break;
-        case "ttl":
-          s.ttl = value;
-          break;
-        case "mode":
-          s.mode = value;
-          break;
-      }
-    });
-  }
-
-  /** Walks server-line options, calling `apply` with each known option and its integer value. */
-  #sourceOptions(
-    opts: ConfToken[],
-    base: string,
-    apply: (name: string, value: number | null, tok: ConfToken) => void,
-  ): void {
-    const fieldOf: Record<string, string> = {
-      minpoll: "minpollLog2",
-      maxpoll: "maxpollLog2",
-    };
-    for (let i = 0; i < opts.length; i++) {
-      const tok = opts[i] as ConfToken;
-      const name = tok.text.toLowerCase();
-      if (!tok.quoted && SOURCE_FLAGS.has(name)) {
-        this.#mark(`${base}.${name}`, tok);
-        apply(name, null, tok);
-      } else if (!tok.quoted && SOURCE_VALUES.has(name)) {
-        const vt = this.#valueOf(opts, i, tok);
-        if (vt === null) return;
-        i++;
-        const v = this.#parseInt(vt, name);
-        if (v === null) continue;
-        this.#mark(`${base}.${own(fieldOf, name) ?? name}`, vt);
-        apply(name, v, tok);
-      } else if (tok.text === "-4" || tok.text === "-6") {
-        this.#error(tok, `${tok.text} must come before the address`);
-      } else {
-        this.#warn(tok, `unknown option "${tok.text}"; ignored`, "unknown-option");
-      }
-    }
   }
 
   #fudge(kw: ConfToken, args: ConfToken[]): void {
@@ -800,7 +828,7 @@ class NtpConfParser {
     const address = `127.127.${cls.type}.${cls.unit}`;
     const idx = this.config.refclocks.findIndex((r) => r.address === address);
     if (idx >= 0) {
-      this.#applyFudge(this.config.refclocks[idx] as RefclockConfig, idx, args.slice(1));
+      this.#applyFudge(idx, args.slice(1));
       this.#attachKey = `refclocks.${idx}`;
       return;
     }
@@ -815,56 +843,27 @@ class NtpConfParser {
     });
   }
 
-  #applyFudge(r: RefclockConfig, idx: number, args: ConfToken[]): void {
-    const base = `refclocks.${idx}.fudge`;
-    for (let i = 0; i < args.length; i++) {
-      const tok = args[i] as ConfToken;
-      const name = tok.text.toLowerCase();
-      if (tok.quoted || !FUDGE_OPTIONS.has(name)) {
-        this.#warn(tok, `unknown fudge option "${tok.text}"; ignored`, "unknown-option");
-        continue;
-      }
-      const vt = this.#valueOf(args, i, tok);
-      if (vt === null) return;
-      i++;
-      switch (name) {
-        case "time1":
-        case "time2": {
-          const v = this.#parseNumber(vt, name);
-          if (v === null) break;
-          const field = name === "time1" ? "time1Sec" : "time2Sec";
-          r.fudge[field] = v;
-          this.#mark(`${base}.${field}`, vt);
-          break;
-        }
-        case "stratum": {
-          const v = this.#parseInt(vt, name);
-          if (v === null) break;
-          r.fudge.stratum = v;
-          this.#mark(`${base}.stratum`, vt);
-          break;
-        }
-        case "refid":
-          r.fudge.refid = vt.text;
-          this.#mark(`${base}.refid`, vt);
-          break;
-        case "mode": {
-          const v = this.#parseInt(vt, name);
-          if (v === null) break;
-          r.mode = v;
-          this.#mark(`refclocks.${idx}.mode`, vt);
-          break;
-        }
-        default: {
-          if (vt.text !== "0" && vt.text !== "1") {
-            this.#error(vt, `${name} must be 0 or 1, got "${vt.text}"`);
-            break;
-          }
-          r.fudge[name as "flag1" | "flag2" | "flag3" | "flag4"] = vt.text === "1";
-          this.#mark(`${base}.${name}`, vt);
-        }
-      }
-    }
+  /** Applies a fudge line to refclock `idx`; a value ntpd would refuse drops the whole line. */
+  #applyFudge(idx: number, args: ConfToken[]): void {
+    const section = this.#section("refclock");
+    const fudge = section.commands.find((c) => c.keyword === "fudge") as CommandSpec;
+    const r = this.config.refclocks[idx] as RefclockConfig;
+    const scratch = structuredClone(r) as unknown as Record<string, unknown>;
+    const walked = this.#walkOptions(
+      section,
+      wordsOf(section, fudge),
+      args,
+      scratch,
+      `refclocks.${idx}`,
+      {
+        name: (w) => w,
+        unknown: (t) => `unknown fudge option "${t}"`,
+        whole: "fudge line",
+      },
+    );
+    if (walked.dropped) return;
+    this.config.refclocks[idx] = scratch as unknown as RefclockConfig;
+    for (const [p, t] of walked.marks) this.#mark(p, t);
   }
 
   #restrict(kw: ConfToken, args: ConfToken[]): void {
@@ -874,6 +873,9 @@ class NtpConfParser {
       this.#error(target ?? kw, '"restrict" needs an address, "default" or "source"');
       return;
     }
+    const section = this.#section("restrict");
+    const flagWords = section.parts.flatMap((p) => p.options).find((o) => o.field === "flags")
+      ?.values ?? [];
     const what = target.text.toLowerCase();
     const isKeyword = !target.quoted && (what === "default" || what === "source");
     let mask: string | null = null;
@@ -889,11 +891,15 @@ class NtpConfParser {
         i++;
         mask = vt.text;
         maskTok = vt;
-      } else if (!tok.quoted && RESTRICT_FLAG_WORDS.has(word)) {
+      } else if (!tok.quoted && flagWords.includes(word)) {
         flags.push(word);
       } else {
         // Dropping an access flag could open the server wider than intended: fail closed.
-        this.#error(tok, `unknown restrict flag "${tok.text}"`, "restrict-flag");
+        this.#error(
+          tok,
+          `unknown restrict flag "${tok.text}"${didYouMean(tok.text, flagWords)}`,
+          "restrict-flag",
+        );
         return;
       }
     }
@@ -912,36 +918,14 @@ class NtpConfParser {
     this.#attachKey = `restrict.${idx}`;
   }
 
-  #discard(kw: ConfToken, args: ConfToken[]): void {
-    this.#attachKey = "discard";
-    this.#mark("discard", kw);
-    for (let i = 0; i < args.length; i++) {
-      const tok = args[i] as ConfToken;
-      const field = own(DISCARD_OPTIONS, tok.text.toLowerCase());
-      if (field === undefined || tok.quoted) {
-        this.#warn(tok, `unknown discard option "${tok.text}"; ignored`, "unknown-option");
-        const nextTok = args[i + 1];
-        if (nextTok && NUM_RE.test(nextTok.text)) i++;
-        continue;
-      }
-      const vt = this.#valueOf(args, i, tok);
-      if (vt === null) return;
-      i++;
-      const v = this.#parseInt(vt, tok.text);
-      if (v === null) continue;
-      this.config.discard[field] = v;
-      this.#mark(`discard.${field}`, vt);
-    }
-  }
-
   #interface(kw: ConfToken, args: ConfToken[]): void {
     const actionTok = args[0];
     const matchTok = args[1];
-    const action = actionTok?.text.toLowerCase();
-    if (
-      actionTok === undefined || !(INTERFACE_ACTIONS as readonly string[]).includes(action ?? "")
-    ) {
-      this.#error(actionTok ?? kw, `"${kw.text}" needs listen, ignore or drop`);
+    const action = actionTok?.text.toLowerCase() ?? "";
+    const actions =
+      this.#section("interface").parts[0]?.options.find((o) => o.field === "action")?.values ?? [];
+    if (actionTok === undefined || !actions.includes(action)) {
+      this.#error(actionTok ?? kw, `"${kw.text}" needs ${actions.join(", ")}`);
       return;
     }
     if (matchTok === undefined) {
@@ -956,20 +940,28 @@ class NtpConfParser {
     }
     const idx = this.config.interfaces.length;
     // normalizeConfig() lower-cases the address-class words.
-    this.config.interfaces.push({ action: action as InterfaceAction, match: matchTok.text });
-    this.#mark(`interfaces.${idx}`, matchTok);
+    this.config.interfaces.push({
+      action: action as NtpConfig["interfaces"][number]["action"],
+      match: matchTok.text,
+    });
+    this.#mark(`interfaces.${idx}`, kw);
+    this.#mark(`interfaces.${idx}.match`, matchTok);
     this.#attachKey = `interfaces.${idx}`;
   }
 
-  #broadcastClient(kw: ConfToken, args: ConfToken[]): void {
-    this.config.broadcast.client = true;
+  #broadcastClient(section: SectionSpec, command: CommandSpec, kw: ConfToken, args: ConfToken[]) {
+    const b = this.config.broadcast as unknown as Record<string, unknown>;
+    b.client = true;
     this.config.system.bclient = true;
     this.#mark("broadcast.client", kw);
     this.#attachKey = "broadcast.client";
-    for (const tok of args) {
-      if (tok.text.toLowerCase() === "novolley") this.config.broadcast.novolley = true;
-      else this.#warn(tok, `unknown option "${tok.text}"; ignored`, "unknown-option");
-    }
+    const words = wordsOf(section, command).filter((w) => w !== command.keyword);
+    const walked = this.#walkOptions(section, words, args, b, section.model, {
+      name: (w) => w,
+      unknown: (t) => `unknown option "${t}"`,
+      whole: "line",
+    });
+    for (const [p, t] of walked.marks) this.#mark(p, t);
   }
 
   #groupAddresses(keyword: string, kw: ConfToken, args: ConfToken[]): void {
@@ -984,6 +976,7 @@ class NtpConfParser {
       }
       addrs.push({ text: DEFAULT_MULTICAST_GROUP, col: kw.col, quoted: false });
     }
+    this.#mark(`broadcast.${field}`, kw);
     for (const tok of addrs) {
       this.#mark(`broadcast.${field}.${list.length}`, tok);
       list.push(tok.text);
@@ -991,11 +984,12 @@ class NtpConfParser {
     this.#attachKey = `broadcast.${field}`;
   }
 
-  #trustedKey(kw: ConfToken, args: ConfToken[]): void {
+  #trustedKey(section: SectionSpec, kw: ConfToken, args: ConfToken[]): void {
     if (args.length === 0) {
       this.#error(kw, '"trustedkey" needs at least one key id');
       return;
     }
+    const o = (optionByWord(section, "trustedkey") as { option: OptionSpec }).option;
     // Ranges are written "(lo ... hi)"; the parentheses may touch the numbers.
     const words: ConfToken[] = [];
     for (const tok of args) {
@@ -1007,6 +1001,8 @@ class NtpConfParser {
       }
     }
     const keys = this.config.auth.trustedKeys;
+    this.#mark("auth.trustedKeys", kw);
+    const range = o.range;
     for (let i = 0; i < words.length; i++) {
       const w = words[i] as ConfToken;
       if (w.text === "(") {
@@ -1024,9 +1020,16 @@ class NtpConfParser {
         const a = this.#parseInt(lo, "trustedkey");
         const b = this.#parseInt(hi, "trustedkey");
         if (a === null || b === null) continue;
-        if (a > b || b - a > 65534 || keys.length + (b - a) > 4 * 65534) {
-          this.#error(lo, `key range ${a} ... ${b} is empty or too large`, "key");
-          // Beyond the budget every further range is refused, so expansion stays bounded.
+        const bad = range !== undefined && (a < range.min || b > range.max);
+        if (a > b || bad || b - a > 65534 || keys.length + (b - a) > 4 * 65534) {
+          // As ntpd: an invalid range is ignored. Beyond the budget every further range is
+          // refused, so expansion stays bounded.
+          this.#warn(
+            lo,
+            `trustedkey range ${a} ... ${b} is empty, too large or outside ` +
+              `${range?.min ?? 1}–${range?.max ?? 65534}; ignored, as ntpd does`,
+            "range-ignored",
+          );
           continue;
         }
         for (let k = a; k <= b; k++) {
@@ -1035,64 +1038,47 @@ class NtpConfParser {
         }
         continue;
       }
-      const v = this.#parseInt(w, "trustedkey");
-      if (v === null) continue;
+      const got = this.#readValue(o, w, "trustedkey", "line");
+      if (got === null || got === "ignored" || got === "dropped") continue;
       this.#mark(`auth.trustedKeys.${keys.length}`, w);
-      keys.push(v);
+      keys.push(got.value as number);
     }
     this.#attachKey = "auth.trustedKeys";
   }
 
-  #crypto(kw: ConfToken, args: ConfToken[]): void {
+  #crypto(section: SectionSpec, command: CommandSpec, kw: ConfToken, args: ConfToken[]): void {
     const c = this.config.auth.crypto;
     c.enabled = true;
-    this.#mark("auth.crypto", kw);
-    this.#attachKey = "auth.crypto";
-    for (let i = 0; i < args.length; i++) {
-      const tok = args[i] as ConfToken;
-      const name = tok.text.toLowerCase();
-      if (tok.quoted || !CRYPTO_OPTION_WORDS.has(name)) {
-        this.#warn(tok, `unknown crypto option "${tok.text}"; ignored`, "unknown-option");
-        continue;
-      }
-      const vt = this.#valueOf(args, i, tok);
-      if (vt === null) return;
-      i++;
-      c[name as Exclude<keyof typeof c, "enabled">] = vt.text;
-      this.#mark(`auth.crypto.${name}`, vt);
-    }
+    this.#mark(section.model, kw);
+    this.#attachKey = section.model;
+    const walked = this.#walkOptions(
+      section,
+      wordsOf(section, command),
+      args,
+      c as unknown as Record<string, unknown>,
+      section.model,
+      {
+        name: (w) => `crypto ${w}`,
+        unknown: (t) => `unknown crypto option "${t}"`,
+        whole: "line",
+      },
+    );
+    for (const [p, t] of walked.marks) this.#mark(p, t);
   }
 
-  #statistics(kw: ConfToken, args: ConfToken[]): void {
-    if (args.length === 0) {
-      this.#error(kw, '"statistics" needs at least one statistics name');
-      return;
-    }
-    for (const tok of args) {
-      const name = tok.text.toLowerCase();
-      if (!(STAT_NAMES as readonly string[]).includes(name)) {
-        this.#error(tok, `unknown statistics "${tok.text}" (known: ${STAT_NAMES.join(", ")})`);
-        continue;
-      }
-      if (!this.config.stats.enabled.includes(name as StatName)) {
-        this.config.stats.enabled.push(name as StatName);
-      }
-    }
-    this.#mark("stats.enabled", kw);
-    this.#attachKey = "stats.enabled";
-  }
-
-  #filegen(kw: ConfToken, args: ConfToken[]): void {
+  #filegen(section: SectionSpec, kw: ConfToken, args: ConfToken[]): void {
     const nameTok = args[0];
     if (nameTok === undefined) {
       this.#error(kw, '"filegen" needs a statistics name');
       return;
     }
+    const names = section.parts[0]?.options.find((o) => o.field === "name")?.values ?? [];
     const name = nameTok.text.toLowerCase() as StatName;
-    if (!STAT_NAMES.includes(name)) {
+    if (!names.includes(name)) {
       this.#error(
         nameTok,
-        `unknown statistics "${nameTok.text}" (known: ${STAT_NAMES.join(", ")})`,
+        `unknown statistics "${nameTok.text}" (known: ${names.join(", ")})` +
+          didYouMean(nameTok.text, names),
       );
       return;
     }
@@ -1103,138 +1089,71 @@ class NtpConfParser {
       gens.push(defaultFilegen(name));
     }
     const g = gens[idx] as (typeof gens)[number];
+    const fileBefore = g.file;
     const base = `stats.filegens.${idx}`;
-    this.#mark(base, nameTok);
+    this.#mark(base, kw);
+    this.#mark(`${base}.name`, nameTok);
     this.#attachKey = base;
-    const rest = args.slice(1);
-    for (let i = 0; i < rest.length; i++) {
-      const tok = rest[i] as ConfToken;
-      const word = tok.text.toLowerCase();
-      if (word === "file" || word === "type") {
-        const vt = this.#valueOf(rest, i, tok);
-        if (vt === null) return;
-        i++;
-        if (word === "file") {
-          const problem = checkStatsFileName(vt.text);
-          if (problem) this.#error(vt, problem, "path");
-          else g.file = vt.text;
-          this.#mark(`${base}.file`, vt);
-        } else {
-          const type = vt.text.toLowerCase();
-          if (!(FILEGEN_TYPES as readonly string[]).includes(type)) {
-            this.#error(vt, `filegen type must be one of ${FILEGEN_TYPES.join(", ")}`);
-          } else g.type = type as FilegenType;
-        }
-      } else if (word === "link" || word === "nolink") {
-        g.link = word === "link";
-      } else if (word === "enable" || word === "disable") {
-        const enabled = this.config.stats.enabled;
-        if (word === "enable" && !enabled.includes(name)) enabled.push(name);
-        if (word === "disable") this.config.stats.enabled = enabled.filter((n) => n !== name);
-      } else {
-        this.#warn(tok, `unknown filegen option "${tok.text}"; ignored`, "unknown-option");
-      }
+    const walked = this.#walkOptions(
+      section,
+      ["file", "type"],
+      args.slice(1),
+      g as unknown as Record<string, unknown>,
+      base,
+      {
+        name: (w) => `filegen ${w}`,
+        unknown: (t) => `unknown filegen option "${t}"`,
+        whole: "line",
+        onOther: (tok) => {
+          const word = tok.text.toLowerCase();
+          if (word === "link" || word === "nolink") {
+            g.link = word === "link";
+            this.#mark(`${base}.link`, tok);
+          } else if (word === "enable" || word === "disable") {
+            // The filegen line itself is what configured it (and is reported if not applied).
+            const enabled = this.config.stats.enabled;
+            if (word === "enable" && !enabled.includes(name)) enabled.push(name);
+            if (word === "disable") this.config.stats.enabled = enabled.filter((n) => n !== name);
+          } else {
+            return 0;
+          }
+          return 1;
+        },
+      },
+    );
+    for (const [p, t] of walked.marks) this.#mark(p, t);
+    const problem = checkStatsFileName(g.file);
+    if (problem) {
+      const fileMark = walked.marks.find(([p]) => p === `${base}.file`);
+      this.#error(fileMark?.[1] ?? nameTok, problem, "path");
+      g.file = fileBefore;
     }
   }
 
-  /** `tinker`: ntpd's numeric options plus Horae's `discipline horae|ntpd`. */
-  #tinker(kw: ConfToken, args: ConfToken[]): void {
-    const rest: ConfToken[] = [];
-    let discipline = false;
-    for (let i = 0; i < args.length; i++) {
-      const tok = args[i] as ConfToken;
-      if (tok.quoted || tok.text.toLowerCase() !== "discipline") {
-        rest.push(tok);
-        continue;
-      }
-      discipline = true;
-      const vt = this.#valueOf(args, i, tok);
-      if (vt === null) return;
-      i++;
-      const v = vt.text.toLowerCase();
-      if (!(DISCIPLINES as readonly string[]).includes(v)) {
-        this.#error(
-          vt,
-          `tinker discipline must be one of ${DISCIPLINES.join(", ")}, not "${vt.text}"`,
-        );
-        continue;
-      }
-      this.config.tinker.discipline = v as DisciplineChoice;
-      this.#mark("tinker.discipline", vt);
-    }
-    if (discipline && rest.length === 0) {
-      this.#attachKey = "tinker";
-      this.#mark("tinker", kw);
-      return;
-    }
-    this.#numberOptions(kw, rest, "tinker", TINKER_OPTIONS);
-  }
-
-  #numberOptions<K extends "tos" | "tinker">(
-    kw: ConfToken,
-    args: ConfToken[],
-    section: K,
-    table: Record<string, keyof NtpConfig[K]>,
-  ): void {
-    this.#attachKey = section;
-    this.#mark(section, kw);
-    if (args.length === 0) {
-      this.#error(kw, `"${section}" needs at least one option`);
-      return;
-    }
-    const target = this.config[section] as unknown as Record<string, number | null>;
-    for (let i = 0; i < args.length; i++) {
-      const tok = args[i] as ConfToken;
-      const field = own(table, tok.text.toLowerCase()) as string | undefined;
-      if (tok.quoted || field === undefined) {
-        this.#warn(tok, `unknown ${section} option "${tok.text}"; ignored`, "unknown-option");
-        // Skip its value too when it looks like one.
-        const nextTok = args[i + 1];
-        if (nextTok && NUM_RE.test(nextTok.text)) i++;
-        continue;
-      }
-      const vt = this.#valueOf(args, i, tok);
-      if (vt === null) return;
-      i++;
-      const v = this.#parseNumber(vt, `${section} ${tok.text}`);
-      if (v === null) continue;
-      target[field] = v;
-      this.#mark(`${section}.${field}`, vt);
-    }
-  }
-
-  #enable(on: boolean, kw: ConfToken, args: ConfToken[]): void {
+  #enable(section: SectionSpec, on: boolean, kw: ConfToken, args: ConfToken[]): void {
     if (args.length === 0) {
       this.#error(kw, `"${kw.text}" needs at least one flag`);
       return;
     }
-    this.#attachKey = "system";
+    this.#attachKey = section.model;
+    const flags = section.parts.flatMap((p) => p.options.map((o) => o.ntpConf ?? o.field));
+    const system = objectAt(this.config as unknown as Record<string, unknown>, section.model);
     for (const tok of args) {
       const flag = tok.text.toLowerCase();
-      if (!(SYSTEM_FLAGS as readonly string[]).includes(flag)) {
+      if (tok.quoted || !flags.includes(flag)) {
         this.#warn(
           tok,
-          `unknown ${kw.text} flag "${tok.text}" (known: ${SYSTEM_FLAGS.join(", ")}); ignored`,
+          `unknown ${kw.text} flag "${tok.text}"${didYouMean(tok.text, flags)} ` +
+            `(known: ${flags.join(", ")}); ignored`,
           "unknown-option",
         );
         continue;
       }
-      this.config.system[flag as SystemFlag] = on;
+      const o = optionByWord(section, flag) as { option: OptionSpec };
+      system[o.option.field] = on;
       if (flag === "bclient") this.config.broadcast.client = on;
-      this.#mark(`system.${flag}`, tok);
+      this.#mark(joinPath(section.model, o.option.field), tok);
     }
-  }
-
-  #list(kw: ConfToken, args: ConfToken[], path: "logConfig" | "phone", list: string[]): void {
-    if (args.length === 0) {
-      this.#error(kw, `"${kw.text}" needs at least one value`);
-      return;
-    }
-    for (const tok of args) {
-      this.#mark(`${path}.${list.length}`, tok);
-      list.push(tok.text);
-    }
-    this.#attachKey = path;
   }
 
   #setvar(kw: ConfToken, args: ConfToken[]): void {
@@ -1257,81 +1176,36 @@ class NtpConfParser {
     const idx = this.config.setvar.length;
     this.config.setvar.push({ name, value, isDefault });
     this.#mark(`setvar.${idx}`, words[0] as ConfToken);
+    if (isDefault && last) this.#mark(`setvar.${idx}.isDefault`, last);
     this.#attachKey = `setvar.${idx}`;
   }
 
-  #trap(kw: ConfToken, args: ConfToken[]): void {
+  #trap(section: SectionSpec, command: CommandSpec, kw: ConfToken, args: ConfToken[]): void {
     const addrTok = args[0];
     if (addrTok === undefined) {
       this.#error(kw, '"trap" needs an address');
       return;
     }
-    const trap = {
-      address: addrTok.text,
-      port: null as number | null,
-      interface: null as string | null,
-    };
+    const trap = { address: addrTok.text, port: null as number | null, interface: null };
     const idx = this.config.traps.length;
-    this.#mark(`traps.${idx}`, addrTok);
-    for (let i = 1; i < args.length; i++) {
-      const tok = args[i] as ConfToken;
-      const word = tok.text.toLowerCase();
-      if (word !== "port" && word !== "interface") {
-        this.#warn(tok, `unknown trap option "${tok.text}"; ignored`, "unknown-option");
-        continue;
-      }
-      const vt = this.#valueOf(args, i, tok);
-      if (vt === null) return;
-      i++;
-      if (word === "port") {
-        const v = this.#parseInt(vt, "port");
-        if (v !== null) trap.port = v;
-        this.#mark(`traps.${idx}.port`, vt);
-      } else {
-        trap.interface = vt.text;
-        this.#mark(`traps.${idx}.interface`, vt);
-      }
-    }
+    const base = `traps.${idx}`;
+    const walked = this.#walkOptions(
+      section,
+      wordsOf(section, command),
+      args.slice(1),
+      trap,
+      base,
+      {
+        name: (w) => `trap ${w}`,
+        unknown: (t) => `unknown trap option "${t}"`,
+        whole: "trap line",
+      },
+    );
+    if (walked.dropped) return;
     this.config.traps.push(trap);
-    this.#attachKey = `traps.${idx}`;
-  }
-
-  #ttl(kw: ConfToken, args: ConfToken[]): void {
-    if (args.length === 0) {
-      this.#error(kw, '"ttl" needs at least one value');
-      return;
-    }
-    const list = this.config.broadcast.ttl;
-    this.#mark("broadcast.ttl", kw);
-    for (const tok of args) {
-      const v = this.#parseInt(tok, "ttl");
-      if (v === null) continue;
-      this.#mark(`broadcast.ttl.${list.length}`, tok);
-      list.push(v);
-    }
-    this.#attachKey = "broadcast.ttl";
-  }
-
-  #limits(keyword: "mru" | "rlimit", kw: ConfToken, args: ConfToken[]): void {
-    const known = LIMIT_OPTION_WORDS[keyword];
-    const target = this.config[keyword] as unknown as Record<string, number | null>;
-    this.#attachKey = keyword;
-    this.#mark(keyword, kw);
-    for (let i = 0; i < args.length; i++) {
-      const tok = args[i] as ConfToken;
-      const name = tok.text.toLowerCase();
-      if (tok.quoted || !known.has(name)) {
-        this.#warn(tok, `unknown ${keyword} option "${tok.text}"; ignored`, "unknown-option");
-        continue;
-      }
-      const vt = this.#valueOf(args, i, tok);
-      if (vt === null) return;
-      i++;
-      const v = this.#parseInt(vt, `${keyword} ${name}`);
-      if (v === null) continue;
-      target[name] = v;
-      this.#mark(`${keyword}.${name}`, vt);
-    }
+    this.#mark(base, addrTok);
+    for (const [p, t] of walked.marks) this.#mark(p, t);
+    this.#attachKey = base;
   }
 
   #include(kw: ConfToken, args: ConfToken[], depth: number): void {
@@ -1389,7 +1263,7 @@ class NtpConfParser {
  */
 export function parseNtpConf(text: string, options: NtpConfParseOptions = {}): NtpConfParseResult {
   const file = options.file ?? "ntp.conf";
-  const parser = new NtpConfParser(options.readInclude);
+  const parser = new NtpConfParser(options.readInclude, options.spec ?? CONFIG_SPEC);
   parser.parseText(text, file, options.id ?? file, 0);
   return parser.finish();
 }

@@ -1,189 +1,103 @@
-// Native TOML configuration: reads TOML with smol-toml, validates its shape with a zod schema (so
-// every error carries a path and a line), and builds the same model as the ntp.conf parser.
+// Native TOML configuration: reads TOML with smol-toml, validates its shape with a zod schema
+// derived from the option spec (so every error carries a path and a line), applies the spec's
+// ranges with ntpd's treatment, and builds the same model as the ntp.conf parser.
 
 import { parse as parseToml } from "smol-toml";
 import { z } from "zod";
+import { emptyConfig, newElement, type NtpConfig } from "./config_model.ts";
 import {
-  CRYPTO_OPTIONS,
-  defaultFilegen,
-  defaultRefclock,
-  defaultSource,
-  DISCARD_OPTIONS,
-  type DisciplineChoice,
-  DISCIPLINES,
-  emptyConfig,
-  FILE_OPTIONS,
-  FILEGEN_TYPES,
-  INTERFACE_ACTIONS,
-  type InterfaceAction,
-  MRU_OPTIONS,
-  type NtpConfig,
-  RESTRICT_FLAGS,
-  RLIMIT_OPTIONS,
-  SOURCE_KINDS,
-  STAT_NAMES,
-  SYSTEM_FLAGS,
-  TINKER_OPTIONS,
-  TOS_OPTIONS,
-} from "./config_model.ts";
-import type { Diagnostic } from "./diagnostics.ts";
+  checkRange,
+  type ConfigSpec,
+  type OptionSpec,
+  type SectionSpec,
+} from "../proto/options/option_spec.ts";
+import { CONFIG_SPEC } from "../proto/options/config_spec.ts";
+import type { Diagnostic, Severity } from "./diagnostics.ts";
 import { normalizeConfig, restrictRulesFor } from "./normalize.ts";
 import { validateConfig } from "./validate.ts";
+import { didYouMean } from "./did_you_mean.ts";
+import { getPath, joinPath, objectAt } from "./model_path.ts";
+import { NOT_APPLIED_CODE, notAppliedIssues } from "./not_applied.ts";
 
-const int = z.number().int();
-const num = z.number();
-const str = z.string();
-const bool = z.boolean();
-const family = z.enum(["any", "ipv4", "ipv6"]);
+/** The zod schema of one option's TOML value. */
+function zodOf(o: OptionSpec): z.ZodType {
+  const int = z.number().int();
+  const values = (o.values ?? []) as unknown as [string, ...string[]];
+  switch (o.type) {
+    case "flag":
+    case "bool":
+      return z.boolean();
+    case "int":
+      return int;
+    case "number":
+      return z.number();
+    case "string":
+    case "path":
+      return z.string();
+    case "enum":
+      return z.enum(values);
+    case "int-list":
+      return z.array(int);
+    case "string-list":
+      return z.array(z.string());
+    case "enum-list":
+      return z.array(z.enum(values));
+  }
+}
 
-const sourceSchema = z.strictObject({
-  kind: z.enum(SOURCE_KINDS as [string, ...string[]]).optional(),
-  address: str,
-  family: family.optional(),
-  key: int.optional(),
-  autokey: bool.optional(),
-  burst: bool.optional(),
-  iburst: bool.optional(),
-  version: int.optional(),
-  prefer: bool.optional(),
-  noselect: bool.optional(),
-  true: bool.optional(),
-  preempt: bool.optional(),
-  xleave: bool.optional(),
-  minpoll: int.optional(),
-  maxpoll: int.optional(),
-  ttl: int.optional(),
-  mode: int.optional(),
-});
+/** Sections whose TOML table sits directly under `prefix` ("" for the top level). */
+function childSections(spec: ConfigSpec, prefix: string): SectionSpec[] {
+  return spec.sections.filter((s) => {
+    if (s.toml === null) return false;
+    if (prefix === "") return !s.toml.includes(".");
+    return s.toml.startsWith(`${prefix}.`) && !s.toml.slice(prefix.length + 1).includes(".");
+  });
+}
 
-const refclockSchema = z.strictObject({
-  type: int,
-  unit: int.optional(),
-  mode: int.optional(),
-  prefer: bool.optional(),
-  noselect: bool.optional(),
-  true: bool.optional(),
-  minpoll: int.optional(),
-  maxpoll: int.optional(),
-  time1: num.optional(),
-  time2: num.optional(),
-  stratum: int.optional(),
-  refid: str.optional(),
-  flag1: bool.optional(),
-  flag2: bool.optional(),
-  flag3: bool.optional(),
-  flag4: bool.optional(),
-});
+/** The keys a TOML table may hold (options and nested tables); the top level for "". */
+function keysOf(spec: ConfigSpec, table: string): string[] {
+  const own = spec.sections.find((s) => s.toml === table && table !== "");
+  const keys = own ? own.parts.flatMap((p) => p.options.map((o) => o.toml)) : [];
+  for (const c of childSections(spec, table)) {
+    keys.push(table === "" ? c.toml as string : (c.toml as string).slice(table.length + 1));
+  }
+  return keys;
+}
 
-const restrictSchema = z.strictObject({
-  address: str,
-  family: family.optional(),
-  mask: str.optional(),
-  flags: z.array(z.enum(RESTRICT_FLAGS as [string, ...string[]])).optional(),
-});
+function shapeOf(spec: ConfigSpec, table: string): Record<string, z.ZodType> {
+  const shape: Record<string, z.ZodType> = {};
+  const own = spec.sections.find((s) => s.toml === table && table !== "");
+  for (const part of own?.parts ?? []) {
+    for (const o of part.options) {
+      shape[o.toml] = o.required && own?.array ? zodOf(o) : zodOf(o).optional();
+    }
+  }
+  for (const c of childSections(spec, table)) {
+    const path = c.toml as string;
+    const obj = z.strictObject(shapeOf(spec, path));
+    shape[table === "" ? path : path.slice(table.length + 1)] = (c.array ? z.array(obj) : obj)
+      .optional();
+  }
+  return shape;
+}
 
-/** A strict table whose keys are `keys`, each optional and of type `value`. */
-const optionalKeys = <K extends string, V extends z.ZodType>(keys: readonly K[], value: V) =>
-  z.strictObject(
-    Object.fromEntries(keys.map((k) => [k, value.optional()])) as Record<K, z.ZodOptional<V>>,
-  );
+const schemas = new WeakMap<ConfigSpec, z.ZodType>();
+
+/** The zod schema of a TOML configuration for `spec`: one strict table per spec section. */
+export function tomlSchemaFor(spec: ConfigSpec): z.ZodType {
+  let schema = schemas.get(spec);
+  if (schema === undefined) {
+    schema = z.strictObject(shapeOf(spec, ""));
+    schemas.set(spec, schema);
+  }
+  return schema;
+}
 
 /** The zod schema of a Horae TOML configuration file. */
-export const tomlConfigSchema = z.strictObject({
-  daemon: z.strictObject({
-    driftfile: str.optional(),
-    leapfile: str.optional(),
-    pidfile: str.optional(),
-    logfile: str.optional(),
-    saveconfigdir: str.optional(),
-    logconfig: z.array(str).optional(),
-  }).optional(),
-  source: z.array(sourceSchema).optional(),
-  broadcast: z.strictObject({
-    broadcastclient: bool.optional(),
-    novolley: bool.optional(),
-    multicastclient: z.array(str).optional(),
-    manycastserver: z.array(str).optional(),
-    ttl: z.array(int).optional(),
-    broadcastdelay: num.optional(),
-  }).optional(),
-  restrict: z.array(restrictSchema).optional(),
-  discard: z.strictObject({
-    average: int.optional(),
-    minimum: int.optional(),
-    monitor: int.optional(),
-  }).optional(),
-  interface: z.array(z.strictObject({
-    action: z.enum(INTERFACE_ACTIONS as [string, ...string[]]),
-    match: str,
-  })).optional(),
-  auth: z.strictObject({
-    keys: str.optional(),
-    keysdir: str.optional(),
-    trustedkey: z.array(int).optional(),
-    requestkey: int.optional(),
-    controlkey: int.optional(),
-    autokey: int.optional(),
-    revoke: int.optional(),
-    ntpsigndsocket: str.optional(),
-    crypto: optionalKeys(CRYPTO_OPTIONS, str).optional(),
-  }).optional(),
-  stats: z.strictObject({
-    statsdir: str.optional(),
-    statistics: z.array(z.enum(STAT_NAMES as [string, ...string[]])).optional(),
-    filegen: z.array(z.strictObject({
-      name: z.enum(STAT_NAMES as [string, ...string[]]),
-      file: str.optional(),
-      type: z.enum(FILEGEN_TYPES as [string, ...string[]]).optional(),
-      link: bool.optional(),
-    })).optional(),
-  }).optional(),
-  trap: z.array(z.strictObject({
-    address: str,
-    port: int.optional(),
-    interface: str.optional(),
-  })).optional(),
-  setvar: z.array(z.strictObject({
-    name: str,
-    value: str,
-    default: bool.optional(),
-  })).optional(),
-  refclock: z.array(refclockSchema).optional(),
-  modem: z.strictObject({
-    phone: z.array(str).optional(),
-    calldelay: int.optional(),
-  }).optional(),
-  tos: z.strictObject({
-    beacon: int.optional(),
-    ceiling: int.optional(),
-    cohort: int.optional(),
-    floor: int.optional(),
-    maxclock: int.optional(),
-    maxdist: num.optional(),
-    minclock: int.optional(),
-    mindist: num.optional(),
-    minsane: int.optional(),
-    orphan: int.optional(),
-    orphanwait: int.optional(),
-  }).optional(),
-  tinker: z.strictObject({
-    allan: num.optional(),
-    dispersion: num.optional(),
-    freq: num.optional(),
-    huffpuff: num.optional(),
-    panic: num.optional(),
-    step: num.optional(),
-    stepout: num.optional(),
-    tick: num.optional(),
-    discipline: z.enum(DISCIPLINES as [string, ...string[]]).optional(),
-  }).optional(),
-  system: optionalKeys(SYSTEM_FLAGS, bool).optional(),
-  mru: optionalKeys(MRU_OPTIONS, int).optional(),
-  rlimit: optionalKeys(RLIMIT_OPTIONS, int).optional(),
-});
+export const tomlConfigSchema: z.ZodType = tomlSchemaFor(CONFIG_SPEC);
 
-/** The shape of a valid TOML configuration document. */
-export type TomlConfigDocument = z.infer<typeof tomlConfigSchema>;
+/** A schema-valid TOML configuration document: tables of the spec's keys. */
+export type TomlConfigDocument = Record<string, unknown>;
 
 /** Result of reading a TOML configuration. */
 export interface TomlConfigResult {
@@ -248,90 +162,6 @@ function resolveParent(name: string, counters: Map<string, number>): string {
   return out.join(".");
 }
 
-const SOURCE_KEY: Record<string, string> = {
-  minpollLog2: "minpoll",
-  maxpollLog2: "maxpoll",
-  trueChimer: "true",
-};
-const FUDGE_KEY: Record<string, string> = { time1Sec: "time1", time2Sec: "time2" };
-
-/** Model field → TOML key, from a TOML key → model field table of the model. */
-function invert(table: Readonly<Record<string, string>>): Record<string, string> {
-  return Object.fromEntries(Object.entries(table).map(([key, field]) => [field, key]));
-}
-const SECTION_KEYS: Record<string, Record<string, string>> = {
-  files: invert(FILE_OPTIONS),
-  discard: invert(DISCARD_OPTIONS),
-  auth: {
-    keysFile: "keys",
-    keysDir: "keysdir",
-    trustedKeys: "trustedkey",
-    requestKey: "requestkey",
-    controlKey: "controlkey",
-    autokeyLog2: "autokey",
-    revokeLog2: "revoke",
-    ntpSigndSocket: "ntpsigndsocket",
-    crypto: "crypto",
-  },
-  broadcast: {
-    client: "broadcastclient",
-    novolley: "novolley",
-    multicastClient: "multicastclient",
-    manycastServer: "manycastserver",
-    ttl: "ttl",
-    delaySec: "broadcastdelay",
-  },
-  stats: { statsDir: "statsdir", enabled: "statistics", filegens: "filegen" },
-  tos: invert(TOS_OPTIONS),
-  tinker: invert(TINKER_OPTIONS),
-};
-
-/** Translates a model path ("sources.1.minpollLog2") into the TOML key path it came from. */
-function tomlPathOf(modelPath: string, restrictOrigin: readonly number[]): string {
-  const p = modelPath.split(".");
-  const [head, second, third, fourth] = p;
-  switch (head) {
-    case "sources":
-      return ["source", second, third && (SOURCE_KEY[third] ?? third)].filter(Boolean).join(".");
-    case "refclocks": {
-      const key = third === "fudge" ? fourth && (FUDGE_KEY[fourth] ?? fourth) : third &&
-        (SOURCE_KEY[third] ?? third);
-      return ["refclock", second, key].filter(Boolean).join(".");
-    }
-    case "restrict":
-      return ["restrict", String(restrictOrigin[Number(second)] ?? second), third].filter(
-        Boolean,
-      ).join(".");
-    case "interfaces":
-      return ["interface", second, third].filter(Boolean).join(".");
-    case "traps":
-      return ["trap", second, third].filter(Boolean).join(".");
-    case "setvar":
-      return ["setvar", second, third === "isDefault" ? "default" : third].filter(Boolean).join(
-        ".",
-      );
-    case "files":
-      return ["daemon", second && SECTION_KEYS.files?.[second]].filter(Boolean).join(".");
-    case "logConfig":
-      return "daemon.logconfig";
-    case "callDelaySec":
-      return "modem.calldelay";
-    case "phone":
-      return "modem.phone";
-    case "stats":
-      if (second === "filegens") return ["stats.filegen", third, fourth].filter(Boolean).join(".");
-      return ["stats", second && SECTION_KEYS.stats?.[second]].filter(Boolean).join(".");
-    case "auth":
-      if (second === "crypto") return ["auth.crypto", third].filter(Boolean).join(".");
-      return ["auth", second && SECTION_KEYS.auth?.[second]].filter(Boolean).join(".");
-    default: {
-      const table = SECTION_KEYS[head ?? ""];
-      const key = second && (table?.[second] ?? second);
-      return [head, key].filter(Boolean).join(".");
-    }
-  }
-}
-
 function lookup(map: Map<string, Pos>, path: string): Pos {
   let p = path;
   while (true) {
@@ -367,7 +197,11 @@ function deleteAt(data: unknown, path: readonly PropertyKey[], keys: readonly st
 }
 
 /** Reads a TOML configuration document into the model. Never throws, whatever the input. */
-export function parseTomlConfig(text: string, file = "horae.toml"): TomlConfigResult {
+export function parseTomlConfig(
+  text: string,
+  file = "horae.toml",
+  spec: ConfigSpec = CONFIG_SPEC,
+): TomlConfigResult {
   const diagnostics: Diagnostic[] = [];
   let raw: unknown;
   try {
@@ -385,203 +219,195 @@ export function parseTomlConfig(text: string, file = "horae.toml"): TomlConfigRe
       code: "syntax",
       message: `TOML syntax error: ${message}`,
     });
-    return { config: emptyConfig(), diagnostics };
+    return { config: emptyConfig(spec), diagnostics };
   }
   const positions = locateTomlKeys(text);
   const at = (path: string): Pos => lookup(positions, path);
+  const report = (severity: Severity, pos: Pos, code: string, message: string): void => {
+    diagnostics.push({ severity, file, line: pos.line, col: pos.col, code, message });
+  };
 
-  let parsed = tomlConfigSchema.safeParse(raw);
+  const schema = tomlSchemaFor(spec);
+  let parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const unknown = parsed.error.issues.filter((i) => i.code === "unrecognized_keys");
     const others = parsed.error.issues.filter((i) => i.code !== "unrecognized_keys");
     for (const issue of unknown) {
       if (issue.code !== "unrecognized_keys") continue;
+      const table = issue.path.filter((k) => typeof k === "string").join(".");
+      const known = keysOf(spec, table);
       for (const key of issue.keys) {
         const path = [...issue.path.map(String), key].join(".");
-        const pos = at(path);
-        diagnostics.push({
-          severity: "warning",
-          file,
-          line: pos.line,
-          col: pos.col,
-          code: "unknown-keyword",
-          message: `unknown key "${path}"; ignored`,
-        });
+        report(
+          "warning",
+          at(path),
+          "unknown-keyword",
+          `unknown key "${path}"${didYouMean(key, known)}; ignored`,
+        );
       }
       deleteAt(raw, issue.path, issue.keys);
     }
     for (const issue of others) {
-      const pos = at(issue.path.map(String).join("."));
-      diagnostics.push({
-        severity: "error",
-        file,
-        line: pos.line,
-        col: pos.col,
-        code: "type",
-        message: describeZodIssue(issue),
-      });
+      report("error", at(issue.path.map(String).join(".")), "type", describeZodIssue(issue));
     }
-    if (others.length > 0) return { config: emptyConfig(), diagnostics };
-    parsed = tomlConfigSchema.safeParse(raw);
-    if (!parsed.success) return { config: emptyConfig(), diagnostics };
+    if (others.length > 0) return { config: emptyConfig(spec), diagnostics };
+    parsed = schema.safeParse(raw);
+    if (!parsed.success) return { config: emptyConfig(spec), diagnostics };
   }
-  const { config, restrictOrigin } = buildModel(parsed.data);
-  for (const issue of validateConfig(config)) {
-    const tomlPath = tomlPathOf(issue.path, restrictOrigin);
-    const pos = at(tomlPath);
-    diagnostics.push({
-      severity: issue.severity,
-      file,
-      line: pos.line,
-      col: pos.col,
-      code: issue.code,
-      message: issue.message,
-    });
+  const located = new Map<string, Pos>();
+  const config = buildModel(parsed.data as TomlConfigDocument, spec, {
+    at,
+    located,
+    report: (pos, code, message) => report("warning", pos, code, message),
+  });
+  const locate = (path: string): Pos => lookup(located, path);
+  for (const issue of validateConfig(config, spec)) {
+    report(issue.severity, locate(issue.path), issue.code, issue.message);
+  }
+  const seen = new Set<string>();
+  for (const issue of notAppliedIssues(config, (p) => located.has(p), "toml", spec)) {
+    const pos = locate(issue.path);
+    const key = `${pos.line}:${pos.col}:${issue.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    report("warning", pos, NOT_APPLIED_CODE, issue.message);
   }
   diagnostics.sort((a, b) => a.line - b.line || a.col - b.col);
   return { config, diagnostics };
 }
 
-/** Copies the keys of a TOML table that are set into the fields of `to` that `table` names. */
-function copyOptions<T extends object>(
-  from: object | undefined,
-  table: Readonly<Record<string, keyof T>>,
-  to: T,
-): void {
-  for (const [key, field] of Object.entries(table)) {
-    const v = (from as Record<string, unknown> | undefined)?.[key];
-    if (v !== undefined) (to as Record<keyof T, unknown>)[field] = v;
-  }
+interface BuildContext {
+  /** Where a TOML key path is written. */
+  at: (tomlPath: string) => Pos;
+  /** Model paths the document set, and where (filled in). */
+  located: Map<string, Pos>;
+  report: (pos: Pos, code: string, message: string) => void;
 }
 
-/** Builds the model from a schema-valid document; also returns each restrict rule's TOML index. */
-function buildModel(doc: TomlConfigDocument): { config: NtpConfig; restrictOrigin: number[] } {
-  const c = emptyConfig();
-  copyOptions(doc.daemon, FILE_OPTIONS, c.files);
-  c.logConfig = [...(doc.daemon?.logconfig ?? [])];
-
-  for (const s of doc.source ?? []) {
-    const src = defaultSource(
-      (s.kind ?? "server") as NtpConfig["sources"][number]["kind"],
-      s.address,
-    );
-    src.family = s.family ?? "any";
-    src.key = s.key ?? null;
-    src.autokey = s.autokey ?? false;
-    src.burst = s.burst ?? false;
-    src.iburst = s.iburst ?? false;
-    src.version = s.version ?? src.version;
-    src.prefer = s.prefer ?? false;
-    src.noselect = s.noselect ?? false;
-    src.trueChimer = s.true ?? false;
-    src.preempt = s.preempt ?? false;
-    src.xleave = s.xleave ?? false;
-    src.minpollLog2 = s.minpoll ?? src.minpollLog2;
-    src.maxpollLog2 = s.maxpoll ?? src.maxpollLog2;
-    src.ttl = s.ttl ?? null;
-    src.mode = s.mode ?? null;
-    c.sources.push(src);
-  }
-
-  const b = doc.broadcast ?? {};
-  c.broadcast.client = b.broadcastclient ?? false;
-  c.broadcast.novolley = b.novolley ?? false;
-  c.broadcast.multicastClient = [...(b.multicastclient ?? [])];
-  c.broadcast.manycastServer = [...(b.manycastserver ?? [])];
-  c.broadcast.ttl = [...(b.ttl ?? [])];
-  c.broadcast.delaySec = b.broadcastdelay ?? null;
-
-  const restrictOrigin: number[] = [];
-  (doc.restrict ?? []).forEach((r, i) => {
-    for (
-      const rule of restrictRulesFor(r.address, r.family ?? "any", r.mask ?? null, r.flags ?? [])
-    ) {
-      c.restrict.push(rule);
-      restrictOrigin.push(i);
-    }
-  });
-  copyOptions(doc.discard, DISCARD_OPTIONS, c.discard);
-  c.interfaces = (doc.interface ?? []).map((i) => ({
-    action: i.action as InterfaceAction,
-    match: i.match,
-  }));
-
-  const a = doc.auth ?? {};
-  c.auth.keysFile = a.keys ?? null;
-  c.auth.keysDir = a.keysdir ?? null;
-  c.auth.trustedKeys = [...(a.trustedkey ?? [])];
-  c.auth.requestKey = a.requestkey ?? null;
-  c.auth.controlKey = a.controlkey ?? null;
-  c.auth.autokeyLog2 = a.autokey ?? null;
-  c.auth.revokeLog2 = a.revoke ?? null;
-  c.auth.ntpSigndSocket = a.ntpsigndsocket ?? null;
-  if (a.crypto !== undefined) {
-    c.auth.crypto.enabled = true;
-    for (const [k, v] of Object.entries(a.crypto)) {
-      if (v !== undefined) (c.auth.crypto as unknown as Record<string, string>)[k] = v;
+/**
+ * Copies the options of `s` present in TOML table `from` onto `target` (the model object at
+ * `base`), applying each option's range with ntpd's treatment. Returns false when a value asks
+ * for the whole element to be ignored.
+ */
+function fill(
+  s: SectionSpec,
+  from: Record<string, unknown>,
+  target: Record<string, unknown>,
+  base: string,
+  tomlBase: string,
+  ctx: BuildContext,
+): boolean {
+  let keep = true;
+  for (const part of s.parts) {
+    for (const o of part.options) {
+      let v = from[o.toml];
+      if (v === undefined) continue;
+      const tomlPath = `${tomlBase}.${o.toml}`;
+      const pos = ctx.at(tomlPath);
+      const name = s.array ? o.toml : `${(s.toml ?? s.id).replace(/\./g, " ")} ${o.toml}`;
+      const whole = s.array ? `[[${s.toml}]] element` : "line";
+      if (o.type === "int" || o.type === "number") {
+        const r = checkRange(o, name, v as number, whole);
+        if (r.outcome === "dropped") {
+          ctx.report(pos, "range-ignored", r.message);
+          keep = false;
+          continue;
+        }
+        if (r.outcome === "ignored") {
+          ctx.report(pos, "range-ignored", r.message);
+          continue;
+        }
+        if (r.outcome === "clamped") ctx.report(pos, "range", r.message);
+        v = r.value;
+      } else if (o.type === "int-list" && Array.isArray(v)) {
+        const out: number[] = [];
+        for (const x of v as number[]) {
+          if (o.maxItems !== undefined && out.length >= o.maxItems) {
+            ctx.report(
+              pos,
+              "range-ignored",
+              `${name} keeps at most ${o.maxItems} values; ${x} ignored, as ntpd does`,
+            );
+            continue;
+          }
+          const r = checkRange(o, name, x, whole);
+          if (r.outcome === "ok" || r.outcome === "clamped") out.push(r.value);
+          if (r.outcome !== "ok") {
+            ctx.report(pos, r.outcome === "clamped" ? "range" : "range-ignored", r.message);
+          }
+        }
+        v = out;
+      } else if (Array.isArray(v)) {
+        v = [...v];
+      }
+      objectAt(target, part.at)[o.field] = v;
+      ctx.located.set(joinPath(base, part.at, o.field), pos);
     }
   }
+  return keep;
+}
 
-  const st = doc.stats ?? {};
-  c.stats.statsDir = st.statsdir ?? null;
-  c.stats.enabled = [...(st.statistics ?? [])] as NtpConfig["stats"]["enabled"];
-  for (const g of st.filegen ?? []) {
-    const name = g.name as NtpConfig["stats"]["enabled"][number];
-    let gen = c.stats.filegens.find((x) => x.name === name);
-    if (!gen) {
-      gen = defaultFilegen(name);
-      c.stats.filegens.push(gen);
+/** Builds the model from a schema-valid document. */
+function buildModel(doc: TomlConfigDocument, spec: ConfigSpec, ctx: BuildContext): NtpConfig {
+  const c = emptyConfig(spec);
+  const root = c as unknown as Record<string, unknown>;
+  for (const s of spec.sections) {
+    if (s.toml === null) continue;
+    const raw = getPath(doc, s.toml);
+    if (raw === undefined || raw === null) continue;
+    if (!s.array) {
+      if (s.model !== "") ctx.located.set(s.model, ctx.at(s.toml));
+      fill(s, raw as Record<string, unknown>, objectAt(root, s.model), s.model, s.toml, ctx);
+      // A [auth.crypto] table is what a `crypto` line is: Autokey on.
+      if (s.id === "crypto") c.auth.crypto.enabled = true;
+      continue;
     }
-    if (g.file !== undefined) gen.file = g.file;
-    if (g.type !== undefined) gen.type = g.type as typeof gen.type;
-    if (g.link !== undefined) gen.link = g.link;
-  }
-  c.traps = (doc.trap ?? []).map((t) => ({
-    address: t.address,
-    port: t.port ?? null,
-    interface: t.interface ?? null,
-  }));
-  c.setvar = (doc.setvar ?? []).map((v) => ({
-    name: v.name,
-    value: v.value,
-    isDefault: v.default ?? false,
-  }));
-
-  for (const r of doc.refclock ?? []) {
-    const rc = defaultRefclock(r.type, r.unit ?? 0);
-    rc.mode = r.mode ?? null;
-    rc.prefer = r.prefer ?? false;
-    rc.noselect = r.noselect ?? false;
-    rc.trueChimer = r.true ?? false;
-    rc.minpollLog2 = r.minpoll ?? rc.minpollLog2;
-    rc.maxpollLog2 = r.maxpoll ?? rc.maxpollLog2;
-    rc.fudge.time1Sec = r.time1 ?? null;
-    rc.fudge.time2Sec = r.time2 ?? null;
-    rc.fudge.stratum = r.stratum ?? null;
-    rc.fudge.refid = r.refid ?? null;
-    rc.fudge.flag1 = r.flag1 ?? null;
-    rc.fudge.flag2 = r.flag2 ?? null;
-    rc.fudge.flag3 = r.flag3 ?? null;
-    rc.fudge.flag4 = r.flag4 ?? null;
-    c.refclocks.push(rc);
-  }
-  c.phone = [...(doc.modem?.phone ?? [])];
-  c.callDelaySec = doc.modem?.calldelay ?? null;
-
-  copyOptions(doc.tos, TOS_OPTIONS, c.tos);
-  copyOptions(doc.tinker, TINKER_OPTIONS, c.tinker);
-  if (doc.tinker?.discipline !== undefined) {
-    c.tinker.discipline = doc.tinker.discipline as DisciplineChoice;
-  }
-  for (const [flag, v] of Object.entries(doc.system ?? {})) {
-    if (v !== undefined) c.system[flag as keyof NtpConfig["system"]] = v;
-  }
-  for (const [k, v] of Object.entries(doc.mru ?? {})) {
-    if (v !== undefined) (c.mru as unknown as Record<string, number>)[k] = v;
-  }
-  for (const [k, v] of Object.entries(doc.rlimit ?? {})) {
-    if (v !== undefined) (c.rlimit as unknown as Record<string, number>)[k] = v;
+    const list = getPath(root, s.model) as Record<string, unknown>[];
+    (raw as Record<string, unknown>[]).forEach((from, i) => {
+      const tomlBase = `${s.toml}.${i}`;
+      const el = newElement(s);
+      const pending = new Map<string, Pos>();
+      const keep = fill(s, from, el, "", tomlBase, { ...ctx, located: pending });
+      if (!keep) return;
+      const place = (index: number, values: Record<string, unknown>): void => {
+        const base = joinPath(s.model, index);
+        list[index] = values;
+        ctx.located.set(base, ctx.at(tomlBase));
+        for (const [p, pos] of pending) ctx.located.set(joinPath(base, p), pos);
+      };
+      switch (s.id) {
+        case "restrict":
+          // `default` without a family is two rules, as in ntp.conf.
+          for (
+            const rule of restrictRulesFor(
+              el.address as string,
+              el.family as NtpConfig["restrict"][number]["family"],
+              el.mask as string | null,
+              el.flags as string[],
+            )
+          ) {
+            place(list.length, rule as unknown as Record<string, unknown>);
+          }
+          return;
+        case "refclock":
+          el.address = `127.127.${el.type}.${el.unit}`;
+          break;
+        case "filegen": {
+          if (el.file === "") el.file = el.name;
+          // One filegen per name: a later table with the same name changes the earlier one.
+          const earlier = list.findIndex((g) => g.name === el.name);
+          if (earlier >= 0) {
+            const merged = list[earlier] as Record<string, unknown>;
+            for (const [p] of pending) merged[p] = el[p];
+            place(earlier, merged);
+            return;
+          }
+          break;
+        }
+      }
+      place(list.length, el);
+    });
   }
   normalizeConfig(c);
-  return { config: c, restrictOrigin };
+  return c;
 }

@@ -20,6 +20,7 @@ import {
 } from "./config_model.ts";
 import { normalizeConfig, restrictRulesFor } from "./normalize.ts";
 import { emptyComments } from "./config_comments.ts";
+import { NOT_APPLIED_CODE } from "./not_applied.ts";
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? Date.now() % 0x7fffffff);
 // deno-lint-ignore no-console
@@ -69,6 +70,7 @@ iburst = true
 
 # ==== access ====
 
+# Horae does not apply this yet: access control is not wired in yet; every client is answered, whatever the flags.
 [[restrict]]
 address = "default"
 flags = ["kod", "nomodify"]
@@ -76,15 +78,18 @@ flags = ["kod", "nomodify"]
 # ==== auth ====
 
 [auth]
+# Horae does not apply this yet: symmetric keys are not implemented; no packet is signed or checked.
 keys = "/etc/ntp.keys"
 
 # ==== stats ====
 
 [stats]
+# Horae does not apply this yet: statistics files are not written yet.
 statistics = ["loopstats"]
 
 # ==== refclocks ====
 
+# Horae does not apply this yet: driver type 22 is not implemented; this clock is not used.
 [[refclock]]
 type = 22
 unit = 0
@@ -113,7 +118,10 @@ Deno.test("writeToml() keeps explicit default values and places comments", () =>
   assert.match(text, /^# Banner\n#\n# my header\n/);
   assert.match(text, /# the upstream\n\[\[source\]\]\nkind = "server"\naddress = "a.example"\n/);
   assert.match(text, /version = 4\n#server b\.example\n/);
-  assert.match(text, /\[discard\]\naverage = 3\n/);
+  assert.match(
+    text,
+    /\[discard\]\n# Horae does not apply this yet: rate limiting .*\naverage = 3\n/,
+  );
   assert.match(text, /# not translated: makestep 1 3\n$/);
   assert.deepEqual(parseTomlConfig(text).config, c);
 });
@@ -245,7 +253,7 @@ Deno.test("writeToml() output reloads to the same model (property)", () => {
     fc.property(arbitraryConfig(), (c) => {
       const text = writeToml(c);
       const back = parseTomlConfig(text, "rt.toml");
-      assert.deepEqual(back.diagnostics, [], text);
+      assert.deepEqual(back.diagnostics.filter((d) => d.code !== NOT_APPLIED_CODE), [], text);
       assert.deepEqual(back.config, c);
     }),
     { seed, numRuns: 300 },

@@ -1,18 +1,24 @@
-// Semantic checks on a configuration model, shared by the ntp.conf and TOML readers: value
-// ranges and cross-field rules that ntp.conf(5) and its companion pages state.
+// Semantic checks on a configuration model, shared by the ntp.conf and TOML readers: the option
+// spec's rules between values (ntpd's consistency checks), and what ntp.conf(5) and its
+// companion pages say of addresses, names and files. Value ranges come from the spec.
 
 import {
   type AddressFamily,
   INTERFACE_CLASSES,
-  MAX_POLL_LOG2,
-  MIN_POLL_LOG2,
   type NtpConfig,
   RESTRICT_FLAGS,
   STAT_NAMES,
 } from "./config_model.ts";
 import { classifyAddress } from "./address.ts";
 import { ipFamilyOf } from "../proto/ip.ts";
+import type { ConfigSpec, SectionSpec } from "../proto/options/option_spec.ts";
+import { CONFIG_SPEC } from "../proto/options/config_spec.ts";
+import { MAX_KEY_ID, MIN_KEY_ID } from "../proto/options/sources.ts";
+import { MAX_TTL_VALUES } from "../proto/options/broadcast.ts";
 import type { Severity } from "./diagnostics.ts";
+import { getPath, joinPath } from "./model_path.ts";
+
+export { MAX_KEY_ID, MAX_TTL_VALUES, MIN_KEY_ID };
 
 /** One problem in a model, located by its model path (e.g. "sources.2.minpollLog2"). */
 export interface ValidationIssue {
@@ -22,13 +28,6 @@ export interface ValidationIssue {
   message: string;
   code: string;
 }
-
-/** Lowest valid symmetric key id. */
-export const MIN_KEY_ID = 1;
-/** Highest valid symmetric key id. */
-export const MAX_KEY_ID = 65534;
-/** Most values the `ttl` command takes. */
-export const MAX_TTL_VALUES = 8;
 
 const LOG_CLASS = /^[=+-]?(all|(clock|peer|sys|sync|all)(all|info|events|statistics|status))$/;
 
@@ -61,41 +60,84 @@ function checkAddress(address: string, family: AddressFamily, what: string): str
   return null;
 }
 
-/** Validates a whole model and returns every problem found (empty when the model is valid). */
-export function validateConfig(config: NtpConfig): ValidationIssue[] {
+/** Where a rule or range problem of a section instance is: its model path and values. */
+function instancesOf(
+  config: NtpConfig,
+  s: SectionSpec,
+): { base: string; values: Record<string, unknown> }[] {
+  const at = getPath(config, s.model);
+  if (s.array) {
+    return Array.isArray(at) ? at.map((values, i) => ({ base: joinPath(s.model, i), values })) : [];
+  }
+  return at !== null && typeof at === "object"
+    ? [{ base: s.model, values: at as Record<string, unknown> }]
+    : [];
+}
+
+/**
+ * The spec's rules between options (ntpd's own consistency checks) as warnings, correcting
+ * values in place where ntpd corrects them; and, for models built by code rather than read
+ * (the readers already applied ntpd's treatment), every value outside its range as an error.
+ */
+function specIssues(config: NtpConfig, spec: ConfigSpec): ValidationIssue[] {
   const issues: ValidationIssue[] = [];
+  for (const s of spec.sections) {
+    for (const { base, values } of instancesOf(config, s)) {
+      for (const rule of s.rules ?? []) {
+        for (const r of rule.check(values)) {
+          issues.push({
+            severity: "warning",
+            path: joinPath(base, r.field),
+            message: r.message,
+            code: "rule",
+          });
+        }
+      }
+      for (const part of s.parts) {
+        for (const o of part.options) {
+          const r = o.range;
+          if (r === undefined) continue;
+          const path = joinPath(base, part.at, o.field);
+          const v = getPath(values, joinPath(part.at, o.field));
+          const name = o.ntpConf ?? o.toml;
+          const list = Array.isArray(v) ? v : [v];
+          if (o.maxItems !== undefined && list.length > o.maxItems) {
+            issues.push({
+              severity: "error",
+              path,
+              message: `${name} takes at most ${o.maxItems} values, got ${list.length}`,
+              code: "range",
+            });
+          }
+          list.forEach((x, i) => {
+            if (typeof x !== "number") return;
+            const isInt = o.type === "int" || o.type === "int-list";
+            if (x >= r.min && x <= r.max && (!isInt || Number.isInteger(x))) return;
+            issues.push({
+              severity: "error",
+              path: Array.isArray(v) ? `${path}.${i}` : path,
+              message: `${name} ${x} is out of range ${r.min}–${r.max}`,
+              code: "range",
+            });
+          });
+        }
+      }
+    }
+  }
+  return issues;
+}
+
+/**
+ * Validates a whole model and returns every problem found (empty when the model is valid):
+ * the spec's rules and ranges, then the checks of addresses, names and files.
+ */
+export function validateConfig(
+  config: NtpConfig,
+  spec: ConfigSpec = CONFIG_SPEC,
+): ValidationIssue[] {
+  const issues: ValidationIssue[] = specIssues(config, spec);
   const err = (path: string, message: string, code = "range"): void => {
     issues.push({ severity: "error", path, message, code });
-  };
-  const intIn = (path: string, name: string, v: number, lo: number, hi: number): boolean => {
-    if (!Number.isInteger(v) || v < lo || v > hi) {
-      err(path, `${name} ${v} is out of range ${lo}–${hi}`);
-      return false;
-    }
-    return true;
-  };
-  const numIn = (path: string, name: string, v: number, lo: number, hi: number): boolean => {
-    if (!Number.isFinite(v) || v < lo || v > hi) {
-      err(path, `${name} ${v} is out of range ${lo}–${hi}`);
-      return false;
-    }
-    return true;
-  };
-  const keyId = (path: string, name: string, v: number | null): void => {
-    if (v !== null && (!Number.isInteger(v) || v < MIN_KEY_ID || v > MAX_KEY_ID)) {
-      err(path, `${name} ${v} is not a valid key id (${MIN_KEY_ID}–${MAX_KEY_ID})`, "key");
-    }
-  };
-  const polls = (
-    base: string,
-    minpoll: number,
-    maxpoll: number,
-  ): void => {
-    const a = intIn(`${base}.minpollLog2`, "minpoll", minpoll, MIN_POLL_LOG2, MAX_POLL_LOG2);
-    const b = intIn(`${base}.maxpollLog2`, "maxpoll", maxpoll, MIN_POLL_LOG2, MAX_POLL_LOG2);
-    if (a && b && minpoll > maxpoll) {
-      err(`${base}.minpollLog2`, `minpoll ${minpoll} is greater than maxpoll ${maxpoll}`);
-    }
   };
 
   config.sources.forEach((s, i) => {
@@ -111,11 +153,6 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
         if (problem) err(`${base}.address`, problem, "address");
       }
     }
-    keyId(`${base}.key`, "key", s.key);
-    intIn(`${base}.version`, "version", s.version, 1, 4);
-    polls(base, s.minpollLog2, s.maxpollLog2);
-    if (s.ttl !== null) intIn(`${base}.ttl`, "ttl", s.ttl, 0, 255);
-    if (s.mode !== null) intIn(`${base}.mode`, "mode", s.mode, 0, 0xffffffff);
   });
 
   const seenClocks = new Map<string, number>();
@@ -130,12 +167,7 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
     if (first !== undefined) {
       err(base, `reference clock 127.127.${id} is configured twice`, "duplicate");
     } else seenClocks.set(id, i);
-    polls(base, r.minpollLog2, r.maxpollLog2);
-    if (r.mode !== null) intIn(`${base}.mode`, "mode", r.mode, 0, 0xffffffff);
     const f = r.fudge;
-    if (f.time1Sec !== null) numIn(`${base}.fudge.time1Sec`, "time1", f.time1Sec, -86400, 86400);
-    if (f.time2Sec !== null) numIn(`${base}.fudge.time2Sec`, "time2", f.time2Sec, -86400, 86400);
-    if (f.stratum !== null) intIn(`${base}.fudge.stratum`, "stratum", f.stratum, 0, 15);
     if (f.refid !== null && !/^[\x21-\x7e]{1,4}$/.test(f.refid)) {
       err(`${base}.fudge.refid`, `refid "${f.refid}" must be 1–4 printable ASCII characters`);
     }
@@ -162,10 +194,6 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
     }
   });
 
-  intIn("discard.averageLog2", "discard average", config.discard.averageLog2, 0, 16);
-  intIn("discard.minimumSec", "discard minimum", config.discard.minimumSec, 0, 65535);
-  intIn("discard.monitor", "discard monitor", config.discard.monitor, 0, 0x7fffffff);
-
   config.interfaces.forEach((r, i) => {
     const m = r.match;
     if (INTERFACE_CLASSES.includes(m)) return;
@@ -186,13 +214,6 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
     }
   });
 
-  const a = config.auth;
-  keyId("auth.requestKey", "requestkey", a.requestKey);
-  keyId("auth.controlKey", "controlkey", a.controlKey);
-  a.trustedKeys.forEach((k, i) => keyId(`auth.trustedKeys.${i}`, "trustedkey", k));
-  if (a.autokeyLog2 !== null) intIn("auth.autokeyLog2", "autokey", a.autokeyLog2, 1, 31);
-  if (a.revokeLog2 !== null) intIn("auth.revokeLog2", "revoke", a.revokeLog2, 1, 31);
-
   config.stats.enabled.forEach((n, i) => {
     if (!STAT_NAMES.includes(n)) err(`stats.enabled.${i}`, `unknown statistics "${n}"`);
   });
@@ -204,48 +225,7 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
     if (problem) err(`stats.filegens.${i}.file`, problem, "path");
   });
 
-  const t = config.tos;
-  intIn("tos.beaconSec", "tos beacon", t.beaconSec, 1, 86400);
-  intIn("tos.ceiling", "tos ceiling", t.ceiling, 1, 16);
-  intIn("tos.cohort", "tos cohort", t.cohort, 0, 1);
-  if (intIn("tos.floor", "tos floor", t.floor, 0, 15) && t.floor >= t.ceiling) {
-    err("tos.floor", `tos floor ${t.floor} must be below ceiling ${t.ceiling}`);
-  }
-  if (intIn("tos.maxclock", "tos maxclock", t.maxclock, 1, 100)) {
-    if (intIn("tos.minclock", "tos minclock", t.minclock, 1, 100) && t.minclock > t.maxclock) {
-      err("tos.minclock", `tos minclock ${t.minclock} is greater than maxclock ${t.maxclock}`);
-    }
-    if (intIn("tos.minsane", "tos minsane", t.minsane, 1, 100) && t.minsane > t.maxclock) {
-      err("tos.minsane", `tos minsane ${t.minsane} is greater than maxclock ${t.maxclock}`);
-    }
-  }
-  if (
-    numIn("tos.mindistSec", "tos mindist", t.mindistSec, 0.000001, 16) &&
-    numIn("tos.maxdistSec", "tos maxdist", t.maxdistSec, 0.001, 16) &&
-    t.mindistSec > t.maxdistSec
-  ) {
-    err("tos.mindistSec", `tos mindist ${t.mindistSec} is greater than maxdist ${t.maxdistSec}`);
-  }
-  intIn("tos.orphan", "tos orphan", t.orphan, 1, 16);
-  intIn("tos.orphanwaitSec", "tos orphanwait", t.orphanwaitSec, 0, 86400);
-
-  const k = config.tinker;
-  numIn("tinker.allanSec", "tinker allan", k.allanSec, 1, 1e6);
-  numIn("tinker.dispersionPpm", "tinker dispersion", k.dispersionPpm, 0, 500);
-  if (k.freqPpm !== null) numIn("tinker.freqPpm", "tinker freq", k.freqPpm, -500, 500);
-  if (k.huffpuffSec !== null) {
-    numIn("tinker.huffpuffSec", "tinker huffpuff", k.huffpuffSec, 900, 86400 * 7);
-  }
-  numIn("tinker.panicSec", "tinker panic", k.panicSec, 0, 1e9);
-  numIn("tinker.stepSec", "tinker step", k.stepSec, 0, 1e9);
-  numIn("tinker.stepoutSec", "tinker stepout", k.stepoutSec, 0, 1e6);
-  if (k.tickSec !== null) numIn("tinker.tickSec", "tinker tick", k.tickSec, 1e-9, 1);
-
   const b = config.broadcast;
-  if (b.ttl.length > MAX_TTL_VALUES) {
-    err("broadcast.ttl", `ttl takes at most ${MAX_TTL_VALUES} values, got ${b.ttl.length}`);
-  }
-  b.ttl.forEach((v, i) => intIn(`broadcast.ttl.${i}`, "ttl", v, 1, 255));
   b.multicastClient.forEach((m, i) => {
     if (ipFamilyOf(m) === null) {
       err(`broadcast.multicastClient.${i}`, `multicastclient "${m}" is not an address`, "address");
@@ -256,12 +236,10 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
       err(`broadcast.manycastServer.${i}`, `manycastserver "${m}" is not an address`, "address");
     }
   });
-  if (b.delaySec !== null) numIn("broadcast.delaySec", "broadcastdelay", b.delaySec, 0, 1);
 
   config.traps.forEach((tr, i) => {
     const problem = checkAddress(tr.address, "any", "trap");
     if (problem) err(`traps.${i}.address`, problem, "address");
-    if (tr.port !== null) intIn(`traps.${i}.port`, "trap port", tr.port, 1, 65535);
     if (tr.interface !== null && ipFamilyOf(tr.interface) === null) {
       err(`traps.${i}.interface`, `trap interface "${tr.interface}" is not an address`, "address");
     }
@@ -279,14 +257,5 @@ export function validateConfig(config: NtpConfig): ValidationIssue[] {
     }
   });
 
-  if (config.callDelaySec !== null) {
-    intIn("callDelaySec", "calldelay", config.callDelaySec, 0, 3600);
-  }
-  for (const [name, v] of Object.entries(config.mru)) {
-    if (v !== null) intIn(`mru.${name}`, `mru ${name}`, v, 0, 0x7fffffff);
-  }
-  for (const [name, v] of Object.entries(config.rlimit)) {
-    if (v !== null) intIn(`rlimit.${name}`, `rlimit ${name}`, v, 0, 0x7fffffff);
-  }
   return issues;
 }

@@ -61,21 +61,15 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
       ...(r.fudge.refid !== null ? { refid: r.fudge.refid } : {}),
     },
   }));
+  // What the daemon does not apply (broadcast and manycast lines, keys, a peer's symmetric
+  // mode...) is reported by the configuration readers from the option spec, with file and line,
+  // before the daemon starts; here those lines are simply left out.
   const warnings: string[] = [];
   const sources: SourceSetting[] = [];
   const tos = config.tos;
   for (const s of config.sources) {
-    if (s.kind === "broadcast" || s.kind === "manycastclient") {
-      warnings.push(`${s.kind} ${s.address}: not supported yet; ignored`);
-      continue;
-    }
-    if (s.kind === "peer") {
-      // COMPAT: symmetric mode is not implemented; a peer still answers client requests.
-      warnings.push(`peer ${s.address}: symmetric mode not supported yet; polled as a server`);
-    }
-    if (s.key !== null || s.autokey) {
-      warnings.push(`${s.kind} ${s.address}: authentication not supported yet; polled without`);
-    }
+    if (s.kind === "broadcast" || s.kind === "manycastclient") continue;
+    // COMPAT: symmetric mode is not implemented; a peer is polled as a server.
     sources.push({
       kind: s.kind === "pool" ? "pool" : "server",
       address: s.address,
@@ -126,7 +120,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
         setOnce: o.quit ?? false,
         ntpEnabled: config.system.ntp,
         kernel: config.system.kernel,
-        ...(t.discipline !== undefined ? { discipline: t.discipline } : {}),
+        ...(t.discipline !== null ? { discipline: t.discipline } : {}),
       },
       maxclock: tos.maxclock,
       family,

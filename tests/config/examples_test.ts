@@ -4,6 +4,7 @@
 import assert from "node:assert/strict";
 import { loadConfig } from "../../lib/config/load_config.ts";
 import { formatDiagnostic } from "../../lib/config/diagnostics.ts";
+import { NOT_APPLIED_CODE } from "../../lib/config/not_applied.ts";
 import { runCheck } from "../../lib/cli/check.ts";
 import { runConvert } from "../../lib/cli/convert.ts";
 import { fakeIo } from "./fake_io.ts";
@@ -28,9 +29,12 @@ Deno.test("config/ holds the five examples in both syntaxes", () => {
 });
 
 for (const file of FILES) {
-  Deno.test(`config/${file}: check reports nothing`, async () => {
+  Deno.test(`config/${file}: check reports only what Horae does not apply yet`, async () => {
     const r = await loadConfig(DIR + file);
-    assert.deepEqual(r.diagnostics.map(formatDiagnostic), []);
+    assert.deepEqual(
+      r.diagnostics.filter((d) => d.code !== NOT_APPLIED_CODE).map(formatDiagnostic),
+      [],
+    );
     const c = fakeIo();
     assert.equal(await runCheck(["--strict", DIR + file], c.io), 0, c.stdout());
   });

@@ -8,7 +8,8 @@ import { option, section } from "./option_spec.ts";
 
 export { RESTRICT_FLAGS, type RestrictFlag };
 
-const NOT_WIRED = "access control is not applied yet: every client is answered, whatever the flags";
+const NOT_WIRED =
+  "access control is not wired in yet; every client is answered, whatever the flags";
 
 /** What each restrict flag does (for the reference). */
 export const RESTRICT_FLAG_DOCS: Readonly<Record<RestrictFlag, string>> = {
@@ -94,7 +95,7 @@ export const RESTRICT_SECTION = section({
   }],
 });
 
-const NO_RATE = "rate limiting is not applied yet: the limits are not enforced";
+const NO_RATE = "rate limiting is not wired in yet; these limits are not enforced";
 
 /** `discard` rate limits (model `discard`). */
 export const DISCARD_OPTIONS = [
@@ -151,7 +152,7 @@ export const DISCARD_SECTION = section({
   }],
 });
 
-const NO_MRU = "the MRU list is not kept yet: these sizes are not used";
+const NO_MRU = "the MRU list is not kept yet; these sizes are not used";
 const MRU_RANGE = { min: 0, max: 0x7fffffff, outside: "ignore" } as const;
 
 /** `mru` list sizing (model `mru`). */
@@ -267,7 +268,7 @@ export const INTERFACE_ACTIONS = ["listen", "ignore", "drop"] as const;
 /** Address-class words an interface rule may match. */
 export const INTERFACE_CLASSES: readonly string[] = ["all", "ipv4", "ipv6", "wildcard"];
 
-const NO_NIC = "interface rules are not applied: Horae listens where --listen says " +
+const NO_NIC = "interface rules are not applied; Horae listens where --listen says " +
   "(default: the wildcard addresses)";
 
 /** The values of an interface rule (model `interfaces[i]`). */

@@ -20,7 +20,7 @@ export const BROADCAST_OPTIONS = [
     type: "flag",
     default: false,
     doc: "Listen for broadcast servers (also `enable bclient`).",
-    applied: `${NO_BROADCAST}: broadcast servers are not listened to`,
+    applied: `${NO_BROADCAST}; broadcast servers are not listened to`,
   }),
   option({
     field: "novolley",
@@ -29,7 +29,7 @@ export const BROADCAST_OPTIONS = [
     type: "flag",
     default: false,
     doc: "Skip the initial exchange that measures the delay to a broadcast server.",
-    applied: `${NO_BROADCAST}: broadcast servers are not listened to`,
+    applied: `${NO_BROADCAST}; broadcast servers are not listened to`,
   }),
   option({
     field: "multicastClient",
@@ -38,7 +38,7 @@ export const BROADCAST_OPTIONS = [
     type: "string-list",
     default: [],
     doc: `Multicast groups to listen on (${DEFAULT_MULTICAST_GROUP} when none is named).`,
-    applied: `${NO_BROADCAST}: no multicast group is joined`,
+    applied: `${NO_BROADCAST}; no multicast group is joined`,
   }),
   option({
     field: "manycastServer",
@@ -47,7 +47,7 @@ export const BROADCAST_OPTIONS = [
     type: "string-list",
     default: [],
     doc: "Groups on which to answer manycast clients.",
-    applied: "manycast is not implemented: manycast requests are not answered",
+    applied: "manycast is not implemented; manycast requests are not answered",
   }),
   option({
     field: "ttl",
@@ -58,7 +58,7 @@ export const BROADCAST_OPTIONS = [
     maxItems: MAX_TTL_VALUES,
     default: [],
     doc: "TTL values of the manycast expanding-ring search, in increasing order.",
-    applied: "manycast is not implemented: the TTL list is not used",
+    applied: "manycast is not implemented; the TTL list is not used",
   }),
   option({
     field: "delaySec",
@@ -69,7 +69,7 @@ export const BROADCAST_OPTIONS = [
     range: { min: 0, max: 1, outside: "clamp", compat: "ntpd has no bound" },
     default: null,
     doc: "Assumed delay to broadcast servers, instead of measuring it.",
-    applied: `${NO_BROADCAST}: there is no broadcast delay to use`,
+    applied: `${NO_BROADCAST}; there is no broadcast delay to use`,
   }),
 ] as const;
 
@@ -90,21 +90,21 @@ export const BROADCAST_SECTION = section({
       doc: "Listen for broadcast servers.",
       form: "custom",
       takes: ["broadcastclient", "novolley"],
-      applied: `${NO_BROADCAST}: broadcast servers are not listened to`,
+      applied: `${NO_BROADCAST}; broadcast servers are not listened to`,
     },
     {
       keyword: "multicastclient",
       syntax: "[-4|-6] [group ...]",
       doc: "Listen for multicast servers on these groups.",
       form: "custom",
-      applied: `${NO_BROADCAST}: no multicast group is joined`,
+      applied: `${NO_BROADCAST}; no multicast group is joined`,
     },
     {
       keyword: "manycastserver",
       syntax: "[-4|-6] group ...",
       doc: "Answer manycast clients on these groups.",
       form: "custom",
-      applied: "manycast is not implemented: manycast requests are not answered",
+      applied: "manycast is not implemented; manycast requests are not answered",
     },
     {
       keyword: "ttl",
@@ -112,14 +112,14 @@ export const BROADCAST_SECTION = section({
       syntax: "hop ...",
       doc: "TTL list of the manycast expanding-ring search (at most 8 values).",
       form: "list",
-      applied: "manycast is not implemented: the TTL list is not used",
+      applied: "manycast is not implemented; the TTL list is not used",
     },
     {
       keyword: "broadcastdelay",
       syntax: "seconds",
       doc: "Assume this delay to broadcast servers.",
       form: "value",
-      applied: `${NO_BROADCAST}: there is no broadcast delay to use`,
+      applied: `${NO_BROADCAST}; there is no broadcast delay to use`,
     },
   ],
 });

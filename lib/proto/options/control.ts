@@ -16,7 +16,7 @@ export const TRAP_OPTIONS = [
     required: true,
     always: true,
     doc: "Where to send traps.",
-    applied: `${NO_MODE6}: no trap is sent`,
+    applied: `${NO_MODE6}; no trap is sent`,
   }),
   option({
     field: "port",
@@ -26,7 +26,7 @@ export const TRAP_OPTIONS = [
     range: { min: 1, max: 65535, outside: "drop" },
     default: null,
     doc: "UDP port of the trap receiver (default 18447).",
-    applied: `${NO_MODE6}: no trap is sent`,
+    applied: `${NO_MODE6}; no trap is sent`,
   }),
   option({
     field: "interface",
@@ -35,7 +35,7 @@ export const TRAP_OPTIONS = [
     type: "string",
     default: null,
     doc: "Local address to send traps from.",
-    applied: `${NO_MODE6}: no trap is sent`,
+    applied: `${NO_MODE6}; no trap is sent`,
   }),
 ] as const;
 
@@ -54,7 +54,7 @@ export const TRAP_SECTION = section({
     syntax: "address [port n] [interface address]",
     doc: "Send trap messages to this address.",
     form: "custom",
-    applied: `${NO_MODE6}: no trap is sent`,
+    applied: `${NO_MODE6}; no trap is sent`,
   }],
 });
 
@@ -69,7 +69,7 @@ export const SETVAR_OPTIONS = [
     required: true,
     always: true,
     doc: "Variable name.",
-    applied: `${NO_MODE6}: the variable is not shown`,
+    applied: `${NO_MODE6}; the variable is not shown`,
   }),
   option({
     field: "value",
@@ -80,7 +80,7 @@ export const SETVAR_OPTIONS = [
     required: true,
     always: true,
     doc: "Variable value.",
-    applied: `${NO_MODE6}: the variable is not shown`,
+    applied: `${NO_MODE6}; the variable is not shown`,
   }),
   option({
     field: "isDefault",
@@ -89,7 +89,7 @@ export const SETVAR_OPTIONS = [
     type: "flag",
     default: false,
     doc: "List the variable among the default read variables.",
-    applied: `${NO_MODE6}: the variable is not shown`,
+    applied: `${NO_MODE6}; the variable is not shown`,
   }),
 ] as const;
 
@@ -108,11 +108,11 @@ export const SETVAR_SECTION = section({
     syntax: "name = value [default]",
     doc: "Set a system variable.",
     form: "custom",
-    applied: `${NO_MODE6}: the variable is not shown`,
+    applied: `${NO_MODE6}; the variable is not shown`,
   }],
 });
 
-const NO_MODEM = "no modem driver is implemented: nothing is dialled";
+const NO_MODEM = "no modem driver is implemented; nothing is dialled";
 
 /** Modem driver settings (model root fields `phone` and `callDelaySec`). */
 export const MODEM_OPTIONS = [

@@ -48,7 +48,7 @@ export const FILE_OPTIONS = [
     type: "path",
     default: null,
     doc: "Directory for configurations saved with ntpq's saveconfig.",
-    applied: "saveconfig is not implemented: nothing is written to this directory",
+    applied: "saveconfig is not implemented; nothing is written to this directory",
   }),
 ] as const;
 
@@ -109,7 +109,7 @@ export const DAEMON_SECTION = section({
       syntax: "directory",
       doc: "Where ntpq's saveconfig writes.",
       form: "value",
-      applied: "saveconfig is not implemented: nothing is written to this directory",
+      applied: "saveconfig is not implemented; nothing is written to this directory",
     },
     {
       keyword: "logconfig",

@@ -6,8 +6,8 @@ import { MAX_KEY_ID, MIN_KEY_ID } from "./sources.ts";
 import { option, section } from "./option_spec.ts";
 
 const KEY_RANGE = { min: MIN_KEY_ID, max: MAX_KEY_ID, outside: "ignore" } as const;
-const NO_KEYS = "symmetric keys are not implemented: no packet is signed or checked";
-const NO_AUTOKEY = "Autokey is not implemented: these settings are not used";
+const NO_KEYS = "symmetric keys are not implemented; no packet is signed or checked";
+const NO_AUTOKEY = "Autokey is not implemented; these settings are not used";
 
 /** The authentication settings (model `auth`). */
 export const AUTH_OPTIONS = [
@@ -49,7 +49,7 @@ export const AUTH_OPTIONS = [
     range: KEY_RANGE,
     default: null,
     doc: "Key that authorises mode 7 (ntpdc) requests.",
-    applied: "mode 7 is not implemented: ntpdc requests are not answered",
+    applied: "mode 7 is not implemented; ntpdc requests are not answered",
   }),
   option({
     field: "controlKey",
@@ -60,7 +60,7 @@ export const AUTH_OPTIONS = [
     range: KEY_RANGE,
     default: null,
     doc: "Key that authorises mode 6 (ntpq) changes.",
-    applied: "mode 6 is not implemented: ntpq requests are not answered",
+    applied: "mode 6 is not implemented; ntpq requests are not answered",
   }),
   option({
     field: "autokeyLog2",
@@ -91,7 +91,7 @@ export const AUTH_OPTIONS = [
     type: "path",
     default: null,
     doc: "Socket of Samba's signing daemon, for restrict's mssntp.",
-    applied: "MS-SNTP signing is not implemented: no reply is signed",
+    applied: "MS-SNTP signing is not implemented; no reply is signed",
   }),
 ] as const;
 
@@ -125,14 +125,14 @@ export const AUTH_SECTION = section({
       syntax: "id",
       doc: "Key for mode 7 requests.",
       form: "value",
-      applied: "mode 7 is not implemented: ntpdc requests are not answered",
+      applied: "mode 7 is not implemented; ntpdc requests are not answered",
     },
     {
       keyword: "controlkey",
       syntax: "id",
       doc: "Key for mode 6 changes.",
       form: "value",
-      applied: "mode 6 is not implemented: ntpq requests are not answered",
+      applied: "mode 6 is not implemented; ntpq requests are not answered",
     },
     {
       keyword: "keysdir",
@@ -160,7 +160,7 @@ export const AUTH_SECTION = section({
       syntax: "path",
       doc: "Samba's signing daemon.",
       form: "value",
-      applied: "MS-SNTP signing is not implemented: no reply is signed",
+      applied: "MS-SNTP signing is not implemented; no reply is signed",
     },
   ],
 });

@@ -257,11 +257,17 @@ export function findCommand(
   return null;
 }
 
-/** The option words a command of a section takes. */
+/**
+ * The option words a command of a section takes: its `takes`; else the option named like the
+ * command (`driftfile`, `trustedkey`); else every option of the section (`tos`, `server`).
+ */
 export function wordsOf(section: SectionSpec, command: CommandSpec): string[] {
   if (command.takes !== undefined) return [...command.takes];
-  if (command.form === "value" || command.form === "list") return [command.keyword];
-  return sectionOptions(section).map((x) => x.option.ntpConf).filter((w) => w !== null);
+  const all = sectionOptions(section).map((x) => x.option.ntpConf).filter((w) => w !== null);
+  if (command.form === "value" || command.form === "list" || all.includes(command.keyword)) {
+    return [command.keyword];
+  }
+  return all;
 }
 
 /** The option (and its part) that an ntp.conf word names in a section. */

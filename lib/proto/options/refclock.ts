@@ -219,5 +219,5 @@ export const REFCLOCK_SECTION = section({
   elementApplied: (r) =>
     IMPLEMENTED_REFCLOCK_TYPES.includes(r.type as number)
       ? true
-      : `driver type ${r.type} is not implemented: this clock is not used`,
+      : `driver type ${r.type} is not implemented; this clock is not used`,
 });

@@ -2,7 +2,7 @@
 
 import { option, section } from "./option_spec.ts";
 
-const NOT_SET = "resource limits are not set: the process keeps the limits it started with";
+const NOT_SET = "resource limits are not set; the process keeps the limits it started with";
 
 /** The resource limits (model `rlimit`). */
 export const RLIMIT_OPTIONS = [

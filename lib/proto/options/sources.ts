@@ -22,7 +22,7 @@ const POLL_RANGE = {
   compat: "ntpd 4.2.8 accepts a minpoll of 3",
 } as const;
 
-const NO_AUTH = "authentication is not implemented: the source is polled without it";
+const NO_AUTH = "authentication is not implemented; the source is polled without it";
 
 /** The values of a source line (model `sources[i]`). */
 export const SOURCE_OPTIONS = [
@@ -97,16 +97,6 @@ export const SOURCE_OPTIONS = [
     applied: true,
   }),
   option({
-    field: "version",
-    ntpConf: "version",
-    toml: "version",
-    type: "int",
-    range: { min: 1, max: 4, outside: "clamp", compat: "ntpd accepts up to 255" },
-    default: NTP_VERSION,
-    doc: "NTP version of the packets sent.",
-    applied: true,
-  }),
-  option({
     field: "prefer",
     ntpConf: "prefer",
     toml: "prefer",
@@ -149,7 +139,17 @@ export const SOURCE_OPTIONS = [
     type: "flag",
     default: false,
     doc: "Use interleaved mode.",
-    applied: "interleaved mode is not implemented: basic mode is used",
+    applied: "interleaved mode is not implemented; basic mode is used",
+  }),
+  option({
+    field: "version",
+    ntpConf: "version",
+    toml: "version",
+    type: "int",
+    range: { min: 1, max: 4, outside: "clamp", compat: "ntpd accepts up to 255" },
+    default: NTP_VERSION,
+    doc: "NTP version of the packets sent.",
+    applied: true,
   }),
   option({
     field: "minpollLog2",
@@ -181,7 +181,7 @@ export const SOURCE_OPTIONS = [
     range: { min: 0, max: 255, outside: "drop" },
     default: null,
     doc: "Time to live of broadcast and manycast packets.",
-    applied: "broadcast and manycast are not implemented: no packet is sent with this TTL",
+    applied: "broadcast and manycast are not implemented; no packet is sent with this TTL",
   }),
   option({
     field: "mode",
@@ -237,21 +237,21 @@ export const SOURCE_SECTION = section({
       syntax: "[-4|-6] address [option ...]",
       doc: "Exchange time with a peer in symmetric active mode.",
       form: "custom",
-      applied: "symmetric mode is not implemented: the peer is polled as a server",
+      applied: "symmetric mode is not implemented; the peer is polled as a server",
     },
     {
       keyword: "broadcast",
       syntax: "[-4|-6] address [option ...]",
       doc: "Send broadcast or multicast packets to this address.",
       form: "custom",
-      applied: "broadcast server mode is not implemented: no broadcast packets are sent",
+      applied: "broadcast server mode is not implemented; no broadcast packets are sent",
     },
     {
       keyword: "manycastclient",
       syntax: "[-4|-6] address [option ...]",
       doc: "Look for servers with manycast requests to this group address.",
       form: "custom",
-      applied: "manycast is not implemented: no servers are discovered this way",
+      applied: "manycast is not implemented; no servers are discovered this way",
     },
   ],
   rules: [{ doc: "A minpoll above maxpoll is lowered to maxpoll.", check: checkPollOrder }],

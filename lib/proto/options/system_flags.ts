@@ -24,7 +24,7 @@ export const SYSTEM_FLAG_OPTIONS = [
     type: "bool",
     default: true,
     doc: "Require authentication for peers and broadcast servers that mobilise by themselves.",
-    applied: "authentication is not implemented: there is nothing to require",
+    applied: "authentication is not implemented; there is nothing to require",
   }),
   option({
     field: "bclient",
@@ -34,7 +34,8 @@ export const SYSTEM_FLAG_OPTIONS = [
     default: false,
     written: false,
     doc: "Listen for broadcast servers (the same as broadcastclient).",
-    applied: "broadcast and multicast reception is not implemented",
+    applied: "broadcast and multicast reception is not implemented; broadcast servers are not " +
+      "listened to",
   }),
   option({
     field: "calibrate",
@@ -61,7 +62,7 @@ export const SYSTEM_FLAG_OPTIONS = [
     type: "bool",
     default: false,
     doc: "Answer mode 7 (ntpdc) requests.",
-    applied: "mode 7 is not implemented: ntpdc requests are not answered",
+    applied: "mode 7 is not implemented; ntpdc requests are not answered",
   }),
   option({
     field: "monitor",
