@@ -30,14 +30,15 @@ function message(name: string, text: string): string {
 }
 
 /**
- * True when a configured value asks for nothing: not set, an empty list, or something turned
- * off (`disable monitor` is what Horae does anyway). Any other configured value is reported,
- * even one equal to the default (`enable auth` relies on authentication, which is on by
- * default in ntpd and absent from Horae).
+ * True when a configured value asks for nothing: not set, an empty list, something turned off
+ * (`disable monitor` is what Horae does anyway) or a number at its default (`tos cohort 0`).
+ * Anything else configured is reported, a switch turned on even when ntpd's default says the
+ * same (`enable auth` relies on authentication, which Horae lacks).
  */
 function asksNothing(o: OptionSpec, v: unknown): boolean {
   return v === null || v === undefined || (Array.isArray(v) && v.length === 0) ||
-    ((o.type === "flag" || o.type === "bool") && v === false);
+    ((o.type === "flag" || o.type === "bool") && v === false) ||
+    (typeof v === "number" && v === o.default);
 }
 
 /** The command of a section that sets an element (the source kind's, or the first). */

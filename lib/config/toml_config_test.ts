@@ -154,3 +154,31 @@ Deno.test("parseTomlConfig() reads [tinker] discipline and rejects other names",
   assert.equal(bad.diagnostics.length, 1);
   assert.match(formatDiagnostic(bad.diagnostics[0]!), /^b\.toml:2:1: error: tinker\.discipline/);
 });
+
+Deno.test("parseTomlConfig() suggests the key that was meant", () => {
+  const r = parseTomlConfig(
+    '[[source]]\naddress = "a"\nibrust = true\n\n[tso]\norphan = 9\n\n[tos]\nminsan = 2\n',
+    "k.toml",
+  );
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
+    'k.toml:3:1: warning: unknown key "source.0.ibrust" (did you mean "iburst"?); ignored',
+    'k.toml:5:1: warning: unknown key "tso" (did you mean "tos"?); ignored',
+    'k.toml:9:1: warning: unknown key "tos.minsan" (did you mean "minsane"?); ignored',
+  ]);
+});
+
+Deno.test("parseTomlConfig() treats out-of-range values as ntpd does", () => {
+  const r = parseTomlConfig(
+    '[[source]]\naddress = "a"\nminpoll = 3\n\n[[source]]\naddress = "b"\nkey = 0\n\n' +
+      "[tinker]\ntick = 2.0\n",
+    "o.toml",
+  );
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
+    "o.toml:3:1: warning: minpoll 3 is out of range 4–17; using 4",
+    "o.toml:7:1: warning: key 0 is out of range 1–65534; the whole [[source]] element is " +
+    "ignored, as ntpd does",
+    "o.toml:10:1: warning: tinker tick 2 is out of range 1e-9–1; ignored",
+  ]);
+  assert.deepEqual(r.config.sources.map((s) => [s.address, s.minpollLog2]), [["a", 4]]);
+  assert.equal(r.config.tinker.tickSec, null);
+});

@@ -1,0 +1,92 @@
+// "Nothing configured passes silently": a file that relies on what the daemon does not apply yet
+// (restrict, keys, statistics) gets a warning for each, with its line and what will not happen,
+// from `check` (never "0 errors, 0 warnings") and from the loader the daemon starts with.
+
+import assert from "node:assert/strict";
+import { runCheck } from "../../lib/cli/check.ts";
+import { loadConfigText } from "../../lib/config/load_config.ts";
+import { formatDiagnostic } from "../../lib/config/diagnostics.ts";
+import { NOT_APPLIED_CODE } from "../../lib/config/not_applied.ts";
+import { fakeIo } from "./fake_io.ts";
+
+const RELIES = `driftfile /var/lib/ntp/ntp.drift
+server ntp1.example.net iburst key 4
+keys /etc/ntp.keys
+trustedkey 4
+restrict default kod limited nomodify noquery
+restrict 127.0.0.1
+statsdir /var/log/ntpstats/
+statistics loopstats peerstats
+filegen loopstats file loopstats type day enable
+`;
+
+Deno.test("check warns, line by line, about restrict, keys and statistics", async () => {
+  const io = fakeIo(RELIES);
+  assert.equal(await runCheck(["-"], io.io), 0, "warnings, not errors: ntpd would start");
+  const out = io.stdout();
+  assert.doesNotMatch(out, /0 errors, 0 warnings/);
+  const lines = out.trim().split("\n");
+  assert.deepEqual(lines.slice(0, -1), [
+    '<stdin>:2:32: warning: "key" is parsed but not applied: authentication is not ' +
+    "implemented; the source is polled without it",
+    '<stdin>:3:1: warning: "keys" is parsed but not applied: symmetric keys are not ' +
+    "implemented; no packet is signed or checked",
+    '<stdin>:4:1: warning: "trustedkey" is parsed but not applied: symmetric keys are not ' +
+    "implemented; no packet is signed or checked",
+    '<stdin>:5:1: warning: "restrict" is parsed but not applied: access control is not wired ' +
+    "in yet; every client is answered, whatever the flags",
+    '<stdin>:6:1: warning: "restrict" is parsed but not applied: access control is not wired ' +
+    "in yet; every client is answered, whatever the flags",
+    '<stdin>:7:1: warning: "statsdir" is parsed but not applied: statistics files are not ' +
+    "written yet",
+    '<stdin>:8:1: warning: "statistics" is parsed but not applied: statistics files are not ' +
+    "written yet",
+    '<stdin>:9:1: warning: "filegen" is parsed but not applied: statistics files are not ' +
+    "written yet",
+  ]);
+  assert.equal(lines.at(-1), "<stdin>: 0 errors, 8 warnings");
+});
+
+Deno.test("the TOML form of the same file gets the same warnings at its keys", async () => {
+  const toml = `[[source]]
+address = "ntp1.example.net"
+key = 4
+
+[[restrict]]
+address = "default"
+flags = ["kod"]
+
+[auth]
+keys = "/etc/ntp.keys"
+
+[stats]
+statistics = ["loopstats"]
+`;
+  const r = await loadConfigText(toml, { file: "r.toml", toml: true });
+  assert.ok(r.ok);
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
+    'r.toml:3:1: warning: "source.key" is parsed but not applied: authentication is not ' +
+    "implemented; the source is polled without it",
+    'r.toml:5:1: warning: "[[restrict]]" is parsed but not applied: access control is not ' +
+    "wired in yet; every client is answered, whatever the flags",
+    'r.toml:10:1: warning: "auth.keys" is parsed but not applied: symmetric keys are not ' +
+    "implemented; no packet is signed or checked",
+    'r.toml:13:1: warning: "stats.statistics" is parsed but not applied: statistics files are ' +
+    "not written yet",
+  ]);
+});
+
+Deno.test("what the daemon applies, or what asks for nothing, stays quiet", async () => {
+  const r = await loadConfigText(
+    "tinker panic 0\nserver a.example iburst minpoll 5\ntos orphan 10\ndisable monitor stats\n",
+    { file: "q.conf" },
+  );
+  assert.deepEqual(r.diagnostics.map(formatDiagnostic), []);
+  const e = await loadConfigText("enable auth\ntos cohort 0\ntos cohort 1\n", { file: "e.conf" });
+  // Turning on what Horae lacks is reported even when ntpd's default says the same; a number
+  // at its default asks for nothing more than Horae does.
+  assert.deepEqual(e.diagnostics.map((d) => [d.line, d.code, d.message.split(" is ")[0]]), [
+    [1, NOT_APPLIED_CODE, '"enable auth"'],
+    [3, NOT_APPLIED_CODE, '"tos cohort"'],
+  ]);
+});
