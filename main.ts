@@ -34,17 +34,25 @@ function invokedName(): string {
   }
 }
 
-function usage(): string {
+/** `horae --help`: the commands and the top-level options, one line each. */
+async function usage(): Promise<string> {
+  const { helpText, TOP_LEVEL_OPTIONS } = await import("./lib/cli/usage.ts");
   const lines = Object.entries(COMMANDS).map(([name, c]) =>
     `  ${name.padEnd(9)}${c.summary}${c.program ? ` (${c.program})` : ""}`
   );
-  return `usage: horae <command> [options]\n\ncommands:\n${lines.join("\n")}\n`;
+  return helpText(
+    `usage: horae <command> [options]     (horae <command> --help: the command's options)
+       horae --help | --version\n\ncommands:\n${lines.join("\n")}`,
+    TOP_LEVEL_OPTIONS,
+    "Started through a link named ntpd, ntpdsim, ... horae behaves as that program.\n",
+  );
 }
 
-async function dispatch(command: string, args: string[]): Promise<number> {
+/** Runs `command` with `args`; `program` is how it was invoked ("horae run", "ntpd"). */
+async function dispatch(command: string, args: string[], program: string): Promise<number> {
   switch (command) {
     case "run":
-      return (await import("./lib/daemon/run_command.ts")).runDaemonCommand(args);
+      return (await import("./lib/daemon/run_command.ts")).runDaemonCommand(args, program);
     case "convert":
       return (await import("./lib/cli/convert.ts")).runConvert(args);
     case "check":
@@ -58,7 +66,10 @@ async function dispatch(command: string, args: string[]): Promise<number> {
         console.error(`horae ${command}: not yet implemented`);
         return 2;
       }
-      console.error(`horae: unknown command "${command}"\n\n${usage()}`);
+      console.error(
+        (await import("./lib/cli/usage.ts")).unknownCommand(command, Object.keys(COMMANDS))
+          .trimEnd(),
+      );
       return 2;
   }
 }
@@ -81,14 +92,17 @@ if ("WorkerGlobalScope" in globalThis) {
   const name = invokedName();
   let code: number;
   if (name in PROGRAMS) {
-    code = await dispatch(PROGRAMS[name]!, Deno.args);
+    code = await dispatch(PROGRAMS[name]!, Deno.args, name);
   } else {
     const [command, ...rest] = Deno.args;
     if (command === undefined || command === "-h" || command === "--help" || command === "help") {
-      console.log(usage());
+      console.log(await usage());
       code = command === undefined ? 2 : 0;
+    } else if (command === "--version") {
+      console.log(`horae ${(await import("./lib/daemon/run_command.ts")).HORAE_VERSION}`);
+      code = 0;
     } else {
-      code = await dispatch(command, rest);
+      code = await dispatch(command, rest, `horae ${command}`);
     }
   }
   Deno.exit(code);

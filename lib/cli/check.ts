@@ -11,6 +11,7 @@ import {
   type LoadResult,
   MAX_CONFIG_BYTES,
 } from "../config/load_config.ts";
+import { helpText, longOptions, optionHelp, parseArgsMessage, usageError } from "./usage.ts";
 
 /** Exit status for a configuration error (sysexits EX_CONFIG). */
 export const EXIT_CONFIG = 78;
@@ -82,6 +83,25 @@ export async function loadFromArg(
 const CHECK_USAGE =
   "usage: horae check [--strict] [--toml] [--quiet] [file ...]   (no file or -: stdin)\n";
 
+const CHECK_OPTIONS = {
+  strict: { type: "boolean" },
+  toml: { type: "boolean" },
+  quiet: { type: "boolean", short: "q" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** `horae check --help`. */
+export const CHECK_HELP: string = helpText(
+  CHECK_USAGE,
+  optionHelp(CHECK_OPTIONS, {
+    strict: ["", "unknown keywords and options are errors, not warnings"],
+    toml: ["", "the files are TOML whatever their names"],
+    quiet: ["", "print the diagnostics only, without the summary line"],
+    help: ["", "print this help and exit"],
+  }),
+  "Exit status: 0 no errors (warnings allowed), 78 errors, 2 usage.\n",
+);
+
 /**
  * Runs `horae check`. Returns the exit status: 0 when every file is free of errors (warnings
  * allowed), 78 when any has an error, 2 on a usage error.
@@ -89,23 +109,13 @@ const CHECK_USAGE =
 export async function runCheck(args: string[], io: CliIo = denoIo()): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        strict: { type: "boolean" },
-        toml: { type: "boolean" },
-        quiet: { type: "boolean", short: "q" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseArgs({ args, options: CHECK_OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    io.stderr(`horae check: ${(e as Error).message.split("\n")[0]}\n${CHECK_USAGE}`);
+    io.stderr(usageError("horae check", parseArgsMessage(e, longOptions(CHECK_OPTIONS))));
     return EXIT_USAGE;
   }
   if (parsed.values.help) {
-    io.stdout(CHECK_USAGE);
+    io.stdout(CHECK_HELP);
     return 0;
   }
   const files = parsed.positionals.length > 0 ? parsed.positionals : ["-"];

@@ -7,12 +7,30 @@ import { parseTomlConfig } from "../config/toml_config.ts";
 import { writeToml } from "../config/toml_writer.ts";
 import { NOT_APPLIED_CODE } from "../config/not_applied.ts";
 import { type CliIo, denoIo, EXIT_CONFIG, EXIT_USAGE, loadFromArg } from "./check.ts";
+import { helpText, longOptions, optionHelp, parseArgsMessage, usageError } from "./usage.ts";
 
 /** Diagnostics the converted TOML rightly repeats from its input. */
 const SAID_OF_BOTH = new Set([NOT_APPLIED_CODE, "rule"]);
 
 const CONVERT_USAGE =
   "usage: horae convert [--toml] [-o out.toml] [file]   (no file or -: stdin)\n";
+
+const CONVERT_OPTIONS = {
+  output: { type: "string", short: "o" },
+  toml: { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+/** `horae convert --help`. */
+export const CONVERT_HELP: string = helpText(
+  CONVERT_USAGE,
+  optionHelp(CONVERT_OPTIONS, {
+    output: ["FILE", "write the TOML to FILE instead of standard output"],
+    toml: ["", "the input is TOML (rewritten in Horae's layout)"],
+    help: ["", "print this help and exit"],
+  }),
+  "Exit status: 0 all translated, 1 some lines dropped, 78 configuration errors, 2 usage.\n",
+);
 
 /**
  * Runs `horae convert`. Returns the exit status: 0 when everything was translated, 1 when some
@@ -22,26 +40,17 @@ const CONVERT_USAGE =
 export async function runConvert(args: string[], io: CliIo = denoIo()): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        output: { type: "string", short: "o" },
-        toml: { type: "boolean" },
-        help: { type: "boolean", short: "h" },
-      },
-      allowPositionals: true,
-      strict: true,
-    });
+    parsed = parseArgs({ args, options: CONVERT_OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    io.stderr(`horae convert: ${(e as Error).message.split("\n")[0]}\n${CONVERT_USAGE}`);
+    io.stderr(usageError("horae convert", parseArgsMessage(e, longOptions(CONVERT_OPTIONS))));
     return EXIT_USAGE;
   }
   if (parsed.values.help) {
-    io.stdout(CONVERT_USAGE);
+    io.stdout(CONVERT_HELP);
     return 0;
   }
   if (parsed.positionals.length > 1) {
-    io.stderr(`horae convert: one input file at most\n${CONVERT_USAGE}`);
+    io.stderr(usageError("horae convert", "one input file at most"));
     return EXIT_USAGE;
   }
   const input = parsed.positionals[0] ?? "-";

@@ -5,6 +5,7 @@ import { parseArgs } from "node:util";
 import { DEFAULT_MULTICAST_GROUP, type NtpConfig } from "../config/config_model.ts";
 import { normalizeConfig } from "../config/normalize.ts";
 import { MAX_KEY_ID, MIN_KEY_ID } from "../config/validate.ts";
+import { longOptions, type OptionHelp, optionHelp, parseArgsMessage } from "./usage.ts";
 
 /** Everything ntpd's command line can say. Options a later issue implements are stored as given. */
 export interface NtpdOptions {
@@ -160,16 +161,63 @@ const OPTIONS = {
 } as const;
 
 /**
+ * The one-line help of each option, with the value's name for those that take one: the keys are
+ * OPTIONS' own, so an option cannot be added without its help.
+ */
+const HELP: { [K in keyof typeof OPTIONS]: readonly [value: string, help: string] } = {
+  ipv4: ["", "resolve and use IPv4 addresses only"],
+  ipv6: ["", "resolve and use IPv6 addresses only"],
+  authreq: ["", "require authentication for broadcast and symmetric passive peers (enable auth)"],
+  authnoreq: ["", "do not require that authentication (disable auth)"],
+  bcastsync: ["", "listen for broadcast servers (broadcastclient)"],
+  configfile: ["FILE", "read the configuration from FILE (default /etc/ntp.conf)"],
+  "debug-level": ["", "raise the debug level by one (repeatable)"],
+  "set-debug-level": ["LEVEL", "set the debug level (0-255)"],
+  driftfile: ["FILE", "the drift file (overrides driftfile)"],
+  panicgate: ["", "allow the first correction to exceed the panic threshold"],
+  jaildir: ["DIR", "chroot to DIR after start-up (with -u)"],
+  interface: ["IFACE", "listen on this interface or address (repeatable)"],
+  keyfile: ["FILE", "the symmetric key file (overrides keys)"],
+  logfile: ["FILE", "log to FILE instead of standard error (overrides logfile)"],
+  novirtualips: ["", "do not listen on virtual (alias) addresses"],
+  mcastsync: ["", "listen for multicast servers on 224.0.1.1 (multicastclient)"],
+  nofork: ["", "do not fork (Horae always stays in the foreground)"],
+  nice: ["", "run at the highest priority"],
+  pidfile: ["FILE", "write the process id to FILE (overrides pidfile)"],
+  priority: ["N", "run at this real-time priority"],
+  quit: ["", "set the time once and exit, like ntpdate"],
+  propagationdelay: ["SEC", "broadcast/multicast propagation delay, seconds (broadcastdelay)"],
+  statsdir: ["DIR", "the statistics folder (overrides statsdir)"],
+  trustedkey: ["KEY", "trust this key id (repeatable)"],
+  user: ["USER[:GROUP]", "drop root privileges to this user after binding"],
+  updateinterval: ["SEC", "rescan the interfaces every SEC seconds (0: never)"],
+  var: ["NAME=VALUE", "set a system variable (setvar)"],
+  dvar: ["NAME=VALUE", "set a system variable listed by default (setvar ... default)"],
+  slew: ["", "slew only, for offsets up to 600 s (step threshold 600 s)"],
+  toml: ["", "the configuration file is TOML whatever its name"],
+  observe: ["", "never steer the system clock (corrections go to a virtual clock)"],
+  help: ["", "print this help and exit"],
+  version: ["", "print the version and exit"],
+};
+
+/** ntpd's long options, `--name`, for "did you mean". */
+export const NTPD_LONG_OPTIONS: readonly string[] = longOptions(OPTIONS);
+
+/** Every option of `horae run` / `ntpd` that is ntpd's (or --toml, --observe), one line each. */
+export const NTPD_OPTION_HELP: readonly OptionHelp[] = optionHelp(OPTIONS, HELP);
+
+/**
  * Parses ntpd's command line (without the program name). Short options combine (`-gqx`), take
  * their value attached or separate (`-c/etc/ntp.conf`, `-c /etc/ntp.conf`), and each `-d` adds
- * one to the debug level. Returns a usage error message instead of throwing.
+ * one to the debug level. Returns a usage error message instead of throwing; an unknown long
+ * option gets "did you mean" among ntpd's and `alsoKnown` (the caller's own options).
  */
-export function parseNtpdArgs(argv: string[]): NtpdArgsResult {
+export function parseNtpdArgs(argv: string[], alsoKnown: readonly string[] = []): NtpdArgsResult {
   let parsed;
   try {
     parsed = parseArgs({ args: argv, options: OPTIONS, allowPositionals: true, strict: true });
   } catch (e) {
-    return { ok: false, message: (e as Error).message.split("\n")[0] ?? "invalid arguments" };
+    return { ok: false, message: parseArgsMessage(e, [...NTPD_LONG_OPTIONS, ...alsoKnown]) };
   }
   const v = parsed.values;
   if (parsed.positionals.length > 0) {

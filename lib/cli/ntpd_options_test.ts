@@ -1,7 +1,13 @@
 // Tests of ntpd's command line (4.2.4 options, --toml, --observe) and its overrides.
 
 import assert from "node:assert/strict";
-import { applyNtpdOptions, type NtpdOptions, parseNtpdArgs } from "./ntpd_options.ts";
+import {
+  applyNtpdOptions,
+  NTPD_LONG_OPTIONS,
+  NTPD_OPTION_HELP,
+  type NtpdOptions,
+  parseNtpdArgs,
+} from "./ntpd_options.ts";
 import { emptyConfig } from "../config/config_model.ts";
 
 function ok(argv: string[]): NtpdOptions {
@@ -123,8 +129,14 @@ Deno.test("parseNtpdArgs() accepts the 4.2.4 long option names", () => {
 });
 
 Deno.test("parseNtpdArgs() returns usage errors instead of throwing", () => {
-  assert.match(usage(["-z"]), /Unknown option '-z'/);
-  assert.match(usage(["-c"]), /argument missing/);
+  assert.equal(usage(["-z"]), "unknown option -z");
+  assert.equal(usage(["-c"]), "option -c, --configfile needs a value");
+  assert.equal(usage(["--obsrve"]), "unknown option --obsrve (did you mean --observe?)");
+  assert.equal(
+    usage(["--confgfile=x"]),
+    "unknown option --confgfile (did you mean --configfile?)",
+  );
+  assert.equal(usage(["--toml=yes"]), "option --toml takes no value");
   assert.match(usage(["-4", "-6"]), /-4 and -6 cannot be used together/);
   assert.match(usage(["-a", "-A"]), /-a and -A/);
   assert.match(usage(["-t", "0"]), /-t needs a key id \(1-65534\)/);
@@ -186,4 +198,21 @@ Deno.test("applyNtpdOptions() lets the command line override the configuration",
     "/pid",
   ]);
   assert.deepEqual(applyNtpdOptions(base, ok([])), base);
+});
+
+Deno.test("NTPD_OPTION_HELP has one line for every option parseNtpdArgs takes", () => {
+  assert.equal(NTPD_OPTION_HELP.length, NTPD_LONG_OPTIONS.length);
+  for (const name of NTPD_LONG_OPTIONS) {
+    const lines = NTPD_OPTION_HELP.filter((o) => o.synopsis.split(/[ ,]+/).includes(name));
+    assert.equal(lines.length, 1, name);
+    assert.ok(lines[0]!.help.length > 10 && !lines[0]!.help.includes("\n"), name);
+  }
+  // Each short option in the synopsis is the one parseNtpdArgs takes for that long name.
+  assert.ok(NTPD_OPTION_HELP.some((o) => o.synopsis === "-c, --configfile FILE"));
+  assert.ok(parseNtpdArgs(["--configfile", "x"]).ok);
+});
+
+Deno.test("parseNtpdArgs() suggests the caller's own options too", () => {
+  const r = parseNtpdArgs(["--prot", "5"], ["--port", "--listen"]);
+  assert.equal(r.ok ? "" : r.message, "unknown option --prot (did you mean --port?)");
 });

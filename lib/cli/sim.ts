@@ -7,20 +7,46 @@ import { findScenario, type Scenario, SCENARIOS } from "../sim/scenarios.ts";
 import { type RunResult, runScenario } from "../sim/runner.ts";
 import { renderSvg } from "../sim/svg_plot.ts";
 import type { SimMetrics } from "../sim/metrics.ts";
+import { didYouMean } from "../config/did_you_mean.ts";
+import { helpText, longOptions, optionHelp, parseArgsMessage, usageError } from "./usage.ts";
 
-const USAGE = `usage: horae sim --scenario NAME|all [--seed N | --seeds A-B] [--json]
-                 [--log FILE] [--svg FILE] [--duration SEC] [--list]
+const SIM_OPTIONS = {
+  scenario: { type: "string" },
+  seed: { type: "string" },
+  seeds: { type: "string" },
+  json: { type: "boolean", default: false },
+  log: { type: "string" },
+  svg: { type: "string" },
+  duration: { type: "string" },
+  list: { type: "boolean", default: false },
+  discipline: { type: "string", default: "horae" },
+  "no-kernel": { type: "boolean", default: false },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
 
-  --scenario NAME  scenario to run (see --list), or "all"
-  --seed N         random seed (default 1)
-  --seeds A-B      run seeds A..B and print median and worst per scenario
-  --json           one JSON object per run (with --seeds: one summary object per scenario)
-  --log FILE       per-second log: t, true offset (s), frequency error (ppm), correction (ppm)
-  --svg FILE       SVG plot of offset and frequency error
-  --duration SEC   override the scenario's run length
-  --discipline D   clock discipline: horae (default) or ntpd (ntpd 4.2.x PLL/FLL)
-  --no-kernel      with --discipline ntpd: the daemon loop instead of the kernel PLL
-  --list           list the scenarios`;
+/** `horae sim --help`. */
+export const SIM_HELP: string = helpText(
+  `usage: horae sim --scenario NAME|all [--seed N | --seeds A-B] [--json]
+                 [--log FILE] [--svg FILE] [--duration SEC] [--list]`,
+  optionHelp(SIM_OPTIONS, {
+    scenario: ["NAME", 'scenario to run (see --list), or "all"'],
+    seed: ["N", "random seed (default 1)"],
+    seeds: ["A-B", "run seeds A..B and print median and worst per scenario"],
+    json: ["", "one JSON object per run (with --seeds: one summary object per scenario)"],
+    log: ["FILE", "per-second log: t, true offset (s), frequency error (ppm), correction (ppm)"],
+    svg: ["FILE", "SVG plot of offset and frequency error"],
+    duration: ["SEC", "override the scenario's run length"],
+    list: ["", "list the scenarios"],
+    discipline: ["D", "clock discipline: horae (default) or ntpd (ntpd 4.2.x PLL/FLL)"],
+    "no-kernel": ["", "with --discipline ntpd: the daemon loop instead of the kernel PLL"],
+    help: ["", "print this help and exit"],
+  }),
+);
+
+/** A usage error's one line (the `err` callback adds the newline). */
+function usage(message: string): string {
+  return usageError("horae sim", message).trimEnd();
+}
 
 /** The `--json` object of one run (the fields issue 3 requires, then extras). */
 export interface SimJson extends SimMetrics {
@@ -58,31 +84,14 @@ export async function runSim(
 ): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({
-      args,
-      options: {
-        scenario: { type: "string" },
-        seed: { type: "string" },
-        seeds: { type: "string" },
-        json: { type: "boolean", default: false },
-        log: { type: "string" },
-        svg: { type: "string" },
-        duration: { type: "string" },
-        list: { type: "boolean", default: false },
-        discipline: { type: "string", default: "horae" },
-        "no-kernel": { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-      strict: true,
-      allowPositionals: false,
-    });
+    parsed = parseArgs({ args, options: SIM_OPTIONS, strict: true, allowPositionals: false });
   } catch (e) {
-    err(`horae sim: ${(e as Error).message}\n${USAGE}`);
+    err(usage(parseArgsMessage(e, longOptions(SIM_OPTIONS))));
     return 2;
   }
   const v = parsed.values;
   if (v.help) {
-    out(USAGE);
+    out(SIM_HELP.trimEnd());
     return 0;
   }
   if (v.list) {
@@ -90,19 +99,26 @@ export async function runSim(
     return 0;
   }
   if (v.scenario === undefined) {
-    err(`horae sim: --scenario is required\n${USAGE}`);
+    err(usage("--scenario is required"));
     return 2;
   }
   const scenarios = v.scenario === "all" ? [...SCENARIOS] : [findScenario(v.scenario)];
   if (scenarios.some((s) => s === undefined)) {
-    err(`horae sim: unknown scenario "${v.scenario}" (try --list)`);
+    err(
+      `horae sim: unknown scenario "${v.scenario}"${
+        didYouMean(
+          v.scenario,
+          SCENARIOS.map((s) => s.name),
+        )
+      } (see horae sim --list)`,
+    );
     return 2;
   }
   let seeds: number[];
   if (v.seeds !== undefined) {
     const m = /^(\d+)-(\d+)$/.exec(v.seeds);
     if (m === null || Number(m[1]) > Number(m[2])) {
-      err(`horae sim: --seeds wants A-B, got "${v.seeds}"`);
+      err(usage(`--seeds wants A-B, got "${v.seeds}"`));
       return 2;
     }
     seeds = [];
@@ -110,7 +126,7 @@ export async function runSim(
   } else {
     const s = Number(v.seed ?? "1");
     if (!Number.isInteger(s) || s < 0) {
-      err(`horae sim: --seed wants a non-negative integer, got "${v.seed}"`);
+      err(usage(`--seed wants a non-negative integer, got "${v.seed}"`));
       return 2;
     }
     seeds = [s];
@@ -119,18 +135,18 @@ export async function runSim(
   if (v.duration !== undefined) {
     durationSec = Number(v.duration);
     if (!(durationSec > 0)) {
-      err(`horae sim: --duration wants seconds > 0, got "${v.duration}"`);
+      err(usage(`--duration wants seconds > 0, got "${v.duration}"`));
       return 2;
     }
   }
   if (v.discipline !== "horae" && v.discipline !== "ntpd") {
-    err(`horae sim: --discipline wants horae or ntpd, got "${v.discipline}"`);
+    err(usage(`--discipline wants horae or ntpd, got "${v.discipline}"`));
     return 2;
   }
   const discipline: "horae" | "ntpd" = v.discipline;
   const wantSeries = v.log !== undefined || v.svg !== undefined;
   if (wantSeries && (scenarios.length !== 1 || seeds.length !== 1)) {
-    err("horae sim: --log and --svg need one scenario and one seed");
+    err(usage("--log and --svg need one scenario and one seed"));
     return 2;
   }
   const summary = seeds.length > 1;

@@ -4,7 +4,13 @@
 import { LinuxClock } from "../clock/linux_clock.ts";
 import { NullClock } from "../clock/null_clock.ts";
 import type { Clock } from "../clock/clock.ts";
-import { applyNtpdOptions, NTPD_USAGE, parseNtpdArgs } from "../cli/ntpd_options.ts";
+import {
+  applyNtpdOptions,
+  NTPD_OPTION_HELP,
+  NTPD_USAGE,
+  parseNtpdArgs,
+} from "../cli/ntpd_options.ts";
+import { helpText, type OptionHelp, usageError } from "../cli/usage.ts";
 import { formatDiagnostic } from "../config/diagnostics.ts";
 import { loadConfig } from "../config/load_config.ts";
 import {
@@ -27,20 +33,40 @@ import { settingsFromConfig } from "./settings.ts";
 /** Horae's version, printed by --version and in the start-up line. */
 export const HORAE_VERSION = "0.1.0";
 
-/** Options `horae run` takes beyond ntpd's. */
-export const HORAE_RUN_USAGE = `Horae options:
-  --port N             answer on UDP port N instead of 123
-  --listen ADDR        listen on ADDR only (repeatable; default: all IPv4 and IPv6 addresses)
-  --observe            never steer the system clock (corrections go to a virtual clock)
-  --status-file FILE   write the daemon's status as JSON to FILE (atomically, on every change)
-  --toml               the configuration file is TOML
-  --source-check SEC   check sources (pool refill, re-resolution) every SEC seconds (default 60)
-  --unreach-polls N    a source is unreachable after N unanswered polls (1-8, default 8)
-  --server-threads N   answer client requests on N threads sharing each port (SO_REUSEPORT,
-                       1-64, default 1)
-  --loop-lag-ms N      diagnostic: time the event loop with a timer every N ms (1-1000) and put
-                       its lateness into the status file; SIGUSR2 starts a new window
-`;
+/** Options `horae run` takes beyond ntpd's, one line each (see extractHoraeFlags). */
+export const HORAE_RUN_OPTIONS: readonly OptionHelp[] = [
+  { synopsis: "    --port N", help: "answer on UDP port N instead of 123" },
+  {
+    synopsis: "    --listen ADDR",
+    help: "listen on ADDR only (repeatable; default: every IPv4 and IPv6 address)",
+  },
+  {
+    synopsis: "    --status-file FILE",
+    help: "write the daemon's status as JSON to FILE (atomically, on every change)",
+  },
+  {
+    synopsis: "    --source-check SEC",
+    help: "check sources (pool refill, re-resolution) every SEC seconds (default 60)",
+  },
+  {
+    synopsis: "    --unreach-polls N",
+    help: "a source is unreachable after N unanswered polls (1-8, default 8)",
+  },
+  {
+    synopsis: "    --server-threads N",
+    help: "answer client requests on N threads sharing each port (1-64, default 1)",
+  },
+  {
+    synopsis: "    --loop-lag-ms N",
+    help:
+      "diagnostic: event-loop lateness every N ms (1-1000) in the status file (SIGUSR2 starts a new one)",
+  },
+];
+
+/** `horae run --help` / `ntpd --help`: ntpd's options, then Horae's, one line each. */
+export function runHelp(): string {
+  return helpText(NTPD_USAGE, [...NTPD_OPTION_HELP, ...HORAE_RUN_OPTIONS]);
+}
 
 /** Horae's own daemon flags, split from ntpd's. */
 export interface HoraeFlags {
@@ -150,21 +176,25 @@ async function writePidFile(path: string): Promise<void> {
   await writeFileAtomic(path, `${Deno.pid}\n`, 0o644);
 }
 
-/** Runs the daemon until SIGTERM/SIGINT; returns the exit status. */
-export async function runDaemonCommand(argv: string[]): Promise<number> {
+/**
+ * Runs the daemon until SIGTERM/SIGINT; returns the exit status. `program` is how usage errors
+ * name the command ("ntpd", or "horae run").
+ */
+export async function runDaemonCommand(argv: string[], program = "ntpd"): Promise<number> {
   const flags = extractHoraeFlags(argv);
   if (!flags.ok) {
-    stderr(`ntpd: ${flags.message}\n${NTPD_USAGE}${HORAE_RUN_USAGE}`);
+    stderr(usageError(program, flags.message));
     return 2;
   }
-  const parsed = parseNtpdArgs(flags.rest);
+  const horaeNames = HORAE_RUN_OPTIONS.map((o) => o.synopsis.trim().split(" ")[0]!);
+  const parsed = parseNtpdArgs(flags.rest, horaeNames);
   if (!parsed.ok) {
-    stderr(`ntpd: ${parsed.message}\n${NTPD_USAGE}${HORAE_RUN_USAGE}`);
+    stderr(usageError(program, parsed.message));
     return 2;
   }
   const opts = parsed.options;
   if (opts.help) {
-    Deno.stdout.writeSync(new TextEncoder().encode(`${NTPD_USAGE}${HORAE_RUN_USAGE}`));
+    Deno.stdout.writeSync(new TextEncoder().encode(runHelp()));
     return 0;
   }
   if (opts.version) {

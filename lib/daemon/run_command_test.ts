@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { extractHoraeFlags } from "./run_command.ts";
+import { extractHoraeFlags, HORAE_RUN_OPTIONS, runHelp } from "./run_command.ts";
 
 Deno.test("extractHoraeFlags() splits --port, --listen and --status-file from ntpd's options", () => {
   const r = extractHoraeFlags([
@@ -65,4 +65,29 @@ Deno.test("extractHoraeFlags() takes --loop-lag-ms from 1 to 1000", () => {
   assert.equal(extractHoraeFlags(["--loop-lag-ms", "0"]).ok, false);
   assert.equal(extractHoraeFlags(["--loop-lag-ms", "1001"]).ok, false);
   assert.equal(extractHoraeFlags(["--loop-lag-ms", "2.5"]).ok, false);
+});
+
+Deno.test("HORAE_RUN_OPTIONS lists exactly the flags extractHoraeFlags takes, one line each", () => {
+  const values: Record<string, string> = {
+    "--port": "123",
+    "--listen": "::1",
+    "--status-file": "s.json",
+    "--source-check": "5",
+    "--unreach-polls": "2",
+    "--server-threads": "2",
+    "--loop-lag-ms": "10",
+  };
+  const listed = HORAE_RUN_OPTIONS.map((o) => o.synopsis.trim().split(" ")[0]!);
+  assert.deepEqual([...listed].sort(), Object.keys(values).sort());
+  for (const name of listed) {
+    const r = extractHoraeFlags([name, values[name]!, "-n"]);
+    assert.ok(r.ok, name);
+    assert.deepEqual(r.rest, ["-n"], `${name} was not taken`);
+  }
+  // --help: ntpd's options and Horae's, each on exactly one line.
+  const text = runHelp();
+  const help = text.slice(text.indexOf("\noptions:\n")).split("\n");
+  for (const name of [...listed, "--observe", "--configfile", "--help", "--version"]) {
+    assert.equal(help.filter((l) => l.split(/[ ,]+/).includes(name)).length, 1, name);
+  }
 });
