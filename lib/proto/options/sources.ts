@@ -15,12 +15,13 @@ export const MIN_KEY_ID = 1;
 /** Highest symmetric key id (ntpd's NTP_MAXKEY). */
 export const MAX_KEY_ID = 65534;
 
-const POLL_RANGE = {
+const MINPOLL_RANGE = {
   min: NTP_MINPOLL,
   max: NTP_MAXPOLL,
   outside: "clamp",
-  compat: "ntpd 4.2.8 accepts a minpoll of 3",
+  compat: "ntpd 4.2.8 accepts 3",
 } as const;
+const MAXPOLL_RANGE = { min: NTP_MINPOLL, max: NTP_MAXPOLL, outside: "clamp" } as const;
 
 const NO_AUTH = "authentication is not implemented; the source is polled without it";
 
@@ -157,7 +158,7 @@ export const SOURCE_OPTIONS = [
     toml: "minpoll",
     type: "int",
     unit: "log2 s",
-    range: POLL_RANGE,
+    range: MINPOLL_RANGE,
     default: NTP_MINDPOLL,
     doc: "Shortest poll interval.",
     applied: true,
@@ -168,7 +169,7 @@ export const SOURCE_OPTIONS = [
     toml: "maxpoll",
     type: "int",
     unit: "log2 s",
-    range: POLL_RANGE,
+    range: MAXPOLL_RANGE,
     default: NTP_MAXDPOLL,
     doc: "Longest poll interval.",
     applied: true,
