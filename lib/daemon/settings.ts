@@ -111,7 +111,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
           stepout: t.stepoutSec,
           panic: t.panicSec,
           freq: t.freqPpm,
-          dispersion: t.dispersionPpm * 1e-6,
+          dispersion: t.dispersionPpm / 1e6,
           allan: t.allanSec,
           huffpuff: t.huffpuffSec ?? 0,
         },

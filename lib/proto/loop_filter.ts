@@ -17,6 +17,7 @@ import {
   type NtpdState,
   SLEW_ONLY_STEP_SEC,
 } from "./ntpd_discipline.ts";
+import { TINKER_DEFAULTS } from "./options/tinker.ts";
 
 export type { DisciplineAdjustClockAction } from "./ntpd_discipline.ts";
 
@@ -44,15 +45,15 @@ export interface Tinker {
   huffpuff: number;
 }
 
-/** ntpd 4.2.x defaults. */
+/** ntpd 4.2.x defaults, from the option spec (dispersion there in ppm, here in s/s). */
 export const DEFAULT_TINKER: Tinker = {
-  step: 0.128,
-  stepout: 900,
-  panic: 1000,
-  freq: null,
-  dispersion: 15e-6,
-  allan: 1500,
-  huffpuff: 0,
+  step: TINKER_DEFAULTS.stepSec,
+  stepout: TINKER_DEFAULTS.stepoutSec,
+  panic: TINKER_DEFAULTS.panicSec,
+  freq: TINKER_DEFAULTS.freqPpm,
+  dispersion: TINKER_DEFAULTS.dispersionPpm / 1e6,
+  allan: TINKER_DEFAULTS.allanSec,
+  huffpuff: TINKER_DEFAULTS.huffpuffSec ?? 0,
 };
 
 /** Options from the command line and configuration. */

@@ -2,7 +2,7 @@
 // semantics: seconds and ppm; TOML [tinker]), plus Horae's `discipline` extension.
 
 import { HORAE_TINKER_OPTIONS } from "./horae.ts";
-import { option, section } from "./option_spec.ts";
+import { defaultsOf, option, section } from "./option_spec.ts";
 
 /** ntpd 4.2.x's tinker options (model `tinker`). */
 export const NTPD_TINKER_OPTIONS = [
@@ -95,6 +95,9 @@ export const NTPD_TINKER_OPTIONS = [
     applied: "the kernel tick is never changed",
   }),
 ] as const;
+
+/** ntpd 4.2.x's tinker defaults, in the spec's units (seconds, ppm); null: not set. */
+export const TINKER_DEFAULTS = defaultsOf(NTPD_TINKER_OPTIONS);
 
 /** Every tinker option: ntpd's and Horae's. */
 export const TINKER_OPTIONS = [...NTPD_TINKER_OPTIONS, ...HORAE_TINKER_OPTIONS] as const;
