@@ -2,7 +2,7 @@
 // 4.2.x's tos; TOML [tos]), with ntpd's clamps and its consistency checks.
 
 import { MAXDIST, MAXSTRAT, NTP_MAXCLOCK, NTP_MINCLOCK } from "../constants.ts";
-import { option, type RuleIssue, section } from "./option_spec.ts";
+import { defaultsOf, option, type RuleIssue, section } from "./option_spec.ts";
 
 /** The tos settings (model `tos`). */
 export const TOS_OPTIONS = [
@@ -126,6 +126,9 @@ export const TOS_OPTIONS = [
     applied: "orphan mode starts as soon as synchronisation is lost",
   }),
 ] as const;
+
+/** ntpd 4.2.x's tos defaults, in the spec's units. */
+export const TOS_DEFAULTS = defaultsOf(TOS_OPTIONS);
 
 const BROKEN = "the daemon will not operate properly (ntpd logs the same and goes on)";
 
