@@ -81,16 +81,24 @@ Deno.test("interop: ntpdig accepts Horae on port 123 and tshark decodes the exch
     const horae = await startHorae({ conf: LOCAL_CONF, port: 123, netns: ns });
     try {
       await capture.waitFor(/Capturing on/, 10_000);
-      const dig = await runGuarded([ntpdig, "-t", "2", "127.0.0.1"], {
+      // Four samples; ntpdig reports the one with the smallest synchronisation distance.
+      const dig = await runGuarded([ntpdig, "-t", "2", "-p", "4", "127.0.0.1"], {
         netns: ns,
         timeoutMs: 20_000,
       });
       assert.equal(dig.code, 0, dig.output);
       // "2026-11-21 23:40:15.123456 (+0000) +0.000012 +/- 0.000050 127.0.0.1 s10 no-leap"
-      const m = dig.output.match(/ ([+-]\d+\.\d+) \+\/- [\d.]+ 127\.0\.0\.1 s(\d+) /);
+      const m = dig.output.match(/ ([+-]\d+\.\d+) \+\/- ([\d.]+) 127\.0\.0\.1 s(\d+) /);
       assert.ok(m, `unexpected ntpdig output:\n${dig.output}`);
-      assert.ok(Math.abs(Number(m[1])) < LOOPBACK_OFFSET_SEC, `ntpdig offset ${m[1]} s`);
-      assert.equal(Number(m[2]), 10);
+      // Both ends read one clock: with correct timestamps the offset lies within half the round
+      // trip (ntpdig's "+/-": delay/2 plus precision), however loaded the machine is.
+      const [offsetSec, boundSec] = [Number(m[1]), Number(m[2])];
+      assert.ok(boundSec < 0.5, `ntpdig's error bound ${boundSec} s`);
+      assert.ok(
+        Math.abs(offsetSec) <= boundSec + 1e-6,
+        `ntpdig offset ${offsetSec} s outside its bound ±${boundSec} s`,
+      );
+      assert.equal(Number(m[3]), 10);
 
       const q = await chronydMeasure(chronyd, "127.0.0.1", 123, "", { netns: ns });
       assert.notEqual(q.offsetSec, null, q.output);

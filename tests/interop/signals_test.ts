@@ -20,6 +20,17 @@ function threadsOf(pid: number): number[] {
   }
 }
 
+/** The text of `path` once it exists and is not empty (bounded wait). */
+async function waitForFile(path: string, timeoutMs: number, proc: Proc): Promise<string> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    const text = await Deno.readTextFile(path).catch(() => "");
+    if (text !== "") return text;
+    await sleep(50);
+  }
+  throw new Error(`${path} not written in ${timeoutMs} ms:\n${proc.output}`);
+}
+
 const SIGUSR1 = 10;
 const SIGUSR2 = 12;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -173,7 +184,8 @@ Deno.test("interop: SIGHUP ends the daemon cleanly: log line, drift saved, pid f
     const proc = new Proc(daemonCmd(dir));
     try {
       await proc.waitFor(/Listening on/, 20_000);
-      const pid = Number((await Deno.readTextFile(`${dir}/ntpd.pid`)).trim());
+      // The pid file is written once the daemon has started, just after that line.
+      const pid = Number((await waitForFile(`${dir}/ntpd.pid`, 10_000, proc)).trim());
       assert.equal(pid, proc.child.pid);
       // SIGUSR1 and SIGUSR2 change the debug level, as in ntpd.
       proc.kill("SIGUSR1");
