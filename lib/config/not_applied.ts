@@ -56,6 +56,8 @@ export function notAppliedIssues(
   configured: (path: string) => boolean,
   spelling: Spelling,
   spec: ConfigSpec,
+  /** The keyword as written for the command at a path, when an alias was used (`hop`, `nic`). */
+  spelledAs: (path: string) => string | undefined = () => undefined,
 ): NotAppliedIssue[] {
   const out: NotAppliedIssue[] = [];
   for (const s of spec.sections) {
@@ -66,7 +68,9 @@ export function notAppliedIssues(
         const base = joinPath(s.model, i);
         if (!configured(base)) return;
         const cmd = commandOf(s, el);
-        const whole = spelling === "toml" ? `[[${s.toml}]]` : cmd?.keyword ?? s.id;
+        const whole = spelling === "toml"
+          ? `[[${s.toml}]]`
+          : spelledAs(base) ?? cmd?.keyword ?? s.id;
         if (cmd !== undefined && cmd.applied !== true) {
           out.push({ path: base, message: message(whole, cmd.applied) });
           return;
@@ -111,7 +115,7 @@ export function notAppliedIssues(
           : joinPath(s.model, first.part.at, first.o.field);
         const name = spelling === "toml"
           ? (cmd.form === "options" ? `[${s.toml}]` : `${s.toml}.${first.o.toml}`)
-          : cmd.keyword;
+          : spelledAs(path) ?? cmd.keyword;
         out.push({ path, message: message(name, cmd.applied) });
         continue;
       }

@@ -146,6 +146,8 @@ class NtpConfParser {
   readonly #spec: ConfigSpec;
   readonly #keywords: Set<string>;
   readonly #locations = new Map<string, Loc>();
+  /** Model paths set by a command written with an alias (`hop` for ttl, `nic`), and the word. */
+  readonly #spelled = new Map<string, string>();
   readonly #dropped = new Set<string>();
   readonly #readInclude: IncludeReader | undefined;
   readonly #stack: string[] = [];
@@ -237,6 +239,7 @@ class NtpConfParser {
         (p) => this.#locations.has(p),
         "ntp.conf",
         this.#spec,
+        (p) => this.#spelled.get(p),
       )
     ) {
       const loc = this.#locate(issue.path);
@@ -694,6 +697,9 @@ class NtpConfParser {
     }
     const list = getPath(this.config, path) as unknown[];
     this.#mark(path, kw);
+    // The location is the last line's, and so is the word that names it.
+    if (kw.text.toLowerCase() !== command.keyword) this.#spelled.set(path, kw.text.toLowerCase());
+    else this.#spelled.delete(path);
     for (const tok of args) {
       if (o.maxItems !== undefined && list.length >= o.maxItems) {
         this.#warn(
@@ -945,6 +951,7 @@ class NtpConfParser {
       match: matchTok.text,
     });
     this.#mark(`interfaces.${idx}`, kw);
+    this.#spelled.set(`interfaces.${idx}`, kw.text.toLowerCase());
     this.#mark(`interfaces.${idx}.match`, matchTok);
     this.#attachKey = `interfaces.${idx}`;
   }

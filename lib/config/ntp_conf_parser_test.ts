@@ -360,6 +360,12 @@ Deno.test('parseNtpConf() accepts "hop ..." as the manycast TTL list, like ttl',
   assert.ok(r.diagnostics.every((d) => d.code === NOT_APPLIED_CODE), JSON.stringify(r.diagnostics));
   assert.deepEqual(r.config.broadcast.ttl, [1, 2, 4, 8]);
   assert.equal(r.droppedLines, 0);
+  // Reported under the word the (last) line used.
+  assert.deepEqual(r.diagnostics.map((d) => [d.line, d.message.split(" is ")[0]]), [[2, '"ttl"']]);
+  const hop = parseNtpConf("hop 1 2\n", { file: "h.conf" });
+  assert.match(hop.diagnostics[0]?.message ?? "", /^"hop" is parsed but not applied/);
+  const nic = parseNtpConf("nic drop 10.0.0.0/8\n", { file: "n.conf" });
+  assert.match(nic.diagnostics[0]?.message ?? "", /^"nic" is parsed but not applied/);
 });
 
 Deno.test("parseNtpConf() treats object-prototype names as plain unknown words", () => {
