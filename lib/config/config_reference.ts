@@ -82,7 +82,7 @@ function ntpConfOf(s: SectionSpec, o: OptionSpec): string {
   if (o.ntpConf === null) return "(position)";
   const c = s.commands.find((x) => wordsOf(s, x).includes(o.ntpConf as string));
   if (c === undefined) return code(o.ntpConf);
-  if (c.form === "value" || c.form === "list") return code(c.keyword);
+  if (c.form === "value" || c.form === "list" || c.keyword === o.ntpConf) return code(c.keyword);
   if (s.id === "system") return code(`enable/disable ${o.ntpConf}`);
   return code(`${c.keyword} … ${o.ntpConf}`);
 }
@@ -187,14 +187,17 @@ export function renderConfigReference(spec: ConfigSpec = CONFIG_SPEC): string {
   out.push("", "## NOT APPLIED YET", "");
   const seen = new Set<string>();
   for (const s of spec.sections) {
+    // A command not applied says it once; its options only when they add something.
     const items: [string, string][] = [
       ...s.commands.filter((c) => c.applied !== true).map((c): [string, string] => [
         c.keyword,
         c.applied as string,
       ]),
-      ...s.parts.flatMap((p) => p.options).filter((o) => o.applied !== true).map((
-        o,
-      ): [string, string] => [ntpConfOf(s, o).replace(/`/g, ""), o.applied as string]),
+      ...s.parts.flatMap((p) => p.options).filter((o) => {
+        if (o.applied === true || o.ntpConf === null) return false;
+        const c = s.commands.find((x) => wordsOf(s, x).includes(o.ntpConf as string));
+        return c === undefined || c.applied !== o.applied;
+      }).map((o): [string, string] => [ntpConfOf(s, o).replace(/`/g, ""), o.applied as string]),
     ];
     for (const [name, what] of items) {
       const line = `- ${code(name)} (${s.title}): ${what}.`;
