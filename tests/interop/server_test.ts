@@ -65,62 +65,65 @@ Deno.test("interop: ntpdig accepts Horae on port 123 and tshark decodes the exch
   await withNetns("hsrv", async (ns) => {
     const dir = await tempDir("cap-");
     const pcap = `${dir}/ntp.pcap`;
-    const capture = new Proc([
-      "ip",
-      "netns",
-      "exec",
-      ns,
-      tshark,
-      "-i",
-      "lo",
-      "-f",
-      "udp port 123",
-      "-w",
-      pcap,
-    ]);
-    const horae = await startHorae({ conf: LOCAL_CONF, port: 123, netns: ns });
     try {
-      await capture.waitFor(/Capturing on/, 10_000);
-      // Four samples; ntpdig reports the one with the smallest synchronisation distance.
-      const dig = await runGuarded([ntpdig, "-t", "2", "-p", "4", "127.0.0.1"], {
-        netns: ns,
-        timeoutMs: 20_000,
-      });
-      assert.equal(dig.code, 0, dig.output);
-      // "2026-11-21 23:40:15.123456 (+0000) +0.000012 +/- 0.000050 127.0.0.1 s10 no-leap"
-      const m = dig.output.match(/ ([+-]\d+\.\d+) \+\/- ([\d.]+) 127\.0\.0\.1 s(\d+) /);
-      assert.ok(m, `unexpected ntpdig output:\n${dig.output}`);
-      // Both ends read one clock: with correct timestamps the offset lies within half the round
-      // trip (ntpdig's "+/-": delay/2 plus precision), however loaded the machine is.
-      const [offsetSec, boundSec] = [Number(m[1]), Number(m[2])];
-      assert.ok(boundSec < 0.5, `ntpdig's error bound ${boundSec} s`);
-      assert.ok(
-        Math.abs(offsetSec) <= boundSec + 1e-6,
-        `ntpdig offset ${offsetSec} s outside its bound ±${boundSec} s`,
-      );
-      assert.equal(Number(m[3]), 10);
+      const capture = new Proc([
+        "ip",
+        "netns",
+        "exec",
+        ns,
+        tshark,
+        "-i",
+        "lo",
+        "-f",
+        "udp port 123",
+        "-w",
+        pcap,
+      ]);
+      const horae = await startHorae({ conf: LOCAL_CONF, port: 123, netns: ns });
+      try {
+        await capture.waitFor(/Capturing on/, 10_000);
+        // Four samples; ntpdig reports the one with the smallest synchronisation distance.
+        const dig = await runGuarded([ntpdig, "-t", "2", "-p", "4", "127.0.0.1"], {
+          netns: ns,
+          timeoutMs: 20_000,
+        });
+        assert.equal(dig.code, 0, dig.output);
+        // "2026-11-21 23:40:15.123456 (+0000) +0.000012 +/- 0.000050 127.0.0.1 s10 no-leap"
+        const m = dig.output.match(/ ([+-]\d+\.\d+) \+\/- ([\d.]+) 127\.0\.0\.1 s(\d+) /);
+        assert.ok(m, `unexpected ntpdig output:\n${dig.output}`);
+        // Both ends read one clock: with correct timestamps the offset lies within half the round
+        // trip (ntpdig's "+/-": delay/2 plus precision), however loaded the machine is.
+        const [offsetSec, boundSec] = [Number(m[1]), Number(m[2])];
+        assert.ok(boundSec < 0.5, `ntpdig's error bound ${boundSec} s`);
+        assert.ok(
+          Math.abs(offsetSec) <= boundSec + 1e-6,
+          `ntpdig offset ${offsetSec} s outside its bound ±${boundSec} s`,
+        );
+        assert.equal(Number(m[3]), 10);
 
-      const q = await chronydMeasure(chronyd, "127.0.0.1", 123, "", { netns: ns });
-      assert.notEqual(q.offsetSec, null, q.output);
-      assert.ok(Math.abs(q.offsetSec!) < LOOPBACK_OFFSET_SEC, q.output);
+        const q = await chronydMeasure(chronyd, "127.0.0.1", 123, "", { netns: ns });
+        assert.notEqual(q.offsetSec, null, q.output);
+        assert.ok(Math.abs(q.offsetSec!) < LOOPBACK_OFFSET_SEC, q.output);
+      } finally {
+        await horae.stop();
+        await new Promise((r) => setTimeout(r, 300));
+        await capture.stop();
+      }
+      const decoded = await runGuarded([tshark, "-r", pcap, "-V"], { timeoutMs: 30_000 });
+      const frames = decoded.output.match(/^Network Time Protocol/gm) ?? [];
+      assert.ok(
+        frames.length >= 6,
+        `expected ntpdig and chronyd exchanges, got ${frames.length} NTP frames`,
+      );
+      assert.match(decoded.output, /Mode: server \(4\)/);
+      assert.doesNotMatch(decoded.output, /Malformed|\[Expert Info \((Error|Warning)/);
+      const expert = await runGuarded([tshark, "-r", pcap, "-q", "-z", "expert,warn"], {
+        timeoutMs: 30_000,
+      });
+      assert.doesNotMatch(expert.output, /^\s*(Errors|Warns) \(\d+\)/m, expert.output);
     } finally {
-      await horae.stop();
-      await new Promise((r) => setTimeout(r, 300));
-      await capture.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
     }
-    const decoded = await runGuarded([tshark, "-r", pcap, "-V"], { timeoutMs: 30_000 });
-    const frames = decoded.output.match(/^Network Time Protocol/gm) ?? [];
-    assert.ok(
-      frames.length >= 6,
-      `expected ntpdig and chronyd exchanges, got ${frames.length} NTP frames`,
-    );
-    assert.match(decoded.output, /Mode: server \(4\)/);
-    assert.doesNotMatch(decoded.output, /Malformed|\[Expert Info \((Error|Warning)/);
-    const expert = await runGuarded([tshark, "-r", pcap, "-q", "-z", "expert,warn"], {
-      timeoutMs: 30_000,
-    });
-    assert.doesNotMatch(expert.output, /^\s*(Errors|Warns) \(\d+\)/m, expert.output);
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
   });
 });
 
