@@ -11,6 +11,8 @@
 // tests/support/peers.ts needPeers) are counted as ignored, never as passed.
 // deno-lint-ignore-file no-console
 
+import { countJunit } from "./junit.ts";
+
 const started = performance.now();
 const deno = Deno.execPath();
 const root = new URL("..", import.meta.url).pathname;
@@ -117,21 +119,12 @@ for (const r of results) {
     failures.push(`deno test (${r.name}) produced no report`);
     continue;
   }
-  let failedHere = 0;
-  for (
-    const m of r.xml.matchAll(
-      /<testcase\b[^>]*?name="([^"]*)"[^>]*?(\/>|>([\s\S]*?)<\/testcase>)/g,
-    )
-  ) {
-    const body = m[3] ?? "";
-    if (/<failure\b|<error\b/.test(body)) {
-      failed++;
-      failedHere++;
-      failures.push(m[1]!);
-    } else if (/<skipped\b/.test(body)) ignored++;
-    else passed++;
-  }
-  if (!r.ok && failedHere === 0) {
+  const counts = countJunit(r.xml);
+  passed += counts.passed;
+  failed += counts.failed;
+  ignored += counts.ignored;
+  failures.push(...counts.failures);
+  if (!r.ok && counts.failed === 0) {
     // A module that failed to load, or an uncaught error between tests.
     failed++;
     failures.push(`deno test (${r.name}) exited non-zero`);
