@@ -2,22 +2,44 @@
 // control protocol).
 
 import type { SocketAddress } from "../net/transport.ts";
-import type { ServerStats, SystemState } from "../proto/server.ts";
+import type { DiscardSettings, MruStats } from "../proto/access/mru.ts";
+import type { SystemState } from "../proto/server.ts";
+import type { SysStatsSnapshot } from "../proto/sys_stats.ts";
 import type { SystemSnapshot } from "../proto/system.ts";
 import type { VirtualCorrection } from "../clock/virtual_clock.ts";
 import type { TimekeeperCounters } from "./timekeeper.ts";
 import type { LoopLagSummary } from "./loop_lag.ts";
 import type { ServerThreadStatus } from "./server_workers.ts";
 
+/** The MRU list as the status file shows it. */
+export interface MruStatus extends MruStats {
+  /** True while packets are recorded (`enable monitor`, or restrict uses limited/kod). */
+  monitoring: boolean;
+  /** The list's memory, bytes (fixed: allocated at start). */
+  bytes: number;
+  /** The `discard` settings in force. */
+  discard: DiscardSettings;
+}
+
 /** A point-in-time view for tests, the status file and the control protocol. */
 export interface DaemonStatus {
   /** What replies carry now. */
   state: SystemState;
-  server: ServerStats;
+  /** ntpd's sysstats counters, exact, summed over every thread. */
+  sysstats: SysStatsSnapshot;
+  /** Server replies sent by every thread (kisses are in sysstats). */
+  server: { replied: number; cryptoNak: number };
+  /** The MRU list (monitoring and rate control). */
+  mru: MruStatus;
   /** Per server thread (0 = main thread); only the main thread without `--server-threads`. */
   serverThreads: ServerThreadStatus[];
+  /** Sockets that answer. */
   listening: SocketAddress[];
   kernelTimestamps: boolean[];
+  /** `interface drop` sockets: opened, everything read is discarded. */
+  dropping: SocketAddress[];
+  /** Datagrams discarded on `interface drop` sockets. */
+  interfaceDropped: number;
   driftPpm: number | null;
   /** The core's view, or null when there are no network sources. */
   system: SystemSnapshot | null;

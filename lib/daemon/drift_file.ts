@@ -3,6 +3,8 @@
 // never through a link planted in its folder (lib/files/safe_file.ts).
 
 import { probeWriteFileAtomic, readFileNoFollow, writeFileAtomic } from "../files/safe_file.ts";
+import type { Logger } from "../log/logger.ts";
+import { ErrorOnce } from "./error_once.ts";
 
 /** Mode of a new drift file: readable by all, as ntpd leaves it. */
 export const DRIFT_FILE_MODE = 0o644;
@@ -66,4 +68,43 @@ export async function writeDriftFile(path: string, freqPpm: number): Promise<voi
  */
 export function probeDriftFile(path: string): Promise<string | null> {
   return probeWriteFileAtomic(path);
+}
+
+/**
+ * The daemon's drift file: read once at start, written periodically and at exit with the
+ * discipline's frequency; a failing write is logged once per distinct error.
+ */
+export class DriftFile {
+  readonly path: string;
+  readonly #log: Logger;
+  readonly #errors: ErrorOnce;
+
+  /** The drift file at `path`. */
+  constructor(path: string, log: Logger) {
+    this.path = path;
+    this.#log = log;
+    this.#errors = new ErrorOnce(log, `drift file ${path}`);
+  }
+
+  /** The saved frequency (ppm), or null when there is none or it is unusable (then logged). */
+  async read(): Promise<number | null> {
+    const r = await readDriftFile(this.path);
+    if (r.ok) {
+      this.#log.info(`frequency initialized ${r.freqPpm.toFixed(3)} PPM from ${this.path}`);
+      return r.freqPpm;
+    }
+    if (r.reason !== "missing") this.#log.warn(`drift file ${r.detail}: ignored`);
+    return null;
+  }
+
+  /** Writes `freqPpm` (nothing when null: no frequency is known yet). */
+  async save(freqPpm: number | null): Promise<void> {
+    if (freqPpm === null) return;
+    try {
+      await writeDriftFile(this.path, freqPpm);
+      this.#errors.succeeded();
+    } catch (e) {
+      this.#errors.failed(e as Error);
+    }
+  }
 }

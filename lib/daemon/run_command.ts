@@ -268,6 +268,8 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   const settings = settingsFromConfig(config, {
     ...(flags.port !== null ? { port: flags.port } : {}),
     listen: flags.listen,
+    interfaceOptions: opts.interfaces,
+    noVirtual: opts.noVirtualIps,
     noSteerReason,
     family,
     panicGate: opts.panicGate,

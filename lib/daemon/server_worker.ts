@@ -1,15 +1,23 @@
 // One server worker thread (`--server-threads`): its own SO_REUSEPORT sockets on the daemon's
-// listen addresses and its own Server, answering client (mode 3) requests from the state the
-// main thread publishes, and handing every other datagram to the main thread.
+// listen addresses, its own Server and packet path over the restrict list, MRU list and sysstats
+// counters the main thread shares; it answers what the path says to answer and hands every other
+// verdict ("core", "forward") to the main thread, which acts on it without judging it again.
 
 import { capGet, capSet, geteuid } from "../../ffi/privileges.ts";
 import { NullClock } from "../clock/null_clock.ts";
+import { VirtualClock } from "../clock/virtual_clock.ts";
 import type { ReceivedDatagram, ReplySlot, SocketAddress } from "../net/transport.ts";
 import { type RealtimeReader, realtimeReaderOf, UdpTransport } from "../net/udp_transport.ts";
-import { Server, type ServerStats, unsynchronisedState } from "../proto/server.ts";
-import { answerRequest, isClientRequest } from "./request_path.ts";
+import { MruList } from "../proto/access/mru.ts";
+import { type RestrictEntry, RestrictList } from "../proto/access/restrict.ts";
+import { IpWords } from "../proto/ip.ts";
+import { PacketIn, PacketPath } from "../proto/packet_path.ts";
+import { Server, unsynchronisedState } from "../proto/server.ts";
+import { SysStats } from "../proto/sys_stats.ts";
+import { type ForwardedDatagram, readDatagram } from "./packet_input.ts";
 import { SharedServedState } from "./served_state.ts";
-import { VirtualClock } from "../clock/virtual_clock.ts";
+
+export type { ForwardedDatagram } from "./packet_input.ts";
 
 /** Worker `name` prefix: main.ts runs the worker code when it starts inside such a worker. */
 export const SERVER_WORKER_NAME = "horae-server-thread";
@@ -32,6 +40,14 @@ export interface ServerWorkerInit {
   shared: SharedArrayBuffer;
   /** One Int32: forwarded datagrams the main thread has processed (flow control). */
   credit: SharedArrayBuffer;
+  /** The restrict list's entries (plain data). */
+  restrict: RestrictEntry[];
+  /** The shared MRU list, or null for none. */
+  mru: SharedArrayBuffer | null;
+  /** The shared sysstats counters (this thread writes block `thread`). */
+  sysStats: SharedArrayBuffer;
+  /** `enable monitor`. */
+  monitor: boolean;
   /** Replies are on observe mode's virtual clock (the published correction applies). */
   useVirtual: boolean;
   /** Precision (log2 s) for the state used before the first publication. */
@@ -48,25 +64,22 @@ export interface ServerWorkerInit {
 export type ToServerWorker =
   | ServerWorkerInit
   | { kind: "stop" }
+  /** The restrict list changed (sources mobilised, own addresses). */
+  | { kind: "restrict"; entries: RestrictEntry[] }
+  /** `enable monitor` / `disable monitor`. */
+  | { kind: "monitor"; on: boolean }
   /** Tests: throw an uncaught error ("uncaught") or fail in the packet path ("handler"). */
   | { kind: "crash"; how: "uncaught" | "handler" };
 
-/** A datagram a worker did not answer, for the main thread's packet path. */
-export interface ForwardedDatagram {
-  kind: "packet";
-  /** Index of the listen address it arrived on. */
-  socket: number;
-  data: Uint8Array;
-  peer: SocketAddress;
-  rxUnixSec: number;
-  rxUnixNsec: number;
-  rxKernel: boolean;
-}
-
-/** A worker's counters (cumulative since it started). */
+/**
+ * A worker's own counters (cumulative since it started); what it received and dropped is in the
+ * shared sysstats block.
+ */
 export interface ServerThreadCounters {
-  /** Its Server's counters (mode 3 requests it answered or dropped). */
-  server: ServerStats;
+  /** Server replies it sent (crypto-NAKs included, kisses not: sysstats count those). */
+  replied: number;
+  /** Replies that were a crypto-NAK. */
+  cryptoNak: number;
   /** Datagrams handed to the main thread. */
   forwarded: number;
   /** Datagrams dropped because the main thread had too many of its forwards queued. */
@@ -85,18 +98,25 @@ export type FromServerWorker =
 export type PostToMain = (message: FromServerWorker, transfer?: Transferable[]) => void;
 
 /**
- * The packet logic of a server worker, free of threads: answers mode 3 with its own Server from
- * the shared state (re-read whenever its version moves), forwards everything else with `post`.
+ * The packet logic of a server worker, free of threads: runs the packet path with its own
+ * Server (state re-read from the shared buffer whenever its version moves), answers "reply"
+ * verdicts, and posts the others to the main thread.
  */
 export class ServerThread {
   readonly thread: number;
   readonly #server: Server;
+  readonly #path: PacketPath;
   readonly #shared: SharedServedState;
   readonly #credit: Int32Array;
   readonly #post: PostToMain;
   readonly #maxInFlight: number;
   readonly #virtual: VirtualClock | null;
+  readonly #in = new PacketIn();
+  readonly #dst: IpWords[];
+  readonly #dstPort: number[];
   #version = -1;
+  #replied = 0;
+  #cryptoNak = 0;
   #forwarded = 0;
   #forwardDropped = 0;
   /** Set by the "handler" crash hook: the next datagram throws. */
@@ -106,11 +126,25 @@ export class ServerThread {
   constructor(init: ServerWorkerInit, post: PostToMain) {
     this.thread = init.thread;
     this.#server = new Server(unsynchronisedState(init.precisionLog2));
+    this.#path = new PacketPath({
+      server: this.#server,
+      restrict: RestrictList.fromEntries(init.restrict),
+      mru: init.mru === null ? null : MruList.attach(init.mru, init.thread),
+      counters: SysStats.attach(init.sysStats).counters(init.thread),
+      monitor: init.monitor,
+      serverThread: true,
+    });
     this.#shared = new SharedServedState(init.shared);
     this.#credit = new Int32Array(init.credit, 0, 1);
     this.#post = post;
     this.#maxInFlight = init.maxInFlight;
     this.#virtual = init.useVirtual ? new VirtualClock(new NullClock(), 0) : null;
+    this.#dst = init.addresses.map((a) => {
+      const w = new IpWords();
+      w.parse(a.address.replace(/%.*$/, ""));
+      return w;
+    });
+    this.#dstPort = init.addresses.map((a) => a.port);
     this.sync();
   }
 
@@ -133,39 +167,61 @@ export class ServerThread {
     }
   }
 
-  /** Handles one datagram from listen address `socket`: answers mode 3, forwards the rest. */
+  /** Replaces the restrict list (sent by the main thread when it changes). */
+  setRestrict(entries: RestrictEntry[]): void {
+    this.#path.setRestrict(RestrictList.fromEntries(entries));
+  }
+
+  /** `enable monitor` / `disable monitor`. */
+  setMonitor(on: boolean): void {
+    this.#path.setMonitor(on);
+  }
+
+  /** Handles one datagram from listen address `socket`. */
   handle(socket: number, d: ReceivedDatagram, slot: ReplySlot): void {
     if (this.failNext) {
       this.failNext = false;
       throw new Error("server thread: induced failure (test hook)");
     }
     this.sync();
-    if (isClientRequest(d.data)) {
-      answerRequest(this.#server, d, slot, this.#virtual);
+    const p = this.#in;
+    readDatagram(p, d, this.#virtual);
+    p.dst.copy(this.#dst[socket]!);
+    p.dstPort = this.#dstPort[socket]!;
+    const v = this.#path.handle(p, slot);
+    if (v.kind === "reply") {
+      if (v.kiss === null) this.#replied++;
+      if (v.reason === "bad_auth") this.#cryptoNak++;
       return;
     }
+    if (v.kind === "drop") return;
     if (this.#forwarded - Atomics.load(this.#credit, 0) >= this.#maxInFlight) {
       this.#forwardDropped++;
+      this.#path.forwardDropped();
       return;
     }
     this.#forwarded++;
     const data = d.data.slice();
-    const p = d.peer;
+    const peer = d.peer;
     this.#post({
       kind: "packet",
       socket,
       data,
-      peer: { family: p.family, address: p.address, port: p.port },
+      peer: { family: peer.family, address: peer.address, port: peer.port },
       rxUnixSec: d.rxUnixSec,
       rxUnixNsec: d.rxUnixNsec,
       rxKernel: d.rxKernel,
+      verdict: v.kind,
+      forward: v.forward,
+      restrictFlags: v.restrictFlags,
     }, [data.buffer]);
   }
 
   /** Cumulative counters. */
   counters(): ServerThreadCounters {
     return {
-      server: this.#server.stats(),
+      replied: this.#replied,
+      cryptoNak: this.#cryptoNak,
       forwarded: this.#forwarded,
       forwardDropped: this.#forwardDropped,
     };
@@ -179,7 +235,7 @@ interface WorkerScope {
 }
 
 function counterKey(c: ServerThreadCounters): string {
-  return `${c.server.received} ${c.forwarded} ${c.forwardDropped}`;
+  return `${c.replied} ${c.forwarded} ${c.forwardDropped}`;
 }
 
 /**
@@ -242,6 +298,10 @@ export async function runServerWorker(): Promise<void> {
     if (m?.kind === "stop") {
       stopping = true;
       closeAll();
+    } else if (m?.kind === "restrict") {
+      thread.setRestrict(m.entries);
+    } else if (m?.kind === "monitor") {
+      thread.setMonitor(m.on);
     } else if (m?.kind === "crash" && init.testHooks) {
       if (m.how === "handler") thread.failNext = true;
       else throw new Error("server thread: induced uncaught error (test hook)");

@@ -6,12 +6,12 @@
 import { geteuid } from "../../ffi/privileges.ts";
 import { closeSocket, shutdownSocket } from "../../ffi/socket.ts";
 import type { Logger } from "../log/logger.ts";
-import type { ReceivedDatagram, SocketAddress } from "../net/transport.ts";
-import { fromUnix, type NtpTime } from "../proto/ntp_time.ts";
-import { type ServerDropReason, type ServerStats, zeroServerStats } from "../proto/server.ts";
+import type { SocketAddress } from "../net/transport.ts";
+import type { RestrictEntry } from "../proto/access/restrict.ts";
+import type { SysStats } from "../proto/sys_stats.ts";
 import type { SharedServedState } from "./served_state.ts";
+import type { ForwardedDatagram } from "./packet_input.ts";
 import {
-  type ForwardedDatagram,
   type FromServerWorker,
   SERVER_WORKER_NAME,
   type ServerThreadCounters,
@@ -33,8 +33,21 @@ export interface ServerWorkersOptions {
   useVirtual: boolean;
   precisionLog2: number;
   log: Logger;
-  /** Processes a datagram a worker did not answer, as if it had arrived on socket `socket`. */
-  onDatagram(socket: number, datagram: ReceivedDatagram): void;
+  /** The restrict list's entries when the workers start (later: {@link ServerWorkers.setRestrict}). */
+  restrict: RestrictEntry[];
+  /** The shared MRU list's memory, or null. */
+  mru: SharedArrayBuffer | null;
+  /** The shared sysstats counters (one block per thread; the main thread is 0). */
+  sysStats: SysStats;
+  /** `enable monitor`. */
+  monitor: boolean;
+  /** Acts on a datagram a worker handed over with its verdict (the main thread's side). */
+  onForwarded(datagram: ForwardedDatagram): void;
+  /**
+   * A worker incarnation is gone (stopped, failed or terminated): the main thread releases
+   * what it may have held (the MRU list's lock).
+   */
+  onRetired?(thread: number): void;
   /** Milliseconds between worker counter reports (default 1000). */
   statsIntervalMs?: number;
   /** Delay before restarting a failed worker (default 1000 ms). */
@@ -67,59 +80,18 @@ export interface ServerThreadStatus {
   forwardDropped: number;
 }
 
-/** A datagram a worker forwarded, as the daemon's packet path sees it. */
-class ForwardedReceived implements ReceivedDatagram {
-  readonly data: Uint8Array;
-  readonly peer: SocketAddress;
-  readonly rxUnixSec: number;
-  readonly rxUnixNsec: number;
-  readonly rxKernel: boolean;
-  #rxTime: NtpTime | null = null;
-
-  constructor(m: ForwardedDatagram) {
-    this.data = m.data;
-    this.peer = m.peer;
-    this.rxUnixSec = m.rxUnixSec;
-    this.rxUnixNsec = m.rxUnixNsec;
-    this.rxKernel = m.rxKernel;
-  }
-
-  get rxTime(): NtpTime {
-    this.#rxTime ??= fromUnix(this.rxUnixSec, this.rxUnixNsec);
-    return this.#rxTime;
-  }
-}
-
 /** Counters that are all zero. */
 export function zeroCounters(): ServerThreadCounters {
-  return { server: zeroServerStats(), forwarded: 0, forwardDropped: 0 };
-}
-
-/** `a + b` for server counters (a new object). */
-export function addServerStats(a: ServerStats, b: ServerStats): ServerStats {
-  const dropped = { ...a.dropped };
-  for (const [k, v] of Object.entries(b.dropped)) {
-    dropped[k as ServerDropReason] = (dropped[k as ServerDropReason] ?? 0) + v;
-  }
-  return {
-    received: a.received + b.received,
-    replied: a.replied + b.replied,
-    cryptoNak: a.cryptoNak + b.cryptoNak,
-    dropped,
-  };
+  return { replied: 0, cryptoNak: 0, forwarded: 0, forwardDropped: 0 };
 }
 
 function addCounters(a: ServerThreadCounters, b: ServerThreadCounters): ServerThreadCounters {
   return {
-    server: addServerStats(a.server, b.server),
+    replied: a.replied + b.replied,
+    cryptoNak: a.cryptoNak + b.cryptoNak,
     forwarded: a.forwarded + b.forwarded,
     forwardDropped: a.forwardDropped + b.forwardDropped,
   };
-}
-
-/** Total of the drop counters. */
-export function droppedTotal(s: ServerStats): number {
-  return Object.values(s.dropped).reduce((a, n) => a + n, 0);
 }
 
 /** One worker slot and its current incarnation. */
@@ -147,7 +119,7 @@ class Slot {
 /**
  * Runs the worker threads: starts them one at a time (each must find its own sockets), pushes
  * nothing itself (the state travels in the shared buffer), hands forwarded datagrams to
- * `onDatagram`, restarts a worker that fails (at most `maxFailures` times per
+ * `onForwarded`, restarts a worker that fails (at most `maxFailures` times per
  * `failureWindowMs`; then the remaining threads serve alone) and stops them on {@link stop}.
  */
 export class ServerWorkers {
@@ -157,10 +129,14 @@ export class ServerWorkers {
   #stopping = false;
   /** The effective uid the listen sockets were bound under (SO_REUSEPORT groups are per uid). */
   readonly #bindEuid: number;
+  #restrict: RestrictEntry[];
+  #monitor: boolean;
 
   /** Prepares `count` worker slots; nothing runs before {@link start}. */
   constructor(options: ServerWorkersOptions) {
     this.#o = options;
+    this.#restrict = options.restrict;
+    this.#monitor = options.monitor;
     this.#bindEuid = geteuid();
     this.#slots = Array.from({ length: options.count }, (_, i) => new Slot(i + 1));
   }
@@ -174,26 +150,39 @@ export class ServerWorkers {
   threads(): ServerThreadStatus[] {
     return this.#slots.map((s) => {
       const c = addCounters(s.base, s.current);
+      const t = this.#o.sysStats.threadTotals(s.thread);
       return {
         thread: s.thread,
         running: s.worker !== null,
         restarts: s.restarts,
-        received: c.server.received,
-        replied: c.server.replied,
-        dropped: droppedTotal(c.server),
+        received: t.received,
+        replied: c.replied,
+        dropped: t.dropped,
         forwarded: c.forwarded,
         forwardDropped: c.forwardDropped,
       };
     });
   }
 
-  /** The workers' server counters added up. */
-  serverStats(): ServerStats {
-    let total = zeroServerStats();
-    for (const s of this.#slots) {
-      total = addServerStats(total, addServerStats(s.base.server, s.current.server));
-    }
+  /** The workers' own counters added up. */
+  totals(): ServerThreadCounters {
+    let total = zeroCounters();
+    for (const s of this.#slots) total = addCounters(total, addCounters(s.base, s.current));
     return total;
+  }
+
+  /** Sends the current restrict list to every worker (and to those started later). */
+  setRestrict(entries: RestrictEntry[]): void {
+    this.#restrict = entries;
+    for (const s of this.#slots) {
+      s.worker?.postMessage({ kind: "restrict", entries } as ToServerWorker);
+    }
+  }
+
+  /** `enable monitor` / `disable monitor` on every worker. */
+  setMonitor(on: boolean): void {
+    this.#monitor = on;
+    for (const s of this.#slots) s.worker?.postMessage({ kind: "monitor", on } as ToServerWorker);
   }
 
   /** Test hook: makes worker `thread` fail (needs `testHooks`). */
@@ -250,7 +239,7 @@ export class ServerWorkers {
       switch (m.kind) {
         case "packet":
           try {
-            o.onDatagram(m.socket, new ForwardedReceived(m));
+            o.onForwarded(m);
           } finally {
             Atomics.add(creditView, 0, 1);
           }
@@ -291,6 +280,10 @@ export class ServerWorkers {
       addresses: o.addresses,
       shared: o.shared.buffer,
       credit,
+      restrict: this.#restrict,
+      mru: o.mru,
+      sysStats: o.sysStats.buffer as SharedArrayBuffer,
+      monitor: this.#monitor,
       useVirtual: o.useVirtual,
       precisionLog2: o.precisionLog2,
       statsIntervalMs: o.statsIntervalMs ?? 1000,
@@ -334,6 +327,8 @@ export class ServerWorkers {
     slot.fdsClosed = true;
     slot.base = addCounters(slot.base, slot.current);
     slot.current = zeroCounters();
+    // A worker terminated inside a critical section would leave the shared MRU list locked.
+    if (w !== null) this.#o.onRetired?.(slot.thread);
   }
 
   #failed(slot: Slot, why: string): void {

@@ -12,9 +12,14 @@ import { sockaddrToSocketAddress } from "../net/socket_address.ts";
 import type { ReceivedDatagram, ReplySlot, SocketAddress } from "../net/transport.ts";
 import { UdpTransport } from "../net/udp_transport.ts";
 import { fromTimestamp, fromUnix, type NtpTime, toUnix } from "../proto/ntp_time.ts";
+import { MruList } from "../proto/access/mru.ts";
+import { RES_IGNORE, type RestrictEntry, RestrictList } from "../proto/access/restrict.ts";
+import { PacketIn, PacketPath } from "../proto/packet_path.ts";
 import { Server, type SystemState } from "../proto/server.ts";
+import { SysStats } from "../proto/sys_stats.ts";
 import { Daemon, type DaemonSettings } from "./daemon.ts";
-import { answerRequest } from "./request_path.ts";
+import { readDatagram } from "./packet_input.ts";
+import { PacketRouter } from "./packet_router.ts";
 import { SharedServedState } from "./served_state.ts";
 import { type FromServerWorker, ServerThread, type ServerWorkerInit } from "./server_worker.ts";
 import { ServerWorkers, type ServerWorkersOptions } from "./server_workers.ts";
@@ -77,9 +82,16 @@ function threadInit(shared: SharedServedState, over: Partial<ServerWorkerInit> =
   return {
     kind: "init" as const,
     thread: 1,
-    addresses: [],
+    addresses: [
+      { family: 4 as const, address: "127.0.0.1", port: 123 },
+      { family: 4 as const, address: "127.0.0.1", port: 1123 },
+    ],
     shared: shared.buffer,
     credit: new SharedArrayBuffer(4),
+    restrict: [],
+    mru: null,
+    sysStats: SysStats.create(2, 0, true).buffer as SharedArrayBuffer,
+    monitor: true,
     useVirtual: false,
     precisionLog2: -20,
     statsIntervalMs: 1000,
@@ -87,6 +99,24 @@ function threadInit(shared: SharedServedState, over: Partial<ServerWorkerInit> =
     testHooks: false,
     ...over,
   };
+}
+
+/** The main thread's answer to `d`: its own packet path over `server`, as the router runs it. */
+function mainAnswer(
+  server: Server,
+  d: ReceivedDatagram,
+  out: ReplySlot,
+  virtual: VirtualClock | null,
+): void {
+  const path = new PacketPath({
+    server,
+    restrict: new RestrictList(),
+    mru: null,
+    counters: SysStats.create(1, 0).counters(0),
+  });
+  const p = new PacketIn();
+  readDatagram(p, d, virtual);
+  assert.equal(path.handle(p, out).kind, "reply");
 }
 
 Deno.test("SharedServedState round-trips the state, era-extended times and the virtual model", () => {
@@ -127,12 +157,12 @@ Deno.test("ServerThread replies are byte-identical to the main thread's, right a
     const a = slot();
     const b = slot();
     thread.handle(0, datagram(q, sec, nsec), a);
-    answerRequest(main, datagram(q, sec, nsec), b, null);
+    mainAnswer(main, datagram(q, sec, nsec), b, null);
     assert.equal(a.length, 48);
     assert.deepEqual(a.buffer.subarray(0, a.length), b.buffer.subarray(0, b.length));
     assert.equal(a.stampTransmit, true);
   }
-  assert.equal(thread.counters().server.replied, 3);
+  assert.equal(thread.counters().replied, 3);
 });
 
 Deno.test("ServerThread follows observe mode's virtual clock exactly as the main thread", () => {
@@ -161,7 +191,7 @@ Deno.test("ServerThread follows observe mode's virtual clock exactly as the main
   const a = slot();
   const b = slot();
   thread.handle(0, datagram(q, 1_800_000_020, 500), a);
-  answerRequest(main, datagram(q, 1_800_000_020, 500), b, virtual);
+  mainAnswer(main, datagram(q, 1_800_000_020, 500), b, virtual);
   assert.deepEqual(a.buffer.subarray(0, 48), b.buffer.subarray(0, 48));
   // The receive timestamp really was converted (0.25 s step + slew + frequency).
   const rx = fromTimestamp(new DataView(a.buffer.buffer).getBigUint64(32), t);
@@ -170,11 +200,12 @@ Deno.test("ServerThread follows observe mode's virtual clock exactly as the main
   assert.ok(toUnix(rx).nsec > 250_000_000, `receive time not converted: ${toUnix(rx).nsec} ns`);
 });
 
-Deno.test("ServerThread forwards every non-request with its bytes, peer and kernel time, bounded", () => {
+Deno.test("ServerThread hands on what the path gives the main thread, with its verdict, bounded", () => {
   const shared = new SharedServedState();
   shared.publish(STATE_A, null);
   const posted: FromServerWorker[] = [];
   const init = threadInit(shared, { maxInFlight: 2 });
+  const stats = SysStats.attach(init.sysStats);
   const thread = new ServerThread(init, (m) => void posted.push(m));
   const reply = request();
   reply[0] = 0x24; // mode 4: a server's reply to the daemon's own poll
@@ -193,19 +224,71 @@ Deno.test("ServerThread forwards every non-request with its bytes, peer and kern
   assert.equal(p.rxUnixSec, 1_800_000_001);
   assert.equal(p.rxUnixNsec, 42);
   assert.equal(p.rxKernel, true);
+  assert.deepEqual([p.verdict, p.forward, p.restrictFlags], ["core", null, 0]);
+  const c0 = posted[1]!;
+  assert.ok(c0.kind === "packet");
+  assert.deepEqual([c0.verdict, c0.forward], ["forward", "control"]);
   // Two in flight, none processed: the third is dropped and counted, until the main catches up.
   thread.handle(0, datagram(reply, 1, 1), slot());
   assert.equal(posted.length, 2);
   Atomics.add(new Int32Array(init.credit), 0, 2);
   thread.handle(0, datagram(reply, 1, 1), slot());
   assert.equal(posted.length, 3);
-  // A malformed mode 3 request is the worker's to count, as the main thread would.
+  // A malformed request and mode 7 are the worker's to drop and count, as the main thread would.
   thread.handle(0, datagram(request().subarray(0, 20), 1, 1), slot());
+  const priv = request();
+  priv[0] = 0x27;
+  thread.handle(0, datagram(priv, 1, 1), slot());
   assert.equal(posted.length, 3);
   const c = thread.counters();
-  assert.deepEqual([c.forwarded, c.forwardDropped], [3, 1]);
-  assert.equal(c.server.received, 1);
-  assert.equal(c.server.dropped.too_short, 1);
+  assert.deepEqual([c.forwarded, c.forwardDropped, c.replied], [3, 1, 0]);
+  const snap = stats.snapshot(0);
+  assert.equal(snap.received, 6, "every datagram counted once, in the worker's block");
+  assert.deepEqual([snap.drops.too_short, snap.drops.private_mode, snap.drops.overload], [1, 1, 1]);
+  assert.deepEqual(stats.threadTotals(1), { received: 6, processed: 0, dropped: 3, kissesSent: 0 });
+});
+
+Deno.test("ServerThread: restrict updates from the main thread, and limits shared with it", () => {
+  const shared = new SharedServedState();
+  shared.publish(STATE_A, null);
+  const mru = MruList.create({ maxDepth: 64, shared: true });
+  const restrict = new RestrictList();
+  assert.equal(restrict.addRule("0.0.0.0", 0, ["limited", "kod"]), null);
+  const init = threadInit(shared, {
+    restrict: restrict.entries(),
+    mru: mru.buffer as SharedArrayBuffer,
+  });
+  const stats = SysStats.attach(init.sysStats);
+  const thread = new ServerThread(init, () => assert.fail("nothing to forward"));
+  const main = new PacketPath({
+    server: new Server(STATE_A),
+    restrict,
+    mru,
+    counters: stats.counters(0),
+  });
+  // One client alternating between the threads (as SO_REUSEPORT spreads its ports): the second
+  // request, 0.3 s later, breaks the minimum spacing whichever thread sees it.
+  const a = slot();
+  thread.handle(0, datagram(request(), 1_800_000_000, 0), a);
+  assert.equal(a.length, 48);
+  const p = new PacketIn();
+  readDatagram(p, datagram(request(), 1_800_000_000, 300_000_000), null);
+  const v = main.handle(p, slot());
+  assert.deepEqual([v.kind, v.kiss], ["reply", "RATE"]);
+  const b = slot();
+  thread.handle(0, datagram(request(), 1_800_000_000, 600_000_000), b);
+  assert.equal(b.length, 0, "kisses are spaced per client across threads too");
+  assert.equal(stats.snapshot(0).rateExceeded, 2);
+  assert.equal(stats.snapshot(0).kissesSent, 1);
+  // The main thread's list now ignores the client: the worker follows once told.
+  const ignore: RestrictEntry[] = [...restrict.entries()];
+  ignore.push({ ...ignore[0]!, flags: RES_IGNORE });
+  const next = RestrictList.fromEntries(ignore);
+  thread.setRestrict(next.entries());
+  const c = slot();
+  thread.handle(0, datagram(request(), 1_800_000_100, 0), c);
+  assert.equal(c.length, 0);
+  assert.equal(stats.snapshot(0).drops.ignored, 1);
 });
 
 /** Sends `q` from `n` fresh sockets (distinct source ports) and collects each reply. */
@@ -274,7 +357,16 @@ function mainAndWorker(lines: string[], over: Partial<ServerWorkersOptions> = {}
   shared.publish(STATE_A, null);
   const main = new UdpTransport({ address: "127.0.0.1", reusePort: true });
   const server = new Server(STATE_A);
-  const serving = main.serve((d, s) => answerRequest(server, d, s, null));
+  const sysStats = SysStats.create(2, 0, true);
+  const mru = MruList.create({ maxDepth: 1024, shared: true });
+  const router = new PacketRouter({
+    server,
+    restrict: new RestrictList(),
+    mru,
+    counters: sysStats.counters(0),
+    virtual: null,
+  });
+  const serving = router.serve(router.addSocket(main, "listen"));
   const workers = new ServerWorkers({
     count: 1,
     addresses: [main.localAddress],
@@ -283,13 +375,17 @@ function mainAndWorker(lines: string[], over: Partial<ServerWorkersOptions> = {}
     useVirtual: false,
     precisionLog2: -20,
     log: quietLog(lines),
-    onDatagram: () => {},
+    restrict: [],
+    mru: mru.buffer as SharedArrayBuffer,
+    sysStats,
+    monitor: true,
+    onForwarded: (m) => router.acceptForwarded(m),
     statsIntervalMs: 50,
     // Under `deno test` the first worker waits for main.ts to be type-checked (seconds, cold).
     readyTimeoutMs: 60_000,
     ...over,
   });
-  return { shared, main, server, serving, workers };
+  return { shared, main, server, serving, workers, router, sysStats };
 }
 
 Deno.test("ServerWorkers: a worker thread answers from the state published just before", async () => {
@@ -318,6 +414,33 @@ Deno.test("ServerWorkers: a worker thread answers from the state published just 
     await serving;
   }
   assert.equal(socketsBoundTo(main.localAddress).size, 0, "every socket closed");
+});
+
+Deno.test("ServerWorkers: a restrict change reaches the worker; neither thread answers then", async () => {
+  const { main, serving, workers, router, sysStats } = mainAndWorker([]);
+  try {
+    await workers.start();
+    assert.equal((await queryFromPorts(main.localAddress.port, 16, request())).length, 16);
+    const list = new RestrictList();
+    assert.equal(list.addRule("127.0.0.0", 8, ["ignore"]), null);
+    router.setRestrict(list);
+    workers.setRestrict(list.entries());
+    // The message may land after a first datagram or two: wait until the worker counts ignores.
+    for (let round = 0; sysStats.snapshot(0).drops.ignored < 16; round++) {
+      if (round === 50) assert.fail(`ignored: ${JSON.stringify(sysStats.snapshot(0).drops)}`);
+      await sendFromPorts(main.localAddress.port, 16, request());
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(sysStats.threadTotals(1).dropped > 0, "the worker ignored some itself");
+    const before = sysStats.snapshot(0).processed;
+    await sendFromPorts(main.localAddress.port, 32, request());
+    await until(() => sysStats.snapshot(0).drops.ignored >= 48, 3000, "32 more ignored");
+    assert.equal(sysStats.snapshot(0).processed, before, "nothing answered");
+  } finally {
+    await workers.stop();
+    main.close();
+    await serving;
+  }
 });
 
 Deno.test("ServerWorkers restart a dead worker without leaking its socket, then give up", async () => {
@@ -414,24 +537,36 @@ Deno.test("Daemon --server-threads 2: both threads answer, counters add up, forw
     await until(
       () => {
         const s = daemon.status();
-        return s.server.received === 80 && s.serverThreads[1]!.received > 0 &&
+        const drops = s.sysstats.drops;
+        return s.sysstats.received === 80 && s.server.replied === 32 &&
+          drops.no_handler + drops.private_mode === 48 && s.serverThreads[1]!.received > 0 &&
           s.serverThreads[1]!.forwarded === s.serverThreads[0]!.forwarded;
       },
       3000,
       `counters: ${JSON.stringify(daemon.status().serverThreads)}`,
     );
     const s = daemon.status();
-    assert.equal(s.server.replied, 32);
-    assert.equal(s.server.dropped.control, 24);
-    assert.equal(s.server.dropped.private, 24);
+    assert.equal(s.sysstats.processed, 32);
+    // Mode 6 has no handler yet (the main thread drops it); mode 7 is never served.
+    assert.equal(s.sysstats.drops.no_handler, 24);
+    assert.equal(s.sysstats.drops.private_mode, 24);
     assert.ok(s.serverThreads[0]!.received > 0 && s.serverThreads[1]!.received > 0);
-    assert.ok(s.serverThreads[1]!.forwarded > 0, "some non-requests went through the worker");
-    assert.equal(s.serverThreads[1]!.received, s.serverThreads[1]!.replied, "worker: mode 3 only");
+    assert.ok(s.serverThreads[1]!.forwarded > 0, "some control queries went through the worker");
+    const w = s.serverThreads[1]!;
+    assert.equal(w.received, w.replied + w.dropped + w.forwarded, "the worker's own balance");
+    const all = s.serverThreads.reduce((n, t) => n + t.received, 0);
+    assert.equal(all, 80, "per-thread blocks add up to the sysstats total");
   } finally {
     await daemon.stop();
   }
   assert.equal(socketsBoundTo({ family: 4, address: "127.0.0.1", port }).size, 0);
-  assert.ok(lines.includes("packets received 80, replied 32, dropped 48 (control 24, private 24)"));
+  assert.ok(
+    lines.includes(
+      "packets received 80, replied 32, dropped 48 (private_mode 24, no_handler 24), " +
+        "processed 32, kisses sent 0",
+    ),
+    lines.join("\n"),
+  );
   assert.ok(lines.some((l) => /^server thread 1: received [1-9]\d*, replied/.test(l)));
 });
 

@@ -12,8 +12,12 @@ import type { SourceSetting } from "./source_manager.ts";
 export interface SettingsOverrides {
   /** UDP port to answer on (default 123). */
   port?: number;
-  /** Addresses to bind (default: both wildcards). */
+  /** --listen: exactly these addresses (default: the interface rules decide). */
   listen?: string[];
+  /** -I: interface names or addresses to serve (the configuration's interface rules then unused). */
+  interfaceOptions?: string[];
+  /** -L: do not serve virtual (alias) interfaces. */
+  noVirtual?: boolean;
   /** Why the clock must not be steered (observe mode, missing CAP_SYS_TIME), if so. */
   noSteerReason?: string | null;
   /** Only IPv4 (-4) or only IPv6 (-6). */
@@ -46,11 +50,8 @@ export function listenAddress(text: string, port: number): SocketAddress {
 export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {}): DaemonSettings {
   const port = o.port ?? NTP_PORT;
   const family = o.family ?? "any";
-  let listen = (o.listen ?? []).map((a) => listenAddress(a, port));
-  if (listen.length === 0) {
-    listen = [listenAddress("0.0.0.0", port), listenAddress("::", port)];
-  }
-  listen = listen.filter((a) => familyAllows(family, a.family));
+  const listen = (o.listen ?? []).map((a) => listenAddress(a, port))
+    .filter((a) => familyAllows(family, a.family));
   const refclocks: RefclockSetting[] = config.refclocks.map((r) => ({
     type: r.type,
     unit: r.unit,
@@ -88,8 +89,38 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
     });
   }
   const t = config.tinker;
+  const mru = config.mru;
   return {
     listen,
+    interfaces: {
+      port,
+      family,
+      rules: config.interfaces.map((r) => ({ action: r.action, match: r.match })),
+      interfaceOptions: [...(o.interfaceOptions ?? [])],
+      noVirtual: o.noVirtual ?? false,
+    },
+    access: {
+      restrict: config.restrict.map((r) => ({
+        match: r.match,
+        address: r.address,
+        mask: r.mask,
+        family: r.family,
+        flags: [...r.flags],
+      })),
+      discard: {
+        averageLog2: config.discard.averageLog2,
+        minimumSec: config.discard.minimumSec,
+        monitorSec: config.discard.monitor,
+      },
+      // COMPAT: ntpd lets the later of maxdepth and maxmem win; the model keeps both, and the
+      // entry count (maxdepth) wins here when both are given.
+      mru: {
+        ...(mru.maxdepth !== null ? { maxDepth: mru.maxdepth } : {}),
+        ...(mru.maxmem !== null ? { maxMemBytes: mru.maxmem * 1024 } : {}),
+        ...(mru.maxage !== null ? { maxAgeSec: mru.maxage } : {}),
+      },
+      monitor: config.system.monitor,
+    },
     refclocks,
     driftFile: o.driftFile !== undefined ? o.driftFile : config.files.driftFile,
     noSteerReason: o.noSteerReason ?? null,

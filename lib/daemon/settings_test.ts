@@ -65,10 +65,58 @@ Deno.test("settingsFromConfig() passes tinker, tos, enable/disable and -g/-q/-x 
   assert.deepEqual(s.logConfig, ["=syncall"]);
 });
 
-Deno.test("settingsFromConfig() keeps -4/-6 for listen addresses", () => {
-  const s = settingsFromConfig(emptyConfig(), { family: "ipv6", port: 1123 });
-  assert.deepEqual(s.listen, [{ family: 6, address: "::", port: 1123 }]);
+Deno.test("settingsFromConfig() keeps -4/-6, the port, interface rules, -I and -L for the listen plan", () => {
+  const c = emptyConfig();
+  c.interfaces.push({ action: "ignore", match: "wildcard" }, { action: "listen", match: "lo" });
+  const s = settingsFromConfig(c, {
+    family: "ipv6",
+    port: 1123,
+    interfaceOptions: ["eth0"],
+    noVirtual: true,
+  });
+  assert.deepEqual(s.listen, [], "no --listen: the interface rules decide");
+  assert.deepEqual(s.interfaces, {
+    port: 1123,
+    family: "ipv6",
+    rules: [{ action: "ignore", match: "wildcard" }, { action: "listen", match: "lo" }],
+    interfaceOptions: ["eth0"],
+    noVirtual: true,
+  });
   assert.deepEqual(s.sources, []);
+  const l = settingsFromConfig(emptyConfig(), { listen: ["127.0.0.1", "[::1]"], family: "ipv4" });
+  assert.deepEqual(l.listen, [{ family: 4, address: "127.0.0.1", port: 123 }]);
+});
+
+Deno.test("settingsFromConfig() passes restrict, discard, mru (maxmem in KiB) and monitor", () => {
+  const c = emptyConfig();
+  c.restrict.push(
+    {
+      match: "default",
+      address: "0.0.0.0",
+      mask: "0.0.0.0",
+      family: "ipv4",
+      flags: ["kod", "limited"],
+    },
+    { match: "address", address: "ntp.example", mask: null, family: "any", flags: ["noserve"] },
+    { match: "source", address: "", mask: null, family: "any", flags: ["nomodify"] },
+  );
+  c.discard.averageLog2 = 5;
+  c.discard.minimumSec = 1;
+  c.mru.maxmem = 64;
+  c.mru.maxage = 30;
+  c.system.monitor = false;
+  const a = settingsFromConfig(c).access!;
+  assert.deepEqual(a.restrict!.map((r) => [r.match, r.address, r.mask, r.family, r.flags]), [
+    ["default", "0.0.0.0", "0.0.0.0", "ipv4", ["kod", "limited"]],
+    ["address", "ntp.example", null, "any", ["noserve"]],
+    ["source", "", null, "any", ["nomodify"]],
+  ]);
+  assert.deepEqual(a.discard, { averageLog2: 5, minimumSec: 1, monitorSec: 3000 });
+  assert.deepEqual(a.mru, { maxMemBytes: 64 * 1024, maxAgeSec: 30 });
+  assert.equal(a.monitor, false);
+  const plain = settingsFromConfig(emptyConfig()).access!;
+  assert.deepEqual(plain.mru, {});
+  assert.equal(plain.monitor, true);
 });
 
 Deno.test("settingsFromConfig() passes --source-check and --unreach-polls to the source manager", () => {

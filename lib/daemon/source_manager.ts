@@ -64,6 +64,8 @@ export interface SourceManagerDeps {
   canSend(family: 4 | 6): boolean;
   /** Milliseconds of a monotonic clock (for retirement times). */
   nowMs(): number;
+  /** An association for `address` was mobilised (`present`) or dropped (`restrict source`). */
+  onMember?(address: string, present: boolean): void;
 }
 
 interface Member {
@@ -158,7 +160,7 @@ export class SourceManager {
       for (const m of [...s.members.values()]) {
         const snap = this.#deps.timekeeper.association(m.id);
         if (snap === null) {
-          s.members.delete(m.id);
+          this.#drop(s, m);
           continue;
         }
         if (snap.received > m.received) {
@@ -193,8 +195,13 @@ export class SourceManager {
     }, this.#opts.maintenanceSec * 1000);
   }
 
-  #retire(s: Source, m: Member, why: string): void {
+  #drop(s: Source, m: Member): void {
     s.members.delete(m.id);
+    this.#deps.onMember?.(m.address, false);
+  }
+
+  #retire(s: Source, m: Member, why: string): void {
+    this.#drop(s, m);
     s.retired.set(m.address, this.#deps.nowMs() + this.#opts.retireSec * 1000);
     this.#deps.timekeeper.demobilize(m.id, `${why}, to be replaced`);
   }
@@ -272,7 +279,7 @@ export class SourceManager {
     if (addrs.some((a) => a.address === m.address)) return; // still there: keep polling it
     const next = this.#usable(s, addrs)[0];
     if (next === undefined) return;
-    s.members.delete(m.id);
+    this.#drop(s, m);
     this.#deps.timekeeper.demobilize(m.id, `${s.setting.address} now resolves to ${next.address}`);
     this.#add(s, next);
   }
@@ -286,6 +293,7 @@ export class SourceManager {
       ...(named ? { name: s.setting.address } : {}),
     });
     s.members.set(id, { id, address: a.address, sentAtLastRx: 0, received: 0 });
+    this.#deps.onMember?.(a.address, true);
     s.lastError = null;
   }
 

@@ -133,10 +133,15 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
       ...(sys?.counters ?? {}),
       ...(s.timekeeper ?? {}),
     },
+    // ntpq's sysstats, exact over every thread; received = processed + the sum of `drops`.
+    sysstats: s.sysstats,
     server: s.server,
-    // Per server thread (0 = main thread); `server` above is their sum.
+    mru: s.mru,
+    // Per server thread (0 = main thread); sysstats above are their sum.
     serverThreads: s.serverThreads,
     listening: s.listening.map((a) => ({ address: a.address, port: a.port })),
+    dropping: s.dropping.map((a) => ({ address: a.address, port: a.port })),
+    interfaceDropped: s.interfaceDropped,
     sources: s.sources,
     associations,
     // `--loop-lag-ms`: timer lateness on the main thread (null when the probe is off).

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { fromUnix } from "../proto/ntp_time.ts";
-import { Server, unsynchronisedState } from "../proto/server.ts";
+import { unsynchronisedState } from "../proto/server.ts";
+import { SysStats } from "../proto/sys_stats.ts";
 import type { DaemonStatus } from "./daemon.ts";
 import { isoTime, refidText, statusDocument, writeStatusFile } from "./status_file.ts";
 
@@ -9,10 +10,26 @@ const NOW = fromUnix(1_800_000_000);
 function status(over: Partial<DaemonStatus> = {}): DaemonStatus {
   return {
     state: unsynchronisedState(-20),
-    server: new Server(unsynchronisedState(-20)).stats(),
+    sysstats: SysStats.create(1, 1_800_000_000).snapshot(1_800_000_000),
+    server: { replied: 0, cryptoNak: 0 },
+    mru: {
+      monitoring: true,
+      bytes: 1 << 20,
+      discard: { averageLog2: 3, minimumSec: 2, monitorSec: 3000 },
+      entries: 0,
+      capacity: 12286,
+      added: 0,
+      recycled: 0,
+      notRecorded: 0,
+      busy: 0,
+      kisses: 0,
+      kissesSuppressed: 0,
+    },
     serverThreads: [],
     listening: [{ family: 4, address: "127.0.0.1", port: 123 }],
     kernelTimestamps: [true],
+    dropping: [],
+    interfaceDropped: 0,
     driftPpm: null,
     system: null,
     observe: null,
@@ -201,4 +218,33 @@ Deno.test("statusDocument() lists the per-thread server counters", () => {
   ];
   const doc = JSON.parse(JSON.stringify(statusDocument(status({ serverThreads: threads }), NOW)));
   assert.deepEqual(doc.serverThreads, threads);
+});
+
+Deno.test("statusDocument() shows sysstats, the MRU list and interface drops", () => {
+  const stats = SysStats.create(2, 1_800_000_000);
+  const c = stats.counters(1);
+  c.received();
+  c.version(true);
+  c.dropped("rate_limited");
+  c.kissSent();
+  c.received();
+  c.processed();
+  const doc = JSON.parse(JSON.stringify(statusDocument(
+    status({
+      sysstats: stats.snapshot(1_800_000_060),
+      dropping: [{ family: 4, address: "192.0.2.1", port: 123 }],
+      interfaceDropped: 7,
+    }),
+    NOW,
+  )));
+  assert.equal(doc.sysstats.sinceRestartSec, 60);
+  assert.equal(doc.sysstats.received, 2);
+  assert.equal(doc.sysstats.processed, 1);
+  assert.equal(doc.sysstats.rateExceeded, 1);
+  assert.equal(doc.sysstats.kissesSent, 1);
+  assert.equal(doc.sysstats.drops.rate_limited, 1);
+  assert.equal(doc.mru.capacity, 12286);
+  assert.equal(doc.mru.monitoring, true);
+  assert.deepEqual(doc.dropping, [{ address: "192.0.2.1", port: 123 }]);
+  assert.equal(doc.interfaceDropped, 7);
 });

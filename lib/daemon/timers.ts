@@ -18,3 +18,26 @@ export const realTimers: Timers = {
   setTimeout: (fn, delayMs) => Number(setTimeout(fn, Math.max(0, Math.min(MAX_TIMER_MS, delayMs)))),
   clearTimeout: (handle) => clearTimeout(handle),
 };
+
+/**
+ * Calls `fn` every `sec` seconds on `timers` (each call re-arms the next, so a slow `fn` never
+ * overlaps itself) until the returned function is called.
+ */
+export function repeat(timers: Timers, sec: number, fn: () => void): () => void {
+  let handle: number | null = null;
+  let stopped = false;
+  const arm = () => {
+    handle = timers.setTimeout(() => {
+      handle = null;
+      if (stopped) return;
+      fn();
+      if (!stopped) arm();
+    }, sec * 1000);
+  };
+  arm();
+  return () => {
+    stopped = true;
+    if (handle !== null) timers.clearTimeout(handle);
+    handle = null;
+  };
+}

@@ -1,0 +1,234 @@
+// The main thread's side of the one packet path: every datagram from the daemon's sockets, and
+// every datagram a server thread hands over, goes through the core's PacketPath; the router only
+// carries out the verdict (send the reply, hand the datagram to the timekeeping core, forward it
+// to a main-thread handler) and never looks at a packet's mode itself.
+
+import type { VirtualClock } from "../clock/virtual_clock.ts";
+import type { DatagramHandler, ReplySlot, SocketAddress, Transport } from "../net/transport.ts";
+import type { MruList } from "../proto/access/mru.ts";
+import type { RestrictList } from "../proto/access/restrict.ts";
+import { IpWords } from "../proto/ip.ts";
+import { type NtpTime, toUnix } from "../proto/ntp_time.ts";
+import { PacketIn, PacketPath, type Verdict } from "../proto/packet_path.ts";
+import type { Server } from "../proto/server.ts";
+import type { SysCounters } from "../proto/sys_stats.ts";
+import { isLoopback } from "./listen_plan.ts";
+import { coreReceiveTime, type ForwardedDatagram, readDatagram } from "./packet_input.ts";
+
+/** Hands a datagram to the timekeeping core (`rxTime` on the core's clock). */
+export type CoreHandler = (data: Uint8Array, peer: SocketAddress, rxTime: NtpTime) => void;
+
+/** What a socket is for (ntp.conf `interface listen` / `interface drop`). */
+export type SocketRole = "listen" | "drop";
+
+/** Options of a {@link PacketRouter}. */
+export interface PacketRouterOptions {
+  /** The main thread's Server. */
+  server: Server;
+  restrict: RestrictList;
+  mru: MruList | null;
+  /** The main thread's sysstats block. */
+  counters: SysCounters;
+  /** `enable monitor` (default true). */
+  monitor?: boolean;
+  /** Observe mode's virtual clock when replies are served on it, else null. */
+  virtual: VirtualClock | null;
+}
+
+interface RoutedSocket {
+  transport: Transport;
+  role: SocketRole;
+  dst: IpWords;
+  dstPort: number;
+}
+
+/** Counters of the router itself (sysstats count the packet path's side). */
+export interface RouterCounters {
+  /** Datagrams read and discarded on `interface drop` sockets. */
+  interfaceDropped: number;
+  /** Datagrams taken from server threads. */
+  forwardedIn: number;
+}
+
+/** The main thread's packet routing. */
+export class PacketRouter {
+  /** The main thread's packet path. */
+  readonly path: PacketPath;
+  readonly #virtual: VirtualClock | null;
+  readonly #sockets: RoutedSocket[] = [];
+  readonly #in = new PacketIn();
+  #core: CoreHandler | null = null;
+  #slot: ReplySlot = newSlot(2048);
+  #interfaceDropped = 0;
+  #forwardedIn = 0;
+  #stopped = false;
+
+  /** A router over a new packet path. */
+  constructor(o: PacketRouterOptions) {
+    this.#virtual = o.virtual;
+    this.path = new PacketPath({
+      server: o.server,
+      restrict: o.restrict,
+      mru: o.mru,
+      counters: o.counters,
+      ...(o.monitor !== undefined ? { monitor: o.monitor } : {}),
+      // Nothing on this thread takes replies until the core starts; control and peer modes
+      // have no handler yet (they are dropped and counted as such).
+      handlers: { core: false, control: false, peer: false },
+    });
+  }
+
+  /** Adds a bound socket; returns its index (the one server threads name it by). */
+  addSocket(transport: Transport, role: SocketRole): number {
+    const dst = new IpWords();
+    dst.parse(transport.localAddress.address.replace(/%.*$/, ""));
+    this.#sockets.push({ transport, role, dst, dstPort: transport.localAddress.port });
+    return this.#sockets.length - 1;
+  }
+
+  /** The sockets, in index order. */
+  get transports(): Transport[] {
+    return this.#sockets.map((s) => s.transport);
+  }
+
+  /** The role of socket `index`. */
+  role(index: number): SocketRole | null {
+    return this.#sockets[index]?.role ?? null;
+  }
+
+  /** Serves socket `index` until it closes. */
+  serve(index: number): Promise<void> {
+    const s = this.#sockets[index]!;
+    return s.transport.serve(this.#handler(s));
+  }
+
+  /** Sets (or removes) the timekeeping core that takes replies to the daemon's polls. */
+  setCore(core: CoreHandler | null): void {
+    this.#core = core;
+    this.path.setHandlers({ core: core !== null });
+  }
+
+  /** Replaces the restrict list (the configuration's, own addresses and sources). */
+  setRestrict(list: RestrictList): void {
+    this.path.setRestrict(list);
+  }
+
+  /** The router's counters. */
+  counters(): RouterCounters {
+    return { interfaceDropped: this.#interfaceDropped, forwardedIn: this.#forwardedIn };
+  }
+
+  /** True when a socket of `family` can send the daemon's own requests. */
+  canSend(family: 4 | 6): boolean {
+    return this.#sockets.some((s) =>
+      s.role === "listen" && s.transport.localAddress.family === family
+    );
+  }
+
+  /**
+   * Sends a client request of the timekeeping core from a socket of the destination's family
+   * (the wildcard first, then one on the same side of loopback; never an `interface drop`
+   * socket, whose replies would be discarded) and reports when it left on the core's clock
+   * (kernel transmit timestamps are system clock readings, converted like receive timestamps).
+   */
+  sendRequest(
+    data: Uint8Array,
+    to: SocketAddress,
+    onTransmit?: (at: NtpTime, kernel: boolean) => void,
+  ): boolean {
+    let pick: Transport | null = null;
+    let score = -1;
+    const toLoopback = isLoopback(to.family, to.address);
+    for (const s of this.#sockets) {
+      const a = s.transport.localAddress;
+      if (s.role !== "listen" || a.family !== to.family) continue;
+      const wildcard = s.dst.family === 4
+        ? s.dst.w0 === 0
+        : (s.dst.w0 | s.dst.w1 | s.dst.w2 | s.dst.w3) === 0;
+      const score1 = wildcard ? 2 : isLoopback(a.family, a.address) === toLoopback ? 1 : 0;
+      if (score1 > score) {
+        pick = s.transport;
+        score = score1;
+      }
+    }
+    if (pick === null) return false;
+    if (onTransmit === undefined) {
+      pick.send(data, to, false);
+      return true;
+    }
+    const virtual = this.#virtual;
+    return pick.sendRequest(data, to, (t) => {
+      onTransmit(coreReceiveTime(0, 0, t.kernel, virtual, t.time), t.kernel);
+    });
+  }
+
+  /** After this, datagrams handed over by server threads are ignored (the sockets are closing). */
+  stop(): void {
+    this.#stopped = true;
+  }
+
+  #handler(s: RoutedSocket): DatagramHandler {
+    if (s.role === "drop") return () => void this.#interfaceDropped++;
+    const p = this.#in;
+    return (d, slot) => {
+      readDatagram(p, d, this.#virtual);
+      p.dst.copy(s.dst);
+      p.dstPort = s.dstPort;
+      const v = this.path.handle(p, slot);
+      if (v.kind === "reply") this.#sendMore(v, s.transport, d.peer);
+      else if (v.kind === "core") {
+        this.#core!(d.data, d.peer, coreReceiveTime(0, 0, d.rxKernel, this.#virtual, d.rxTime));
+      }
+    };
+  }
+
+  /** Mode 6 answers come in fragments: the first is in the slot, the rest follow. */
+  #sendMore(v: Verdict, t: Transport, peer: SocketAddress): void {
+    for (const more of v.more) t.send(more, peer, false);
+  }
+
+  /**
+   * A datagram a server thread handed over: the main thread's side of its verdict (counted here),
+   * carried out as if it had arrived on socket `m.socket`.
+   */
+  acceptForwarded(m: ForwardedDatagram): void {
+    // The main sockets close before the workers are told to stop: what they forward meanwhile
+    // has no socket to be answered on.
+    if (this.#stopped) return;
+    const s = this.#sockets[m.socket];
+    if (s === undefined) return;
+    this.#forwardedIn++;
+    const p = this.#in;
+    p.data = m.data;
+    if (!p.src.parse(m.peer.address.replace(/%.*$/, ""))) p.src.setV4(0);
+    p.srcPort = m.peer.port;
+    p.dst.copy(s.dst);
+    p.dstPort = s.dstPort;
+    const rx = coreReceiveTime(m.rxUnixSec, m.rxUnixNsec, m.rxKernel, this.#virtual);
+    if (this.#virtual !== null && m.rxKernel && !this.#virtual.isIdentity) {
+      // Replies (an authenticated request the main thread answers) use the served clock too.
+      const u = toUnix(rx);
+      p.rxUnixSec = Number(u.sec);
+      p.rxUnixNsec = u.nsec;
+    } else {
+      p.rxUnixSec = m.rxUnixSec;
+      p.rxUnixNsec = m.rxUnixNsec;
+    }
+    if (this.#slot.buffer.length < m.data.length) this.#slot = newSlot(m.data.length);
+    const slot = this.#slot;
+    const v = this.path.acceptForwarded(p, slot, m.verdict, m.forward, m.restrictFlags);
+    if (v.kind === "reply") {
+      if (slot.length > 0) {
+        s.transport.send(slot.buffer.subarray(0, slot.length), m.peer, slot.stampTransmit);
+      }
+      this.#sendMore(v, s.transport, m.peer);
+    } else if (v.kind === "core") {
+      this.#core!(m.data, m.peer, rx);
+    }
+  }
+}
+
+function newSlot(size: number): ReplySlot {
+  const buffer = new Uint8Array(Math.max(size, 2048));
+  return { buffer, view: new DataView(buffer.buffer), length: 0, stampTransmit: false };
+}
