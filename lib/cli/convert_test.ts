@@ -17,14 +17,11 @@ restrict default kod nomodify
 Deno.test("runConvert() writes TOML on stdout, with the comments, exit 0", async () => {
   const io = fakeIo(SAMPLE);
   assert.equal(await runConvert([], io.io), 0);
-  // What the daemon will not do is said, on stderr and in the TOML.
-  assert.equal(
-    io.stderr(),
-    '<stdin>:6:1: warning: "restrict" is parsed but not applied: access control is not wired ' +
-      "in yet; every client is answered, whatever the flags\n",
-  );
+  // Everything here is applied (restrict included): no warning, no "does not apply" comment.
+  assert.equal(io.stderr(), "");
   const out = io.stdout();
-  assert.match(out, /# Horae does not apply this yet: access control .*\n\[\[restrict\]\]\n/);
+  assert.match(out, /\n\[\[restrict\]\]\naddress = "default"\n/);
+  assert.doesNotMatch(out, /does not apply/);
   assert.match(out, /^# Horae configuration, converted from standard input/);
   assert.match(out, /# My server\n/);
   assert.match(out, /# upstream\n\[\[source\]\]\nkind = "server"\naddress = "a\.example"\n/);

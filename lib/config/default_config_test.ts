@@ -8,12 +8,8 @@ import { writeToml } from "./toml_writer.ts";
 
 Deno.test("the embedded default is a pool client with Debian-style restrictions", async () => {
   const r = await loadConfig(null);
-  // Its restrict lines are reported as not applied (until access control is wired in).
-  assert.deepEqual(
-    r.diagnostics.map((d) => [d.severity, d.code, d.line]),
-    [7, 9, 10, 12].map((line) => ["warning", "not-applied", line]),
-  );
-  assert.ok(r.diagnostics.every((d) => d.message.startsWith('"restrict" is parsed but not')));
+  // Everything in it is applied (its restrict lines too): nothing to report.
+  assert.deepEqual(r.diagnostics, []);
   assert.equal(r.path, null);
   assert.deepEqual(r.config.sources.map((s) => [s.kind, s.address, s.iburst]), [
     ["pool", "pool.ntp.org", true],

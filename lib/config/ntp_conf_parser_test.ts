@@ -364,8 +364,10 @@ Deno.test('parseNtpConf() accepts "hop ..." as the manycast TTL list, like ttl',
   assert.deepEqual(r.diagnostics.map((d) => [d.line, d.message.split(" is ")[0]]), [[2, '"ttl"']]);
   const hop = parseNtpConf("hop 1 2\n", { file: "h.conf" });
   assert.match(hop.diagnostics[0]?.message ?? "", /^"hop" is parsed but not applied/);
+  // nic (interface's other name) is applied: no warning.
   const nic = parseNtpConf("nic drop 10.0.0.0/8\n", { file: "n.conf" });
-  assert.match(nic.diagnostics[0]?.message ?? "", /^"nic" is parsed but not applied/);
+  assert.deepEqual(nic.diagnostics, []);
+  assert.deepEqual(nic.config.interfaces, [{ action: "drop", match: "10.0.0.0/8" }]);
 });
 
 Deno.test("parseNtpConf() treats object-prototype names as plain unknown words", () => {

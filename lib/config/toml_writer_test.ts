@@ -70,7 +70,6 @@ iburst = true
 
 # ==== access ====
 
-# Horae does not apply this yet: access control is not wired in yet; every client is answered, whatever the flags.
 [[restrict]]
 address = "default"
 flags = ["kod", "nomodify"]
@@ -118,10 +117,7 @@ Deno.test("writeToml() keeps explicit default values and places comments", () =>
   assert.match(text, /^# Banner\n#\n# my header\n/);
   assert.match(text, /# the upstream\n\[\[source\]\]\nkind = "server"\naddress = "a.example"\n/);
   assert.match(text, /version = 4\n#server b\.example\n/);
-  assert.match(
-    text,
-    /\[discard\]\n# Horae does not apply this yet: rate limiting .*\naverage = 3\n/,
-  );
+  assert.match(text, /\[discard\]\naverage = 3\n/);
   assert.match(text, /# not translated: makestep 1 3\n$/);
   assert.deepEqual(parseTomlConfig(text).config, c);
 });

@@ -8,9 +8,6 @@ import { option, section } from "./option_spec.ts";
 
 export { RESTRICT_FLAGS, type RestrictFlag };
 
-const NOT_WIRED =
-  "access control is not wired in yet; every client is answered, whatever the flags";
-
 /** What each restrict flag does (for the reference). */
 export const RESTRICT_FLAG_DOCS: Readonly<Record<RestrictFlag, string>> = {
   ignore: "drop every packet from these addresses",
@@ -42,7 +39,7 @@ export const RESTRICT_OPTIONS = [
     required: true,
     always: true,
     doc: '"default", "source", or an address or host name.',
-    applied: NOT_WIRED,
+    applied: true,
   }),
   option({
     field: "family",
@@ -52,7 +49,7 @@ export const RESTRICT_OPTIONS = [
     values: ADDRESS_FAMILIES,
     default: "any",
     doc: "-4 / -6 before the address.",
-    applied: NOT_WIRED,
+    applied: true,
   }),
   option({
     field: "mask",
@@ -61,7 +58,7 @@ export const RESTRICT_OPTIONS = [
     type: "string",
     default: null,
     doc: "Mask of the address range (default: the single address).",
-    applied: NOT_WIRED,
+    applied: true,
   }),
   option({
     field: "flags",
@@ -71,7 +68,7 @@ export const RESTRICT_OPTIONS = [
     values: RESTRICT_FLAGS,
     default: [],
     doc: "What to refuse; no flag means no restriction.",
-    applied: NOT_WIRED,
+    applied: true,
   }),
 ] as const;
 
@@ -91,11 +88,9 @@ export const RESTRICT_SECTION = section({
     syntax: "[-4|-6] default|source|address [mask m] [flag ...]",
     doc: "Restrict what the matching clients may do.",
     form: "custom",
-    applied: NOT_WIRED,
+    applied: true,
   }],
 });
-
-const NO_RATE = "rate limiting is not wired in yet; these limits are not enforced";
 
 /** `discard` rate limits (model `discard`). */
 export const DISCARD_OPTIONS = [
@@ -108,7 +103,7 @@ export const DISCARD_OPTIONS = [
     range: { min: 0, max: 16, outside: "clamp", compat: "ntpd accepts up to 255" },
     default: 3,
     doc: "Minimum average interval between packets of one client.",
-    applied: NO_RATE,
+    applied: true,
   }),
   option({
     field: "minimumSec",
@@ -119,7 +114,7 @@ export const DISCARD_OPTIONS = [
     range: { min: 0, max: 65535, outside: "clamp" },
     default: 2,
     doc: "Minimum interval between two packets of one client.",
-    applied: NO_RATE,
+    applied: true,
   }),
   option({
     field: "monitor",
@@ -129,7 +124,7 @@ export const DISCARD_OPTIONS = [
     range: { min: 0, max: 0x7fffffff, outside: "clamp" },
     default: 3000,
     doc: "Sampling threshold of the monitor (MRU) list.",
-    applied: NO_RATE,
+    applied: true,
   }),
 ] as const;
 
@@ -148,11 +143,13 @@ export const DISCARD_SECTION = section({
     syntax: "[average n] [minimum n] [monitor n]",
     doc: "Set the rate limits.",
     form: "options",
-    applied: NO_RATE,
+    applied: true,
   }],
 });
 
-const NO_MRU = "the MRU list is not kept yet; these sizes are not used";
+/** The list is allocated once, at its bound: sizing steps for growth have nothing to act on. */
+const NO_GROWTH = "the MRU list is allocated once at its full size (maxdepth or maxmem), so " +
+  "this growth setting has no effect";
 const MRU_RANGE = { min: 0, max: 0x7fffffff, outside: "ignore" } as const;
 
 /** `mru` list sizing (model `mru`). */
@@ -165,7 +162,7 @@ export const MRU_OPTIONS = [
     range: MRU_RANGE,
     default: null,
     doc: "Most entries in the list.",
-    applied: NO_MRU,
+    applied: true,
   }),
   option({
     field: "maxmem",
@@ -176,7 +173,7 @@ export const MRU_OPTIONS = [
     range: MRU_RANGE,
     default: null,
     doc: "Most memory for the list.",
-    applied: NO_MRU,
+    applied: true,
   }),
   option({
     field: "mindepth",
@@ -186,7 +183,8 @@ export const MRU_OPTIONS = [
     range: MRU_RANGE,
     default: null,
     doc: "Entries kept whatever their age.",
-    applied: NO_MRU,
+    applied:
+      "entries are recycled only when the list is full, oldest first, so mindepth has no effect",
   }),
   option({
     field: "maxage",
@@ -197,7 +195,7 @@ export const MRU_OPTIONS = [
     range: MRU_RANGE,
     default: null,
     doc: "Entries older than this are recycled first.",
-    applied: NO_MRU,
+    applied: true,
   }),
   option({
     field: "initalloc",
@@ -207,7 +205,7 @@ export const MRU_OPTIONS = [
     range: MRU_RANGE,
     default: null,
     doc: "Entries allocated at start.",
-    applied: NO_MRU,
+    applied: NO_GROWTH,
   }),
   option({
     field: "initmem",
@@ -218,7 +216,7 @@ export const MRU_OPTIONS = [
     range: MRU_RANGE,
     default: null,
     doc: "Memory allocated at start.",
-    applied: NO_MRU,
+    applied: NO_GROWTH,
   }),
   option({
     field: "incalloc",
@@ -228,7 +226,7 @@ export const MRU_OPTIONS = [
     range: MRU_RANGE,
     default: null,
     doc: "Entries added each time the list grows.",
-    applied: NO_MRU,
+    applied: NO_GROWTH,
   }),
   option({
     field: "incmem",
@@ -239,7 +237,7 @@ export const MRU_OPTIONS = [
     range: MRU_RANGE,
     default: null,
     doc: "Memory added each time the list grows.",
-    applied: NO_MRU,
+    applied: NO_GROWTH,
   }),
 ] as const;
 
@@ -258,7 +256,7 @@ export const MRU_SECTION = section({
     syntax: "[maxdepth n] [maxmem KiB] [mindepth n] [maxage s] [initalloc n] ...",
     doc: "Size the MRU list.",
     form: "options",
-    applied: NO_MRU,
+    applied: true,
   }],
 });
 
@@ -267,9 +265,6 @@ export const INTERFACE_ACTIONS = ["listen", "ignore", "drop"] as const;
 
 /** Address-class words an interface rule may match. */
 export const INTERFACE_CLASSES: readonly string[] = ["all", "ipv4", "ipv6", "wildcard"];
-
-const NO_NIC = "interface rules are not applied; Horae listens where --listen says " +
-  "(default: the wildcard addresses)";
 
 /** The values of an interface rule (model `interfaces[i]`). */
 export const INTERFACE_OPTIONS = [
@@ -283,7 +278,7 @@ export const INTERFACE_OPTIONS = [
     required: true,
     always: true,
     doc: "listen, ignore or drop.",
-    applied: NO_NIC,
+    applied: true,
   }),
   option({
     field: "match",
@@ -294,7 +289,7 @@ export const INTERFACE_OPTIONS = [
     required: true,
     always: true,
     doc: "all, ipv4, ipv6, wildcard, an interface name, or an address[/prefix].",
-    applied: NO_NIC,
+    applied: true,
   }),
 ] as const;
 
@@ -302,7 +297,8 @@ export const INTERFACE_OPTIONS = [
 export const INTERFACE_SECTION = section({
   id: "interface",
   title: "Interfaces",
-  doc: "Which local addresses to listen on.",
+  doc: "Which local addresses to listen on. The last matching rule decides; a listen rule " +
+    "naming an address, prefix or interface serves only what such rules name (and loopback).",
   group: "access",
   model: "interfaces",
   toml: "interface",
@@ -314,14 +310,14 @@ export const INTERFACE_SECTION = section({
       syntax: "listen|ignore|drop all|ipv4|ipv6|wildcard|name|address[/prefix]",
       doc: "Listen on, ignore or drop the matching addresses.",
       form: "custom",
-      applied: NO_NIC,
+      applied: true,
     },
     {
       keyword: "nic",
       syntax: "listen|ignore|drop all|ipv4|ipv6|wildcard|name|address[/prefix]",
       doc: "Same as interface.",
       form: "custom",
-      applied: NO_NIC,
+      applied: true,
     },
   ],
 });

@@ -71,7 +71,7 @@ export const SYSTEM_FLAG_OPTIONS = [
     type: "bool",
     default: true,
     doc: "Keep the MRU list of recent clients.",
-    applied: "the MRU list is not kept yet",
+    applied: true,
   }),
   option({
     field: "ntp",
