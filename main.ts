@@ -3,19 +3,48 @@
 // invoked under one of those names (multi-call, like busybox).
 // deno-lint-ignore-file no-console
 
-/** Subcommands and the classic program each one replaces. */
-const COMMANDS: Record<string, { program: string; summary: string }> = {
-  run: { program: "ntpd", summary: "run the NTP daemon" },
+/** A command's entry point: its arguments and the name it was invoked as ("horae run", "ntpd"). */
+type CommandMain = (args: string[], program: string) => Promise<number>;
+
+/**
+ * Subcommands, the classic program each one replaces, and how to load it: every command,
+ * the daemon included, is a module loaded on demand and called the same way.
+ */
+const COMMANDS: Record<
+  string,
+  { program: string; summary: string; main?: () => Promise<CommandMain> }
+> = {
+  run: {
+    program: "ntpd",
+    summary: "run the NTP daemon",
+    main: () => import("./lib/daemon/run_command.ts").then((m) => m.runDaemonCommand),
+  },
   query: { program: "ntpq", summary: "query a daemon (mode 6)" },
   dc: { program: "ntpdc", summary: "special queries (mode 7)" },
   date: { program: "ntpdate", summary: "set the date from servers" },
   trace: { program: "ntptrace", summary: "trace a chain of servers" },
   time: { program: "ntptime", summary: "read kernel time variables" },
   tickadj: { program: "tickadj", summary: "kernel tick and tickadj" },
-  keygen: { program: "ntp-keygen", summary: "generate keys" },
-  sim: { program: "ntpdsim", summary: "run the simulator" },
-  convert: { program: "", summary: "convert ntp.conf to TOML" },
-  check: { program: "", summary: "validate a configuration" },
+  keygen: {
+    program: "ntp-keygen",
+    summary: "generate keys",
+    main: () => import("./lib/cli/keygen.ts").then((m) => (args) => m.runKeygen(args)),
+  },
+  sim: {
+    program: "ntpdsim",
+    summary: "run the simulator",
+    main: () => import("./lib/cli/sim.ts").then((m) => (args) => m.runSim(args)),
+  },
+  convert: {
+    program: "",
+    summary: "convert ntp.conf to TOML",
+    main: () => import("./lib/cli/convert.ts").then((m) => (args) => m.runConvert(args)),
+  },
+  check: {
+    program: "",
+    summary: "validate a configuration",
+    main: () => import("./lib/cli/check.ts").then((m) => (args) => m.runCheck(args)),
+  },
   report: { program: "", summary: "plot statistics files" },
 };
 
@@ -50,28 +79,16 @@ async function usage(): Promise<string> {
 
 /** Runs `command` with `args`; `program` is how it was invoked ("horae run", "ntpd"). */
 async function dispatch(command: string, args: string[], program: string): Promise<number> {
-  switch (command) {
-    case "run":
-      return (await import("./lib/daemon/run_command.ts")).runDaemonCommand(args, program);
-    case "convert":
-      return (await import("./lib/cli/convert.ts")).runConvert(args);
-    case "check":
-      return (await import("./lib/cli/check.ts")).runCheck(args);
-    case "sim":
-      return (await import("./lib/cli/sim.ts")).runSim(args);
-    case "keygen":
-      return (await import("./lib/cli/keygen.ts")).runKeygen(args);
-    default:
-      if (command in COMMANDS) {
-        console.error(`horae ${command}: not yet implemented`);
-        return 2;
-      }
-      console.error(
-        (await import("./lib/cli/usage.ts")).unknownCommand(command, Object.keys(COMMANDS))
-          .trimEnd(),
-      );
-      return 2;
+  const c = Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+  if (c?.main !== undefined) return (await c.main())(args, program);
+  if (c !== undefined) {
+    console.error(`horae ${command}: not yet implemented`);
+    return 2;
   }
+  console.error(
+    (await import("./lib/cli/usage.ts")).unknownCommand(command, Object.keys(COMMANDS)).trimEnd(),
+  );
+  return 2;
 }
 
 if ("WorkerGlobalScope" in globalThis) {
@@ -99,7 +116,7 @@ if ("WorkerGlobalScope" in globalThis) {
       console.log(await usage());
       code = command === undefined ? 2 : 0;
     } else if (command === "--version") {
-      console.log(`horae ${(await import("./lib/daemon/run_command.ts")).HORAE_VERSION}`);
+      console.log(`horae ${(await import("./lib/cli/version.ts")).HORAE_VERSION}`);
       code = 0;
     } else {
       code = await dispatch(command, rest, `horae ${command}`);

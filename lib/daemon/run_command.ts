@@ -2,6 +2,7 @@
 // choice, the pid file and signals around one Daemon.
 
 import { LinuxClock } from "../clock/linux_clock.ts";
+import { HORAE_VERSION } from "../cli/version.ts";
 import { NullClock } from "../clock/null_clock.ts";
 import type { Clock } from "../clock/clock.ts";
 import {
@@ -30,8 +31,7 @@ import { planSwitch, prepareSwitch, switchUser } from "./privileges.ts";
 import { Daemon, type DaemonExit } from "./daemon.ts";
 import { settingsFromConfig } from "./settings.ts";
 
-/** Horae's version, printed by --version and in the start-up line. */
-export const HORAE_VERSION = "0.1.0";
+export { HORAE_VERSION };
 
 /** Options `horae run` takes beyond ntpd's, one line each (see extractHoraeFlags). */
 export const HORAE_RUN_OPTIONS: readonly OptionHelp[] = [
