@@ -12,7 +12,7 @@ import {
   type StatName,
 } from "./config_model.ts";
 import { classifyAddress } from "./address.ts";
-import { hostMaskText, unspecifiedText } from "../proto/ip.ts";
+import { formatIp, hostMaskText, parsePrefix, unspecifiedText } from "../proto/ip.ts";
 
 /**
  * Builds the rules of one `restrict` line. `target` is "default", "source" or an address;
@@ -38,6 +38,13 @@ export function restrictRulesFor(
   }
   if (target === "source") {
     return [{ match: "source", address: "", mask: null, family, flags: cleanFlags }];
+  }
+  // COMPAT: a prefix ("192.0.2.0/24", as NTPsec accepts) is the address and its mask.
+  if (target.includes("/") && mask === null) {
+    const p = parsePrefix(target);
+    if (p.ok) {
+      return restrictRulesFor(formatIp(p.prefix.ip.bytes), family, formatIp(p.prefix.mask), flags);
+    }
   }
   const c = classifyAddress(target);
   let fam = family;

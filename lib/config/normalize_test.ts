@@ -32,6 +32,17 @@ Deno.test("restrictRulesFor() gives literals a host mask and their family", () =
   assert.equal(restrictRulesFor("2001:db8::", "any", null, [])[0]?.family, "ipv6");
   assert.deepEqual(restrictRulesFor("host.example", "any", null, ["ignore"])[0]?.mask, null);
   assert.deepEqual(restrictRulesFor("source", "any", null, [])[0]?.match, "source");
+  // A prefix length is the same rule as the address with its mask.
+  assert.deepEqual(restrictRulesFor("192.0.2.7/24", "any", null, ["kod"]), [
+    {
+      match: "address",
+      address: "192.0.2.0",
+      mask: "255.255.255.0",
+      family: "ipv4",
+      flags: ["kod"],
+    },
+  ]);
+  assert.equal(restrictRulesFor("2001:db8::/32", "any", null, [])[0]?.mask, "ffff:ffff::");
 });
 
 Deno.test("sortFlags() and sortStats() give a canonical order", () => {
