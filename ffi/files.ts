@@ -25,6 +25,8 @@ export const FileErrno = {
   EAGAIN: 11,
   EEXIST: 17,
   EISDIR: 21,
+  ENOSPC: 28,
+  EDQUOT: 122,
   ELOOP: 40,
 } as const;
 
@@ -72,6 +74,7 @@ const SYMBOLS = {
   fstat: { parameters: ["i32", "buffer"], result: "i32" },
   read: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
+  ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
 } as const;
 
@@ -115,6 +118,32 @@ export function writeAllFd(fd: number, bytes: Uint8Array): void {
     }
     if (n === 0) throw new Error("write: no byte written");
     done += n;
+  }
+}
+
+/**
+ * Appends `bytes` whole or not at all (the descriptor must be O_APPEND): one write(2) call,
+ * repeated for the rest only after a short write or EINTR; when a later call fails (a full disk),
+ * the part already written is cut off again with ftruncate(2), so a reader never sees half a
+ * record. Throws the write's {@link OsError}.
+ */
+export function appendWholeFd(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  let interrupted = 0;
+  while (done < bytes.length) {
+    const n = Number(sym().write(fd, bytes.subarray(done), BigInt(bytes.length - done)));
+    if (n > 0) {
+      done += n;
+      continue;
+    }
+    const e = n < 0 ? errno() : FileErrno.ENOSPC;
+    if (e === FileErrno.EINTR && ++interrupted < 100) continue;
+    if (done > 0) {
+      // Our partial record is the file's last `done` bytes (appends land at the end).
+      const size = fstatFd(fd).size;
+      sym().ftruncate(fd, BigInt(Math.max(0, size - done)));
+    }
+    throw new OsError("write", e);
   }
 }
 

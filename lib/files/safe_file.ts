@@ -11,6 +11,7 @@
 //   with one name is kept.
 
 import {
+  appendWholeFd,
   closeFd,
   FileErrno,
   fstatFd,
@@ -200,6 +201,29 @@ export class AppendFile {
   writeSync(record: Uint8Array): void {
     if (this.#fd < 0) throw new Error(`${this.path}: write after close`);
     writeAllFd(this.#fd, record);
+  }
+
+  /**
+   * Appends one record whole or not at all: when the disk fills in the middle of it, the part
+   * already written is removed again, so the file still ends with a complete record. Throws
+   * the write's error (an `OsError`, ENOSPC for a full disk).
+   */
+  appendRecord(record: Uint8Array): void {
+    if (this.#fd < 0) throw new Error(`${this.path}: write after close`);
+    appendWholeFd(this.#fd, record);
+  }
+
+  /** The open file's size, bytes. */
+  size(): number {
+    if (this.#fd < 0) throw new Error(`${this.path}: stat after close`);
+    return fstatFd(this.#fd).size;
+  }
+
+  /** Device and inode of the open file (to tell whether a name still leads to it). */
+  identity(): { dev: bigint; ino: bigint } {
+    if (this.#fd < 0) throw new Error(`${this.path}: stat after close`);
+    const st = fstatFd(this.#fd);
+    return { dev: st.dev, ino: st.ino };
   }
 
   /** Closes the file (later writes throw). */

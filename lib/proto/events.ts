@@ -207,6 +207,83 @@ export interface ResetAction {
   exitCode: number;
 }
 
+/**
+ * A peer statistics record (ntpd's peerstats): one per accepted sample, with the association's
+ * filter output after it.
+ */
+export interface PeerStatsRecord {
+  /** Discriminant of the {@link StatsRecord} union. */
+  kind: "peerstats";
+  /** Local clock time of the sample. */
+  at: NtpTime;
+  assocId: number;
+  address: PeerAddress;
+  /**
+   * High byte of the peer status word: configured 0x80, authentication enabled 0x40, authentic
+   * 0x20, reachable 0x10, then the 3-bit selection code (0 reject ... 6 system peer).
+   */
+  statusByte: number;
+  offsetSec: number;
+  delaySec: number;
+  dispersionSec: number;
+  jitterSec: number;
+}
+
+/** A clock discipline statistics record (ntpd's loopstats): one per clock update. */
+export interface LoopStatsRecord {
+  /** Discriminant of the {@link StatsRecord} union. */
+  kind: "loopstats";
+  /** Local clock time of the update. */
+  at: NtpTime;
+  /** The offset the discipline acted on (s). */
+  offsetSec: number;
+  /** Frequency correction after the update (ppm). */
+  freqPpm: number;
+  /** System (clock) jitter (s). */
+  jitterSec: number;
+  /** Frequency wander (ppm). */
+  wanderPpm: number;
+  /** Loop time constant / system poll exponent (log2 s). */
+  pollLog2: number;
+}
+
+/** A raw timestamp statistics record (ntpd's rawstats): one per valid reply. */
+export interface RawStatsRecord {
+  /** Discriminant of the {@link StatsRecord} union. */
+  kind: "rawstats";
+  /** Local clock time the reply arrived (T4). */
+  at: NtpTime;
+  assocId: number;
+  source: PeerAddress;
+  /** The local address the reply came to, when known. */
+  destination: string | null;
+  /** Origin (T1), receive (T2), transmit (T3) and destination (T4) times of the exchange. */
+  t1: NtpTime;
+  t2: NtpTime;
+  t3: NtpTime;
+  t4: NtpTime;
+  leap: number;
+  version: number;
+  mode: number;
+  stratum: number;
+  pollLog2: number;
+  precisionLog2: number;
+  rootDelaySec: number;
+  rootDispersionSec: number;
+  /** Reference id, big-endian 32-bit. */
+  refid: number;
+}
+
+/** A statistics record the core produced. */
+export type StatsRecord = PeerStatsRecord | LoopStatsRecord | RawStatsRecord;
+
+/** Append a statistics record (the daemon and the simulator hand it to a statistics writer). */
+export interface StatsAction {
+  /** Discriminant of the {@link Action} union. */
+  type: "stats";
+  record: StatsRecord;
+}
+
 /** Everything the core asks its driver to do. */
 export type Action =
   | SendAction
@@ -216,4 +293,5 @@ export type Action =
   | SetStatusAction
   | EventAction
   | DemobilizeAction
-  | ResetAction;
+  | ResetAction
+  | StatsAction;
