@@ -247,6 +247,11 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   const signals = new DaemonSignals(log, opts.debugLevel, () => onUsr2?.());
   log.info(`ntpd (horae) ${HORAE_VERSION}: starting`);
   log.info(`Command line: ntpd ${argv.join(" ")}`);
+  // The configuration's warnings (options parsed but not applied, values clamped) went to
+  // standard error before logging started; a log file gets them too.
+  if (config.files.logFile !== null) {
+    for (const d of loaded.diagnostics) log.warn(formatDiagnostic(d));
+  }
   if (!opts.noFork) {
     // COMPAT: ntpd forks into the background without -n; Horae always stays in the foreground
     // (run it under systemd or a supervisor).
