@@ -19,7 +19,11 @@ const COMMANDS: Record<
     summary: "run the NTP daemon",
     main: () => import("./lib/daemon/run_command.ts").then((m) => m.runDaemonCommand),
   },
-  query: { program: "ntpq", summary: "query a daemon (mode 6)" },
+  query: {
+    program: "ntpq",
+    summary: "query a daemon (mode 6)",
+    main: () => import("./lib/cli/query.ts").then((m) => (args) => m.runQuery(args)),
+  },
   dc: { program: "ntpdc", summary: "special queries (mode 7)" },
   date: { program: "ntpdate", summary: "set the date from servers" },
   trace: { program: "ntptrace", summary: "trace a chain of servers" },

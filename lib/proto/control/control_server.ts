@@ -443,8 +443,17 @@ export class ControlServer {
 
   #sysSource(now: NtpTime): SystemVarSource {
     const id = this.#view.identity;
+    const sys = this.#view.system(now);
+    const peer = sys.systemPeer === 0
+      ? undefined
+      : this.#view.peers(now).find((p) => p.id === sys.systemPeer);
     return {
-      sys: this.#view.system(now),
+      sys,
+      peerAddress: peer === undefined
+        ? null
+        : peer.srcAddress.includes(":")
+        ? `[${peer.srcAddress}]:${peer.srcPort}`
+        : `${peer.srcAddress}:${peer.srcPort}`,
       version: id.version,
       processor: id.processor,
       system: id.system,

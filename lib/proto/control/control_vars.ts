@@ -23,6 +23,8 @@ function ms(sec: number, digits: number): string {
 /** What the system variables are read from. */
 export interface SystemVarSource {
   sys: ControlSystem;
+  /** The system peer's `address:port`, or null. */
+  peerAddress: string | null;
   version: string;
   processor: string;
   system: string;
@@ -65,6 +67,7 @@ export const SYSTEM_VARS: readonly VarDef<SystemVarSource>[] = [
     get: (s) => s.sys.leapTable ? hexTimestamp(s.sys.leapTable.expire) : null,
   },
   // Named only (ntpq's sysinfo reads these).
+  { name: "peeradr", default: false, get: (s) => s.peerAddress },
   { name: "peermode", default: false, get: (s) => String(s.sys.systemPeerMode) },
   {
     name: "rootdist",
