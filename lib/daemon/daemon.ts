@@ -17,6 +17,7 @@ import { Server, unsynchronisedState } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
 import type { TosOptions } from "../proto/system.ts";
 import { AccessControl, type AccessSettings, createMruList } from "./access_control.ts";
+import { ControlHost, type ControlSettings, smallestMinpoll } from "./control_host.ts";
 import type { DaemonStatus } from "./daemon_status.ts";
 import { DriftFile } from "./drift_file.ts";
 import { readLeapFile } from "./leap_file.ts";
@@ -81,6 +82,8 @@ export interface DaemonSettings {
   timekeeping?: TimekeepingSettings;
   /** `restrict`, `discard`, `mru`, `enable`/`disable monitor`. */
   access?: AccessSettings;
+  /** The control protocol (mode 6): `controlkey`, `trap`, `setvar`; absent: no traps or keys. */
+  control?: ControlSettings;
   /** JSON status file written atomically on every change and periodically; null: none. */
   statusFile?: string | null;
   /** Seconds between periodic status file writes (default 2). */
@@ -159,6 +162,7 @@ export class Daemon {
   readonly #access: AccessControl;
   readonly #drift: DriftFile | null;
   #router: PacketRouter | null = null;
+  #control: ControlHost | null = null;
   #refclocks: RefclockHost | null = null;
   #workers: ServerWorkers | null = null;
   #timekeeper: Timekeeper | null = null;
@@ -227,6 +231,7 @@ export class Daemon {
     });
     await this.#access.resolveNames();
     await this.#openSockets();
+    await this.#control?.loadKeys();
     this.#refclocks.start(this.#settings.refclockPollSec, () => this.#chooseServed());
     if (this.#threads > 1) await this.#startWorkers();
     await this.#startTimekeeping();
@@ -270,6 +275,7 @@ export class Daemon {
       virtual,
     });
     this.#router = router;
+    this.#startControl(router);
     this.#access.onChange((list) => {
       router.setRestrict(list);
       this.#workers?.setRestrict(this.#access.entries());
@@ -302,6 +308,37 @@ export class Daemon {
       throw new Error("no address to listen on");
     }
     this.#access.setOwnAddresses(own);
+  }
+
+  /** Mode 6: answers control requests the packet path forwards, from the daemon's state. */
+  #startControl(router: PacketRouter): void {
+    const s = this.#settings;
+    const control = new ControlHost(
+      s.control ?? { controlKey: null, traps: [], setvar: [], keysFile: null, trustedKeys: [] },
+      {
+        log: this.#log,
+        clock: this.#clock,
+        served: () => ({
+          state: this.#served.state,
+          source: this.#served.source,
+          refclock: this.#refclocks?.best?.name ?? null,
+        }),
+        snapshot: () => this.#timekeeper?.snapshot() ?? null,
+        loop: () => this.#timekeeper?.loop ?? null,
+        refclocks: () => this.#refclocks?.controlInfo() ?? [],
+        sysstats: () => this.#sysStats.snapshot(this.#nowSec()),
+        mru: this.#mru,
+        monitoring: () => router.path.monitoring,
+        send: (data, to) => router.sendRequest(data, to),
+        minPollLog2: smallestMinpoll((s.sources ?? []).map((x) => x.options.minpoll)),
+        listening: () =>
+          router.transports.filter((_, k) => router.role(k) === "listen").map((t) =>
+            t.localAddress
+          ),
+      },
+    );
+    this.#control = control;
+    router.setControl((p, flags, send) => control.handle(p, flags, send));
   }
 
   /** Stops serving, writes the drift and status files, closes everything. */
@@ -519,7 +556,9 @@ export class Daemon {
       log,
       send: (data, to, onTransmit) => router.sendRequest(data, to, onTransmit),
       onDemobilized: (id) => this.#sources?.onDemobilized(id),
+      onEvent: (a) => this.#control?.noteEvent(a),
       onUpdate: (changed) => {
+        this.#control?.onCoreUpdate();
         if (!changed) return;
         this.#chooseServed();
         this.#status?.changed();
@@ -530,7 +569,10 @@ export class Daemon {
       },
     });
     this.#timekeeper = tk;
-    router.setCore((data, peer, rxTime) => tk.onPacket(data, peer, rxTime));
+    router.setCore((data, peer, rxTime) => {
+      this.#control?.noteReceive(peer, rxTime);
+      tk.onPacket(data, peer, rxTime);
+    });
     tk.start();
     this.#sources = new SourceManager(sources, {
       timekeeper: tk,

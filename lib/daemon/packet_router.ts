@@ -18,6 +18,16 @@ import { coreReceiveTime, type ForwardedDatagram, readDatagram } from "./packet_
 /** Hands a datagram to the timekeeping core (`rxTime` on the core's clock). */
 export type CoreHandler = (data: Uint8Array, peer: SocketAddress, rxTime: NtpTime) => void;
 
+/**
+ * Answers a control (mode 6) datagram the path forwarded: `p` as the path saw it, its restrict
+ * flags, and `send` back to its sender.
+ */
+export type ControlHandler = (
+  p: PacketIn,
+  restrictFlags: number,
+  send: (data: Uint8Array) => void,
+) => void;
+
 /** What a socket is for (ntp.conf `interface listen` / `interface drop`). */
 export type SocketRole = "listen" | "drop";
 
@@ -58,6 +68,7 @@ export class PacketRouter {
   readonly #sockets: RoutedSocket[] = [];
   readonly #in = new PacketIn();
   #core: CoreHandler | null = null;
+  #control: ControlHandler | null = null;
   #slot: ReplySlot = newSlot(2048);
   #interfaceDropped = 0;
   #forwardedIn = 0;
@@ -106,6 +117,12 @@ export class PacketRouter {
   setCore(core: CoreHandler | null): void {
     this.#core = core;
     this.path.setHandlers({ core: core !== null });
+  }
+
+  /** Sets (or removes) the control protocol's handler (mode 6). */
+  setControl(control: ControlHandler | null): void {
+    this.#control = control;
+    this.path.setHandlers({ control: control !== null });
   }
 
   /** Replaces the restrict list (the configuration's, own addresses and sources). */
@@ -178,6 +195,9 @@ export class PacketRouter {
       if (v.kind === "reply") this.#sendMore(v, s.transport, d.peer);
       else if (v.kind === "core") {
         this.#core!(d.data, d.peer, coreReceiveTime(0, 0, d.rxKernel, this.#virtual, d.rxTime));
+      } else if (v.kind === "forward" && v.forward === "control") {
+        const peer = d.peer;
+        this.#control?.(p, v.restrictFlags, (b) => s.transport.send(b, peer, false));
       }
     };
   }
@@ -224,6 +244,8 @@ export class PacketRouter {
       this.#sendMore(v, s.transport, m.peer);
     } else if (v.kind === "core") {
       this.#core!(m.data, m.peer, rx);
+    } else if (v.kind === "forward" && v.forward === "control") {
+      this.#control?.(p, v.restrictFlags, (b) => s.transport.send(b, m.peer, false));
     }
   }
 }

@@ -9,6 +9,8 @@ import type { SystemState } from "../proto/server.ts";
 import { LocalDriver } from "../../drivers/local.ts";
 import { refclockAddress, type RefclockDriver, type RefclockFudge } from "../../drivers/driver.ts";
 import { repeat, type Timers } from "./timers.ts";
+import type { ControlRefclock } from "./control_host.ts";
+import type { NtpTime } from "../proto/ntp_time.ts";
 
 /** A reference clock the daemon should run. */
 export interface RefclockSetting {
@@ -37,6 +39,10 @@ export interface RefclockHostDeps {
 export class RefclockHost {
   readonly #deps: RefclockHostDeps;
   readonly #drivers: RefclockDriver[] = [];
+  readonly #counts = new Map<
+    RefclockDriver,
+    { polls: number; noReply: number; reach: number; dispersionSec: number | null; at: NtpTime }
+  >();
   #best: RefclockTime | null = null;
   #cancel: (() => void) | null = null;
 
@@ -77,12 +83,44 @@ export class RefclockHost {
     this.#cancel = repeat(this.#deps.timers, pollSec, poll);
   }
 
+  /** Each driver's polls and samples, for the control protocol (ntpq `cv`, `peers`). */
+  controlInfo(): ControlRefclock[] {
+    return this.#drivers.map((d) => {
+      const c = this.#counts.get(d) ??
+        { polls: 0, noReply: 0, reach: 0, dispersionSec: null, at: 0n };
+      return {
+        type: d.type,
+        unit: d.unit,
+        name: d.name,
+        stratum: d.fudge.stratum,
+        refid: d.fudge.refid,
+        fudgeTime1Sec: d.fudge.time1Sec,
+        fudgeTime2Sec: d.fudge.time2Sec,
+        polls: c.polls,
+        noReply: c.noReply,
+        reach: c.reach,
+        dispersionSec: c.dispersionSec,
+        lastSample: c.at,
+      };
+    });
+  }
+
   /** Takes a sample from each driver and keeps the lowest-stratum one's system variables. */
   poll(): RefclockTime | null {
     const now = this.#deps.clock.now();
     let best: { driver: RefclockDriver; dispersionSec: number; leap: number } | null = null;
     for (const driver of this.#drivers) {
       const s = driver.poll(now);
+      const c = this.#counts.get(driver) ??
+        { polls: 0, noReply: 0, reach: 0, dispersionSec: null, at: 0n };
+      this.#counts.set(driver, c);
+      c.polls++;
+      c.reach = ((c.reach << 1) | (s === null ? 0 : 1)) & 0xff;
+      if (s === null) c.noReply++;
+      else {
+        c.dispersionSec = s.dispersionSec;
+        c.at = now;
+      }
       if (s === null) continue;
       if (best === null || driver.fudge.stratum < best.driver.fudge.stratum) {
         best = { driver, dispersionSec: s.dispersionSec, leap: s.leap };

@@ -158,6 +158,17 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
       ...(o.sourceCheckSec !== undefined ? { maintenanceSec: o.sourceCheckSec } : {}),
       ...(o.unreachPolls !== undefined ? { unreachPolls: o.unreachPolls } : {}),
     },
+    control: {
+      controlKey: config.auth.controlKey,
+      traps: config.traps.map((t) => ({
+        address: t.address,
+        port: t.port,
+        interface: t.interface,
+      })),
+      setvar: config.setvar.map((v) => ({ name: v.name, value: v.value, isDefault: v.isDefault })),
+      keysFile: config.auth.keysFile,
+      trustedKeys: [...config.auth.trustedKeys],
+    },
     statusFile: o.statusFile ?? null,
     logConfig: [...config.logConfig],
     leapFile: config.files.leapFile,

@@ -61,6 +61,8 @@ export interface TimekeeperDeps {
   onUpdate?(changed: boolean): void;
   /** The core asked to exit. */
   onExit?(exit: TimekeeperExit): void;
+  /** Each event of the core (the control protocol's status words and traps). */
+  onEvent?(event: EventAction): void;
 }
 
 /** Counters of the daemon side of timekeeping. */
@@ -224,6 +226,7 @@ export class Timekeeper {
           break;
         case "event":
           this.#event(a);
+          this.#deps.onEvent?.(a);
           break;
         case "demobilize":
           this.#log("peer", `assoc ${a.assocId} demobilized: ${a.reason}`);

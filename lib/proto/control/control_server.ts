@@ -55,6 +55,7 @@ import {
   hexWireTimestamp,
   parseHexTimestamp,
   parseVarList,
+  quote,
   unquote,
   type VarItem,
   VarListWriter,
@@ -449,6 +450,7 @@ export class ControlServer {
       : this.#view.peers(now).find((p) => p.id === sys.systemPeer);
     return {
       sys,
+      controlRequests: this.#counters.requests,
       peerAddress: peer === undefined
         ? null
         : peer.srcAddress.includes(":")
@@ -856,7 +858,11 @@ export class ControlServer {
     return true;
   }
 
-  #setExt(name: string, value: string, isDefault: boolean | null): void {
+  #setExt(name: string, rawValue: string, isDefault: boolean | null): void {
+    // A value that would break the list (spaces, commas, quotes) goes in double quotes.
+    const value = /^"[^"]*"$/.test(rawValue) || /^[A-Za-z0-9._:+\-\/]*$/.test(rawValue)
+      ? rawValue
+      : quote(rawValue);
     const x = this.#ext.find((e) => e.name === name);
     if (x !== undefined) {
       x.value = value;

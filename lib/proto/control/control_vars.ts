@@ -25,6 +25,8 @@ export interface SystemVarSource {
   sys: ControlSystem;
   /** The system peer's `address:port`, or null. */
   peerAddress: string | null;
+  /** Control requests received. */
+  controlRequests: number;
   version: string;
   processor: string;
   system: string;
@@ -66,8 +68,11 @@ export const SYSTEM_VARS: readonly VarDef<SystemVarSource>[] = [
     default: true,
     get: (s) => s.sys.leapTable ? hexTimestamp(s.sys.leapTable.expire) : null,
   },
-  // Named only (ntpq's sysinfo reads these).
+  // Named only (ntpq's sysinfo and sysstats read these).
   { name: "peeradr", default: false, get: (s) => s.peerAddress },
+  // COMPAT: ntpd's authdelay setting is gone; Horae corrects no authentication delay.
+  { name: "authdelay", default: false, get: () => "0.000" },
+  { name: "ss_numctlreq", default: false, get: (s) => String(s.controlRequests) },
   { name: "peermode", default: false, get: (s) => String(s.sys.systemPeerMode) },
   {
     name: "rootdist",
@@ -118,11 +123,16 @@ export const PEER_VARS: readonly VarDef<ControlPeer>[] = [
   { name: "precision", default: true, get: (p) => String(p.precisionLog2) },
   { name: "rootdelay", default: true, get: (p) => ms(p.rootDelaySec, 3) },
   { name: "rootdisp", default: true, get: (p) => ms(p.rootDispersionSec, 3) },
-  { name: "refid", default: true, get: (p) => refidText(p.refid, p.stratum) },
+  // A reference clock's refid is its name (".LOCL."), whatever stratum it is fudged to.
+  { name: "refid", default: true, get: (p) => refidText(p.refid, p.clock ? 0 : p.stratum) },
   { name: "reftime", default: true, get: (p) => hexTimestamp(p.referenceTime) },
   { name: "rec", default: true, get: (p) => hexTimestamp(p.receiveTime) },
   { name: "reach", default: true, get: (p) => hex(p.reach & 0xff) },
-  { name: "unreach", default: true, get: (p) => String(p.unreach) },
+  {
+    name: "unreach",
+    default: true,
+    get: (p) => p.unreach === null ? null : String(p.unreach),
+  },
   { name: "hmode", default: true, get: (p) => String(p.hostMode) },
   { name: "pmode", default: true, get: (p) => String(p.peerMode) },
   { name: "hpoll", default: true, get: (p) => String(p.hostPollLog2) },

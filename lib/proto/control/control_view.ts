@@ -9,6 +9,7 @@ import type { SysStatsSnapshot } from "../sys_stats.ts";
 import type { SystemSnapshot } from "../system.ts";
 import type { AssociationSnapshot } from "../association.ts";
 import { MODE_CLIENT, MODE_SERVER } from "../constants.ts";
+import type { PeerAddress } from "../events.ts";
 
 /** Where the system's time comes from, as the system status word codes it (CTL_SST_TS_*). */
 export const SyncSource = {
@@ -124,8 +125,8 @@ export interface ControlPeer {
   receiveTime: NtpTime;
   /** Reach register. */
   reach: number;
-  /** Polls since it was last reached. */
-  unreach: number;
+  /** Polls since it was last reached, null when not tracked. */
+  unreach: number | null;
   /** Our mode (3 for a client association) and the peer's (4 once it answered). */
   hostMode: number;
   peerMode: number;
@@ -198,9 +199,8 @@ export function peerStatusByte(p: ControlPeer): number {
 
 /** Options for {@link peersFromSnapshot}. */
 export interface PeerExtras {
-  /** Local address and port the daemon's client sockets use. */
-  dstAddress?: string;
-  dstPort?: number;
+  /** The local address and port the daemon polls `server` from. */
+  local?: (server: PeerAddress) => { address: string; port: number } | null;
   /** Last receive time per association id. */
   receiveTime?: (id: number) => NtpTime | null;
   /** Polls without an answer per association id. */
@@ -244,13 +244,14 @@ function peerFromAssociation(
   x: PeerExtras,
 ): ControlPeer {
   const s = a.server;
+  const local = x.local?.(a.address) ?? null;
   return {
     id: a.id,
     srcAddress: a.address.address,
     srcPort: a.address.port,
     srcHost: a.name,
-    dstAddress: x.dstAddress ?? (a.address.family === 6 ? "::" : "0.0.0.0"),
-    dstPort: x.dstPort ?? 0,
+    dstAddress: local?.address ?? (a.address.family === 6 ? "::" : "0.0.0.0"),
+    dstPort: local?.port ?? 0,
     configured: a.kind === "server",
     authEnabled: (x.keyId?.(a.id) ?? 0) !== 0,
     authentic: false,
@@ -264,7 +265,7 @@ function peerFromAssociation(
     referenceTime: s?.referenceTime ?? 0n,
     receiveTime: x.receiveTime?.(a.id) ?? 0n,
     reach: a.reach,
-    unreach: x.unreach?.(a.id) ?? 0,
+    unreach: x.unreach?.(a.id) ?? null,
     hostMode: MODE_CLIENT,
     peerMode: s === null ? 0 : MODE_SERVER,
     hostPollLog2: a.hostPollLog2,
