@@ -3,8 +3,6 @@
 
 import { option, section } from "./option_spec.ts";
 
-const NO_MODE6 = "the control protocol (mode 6) is not implemented";
-
 /** The values of a trap line (model `traps[i]`). */
 export const TRAP_OPTIONS = [
   option({
@@ -16,7 +14,7 @@ export const TRAP_OPTIONS = [
     required: true,
     always: true,
     doc: "Where to send traps.",
-    applied: `${NO_MODE6}; no trap is sent`,
+    applied: true,
   }),
   option({
     field: "port",
@@ -26,7 +24,7 @@ export const TRAP_OPTIONS = [
     range: { min: 1, max: 65535, outside: "drop" },
     default: null,
     doc: "UDP port of the trap receiver (default 18447).",
-    applied: `${NO_MODE6}; no trap is sent`,
+    applied: true,
   }),
   option({
     field: "interface",
@@ -35,7 +33,7 @@ export const TRAP_OPTIONS = [
     type: "string",
     default: null,
     doc: "Local address to send traps from.",
-    applied: `${NO_MODE6}; no trap is sent`,
+    applied: "traps go out through the daemon's socket for the receiver's family",
   }),
 ] as const;
 
@@ -54,7 +52,7 @@ export const TRAP_SECTION = section({
     syntax: "address [port n] [interface address]",
     doc: "Send trap messages to this address.",
     form: "custom",
-    applied: `${NO_MODE6}; no trap is sent`,
+    applied: true,
   }],
 });
 
@@ -69,7 +67,7 @@ export const SETVAR_OPTIONS = [
     required: true,
     always: true,
     doc: "Variable name.",
-    applied: `${NO_MODE6}; the variable is not shown`,
+    applied: true,
   }),
   option({
     field: "value",
@@ -80,7 +78,7 @@ export const SETVAR_OPTIONS = [
     required: true,
     always: true,
     doc: "Variable value.",
-    applied: `${NO_MODE6}; the variable is not shown`,
+    applied: true,
   }),
   option({
     field: "isDefault",
@@ -89,7 +87,7 @@ export const SETVAR_OPTIONS = [
     type: "flag",
     default: false,
     doc: "List the variable among the default read variables.",
-    applied: `${NO_MODE6}; the variable is not shown`,
+    applied: true,
   }),
 ] as const;
 
@@ -108,7 +106,7 @@ export const SETVAR_SECTION = section({
     syntax: "name = value [default]",
     doc: "Set a system variable.",
     form: "custom",
-    applied: `${NO_MODE6}; the variable is not shown`,
+    applied: true,
   }],
 });
 

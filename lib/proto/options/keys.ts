@@ -60,7 +60,7 @@ export const AUTH_OPTIONS = [
     range: KEY_RANGE,
     default: null,
     doc: "Key that authorises mode 6 (ntpq) changes.",
-    applied: "mode 6 is not implemented; ntpq requests are not answered",
+    applied: true,
   }),
   option({
     field: "autokeyLog2",
@@ -132,7 +132,7 @@ export const AUTH_SECTION = section({
       syntax: "id",
       doc: "Key for mode 6 changes.",
       form: "value",
-      applied: "mode 6 is not implemented; ntpq requests are not answered",
+      applied: true,
     },
     {
       keyword: "keysdir",
