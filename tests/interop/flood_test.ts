@@ -96,6 +96,7 @@ async function flood(horae: RunningHorae, ns: string, threads: number): Promise<
     const drops = await kernelDrops(ns);
     const s = c.sysstats;
     const rate = f.sent / FLOOD_SEC;
+    // deno-lint-ignore no-console
     console.log(
       `flood (${threads} thread${threads > 1 ? "s" : ""}): sent ${f.sent} (${
         Math.round(rate / 1000)
