@@ -14,14 +14,8 @@ import {
 import { helpText, type OptionHelp, usageError } from "../cli/usage.ts";
 import { formatDiagnostic } from "../config/diagnostics.ts";
 import { loadConfig } from "../config/load_config.ts";
-import {
-  closeLogging,
-  configureLogging,
-  FileSink,
-  logger,
-  type LogSink,
-  StderrSink,
-} from "../log/logger.ts";
+import { closeLogging, configureLogging, logger, type LogSink } from "../log/logger.ts";
+import { openLogSinks } from "../log/log_sinks.ts";
 import { writeFileAtomic } from "../files/safe_file.ts";
 import { openUdpTransport } from "../net/open_transport.ts";
 import { realtimeReaderOf } from "../net/udp_transport.ts";
@@ -230,11 +224,9 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   if (!loaded.ok) return 78;
   const config = applyNtpdOptions(loaded.config, opts);
 
-  const sinks: LogSink[] = [];
+  let sinks: LogSink[];
   try {
-    sinks.push(
-      config.files.logFile !== null ? new FileSink(config.files.logFile) : new StderrSink(),
-    );
+    sinks = openLogSinks(config.files.logFile);
   } catch (e) {
     stderr(`ntpd: cannot open log file ${config.files.logFile}: ${(e as Error).message}\n`);
     return 1;

@@ -9,7 +9,11 @@ export type LogLevel = "debug" | "info" | "warning" | "error";
 
 /** A log sink: receives one formatted record at a time. */
 export interface LogSink {
-  write(line: string, level: LogLevel, category: string): void;
+  /**
+   * One record: `line` in ntpd's logfile layout (date, program[pid], message), its level and
+   * category, and the bare `message` for sinks that stamp records themselves (syslog, journal).
+   */
+  write(line: string, level: LogLevel, category: string, message: string): void;
   close?(): void;
 }
 
@@ -124,7 +128,9 @@ function route(opts: LoggingOptions): void {
   const fanout: Sink = (record) => {
     const message = record.message.map((m) => String(m)).join("");
     const line = formatNtpdLine(record.timestamp, opts.program, pid, message);
-    for (const s of opts.sinks) s.write(line, toLevel(record.level), record.category.join("."));
+    const level = toLevel(record.level);
+    const category = record.category.join(".");
+    for (const s of opts.sinks) s.write(line, level, category, message);
   };
   configureSync({
     reset: true,

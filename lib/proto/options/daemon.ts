@@ -38,7 +38,7 @@ export const FILE_OPTIONS = [
     toml: "logfile",
     type: "path",
     default: null,
-    doc: "File to log to instead of standard error.",
+    doc: 'File to log to instead of standard error ("syslog": the system logger; "stderr").',
     applied: true,
   }),
   option({
