@@ -21,3 +21,15 @@ export function request(id: number, size = 48): Uint8Array {
   b.fill(0xab, 40, 44); // a non-zero transmit timestamp
   return b;
 }
+
+/**
+ * A finalize step that proves when it ran: copies the transmit timestamp (bytes 40–47, as the
+ * transport stamped it) to bytes 48–55, and counts its calls.
+ */
+export class CopyTransmit {
+  calls = 0;
+  finalize(buffer: Uint8Array, length: number): void {
+    this.calls++;
+    if (length >= 56) buffer.copyWithin(48, 40, 48);
+  }
+}

@@ -6,6 +6,7 @@ import { fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
 import type {
   DatagramHandler,
   ReceivedDatagram,
+  ReplyFinalizer,
   ReplySlot,
   SocketAddress,
   TransmitHandler,
@@ -63,6 +64,7 @@ class PlainReply implements ReplySlot {
   view: DataView;
   length = 0;
   stampTransmit = false;
+  finalize: ReplyFinalizer | null = null;
   constructor(size: number) {
     this.buffer = new Uint8Array(size);
     this.view = new DataView(this.buffer.buffer);
@@ -146,6 +148,7 @@ export class DatagramTransport implements Transport {
         datagram.rxUnixNsec = nsec;
         reply.length = 0;
         reply.stampTransmit = false;
+        reply.finalize = null;
         handler(datagram, reply);
         const length = reply.length;
         if (length <= 0) continue;
@@ -154,6 +157,8 @@ export class DatagramTransport implements Transport {
           continue;
         }
         if (reply.stampTransmit && length >= 48) stamp(reply.buffer, this.#clock());
+        // The handler may have set it (TypeScript still sees the null assigned above).
+        (reply.finalize as ReplyFinalizer | null)?.finalize(reply.buffer, length);
         try {
           await this.#conn.send(reply.buffer.subarray(0, length), from);
           this.#sent++;
@@ -168,13 +173,19 @@ export class DatagramTransport implements Transport {
   }
 
   /** Queues one datagram (sent asynchronously, in order; failures are counted). */
-  send(data: Uint8Array, to: SocketAddress, stampTransmit = false): void {
+  send(
+    data: Uint8Array,
+    to: SocketAddress,
+    stampTransmit = false,
+    finalize: ReplyFinalizer | null = null,
+  ): void {
     if (this.#closed) {
       this.#sendErrors++;
       return;
     }
     const copy = data.slice();
     if (stampTransmit && copy.length >= 48) stamp(copy, this.#clock());
+    finalize?.finalize(copy, copy.length);
     const conn = this.#conn;
     const addr: Deno.NetAddr = { transport: "udp", hostname: to.address, port: to.port };
     this.#pending = this.#pending.then(() => conn.send(copy, addr)).then(

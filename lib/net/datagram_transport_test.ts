@@ -5,7 +5,7 @@ import { fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
 import type { SocketAddress, TransmitTimestamp } from "./transport.ts";
 import { DatagramTransport, portableRealtime } from "./datagram_transport.ts";
 import type { RealtimeReader } from "./udp_transport.ts";
-import { request, within } from "./_test_helpers.ts";
+import { CopyTransmit, request, within } from "./_test_helpers.ts";
 
 const FIXED_CLOCK: RealtimeReader = () => [1_800_000_000, 987_654_321];
 
@@ -76,6 +76,40 @@ Deno.test("DatagramTransport.send() stamps a copy and flush() waits for it", asy
     assert.deepEqual(data.subarray(40), want.subarray(40));
     server.close();
     await served;
+  } finally {
+    server.close();
+    client.close();
+  }
+});
+
+Deno.test("DatagramTransport runs a reply's finalize step after its transmit stamp", async () => {
+  const server = new DatagramTransport({ address: "127.0.0.1", clock: FIXED_CLOCK });
+  const client = new DatagramTransport({ address: "127.0.0.1" });
+  try {
+    const fin = new CopyTransmit();
+    const served = server.serve((d, r) => {
+      r.buffer.set(d.data);
+      r.length = d.data.length;
+      r.stampTransmit = true;
+      r.finalize = fin;
+    });
+    const got: Uint8Array[] = [];
+    let arrived!: () => void;
+    const two = new Promise<void>((r) => (arrived = r));
+    const clientServed = client.serve((d) => {
+      got.push(d.data.slice());
+      if (got.length === 2) arrived();
+    });
+    client.send(request(4, 56), server.localAddress);
+    server.send(request(5, 56), client.localAddress, true, fin);
+    await within(two, 2000, "two datagrams");
+    const stamp = new Uint8Array(8);
+    writeUnixTimestamp(new DataView(stamp.buffer), 0, ...FIXED_CLOCK());
+    for (const g of got) assert.deepEqual(g.subarray(48, 56), stamp);
+    assert.equal(fin.calls, 2);
+    server.close();
+    client.close();
+    await Promise.all([served, clientServed]);
   } finally {
     server.close();
     client.close();

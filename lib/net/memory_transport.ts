@@ -6,6 +6,7 @@ import { addSec, type NtpTime, toUnix, writeTimestamp } from "../proto/ntp_time.
 import type {
   DatagramHandler,
   ReceivedDatagram,
+  ReplyFinalizer,
   ReplySlot,
   SocketAddress,
   TransmitHandler,
@@ -264,8 +265,16 @@ export class MemoryTransport implements Transport {
     });
   }
 
-  /** Puts a copy of `data` in flight to `to` (stamped with this host's clock when asked). */
-  send(data: Uint8Array, to: SocketAddress, stampTransmit = false): void {
+  /**
+   * Puts a copy of `data` in flight to `to` (stamped with this host's clock when asked, then
+   * finalized).
+   */
+  send(
+    data: Uint8Array,
+    to: SocketAddress,
+    stampTransmit = false,
+    finalize: ReplyFinalizer | null = null,
+  ): void {
     if (this.#closed) {
       this.#sendErrors++;
       return;
@@ -279,6 +288,7 @@ export class MemoryTransport implements Transport {
     if (stampTransmit && copy.length >= 48) {
       writeTimestamp(new DataView(copy.buffer), 40, this.#clock());
     }
+    finalize?.finalize(copy, copy.length);
     this.#sent++;
     this.#network.transmit({
       from: this.localAddress,
@@ -326,6 +336,7 @@ export class MemoryTransport implements Transport {
       view: new DataView(buffer.buffer),
       length: 0,
       stampTransmit: false,
+      finalize: null,
     };
     handler(datagram, reply);
     const length = reply.length;
@@ -333,7 +344,12 @@ export class MemoryTransport implements Transport {
       if (!(length <= reply.buffer.length) || !Number.isInteger(length)) {
         this.#sendErrors++;
       } else {
-        this.send(reply.buffer.subarray(0, length), packet.from, reply.stampTransmit);
+        this.send(
+          reply.buffer.subarray(0, length),
+          packet.from,
+          reply.stampTransmit,
+          reply.finalize,
+        );
       }
     }
     return "delivered";

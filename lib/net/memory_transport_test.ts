@@ -6,6 +6,7 @@ import fc from "fast-check";
 import { addSec, diffSec, type NtpTime, readTimestamp, toTimestamp } from "../proto/ntp_time.ts";
 import { MemoryNetwork } from "./memory_transport.ts";
 import type { ReceivedDatagram, ReplySlot } from "./transport.ts";
+import { CopyTransmit } from "./_test_helpers.ts";
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? Date.now() % 0x7fffffff);
 // deno-lint-ignore no-console
@@ -150,6 +151,25 @@ Deno.test("MemoryTransport stamps with its own host clock", () => {
   net.flush();
   assert.equal(rxAtServer, addSec(START, skew));
   assert.equal(readTimestamp(new DataView(reply.buffer), 40), toTimestamp(addSec(START, skew)));
+});
+
+Deno.test("MemoryTransport runs a reply's finalize step after its transmit stamp", () => {
+  const net = new MemoryNetwork({ startTime: START });
+  const server = net.open("10.0.0.1:123");
+  const client = net.open("10.0.0.2:0");
+  const fin = new CopyTransmit();
+  void server.serve((d, r) => {
+    echo(d, r);
+    r.finalize = fin;
+  });
+  const got: Uint8Array[] = [];
+  void client.serve((d) => void got.push(d.data.slice()));
+  const req = new Uint8Array(56);
+  req[0] = 0x23;
+  client.send(req, server.localAddress);
+  net.flush();
+  assert.equal(fin.calls, 1);
+  assert.equal(readTimestamp(new DataView(got[0]!.buffer), 48), toTimestamp(START));
 });
 
 Deno.test("MemoryNetwork.open() rejects bad and duplicate addresses", () => {

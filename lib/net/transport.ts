@@ -3,6 +3,9 @@
 
 import type { IpWords } from "../proto/ip.ts";
 import type { NtpTime } from "../proto/ntp_time.ts";
+import type { ReplyFinalizer } from "../proto/packet_path.ts";
+
+export type { ReplyFinalizer } from "../proto/packet_path.ts";
 
 /** A UDP endpoint. IPv6 addresses are written without brackets. */
 export interface SocketAddress {
@@ -48,9 +51,15 @@ export interface ReplySlot {
   length: number;
   /**
    * When true the transport writes the current time into bytes 40–47 (the NTP transmit
-   * timestamp) immediately before sending. Leave false when the reply is authenticated.
+   * timestamp) immediately before sending.
    */
   stampTransmit: boolean;
+  /**
+   * The reply's last step, or null (the transport resets it before each handler call): run
+   * after the transmit stamp is written and just before sending, e.g. to sign the reply with a
+   * MAC that must cover the final transmit timestamp. It fills bytes in place; the length stays.
+   */
+  finalize: ReplyFinalizer | null;
 }
 
 /** When a datagram left: one report of {@link Transport.sendRequest}. */
@@ -95,8 +104,16 @@ export interface Transport {
   serve(handler: DatagramHandler): Promise<void>;
   /** True when {@link sendRequest} reports kernel transmit timestamps. */
   readonly txTimestamps: boolean;
-  /** Sends one datagram (stampTransmit as in ReplySlot). */
-  send(data: Uint8Array, to: SocketAddress, stampTransmit?: boolean): void;
+  /**
+   * Sends one datagram (stampTransmit and finalize as in ReplySlot; `data` itself is left
+   * unchanged when either is used).
+   */
+  send(
+    data: Uint8Array,
+    to: SocketAddress,
+    stampTransmit?: boolean,
+    finalize?: ReplyFinalizer | null,
+  ): void;
   /**
    * Sends one client request as is and reports when it left (see {@link TransmitHandler}): the
    * measured transmit time, not the request's own transmit timestamp, is what the exchange's

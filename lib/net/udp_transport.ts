@@ -44,6 +44,7 @@ import { fromUnix, type NtpTime, toUnix, writeUnixTimestamp } from "../proto/ntp
 import type {
   DatagramHandler,
   ReceivedDatagram,
+  ReplyFinalizer,
   ReplySlot,
   SocketAddress,
   TransmitHandler,
@@ -220,6 +221,7 @@ class Reply implements ReplySlot {
   view: DataView = new DataView(new ArrayBuffer(0));
   length = 0;
   stampTransmit = false;
+  finalize: ReplyFinalizer | null = null;
 }
 
 function yieldToEventLoop(): Promise<void> {
@@ -264,6 +266,10 @@ export class UdpTransport implements Transport {
   readonly #reply = new Reply();
   readonly #tsOut = new Float64Array(2);
   readonly #stampSlots: Int32Array;
+  /** Replies of the batch that have a finalize step: their slots, lengths and finalizers. */
+  readonly #finalSlots: Int32Array;
+  readonly #finalLengths: Int32Array;
+  readonly #finalizers: (ReplyFinalizer | null)[];
   readonly #sendName = new Uint8Array(new ArrayBuffer(32));
   readonly #sendScratch: Uint8Array;
   #closed = false;
@@ -311,6 +317,9 @@ export class UdpTransport implements Transport {
     }
     this.#datagram = new BatchDatagram(this.#batch);
     this.#stampSlots = new Int32Array(batchSize);
+    this.#finalSlots = new Int32Array(batchSize);
+    this.#finalLengths = new Int32Array(batchSize);
+    this.#finalizers = new Array(batchSize).fill(null);
     this.#sendScratch = new Uint8Array(new ArrayBuffer(bufferBytes));
     const fd = openUdpSocket(bind.family);
     try {
@@ -426,6 +435,7 @@ export class UdpTransport implements Transport {
     let clockNsec = 0;
     let m = 0;
     let stamps = 0;
+    let finals = 0;
     try {
       for (let i = 0; i < n; i++) {
         if ((batch.rxFlags(i) & MSG_TRUNC) !== 0) {
@@ -456,6 +466,7 @@ export class UdpTransport implements Transport {
         reply.view = this.#txViews[i]!;
         reply.length = 0;
         reply.stampTransmit = false;
+        reply.finalize = null;
         handler(datagram, reply);
         const length = reply.length;
         if (length > 0) {
@@ -465,16 +476,21 @@ export class UdpTransport implements Transport {
           }
           batch.setTxToRxPeer(m, i, length);
           if (reply.stampTransmit && length >= 48) this.#stampSlots[stamps++] = i;
+          if (reply.finalize !== null) {
+            this.#finalSlots[finals] = i;
+            this.#finalLengths[finals] = length;
+            this.#finalizers[finals++] = reply.finalize;
+          }
           m++;
         }
       }
-      if (m > 0) this.#sendPrepared(m, stamps);
+      if (m > 0) this.#sendPrepared(m, stamps, finals);
     } finally {
       batch.resetReceive(n);
     }
   }
 
-  #sendPrepared(m: number, stamps: number): void {
+  #sendPrepared(m: number, stamps: number, finals: number): void {
     const batch = this.#batch;
     if (stamps > 0) {
       const view = batch.view;
@@ -482,6 +498,12 @@ export class UdpTransport implements Transport {
       for (let k = 0; k < stamps; k++) {
         writeUnixTimestamp(view, batch.txBufferOffset(this.#stampSlots[k]!) + 40, now[0], now[1]);
       }
+    }
+    // After the stamps: a MAC must cover the transmit timestamp the client will read.
+    for (let k = 0; k < finals; k++) {
+      const f = this.#finalizers[k]!;
+      this.#finalizers[k] = null;
+      f.finalize(batch.txBuffer(this.#finalSlots[k]!), this.#finalLengths[k]!);
     }
     let first = 0;
     let interrupted = 0;
@@ -505,8 +527,16 @@ export class UdpTransport implements Transport {
     }
   }
 
-  /** Sends one datagram with sendto (counted in stats on failure, never throws). */
-  send(data: Uint8Array, to: SocketAddress, stampTransmit = false): void {
+  /**
+   * Sends one datagram with sendto (counted in stats on failure, never throws); a stamped or
+   * finalized datagram is sent from a copy.
+   */
+  send(
+    data: Uint8Array,
+    to: SocketAddress,
+    stampTransmit = false,
+    finalize: ReplyFinalizer | null = null,
+  ): void {
     if (this.#closed) {
       this.#sendErrors++;
       return;
@@ -517,11 +547,14 @@ export class UdpTransport implements Transport {
       return;
     }
     let payload = data;
-    if (stampTransmit && data.length >= 48) {
+    const stamp = stampTransmit && data.length >= 48;
+    if (stamp || finalize !== null) {
       payload = data.length <= this.#sendScratch.length
         ? this.#sendScratch.subarray(0, data.length)
         : new Uint8Array(data.length);
       payload.set(data);
+    }
+    if (stamp) {
       const now = this.#clock();
       writeUnixTimestamp(
         new DataView(payload.buffer, payload.byteOffset, payload.length),
@@ -530,6 +563,7 @@ export class UdpTransport implements Transport {
         now[1],
       );
     }
+    if (finalize !== null) finalize.finalize(payload, payload.length);
     const r = sendTo(this.#fd, payload, this.#sendName.subarray(0, enc.length));
     if (r < 0) this.#sendErrors++;
     else this.#sent++;

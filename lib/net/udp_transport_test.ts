@@ -8,7 +8,7 @@ import { IpWords } from "../proto/ip.ts";
 import { diffSec, fromUnix, writeUnixTimestamp } from "../proto/ntp_time.ts";
 import type { ReceivedDatagram, SocketAddress, TransmitTimestamp } from "./transport.ts";
 import { type RealtimeReader, UdpTransport, type UdpTransportOptions } from "./udp_transport.ts";
-import { request, within } from "./_test_helpers.ts";
+import { CopyTransmit, request, within } from "./_test_helpers.ts";
 
 const FIXED_CLOCK: RealtimeReader = () => [1_800_000_000, 123_456_789];
 
@@ -142,6 +142,42 @@ Deno.test("UdpTransport leaves the transmit timestamp alone unless asked", async
       client.send(request(3), server.localAddress);
       await c.until(1);
       assert.deepEqual(c.got[0]!.data, request(3));
+      server.close();
+      client.close();
+      await Promise.all([served, c.served]);
+    },
+  );
+});
+
+Deno.test("UdpTransport runs a reply's finalize step after its transmit stamp (serve and send)", async () => {
+  await withServerAndClient(
+    { address: "127.0.0.1", clock: FIXED_CLOCK },
+    async (server, client) => {
+      const fin = new CopyTransmit();
+      let plainNext = false;
+      const served = server.serve((d, r) => {
+        echo(d, r);
+        r.stampTransmit = true;
+        if (!plainNext) r.finalize = fin;
+        plainNext = !plainNext;
+      });
+      const c = collect(client);
+      const stamp = new Uint8Array(8);
+      writeUnixTimestamp(new DataView(stamp.buffer), 0, ...FIXED_CLOCK());
+      client.send(request(1, 56), server.localAddress);
+      await c.until(1);
+      assert.deepEqual(c.got[0]!.data.subarray(48, 56), stamp, "finalized after the stamp");
+      // The slot's finalize is reset for the next datagram.
+      client.send(request(2, 56), server.localAddress);
+      await c.until(2);
+      assert.deepEqual(c.got[1]!.data.subarray(48, 56), new Uint8Array(8));
+      assert.equal(fin.calls, 1);
+      // send(): stamped and finalized on a copy; the caller's bytes stay as they were.
+      const req = request(3, 56);
+      server.send(req, client.localAddress, true, fin);
+      await c.until(3);
+      assert.deepEqual(c.got[2]!.data.subarray(48, 56), stamp);
+      assert.deepEqual(req, request(3, 56));
       server.close();
       client.close();
       await Promise.all([served, c.served]);

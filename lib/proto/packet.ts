@@ -1,5 +1,6 @@
 // NTP packet codec: the RFC 5905 §7.3 header for versions 1–4, RFC 7822 extension fields and the
-// symmetric-key MAC trailer of ntpd 4.2.x (MD5, SHA-1, crypto-NAK). Decoding never throws.
+// symmetric-key MAC trailer of ntpd 4.2.x (MD5, SHA-1, crypto-NAK; the full SHA-256 digest that
+// chronyd 4.x sends in NTPv3 packets). Decoding never throws.
 
 import {
   CRYPTO_NAK_LEN,
@@ -33,13 +34,23 @@ export interface ExtensionField {
   body: Uint8Array;
 }
 
-/** The symmetric-key MAC trailer: a key id and a digest (16: MD5, 20: SHA-1, 0: crypto-NAK). */
+/**
+ * The symmetric-key MAC trailer: a key id and a digest (16: MD5 or AES-CMAC, 20: SHA-1 or a cut
+ * SHA-256, 32: a full SHA-256 in versions 1–3, 0: crypto-NAK).
+ */
 export interface Mac {
   /** Key identifier (32 bits); 0 in a crypto-NAK. */
   keyId: number;
-  /** The digest bytes: 16 (MD5), 20 (SHA-1) or 0 (crypto-NAK: the key id alone). */
+  /** The digest bytes: 16, 20, 32 (versions 1–3 only) or 0 (crypto-NAK: the key id alone). */
   digest: Uint8Array;
 }
+
+/**
+ * A full SHA-256 digest. chronyd 4.x signs with a SHA-256 key in NTPv3 packets carrying all 32
+ * bytes (84-byte packets); in version 4 the same length could be an extension field (RFC 7822
+ * §7.5), so it is a MAC in versions 1–3 only.
+ */
+const SHA256_DIGEST_LEN = 32;
 
 /**
  * One NTP packet of modes 0–5 (RFC 5905 §7.3). Raw wire values are kept exactly so that encoding
@@ -85,7 +96,8 @@ export const DECODE_ERRORS = [
   "bad_length", // total length not a multiple of 4
   "bad_version", // version 0 or 5–7
   "bad_extension", // an extension field's length is < 16, not a multiple of 4 or overruns the packet
-  "bad_mac_length", // what follows the header and extension fields is not a 4, 20 or 24-byte MAC
+  "bad_mac_length", // what follows the header and extension fields is not a MAC (4, 20, 24 or
+  // 36 bytes; 36 in versions 1–3 only)
   "mode6", // a control message (ntpq): different layout, decode with the mode 6 codec
   "mode7", // a private message (ntpdc): different layout, decode with the mode 7 codec
 ] as const;
@@ -98,10 +110,13 @@ export type DecodeResult =
   | { ok: true; packet: NtpPacket }
   | { ok: false; reason: DecodeError };
 
-/** True when `n` bytes after the header/extensions form a MAC trailer (4, 20 or 24 bytes). */
-function isMacTrailerLength(n: number): boolean {
+/**
+ * True when `n` bytes after the header/extensions form a MAC trailer in a packet of `version`:
+ * 4, 20 or 24 bytes, and 36 (a full SHA-256) in versions 1–3.
+ */
+function isMacTrailerLength(n: number, version: number): boolean {
   return n === CRYPTO_NAK_LEN || n === KEY_ID_LEN + MD5_DIGEST_LEN ||
-    n === KEY_ID_LEN + SHA1_DIGEST_LEN;
+    n === KEY_ID_LEN + SHA1_DIGEST_LEN || (n === KEY_ID_LEN + SHA256_DIGEST_LEN && version < 4);
 }
 
 /**
@@ -128,7 +143,8 @@ function checkFrame(bytes: Uint8Array, length: number): DecodeError | null {
  * becomes `{ok: false, reason}`.
  *
  * Rules: at least 48 bytes and a multiple of 4; version 1–4. After the header, a remainder of 4
- * (crypto-NAK), 20 (MD5) or 24 bytes (SHA-1) is a MAC. Otherwise, in version 4 only, extension
+ * (crypto-NAK), 20 (MD5, AES-CMAC) or 24 bytes (SHA-1, SHA-256 cut to 20) is a MAC, and in
+ * versions 1–3 also 36 bytes (a full SHA-256, as chronyd sends it). Otherwise, in version 4 only, extension
  * fields follow (RFC 7822: length ≥ 16, a multiple of 4, inside the packet) until what is left is
  * empty or a MAC. Versions 1–3 allow only a MAC. Modes 6 and 7 are reported as "mode6"/"mode7"
  * for the daemon to route to their own codecs. Byte arrays in the result are copies, so the input
@@ -152,9 +168,9 @@ export function decodePacket(bytes: Uint8Array): DecodeResult {
   const extensions: ExtensionField[] = [];
   let offset = LEN_PKT_NOMAC;
   let rest = length - offset;
-  if (rest !== 0 && !isMacTrailerLength(rest)) {
+  if (rest !== 0 && !isMacTrailerLength(rest, version)) {
     if (version !== 4) return { ok: false, reason: "bad_mac_length" };
-    while (rest !== 0 && !isMacTrailerLength(rest)) {
+    while (rest !== 0 && !isMacTrailerLength(rest, version)) {
       if (rest < MIN_EXTENSION_LEN) return { ok: false, reason: "bad_mac_length" };
       const type = view.getUint16(offset, false);
       const fieldLength = view.getUint16(offset + 2, false);
@@ -216,7 +232,9 @@ export function checkEncodable(p: NtpPacket): string | null {
   const macLength = p.mac === null ? 0 : KEY_ID_LEN + p.mac.digest.length;
   if (p.mac !== null) {
     if (!isUint(p.mac.keyId, 0xffffffff)) return "mac.keyId must be a u32";
-    if (!isMacTrailerLength(macLength)) return "mac.digest must be 0, 16 or 20 bytes";
+    if (!isMacTrailerLength(macLength, p.version)) {
+      return "mac.digest must be 0, 16 or 20 bytes (or 32 in versions 1–3)";
+    }
   }
   if (p.extensions.length > 0) {
     if (p.version !== 4) return "extension fields need version 4";
@@ -230,7 +248,7 @@ export function checkEncodable(p: NtpPacket): string | null {
         return "extension field length must be 16–65532 bytes";
       }
       if ((fieldLength & 3) !== 0) return "extension field length must be a multiple of 4";
-      if (isMacTrailerLength(rest)) return "extension fields would decode as a MAC";
+      if (isMacTrailerLength(rest, p.version)) return "extension fields would decode as a MAC";
       rest -= fieldLength;
     }
   }
@@ -413,7 +431,7 @@ export class PacketPeek {
     if (frameError !== null) return frameError;
     const rest = n - LEN_PKT_NOMAC;
     if (rest === 0) return "ok";
-    if (isMacTrailerLength(rest)) {
+    if (isMacTrailerLength(rest, (bytes[0]! >> 3) & 7)) {
       this.#macOffset = LEN_PKT_NOMAC;
       return "ok";
     }

@@ -7,8 +7,14 @@
 // Nothing here does I/O. The caller owns the sockets: it fills a reused `PacketIn`, passes the
 // transport's reply slot, and acts on the verdict. Every datagram is counted exactly once:
 // received = processed + the sum of the drop reasons (SysStats).
+//
+// Authentication (RFC 5905 §7.3, RFC 8573, ntpd 4.2.8): a request whose MAC verifies gets a reply
+// signed with the same key and digest length, signed by the slot's finalize step after the
+// transport writes the transmit timestamp; a request whose MAC fails gets a crypto-NAK (ntpd's
+// answer; chronyd stays silent). A reply or broadcast whose MAC fails never reaches the core.
 
-import { NTP_VERSION } from "./constants.ts";
+import { KEY_ID_LEN, LEN_PKT_NOMAC, NTP_VERSION } from "./constants.ts";
+import type { AuthFailure } from "./auth/mac.ts";
 import { IpWords } from "./ip.ts";
 import { type DecodeError, decodePacket, PacketPeek } from "./packet.ts";
 import { MRU_EXCEEDED, type MruList } from "./access/mru.ts";
@@ -44,6 +50,15 @@ export class PacketIn {
   rxUnixNsec = 0;
 }
 
+/**
+ * A reply's last step, run by the transport after it wrote the transmit timestamp and just
+ * before sending (the MAC must cover the transmit timestamp the client reads). Fills bytes of
+ * `buffer[0, length)` in place; never throws, never changes the length.
+ */
+export interface ReplyFinalizer {
+  finalize(buffer: Uint8Array, length: number): void;
+}
+
 /** Where a reply is written: the transport's reply slot (lib/net ReplySlot has this shape). */
 export interface ReplyBuffer {
   /** At least as long as the request. */
@@ -54,6 +69,8 @@ export interface ReplyBuffer {
   length: number;
   /** Let the transport restamp the transmit timestamp just before sending. */
   stampTransmit: boolean;
+  /** Run after the stamp (signs an authenticated reply); null: none. */
+  finalize: ReplyFinalizer | null;
 }
 
 /**
@@ -100,6 +117,11 @@ export class Verdict {
    * notrap, lowpriotrap and nomrulist.
    */
   restrictFlags = 0;
+  /**
+   * The key id whose MAC verified (0: the packet was not authenticated). The core takes it with
+   * a "core" verdict: an association with a key accepts only replies authenticated with it.
+   */
+  keyId = 0;
   /** Replies after the one in the slot (mode 6 fragments); empty on the server path. */
   readonly more: Uint8Array[] = [];
 
@@ -111,24 +133,39 @@ export class Verdict {
     this.mode = 0;
     this.version = 0;
     this.restrictFlags = 0;
+    this.keyId = 0;
     if (this.more.length > 0) this.more.length = 0;
   }
 }
 
 /**
  * Result of authenticating a packet that carries a MAC or extension fields: "none" (nothing to
- * check: unauthenticated), "ok" (verified), "bad" (does not verify, or no such key: a client
- * gets a crypto-NAK), "forward" (this thread holds no keys: the main thread must check it).
+ * check: unauthenticated), "ok" (verified with key `keyId`), "crypto_nak" (a key id 0 alone),
+ * an {@link AuthFailure} (the MAC does not verify: a request gets a crypto-NAK, anything else is
+ * dropped; each counted as bad authentication), or "forward" (this thread cannot check it: the
+ * main thread must).
  */
-export type AuthResult = "none" | "ok" | "bad" | "forward";
+export type AuthResult = "none" | "ok" | "crypto_nak" | "forward" | AuthFailure;
 
-/** The authentication step (the keys and NTS issues implement it). */
+/** The authentication step (lib/proto/auth/packet_auth.ts implements it with the keys). */
 export interface Authenticator {
   /**
-   * Judges a mode 1–5 packet with a MAC at `macOffset` (key id `keyId`), or with extension
-   * fields (`macOffset` −1 when they are not followed by a MAC).
+   * Judges a mode 1–5 packet from `from` with a MAC at `macOffset` (key id `keyId`), or with
+   * extension fields (`macOffset` −1 when they are not followed by a MAC).
    */
-  check(data: Uint8Array, macOffset: number, keyId: number, hasExtensions: boolean): AuthResult;
+  check(
+    data: Uint8Array,
+    macOffset: number,
+    keyId: number,
+    hasExtensions: boolean,
+    from: IpWords,
+  ): AuthResult;
+  /**
+   * Signs a reply to a request that passed: the path writes the key id at byte 48 and sets the
+   * reply's length to mirror the request's digest; this fills the digest after the transmit
+   * stamp. Null when nothing can pass ("ok" is then never returned).
+   */
+  readonly signer: ReplyFinalizer | null;
 }
 
 /**
@@ -136,7 +173,13 @@ export interface Authenticator {
  * extension fields alone are not authentication.
  */
 export const NO_KEYS: Authenticator = {
-  check: (_data, macOffset) => macOffset >= 0 ? "bad" : "none",
+  check: (data, macOffset, keyId) =>
+    macOffset < 0
+      ? "none"
+      : keyId === 0 && data.length - macOffset === KEY_ID_LEN
+      ? "crypto_nak"
+      : "unknown_key",
+  signer: null,
 };
 
 /** The main-thread handlers a verdict can hand a datagram to. */
@@ -163,6 +206,11 @@ export interface PacketPathOptions {
   monitor?: boolean;
   /** The authentication step (default {@link NO_KEYS}). */
   authenticator?: Authenticator;
+  /**
+   * `enable auth` (default true): a symmetric active (mode 1) or broadcast (mode 5) packet, which
+   * would mobilise an association, must be authenticated.
+   */
+  authRequired?: boolean;
   /**
    * Which handlers exist on this (main) thread (default: all). A datagram for a missing one is
    * dropped as "no_handler" (e.g. a reply with no timekeeping core, a control query before the
@@ -208,6 +256,7 @@ export class PacketPath {
   readonly #counters: SysCounters;
   #monitor: boolean;
   #auth: Authenticator;
+  #authRequired: boolean;
   readonly #serverThread: boolean;
   readonly #handlers: Handlers;
   readonly #peek = new PacketPeek();
@@ -221,6 +270,7 @@ export class PacketPath {
     this.#counters = options.counters;
     this.#monitor = options.monitor ?? true;
     this.#auth = options.authenticator ?? NO_KEYS;
+    this.#authRequired = options.authRequired ?? true;
     this.#serverThread = options.serverThread ?? false;
     this.#handlers = { core: true, control: true, peer: true, ...options.handlers };
   }
@@ -249,6 +299,11 @@ export class PacketPath {
     this.#auth = auth;
   }
 
+  /** `enable auth` / `disable auth`. */
+  setAuthRequired(on: boolean): void {
+    this.#authRequired = on;
+  }
+
   /** True when packets are recorded in the MRU list. */
   get monitoring(): boolean {
     return this.#mru !== null && (this.#monitor || this.#restrict.needsMonitor);
@@ -264,6 +319,7 @@ export class PacketPath {
     v.reset();
     slot.length = 0;
     slot.stampTransmit = false;
+    slot.finalize = null;
     const c = this.#counters;
     c.received();
     const data = p.data;
@@ -340,15 +396,16 @@ export class PacketPath {
 
     // 4. Authentication, then 5. dispatch.
     let auth: AuthResult = "none";
+    let keyId = 0;
     if (macOffset >= 0 || hasExtensions) {
-      const keyId = macOffset >= 0 && macOffset + 4 <= n ? u32At(data, macOffset) : -1;
-      auth = this.#auth.check(data, macOffset, keyId, hasExtensions);
+      keyId = macOffset >= 0 ? u32At(data, macOffset) : 0;
+      auth = this.#auth.check(data, macOffset, keyId, hasExtensions, p.src);
     }
     // Only a server thread forwards for authentication; the main thread holds the keys.
     if (auth === "forward") {
-      return this.#serverThread ? this.#handOn("forward", "auth") : this.#drop("bad_auth");
+      return this.#serverThread ? this.#handOn("forward", "auth") : this.#drop("unknown_key");
     }
-    return this.#afterAuth(p, slot, mode, flags, auth);
+    return this.#afterAuth(p, slot, mode, flags, auth, keyId, macOffset);
   }
 
   /**
@@ -363,18 +420,23 @@ export class PacketPath {
     kind: VerdictKind,
     forward: ForwardTo | null,
     flags: number,
+    keyId = 0,
   ): Verdict {
     const v = this.#verdict;
     v.reset();
     slot.length = 0;
     slot.stampTransmit = false;
+    slot.finalize = null;
     const data = p.data;
     v.restrictFlags = flags;
     if (data.length > 0) {
       v.mode = data[0]! & 7;
       v.version = (data[0]! >> 3) & 7;
     }
-    if (kind === "core") return this.#handOn("core", null, true);
+    if (kind === "core") {
+      v.keyId = keyId;
+      return this.#handOn("core", null, true);
+    }
     if (kind !== "forward" || forward === null) return this.#drop("no_handler");
     if (forward !== "auth") return this.#handOn("forward", forward, true);
     const peek = this.#peek;
@@ -386,10 +448,10 @@ export class PacketPath {
       if (!full.ok) return this.#drop(decodeReason(full.reason));
       macOffset = full.packet.mac === null ? -1 : data.length - 4 - full.packet.mac.digest.length;
     }
-    const keyId = macOffset >= 0 ? u32At(data, macOffset) : -1;
-    let auth = this.#auth.check(data, macOffset, keyId, peek.hasExtensions);
-    if (auth === "forward") auth = "bad"; // the main thread has no one to forward to
-    return this.#afterAuth(p, slot, v.mode, flags, auth);
+    const id = macOffset >= 0 ? u32At(data, macOffset) : 0;
+    let auth = this.#auth.check(data, macOffset, id, peek.hasExtensions, p.src);
+    if (auth === "forward") auth = "unknown_key"; // the main thread has no one to forward to
+    return this.#afterAuth(p, slot, v.mode, flags, auth, id, macOffset);
   }
 
   /**
@@ -419,7 +481,9 @@ export class PacketPath {
     slot: ReplyBuffer,
     mode: number,
     flags: number,
-    auth: AuthResult,
+    auth: Exclude<AuthResult, "forward">,
+    keyId: number,
+    macOffset: number,
   ): Verdict {
     const v = this.#verdict;
     const kissable = (mode === 3 || mode === 1) && (flags & RES_KOD) !== 0;
@@ -427,13 +491,18 @@ export class PacketPath {
       if (kissable) return this.#kiss(p, slot, "DENY", "notrust");
       return this.#drop("notrust");
     }
+    // A crypto-NAK says "your MAC failed"; in a request it means nothing, and as a reply it is not
+    // authentic itself, so it must not reach the core (counted: that is how it is recognised).
+    if (auth === "crypto_nak") return this.#drop("crypto_nak");
+    const failure = auth === "none" || auth === "ok" ? null : auth;
+    const failed = failure !== null;
     const data = p.data;
     switch (mode) {
       case 3: {
-        if (auth !== "bad" && isZeroTransmit(data)) return this.#drop("zero_transmit");
+        if (!failed && isZeroTransmit(data)) return this.#drop("zero_transmit");
         const len = this.#server.answerAdmitted(
           data,
-          auth === "bad",
+          failed,
           p.rxUnixSec,
           p.rxUnixNsec,
           slot.buffer,
@@ -442,18 +511,35 @@ export class PacketPath {
         slot.length = len;
         slot.stampTransmit = len > 0;
         v.kind = "reply";
-        if (auth === "bad") {
+        if (failure !== null) {
           // A crypto-NAK: the client learns its MAC did not verify.
-          v.reason = "bad_auth";
-          this.#counters.dropped("bad_auth");
-        } else this.#counters.processed();
+          v.reason = failure;
+          this.#counters.dropped(failure);
+          return v;
+        }
+        const signer = this.#auth.signer;
+        if (auth === "ok" && len === LEN_PKT_NOMAC && signer !== null) {
+          // The same key and digest length as the request (never longer than it); the digest is
+          // written by the finalize step, after the transmit stamp.
+          const end = LEN_PKT_NOMAC + data.length - macOffset;
+          putU32(slot.buffer, LEN_PKT_NOMAC, keyId);
+          slot.length = end;
+          slot.finalize = signer;
+          v.keyId = keyId;
+        }
+        this.#counters.processed();
         return v;
       }
       case 1:
-        if (auth === "bad") return this.#drop("bad_auth");
-        return this.#handOn("forward", "peer");
-      default: // 2, 4, 5: replies and broadcasts, for the core; never answered here
-        if (auth === "bad") return this.#drop("bad_auth");
+      case 5:
+        if (failure !== null) return this.#drop(failure);
+        // Either would mobilise an association (symmetric passive, broadcast client).
+        if (auth !== "ok" && this.#authRequired) return this.#drop("auth_required");
+        v.keyId = auth === "ok" ? keyId : 0;
+        return mode === 1 ? this.#handOn("forward", "peer") : this.#handOn("core", null);
+      default: // 2, 4: replies, for the core; never answered here
+        if (failure !== null) return this.#drop(failure);
+        v.keyId = auth === "ok" ? keyId : 0;
         return this.#handOn("core", null);
     }
   }
@@ -490,6 +576,13 @@ export class PacketPath {
     this.#counters.dropped(reason);
     return v;
   }
+}
+
+function putU32(b: Uint8Array, at: number, value: number): void {
+  b[at] = value >>> 24;
+  b[at + 1] = (value >>> 16) & 0xff;
+  b[at + 2] = (value >>> 8) & 0xff;
+  b[at + 3] = value & 0xff;
 }
 
 function u32At(b: Uint8Array, at: number): number {

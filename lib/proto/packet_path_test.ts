@@ -43,7 +43,13 @@ function request(mode = 3, version = 4, length = 48, poll = 6): Uint8Array {
 
 function slot(size = 1024): ReplyBuffer {
   const buffer = new Uint8Array(size);
-  return { buffer, view: new DataView(buffer.buffer), length: 0, stampTransmit: false };
+  return {
+    buffer,
+    view: new DataView(buffer.buffer),
+    length: 0,
+    stampTransmit: false,
+    finalize: null,
+  };
 }
 
 interface Rig {
@@ -71,6 +77,7 @@ function rig(
     monitor?: boolean;
     mruDepth?: number;
     auth?: Authenticator;
+    authRequired?: boolean;
     discard?: number;
     handlers?: Partial<Handlers>;
   } = {},
@@ -89,6 +96,7 @@ function rig(
     counters: stats.counters(0),
     ...(opts.monitor !== undefined ? { monitor: opts.monitor } : {}),
     ...(opts.auth ? { authenticator: opts.auth } : {}),
+    ...(opts.authRequired !== undefined ? { authRequired: opts.authRequired } : {}),
     ...(opts.handlers ? { handlers: opts.handlers } : {}),
   });
   const input = new PacketIn();
@@ -180,7 +188,7 @@ Deno.test("PacketPath drops source port 0, impossible senders and malformed pack
 });
 
 Deno.test("PacketPath dispatches by mode: 3 server, 2/4/5 core, 1 peer, 6 control, 7 dropped", () => {
-  const r = rig();
+  const r = rig([], { authRequired: false });
   const src = "198.51.100.7";
   assert.equal(r.send(request(3), src, 5000, T0).kind, "reply");
   for (const mode of [2, 4, 5]) {
@@ -204,7 +212,10 @@ Deno.test("PacketPath dispatches by mode: 3 server, 2/4/5 core, 1 peer, 6 contro
 });
 
 Deno.test("PacketPath drops what no handler on this thread takes, as no_handler, never processed", () => {
-  const r = rig([], { handlers: { core: false, control: false, peer: false } });
+  const r = rig([], {
+    handlers: { core: false, control: false, peer: false },
+    authRequired: false,
+  });
   for (const mode of [1, 2, 4, 5, 6]) {
     const data = mode === 6 ? new Uint8Array(12).fill(0) : request(mode);
     data[0] = (4 << 3) | mode;
@@ -394,11 +405,11 @@ Deno.test("PacketPath: disable monitor keeps the MRU empty unless limited/kod ne
 Deno.test("PacketPath: a MAC with no keys gets a crypto-NAK; notrust denies the unauthenticated", () => {
   const r = rig();
   const v = r.send(request(3, 4, 68), "192.0.2.1", 4000, T0);
-  assert.deepEqual([v.kind, v.reason, v.length], ["reply", "bad_auth", 52]);
+  assert.deepEqual([v.kind, v.reason, v.length], ["reply", "unknown_key", 52]);
   assert.equal(new DataView(r.out.buffer.buffer).getUint32(48), 0, "key id 0, no digest");
   assert.equal(r.stats.snapshot(0).badAuth, 1);
   const t = rig([["0.0.0.0", 0, ["notrust", "kod"]]], {
-    auth: { check: (_d, mac) => mac >= 0 ? "ok" : "none" },
+    auth: { check: (_d, mac) => mac >= 0 ? "ok" : "none", signer: { finalize: () => {} } },
   });
   const denied = t.send(request(), "192.0.2.1", 4000, T0);
   assert.deepEqual([denied.kiss, denied.reason], ["DENY", "notrust"]);
@@ -416,14 +427,15 @@ Deno.test("PacketPath: a server thread hands on, the main thread counts; limits 
     restrict,
     mru,
     counters: stats.counters(0),
-    authenticator: { check: () => "ok" },
+    authenticator: { check: () => "ok", signer: { finalize: () => {} } },
   });
   const worker = new PacketPath({
     server: new Server(SYNCED),
     restrict,
     mru: MruList.attach(mru.buffer, 1),
     counters: SysStats.attach(stats.buffer).counters(1),
-    authenticator: { check: (_d, mac) => mac >= 0 ? "forward" : "none" },
+    authenticator: { check: (_d, mac) => mac >= 0 ? "forward" : "none", signer: null },
+    authRequired: false,
     serverThread: true,
   });
   const p = new PacketIn();
@@ -450,7 +462,8 @@ Deno.test("PacketPath: a server thread hands on, the main thread counts; limits 
   const f = worker.handle(p, out);
   assert.deepEqual([f.kind, f.forward], ["forward", "auth"]);
   const a = main.acceptForwarded(p, out, f.kind, f.forward, f.restrictFlags);
-  assert.deepEqual([a.kind, a.reason, out.length], ["reply", null, 48]);
+  assert.deepEqual([a.kind, a.reason, out.length, a.keyId], ["reply", null, 68, 0]);
+  assert.ok(out.finalize !== null, "signed after the transmit stamp");
   // A forward the worker could not deliver.
   p.src.parse("198.51.100.3");
   p.data = request(1);

@@ -139,10 +139,10 @@ Deno.test("decodePacket() rejects malformed extension fields", () => {
 });
 
 Deno.test("decodePacket() rejects trailers that are neither extension fields nor a MAC", () => {
-  // Versions 1–3 have no extension fields: only a 4, 20 or 24-byte MAC may follow.
+  // Versions 1–3 have no extension fields: only a 4, 20, 24 or 36-byte MAC may follow.
   assert.equal(reason(raw(vn(3, 3), new Array(8).fill(0))), "bad_mac_length");
   assert.equal(reason(raw(vn(3, 3), new Array(28).fill(0))), "bad_mac_length");
-  assert.equal(reason(raw(vn(1, 3), new Array(36).fill(0))), "bad_mac_length");
+  assert.equal(reason(raw(vn(1, 3), new Array(40).fill(0))), "bad_mac_length");
   // Version 4: 8 or 12 bytes are too short for an extension field and not a MAC.
   assert.equal(reason(raw(vn(4, 3), new Array(8).fill(0))), "bad_mac_length");
   assert.equal(reason(raw(vn(4, 3), new Array(12).fill(0))), "bad_mac_length");
@@ -150,6 +150,37 @@ Deno.test("decodePacket() rejects trailers that are neither extension fields nor
   assert.equal(
     reason(raw(vn(4, 3), [0x01, 0x04, 0, 16, ...new Array(12 + 12).fill(0)])),
     "bad_mac_length",
+  );
+});
+
+Deno.test("decodePacket() reads chronyd's NTPv3 SHA-256 MAC: 84 bytes, a full 32-byte digest", () => {
+  const trailer = [0, 0, 0, 5, ...Array.from({ length: 32 }, (_, k) => k + 1)];
+  for (const version of [1, 2, 3]) {
+    const bytes = raw(vn(version, 3), trailer);
+    assert.equal(bytes.length, 84);
+    const r = decodePacket(bytes);
+    assert.ok(r.ok, `version ${version}`);
+    assert.equal(r.packet.mac?.keyId, 5);
+    assert.equal(r.packet.mac?.digest.length, 32);
+    assert.deepEqual(encodePacket(r.packet), bytes, "re-encodes to the same bytes");
+    const peek = new PacketPeek();
+    assert.equal(peek.read(bytes), "ok");
+    assert.equal(peek.macOffset, 48);
+    assert.equal(peek.hasExtensions, false);
+  }
+  // In version 4 the same 36 bytes are an extension field (RFC 7822), never a MAC.
+  const v4 = raw(vn(4, 3), [0x01, 0x04, 0, 36, ...new Array(32).fill(0)]);
+  const r4 = decodePacket(v4);
+  assert.ok(r4.ok);
+  assert.equal(r4.packet.mac, null);
+  assert.equal(r4.packet.extensions.length, 1);
+  assert.equal(
+    checkEncodable({
+      ...r4.packet,
+      extensions: [],
+      mac: { keyId: 1, digest: new Uint8Array(32) },
+    }) !== null,
+    true,
   );
 });
 

@@ -27,10 +27,16 @@ export const DROP_REASONS = [
   "notrust", // restrict notrust, and the packet is not authenticated
   "noquery", // restrict noquery (control and private modes)
   "version", // restrict version, and the version is not 4
+  "auth_required", // enable auth: a peer or broadcast packet that would mobilise, unauthenticated
   // rate exceeded
   "rate_limited", // restrict limited, and the client is over the discard rates
-  // bad authentication
-  "bad_auth", // a MAC that does not verify (or no key for it): crypto-NAK or drop
+  // bad authentication (a request among these is answered with a crypto-NAK)
+  "truncated_mac", // a digest shorter than the key's (or a key id alone that is not 0)
+  "unknown_key", // no key with the MAC's key id
+  "untrusted_key", // the key is not trusted (trustedkey)
+  "address_excluded", // the key's address list (keys file, fourth field) excludes the sender
+  "bad_mac", // the digest does not match
+  "crypto_nak", // a crypto-NAK: a reply saying our MAC failed, or one in a request
   // declined
   "private_mode", // mode 7 (ntpdc): not served
   "control_response", // a mode 6 response or error: never answered
@@ -67,8 +73,14 @@ export const DROP_GROUP: Readonly<Record<DropReason, DropGroup>> = {
   notrust: "accessDenied",
   noquery: "accessDenied",
   version: "accessDenied",
+  auth_required: "accessDenied",
   rate_limited: "rateExceeded",
-  bad_auth: "badAuth",
+  truncated_mac: "badAuth",
+  unknown_key: "badAuth",
+  untrusted_key: "badAuth",
+  address_excluded: "badAuth",
+  bad_mac: "badAuth",
+  crypto_nak: "badAuth",
   private_mode: "declined",
   control_response: "declined",
   no_handler: "declined",
