@@ -1,0 +1,257 @@
+// The daemon's MACs through OpenSSL's libcrypto (FFI): MD5, SHA-1 and SHA-256 of key ‖ packet by
+// the one-shot digests, and AES-128-CMAC (RFC 4493) on one long-lived AES-128-CBC context per key
+// (AES-NI: constant time). Measured on these machines for a 48-byte packet: MD5 0.3 µs, AES-CMAC
+// 0.1 µs per MAC against 0.6–0.8 µs in TypeScript and 2.3–2.6 µs through node:crypto (whose
+// per-call Buffer and object work dominates), so the server's signed replies stay close to its
+// unsigned rate. `daemonCrypto()` checks every algorithm against known answers at start and uses
+// node:crypto for any that libcrypto cannot give (no library, FIPS mode without MD5).
+
+import {
+  Aes128Cbc,
+  type LibCryptoSymbols,
+  openLibCrypto,
+  SHA_CTX_BYTES,
+} from "../../ffi/libcrypto.ts";
+import { PureCrypto } from "../proto/auth/pure_crypto.ts";
+import {
+  type AeadAlgorithm,
+  type AeadContext,
+  aes128KeyOf,
+  type Crypto,
+  MAC_ALGORITHMS,
+  MAC_OUTPUT_LEN,
+  type MacAlgorithm,
+  type MacContext,
+} from "../proto/crypto.ts";
+import { NodeCrypto } from "./crypto_node.ts";
+
+type DigestName = "MD5" | "SHA1" | "SHA256";
+
+/** digest(key ‖ data) by libcrypto (MD5's one-shot function, SHA's init/update/final). */
+class OpenSslDigestMac implements MacContext {
+  readonly algorithm: MacAlgorithm;
+  readonly outputLength: number;
+  readonly #symbols: LibCryptoSymbols;
+  readonly #ctx = new Uint8Array(SHA_CTX_BYTES);
+  /** The last length hashed, as the BigInt the call takes (one per length, not per call). */
+  #length = -1;
+  #lengthBig = 0n;
+  readonly #keyLength: number;
+  /** The key, then room for the message (grows for a longer one). */
+  #scratch: Uint8Array;
+  readonly #md = new Uint8Array(32);
+
+  constructor(symbols: LibCryptoSymbols, algorithm: DigestName, key: Uint8Array) {
+    this.algorithm = algorithm;
+    this.outputLength = MAC_OUTPUT_LEN[algorithm];
+    this.#symbols = symbols;
+    this.#keyLength = key.length;
+    this.#scratch = new Uint8Array(key.length + 512);
+    this.#scratch.set(key);
+  }
+
+  compute(
+    data: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+    outOffset: number,
+    outLength: number,
+  ): void {
+    const n = end - start;
+    const kl = this.#keyLength;
+    if (this.#scratch.length < kl + n) {
+      const grown = new Uint8Array(2 * (kl + n));
+      grown.set(this.#scratch.subarray(0, kl));
+      this.#scratch = grown;
+    }
+    const s = this.#scratch;
+    // Byte by byte: a subarray per call would be the only allocation.
+    for (let k = 0; k < n; k++) s[kl + k] = data[start + k]!;
+    const md = this.#md;
+    // A usize argument as a number takes Deno's slow FFI path; a new BigInt per call allocates.
+    if (kl + n !== this.#length) {
+      this.#length = kl + n;
+      this.#lengthBig = BigInt(kl + n);
+    }
+    if (!this.#hash(s, this.#lengthBig, md)) md.fill(0); // checked at start: never
+    for (let k = 0; k < outLength; k++) out[outOffset + k] = md[k]!;
+  }
+
+  #hash(s: Uint8Array, n: bigint, md: Uint8Array): boolean {
+    const y = this.#symbols, c = this.#ctx;
+    switch (this.algorithm) {
+      case "MD5":
+        return y.MD5(s, n, md) !== null;
+      case "SHA1":
+        return y.SHA1_Init(c) === 1 && y.SHA1_Update(c, s, n) === 1 && y.SHA1_Final(md, c) === 1;
+      default:
+        return y.SHA256_Init(c) === 1 && y.SHA256_Update(c, s, n) === 1 &&
+          y.SHA256_Final(md, c) === 1;
+    }
+  }
+}
+
+/** Shift left by one bit in GF(2^128), XORing 0x87 when the top bit falls out (RFC 4493 §2.3). */
+function double(input: Uint8Array): Uint8Array {
+  const out = new Uint8Array(16);
+  for (let k = 0; k < 15; k++) out[k] = ((input[k]! << 1) | (input[k + 1]! >>> 7)) & 0xff;
+  out[15] = ((input[15]! << 1) & 0xff) ^ (input[0]! & 0x80 ? 0x87 : 0);
+  return out;
+}
+
+/**
+ * AES-128-CMAC on one CBC context that lives as long as the key. CMAC is CBC-MAC with a subkey
+ * XORed into the last block; instead of a fresh context (and zero IV) per message, the first block
+ * is XORed with the context's chaining value (the last ciphertext block it produced), which
+ * cancels it: one native call per MAC.
+ */
+class OpenSslCmacMac implements MacContext {
+  readonly algorithm: MacAlgorithm = "AES128CMAC";
+  readonly outputLength = MAC_OUTPUT_LEN.AES128CMAC;
+  readonly #cbc: Aes128Cbc;
+  readonly #k1: Uint8Array;
+  readonly #k2: Uint8Array;
+  readonly #chain = new Uint8Array(16);
+  #in = new Uint8Array(512);
+  #out = new Uint8Array(512);
+
+  constructor(symbols: LibCryptoSymbols, key: Uint8Array) {
+    this.#cbc = new Aes128Cbc(symbols, aes128KeyOf(key));
+    // L = AES(K, 0^128): the first block from the zero IV is the encrypted zero block.
+    const l = new Uint8Array(16);
+    if (!this.#cbc.encrypt(l, new Uint8Array(16), 16)) throw new Error("AES-128 failed");
+    this.#chain.set(l);
+    this.#k1 = double(l);
+    this.#k2 = double(this.#k1);
+  }
+
+  compute(
+    data: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+    outOffset: number,
+    outLength: number,
+  ): void {
+    const len = end - start;
+    const full = len > 0 && len % 16 === 0;
+    const padded = full ? len : len + 16 - (len % 16);
+    if (this.#in.length < padded) {
+      this.#in = new Uint8Array(2 * padded);
+      this.#out = new Uint8Array(2 * padded);
+    }
+    const s = this.#in;
+    for (let k = 0; k < len; k++) s[k] = data[start + k]!;
+    if (!full) {
+      s[len] = 0x80;
+      for (let k = len + 1; k < padded; k++) s[k] = 0;
+    }
+    const sub = full ? this.#k1 : this.#k2;
+    const last = padded - 16;
+    for (let k = 0; k < 16; k++) s[last + k] = s[last + k]! ^ sub[k]!;
+    const chain = this.#chain;
+    for (let k = 0; k < 16; k++) s[k] = s[k]! ^ chain[k]!;
+    const c = this.#out;
+    if (!this.#cbc.encrypt(c, s, padded)) c.fill(0, last, padded);
+    for (let k = 0; k < 16; k++) chain[k] = c[last + k]!;
+    for (let k = 0; k < outLength; k++) out[outOffset + k] = chain[k]!;
+  }
+}
+
+/**
+ * {@link Crypto} on libcrypto. Construct it through {@link daemonCrypto}, which checks it; the
+ * constructor throws when libcrypto cannot be opened.
+ */
+export class OpenSslCrypto implements Crypto {
+  readonly name: string;
+  readonly #symbols: LibCryptoSymbols;
+
+  constructor() {
+    const lib = openLibCrypto();
+    if (!lib.ok) throw new Error(lib.reason);
+    this.#symbols = lib.symbols;
+    this.name = `libcrypto (${lib.path})`;
+  }
+
+  macContext(algorithm: MacAlgorithm, key: Uint8Array): MacContext {
+    return algorithm === "AES128CMAC"
+      ? new OpenSslCmacMac(this.#symbols, key)
+      : new OpenSslDigestMac(this.#symbols, algorithm, key);
+  }
+
+  aeadContext(_algorithm: AeadAlgorithm, _key: Uint8Array): AeadContext | null {
+    return null;
+  }
+}
+
+/** One {@link Crypto} whose algorithms each come from the first implementation that passed. */
+class MixedCrypto implements Crypto {
+  readonly name: string;
+  readonly #by: Readonly<Record<MacAlgorithm, Crypto>>;
+  readonly #fallback: Crypto;
+
+  constructor(by: Record<MacAlgorithm, Crypto>, fallback: Crypto) {
+    this.#by = by;
+    this.#fallback = fallback;
+    const names = [...new Set(MAC_ALGORITHMS.map((a) => by[a].name))];
+    this.name = names.length === 1
+      ? names[0]!
+      : MAC_ALGORITHMS.map((a) => `${a} ${by[a].name}`).join(", ");
+  }
+
+  macContext(algorithm: MacAlgorithm, key: Uint8Array): MacContext {
+    return this.#by[algorithm].macContext(algorithm, key);
+  }
+
+  aeadContext(algorithm: AeadAlgorithm, key: Uint8Array): AeadContext | null {
+    return this.#fallback.aeadContext(algorithm, key);
+  }
+}
+
+/** True when `c` computes `algorithm` as the TypeScript reference does, for a few shapes. */
+function agrees(c: Crypto, algorithm: MacAlgorithm): boolean {
+  const reference = new PureCrypto();
+  try {
+    for (const [keyLength, dataLength] of [[16, 48], [20, 68], [32, 0], [7, 33]] as const) {
+      const key = Uint8Array.from({ length: keyLength }, (_, k) => (k * 37 + 11) & 0xff);
+      const data = Uint8Array.from({ length: dataLength }, (_, k) => (k * 13 + 5) & 0xff);
+      const n = MAC_OUTPUT_LEN[algorithm];
+      const got = new Uint8Array(n), want = new Uint8Array(n);
+      const mac = c.macContext(algorithm, key);
+      for (let round = 0; round < 2; round++) {
+        mac.compute(data, 0, dataLength, got, 0, n);
+        reference.macContext(algorithm, key).compute(data, 0, dataLength, want, 0, n);
+        for (let k = 0; k < n; k++) if (got[k] !== want[k]) return false;
+      }
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The daemon's crypto: libcrypto for every algorithm it computes correctly (checked now against
+ * the TypeScript reference), node:crypto for the others (no libcrypto, no FFI permission, a FIPS
+ * build without MD5). `notes` says what was not taken from libcrypto, for the log.
+ */
+export function daemonCrypto(): { crypto: Crypto; notes: string[] } {
+  const node = new NodeCrypto();
+  let ssl: OpenSslCrypto | null = null;
+  const notes: string[] = [];
+  try {
+    ssl = new OpenSslCrypto();
+  } catch (e) {
+    notes.push(`${(e as Error).message}: MACs through node:crypto (slower)`);
+  }
+  const by = {} as Record<MacAlgorithm, Crypto>;
+  for (const a of MAC_ALGORITHMS) {
+    if (ssl !== null && agrees(ssl, a)) by[a] = ssl;
+    else {
+      if (ssl !== null) notes.push(`${ssl.name} gives wrong or no ${a} MACs: using node:crypto`);
+      by[a] = node;
+    }
+  }
+  return { crypto: new MixedCrypto(by, node), notes };
+}
