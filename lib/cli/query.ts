@@ -24,6 +24,8 @@ import {
   associationsTable,
   clockStatusText,
   formatVars,
+  IOSTATS_LABELS,
+  KERNINFO_LABELS,
   labelled,
   mruTable,
   NTP_UNIX_OFFSET_SEC,
@@ -77,7 +79,8 @@ export const QUERY_HELP = helpText(
     help: ["", "print this help and exit"],
   }),
   "Commands: peers lpeers opeers lopeers apeers associations lassociations readvar (rv)\n" +
-    "readlist (rl) writevar clockvar (cv) pstatus mrulist sysinfo sysstats host keyid keytype\n" +
+    "readlist (rl) writevar clockvar (cv) pstatus mrulist sysinfo sysstats kerninfo iostats\n" +
+    "host keyid keytype " +
     "passwd timeout version raw cooked :config history help quit. `help` lists them.\n",
 );
 
@@ -404,6 +407,8 @@ const HELP_LIST = [
   "mrulist",
   "sysinfo",
   "sysstats",
+  "kerninfo",
+  "iostats",
   "host",
   "keyid",
   "keytype",
@@ -507,6 +512,10 @@ async function command(s: Session, line: string): Promise<void> {
         return await labelledReport(s, SYSINFO_LABELS);
       case "sysstats":
         return await labelledReport(s, SYSSTATS_LABELS);
+      case "kerninfo":
+        return await labelledReport(s, KERNINFO_LABELS);
+      case "iostats":
+        return await labelledReport(s, IOSTATS_LABELS);
       case "host":
         if (args[0] === undefined) {
           out(s, s.client === null ? "no current host\n" : `current host is ${s.hostName}\n`);

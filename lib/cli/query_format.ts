@@ -370,3 +370,24 @@ export function labelled(labels: readonly [string, string][], vars: readonly Var
   }
   return out;
 }
+
+/** Labels of `kerninfo` (ntpq's), by variable. */
+export const KERNINFO_LABELS: readonly [string, string][] = [
+  ["koffset", "pll offset:"],
+  ["kfreq", "pll frequency:"],
+  ["kmaxerr", "maximum error:"],
+  ["kesterr", "estimated error:"],
+  ["kstflags", "kernel status:"],
+  ["ktimeconst", "pll time constant:"],
+  ["kprecis", "precision:"],
+  ["kfreqtol", "frequency tolerance:"],
+];
+
+/** Labels of `iostats` (ntpq's), by variable. */
+export const IOSTATS_LABELS: readonly [string, string][] = [
+  ["iostats_reset", "time since reset:"],
+  ["io_dropped", "dropped packets:"],
+  ["io_received", "received packets:"],
+  ["io_sent", "packets sent:"],
+  ["io_sendfailed", "packet send failures:"],
+];

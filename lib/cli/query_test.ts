@@ -198,3 +198,25 @@ Deno.test("horae query reports a server that does not answer and unknown command
   assert.equal(await runQuery(["--nope"], u.env), 2);
   assert.match(u.err(), /unknown option --nope/);
 });
+
+Deno.test("horae query -c kerninfo -c iostats -c sysinfo print ntpq's labelled reports", async () => {
+  const r = rig();
+  assert.equal(
+    await runQuery(["-c", "kerninfo", "-c", "iostats", "-c", "sysinfo"], r.env),
+    0,
+    r.err(),
+  );
+  const text = r.out();
+  assert.match(text, /^pll frequency: +-12\.500$/m);
+  assert.match(text, /^kernel status: +pll nano$/m);
+  assert.match(text, /^frequency tolerance: +500$/m);
+  assert.match(text, /^received packets: +42$/m);
+  assert.match(text, /^packet send failures: +1$/m);
+  assert.match(text, /^system peer: +192\.0\.2\.1:123$/m);
+  assert.match(text, /^stratum: +3$/m);
+  // Without a kernel clock to read, the server says so (unknown variable).
+  const n = rig();
+  n.view.kernelState = null;
+  await runQuery(["-c", "kerninfo"], n.env);
+  assert.match(n.err(), /unknown variable/);
+});

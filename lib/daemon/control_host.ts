@@ -4,7 +4,7 @@
 // jitter and wander ntpq shows (from the ntpd discipline, or averaged here from each clock
 // update under Horae's discipline, the way ntpd averages them).
 
-import type { Clock } from "../clock/clock.ts";
+import type { Clock, KernelClockState } from "../clock/clock.ts";
 import { loadKeysFile } from "../config/keys_file.ts";
 import type { Logger } from "../log/logger.ts";
 import type { SocketAddress } from "../net/transport.ts";
@@ -21,6 +21,8 @@ import {
 } from "../proto/control/control_server.ts";
 import {
   type ControlIdentity,
+  type ControlIo,
+  type ControlKernel,
   type ControlPeer,
   type ControlSystem,
   type ControlView,
@@ -96,6 +98,10 @@ export interface ControlHostDeps {
   minPollLog2: number;
   /** The sockets that answer (the daemon polls its servers from one of them). */
   listening: () => SocketAddress[];
+  /** The kernel clock (read only), or null. */
+  kernel: () => KernelClockState | null;
+  /** Socket counters. */
+  io: () => ControlIo;
 }
 
 /** Association ids of reference clocks (apart from the core's, which count up from 1). */
@@ -354,6 +360,29 @@ export class ControlHost implements ControlView {
 
   mru(): MruEntry[] | null {
     return this.#deps.monitoring() ? this.#deps.mru.entries() : null;
+  }
+
+  kernel(): ControlKernel | null {
+    let k: KernelClockState | null;
+    try {
+      k = this.#deps.kernel();
+    } catch {
+      return null;
+    }
+    return k === null ? null : {
+      offsetSec: k.offsetSec,
+      freqPpm: k.freqPpm,
+      maxErrorSec: k.maxErrorSec,
+      estErrorSec: k.estErrorSec,
+      status: k.status,
+      constant: k.constant,
+      precisionSec: k.precisionSec,
+      toleranceSppm: k.toleranceSppm,
+    };
+  }
+
+  io(): ControlIo {
+    return this.#deps.io();
   }
 }
 

@@ -335,6 +335,20 @@ export class Daemon {
           router.transports.filter((_, k) => router.role(k) === "listen").map((t) =>
             t.localAddress
           ),
+        kernel: () => this.#deps.clock.kernelState(),
+        io: () => {
+          const io = { sinceResetSec: 0, received: 0, sent: 0, sendFailed: 0, dropped: 0 };
+          for (const t of router.transports) {
+            const st = t.stats();
+            io.received += st.received;
+            io.sent += st.sent;
+            io.sendFailed += st.sendErrors;
+            io.dropped += st.truncated;
+          }
+          io.dropped += router.counters().interfaceDropped;
+          io.sinceResetSec = this.#sysStats.snapshot(this.#nowSec()).sinceRestartSec;
+          return io;
+        },
       },
     );
     this.#control = control;

@@ -191,6 +191,13 @@ Deno.test(
           `${received} not within ${before.sysstats.received}..${after.sysstats.received}\n${ss}`,
         );
 
+        // kerninfo (the kernel clock, read only) and iostats.
+        const kern = await ntpq(ns, "kerninfo");
+        assert.match(kern, /pll frequency:\s+-?[\d.]+/);
+        assert.match(kern, /kernel status:\s+\S/);
+        const io = await ntpq(ns, "iostats");
+        assert.match(io, /received packets:\s+[1-9]\d*/);
+
         // cv: the LOCAL refclock's clock variables.
         const local = rows.find((r) => /^\s+4\s/.test(r))!;
         const localId = local.trim().split(/\s+/)[1]!;

@@ -29,6 +29,8 @@ import {
   CLOCK_VARS,
   clockStatusWord,
   findVar,
+  IO_VARS,
+  KERNEL_VARS,
   PEER_VARS,
   peerStatusWord,
   SYSSTATS_VARS,
@@ -520,6 +522,18 @@ export class ControlServer {
           const x = this.#ext.find((e) => e.name === name);
           if (x !== undefined) {
             w.add(x.name, x.value);
+            continue;
+          }
+          const kv = findVar(KERNEL_VARS, name);
+          const kernel = kv === undefined ? null : this.#view.kernel?.() ?? null;
+          if (kv !== undefined && kernel !== null) {
+            addVar(w, kv, kernel);
+            continue;
+          }
+          const iv = findVar(IO_VARS, name);
+          const io = iv === undefined ? null : this.#view.io?.() ?? null;
+          if (iv !== undefined && io !== null) {
+            addVar(w, iv, io);
             continue;
           }
           return this.#error(r, CtlErr.UNKNOWNVAR);

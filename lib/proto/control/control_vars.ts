@@ -5,7 +5,13 @@
 
 import { MAXDISPERSE, NTP_SHIFT } from "../constants.ts";
 import type { SysStatsSnapshot } from "../sys_stats.ts";
-import type { ControlClock, ControlPeer, ControlSystem } from "./control_view.ts";
+import type {
+  ControlClock,
+  ControlIo,
+  ControlKernel,
+  ControlPeer,
+  ControlSystem,
+} from "./control_view.ts";
 import { fixed, hex, hexTimestamp, quote, refidText } from "./var_list.ts";
 
 /** How to show one variable of a source `T` (null: not shown now). */
@@ -95,6 +101,52 @@ export const SYSSTATS_VARS: readonly VarDef<SysStatsSnapshot>[] = [
   { name: "ss_limited", default: false, get: (s) => String(s.rateExceeded) },
   { name: "ss_kodsent", default: false, get: (s) => String(s.kissesSent) },
   { name: "ss_processed", default: false, get: (s) => String(s.processed) },
+];
+
+/** Names of the kernel's STA_* status bits, lowest first (ntpq's `kstflags`). */
+const STA_NAMES = [
+  "pll",
+  "ppsfreq",
+  "ppstime",
+  "fll",
+  "ins",
+  "del",
+  "unsync",
+  "freqhold",
+  "ppssignal",
+  "ppsjitter",
+  "ppswander",
+  "ppserror",
+  "clockerr",
+  "nano",
+  "mode=fll",
+  "src=B",
+];
+
+/** The kernel STA_* bits as names. */
+export function kernelStatusText(status: number): string {
+  return STA_NAMES.filter((_, i) => (status & (1 << i)) !== 0).join(" ");
+}
+
+/** The kernel variables (ntpq `kerninfo`), read by name only. */
+export const KERNEL_VARS: readonly VarDef<ControlKernel>[] = [
+  { name: "koffset", default: false, get: (k) => ms(k.offsetSec, 3) },
+  { name: "kfreq", default: false, get: (k) => fixed(k.freqPpm, 3) },
+  { name: "kmaxerr", default: false, get: (k) => ms(k.maxErrorSec, 3) },
+  { name: "kesterr", default: false, get: (k) => ms(k.estErrorSec, 3) },
+  { name: "kstflags", default: false, get: (k) => quote(kernelStatusText(k.status)) },
+  { name: "ktimeconst", default: false, get: (k) => String(k.constant) },
+  { name: "kprecis", default: false, get: (k) => ms(k.precisionSec, 6) },
+  { name: "kfreqtol", default: false, get: (k) => String(Math.round(k.toleranceSppm / 65536)) },
+];
+
+/** The socket counters (ntpq `iostats`), read by name only. */
+export const IO_VARS: readonly VarDef<ControlIo>[] = [
+  { name: "iostats_reset", default: false, get: (io) => String(Math.floor(io.sinceResetSec)) },
+  { name: "io_dropped", default: false, get: (io) => String(io.dropped) },
+  { name: "io_received", default: false, get: (io) => String(io.received) },
+  { name: "io_sent", default: false, get: (io) => String(io.sent) },
+  { name: "io_sendfailed", default: false, get: (io) => String(io.sendFailed) },
 ];
 
 function filterArray(

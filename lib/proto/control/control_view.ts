@@ -174,6 +174,31 @@ export interface ControlClock {
   lastEvent: number;
 }
 
+/** The kernel clock's variables (ntpq `kerninfo`), as ntp_adjtime reports them. */
+export interface ControlKernel {
+  offsetSec: number;
+  freqPpm: number;
+  maxErrorSec: number;
+  estErrorSec: number;
+  /** STA_* status bits. */
+  status: number;
+  /** PLL time constant (log2). */
+  constant: number;
+  precisionSec: number;
+  toleranceSppm: number;
+}
+
+/** Socket counters (ntpq `iostats`). */
+export interface ControlIo {
+  /** Seconds since the counters started. */
+  sinceResetSec: number;
+  received: number;
+  sent: number;
+  sendFailed: number;
+  /** Datagrams dropped before the packet path (truncated, `interface drop`). */
+  dropped: number;
+}
+
 /** The daemon's side: everything the control server reads, all read-only. */
 export interface ControlView {
   /** Who we are. */
@@ -186,6 +211,10 @@ export interface ControlView {
   sysstats(): SysStatsSnapshot | null;
   /** MRU entries, most recent first, or null when the list is off (no monitoring). */
   mru(): MruEntry[] | null;
+  /** The kernel clock, or null when there is none to read. */
+  kernel?(): ControlKernel | null;
+  /** Socket counters, or null. */
+  io?(): ControlIo | null;
 }
 
 /**

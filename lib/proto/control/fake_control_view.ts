@@ -7,6 +7,8 @@ import type { SysStatsSnapshot } from "../sys_stats.ts";
 import { DROP_REASONS } from "../sys_stats.ts";
 import {
   type ControlIdentity,
+  type ControlIo,
+  type ControlKernel,
   type ControlPeer,
   type ControlSystem,
   type ControlView,
@@ -113,5 +115,31 @@ export class FakeControlView implements ControlView {
 
   mru(): MruEntry[] | null {
     return this.mruList;
+  }
+
+  kernelState: ControlKernel | null = {
+    offsetSec: 0,
+    freqPpm: -12.5,
+    maxErrorSec: 0.016,
+    estErrorSec: 0.000002,
+    status: 0x2001, // pll, nano
+    constant: 7,
+    precisionSec: 1e-9,
+    toleranceSppm: 500 * 65536,
+  };
+  ioStats: ControlIo | null = {
+    sinceResetSec: 100,
+    received: 42,
+    sent: 40,
+    sendFailed: 1,
+    dropped: 2,
+  };
+
+  kernel(): ControlKernel | null {
+    return this.kernelState;
+  }
+
+  io(): ControlIo | null {
+    return this.ioStats;
   }
 }
