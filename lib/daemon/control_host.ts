@@ -158,6 +158,14 @@ export class ControlHost implements ControlView {
     this.#settings = settings;
   }
 
+  /**
+   * Uses the daemon's keys for control messages (e.g. DaemonAuth's `controlAuth()`), instead
+   * of the copy {@link loadKeys} reads.
+   */
+  setAuth(auth: ControlAuth, controlKey: number | null): void {
+    this.#server.setAuth(auth, controlKey);
+  }
+
   /** Loads the keys file (when one is configured) so that signed requests can be checked. */
   async loadKeys(): Promise<void> {
     const s = this.#settings;
