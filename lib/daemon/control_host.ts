@@ -14,6 +14,7 @@ import { MacVerifier } from "../proto/auth/mac.ts";
 import { NTP_MINPOLL } from "../proto/constants.ts";
 import { keyedControlAuth } from "../proto/control/control_auth.ts";
 import {
+  type ControlAuth,
   type ControlCounters,
   ControlServer,
   type SetvarSetting,
