@@ -3,7 +3,12 @@ import type { Clock } from "../clock/clock.ts";
 import { ControlClient, ControlError, transportLink } from "../cli/query_client.ts";
 import { MemoryNetwork } from "../net/memory_transport.ts";
 import type { SocketAddress } from "../net/transport.ts";
-import { CtlOp } from "../proto/control/mode6.ts";
+import { CtlOp, decodeControl } from "../proto/control/mode6.ts";
+import { bytesText, parseHexTimestamp } from "../proto/control/var_list.ts";
+import { PeerEvent, SystemEvent } from "../proto/events.ts";
+import { addSec, diffSec, fromTimestamp, type NtpTime } from "../proto/ntp_time.ts";
+import { Server } from "../proto/server.ts";
+import type { Timers } from "./timers.ts";
 import { Daemon, type DaemonSettings } from "./daemon.ts";
 import { localFor, REFCLOCK_ASSOC_BASE, smallestMinpoll } from "./control_host.ts";
 
@@ -142,4 +147,124 @@ Deno.test("localFor() picks the socket the router polls from; smallestMinpoll() 
   assert.equal(smallestMinpoll([]), 6);
   assert.equal(smallestMinpoll([null, 8, 5]), 5);
   assert.equal(smallestMinpoll([1]), 4);
+});
+
+/** Timers on the memory network's time line (runs deliveries and timers in time order). */
+class NetworkTimers implements Timers {
+  readonly #network: MemoryNetwork;
+  #queue: { at: NtpTime; fn: () => void; id: number }[] = [];
+  #next = 1;
+  constructor(network: MemoryNetwork) {
+    this.#network = network;
+  }
+  setTimeout(fn: () => void, delayMs: number): number {
+    const id = this.#next++;
+    this.#queue.push({ at: addSec(this.#network.now, Math.max(0, delayMs) / 1000), fn, id });
+    return id;
+  }
+  clearTimeout(handle: number): void {
+    this.#queue = this.#queue.filter((t) => t.id !== handle);
+  }
+  async run(sec: number): Promise<void> {
+    const end = addSec(this.#network.now, sec);
+    for (let guard = 0; guard < 1_000_000; guard++) {
+      for (let i = 0; i < 5; i++) await Promise.resolve();
+      this.#queue.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.id - b.id));
+      const timer = this.#queue[0];
+      const delivery = this.#network.nextDeliveryTime();
+      if (delivery !== null && delivery <= end && (timer === undefined || delivery <= timer.at)) {
+        this.#network.deliver(delivery);
+        continue;
+      }
+      if (timer === undefined || timer.at > end) break;
+      this.#queue.shift();
+      this.#network.deliver(timer.at);
+      timer.fn();
+    }
+    this.#network.deliver(end);
+  }
+}
+
+Deno.test("Daemon sends trap messages on the core's events and counts them in the status words", async () => {
+  const network = new MemoryNetwork({ delay: () => 0.001 });
+  const servers = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
+  for (const a of servers) {
+    const t = network.open(`${a}:123`);
+    const server = new Server({
+      leap: 0,
+      stratum: 2,
+      precisionLog2: -20,
+      rootDelaySec: 0.001,
+      rootDispersionSec: 0.001,
+      refid: 0x47505300,
+      referenceTime: network.now,
+    });
+    void t.serve((d, slot) => {
+      slot.length = server.respond(d.data, d.rxTime, slot.buffer);
+      slot.stampTransmit = slot.length > 0;
+    });
+  }
+  const traps: Uint8Array[] = [];
+  void network.open("127.0.0.9:18447").serve((d) => void traps.push(d.data.slice()));
+  const timers = new NetworkTimers(network);
+  const daemon = new Daemon({
+    listen: [SERVER],
+    refclocks: [],
+    driftFile: null,
+    noSteerReason: "observe mode",
+    refclockPollSec: 64,
+    sources: servers.map((address) => ({
+      kind: "server" as const,
+      address,
+      family: "any" as const,
+      port: 123,
+      options: { minpoll: 4, maxpoll: 4, iburst: true },
+    })),
+    control: {
+      controlKey: null,
+      traps: [{ address: "127.0.0.9" }],
+      setvar: [],
+      keysFile: null,
+      trustedKeys: [],
+    },
+  }, {
+    clock: fakeClock(network),
+    timers,
+    openTransport: (a, readClock) =>
+      Promise.resolve(network.open(a, readClock === undefined ? {} : { clock: readClock })),
+    log: quiet,
+  });
+  await daemon.start();
+  await daemon.sourcesReady;
+  try {
+    await timers.run(120);
+    const msgs = traps.map((t) => decodeControl(t)).filter((r) => r.ok).map((r) => r.message);
+    assert.ok(msgs.length >= 4, `${msgs.length} traps`);
+    for (const m of msgs) {
+      assert.equal(m.opcode, CtlOp.ASYNCMSG);
+      assert.equal(m.response, true);
+    }
+    // Each server became reachable (a peer trap about it), and the clock was set (a system trap).
+    const reached = msgs.filter((m) => m.associd !== 0 && (m.status & 0xf) === PeerEvent.REACH);
+    assert.equal(new Set(reached.map((m) => m.associd)).size, 3);
+    assert.ok(reached.every((m) => /srcadr=127\.0\.0\.[234]/.test(bytesText(m.data))));
+    assert.ok(msgs.some((m) => m.associd === 0 && (m.status & 0xf) === SystemEvent.SYNC));
+    // The status words carry the same events.
+    const c = new ControlClient(transportLink(network.open("127.0.0.1:40000"), SERVER, () => {
+      network.flush();
+    }));
+    c.primaryTimeoutMs = 1;
+    const as = await c.associations();
+    assert.equal(as.list.length, 3);
+    assert.ok(((as.status >> 4) & 0xf) >= 1, as.status.toString(16));
+    for (const a of as.list) assert.ok(((a.status >> 4) & 0xf) >= 1, a.status.toString(16));
+    // rec is the last receive time: within one poll of now.
+    const rv = await c.readVars(as.list[0]!.id, ["rec"]);
+    const rec = fromTimestamp(parseHexTimestamp(rv.vars[0]!.value!)!, network.now);
+    const age = diffSec(network.now, rec);
+    assert.ok(age >= 0 && age <= 17, `rec ${age} s ago`);
+    c.close();
+  } finally {
+    await daemon.stop();
+  }
 });
