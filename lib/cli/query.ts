@@ -278,7 +278,7 @@ async function peers(s: Session, mode: PeersMode, all: boolean): Promise<void> {
   }
   let text = peersHeader(mode);
   const now = s.env.nowNtpSec();
-  for (const r of rows) text += peerLine(r, mode, now, s.numeric);
+  for (const r of rows) text += peerLine(r, mode, now, s.numeric, s.wide);
   out(s, text);
 }
 

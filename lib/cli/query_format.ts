@@ -219,6 +219,7 @@ export function peerLine(
   mode: PeersMode,
   nowNtpSec: number,
   numeric: boolean,
+  wide = false,
 ): string {
   const v = new Map(p.vars.map((i) => [i.name, i.value === null ? "" : unquote(i.value)]));
   const num = (name: string, dflt: number) => {
@@ -246,7 +247,10 @@ export function peerLine(
     name = srchost || srcadr;
   } else if (!numeric && srchost !== "") name = srchost;
   const tally = SELECT_TALLY[(p.status >> 8) & 7]!;
-  let line = `${tally}${name.slice(0, NAME_WIDTH).padEnd(NAME_WIDTH)} `;
+  // -w: a long name gets a line of its own, the columns follow on the next.
+  let line = wide && name.length > NAME_WIDTH
+    ? `${tally}${name}\n${" ".repeat(NAME_WIDTH + 2)}`
+    : `${tally}${name.slice(0, NAME_WIDTH).padEnd(NAME_WIDTH)} `;
   let visible = mode === "opeers" ? (v.get("dstadr") ?? "") : refid;
   if (!visible.includes(".") && !visible.includes(":")) visible = `.${visible}.`;
   if (mode === "apeers") {

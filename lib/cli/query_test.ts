@@ -220,3 +220,16 @@ Deno.test("horae query -c kerninfo -c iostats -c sysinfo print ntpq's labelled r
   await runQuery(["-c", "kerninfo"], n.env);
   assert.match(n.err(), /unknown variable/);
 });
+
+Deno.test("horae query -w puts a long remote name on a line of its own", async () => {
+  const r = rig();
+  r.view.peerList[0]!.srcHost = "a-very-long-server-name.example.org";
+  assert.equal(await runQuery(["-w", "-p"], r.env), 0, r.err());
+  const lines = r.out().split("\n");
+  assert.equal(lines[2], "*a-very-long-server-name.example.org");
+  assert.match(lines[3]!, /^ {17}192\.0\.2\.1 +2 u /);
+  const narrow = rig();
+  narrow.view.peerList[0]!.srcHost = "a-very-long-server-name.example.org";
+  await runQuery(["-p"], narrow.env);
+  assert.match(narrow.out().split("\n")[2]!, /^\*a-very-long-ser 192\.0\.2\.1 /);
+});
