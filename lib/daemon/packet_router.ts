@@ -252,5 +252,11 @@ export class PacketRouter {
 
 function newSlot(size: number): ReplySlot {
   const buffer = new Uint8Array(Math.max(size, 2048));
-  return { buffer, view: new DataView(buffer.buffer), length: 0, stampTransmit: false };
+  return {
+    buffer,
+    view: new DataView(buffer.buffer),
+    length: 0,
+    stampTransmit: false,
+    finalize: null,
+  } as ReplySlot;
 }

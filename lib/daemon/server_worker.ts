@@ -115,8 +115,6 @@ export class ServerThread {
   readonly #dst: IpWords[];
   readonly #dstPort: number[];
   #version = -1;
-  #replied = 0;
-  #cryptoNak = 0;
   #forwarded = 0;
   #forwardDropped = 0;
   /** Set by the "handler" crash hook: the next datagram throws. */
@@ -189,12 +187,7 @@ export class ServerThread {
     p.dst.copy(this.#dst[socket]!);
     p.dstPort = this.#dstPort[socket]!;
     const v = this.#path.handle(p, slot);
-    if (v.kind === "reply") {
-      if (v.kiss === null) this.#replied++;
-      if (v.reason === "bad_auth") this.#cryptoNak++;
-      return;
-    }
-    if (v.kind === "drop") return;
+    if (v.kind === "reply" || v.kind === "drop") return;
     if (this.#forwarded - Atomics.load(this.#credit, 0) >= this.#maxInFlight) {
       this.#forwardDropped++;
       this.#path.forwardDropped();
@@ -219,9 +212,10 @@ export class ServerThread {
 
   /** Cumulative counters. */
   counters(): ServerThreadCounters {
+    const st = this.#server.stats();
     return {
-      replied: this.#replied,
-      cryptoNak: this.#cryptoNak,
+      replied: st.replied,
+      cryptoNak: st.cryptoNak,
       forwarded: this.#forwarded,
       forwardDropped: this.#forwardDropped,
     };
