@@ -1,5 +1,14 @@
 // The JSON status file (`--status-file`): the daemon's system variables, associations with their
 // selection tally and reject counters, written atomically so readers never see a torn file.
+//
+// Offsets, so that the first one an operator reads is the real one:
+// - `offsetSec` (top level): true time minus the system clock now, by the daemon's estimate;
+//   per association: that server's time minus the system clock now, by its estimator.
+// - `lastOffsetSec`: what the discipline was given at the last clock update, measured against
+//   the clock as already corrected (ntpq's `offset`): near 0 once converged, by design.
+// - association `filterOffsetSec` (with `delaySec`, `jitterSec`, `dispersionSec`): ntpq's peer
+//   columns, the RFC 5905 filter's minimum-delay sample of the last eight, measured against the
+//   daemon's clock at that time (the virtual clock in observe mode).
 
 import { diffSec, type NtpTime, toUnixNs } from "../proto/ntp_time.ts";
 import { refidToString } from "../proto/packet.ts";
@@ -7,8 +16,12 @@ import { ntpTimeOfSec } from "../proto/leap_seconds.ts";
 import { writeFileAtomic } from "../files/safe_file.ts";
 import type { DaemonStatus } from "./daemon_status.ts";
 
-/** Format version of the document (bumped on incompatible changes). */
-export const STATUS_FORMAT = 1;
+/**
+ * Format version of the document (bumped on incompatible changes). 2: `offsetSec` is the real
+ * offset of the system clock (top level) or of the server from it (associations); the
+ * discipline's input moved to `lastOffsetSec` and ntpq's peer offset to `filterOffsetSec`.
+ */
+export const STATUS_FORMAT = 2;
 
 /** ntpq's tally characters: system peer, survivor, falseticker, anything else. */
 export type Tally = "*" | "+" | "x" | " ";
@@ -27,7 +40,13 @@ export interface StatusAssociation {
   pollSec: number;
   stratum: number | null;
   refid: string | null;
+  /**
+   * This server's time minus the system clock now, by the association's estimator (and, in
+   * observe mode, the correction the daemon keeps): how far the system clock is from it.
+   */
   offsetSec: number | null;
+  /** ntpq's peer `offset`: the filter's minimum-delay sample, against the daemon's clock. */
+  filterOffsetSec: number | null;
   delaySec: number | null;
   jitterSec: number | null;
   dispersionSec: number | null;
@@ -57,6 +76,9 @@ function fin(x: number | null): number | null {
 /** Builds the status document (plain JSON data) from a daemon status at system time `now`. */
 export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, unknown> {
   const sys = s.system;
+  // Server time minus system clock = the estimate against the corrected clock + the correction
+  // still outstanding (pending slew, and the virtual clock's in observe mode).
+  const clockOffset = fin(s.systemClockOffsetSec);
   const survivors = new Set(sys?.survivors ?? []);
   const falsetickers = new Set(sys?.falsetickers ?? []);
   const associations: StatusAssociation[] = (sys?.associations ?? []).map((a) => {
@@ -80,7 +102,10 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
       pollSec: a.pollSec,
       stratum: a.server?.stratum ?? null,
       refid: a.server === null ? null : refidText(a.server.refid, a.server.stratum),
-      offsetSec: fin(a.offsetSec),
+      offsetSec: a.estimateOffsetSec === null || clockOffset === null
+        ? null
+        : fin(a.estimateOffsetSec + clockOffset),
+      filterOffsetSec: fin(a.offsetSec),
       delaySec: fin(a.delaySec),
       jitterSec: fin(a.jitterSec),
       dispersionSec: fin(a.dispersionSec),
@@ -109,8 +134,12 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
       id: sys.systemPeer,
       address: sys.associations.find((a) => a.id === sys.systemPeer)?.address.address ?? null,
     },
-    offsetSec: sys?.offsetSec ?? null,
-    systemClockOffsetSec: fin(s.systemClockOffsetSec),
+    // True time minus the system clock now: how far the system clock is off.
+    offsetSec: clockOffset,
+    // The same, under its format 1 name.
+    systemClockOffsetSec: clockOffset,
+    // The discipline's input at the last clock update (ntpq's `offset`).
+    lastOffsetSec: sys?.offsetSec ?? null,
     sysJitterSec: sys?.sysJitterSec ?? null,
     frequencyPpm: sys?.freqPpm ?? null,
     discipline: sys?.discipline ?? null,

@@ -63,6 +63,7 @@ function assoc(id: number, address: string) {
       pollLog2: 4,
     },
     offsetSec: 1e-5,
+    estimateOffsetSec: 2e-5,
     delaySec: 2e-4,
     dispersionSec: 1e-3,
     jitterSec: Infinity,
@@ -103,7 +104,7 @@ Deno.test("statusDocument() tallies associations like ntpq and keeps reject coun
     falsetickers: [3],
     counters: { received: 10, noAssociation: 0, clockUpdates: 4, noMajority: 0 },
     discipline: "horae" as const,
-    pollLog2: null,
+    pollLog2: 6,
     leapStatus: {
       pending: 1 as const,
       atNtpSec: 3_944_678_400,
@@ -121,6 +122,7 @@ Deno.test("statusDocument() tallies associations like ntpq and keeps reject coun
       state: { ...unsynchronisedState(-20), leap: 0, stratum: 3, refid: 0x7f000002 },
       system,
       source: "network",
+      systemClockOffsetSec: 1e-4,
     }),
     NOW,
   ) as { associations: Record<string, unknown>[] } & Record<string, unknown>;
@@ -133,6 +135,15 @@ Deno.test("statusDocument() tallies associations like ntpq and keeps reject coun
   assert.equal(doc.associations[0]!.jitterSec, null, "Infinity is not JSON");
   assert.deepEqual(doc.associations[0]!.rejected, { bogus_origin: 2 });
   assert.equal(doc.associations[3]!.stratum, null);
+  assert.equal(doc.format, 2);
+  // The offsets an operator reads: the system clock's, then each server's from the system
+  // clock; the discipline's last input and ntpq's filter offset under their own names.
+  assert.equal(doc.offsetSec, 1e-4);
+  assert.equal(doc.systemClockOffsetSec, 1e-4);
+  assert.equal(doc.lastOffsetSec, 1e-5);
+  assert.ok(Math.abs((doc.associations[0]!.offsetSec as number) - 1.2e-4) < 1e-12);
+  assert.equal(doc.associations[0]!.filterOffsetSec, 1e-5);
+  assert.equal(doc.systemPollLog2, 6);
   assert.equal(doc.discipline, "horae");
   assert.equal(doc.loopState, "SYNC");
   assert.deepEqual(doc.leapSecond, {

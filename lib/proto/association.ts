@@ -68,6 +68,7 @@ export type RejectReason =
   | "kod_unknown"
   | "stale"
   | "outlier"
+  | "delay_spike"
   | "dead";
 
 /** What `receive` made of a datagram. */
@@ -92,7 +93,13 @@ export interface AssociationSnapshot {
   pollSec: number;
   hostPollLog2: number;
   server: ServerVariables | null;
+  /** RFC 5905 filter (ntpq's peer variables): the minimum-delay sample of the last eight. */
   offsetSec: number | null;
+  /**
+   * The estimator's offset of this server from the local clock (as corrected, i.e. with any
+   * pending slew done), predicted to the snapshot time; null before the first sample.
+   */
+  estimateOffsetSec: number | null;
   delaySec: number | null;
   dispersionSec: number | null;
   jitterSec: number | null;
@@ -115,6 +122,13 @@ export const NOISY_PATH_SEC = 1e-3;
 export const POLL_MIN_WANDER_Q = 1e-19;
 /** Samples before the poll may grow above minpoll. */
 export const POLL_WARMUP_SAMPLES = 4;
+/**
+ * Smallest round trip (root delay + delay) a selection interval assumes (s). COMPAT: ntpd's
+ * MINDISPERSE floor on the root distance. With kernel timestamps a LAN or loopback round trip
+ * is a few µs, while a server's own transmit stamp (taken in user space by chronyd and ntpd)
+ * may be off by more: without a floor, truechimers on one clock fail to intersect.
+ */
+export const SELECT_MIN_ROUND_TRIP_SEC = 1e-3;
 
 /** One client association (mode 3 → mode 4). */
 export class Association {
@@ -147,6 +161,8 @@ export class Association {
   #dead = false;
   #staleRequest = false;
   #lastSend: NtpTime | null = null;
+  #firstSend: NtpTime | null = null;
+  #unanswered = 0;
 
   /** Creates an association that first polls shortly after `now`. */
   constructor(
@@ -215,6 +231,24 @@ export class Association {
     return Math.round(Math.log2(this.#pollSec));
   }
 
+  /**
+   * Requests in a row that got no valid answer, counted when the next one is sent (0 once a
+   * reply is accepted). The system stops relying on a source after a few of these.
+   */
+  get unanswered(): number {
+    return this.#unanswered;
+  }
+
+  /** When the first request went out, or null before it. */
+  get firstRequestAt(): NtpTime | null {
+    return this.#firstSend;
+  }
+
+  /** Valid replies so far. */
+  get received(): number {
+    return this.#received;
+  }
+
   /** When this association next needs `onTimer`. */
   get deadline(): NtpTime | null {
     return this.#dead ? null : this.#nextPoll;
@@ -230,17 +264,18 @@ export class Association {
   }
 
   /**
-   * Distance used for selection (s): the server's root delay/2 + root dispersion, half the
-   * minimum delay (a static asymmetry can hide there), the estimate's 3σ and aging at PHI. The
-   * RFC register's dispersion (which needs several samples to fall) stays visible for ntpq.
+   * Distance used for selection (s): half the server's root delay plus the minimum delay (a
+   * static asymmetry can hide there), at least SELECT_MIN_ROUND_TRIP_SEC, the root dispersion,
+   * the estimate's 3σ and aging at PHI. The RFC register's dispersion (which needs several
+   * samples to fall) stays visible for ntpq.
    */
   selectionDistanceSec(now: NtpTime): number {
     const s = this.#server;
     const est = this.filter.estimate(now);
     const rfc = this.filter.rfcState();
     if (s === null || est === null || rfc === null) return Infinity;
-    const minDelay = this.filter.minDelaySec;
-    return s.rootDelaySec / 2 + s.rootDispersionSec + minDelay / 2 + 3 * Math.sqrt(est.offsetVar) +
+    const roundTrip = Math.max(SELECT_MIN_ROUND_TRIP_SEC, s.rootDelaySec + this.filter.minDelaySec);
+    return roundTrip / 2 + s.rootDispersionSec + 3 * Math.sqrt(est.offsetVar) +
       2 ** this.#precisionLog2 + PHI * Math.max(0, diffSec(now, rfc.at));
   }
 
@@ -355,6 +390,7 @@ export class Association {
     if (this.#reach === 0) actions.push(this.#event(PeerEvent.REACH, "reachable"));
     this.#reach |= 1;
     this.#unreached = 0;
+    this.#unanswered = 0;
     this.#received++;
     this.#server = {
       leap: p.leap,
@@ -387,6 +423,14 @@ export class Association {
         ? this.#nextPoll
         : addSec(this.#lastSend, this.#pollSec);
     }
+  }
+
+  /**
+   * Counts a delay spike: a sample the estimator used at its low weight but the RFC register
+   * (ntpq's offset, delay and jitter) did not take.
+   */
+  countDelaySpike(): void {
+    this.#count("delay_spike");
   }
 
   /**
@@ -430,6 +474,7 @@ export class Association {
       hostPollLog2: this.pollLog2,
       server: this.#server === null ? null : { ...this.#server },
       offsetSec: f?.offsetSec ?? null,
+      estimateOffsetSec: this.filter.estimate(now)?.offsetSec ?? null,
       delaySec: f?.delaySec ?? null,
       dispersionSec: f?.dispersionSec ?? null,
       jitterSec: f?.jitterSec ?? null,
@@ -447,6 +492,9 @@ export class Association {
     const mask = (1n << BigInt(lowBits)) - 1n;
     const rnd = BigInt(this.#rng.nextU32()) & mask;
     const xmt = (toTimestamp(now) & ~mask) | rnd;
+    // The previous request is still unanswered: a late reply to it will fail the origin test.
+    if (this.#xmt !== null) this.#unanswered++;
+    this.#firstSend ??= now;
     this.#xmt = xmt === 0n ? 1n : xmt;
     this.#xmtTime = null;
     this.#xmtKernel = false;

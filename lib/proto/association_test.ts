@@ -232,3 +232,24 @@ Deno.test("Association.transmitted() measures from when the request left, not wh
   if (r2.kind !== "sample") return;
   assert.ok(Math.abs(r2.sample.delaySec - 0.02) < 1e-6, `delay ${r2.sample.delaySec}`);
 });
+
+Deno.test("Association refuses a late reply to an older request and counts the requests unanswered", () => {
+  const a = newAssoc();
+  const t1 = a.deadline!;
+  const first = poll(a, t1);
+  assert.equal(a.unanswered, 0);
+  assert.equal(a.firstRequestAt, t1);
+  // No answer before the next poll: that request is the one a reply must now answer.
+  const t2 = a.deadline!;
+  const second = poll(a, t2);
+  assert.equal(a.unanswered, 1, "the first request went unanswered");
+  const late = a.receive(answer(first.data, addSec(t2, 0.001)), addSec(t2, 0.002));
+  assert.deepEqual(late, { kind: "rejected", reason: "bogus_origin" });
+  assert.equal(a.filter.samples, 0, "it never reached the filter");
+  assert.equal(a.filter.rfcState(), null);
+  const r = a.receive(answer(second.data, addSec(t2, 0.001)), addSec(t2, 0.002));
+  assert.equal(r.kind, "sample");
+  assert.equal(a.unanswered, 0, "a valid reply resets the count");
+  assert.equal(a.received, 1);
+  assert.equal(a.firstRequestAt, t1);
+});

@@ -57,7 +57,8 @@ export interface SourceEstimate {
 
 /** Result of adding a sample. */
 export type AddResult =
-  | { accepted: true; rfcUpdated: boolean }
+  /** `spike`: a delay spike the estimator used but the RFC register did not take. */
+  | { accepted: true; rfcUpdated: boolean; spike?: boolean }
   | { accepted: false; reason: "outlier" | "stale" };
 
 /** Tuning of the estimator. */
@@ -92,6 +93,20 @@ const WANDER_PRIOR_SD_DECADES = 1.5;
  * every wander hypothesis. */
 const OUTLIER_SIGMAS = 6;
 const OUTLIER_RUN = 3;
+/**
+ * A sample whose delay exceeds the window's minimum by more than this many times the median
+ * excess (and by DELAY_SPIKE_FLOOR_SEC) is a delay spike: a reply stamped late by a server that
+ * was paused, or a moment of heavy queueing. Its offset may be off by half its delay, so it
+ * stays out of the RFC register (whose jitter it would dominate); the estimator weighs it by its
+ * delay. chrony's maxdelaydevratio (10) plays the same role.
+ */
+export const DELAY_SPIKE_RATIO = 10;
+/** Smallest excess delay that counts as a spike (s): below it, scheduling noise on a LAN. */
+export const DELAY_SPIKE_FLOOR_SEC = 1e-3;
+/** Samples in the window before delay spikes are told apart (one register's worth). */
+const DELAY_SPIKE_MIN_SAMPLES = NTP_SHIFT;
+/** Delay spikes in a row after which the path has changed and the register takes them. */
+export const DELAY_SPIKE_RUN = 3;
 
 interface Stage {
   offsetSec: number;
@@ -126,6 +141,7 @@ export class ClockFilter {
   #delays: number[] = [];
   #excess: number[] = [];
   #outlierRun = 0;
+  #spikeRun = 0;
   #lastExcess = 0;
   #precisionSec: number;
   #window: number;
@@ -145,12 +161,45 @@ export class ClockFilter {
     return this.#samples;
   }
 
-  /** Adds a sample: updates the RFC register and the estimator. */
+  /**
+   * Adds a sample: updates the estimator, then the RFC register. What the estimator refuses as
+   * an outlier stays out of the register too, and so does a delay spike (see
+   * DELAY_SPIKE_RATIO), which the estimator keeps at the tiny weight its delay earns: the peer
+   * offset, delay and jitter never show either (ntpd's popcorn spike suppressor has the same
+   * purpose). A lasting change gets in: the estimator restarts on a run of outliers, and the
+   * register takes delay spikes once DELAY_SPIKE_RUN of them come in a row.
+   */
   add(sample: FilterSample): AddResult {
-    const rfcUpdated = this.#rfcAdd(sample);
     const ok = this.#kalmanAdd(sample);
+    if (ok === "outlier") return { accepted: false, reason: ok };
+    if (ok === null && this.#delaySpike()) {
+      return { accepted: true, rfcUpdated: false, spike: true };
+    }
+    const rfcUpdated = this.#rfcAdd(sample);
     if (ok !== null) return { accepted: false, reason: ok };
     return { accepted: true, rfcUpdated };
+  }
+
+  /**
+   * True when the sample just given to the estimator is a delay spike the register should not
+   * take: its delay exceeds the window's minimum by more than DELAY_SPIKE_RATIO times the median
+   * excess and by DELAY_SPIKE_FLOOR_SEC, unless DELAY_SPIKE_RUN such samples came in a row.
+   */
+  #delaySpike(): boolean {
+    const delays = this.#delays;
+    const n = delays.length;
+    if (n < DELAY_SPIKE_MIN_SAMPLES) return false;
+    // Excess over the window's minimum as it is now (not as it was when each sample came).
+    const sorted = [...delays].sort((a, b) => a - b);
+    const min = sorted[0]!;
+    const median = sorted[n >> 1]! - min;
+    const limit = Math.max(DELAY_SPIKE_FLOOR_SEC, DELAY_SPIKE_RATIO * median);
+    if (!(delays[n - 1]! - min > limit)) {
+      this.#spikeRun = 0;
+      return false;
+    }
+    this.#spikeRun++;
+    return this.#spikeRun < DELAY_SPIKE_RUN;
   }
 
   /** RFC 5905 peer variables, with dispersion grown to `now`; null before the first sample. */
@@ -258,6 +307,7 @@ export class ClockFilter {
     this.#delays = [];
     this.#excess = [];
     this.#outlierRun = 0;
+    this.#spikeRun = 0;
   }
 
   /** Minimum delay over the window (s), or NaN before any sample. */

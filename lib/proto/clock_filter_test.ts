@@ -102,3 +102,39 @@ Deno.test("ClockFilter accepts a sample after a long gap that only a wandering c
   // A jump that no wander explains is still refused.
   assert.deepEqual(f.add(sample(t + 64, 0.1, 2e-4)), { accepted: false, reason: "outlier" });
 });
+
+Deno.test("ClockFilter keeps a delay spike out of the RFC register (offset, delay, jitter)", () => {
+  // A server paused for a while answers the latest request on resume with both of its stamps
+  // taken late: delay about 1 s, offset +0.5 s, against 15 µs paths and microsecond offsets.
+  const rng = new SeededRng(9);
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  for (let i = 0; i < 10; i++) f.add(sample(i * 16, 2e-6 * (rng.nextFloat() - 0.5), 15e-6));
+  const before = f.rfcState()!;
+  const est = f.estimate(addSec(T0, 200))!;
+  const r = f.add(sample(200, 0.52, 1.04));
+  assert.deepEqual(r, { accepted: true, rfcUpdated: false, spike: true });
+  assert.deepEqual(f.rfcState(), before, "the register did not take it");
+  assert.ok(before.jitterSec < 5e-6, `jitter ${before.jitterSec}`);
+  const after = f.estimate(addSec(T0, 200))!;
+  assert.ok(Math.abs(after.offsetSec - est.offsetSec) < 1e-6, "the estimator barely moved");
+  // The next good sample goes in as usual.
+  const ok = f.add(sample(216, 1e-6, 15e-6));
+  assert.deepEqual(ok, { accepted: true, rfcUpdated: true });
+  assert.equal(f.rfcState()!.delaySec, 15e-6);
+  assert.ok(f.rfcState()!.jitterSec < 5e-6);
+});
+
+Deno.test("ClockFilter register follows a path whose delay rose for good", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  for (let i = 0; i < 10; i++) f.add(sample(i * 16, 0, 15e-6));
+  // The route changed: 20 ms more delay from now on.
+  const results = [0, 1, 2, 3].map((k) => f.add(sample(160 + 16 * k, 5e-3, 20e-3)));
+  assert.deepEqual(results.map((r) => r.accepted && r.spike === true), [
+    true,
+    true,
+    false,
+    false,
+  ]);
+  // The register took the third and fourth (their 5 ms offsets now show in its jitter).
+  assert.ok(f.rfcState()!.jitterSec > 1e-3, `jitter ${f.rfcState()!.jitterSec}`);
+});

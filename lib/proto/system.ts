@@ -92,14 +92,42 @@ export interface SystemSnapshot extends SystemState {
   associations: AssociationSnapshot[];
   /** The discipline in use. */
   discipline: DisciplineKind;
-  /** The ntpd discipline's system poll exponent, or null under the horae discipline. */
+  /**
+   * The system poll exponent: the ntpd discipline's, or under the horae discipline the system
+   * peer's poll (the shortest association's while unsynchronised); null without associations.
+   */
   pollLog2: number | null;
   /** Leap second at the end of this month, when it is armed, and where it comes from. */
   leapStatus: LeapStatus;
 }
 
-/** Longest wait for all servers to answer before the first clock update (s). */
+/**
+ * Before the first clock update, how long a server that has not answered is waited for after
+ * its first request (s). With iburst that is four requests; a live server answers in a second.
+ */
+export const STARTUP_SILENT_SEC = 6;
+/** A start-up wait is logged once a server has been waited for this long (s). */
+export const STARTUP_QUIET_SEC = 2;
+/** Longest start-up hold whatever the servers do (s): a backstop, not the usual wait. */
 export const STARTUP_HOLD_SEC = 130;
+/**
+ * Requests in a row without a valid answer after which a source is no longer used for selection
+ * and a system peer is replaced by an answering survivor at once (failover).
+ */
+export const FAILOVER_UNANSWERED = 2;
+
+/** A selectable association with what select, cluster and combine use. */
+interface Candidate {
+  a: Association;
+  offsetSec: number;
+  varS: number;
+  freq: number;
+  freqVar: number;
+  dist: number;
+  jitterSec: number;
+  rfcOffsetSec: number;
+  rootDistanceSec: number;
+}
 
 /** The protocol core's top level. */
 export class NtpSystem {
@@ -129,6 +157,9 @@ export class NtpSystem {
   #leapDue: NtpTime | null = null;
   /** ntpd discipline: time of each peer's filter output last used for a clock update. */
   #usedAt = new Map<number, NtpTime>();
+  /** Start-up hold: associations waited for at the last check, and their ids as one key. */
+  #waitingFor: number[] = [];
+  #waitingKey = "";
 
   /** Creates the system with no associations. */
   constructor(opts: SystemOptions) {
@@ -228,9 +259,11 @@ export class NtpSystem {
         // sys_poll starves the loop at long polls (simulated warm: 0.75 ms RMS against
         // 0.12 ms at minpoll; ntpd 4.2.6 0.25 ms).
         if (!added.accepted) a.countFilterReject(added.reason);
+        else if (added.spike) a.countDelaySpike();
         this.#clockSelect(now, a, actions);
       } else if (!added.accepted) a.countFilterReject(added.reason);
       else {
+        if (added.spike) a.countDelaySpike();
         const est = a.filter.estimate(now);
         this.#clockSelect(now, a, actions);
         if (est !== null) a.updatePoll(est, Math.max(1, this.#survivors.length));
@@ -268,6 +301,11 @@ export class NtpSystem {
       this.#unsync(actions);
     }
     this.#anyReachable = reachable;
+    this.#failover(now, actions);
+    // A silent server given up on must not delay the first update until the next sample.
+    if (this.#loop.updates === 0 && this.#waitingFor.length > 0) {
+      this.#clockSelect(now, null, actions);
+    }
     this.#pushTimer(actions, now);
     return actions;
   }
@@ -292,31 +330,20 @@ export class NtpSystem {
       counters: { ...this.#counters },
       associations: [...this.#assocs.values()].map((a) => a.snapshot(now)),
       discipline: this.#loop.discipline,
-      pollLog2: this.#loop.pollLog2,
+      pollLog2: this.#loop.pollLog2 ?? this.#systemPollLog2(),
       leapStatus: { ...this.#leapState.status },
     };
   }
 
-  #clockSelect(now: NtpTime, updated: Association, actions: Action[]): void {
+  /** The associations selection may use now, with what select/cluster/combine need. */
+  #candidates(now: NtpTime): Candidate[] {
     const tos = this.#tos;
-    // Selection and clustering are Horae's under both disciplines (the estimator's offsets and
-    // selection distances: a falseticker is never followed). The ntpd discipline then combines
-    // the survivors as ntpd does: RFC 5905 filter outputs weighted by 1/λ (root distance).
-    const ntpd = this.#loop.discipline === "ntpd";
-    const cands: {
-      a: Association;
-      offsetSec: number;
-      varS: number;
-      freq: number;
-      freqVar: number;
-      dist: number;
-      jitterSec: number;
-      rfcOffsetSec: number;
-      rootDistanceSec: number;
-    }[] = [];
+    const cands: Candidate[] = [];
     for (const a of this.#assocs.values()) {
       const srv = a.server;
       if (a.options.noselect || a.reach === 0 || srv === null || a.dead) continue;
+      // A source that stopped answering is not relied on: its estimate only ages.
+      if (a.unanswered >= FAILOVER_UNANSWERED) continue;
       if (srv.stratum < tos.floor || srv.stratum >= tos.ceiling) continue;
       const est = a.estimate(now);
       if (est === null || est.samples < this.#minSamples) continue;
@@ -335,13 +362,86 @@ export class NtpSystem {
         rootDistanceSec: a.rootDistanceSec(now),
       });
     }
-    if (cands.length === 0) return;
-    // Before the first clock update, wait until every association has answered (or a start-up
-    // grace period has passed): a single early falseticker must not be followed, let alone
-    // stepped to, before the others can outvote it.
-    if (this.#loop.updates === 0 && cands.length < this.#assocs.size) {
-      if (this.#startedAt === null || diffSec(now, this.#startedAt) < STARTUP_HOLD_SEC) return;
+    return cands;
+  }
+
+  /**
+   * Before the first clock update: the associations worth waiting for, so that one early
+   * falseticker cannot be followed (let alone stepped to) before the others can outvote it.
+   * One that has not answered STARTUP_SILENT_SEC after its first request is not waited for
+   * (a live server answers within a second or two), nor one that answered but is not usable,
+   * nor anything after STARTUP_HOLD_SEC. Without this, nothing configured is waited for at all.
+   */
+  #awaited(now: NtpTime, cands: readonly Candidate[]): Association[] {
+    const out: Association[] = [];
+    if (this.#startedAt !== null && diffSec(now, this.#startedAt) >= STARTUP_HOLD_SEC) return out;
+    for (const a of this.#assocs.values()) {
+      if (a.options.noselect || a.dead || cands.some((c) => c.a === a)) continue;
+      if (a.received === 0) {
+        const first = a.firstRequestAt;
+        if (first === null || diffSec(now, first) < STARTUP_SILENT_SEC) out.push(a);
+      } else if (
+        a.unanswered < FAILOVER_UNANSWERED && a.filter.samples < this.#minSamples &&
+        a.server !== null && a.server.stratum < this.#tos.ceiling
+      ) {
+        // Answering, still gathering the samples it needs (-q wants four).
+        out.push(a);
+      }
     }
+    return out;
+  }
+
+  /**
+   * The start-up hold: true while associations are awaited. Logs what it waits for when that
+   * changes, and each server given up for silence.
+   */
+  #holdForStartup(now: NtpTime, cands: readonly Candidate[], actions: Action[]): boolean {
+    if (this.#loop.updates > 0) return false;
+    const awaited = this.#awaited(now, cands);
+    for (const id of this.#waitingFor) {
+      const a = this.#assocs.get(id);
+      if (a === undefined || awaited.includes(a) || a.received > 0) continue;
+      actions.push({
+        type: "event",
+        scope: "peer",
+        assocId: a.id,
+        code: PeerEvent.REPLY,
+        message: `${nameOf(a)} no reply ${
+          Math.round(diffSec(now, a.firstRequestAt ?? now))
+        } s after the first request: not waiting for it`,
+      });
+    }
+    // Say what the hold waits for once it lasts: a start where every server answers at once
+    // logs nothing.
+    const overdue = cands.length === 0 ? [] : awaited.filter((a) => {
+      const first = a.firstRequestAt;
+      return first !== null && diffSec(now, first) >= STARTUP_QUIET_SEC;
+    });
+    const key = overdue.map((a) => a.id).join(",");
+    if (overdue.length > 0 && key !== this.#waitingKey) {
+      const what = overdue.map((a) =>
+        `${nameOf(a)} (${a.received === 0 ? "no reply yet" : `${a.filter.samples} samples`})`
+      );
+      const usable = `${cands.length} of ${this.#assocs.size} servers usable`;
+      actions.push(
+        systemEvent(
+          SystemEvent.UNSPEC,
+          `waiting for ${what.join(", ")} before the first clock update; ${usable}`,
+        ),
+      );
+    }
+    this.#waitingKey = key;
+    this.#waitingFor = awaited.map((a) => a.id);
+    return awaited.length > 0;
+  }
+
+  /**
+   * Select and cluster (Horae's under both disciplines: the estimator's offsets and selection
+   * distances, so a falseticker is never followed). Updates survivors, falsetickers and the
+   * leap vote; without a majority the system peer is dropped. Survivors best first, or null.
+   */
+  #survivorsOf(now: NtpTime, cands: Candidate[], actions: Action[]): Candidate[] | null {
+    const tos = this.#tos;
     const sel = selectTruechimers(
       cands.map((c) => ({ id: c.a.id, offsetSec: c.offsetSec, rootDistanceSec: c.dist })),
       tos.minsane,
@@ -356,7 +456,7 @@ export class NtpSystem {
         );
         this.#unsync(actions);
       }
-      return;
+      return null;
     }
     this.#falsetickers = sel.falsetickers;
     const surv = cands.filter((c) => sel.survivors.includes(c.a.id));
@@ -375,15 +475,34 @@ export class NtpSystem {
       leapVote(cl.survivors.map((id) => this.#assocs.get(id)?.server?.leap ?? 0)),
     );
     this.#leapEvaluate(now, actions);
-    if (!cl.survivors.includes(updated.id)) return;
-    const ordered = cl.survivors.map((id) => surv.find((c) => c.a.id === id)!);
+    return cl.survivors.map((id) => surv.find((c) => c.a.id === id)!);
+  }
+
+  /** The system peer among survivors: prefer, else the current one at the best stratum. */
+  #peerOf(ordered: Candidate[]): Candidate {
     const prefer = ordered.find((c) => c.a.options.prefer);
     // Keep the current system peer while it survives at the best stratum (ntpd's hysteresis):
     // swapping peers on every small change only churns the logs and the refid.
     const stay = ordered.find((c) =>
       c.a === this.#sysPeer && c.a.server?.stratum === ordered[0]!.a.server?.stratum
     );
-    const peer = prefer ?? stay ?? ordered[0]!;
+    return prefer ?? stay ?? ordered[0]!;
+  }
+
+  /**
+   * Selection and a clock update after a sample of `updated` (null: the start-up check on the
+   * timer, which may make the first update without a new sample).
+   */
+  #clockSelect(now: NtpTime, updated: Association | null, actions: Action[]): void {
+    // The ntpd discipline combines the survivors as ntpd does: RFC 5905 filter outputs
+    // weighted by 1/λ (root distance).
+    const ntpd = this.#loop.discipline === "ntpd";
+    const cands = this.#candidates(now);
+    if (this.#holdForStartup(now, cands, actions) || cands.length === 0) return;
+    const ordered = this.#survivorsOf(now, cands, actions);
+    if (ordered === null) return;
+    if (updated !== null && !ordered.some((c) => c.a === updated)) return;
+    const peer = this.#peerOf(ordered);
     const inputs = [peer, ...ordered.filter((c) => c !== peer)];
     const comb = combineSurvivors(inputs.map((c) =>
       ntpd
@@ -438,21 +557,52 @@ export class NtpSystem {
     this.#offsetSec = comb.offsetSec;
     this.#jitterSec = Math.sqrt(comb.selectionJitterSec ** 2 + (rfc?.jitterSec ?? 0) ** 2);
     this.#refTime = now;
-    this.#rootDelaySec = peerSrv.rootDelaySec + (rfc?.delaySec ?? 0);
-    this.#rootDispSec = peerSrv.rootDispersionSec + (rfc?.dispersionSec ?? 0) + this.#jitterSec +
-      Math.abs(comb.offsetSec);
-    const newStratum = Math.min(MAXSTRAT, peerSrv.stratum + 1);
-    const addr = peer.a.address;
+    this.#adopt(peer.a, now, actions);
+  }
+
+  /**
+   * Failover on the timer: when the system peer has stopped answering (FAILOVER_UNANSWERED
+   * requests in a row) or is unreachable, choose another survivor now instead of at the next
+   * sample, without a clock update. With no other survivor the peer is kept while still
+   * reachable (holdover, as ntpd), and dropped once unreachable.
+   */
+  #failover(now: NtpTime, actions: Action[]): void {
+    const peer = this.#sysPeer;
+    if (peer === null || (peer.reach !== 0 && peer.unanswered < FAILOVER_UNANSWERED)) return;
+    const cands = this.#candidates(now);
+    const ordered = cands.length === 0 ? [] : this.#survivorsOf(now, cands, actions);
+    if (ordered === null) return; // no majority: already unsynchronised
+    if (ordered.length > 0) {
+      this.#adopt(this.#peerOf(ordered).a, now, actions);
+      return;
+    }
+    if (peer.reach === 0) {
+      actions.push(
+        systemEvent(SystemEvent.NOPEER, `system peer ${nameOf(peer)} unreachable, no other`),
+      );
+      this.#unsync(actions);
+    }
+  }
+
+  /** Makes `a` the system peer: stratum, refid, root delay and dispersion, leap, log lines. */
+  #adopt(a: Association, now: NtpTime, actions: Action[]): void {
+    const srv = a.server!;
+    const rfc = a.filter.rfcState(now);
+    this.#rootDelaySec = srv.rootDelaySec + (rfc?.delaySec ?? 0);
+    this.#rootDispSec = srv.rootDispersionSec + (rfc?.dispersionSec ?? 0) + this.#jitterSec +
+      Math.abs(this.#offsetSec);
+    const newStratum = Math.min(MAXSTRAT, srv.stratum + 1);
+    const addr = a.address;
     const newRefid = addr.family === 6 && this.#opts.ipv6Refid !== undefined
       ? this.#opts.ipv6Refid(addr.address)
       : refidOf(addr);
     const newLeap = this.#leapState.status.armed;
     const prevPeer = this.#sysPeer;
     const prevStratum = this.#stratum;
-    const changed = this.#sysPeer !== peer.a || this.#stratum !== newStratum ||
+    const changed = this.#sysPeer !== a || this.#stratum !== newStratum ||
       this.#leap !== newLeap;
     const wasUnsync = this.#leap === LEAP_NOTINSYNC;
-    this.#sysPeer = peer.a;
+    this.#sysPeer = a;
     this.#stratum = newStratum;
     this.#refid = newRefid;
     this.#leap = newLeap;
@@ -462,13 +612,24 @@ export class NtpSystem {
         actions.push({
           type: "event",
           scope: "peer",
-          assocId: peer.a.id,
+          assocId: a.id,
           code: PeerEvent.NEWPEER,
-          message: `synchronized to ${peer.a.address.address}, stratum ${peerSrv.stratum}`,
+          message: `synchronized to ${a.address.address}, stratum ${srv.stratum}`,
         });
       }
       actions.push(this.#status(true));
     }
+  }
+
+  /**
+   * The system poll exponent under the horae discipline, which has no loop time constant: the
+   * system peer's poll, else the shortest among the associations (null without any).
+   */
+  #systemPollLog2(): number | null {
+    if (this.#sysPeer !== null) return this.#sysPeer.pollLog2;
+    let min: number | null = null;
+    for (const a of this.#assocs.values()) if (min === null || a.pollLog2 < min) min = a.pollLog2;
+    return min;
   }
 
   #unsync(actions: Action[]): void {
@@ -515,6 +676,17 @@ export class NtpSystem {
       const d = a.deadline;
       if (d !== null && (next === null || d < next)) next = d;
     }
+    // The start-up hold is logged, and ends, at points of a silent server's wait: look then.
+    if (this.#loop.updates === 0) {
+      for (const id of this.#waitingFor) {
+        const first = this.#assocs.get(id)?.firstRequestAt ?? null;
+        if (first === null) continue;
+        for (const sec of [STARTUP_QUIET_SEC, STARTUP_SILENT_SEC]) {
+          const d = addSec(first, sec);
+          if (d > now && (next === null || d < next)) next = d;
+        }
+      }
+    }
     if (next !== null) actions.push({ type: "setTimer", at: next < now ? now : next });
   }
 }
@@ -533,6 +705,11 @@ export function refidOf(addr: PeerAddress): number {
     h = Math.imul(h ^ addr.address.charCodeAt(i), 0x01000193) >>> 0;
   }
   return h >>> 0;
+}
+
+/** How logs name an association: its configured name, else its address. */
+function nameOf(a: Association): string {
+  return a.options.name ?? a.address.address;
 }
 
 function addrKey(a: PeerAddress): string {

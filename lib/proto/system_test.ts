@@ -17,6 +17,12 @@ interface DriveOptions {
   /** Leap indicator each server sends (default 0). */
   leaps?: number[];
   leapTable?: Parameters<typeof parseLeapSecondsList>[0];
+  /** Associations use iburst (default false). */
+  iburst?: boolean;
+  /** One-way delay each way (s, default 1 ms). */
+  oneWaySec?: number;
+  /** Server `i` drops the request it gets at true time `t` (s) when this says so. */
+  silent?: (i: number, t: number, sys: NtpSystem) => boolean;
 }
 
 /**
@@ -61,14 +67,19 @@ function drive(
       referenceTime: start,
     })
   );
-  addrs.forEach((a) => sys.addServer(a, { minpoll: 4, maxpoll: 4 }, now()));
+  addrs.forEach((a) =>
+    sys.addServer(a, { minpoll: 4, maxpoll: 4, iburst: opts.iburst ?? false }, now())
+  );
   const all: Action[] = [];
+  /** Every action with the true time (s from the start) it was taken at. */
+  const timeline: { t: number; a: Action }[] = [];
   let timerAt = Infinity;
   let exited = false;
   const queue: { to: PeerAddress; data: Uint8Array }[] = [];
   const apply = (acts: Action[]) => {
     for (const a of acts) {
       all.push(a);
+      timeline.push({ t: trueSec, a });
       if (a.type === "setTimer") timerAt = trueSec + Number(a.at - now()) / 2 ** 32;
       if (a.type === "stepClock") clockOffset += a.offsetSec;
       if (a.type === "adjustClock") slewPpm = a.freqPpm;
@@ -87,14 +98,19 @@ function drive(
     while (queue.length > 0) {
       const q = queue.shift()!;
       const i = addrs.findIndex((a) => a.address === q.to.address);
+      if (opts.silent?.(i, trueSec, sys)) continue;
       const out = new Uint8Array(q.data.length);
-      const n = servers[i]!.respond(q.data, addSec(start, trueSec + 0.001 + offsets[i]!), out);
+      const n = servers[i]!.respond(
+        q.data,
+        addSec(start, trueSec + (opts.oneWaySec ?? 0.001) + offsets[i]!),
+        out,
+      );
       const t = trueSec;
-      advance(t + 0.002);
+      advance(t + 2 * (opts.oneWaySec ?? 0.001));
       apply(sys.onPacket({ data: out.slice(0, n), peer: addrs[i]!, rxTime: now() }, now()));
     }
   }
-  return { sys, actions: all, clockOffset: () => clockOffset, now };
+  return { sys, actions: all, timeline, clockOffset: () => clockOffset, now };
 }
 
 Deno.test("NtpSystem synchronises to agreeing servers: stratum + 1, refid, ntpd's log line", () => {
@@ -270,4 +286,138 @@ Deno.test("NtpSystem arms the leapfile's leap on its timer at the start of the l
   );
   const after = sys.onTimer(fromUnix(Date.parse("2017-01-01T00:00:00Z") / 1000));
   assert.ok(after.some((a) => a.type === "event" && a.message.startsWith("leap_event")));
+});
+
+/** The true time of the first action that `pred` picks, or null. */
+function firstAt(timeline: { t: number; a: Action }[], pred: (a: Action) => boolean) {
+  return timeline.find((x) => pred(x.a))?.t ?? null;
+}
+
+const isSync = (a: Action) => a.type === "setStatus" && a.synchronized;
+const isReply = (a: Action) => a.type === "event" && a.message.endsWith(" reachable");
+
+for (const iburst of [true, false]) {
+  Deno.test(`NtpSystem synchronises within 10 s of the first replies with one of three servers dead (iburst ${iburst})`, () => {
+    const { sys, timeline, now } = drive([0.01, 0.01, 0.01], 200, {}, {
+      iburst,
+      silent: (i) => i === 2,
+    });
+    const firstReply = firstAt(timeline, isReply)!;
+    const synced = firstAt(timeline, isSync);
+    assert.ok(synced !== null, "synchronised");
+    assert.ok(
+      synced - firstReply <= 10,
+      `synchronised ${synced - firstReply} s after first replies`,
+    );
+    const messages = timeline.filter((x) => x.a.type === "event").map((x) =>
+      x.a.type === "event" ? x.a.message : ""
+    );
+    assert.ok(
+      messages.some((m) =>
+        /^waiting for 192\.0\.2\.3 \(no reply yet\) before the first clock update/.test(m)
+      ),
+      messages.join("\n"),
+    );
+    assert.ok(
+      messages.some((m) =>
+        /^192\.0\.2\.3 no reply \d+ s after the first request: not waiting for it$/.test(m)
+      ),
+    );
+    assert.equal(sys.snapshot(now()).stratum, 2);
+  });
+}
+
+Deno.test("NtpSystem waits for every server that is still answering before the first update", () => {
+  // Server 3 answers only from 4 s on (after its first request or two were lost): the first update
+  // waits for it, so that a single early falseticker could be outvoted.
+  const { timeline } = drive([0, 0, 0.5], 200, {}, {
+    iburst: true,
+    silent: (i, t) => i === 2 && t < 4,
+  });
+  const synced = firstAt(timeline, isSync)!;
+  const third =
+    timeline.find((x) => x.a.type === "event" && x.a.message === "192.0.2.3 reachable")!.t;
+  assert.ok(third <= synced, `synchronised at ${synced} s before server 3 answered at ${third} s`);
+  assert.ok(!timeline.some((x) => x.a.type === "stepClock"), "never stepped to the liar");
+});
+
+Deno.test("NtpSystem synchronises on the first sample when every server answers", () => {
+  const { timeline } = drive([0.01, 0.01, 0.01], 60, {}, { iburst: true });
+  const firstReply = firstAt(timeline, isReply)!;
+  const synced = firstAt(timeline, isSync)!;
+  assert.ok(synced - firstReply <= 2, `${synced - firstReply} s`);
+});
+
+Deno.test("NtpSystem fails over to a survivor when its system peer stops answering", () => {
+  const killAt = 300;
+  let dead = -1;
+  const { sys, timeline, now } = drive([0.001, 0.001, 0.001], 800, {}, {
+    silent: (i, t, sys) => {
+      if (t >= killAt && dead < 0) dead = sys.snapshot(T0).systemPeer! - 1;
+      return i === dead;
+    },
+  });
+  assert.ok(dead >= 0);
+  const deadAddr = `192.0.2.${dead + 1}`;
+  const after = timeline.filter((x) =>
+    x.t >= killAt && x.a.type === "event" && x.a.message.startsWith("synchronized to")
+  );
+  assert.ok(after.length >= 1, "a new system peer");
+  const failover = after[0]!;
+  assert.ok(failover.a.type === "event" && !failover.a.message.includes(deadAddr));
+  // Three polls of 16 s at most: the first unanswered one, then two more counted unanswered.
+  assert.ok(failover.t - killAt <= 50, `failover ${failover.t - killAt} s after the kill`);
+  const snap = sys.snapshot(now());
+  assert.notEqual(snap.systemPeer, dead + 1);
+  assert.equal(snap.stratum, 2, "still synchronised");
+  assert.ok(
+    !timeline.some((x) => x.t >= killAt && isSync(x.a) === false && x.a.type === "setStatus"),
+  );
+  const deadSnap = snap.associations.find((a) => a.id === dead + 1)!;
+  assert.equal(deadSnap.reach, 0, "the dead server is unreachable by now");
+});
+
+Deno.test("NtpSystem drops an unreachable system peer when no other server answers", () => {
+  const { sys, timeline, now } = drive([0.001], 400, {}, { silent: (_i, t) => t >= 100 });
+  const nopeer = timeline.find((x) =>
+    x.t >= 100 && x.a.type === "event" && /unreachable|no servers reachable/.test(x.a.message) &&
+    x.a.scope === "system"
+  );
+  assert.ok(nopeer !== undefined, "no_sys_peer logged");
+  const snap = sys.snapshot(now());
+  assert.equal(snap.systemPeer, null);
+  assert.equal(snap.stratum, 16);
+  // Held over while still reachable (as ntpd), never shown as system peer once unreachable.
+  const lastSync = timeline.filter((x) => isSync(x.a)).at(-1)!;
+  assert.ok(lastSync.t < 100);
+});
+
+Deno.test("NtpSystem fills the system poll under the horae discipline", () => {
+  const { sys, now } = drive([0.001, 0.001], 100);
+  const snap = sys.snapshot(now());
+  assert.equal(snap.discipline, "horae");
+  assert.equal(snap.pollLog2, 4);
+  const idle = new NtpSystem({ precisionLog2: -20, rng: new SeededRng(1) });
+  assert.equal(idle.snapshot(T0).pollLog2, null, "no associations");
+});
+
+Deno.test("NtpSystem keeps truechimers together whose stamps differ by more than a µs round trip", () => {
+  // Three servers on one clock whose transmit stamps are off by up to 60 µs (taken in user
+  // space), across a 10 µs round trip, and a liar: the three must intersect to outvote it, though
+  // their estimates differ by far more than the delay shows.
+  const { sys, actions, now } = drive([0, 60e-6, -60e-6, 1], 300, {}, {
+    oneWaySec: 5e-6,
+    iburst: true,
+  });
+  const snap = sys.snapshot(now());
+  assert.equal(snap.counters.noMajority, 0);
+  assert.deepEqual(snap.falsetickers, [4]);
+  const statuses = actions.filter((a) => a.type === "setStatus");
+  const firstSync = statuses.findIndex((a) => a.type === "setStatus" && a.synchronized);
+  assert.ok(firstSync >= 0);
+  assert.ok(
+    statuses.slice(firstSync).every((a) => a.type === "setStatus" && a.synchronized),
+    "never lost synchronisation",
+  );
+  assert.equal(snap.stratum, 2);
 });
