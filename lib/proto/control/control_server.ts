@@ -12,7 +12,7 @@
 // - every unauthenticated answer spends a per-source byte budget (a token bucket) and a global
 //   one; a source over budget gets nothing, so a spoofed source can draw only the budget;
 // - the MRU list, the one large answer, goes only to a source that echoed a nonce sent to its
-//   own address (a spoofed source never sees one);
+//   own address (a spoofed source never sees one), and costs it 1/16 of its size in budget;
 // - an error answer is never longer than the request it answers.
 // No I/O: requests and events go in, datagrams to send come out.
 
@@ -69,6 +69,8 @@ export const TRAP_PORT = 18447;
 export const CTL_MAXTRAPS = 3;
 /** A trap set by a client lapses after this long without being set again, seconds. */
 export const CTL_TRAPTIME_SEC = 3600;
+/** Nonce-checked answers spend this many times fewer bytes of the sender's budget. */
+export const NONCE_CHECKED_DISCOUNT = 16;
 /** Largest `limit` (entries) a READ_MRU may ask for (NTPsec's row limit). */
 export const MRU_ROW_LIMIT = 256;
 /** Largest `frags` a READ_MRU may ask for. */
@@ -822,7 +824,10 @@ export class ControlServer {
       // COMPAT: ntpd would send it all; Horae asks for authentication first.
       return this.#error(r, CtlErr.PERMISSION);
     }
-    if (!signed && !this.#spend(r, bytes)) return this.#none("rate_limited");
+    // A nonce-checked answer goes to an address that proved it asked: it costs a fraction of
+    // its size, so that walking a long MRU list is not starved, yet still has a bound.
+    const cost = nonceChecked ? Math.ceil(bytes / NONCE_CHECKED_DISCOUNT) : bytes;
+    if (!signed && !this.#spend(r, cost)) return this.#none("rate_limited");
     this.#counters.answered++;
     this.#counters.bytesSent += bytes;
     return { replies: frags, outcome: "answered", errorCode: -1 };

@@ -605,3 +605,27 @@ Deno.test("ControlServer.handle() never throws on arbitrary datagrams (property)
     { numRuns: 3000 },
   );
 });
+
+Deno.test("A walk of a long MRU list is not starved by the byte budget, yet stays bounded", () => {
+  const view = new FakeControlView();
+  view.mruList = Array.from(
+    { length: 2000 },
+    (_, k) => mruEntry(`10.1.${k >> 8}.${k & 255}`, 1_699_999_000 + k / 10, 2),
+  );
+  const { s } = server(view);
+  // About 150 kB of entries: far beyond the 16 KiB burst of plain answers.
+  const got = walkMru(s, 256);
+  assert.equal(got.length, 2000);
+  // The same source asking for the whole list again at once is stopped by the budget.
+  let limited = false;
+  for (let i = 0; i < 20 && !limited; i++) {
+    const n = ask(s, CtlOp.REQ_NONCE);
+    if (n.answer.outcome === "rate_limited") limited = true;
+    else {
+      const nonce = parseVarList(n.text)[0]!.value!;
+      const a = ask(s, CtlOp.READ_MRU, { text: `nonce=${nonce}, limit=256` });
+      limited = a.answer.outcome === "rate_limited";
+    }
+  }
+  assert.ok(limited);
+});
