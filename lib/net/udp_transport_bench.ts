@@ -37,43 +37,49 @@ Deno.bench("findTimestampNs() (cmsg walk per datagram)", () => {
   findTimestampNs(ctl, 0, 32, tsOut);
 });
 
-Deno.bench("UdpTransport: 20 round trips of 64 requests on loopback", async (b) => {
-  const server = new UdpTransport({ address: "127.0.0.1" });
-  const served = server.serve((d, r) => {
-    const q = d.data;
-    if (q.length < 48) return;
-    const out = r.buffer;
-    out[0] = (q[0]! & 0x38) | 4;
-    out[1] = 2;
-    for (let k = 0; k < 8; k++) out[24 + k] = q[40 + k]!;
-    r.length = 48;
-    r.stampTransmit = true;
-  });
-  const fd = openUdpSocket(4);
-  const client = new MmsgBatch({ count: 64, bufferBytes: 64, controlBytes: 0 });
-  const dest = new Uint8Array(new ArrayBuffer(16));
-  encodeSockaddrIn(dest, [127, 0, 0, 1], server.localAddress.port);
-  for (let j = 0; j < 64; j++) {
-    client.txBuffer(j)[0] = 0x23;
-    client.setTx(j, j, 48, dest);
-  }
-  const poll = new PollSet([fd]);
-  b.start();
-  for (let round = 0; round < 20; round++) {
-    sendBatch(fd, client, 0, 64);
-    let got = 0;
-    for (let tries = 0; got < 64 && tries < 1000; tries++) {
-      const n = receiveBatch(fd, client, 64 - got, MSG_DONTWAIT);
-      if (n > 0) {
-        got += n;
-        client.resetReceive(n);
-      } else {
-        await poll.wait(1000);
+for (const txTimestamps of [false, true]) {
+  Deno.bench(
+    `UdpTransport: 20 round trips of 64 requests on loopback (txTimestamps ${txTimestamps})`,
+    { group: "round trips" },
+    async (b) => {
+      const server = new UdpTransport({ address: "127.0.0.1", txTimestamps });
+      const served = server.serve((d, r) => {
+        const q = d.data;
+        if (q.length < 48) return;
+        const out = r.buffer;
+        out[0] = (q[0]! & 0x38) | 4;
+        out[1] = 2;
+        for (let k = 0; k < 8; k++) out[24 + k] = q[40 + k]!;
+        r.length = 48;
+        r.stampTransmit = true;
+      });
+      const fd = openUdpSocket(4);
+      const client = new MmsgBatch({ count: 64, bufferBytes: 64, controlBytes: 0 });
+      const dest = new Uint8Array(new ArrayBuffer(16));
+      encodeSockaddrIn(dest, [127, 0, 0, 1], server.localAddress.port);
+      for (let j = 0; j < 64; j++) {
+        client.txBuffer(j)[0] = 0x23;
+        client.setTx(j, j, 48, dest);
       }
-    }
-  }
-  b.end();
-  closeSocket(fd);
-  server.close();
-  await served;
-});
+      const poll = new PollSet([fd]);
+      b.start();
+      for (let round = 0; round < 20; round++) {
+        sendBatch(fd, client, 0, 64);
+        let got = 0;
+        for (let tries = 0; got < 64 && tries < 1000; tries++) {
+          const n = receiveBatch(fd, client, 64 - got, MSG_DONTWAIT);
+          if (n > 0) {
+            got += n;
+            client.resetReceive(n);
+          } else {
+            await poll.wait(1000);
+          }
+        }
+      }
+      b.end();
+      closeSocket(fd);
+      server.close();
+      await served;
+    },
+  );
+}
