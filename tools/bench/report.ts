@@ -340,15 +340,63 @@ const LAG_HEADER = [
   "ticks (of expected)",
 ];
 
+/** Display names of the access-list comparison's rows. */
+const ACCESS_LABELS: Record<string, string> = {
+  chronyd: "chronyd, 1,000 allow/deny + client log",
+  horae: "horae, 1,000 restrict + monitor",
+};
+
+function accessRows(summaries: ConfigSummary[]): string[][] {
+  return mainRows(summaries.map((x) => ({ ...x, label: ACCESS_LABELS[x.label] ?? x.label })));
+}
+
+/** Horae with its list against chronyd with its list and against Horae without a list. */
+export interface AccessVerdict {
+  vsChronyd: number | null;
+  pairedVsChronyd: number | null;
+  /** Horae with the list over Horae without it (medians of the same run). */
+  vsOwn: number | null;
+  /** Median of the per-round ratios (interleaved pairs). */
+  pairedVsOwn: number | null;
+  /** At least 1.1x chronyd and within 10% of its own figure, every reply valid. */
+  met: boolean;
+}
+
+/** The access-list target's figures, or null when the access comparison did not run. */
+export function accessVerdict(runs: readonly RunRecord[]): AccessVerdict | null {
+  const s = summarise(runs);
+  const withList = s.find((x) => x.group === "access" && x.label === "horae");
+  const without = s.find((x) => x.group === "main" && x.label === "horae");
+  if (withList === undefined) return null;
+  const own = without === undefined ? null : withList.medianPerSec / without.medianPerSec;
+  const pairs = runs.filter((r) => r.group === "access" && r.label === "horae").map((r) => {
+    const p = runs.find((x) => x.group === "main" && x.label === "horae" && x.run === r.run);
+    return p === undefined ? null : r.repliesPerSec / p.repliesPerSec;
+  });
+  const pairedOwn = median(pairs);
+  return {
+    vsChronyd: withList.vsChronyd,
+    pairedVsChronyd: withList.pairedVsChronyd,
+    vsOwn: own,
+    pairedVsOwn: Number.isNaN(pairedOwn) ? null : pairedOwn,
+    met: (withList.vsChronyd ?? 0) >= 1.1 && own !== null && own >= 0.9 &&
+      withList.invalidTotal === 0,
+  };
+}
+
 /** The plain-text table printed at the end of `deno task bench`. */
 export function renderTable(report: BenchReport): string {
   const s = summarise(report.runs);
   const main = s.filter((x) => x.group === "main");
+  const access = s.filter((x) => x.group === "access");
   const scaling = scalingOf(s);
   const parts = [
     "Main comparison (same cap per server, interleaved runs):",
     table(MAIN_HEADER, mainRows(main)),
   ];
+  if (access.length > 0) {
+    parts.push("", "With a 1,000-entry access list:", table(MAIN_HEADER, accessRows(access)));
+  }
   if (scaling.length > 0) {
     parts.push("", "SO_REUSEPORT workers:", table(SCALING_HEADER, scalingRows(scaling)));
   }
@@ -390,6 +438,28 @@ export function renderMarkdown(report: BenchReport): string {
         ` valid. This run: ${ratio(horae.vsChronyd)} (medians), ${
           ratio(horae.pairedVsChronyd)
         } (paired), ${horae.invalidTotal} invalid: **${met ? "met" : "not met"}**.`,
+      "",
+    );
+  }
+  const access = s.filter((x) => x.group === "access");
+  const verdict = accessVerdict(report.runs);
+  if (access.length > 0 && verdict !== null) {
+    lines.push(
+      "### With a 1,000-entry access list",
+      "",
+      "Same cap, same load, run interleaved with the table above: Horae with 1,000 `restrict`" +
+        " lines and monitoring on, chronyd with the same 1,000 entries as `allow`/`deny` and" +
+        " its client log on (see the notes). Ratios are against chronyd with its list.",
+      "",
+      table(MAIN_HEADER, accessRows(access)),
+      "",
+      `Target (issue 9): Horae with the list ≥ 1.1x chronyd with its list, and within 10% of` +
+        ` Horae's own figure without it. This run: ${ratio(verdict.vsChronyd)} chronyd` +
+        ` (medians), ${ratio(verdict.pairedVsChronyd)} (paired); ${
+          verdict.vsOwn === null ? "–" : pct(verdict.vsOwn, 1)
+        } of Horae without the list (medians), ${
+          verdict.pairedVsOwn === null ? "–" : pct(verdict.pairedVsOwn, 1)
+        } (paired): **${verdict.met ? "met" : "not met"}**.`,
       "",
     );
   }

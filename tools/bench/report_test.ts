@@ -2,6 +2,7 @@
 
 import assert from "node:assert/strict";
 import {
+  accessVerdict,
   type BenchReport,
   median,
   renderMarkdown,
@@ -172,4 +173,34 @@ Deno.test("renderMarkdown() lists the daemon's event-loop lag per configuration,
     /\| horae --server-threads 1 \(scaling-capped\) \| 50% of a core \| 0\.1k \| 0\.5 \| 44\.0 \| 50\.0 \| 90% \|/,
   );
   assert.doesNotMatch(md, /\(scaling-uncapped\)/, "a configuration without lag data has no row");
+});
+
+Deno.test("accessVerdict() compares Horae with its list to chronyd with its list and to itself", () => {
+  const access = (label: string, runNo: number, perSec: number) =>
+    run(label, runNo, perSec, { group: "access" });
+  const runs = [
+    run("chronyd", 1, 100),
+    run("horae", 1, 120),
+    access("chronyd", 1, 95),
+    access("horae", 1, 114),
+    run("chronyd", 2, 100),
+    run("horae", 2, 110),
+    access("chronyd", 2, 100),
+    access("horae", 2, 104.5),
+  ];
+  const v = accessVerdict(runs)!;
+  assert.ok(Math.abs(v.vsChronyd! - 109.25 / 97.5) < 1e-9);
+  assert.ok(Math.abs(v.vsOwn! - 109.25 / 115) < 1e-9);
+  assert.ok(Math.abs(v.pairedVsOwn! - 0.95) < 1e-9);
+  assert.equal(v.met, true);
+  // 1.05x chronyd: not met, and the section says so.
+  const slow = runs.map((r) =>
+    r.group === "access" && r.label === "horae" ? { ...r, repliesPerSec: r.repliesPerSec * 0.9 } : r
+  );
+  assert.equal(accessVerdict(slow)!.met, false);
+  const md = renderMarkdown({ context: CONTEXT, runs: slow, notes: [] });
+  assert.match(md, /### With a 1,000-entry access list/);
+  assert.match(md, /horae, 1,000 restrict \+ monitor/);
+  assert.match(md, /\*\*not met\*\*\./);
+  assert.equal(accessVerdict([run("chronyd", 1, 1), run("horae", 1, 1)]), null);
 });

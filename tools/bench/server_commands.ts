@@ -2,6 +2,7 @@
 // stratum 8, no rate limiting) and the Horae daemon (LOCAL clock, optionally with server threads
 // and its event-loop lag probe).
 
+import { accessEntries, chronyLines, restrictLines } from "./access_list.ts";
 import type { ServerSpec } from "./server_process.ts";
 
 /** chronyd's path on Debian. */
@@ -25,15 +26,23 @@ export function chronydVersion(): string | null {
 /**
  * chronyd answering on 127.0.0.1:`port` from its local reference at stratum 8, never touching
  * the clock (-x), in the foreground (-d). No `ratelimit` line: chronyd then answers everything.
+ * `accessList`: 1,000 more allow/deny lines that do not match the generator, and a 1 MiB client
+ * log (on by default; the limit set to match Horae's MRU list).
  */
-export function chronydSpec(port: number, dir: string): ServerSpec {
+export function chronydSpec(
+  port: number,
+  dir: string,
+  options: { accessList?: boolean } = {},
+): ServerSpec {
   const conf = `${dir}/chronyd_${port}.conf`;
   Deno.writeTextFileSync(
     conf,
     [
       `port ${port}`,
       "bindaddress 127.0.0.1",
+      ...(options.accessList ? chronyLines(accessEntries()) : []),
       "allow 127.0.0.1",
+      ...(options.accessList ? ["clientloglimit 1048576"] : []),
       "local stratum 8",
       "cmdport 0",
       `pidfile ${dir}/chronyd_${port}.pid`,
@@ -50,17 +59,28 @@ export function chronydSpec(port: number, dir: string): ServerSpec {
 /**
  * The Horae daemon (`main.ts run -n`) on 127.0.0.1:`port` with the LOCAL clock at stratum 9;
  * `serverThreads` above 1 adds `--server-threads N` (SO_REUSEPORT worker threads), `loopLagMs`
- * the event-loop lag probe (`--loop-lag-ms N`), `statusFile` the JSON status file.
+ * the event-loop lag probe (`--loop-lag-ms N`), `statusFile` the JSON status file, `accessList`
+ * 1,000 restrict lines that do not match the generator (monitoring is on, as by default).
  */
 export function horaeDaemonSpec(
   port: number,
   dir: string,
-  options: { serverThreads?: number; loopLagMs?: number; statusFile?: string } = {},
+  options: {
+    serverThreads?: number;
+    loopLagMs?: number;
+    statusFile?: string;
+    accessList?: boolean;
+  } = {},
 ): ServerSpec {
   const conf = `${dir}/horae_${port}.conf`;
   Deno.writeTextFileSync(
     conf,
-    ["server 127.127.1.0", "fudge 127.127.1.0 stratum 9", ""].join("\n"),
+    [
+      "server 127.127.1.0",
+      "fudge 127.127.1.0 stratum 9",
+      ...(options.accessList ? ["enable monitor", ...restrictLines(accessEntries())] : []),
+      "",
+    ].join("\n"),
   );
   return {
     label: "horae",
