@@ -18,6 +18,7 @@ import { SysStats } from "../proto/sys_stats.ts";
 import type { TosOptions } from "../proto/system.ts";
 import { AccessControl, type AccessSettings, createMruList } from "./access_control.ts";
 import { ControlHost, type ControlSettings, smallestMinpoll } from "./control_host.ts";
+import { type AuthSettings, DaemonAuth, NO_AUTH, threadDaemonCrypto } from "./daemon_auth.ts";
 import type { DaemonStatus } from "./daemon_status.ts";
 import { DriftFile } from "./drift_file.ts";
 import { readLeapFile } from "./leap_file.ts";
@@ -84,6 +85,11 @@ export interface DaemonSettings {
   access?: AccessSettings;
   /** The control protocol (mode 6): `controlkey`, `trap`, `setvar`; absent: no traps or keys. */
   control?: ControlSettings;
+  /**
+   * Symmetric keys (the keys file already read), `trustedkey`, `controlkey`, `requestkey`,
+   * `enable/disable auth`; absent: no keys, and control reads its own keys file if it names one.
+   */
+  auth?: AuthSettings;
   /** JSON status file written atomically on every change and periodically; null: none. */
   statusFile?: string | null;
   /** Seconds between periodic status file writes (default 2). */
@@ -161,6 +167,8 @@ export class Daemon {
   readonly #mru: MruList;
   readonly #access: AccessControl;
   readonly #drift: DriftFile | null;
+  /** The main thread's keys (server threads prepare their own from the same settings). */
+  readonly #auth: DaemonAuth;
   #router: PacketRouter | null = null;
   #control: ControlHost | null = null;
   #refclocks: RefclockHost | null = null;
@@ -198,6 +206,7 @@ export class Daemon {
       resolver: deps.resolver ?? systemResolver(),
     });
     this.#drift = settings.driftFile === null ? null : new DriftFile(settings.driftFile, deps.log);
+    this.#auth = new DaemonAuth(settings.auth ?? NO_AUTH);
     this.exited = new Promise((resolve) => this.#exit = resolve);
   }
 
@@ -218,6 +227,7 @@ export class Daemon {
       );
     }
     for (const w of this.#settings.warnings ?? []) log.warn(w);
+    this.#logAuth();
     log.info(
       `clock ${clock.name}, precision = ${
         (2 ** clock.precisionLog2 * 1e6).toFixed(3)
@@ -231,7 +241,9 @@ export class Daemon {
     });
     await this.#access.resolveNames();
     await this.#openSockets();
-    await this.#control?.loadKeys();
+    const auth = this.#settings.auth;
+    if (auth !== undefined) this.#control?.setAuth(this.#auth.controlAuth(), auth.controlKey);
+    else await this.#control?.loadKeys();
     this.#refclocks.start(this.#settings.refclockPollSec, () => this.#chooseServed());
     if (this.#threads > 1) await this.#startWorkers();
     await this.#startTimekeeping();
@@ -273,6 +285,7 @@ export class Daemon {
       counters: this.#sysStats.counters(0),
       monitor: s.access?.monitor ?? true,
       virtual,
+      auth: this.#auth,
     });
     this.#router = router;
     this.#startControl(router);
@@ -308,6 +321,21 @@ export class Daemon {
       throw new Error("no address to listen on");
     }
     this.#access.setOwnAddresses(own);
+  }
+
+  /** Says which keys are in use, and what the configuration asks of them that they cannot give. */
+  #logAuth(): void {
+    const a = this.#auth.settings;
+    if (a.keysFile === null && a.keys.length === 0) return;
+    const log = this.#log;
+    const trusted = this.#auth.store.trustedIds();
+    log.info(
+      `keys: ${a.keys.length} from ${a.keysFile ?? "(none)"}, trusted ${
+        trusted.length > 0 ? trusted.join(" ") : "none"
+      }; MACs by ${this.#auth.crypto.name}${a.required ? "" : "; auth disabled"}`,
+    );
+    for (const n of threadDaemonCrypto().notes) log.warn(n);
+    for (const w of this.#auth.warnings([])) log.warn(w);
   }
 
   /** Mode 6: answers control requests the packet path forwards, from the daemon's state. */
@@ -506,6 +534,7 @@ export class Daemon {
       mru: this.#mru.buffer as SharedArrayBuffer,
       sysStats: this.#sysStats,
       monitor: this.#settings.access?.monitor ?? true,
+      auth: this.#auth.settings,
       onForwarded: (m) => router.acceptForwarded({ ...m, socket: listenIndex[m.socket] ?? -1 }),
       onRetired: (thread) => {
         if (this.#mru.releaseStaleLock(thread)) {

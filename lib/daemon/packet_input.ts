@@ -63,4 +63,6 @@ export interface ForwardedDatagram {
   forward: ForwardTo | null;
   /** RES_* flags of the restrict entry that matched. */
   restrictFlags: number;
+  /** The key id whose MAC the server thread verified (0 or absent: not authenticated). */
+  keyId?: number;
 }

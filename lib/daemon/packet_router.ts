@@ -12,11 +12,20 @@ import { type NtpTime, toUnix } from "../proto/ntp_time.ts";
 import { PacketIn, PacketPath, type Verdict } from "../proto/packet_path.ts";
 import type { Server } from "../proto/server.ts";
 import type { SysCounters } from "../proto/sys_stats.ts";
+import type { DaemonAuth } from "./daemon_auth.ts";
 import { isLoopback } from "./listen_plan.ts";
 import { coreReceiveTime, type ForwardedDatagram, readDatagram } from "./packet_input.ts";
 
-/** Hands a datagram to the timekeeping core (`rxTime` on the core's clock). */
-export type CoreHandler = (data: Uint8Array, peer: SocketAddress, rxTime: NtpTime) => void;
+/**
+ * Hands a datagram to the timekeeping core (`rxTime` on the core's clock; `keyId` the key whose
+ * MAC the packet path verified, 0 when it was not authenticated).
+ */
+export type CoreHandler = (
+  data: Uint8Array,
+  peer: SocketAddress,
+  rxTime: NtpTime,
+  keyId: number,
+) => void;
 
 /**
  * Answers a control (mode 6) datagram the path forwarded: `p` as the path saw it, its restrict
@@ -43,6 +52,8 @@ export interface PacketRouterOptions {
   monitor?: boolean;
   /** Observe mode's virtual clock when replies are served on it, else null. */
   virtual: VirtualClock | null;
+  /** The main thread's keys and `enable auth` (default: no keys, auth required). */
+  auth?: DaemonAuth;
 }
 
 interface RoutedSocket {
@@ -83,6 +94,9 @@ export class PacketRouter {
       mru: o.mru,
       counters: o.counters,
       ...(o.monitor !== undefined ? { monitor: o.monitor } : {}),
+      ...(o.auth !== undefined
+        ? { authenticator: o.auth.authenticator, authRequired: o.auth.required }
+        : {}),
       // Nothing on this thread takes replies until the core starts; control and peer modes
       // have no handler yet (they are dropped and counted as such).
       handlers: { core: false, control: false, peer: false },
@@ -194,7 +208,8 @@ export class PacketRouter {
       const v = this.path.handle(p, slot);
       if (v.kind === "reply") this.#sendMore(v, s.transport, d.peer);
       else if (v.kind === "core") {
-        this.#core!(d.data, d.peer, coreReceiveTime(0, 0, d.rxKernel, this.#virtual, d.rxTime));
+        const rx = coreReceiveTime(0, 0, d.rxKernel, this.#virtual, d.rxTime);
+        this.#core!(d.data, d.peer, rx, v.keyId);
       } else if (v.kind === "forward" && v.forward === "control") {
         const peer = d.peer;
         this.#control?.(p, v.restrictFlags, (b) => s.transport.send(b, peer, false));
@@ -236,14 +251,22 @@ export class PacketRouter {
     }
     if (this.#slot.buffer.length < m.data.length) this.#slot = newSlot(m.data.length);
     const slot = this.#slot;
-    const v = this.path.acceptForwarded(p, slot, m.verdict, m.forward, m.restrictFlags);
+    const v = this.path.acceptForwarded(
+      p,
+      slot,
+      m.verdict,
+      m.forward,
+      m.restrictFlags,
+      m.keyId ?? 0,
+    );
     if (v.kind === "reply") {
       if (slot.length > 0) {
-        s.transport.send(slot.buffer.subarray(0, slot.length), m.peer, slot.stampTransmit);
+        const reply = slot.buffer.subarray(0, slot.length);
+        s.transport.send(reply, m.peer, slot.stampTransmit, slot.finalize);
       }
       this.#sendMore(v, s.transport, m.peer);
     } else if (v.kind === "core") {
-      this.#core!(m.data, m.peer, rx);
+      this.#core!(m.data, m.peer, rx, v.keyId);
     } else if (v.kind === "forward" && v.forward === "control") {
       this.#control?.(p, v.restrictFlags, (b) => s.transport.send(b, m.peer, false));
     }

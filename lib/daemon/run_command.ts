@@ -24,6 +24,7 @@ import { DaemonSignals, levelForDebug } from "./daemon_signals.ts";
 import { planSwitch, prepareSwitch, switchUser } from "./privileges.ts";
 import { Daemon, type DaemonExit } from "./daemon.ts";
 import { settingsFromConfig } from "./settings.ts";
+import { loadAuthKeys } from "./daemon_auth.ts";
 
 export { HORAE_VERSION };
 
@@ -223,6 +224,11 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   for (const d of loaded.diagnostics) stderr(`${formatDiagnostic(d)}\n`);
   if (!loaded.ok) return 78;
   const config = applyNtpdOptions(loaded.config, opts);
+  // The keys file is read now, before the sockets open and root is given up; a bad one is a
+  // configuration error (78), with file and line.
+  const keys = await loadAuthKeys(config.auth.keysFile);
+  for (const d of keys.ok ? keys.warnings : keys.diagnostics) stderr(`${formatDiagnostic(d)}\n`);
+  if (!keys.ok) return 78;
 
   let sinks: LogSink[];
   try {
@@ -275,6 +281,7 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     statusFile: flags.statusFile,
     ...(flags.sourceCheckSec !== null ? { sourceCheckSec: flags.sourceCheckSec } : {}),
     ...(flags.unreachPolls !== null ? { unreachPolls: flags.unreachPolls } : {}),
+    keys: keys.keys,
   });
 
   if (flags.serverThreads !== null) settings.serverThreads = flags.serverThreads;

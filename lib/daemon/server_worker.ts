@@ -14,6 +14,7 @@ import { IpWords } from "../proto/ip.ts";
 import { PacketIn, PacketPath } from "../proto/packet_path.ts";
 import { Server, unsynchronisedState } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
+import { type AuthSettings, DaemonAuth, NO_AUTH } from "./daemon_auth.ts";
 import { type ForwardedDatagram, readDatagram } from "./packet_input.ts";
 import { SharedServedState } from "./served_state.ts";
 
@@ -48,6 +49,8 @@ export interface ServerWorkerInit {
   sysStats: SharedArrayBuffer;
   /** `enable monitor`. */
   monitor: boolean;
+  /** The keys (plain data: each thread prepares its own) and `enable auth` (default: none). */
+  auth?: AuthSettings;
   /** Replies are on observe mode's virtual clock (the published correction applies). */
   useVirtual: boolean;
   /** Precision (log2 s) for the state used before the first publication. */
@@ -130,6 +133,9 @@ export class ServerThread {
       mru: init.mru === null ? null : MruList.attach(init.mru, init.thread),
       counters: SysStats.attach(init.sysStats).counters(init.thread),
       monitor: init.monitor,
+      // Its own key list and verifier: signed requests are answered here, as on the main thread.
+      authenticator: new DaemonAuth(init.auth ?? NO_AUTH).authenticator,
+      authRequired: (init.auth ?? NO_AUTH).required,
       serverThread: true,
     });
     this.#shared = new SharedServedState(init.shared);
@@ -207,6 +213,7 @@ export class ServerThread {
       verdict: v.kind,
       forward: v.forward,
       restrictFlags: v.restrictFlags,
+      keyId: v.keyId,
     }, [data.buffer]);
   }
 

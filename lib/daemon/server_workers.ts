@@ -9,6 +9,7 @@ import type { Logger } from "../log/logger.ts";
 import type { SocketAddress } from "../net/transport.ts";
 import type { RestrictEntry } from "../proto/access/restrict.ts";
 import type { SysStats } from "../proto/sys_stats.ts";
+import { type AuthSettings, NO_AUTH } from "./daemon_auth.ts";
 import type { SharedServedState } from "./served_state.ts";
 import type { ForwardedDatagram } from "./packet_input.ts";
 import {
@@ -41,6 +42,8 @@ export interface ServerWorkersOptions {
   sysStats: SysStats;
   /** `enable monitor`. */
   monitor: boolean;
+  /** The keys and `enable auth` (default: none, enabled). */
+  auth?: AuthSettings;
   /** Acts on a datagram a worker handed over with its verdict (the main thread's side). */
   onForwarded(datagram: ForwardedDatagram): void;
   /**
@@ -284,6 +287,7 @@ export class ServerWorkers {
       mru: o.mru,
       sysStats: o.sysStats.buffer as SharedArrayBuffer,
       monitor: this.#monitor,
+      auth: o.auth ?? NO_AUTH,
       useVirtual: o.useVirtual,
       precisionLog2: o.precisionLog2,
       statsIntervalMs: o.statsIntervalMs ?? 1000,

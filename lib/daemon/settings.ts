@@ -2,6 +2,7 @@
 // addresses, refclocks, network sources, tos/tinker/enable flags and -g/-q/-x for the core.
 
 import type { NtpConfig } from "../config/config_model.ts";
+import type { SymmetricKey } from "../proto/auth/key_store.ts";
 import type { SocketAddress } from "../net/transport.ts";
 import { NTP_PORT } from "../proto/constants.ts";
 import type { DaemonSettings, RefclockSetting } from "./daemon.ts";
@@ -38,6 +39,8 @@ export interface SettingsOverrides {
   sourceCheckSec?: number;
   /** --unreach-polls: unanswered polls before a source counts as unreachable. */
   unreachPolls?: number;
+  /** The keys read from the keys file (`keys` / -k; default none). */
+  keys?: SymmetricKey[];
 }
 
 /** Parses "1.2.3.4", "::1" or "[::1]" into an address with `port`. */
@@ -168,6 +171,14 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
       setvar: config.setvar.map((v) => ({ name: v.name, value: v.value, isDefault: v.isDefault })),
       keysFile: config.auth.keysFile,
       trustedKeys: [...config.auth.trustedKeys],
+    },
+    auth: {
+      keysFile: config.auth.keysFile,
+      keys: o.keys ?? [],
+      trustedKeys: [...config.auth.trustedKeys],
+      controlKey: config.auth.controlKey,
+      requestKey: config.auth.requestKey,
+      required: config.system.auth,
     },
     statusFile: o.statusFile ?? null,
     logConfig: [...config.logConfig],
