@@ -2,6 +2,7 @@
 # Unpacks the real NTP peers of the interop tests into .tmp/peers/ without installing them:
 #   .tmp/peers/chrony  chrony (chronyd, chronyc)
 #   .tmp/peers/ntpsec  ntpsec (ntpd, ntptime, ntpq, ...), ntpsec-ntpdig, python3-ntp
+#   .tmp/peers/prometheus  prometheus (promtool only is used)
 # chrony and ntpsec conflict as Debian packages (installing one removes the other) and the machine
 # may run either: only `apt-get download` and `dpkg-deb -x` are used, so no package is installed
 # or removed, no maintainer script runs and no service starts. Library dependencies of the
@@ -24,6 +25,8 @@ flock 9
 groups=(
   "chrony chrony"
   "ntpsec ntpsec ntpsec-ntpdig python3-ntp"
+  # promtool (checks the metrics endpoint's exposition); the package's server is never run.
+  "prometheus prometheus"
 )
 
 updated=0

@@ -14,7 +14,13 @@ import {
 import { helpText, type OptionHelp, usageError } from "../cli/usage.ts";
 import { formatDiagnostic } from "../config/diagnostics.ts";
 import { loadConfig } from "../config/load_config.ts";
-import { closeLogging, configureLogging, logger, type LogSink } from "../log/logger.ts";
+import {
+  closeLogging,
+  configureLogging,
+  type Logger,
+  logger,
+  type LogSink,
+} from "../log/logger.ts";
 import { openLogSinks } from "../log/log_sinks.ts";
 import { writeFileAtomic } from "../files/safe_file.ts";
 import { openUdpTransport } from "../net/open_transport.ts";
@@ -25,6 +31,10 @@ import { planSwitch, prepareSwitch, switchUser } from "./privileges.ts";
 import { Daemon, type DaemonExit } from "./daemon.ts";
 import { settingsFromConfig } from "./settings.ts";
 import { loadAuthKeys } from "./daemon_auth.ts";
+import { MetricsServer } from "./metrics_server.ts";
+import { prometheusText } from "./metrics.ts";
+import { statusDocument } from "./status_file.ts";
+import { type MetricsAddress, parseMetricsAddress } from "../proto/options/statistics.ts";
 
 export { HORAE_VERSION };
 
@@ -56,6 +66,10 @@ export const HORAE_RUN_OPTIONS: readonly OptionHelp[] = [
     help:
       "diagnostic: event-loop lateness every N ms (1-1000) in the status file (SIGUSR2 starts a new one)",
   },
+  {
+    synopsis: "    --metrics-listen ADDR:PORT",
+    help: "serve Prometheus /metrics and JSON /status there (repeatable; a bare port: 127.0.0.1)",
+  },
 ];
 
 /** `horae run --help` / `ntpd --help`: ntpd's options, then Horae's, one line each. */
@@ -77,13 +91,15 @@ export interface HoraeFlags {
   serverThreads: number | null;
   /** --loop-lag-ms: the event-loop lag probe's interval, or null (no probe). */
   loopLagMs: number | null;
+  /** --metrics-listen: where to serve metrics (replaces the configuration's `metrics`). */
+  metricsListen: MetricsAddress[];
   /** The remaining (ntpd) arguments. */
   rest: string[];
 }
 
 /**
  * Splits Horae's own daemon flags (--port, --listen, --status-file, --source-check,
- * --unreach-polls, --server-threads, --loop-lag-ms) from ntpd's.
+ * --unreach-polls, --server-threads, --loop-lag-ms, --metrics-listen) from ntpd's.
  */
 export function extractHoraeFlags(
   argv: string[],
@@ -96,6 +112,7 @@ export function extractHoraeFlags(
   let unreachPolls: number | null = null;
   let serverThreads: number | null = null;
   let loopLagMs: number | null = null;
+  const metricsListen: MetricsAddress[] = [];
   const names = [
     "--port",
     "--listen",
@@ -104,6 +121,7 @@ export function extractHoraeFlags(
     "--unreach-polls",
     "--server-threads",
     "--loop-lag-ms",
+    "--metrics-listen",
   ];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -145,6 +163,10 @@ export function extractHoraeFlags(
         return { ok: false, message: `--loop-lag-ms: "${value}" is not an interval (1-1000 ms)` };
       }
       loopLagMs = Number(value);
+    } else if (name === "--metrics-listen") {
+      const m = parseMetricsAddress(value);
+      if (!m.ok) return { ok: false, message: `--metrics-listen: ${m.reason}` };
+      metricsListen.push(m.address);
     } else {
       listen.push(value);
     }
@@ -158,6 +180,7 @@ export function extractHoraeFlags(
     unreachPolls,
     serverThreads,
     loopLagMs,
+    metricsListen,
     rest,
   };
 }
@@ -169,6 +192,39 @@ function stderr(text: string): void {
 /** Writes the pid file atomically, refusing a link planted at its path (safe_file.ts). */
 async function writePidFile(path: string): Promise<void> {
   await writeFileAtomic(path, `${Deno.pid}\n`, 0o644);
+}
+
+/**
+ * Starts the metrics endpoint when --metrics-listen or `metrics` asks for one (the command line
+ * replaces the configuration's addresses). A failure is logged and the daemon runs on without it.
+ */
+function startMetrics(
+  flags: HoraeFlags,
+  configured: readonly string[],
+  daemon: Daemon,
+  clock: Clock,
+  log: Logger,
+): MetricsServer | null {
+  const addresses = flags.metricsListen.length > 0 ? flags.metricsListen : configured.flatMap(
+    (text) => {
+      const m = parseMetricsAddress(text);
+      return m.ok ? [m.address] : [];
+    },
+  );
+  if (addresses.length === 0) return null;
+  const server = new MetricsServer({
+    addresses,
+    metrics: (lag) => prometheusText(daemon.status(), { version: HORAE_VERSION, lag }),
+    status: () => statusDocument(daemon.status(), clock.now()),
+    log,
+  });
+  try {
+    server.start();
+    return server;
+  } catch (e) {
+    log.error(`metrics: cannot listen: ${(e as Error).message}; continuing without metrics`);
+    return null;
+  }
 }
 
 /**
@@ -300,7 +356,9 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     },
   });
   /** Stops everything started so far and returns `code` (the pid file only once written). */
+  let metricsServer: MetricsServer | null = null;
   const finish = async (code: number, pidFileWritten: boolean): Promise<number> => {
+    await metricsServer?.stop();
     await signals.stop();
     await daemon.stop();
     if (pidFileWritten && config.files.pidFile !== null) {
@@ -338,6 +396,7 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
       log.warn(`cannot write pid file ${config.files.pidFile}: ${(e as Error).message}`);
     }
   }
+  metricsServer = startMetrics(flags, config.stats.metrics, daemon, clock, log);
   // -u / -i: give up root now that the sockets are bound and the log and pid files are open.
   if (!await switchUser(planned.plan, settings.driftFile, log)) return await finish(1, pidWritten);
 

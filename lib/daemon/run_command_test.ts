@@ -21,6 +21,7 @@ Deno.test("extractHoraeFlags() splits --port, --listen and --status-file from nt
     unreachPolls: null,
     serverThreads: null,
     loopLagMs: null,
+    metricsListen: [],
     rest: ["-n", "-q", "--observe"],
   });
 });
@@ -67,6 +68,19 @@ Deno.test("extractHoraeFlags() takes --loop-lag-ms from 1 to 1000", () => {
   assert.equal(extractHoraeFlags(["--loop-lag-ms", "2.5"]).ok, false);
 });
 
+Deno.test("extractHoraeFlags() takes --metrics-listen as address:port, repeatable, loopback by default", () => {
+  const r = extractHoraeFlags(["--metrics-listen", "9100", "--metrics-listen=[::1]:9101", "-n"]);
+  assert.ok(r.ok);
+  assert.deepEqual(r.metricsListen, [
+    { hostname: "127.0.0.1", port: 9100 },
+    { hostname: "::1", port: 9101 },
+  ]);
+  assert.deepEqual(r.rest, ["-n"]);
+  assert.equal(extractHoraeFlags(["--metrics-listen", "host.example:80"]).ok, false);
+  assert.equal(extractHoraeFlags(["--metrics-listen", "127.0.0.1:0"]).ok, false);
+  assert.equal(extractHoraeFlags(["--metrics-listen", "127.0.0.1:65536"]).ok, false);
+});
+
 Deno.test("HORAE_RUN_OPTIONS lists exactly the flags extractHoraeFlags takes, one line each", () => {
   const values: Record<string, string> = {
     "--port": "123",
@@ -76,6 +90,7 @@ Deno.test("HORAE_RUN_OPTIONS lists exactly the flags extractHoraeFlags takes, on
     "--unreach-polls": "2",
     "--server-threads": "2",
     "--loop-lag-ms": "10",
+    "--metrics-listen": "9975",
   };
   const listed = HORAE_RUN_OPTIONS.map((o) => o.synopsis.trim().split(" ")[0]!);
   assert.deepEqual([...listed].sort(), Object.keys(values).sort());

@@ -35,6 +35,7 @@ const SAMPLES: Record<string, unknown> = {
   mask: "255.255.255.0",
   interface: "192.0.2.9",
   file: "stats1",
+  metrics: ["127.0.0.1:9975", "[::1]:9976"],
 };
 
 /** A configured value of `o` that differs from its default, as the model holds it. */
