@@ -80,6 +80,34 @@ Deno.test("PacketRouter sends replies, gives only replies to polls to the core, 
   await Promise.all([served, listening]);
 });
 
+Deno.test("PacketRouter drops a datagram from source port 0 and never answers a reply", async () => {
+  const network = new MemoryNetwork();
+  const { stats, router } = rig();
+  const serving = router.serve(router.addSocket(network.open(SERVER), "listen"));
+  const sent: Uint8Array[] = [];
+  const listener = network.open("198.51.100.7:123");
+  const listening = listener.serve((d) => void sent.push(d.data.slice()));
+  // No transport can send from port 0: the network delivers it as if one had.
+  network.transmit({
+    from: { family: 4, address: "198.51.100.7", port: 0 },
+    to: SERVER,
+    data: packet(3),
+    sentAt: network.now,
+  });
+  router.setCore(() => {});
+  for (const mode of [2, 4, 5]) listener.send(packet(mode), SERVER);
+  network.flush();
+  assert.equal(sent.length, 0, "nothing sent in answer");
+  const s = stats.snapshot(0);
+  assert.equal(s.drops.source_port_zero, 1);
+  assert.equal(s.received, 4);
+  const drops = Object.values(s.drops).reduce((a, b) => a + b, 0);
+  assert.equal(s.received, s.processed + drops);
+  listener.close();
+  for (const t of router.transports) t.close();
+  await Promise.all([serving, listening]);
+});
+
 Deno.test("PacketRouter: an interface drop socket reads and discards, and never sends a poll", async () => {
   const network = new MemoryNetwork();
   const { stats, router } = rig();

@@ -458,10 +458,13 @@ Deno.test("ServerWorkers: a restrict change reaches the worker; neither thread a
 Deno.test("ServerWorkers restart a dead worker without leaking its socket, then give up", async () => {
   const libc = openLibc({ signal: { parameters: ["i32", "pointer"], result: "pointer" } });
   const lines: string[] = [];
+  const retired: number[] = [];
   const { main, serving, workers } = mainAndWorker(lines, {
     restartDelayMs: 50,
     maxFailures: 3,
     testHooks: true,
+    // The daemon releases a dead worker's hold on the shared MRU list here.
+    onRetired: (thread) => void retired.push(thread),
   });
   const previous = libc.symbols.signal(Signal.SIGUSR1, Deno.UnsafePointer.create(1n));
   const served = () => lines.filter((l) => l === "server thread 1 serving").length;
@@ -485,6 +488,7 @@ Deno.test("ServerWorkers restart a dead worker without leaking its socket, then 
     workers.crash(1, "uncaught");
     await until(() => lines.some((l) => /not restarting/.test(l)), 5000, lines.join("\n"));
     assert.equal(workers.threads()[0]!.running, false);
+    assert.deepEqual(retired, [1, 1, 1], "each ended incarnation handed to onRetired");
     assert.equal(socketsBoundTo(main.localAddress).size, 1);
     assert.equal((await queryFromPorts(main.localAddress.port, 16, request())).length, 16);
     // The inspector guard's disposition is process-wide: worker starts did not undo it.
