@@ -129,6 +129,47 @@ Deno.test("Daemon without a time source answers unsynchronised", async () => {
   assert.equal(daemon.status().server.replied, 1);
 });
 
+Deno.test("Daemon: enable/disable monitor, and restrict from the settings on its packet path", async () => {
+  for (const monitor of [true, false]) {
+    const network = new MemoryNetwork();
+    const listen = { family: 4 as const, address: "127.0.0.1", port: 123 };
+    const daemon = new Daemon({
+      listen: [listen],
+      refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],
+      driftFile: null,
+      noSteerReason: null,
+      refclockPollSec: 64,
+      access: {
+        monitor,
+        restrict: [{
+          match: "address",
+          address: "127.0.0.3",
+          mask: null,
+          family: "ipv4",
+          flags: ["ignore"],
+        }],
+      },
+    }, {
+      clock: fakeClock(network),
+      openTransport: (a) => Promise.resolve(network.open(a)),
+      log: quiet,
+      hostAddresses: () => [],
+    });
+    await daemon.start();
+    await exchange(network, listen); // from 127.0.0.2: served
+    const ignored = network.open("127.0.0.3:40000");
+    ignored.send(new Uint8Array(48).fill(0x23, 0, 1).fill(1, 47), listen);
+    network.flush();
+    ignored.close();
+    const st = daemon.status();
+    await daemon.stop();
+    assert.equal(st.sysstats.received, 2);
+    assert.equal(st.sysstats.drops.ignored, 1);
+    assert.equal(st.mru.monitoring, monitor);
+    assert.equal(st.mru.entries, monitor ? 1 : 0, `monitor ${monitor}`);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // Client mode on a MemoryNetwork with manual timers: the daemon's real code paths, no sockets.
 
