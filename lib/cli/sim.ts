@@ -4,7 +4,9 @@
 
 import { parseArgs } from "node:util";
 import { findScenario, type Scenario, SCENARIOS } from "../sim/scenarios.ts";
-import { type RunResult, runScenario } from "../sim/runner.ts";
+import { type RunResult, runScenario, SIM_START } from "../sim/runner.ts";
+import { type StatName, StatsWriter } from "../stats/stats_writer.ts";
+import { STAT_NAMES } from "../proto/options/statistics.ts";
 import { renderSvg } from "../sim/svg_plot.ts";
 import type { SimMetrics } from "../sim/metrics.ts";
 import { didYouMean } from "../config/did_you_mean.ts";
@@ -21,13 +23,16 @@ const SIM_OPTIONS = {
   list: { type: "boolean", default: false },
   discipline: { type: "string", default: "horae" },
   "no-kernel": { type: "boolean", default: false },
+  statsdir: { type: "string" },
+  statistics: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
 /** `horae sim --help`. */
 export const SIM_HELP: string = helpText(
   `usage: horae sim --scenario NAME|all [--seed N | --seeds A-B] [--json]
-                 [--log FILE] [--svg FILE] [--duration SEC] [--list]`,
+                 [--log FILE] [--svg FILE] [--duration SEC] [--list]
+                 [--statsdir DIR [--statistics NAME,...]]`,
   optionHelp(SIM_OPTIONS, {
     scenario: ["NAME", 'scenario to run (see --list), or "all"'],
     seed: ["N", "random seed (default 1)"],
@@ -39,6 +44,11 @@ export const SIM_HELP: string = helpText(
     list: ["", "list the scenarios"],
     discipline: ["D", "clock discipline: horae (default) or ntpd (ntpd 4.2.x PLL/FLL)"],
     "no-kernel": ["", "with --discipline ntpd: the daemon loop instead of the kernel PLL"],
+    statsdir: ["DIR", "write ntpd's statistics files (daily sets) of the run into DIR"],
+    statistics: [
+      "LIST",
+      "with --statsdir: which files (default loopstats,peerstats,rawstats,protostats)",
+    ],
     help: ["", "print this help and exit"],
   }),
 );
@@ -149,18 +159,53 @@ export async function runSim(
     err(usage("--log and --svg need one scenario and one seed"));
     return 2;
   }
+  let statsNames: StatName[] = [...SIM_STATS];
+  if (v.statsdir !== undefined) {
+    if (scenarios.length !== 1 || seeds.length !== 1) {
+      err(usage("--statsdir needs one scenario and one seed"));
+      return 2;
+    }
+    if (v.statistics !== undefined) {
+      const names = v.statistics.split(",").map((n) => n.trim()).filter((n) => n !== "");
+      const bad = names.find((n) => !(STAT_NAMES as readonly string[]).includes(n));
+      if (bad !== undefined) {
+        err(usage(`--statistics: unknown statistics "${bad}" (known: ${STAT_NAMES.join(", ")})`));
+        return 2;
+      }
+      statsNames = names as StatName[];
+    }
+    try {
+      await Deno.mkdir(v.statsdir, { recursive: true });
+    } catch (e) {
+      err(`horae sim: cannot create ${v.statsdir}: ${(e as Error).message}`);
+      return 1;
+    }
+  } else if (v.statistics !== undefined) {
+    err(usage("--statistics needs --statsdir"));
+    return 2;
+  }
   const summary = seeds.length > 1;
   if (!v.json) out(summary ? summaryHeader() : tableHeader());
   for (const sc of scenarios as Scenario[]) {
     const runs: RunResult[] = [];
     for (const seed of seeds) {
-      const r = runScenario(sc, {
-        seed,
-        series: wantSeries,
-        discipline,
-        kernel: !v["no-kernel"],
-        ...(durationSec !== undefined ? { durationSec } : {}),
-      });
+      const stats = v.statsdir === undefined ? null : simStatsWriter(v.statsdir, statsNames, err);
+      let r: RunResult;
+      try {
+        r = runScenario(sc, {
+          seed,
+          series: wantSeries,
+          discipline,
+          kernel: !v["no-kernel"],
+          ...(durationSec !== undefined ? { durationSec } : {}),
+          ...(stats === null ? {} : {
+            onActions: (actions, now) => stats.writer.onActions(actions, now),
+            onServer: (id, address) => stats.addresses.set(id, address.address),
+          }),
+        });
+      } finally {
+        stats?.writer.close();
+      }
       runs.push(r);
       if (!summary) out(v.json ? JSON.stringify(toJson(r, sc)) : tableRow(r));
     }
@@ -192,6 +237,26 @@ export async function runSim(
     }
   }
   return 0;
+}
+
+/** The statistics `horae sim --statsdir` writes unless told otherwise. */
+export const SIM_STATS: readonly StatName[] = ["loopstats", "peerstats", "rawstats", "protostats"];
+
+/** A statistics writer for one run, stamping lines with the simulated local clock. */
+function simStatsWriter(
+  dir: string,
+  enabled: readonly StatName[],
+  err: (line: string) => void,
+): { writer: StatsWriter; addresses: Map<number, string> } {
+  const addresses = new Map<number, string>();
+  const log = (m: string) => err(`horae sim: ${m}`);
+  const writer = new StatsWriter({ statsDir: dir, enabled }, {
+    log: { debug() {}, info() {}, warn: log, error: log },
+    pid: Deno.pid,
+    startedAt: SIM_START,
+    addressOf: (id) => addresses.get(id) ?? null,
+  });
+  return { writer, addresses };
 }
 
 /** Simulated seconds per wall-clock second, rounded. */

@@ -408,6 +408,31 @@ export class Association {
       dispersionSec: precisionSec + PHI * diffSec(t4, t1),
       at: t4,
     };
+    // rawstats: the four times this exchange measured with (T1 when the request really left,
+    // where the daemon reported it), and the reply's header.
+    actions.push({
+      type: "stats",
+      record: {
+        kind: "rawstats",
+        at: t4,
+        assocId: this.id,
+        source: this.address,
+        destination: null,
+        t1,
+        t2,
+        t3,
+        t4,
+        leap: p.leap,
+        version: p.version,
+        mode: p.mode,
+        stratum: p.stratum,
+        pollLog2: p.pollLog2,
+        precisionLog2: p.precisionLog2,
+        rootDelaySec: rootDelay,
+        rootDispersionSec: rootDisp,
+        refid: p.refid,
+      },
+    });
     return { kind: "sample", sample, actions };
   }
 

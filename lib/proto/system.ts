@@ -251,6 +251,7 @@ export class NtpSystem {
       const s = r.sample;
       s.offsetSec -= this.#loop.pendingSlewSec(s.at);
       const added = a.filter.add(s);
+      this.#peerStats(a, now, actions);
       if (this.#loop.discipline === "ntpd") {
         // ntpd works on the RFC 5905 filter register, which took the sample either way.
         // COMPAT: ntpd's jiggle counter sets the loop's time constant here (the kernel
@@ -558,6 +559,56 @@ export class NtpSystem {
     this.#jitterSec = Math.sqrt(comb.selectionJitterSec ** 2 + (rfc?.jitterSec ?? 0) ** 2);
     this.#refTime = now;
     this.#adopt(peer.a, now, actions);
+    this.#loopStats(now, freqVar, actions);
+  }
+
+  /** A peerstats record: the association's filter output after a sample, and its status. */
+  #peerStats(a: Association, now: NtpTime, actions: Action[]): void {
+    const f = a.filter.rfcState(now);
+    if (f === null) return;
+    let selection = 0; // reject
+    if (a === this.#sysPeer) selection = 6; // system peer
+    else if (this.#survivors.includes(a.id)) selection = 4; // candidate
+    else if (this.#falsetickers.includes(a.id)) selection = 1; // falseticker
+    else if (a.reach !== 0) selection = 3; // outlier
+    const configured = a.options.kind !== "pool";
+    actions.push({
+      type: "stats",
+      record: {
+        kind: "peerstats",
+        at: now,
+        assocId: a.id,
+        address: a.address,
+        statusByte: (configured ? 0x80 : 0) | (a.reach !== 0 ? 0x10 : 0) | selection,
+        offsetSec: f.offsetSec,
+        delaySec: f.delaySec,
+        dispersionSec: f.dispersionSec,
+        jitterSec: f.jitterSec,
+      },
+    });
+  }
+
+  /**
+   * A loopstats record after a clock update: the offset the discipline acted on, the frequency,
+   * the clock jitter and wander (the ntpd discipline's own; under Horae's, the system jitter and
+   * the combined frequency estimate's standard deviation) and the time constant / system poll.
+   */
+  #loopStats(now: NtpTime, freqVar: number, actions: Action[]): void {
+    const loop = this.#loop;
+    const ntpd = loop.ntpd;
+    const wanderPpm = ntpd?.wanderPpm ?? (Number.isFinite(freqVar) ? Math.sqrt(freqVar) * 1e6 : 0);
+    actions.push({
+      type: "stats",
+      record: {
+        kind: "loopstats",
+        at: now,
+        offsetSec: loop.lastOffsetSec,
+        freqPpm: loop.freqPpm,
+        jitterSec: ntpd?.jitterSec ?? this.#jitterSec,
+        wanderPpm,
+        pollLog2: loop.pollLog2 ?? this.#systemPollLog2() ?? 0,
+      },
+    });
   }
 
   /**

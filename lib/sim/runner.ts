@@ -37,6 +37,13 @@ export interface RunOptions {
    * (`disable kernel`).
    */
   kernel?: boolean;
+  /**
+   * Every batch of the core's actions with the simulated local clock's time, before the run
+   * carries them out (statistics files: `horae sim --statsdir`).
+   */
+  onActions?: (actions: readonly Action[], now: NtpTime) => void;
+  /** The addresses of the simulated servers, by association id, once they are mobilised. */
+  onServer?: (assocId: number, address: PeerAddress) => void;
 }
 
 /** One second of the run. */
@@ -137,6 +144,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
       iburst: sc.iburst,
     }, clock.now());
     byAssoc.set(id, i - 1);
+    opts.onServer?.(id, addr);
   }
 
   const flights = new MinHeap<Flight>((a, b) => a.t < b.t || (a.t === b.t && a.seq < b.seq));
@@ -149,6 +157,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
   let stop = false;
 
   const apply = (actions: Action[]): void => {
+    opts.onActions?.(actions, clock.now());
     for (const a of actions) {
       switch (a.type) {
         case "send": {
