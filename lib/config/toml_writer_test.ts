@@ -77,7 +77,6 @@ flags = ["kod", "nomodify"]
 # ==== auth ====
 
 [auth]
-# Horae does not apply this yet: symmetric keys are not implemented; no packet is signed or checked.
 keys = "/etc/ntp.keys"
 
 # ==== stats ====

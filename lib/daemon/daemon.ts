@@ -326,16 +326,20 @@ export class Daemon {
   /** Says which keys are in use, and what the configuration asks of them that they cannot give. */
   #logAuth(): void {
     const a = this.#auth.settings;
-    if (a.keysFile === null && a.keys.length === 0) return;
     const log = this.#log;
-    const trusted = this.#auth.store.trustedIds();
-    log.info(
-      `keys: ${a.keys.length} from ${a.keysFile ?? "(none)"}, trusted ${
-        trusted.length > 0 ? trusted.join(" ") : "none"
-      }; MACs by ${this.#auth.crypto.name}${a.required ? "" : "; auth disabled"}`,
+    if (a.keysFile !== null || a.keys.length > 0) {
+      const trusted = this.#auth.store.trustedIds();
+      log.info(
+        `keys: ${a.keys.length} from ${a.keysFile ?? "(none)"}, trusted ${
+          trusted.length > 0 ? trusted.join(" ") : "none"
+        }; MACs by ${this.#auth.crypto.name}${a.required ? "" : "; auth disabled"}`,
+      );
+      for (const n of threadDaemonCrypto().notes) log.warn(n);
+    }
+    const sourceKeys = (this.#settings.sources ?? []).flatMap((s) =>
+      s.options.key ? [{ address: s.address, key: s.options.key }] : []
     );
-    for (const n of threadDaemonCrypto().notes) log.warn(n);
-    for (const w of this.#auth.warnings([])) log.warn(w);
+    for (const w of this.#auth.warnings(sourceKeys)) log.warn(w);
   }
 
   /** Mode 6: answers control requests the packet path forwards, from the daemon's state. */
@@ -591,6 +595,7 @@ export class Daemon {
           ...(observe ? { kernel: false } : {}),
         },
         leapTable: leapFile === null ? null : await readLeapFile(leapFile, log),
+        keys: this.#auth.store,
       },
       logClasses: logCfg.classes,
     }, {
@@ -612,9 +617,9 @@ export class Daemon {
       },
     });
     this.#timekeeper = tk;
-    router.setCore((data, peer, rxTime) => {
+    router.setCore((data, peer, rxTime, keyId) => {
       this.#control?.noteReceive(peer, rxTime);
-      tk.onPacket(data, peer, rxTime);
+      tk.onPacket(data, peer, rxTime, keyId);
     });
     tk.start();
     this.#sources = new SourceManager(sources, {

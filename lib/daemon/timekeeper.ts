@@ -140,10 +140,10 @@ export class Timekeeper {
   }
 
   /** Hands a mode 4 datagram to the core; `rxTime` must already be on the core's clock. */
-  onPacket(data: Uint8Array, peer: PeerAddress, rxTime: NtpTime): void {
+  onPacket(data: Uint8Array, peer: PeerAddress, rxTime: NtpTime, keyId = 0): void {
     if (this.#stopped) return;
     const now = this.#deps.clock.now();
-    this.#apply(this.#system.onPacket({ data, peer, rxTime }, now));
+    this.#apply(this.#system.onPacket({ data, peer, rxTime, keyId }, now));
   }
 
   /** The core's system variables and associations. */

@@ -1,6 +1,8 @@
 // Client associations (RFC 5905 §9–§13, ntpd 4.2.x server/pool behaviour): polling with
 // iburst/burst, the reach register, unreachable back-off, origin checks, kiss-o'-death handling,
-// and the on-wire offset/delay computation feeding the per-association clock filter.
+// and the on-wire offset/delay computation feeding the per-association clock filter. With a
+// symmetric key (`key N`), requests are signed and only replies authenticated with that key are
+// looked at: nothing else, a kiss-o'-death included, changes the association's state.
 
 import type { SystemState } from "./server.ts";
 import { addSec, diffSec, fromTimestamp, type NtpTime, toTimestamp } from "./ntp_time.ts";
@@ -26,6 +28,8 @@ import {
   PHI,
 } from "./constants.ts";
 import type { Rng } from "./rng.ts";
+import type { KeyStore } from "./auth/key_store.ts";
+import { digestLengthFor, signPacket } from "./auth/mac.ts";
 
 /** Spacing of burst packets (s). */
 export const BURST_INTERVAL_SEC = 2;
@@ -49,6 +53,11 @@ export interface AssociationOptions {
   maxDistanceSec?: number;
   /** Start with a frequency prior (s/s std) instead of the 500 ppm default (good drift file). */
   initialFreqStd?: number;
+  /**
+   * Symmetric key id (`key N`, 1–65535): requests are signed with it, and a reply counts only
+   * when its MAC verified with this key. Null or absent: unauthenticated.
+   */
+  key?: number | null;
 }
 
 /** Why a reply was not used. */
@@ -69,7 +78,9 @@ export type RejectReason =
   | "stale"
   | "outlier"
   | "delay_spike"
-  | "dead";
+  | "dead"
+  | "unauthenticated"
+  | "no_key";
 
 /** What `receive` made of a datagram. */
 export type ReceiveResult =
@@ -108,6 +119,10 @@ export interface AssociationSnapshot {
   rejected: Partial<Record<RejectReason, number>>;
   kod: number;
   dead: boolean;
+  /** The key id it signs with and requires (`key N`), 0 for none. */
+  keyId: number;
+  /** The last reply it accepted was authenticated with that key. */
+  authentic: boolean;
 }
 
 /** Phase drift (s, one sigma) the wander model may add over one poll interval. */
@@ -138,7 +153,13 @@ export class Association {
   readonly address: PeerAddress;
   /** The filter and estimator. */
   readonly filter: ClockFilter;
-  #opts: Required<Omit<AssociationOptions, "name" | "initialFreqStd">> & { name: string | null };
+  #opts: Required<Omit<AssociationOptions, "name" | "initialFreqStd" | "key">> & {
+    name: string | null;
+  };
+  /** `key N` (0: none) and the key list it is looked up in. */
+  readonly #keyId: number;
+  readonly #keys: KeyStore | null;
+  #authentic = false;
   #rng: Rng;
   #precisionLog2: number;
   #reach = 0;
@@ -172,9 +193,12 @@ export class Association {
     rng: Rng,
     precisionLog2: number,
     now: NtpTime,
+    keys: KeyStore | null = null,
   ) {
     this.id = id;
     this.address = address;
+    this.#keyId = options.key ?? 0;
+    this.#keys = keys;
     const minpoll = clampPoll(options.minpoll ?? NTP_MINDPOLL);
     const maxpoll = Math.max(minpoll, clampPoll(options.maxpoll ?? NTP_MAXDPOLL));
     this.#opts = {
@@ -333,7 +357,8 @@ export class Association {
         this.#burstLeft = NTP_BURST - 1;
       }
     }
-    actions.push(this.#request(now));
+    const request = this.#request(now);
+    if (request !== null) actions.push(request);
     const interval = this.#burstLeft > 0
       ? BURST_INTERVAL_SEC
       : this.#pollSec * (1 - this.#rng.nextFloat() / 32);
@@ -341,13 +366,19 @@ export class Association {
     return actions;
   }
 
-  /** Processes a datagram from this association's address, received at local time `rxTime`. */
-  receive(data: Uint8Array, rxTime: NtpTime): ReceiveResult {
+  /**
+   * Processes a datagram from this association's address, received at local time `rxTime`;
+   * `keyId` is the key its MAC verified with (0: none, or a MAC that failed).
+   */
+  receive(data: Uint8Array, rxTime: NtpTime, keyId = 0): ReceiveResult {
     if (this.#dead) return this.#reject("dead");
     const r = decodePacket(data);
     if (!r.ok) return this.#reject("decode");
     const p = r.packet;
     if (p.mode !== MODE_SERVER) return this.#reject("mode");
+    // A configured key requires a present, valid MAC with that key, before anything can change
+    // (an unauthenticated kiss-o'-death could otherwise silence or demobilise the association).
+    if (this.#keyId !== 0 && keyId !== this.#keyId) return this.#reject("unauthenticated");
     if (this.#xmt === null) {
       const dup = this.#lastXmt !== null && p.originTimestamp === this.#lastXmt;
       return this.#reject(dup ? "duplicate" : "not_expected");
@@ -386,6 +417,7 @@ export class Association {
     this.#lastXmt = this.#xmt;
     this.#xmt = null;
     this.#lastT3 = p.transmitTimestamp;
+    this.#authentic = this.#keyId !== 0;
     const actions: Action[] = [];
     if (this.#reach === 0) actions.push(this.#event(PeerEvent.REACH, "reachable"));
     this.#reach |= 1;
@@ -508,10 +540,13 @@ export class Association {
       rejected: { ...this.#rejected },
       kod: this.#kod,
       dead: this.#dead,
+      keyId: this.#keyId,
+      authentic: this.#authentic,
     };
   }
 
-  #request(now: NtpTime): Action {
+  /** The next request, signed with the association's key; null when that key is missing. */
+  #request(now: NtpTime): Action | null {
     // Transmit timestamp: the send time with the bits below our precision randomised.
     const lowBits = Math.max(0, Math.min(32, 32 + this.#precisionLog2));
     const mask = (1n << BigInt(lowBits)) - 1n;
@@ -545,7 +580,20 @@ export class Association {
       extensions: [],
       mac: null,
     });
-    return { type: "send", assocId: this.id, to: this.address, data };
+    if (this.#keyId === 0) return { type: "send", assocId: this.id, to: this.address, data };
+    // Signed after the transmit timestamp is written (the MAC covers it); the transport sends
+    // the request unchanged.
+    const key = this.#keys?.get(this.#keyId);
+    if (key === undefined) {
+      // COMPAT: ntpd does not send without its key either; the daemon warns at start.
+      this.#count("no_key");
+      return null;
+    }
+    const d = digestLengthFor(key, this.#opts.version);
+    const signed = new Uint8Array(data.length + 4 + d);
+    signed.set(data);
+    signPacket(signed, data.length, key, d);
+    return { type: "send", assocId: this.id, to: this.address, data: signed };
   }
 
   #kiss(code: string, p: NtpPacket): ReceiveResult {

@@ -17,6 +17,9 @@ import {
 } from "./loop_filter.ts";
 import { LeapSeconds, type LeapSecondTable, type LeapStatus, leapVote } from "./leap_seconds.ts";
 import type { Rng } from "./rng.ts";
+import type { KeyStore } from "./auth/key_store.ts";
+import { MacVerifier } from "./auth/mac.ts";
+import { PacketPeek } from "./packet.ts";
 import {
   LEAP_NOTINSYNC,
   MAXDIST,
@@ -69,6 +72,11 @@ export interface SystemOptions {
    * the core has no MD5, so the daemon passes that in (default: {@link refidOf}'s FNV-1a stand-in).
    */
   ipv6Refid?: (address: string) => number;
+  /**
+   * The symmetric keys (`keys`, `trustedkey`): associations with `key N` sign their requests
+   * with them; replies handed in without a verdict (`keyId` absent) are verified with them.
+   */
+  keys?: KeyStore | null;
 }
 
 /** A datagram handed to the core. */
@@ -77,6 +85,12 @@ export interface InboundDatagram {
   peer: PeerAddress;
   /** Local receive time (kernel timestamp when available). */
   rxTime: NtpTime;
+  /**
+   * The key id its MAC verified with, as the daemon's packet path found it (0: not
+   * authenticated; a MAC that failed never reaches the core there). Absent: the core checks the
+   * MAC itself with `SystemOptions.keys` (the simulator, tests).
+   */
+  keyId?: number;
 }
 
 /** System variables (ntpq `rv 0`). */
@@ -132,6 +146,8 @@ interface Candidate {
 /** The protocol core's top level. */
 export class NtpSystem {
   #opts: SystemOptions;
+  readonly #verifier: MacVerifier | null;
+  readonly #peek = new PacketPeek();
   #tos: TosOptions;
   #loop: LoopFilter;
   #assocs = new Map<number, Association>();
@@ -164,6 +180,7 @@ export class NtpSystem {
   /** Creates the system with no associations. */
   constructor(opts: SystemOptions) {
     this.#opts = opts;
+    this.#verifier = opts.keys ? new MacVerifier(opts.keys) : null;
     this.#tos = { ...DEFAULT_TOS, ...opts.tos };
     this.#loop = new LoopFilter({ precisionSec: 2 ** opts.precisionLog2, ...opts.loop });
     this.#minSamples = opts.loop?.setOnce ? 4 : 1;
@@ -204,7 +221,15 @@ export class NtpSystem {
     const opts = drift !== undefined && drift !== null && options.initialFreqStd === undefined
       ? { ...options, initialFreqStd: 2e-6 }
       : options;
-    const a = new Association(id, address, opts, this.#opts.rng, this.#opts.precisionLog2, now);
+    const a = new Association(
+      id,
+      address,
+      opts,
+      this.#opts.rng,
+      this.#opts.precisionLog2,
+      now,
+      this.#opts.keys ?? null,
+    );
     this.#assocs.set(id, a);
     this.#byAddr.set(addrKey(address), a);
     return id;
@@ -245,7 +270,7 @@ export class NtpSystem {
       this.#counters.noAssociation++;
       return actions;
     }
-    const r = a.receive(dg.data, dg.rxTime);
+    const r = a.receive(dg.data, dg.rxTime, dg.keyId ?? this.#verify(dg));
     if (r.kind !== "rejected") actions.push(...r.actions);
     if (r.kind === "sample") {
       const s = r.sample;
@@ -272,6 +297,15 @@ export class NtpSystem {
     }
     this.#pushTimer(actions, now);
     return actions;
+  }
+
+  /** The key id a datagram's MAC verifies with, 0 when it has none or it fails. */
+  #verify(dg: InboundDatagram): number {
+    const v = this.#verifier;
+    if (v === null) return 0;
+    const peek = this.#peek;
+    if (peek.read(dg.data) !== "ok" || peek.macOffset < 0) return 0;
+    return v.verify(dg.data, dg.data.length, peek.macOffset, null) === "ok" ? v.lastKeyId : 0;
   }
 
   /**

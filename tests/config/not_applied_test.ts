@@ -1,7 +1,7 @@
 // "Nothing configured passes silently": a file that relies on what the daemon does not apply yet
-// (keys, statistics) gets a warning for each, with its line and what will not happen, from
-// `check` (never "0 errors, 0 warnings") and from the loader the daemon starts with; what it
-// applies (restrict) stays quiet.
+// (statistics) gets a warning for each, with its line and what will not happen, from `check`
+// (never "0 errors, 0 warnings") and from the loader the daemon starts with; what it applies
+// (restrict, keys) stays quiet.
 
 import assert from "node:assert/strict";
 import { runCheck } from "../../lib/cli/check.ts";
@@ -21,19 +21,13 @@ statistics loopstats peerstats
 filegen loopstats file loopstats type day enable
 `;
 
-Deno.test("check warns, line by line, about keys and statistics, not the applied restrict lines", async () => {
+Deno.test("check warns, line by line, about statistics, not the applied keys and restrict lines", async () => {
   const io = fakeIo(RELIES);
   assert.equal(await runCheck(["-"], io.io), 0, "warnings, not errors: ntpd would start");
   const out = io.stdout();
   assert.doesNotMatch(out, /0 errors, 0 warnings/);
   const lines = out.trim().split("\n");
   assert.deepEqual(lines.slice(0, -1), [
-    '<stdin>:2:32: warning: "key" is parsed but not applied: authentication is not ' +
-    "implemented; the source is polled without it",
-    '<stdin>:3:1: warning: "keys" is parsed but not applied: symmetric keys are not ' +
-    "implemented; no packet is signed or checked",
-    '<stdin>:4:1: warning: "trustedkey" is parsed but not applied: symmetric keys are not ' +
-    "implemented; no packet is signed or checked",
     '<stdin>:7:1: warning: "statsdir" is parsed but not applied: statistics files are not ' +
     "written yet",
     '<stdin>:8:1: warning: "statistics" is parsed but not applied: statistics files are not ' +
@@ -41,8 +35,8 @@ Deno.test("check warns, line by line, about keys and statistics, not the applied
     '<stdin>:9:1: warning: "filegen" is parsed but not applied: statistics files are not ' +
     "written yet",
   ]);
-  // Lines 5 and 6 (restrict) are applied: no warning for them.
-  assert.equal(lines.at(-1), "<stdin>: 0 errors, 6 warnings");
+  // Lines 2–4 (key, keys, trustedkey) and 5–6 (restrict) are applied: no warning for them.
+  assert.equal(lines.at(-1), "<stdin>: 0 errors, 3 warnings");
 });
 
 Deno.test("the TOML form of the same file gets the same warnings at its keys", async () => {
@@ -63,10 +57,6 @@ statistics = ["loopstats"]
   const r = await loadConfigText(toml, { file: "r.toml", toml: true });
   assert.ok(r.ok);
   assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
-    'r.toml:3:1: warning: "source.key" is parsed but not applied: authentication is not ' +
-    "implemented; the source is polled without it",
-    'r.toml:10:1: warning: "auth.keys" is parsed but not applied: symmetric keys are not ' +
-    "implemented; no packet is signed or checked",
     'r.toml:13:1: warning: "stats.statistics" is parsed but not applied: statistics files are ' +
     "not written yet",
   ]);
@@ -78,11 +68,13 @@ Deno.test("what the daemon applies, or what asks for nothing, stays quiet", asyn
     { file: "q.conf" },
   );
   assert.deepEqual(r.diagnostics.map(formatDiagnostic), []);
-  const e = await loadConfigText("enable auth\ntos cohort 0\ntos cohort 1\n", { file: "e.conf" });
+  const e = await loadConfigText("enable stats\ntos cohort 0\ntos cohort 1\n", {
+    file: "e.conf",
+  });
   // Turning on what Horae lacks is reported even when ntpd's default says the same; a number
   // at its default asks for nothing more than Horae does.
   assert.deepEqual(e.diagnostics.map((d) => [d.line, d.code, d.message.split(" is ")[0]]), [
-    [1, NOT_APPLIED_CODE, '"enable auth"'],
+    [1, NOT_APPLIED_CODE, '"enable stats"'],
     [3, NOT_APPLIED_CODE, '"tos cohort"'],
   ]);
 });

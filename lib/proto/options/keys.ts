@@ -6,7 +6,6 @@ import { MAX_KEY_ID, MIN_KEY_ID } from "./sources.ts";
 import { option, section } from "./option_spec.ts";
 
 const KEY_RANGE = { min: MIN_KEY_ID, max: MAX_KEY_ID, outside: "ignore" } as const;
-const NO_KEYS = "symmetric keys are not implemented; no packet is signed or checked";
 const NO_AUTOKEY = "Autokey is not implemented; these settings are not used";
 
 /** The authentication settings (model `auth`). */
@@ -18,7 +17,7 @@ export const AUTH_OPTIONS = [
     type: "path",
     default: null,
     doc: "File of symmetric keys (ntp.keys(5)).",
-    applied: NO_KEYS,
+    applied: true,
   }),
   option({
     field: "keysDir",
@@ -38,7 +37,7 @@ export const AUTH_OPTIONS = [
     range: KEY_RANGE,
     default: [],
     doc: "Key ids that may authenticate peers and servers; ranges are written (first ... last).",
-    applied: NO_KEYS,
+    applied: true,
   }),
   option({
     field: "requestKey",
@@ -111,14 +110,14 @@ export const AUTH_SECTION = section({
       syntax: "file",
       doc: "Read symmetric keys.",
       form: "value",
-      applied: NO_KEYS,
+      applied: true,
     },
     {
       keyword: "trustedkey",
       syntax: "id|(first ... last) ...",
       doc: "Trust these keys.",
       form: "custom",
-      applied: NO_KEYS,
+      applied: true,
     },
     {
       keyword: "requestkey",

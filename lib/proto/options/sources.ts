@@ -23,7 +23,7 @@ const MINPOLL_RANGE = {
 } as const;
 const MAXPOLL_RANGE = { min: NTP_MINPOLL, max: NTP_MAXPOLL, outside: "clamp" } as const;
 
-const NO_AUTH = "authentication is not implemented; the source is polled without it";
+const NO_AUTOKEY = "Autokey is not implemented; the source is polled without it";
 
 /** The values of a source line (model `sources[i]`). */
 export const SOURCE_OPTIONS = [
@@ -68,7 +68,7 @@ export const SOURCE_OPTIONS = [
     range: { min: MIN_KEY_ID, max: MAX_KEY_ID, outside: "drop" },
     default: null,
     doc: "Symmetric key that signs and checks this source's packets.",
-    applied: NO_AUTH,
+    applied: true,
   }),
   option({
     field: "autokey",
@@ -77,7 +77,7 @@ export const SOURCE_OPTIONS = [
     type: "flag",
     default: false,
     doc: "Authenticate with Autokey (public key) instead of a symmetric key.",
-    applied: NO_AUTH,
+    applied: NO_AUTOKEY,
   }),
   option({
     field: "burst",

@@ -24,7 +24,7 @@ export const SYSTEM_FLAG_OPTIONS = [
     type: "bool",
     default: true,
     doc: "Require authentication for peers and broadcast servers that mobilise by themselves.",
-    applied: "authentication is not implemented; there is nothing to require",
+    applied: true,
   }),
   option({
     field: "bclient",
