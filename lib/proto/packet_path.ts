@@ -84,11 +84,12 @@ export interface ReplyBuffer {
 export type VerdictKind = "reply" | "core" | "forward" | "drop";
 
 /**
- * Main-thread handlers a datagram can be forwarded to: "control" (mode 6), "peer" (mode 1,
- * symmetric active), "auth" (a MAC or NTS fields this thread cannot check: the main thread
- * continues with {@link PacketPath.continueForwarded}).
+ * Main-thread handlers a datagram can be forwarded to: "control" (mode 6), "mode7" (ntpd's
+ * private requests, with `enable mode7`), "peer" (mode 1, symmetric active), "auth" (a MAC or
+ * NTS fields this thread cannot check: the main thread continues with
+ * {@link PacketPath.continueForwarded}).
  */
-export type ForwardTo = "control" | "peer" | "auth";
+export type ForwardTo = "control" | "mode7" | "peer" | "auth";
 
 /** A kiss code sent in a kiss-o'-death. */
 export type KissCode = "RATE" | "DENY";
@@ -190,6 +191,8 @@ export interface Handlers {
   control: boolean;
   /** Symmetric active peers (mode 1). */
   peer: boolean;
+  /** Mode 7 requests (only asked for with `enable mode7`). */
+  mode7: boolean;
 }
 
 /** Options of a {@link PacketPath}. */
@@ -204,6 +207,8 @@ export interface PacketPathOptions {
   counters: SysCounters;
   /** `enable monitor` (default true); monitoring also runs whenever restrict uses limited/kod. */
   monitor?: boolean;
+  /** `enable mode7` (default false): mode 7 requests go to the "mode7" handler, else dropped. */
+  mode7?: boolean;
   /** The authentication step (default {@link NO_KEYS}). */
   authenticator?: Authenticator;
   /**
@@ -255,6 +260,7 @@ export class PacketPath {
   readonly #mru: MruList | null;
   readonly #counters: SysCounters;
   #monitor: boolean;
+  #mode7: boolean;
   #auth: Authenticator;
   #authRequired: boolean;
   readonly #serverThread: boolean;
@@ -269,10 +275,11 @@ export class PacketPath {
     this.#mru = options.mru;
     this.#counters = options.counters;
     this.#monitor = options.monitor ?? true;
+    this.#mode7 = options.mode7 ?? false;
     this.#auth = options.authenticator ?? NO_KEYS;
     this.#authRequired = options.authRequired ?? true;
     this.#serverThread = options.serverThread ?? false;
-    this.#handlers = { core: true, control: true, peer: true, ...options.handlers };
+    this.#handlers = { core: true, control: true, peer: true, mode7: true, ...options.handlers };
   }
 
   /** Says which main-thread handlers exist now (the core starts after the sockets open). */
@@ -287,6 +294,11 @@ export class PacketPath {
   setMonitor(on: boolean): void {
     this.#monitor = on;
     if (!on && this.#mru !== null && !this.#restrict.needsMonitor) this.#mru.clear();
+  }
+
+  /** `enable mode7` / `disable mode7`. */
+  setMode7(on: boolean): void {
+    this.#mode7 = on;
   }
 
   /** Replaces the restrict list (a reconfiguration). */
@@ -366,7 +378,11 @@ export class PacketPath {
     }
     if (mode === 6 || mode === 7) {
       if ((flags & RES_NOQUERY) !== 0) return this.#drop("noquery");
-      if (mode === 7) return this.#drop("private_mode");
+      // COMPAT: mode 7 is answered only with `enable mode7` (ntpd 4.2.8's default too), and then
+      // only its read-only requests, by the main thread's handler.
+      if (mode === 7) {
+        return this.#mode7 ? this.#handOn("forward", "mode7") : this.#drop("private_mode");
+      }
       // Control messages are neither rate limited nor recorded (ntpd answers them before its
       // monitor); their own handler applies nomodify, notrap and nomrulist.
       return this.#handOn("forward", "control");
@@ -467,7 +483,13 @@ export class PacketPath {
     if (count) {
       // Where the datagram is taken (the main thread), it needs a handler to be processed.
       const h = this.#handlers;
-      const ok = kind === "core" ? h.core : forward === "control" ? h.control : h.peer;
+      const ok = kind === "core"
+        ? h.core
+        : forward === "control"
+        ? h.control
+        : forward === "mode7"
+        ? h.mode7
+        : h.peer;
       if (!ok) return this.#drop("no_handler");
       this.#counters.processed();
     }

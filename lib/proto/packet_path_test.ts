@@ -80,6 +80,7 @@ function rig(
     authRequired?: boolean;
     discard?: number;
     handlers?: Partial<Handlers>;
+    mode7?: boolean;
   } = {},
 ): Rig {
   const restrict = new RestrictList();
@@ -98,6 +99,7 @@ function rig(
     ...(opts.auth ? { authenticator: opts.auth } : {}),
     ...(opts.authRequired !== undefined ? { authRequired: opts.authRequired } : {}),
     ...(opts.handlers ? { handlers: opts.handlers } : {}),
+    ...(opts.mode7 !== undefined ? { mode7: opts.mode7 } : {}),
   });
   const input = new PacketIn();
   const out = slot();
@@ -209,6 +211,52 @@ Deno.test("PacketPath dispatches by mode: 3 server, 2/4/5 core, 1 peer, 6 contro
   mode7[0] = (2 << 3) | 7;
   assert.equal(r.send(mode7, src, 40001, T0).reason, "private_mode");
   r.checkBalance();
+});
+
+Deno.test("PacketPath forwards mode 7 to its handler only with enable mode7; noquery first", () => {
+  const r = rig([["192.0.2.66", null, ["noquery"]]], { mode7: true });
+  const mode7 = new Uint8Array(192);
+  mode7[0] = (2 << 3) | 7;
+  mode7[2] = 3;
+  mode7[3] = 1; // peer summary
+  const v = r.send(mode7, "192.0.2.10", 40001, T0);
+  assert.deepEqual([v.kind, v.forward, v.length], ["forward", "mode7", 0]);
+  assert.equal(r.send(mode7, "192.0.2.66", 40001, T0).reason, "noquery");
+  r.path.setMode7(false);
+  assert.equal(r.send(mode7, "192.0.2.10", 40001, T0).reason, "private_mode");
+  r.path.setMode7(true);
+  r.path.setHandlers({ mode7: false });
+  assert.equal(r.send(mode7, "192.0.2.10", 40001, T0).reason, "no_handler");
+  const s = r.stats.snapshot(0);
+  assert.equal(s.processed, 1);
+  assert.equal(s.drops.private_mode, 1);
+  r.checkBalance();
+  // A server thread with mode 7 on hands it to the main thread, which counts it there.
+  const stats = SysStats.create(2, 0);
+  const worker = new PacketPath({
+    server: new Server(SYNCED),
+    restrict: new RestrictList(),
+    mru: null,
+    counters: stats.counters(1),
+    serverThread: true,
+    mode7: true,
+  });
+  const main = new PacketPath({
+    server: new Server(SYNCED),
+    restrict: new RestrictList(),
+    mru: null,
+    counters: stats.counters(0),
+  });
+  const p = new PacketIn();
+  p.data = mode7;
+  p.src.parse("192.0.2.12");
+  p.srcPort = 4000;
+  const out = slot();
+  const w = worker.handle(p, out);
+  assert.deepEqual([w.kind, w.forward], ["forward", "mode7"]);
+  const m = main.acceptForwarded(p, out, w.kind, w.forward, w.restrictFlags);
+  assert.deepEqual([m.kind, m.forward], ["forward", "mode7"]);
+  assert.equal(stats.snapshot(0).processed, 1);
 });
 
 Deno.test("PacketPath drops what no handler on this thread takes, as no_handler, never processed", () => {
