@@ -27,8 +27,16 @@ const COMMANDS: Record<
   dc: { program: "ntpdc", summary: "special queries (mode 7)" },
   date: { program: "ntpdate", summary: "set the date from servers" },
   trace: { program: "ntptrace", summary: "trace a chain of servers" },
-  time: { program: "ntptime", summary: "read kernel time variables" },
-  tickadj: { program: "tickadj", summary: "kernel tick and tickadj" },
+  time: {
+    program: "ntptime",
+    summary: "read kernel time variables",
+    main: () => import("./lib/cli/time.ts").then((m) => m.runTime),
+  },
+  tickadj: {
+    program: "tickadj",
+    summary: "kernel tick and tickadj",
+    main: () => import("./lib/cli/tickadj.ts").then((m) => m.runTickadj),
+  },
   keygen: {
     program: "ntp-keygen",
     summary: "generate keys",
@@ -49,7 +57,11 @@ const COMMANDS: Record<
     summary: "validate a configuration",
     main: () => import("./lib/cli/check.ts").then((m) => (args) => m.runCheck(args)),
   },
-  report: { program: "", summary: "plot statistics files" },
+  report: {
+    program: "",
+    summary: "plot statistics files",
+    main: () => import("./lib/cli/report.ts").then((m) => (args) => m.runReport(args)),
+  },
 };
 
 const PROGRAMS: Record<string, string> = Object.fromEntries(
