@@ -6,7 +6,12 @@
 
 import type { SystemState } from "./server.ts";
 import { addSec, diffSec, fromTimestamp, type NtpTime, toTimestamp } from "./ntp_time.ts";
-import { ClockFilter, type FilterSample, type SourceEstimate } from "./clock_filter.ts";
+import {
+  ClockFilter,
+  type FilterSample,
+  type FilterStageView,
+  type SourceEstimate,
+} from "./clock_filter.ts";
 import { type Action, type PeerAddress, PeerEvent } from "./events.ts";
 import {
   decodePacket,
@@ -123,6 +128,12 @@ export interface AssociationSnapshot {
   keyId: number;
   /** The last reply it accepted was authenticated with that key. */
   authentic: boolean;
+  /** Requests since the last valid reply (ntpd's `unreach`). */
+  unanswered?: number;
+  /** Why the last datagram from the server was not used; null when it was (ntpd's flash). */
+  lastReject?: RejectReason | null;
+  /** The clock filter's register, newest first (ntpq's filtdelay/filtoffset/filtdisp). */
+  filter?: FilterStageView[];
 }
 
 /** Phase drift (s, one sigma) the wander model may add over one poll interval. */
@@ -160,6 +171,7 @@ export class Association {
   readonly #keyId: number;
   readonly #keys: KeyStore | null;
   #authentic = false;
+  #lastReject: RejectReason | null = null;
   #rng: Rng;
   #precisionLog2: number;
   #reach = 0;
@@ -423,6 +435,7 @@ export class Association {
     this.#reach |= 1;
     this.#unreached = 0;
     this.#unanswered = 0;
+    this.#lastReject = null;
     this.#received++;
     this.#server = {
       leap: p.leap,
@@ -542,6 +555,9 @@ export class Association {
       dead: this.#dead,
       keyId: this.#keyId,
       authentic: this.#authentic,
+      unanswered: this.#unanswered,
+      lastReject: this.#lastReject,
+      filter: this.filter.register(),
     };
   }
 
@@ -622,6 +638,7 @@ export class Association {
 
   #reject(reason: RejectReason): ReceiveResult {
     this.#count(reason);
+    this.#lastReject = reason;
     return { kind: "rejected", reason };
   }
 

@@ -253,3 +253,25 @@ Deno.test("Association refuses a late reply to an older request and counts the r
   assert.equal(a.received, 1);
   assert.equal(a.firstRequestAt, t1);
 });
+
+Deno.test("Association snapshot: unanswered requests, the last reject and the filter register", () => {
+  const a = newAssoc();
+  const first = a.deadline!;
+  const req = poll(a, first);
+  const reply = answer(req.data, addSec(first, 0.25 + 0.010));
+  const r = a.receive(reply, addSec(first, 0.020));
+  assert.equal(r.kind, "sample");
+  if (r.kind !== "sample") return;
+  let s = a.snapshot(addSec(first, 1));
+  assert.equal(s.lastReject, null);
+  assert.equal(s.unanswered, 0);
+  assert.deepEqual(s.filter, []);
+  a.filter.add(r.sample);
+  s = a.snapshot(addSec(first, 1));
+  assert.equal(s.filter?.length, 1);
+  assert.ok(Math.abs(s.filter![0]!.offsetSec - 0.25) < 1e-6);
+  assert.ok(Math.abs(s.filter![0]!.delaySec - 0.020) < 1e-6);
+  // The same reply again is a duplicate: the snapshot says why it was not used.
+  assert.equal(a.receive(reply, addSec(first, 0.03)).kind, "rejected");
+  assert.equal(a.snapshot(addSec(first, 1)).lastReject, "duplicate");
+});

@@ -108,6 +108,13 @@ const DELAY_SPIKE_MIN_SAMPLES = NTP_SHIFT;
 /** Delay spikes in a row after which the path has changed and the register takes them. */
 export const DELAY_SPIKE_RUN = 3;
 
+/** One stage of the RFC register as {@link ClockFilter.register} shows it. */
+export interface FilterStageView {
+  offsetSec: number;
+  delaySec: number;
+  dispersionSec: number;
+}
+
 interface Stage {
   offsetSec: number;
   delaySec: number;
@@ -308,6 +315,18 @@ export class ClockFilter {
     this.#excess = [];
     this.#outlierRun = 0;
     this.#spikeRun = 0;
+  }
+
+  /**
+   * The RFC register (at most NTP_SHIFT stages, newest first; a copy): what ntpq shows as
+   * filtdelay, filtoffset and filtdisp.
+   */
+  register(): FilterStageView[] {
+    return this.#stages.map((s) => ({
+      offsetSec: s.offsetSec,
+      delaySec: s.delaySec,
+      dispersionSec: s.dispersionSec,
+    }));
   }
 
   /** Minimum delay over the window (s), or NaN before any sample. */

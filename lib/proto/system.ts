@@ -113,6 +113,8 @@ export interface SystemSnapshot extends SystemState {
   pollLog2: number | null;
   /** Leap second at the end of this month, when it is armed, and where it comes from. */
   leapStatus: LeapStatus;
+  /** Associations mobilised so far (ids are handed out from 1 in order); ntpdc's memstats. */
+  mobilized?: number;
 }
 
 /**
@@ -367,6 +369,7 @@ export class NtpSystem {
       discipline: this.#loop.discipline,
       pollLog2: this.#loop.pollLog2 ?? this.#systemPollLog2(),
       leapStatus: { ...this.#leapState.status },
+      mobilized: this.#nextId - 1,
     };
   }
 

@@ -143,6 +143,11 @@ Deno.test("NtpSystem marks a lying server as a falseticker and never follows it"
   const { sys, actions, clockOffset, now } = drive([0, 0, 1], 600);
   const snap = sys.snapshot(now());
   assert.deepEqual(snap.falsetickers, [3]);
+  // Three associations mobilised; removing one keeps the count (ntpdc's memstats).
+  assert.equal(snap.mobilized, 3);
+  sys.removeAssociation(3);
+  assert.equal(sys.snapshot(now()).mobilized, 3);
+  assert.equal(sys.snapshot(now()).associations.length, 2);
   assert.ok(!actions.some((a) => a.type === "stepClock"));
   assert.ok(Math.abs(clockOffset()) < 1e-4);
   assert.notEqual(snap.systemPeer, 3);

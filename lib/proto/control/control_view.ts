@@ -7,7 +7,7 @@ import type { MruEntry } from "../access/mru.ts";
 import type { NtpTime } from "../ntp_time.ts";
 import type { SysStatsSnapshot } from "../sys_stats.ts";
 import type { SystemSnapshot } from "../system.ts";
-import type { AssociationSnapshot } from "../association.ts";
+import type { AssociationSnapshot, RejectReason } from "../association.ts";
 import { MODE_CLIENT, MODE_SERVER } from "../constants.ts";
 import type { PeerAddress } from "../events.ts";
 
@@ -294,18 +294,67 @@ function peerFromAssociation(
     referenceTime: s?.referenceTime ?? 0n,
     receiveTime: x.receiveTime?.(a.id) ?? 0n,
     reach: a.reach,
-    unreach: x.unreach?.(a.id) ?? null,
+    unreach: x.unreach?.(a.id) ?? a.unanswered ?? null,
     hostMode: MODE_CLIENT,
     peerMode: s === null ? 0 : MODE_SERVER,
     hostPollLog2: a.hostPollLog2,
     peerPollLog2: s?.pollLog2 ?? a.pollLog2,
     headwaySec: 0,
-    flash: null,
+    flash: a.lastReject === undefined ? null : flashBits(a.lastReject),
     keyId: x.keyId?.(a.id) ?? a.keyId,
     offsetSec: a.offsetSec,
     delaySec: a.delaySec,
     dispersionSec: a.dispersionSec,
     jitterSec: a.jitterSec,
-    filter: x.filter?.(a.id) ?? null,
+    filter: x.filter?.(a.id) ?? a.filter ?? null,
   };
+}
+
+/** ntpd's flash bits (TEST1–TEST13, ntpq's `flash`) for why the last reply was not used. */
+export const Flash = {
+  DUP: 0x0001,
+  BOGUS: 0x0002,
+  UNSYNC: 0x0004,
+  DENIED: 0x0008,
+  AUTH: 0x0010,
+  STRATUM: 0x0020,
+  HEADER: 0x0040,
+  DIST: 0x0400,
+  UNREACH: 0x1000,
+} as const;
+
+/**
+ * The flash bit of a reject reason, 0 when the reply was used (or failed only Horae's own
+ * filtering: an outlier, a delay spike, a stale sample, none of which ntpd has a test for).
+ */
+export function flashBits(reason: RejectReason | null): number {
+  switch (reason) {
+    case "duplicate":
+      return Flash.DUP;
+    case "bogus_origin":
+    case "not_expected":
+    case "mode":
+      return Flash.BOGUS;
+    case "zero_transmit":
+    case "zero_receive":
+      return Flash.UNSYNC;
+    case "kod_unknown":
+      return Flash.DENIED;
+    case "unauthenticated":
+    case "no_key":
+      return Flash.AUTH;
+    case "stratum0":
+    case "unsynchronized":
+      return Flash.STRATUM;
+    case "decode":
+    case "version":
+    case "bad_delay":
+      return Flash.HEADER;
+    case "distance":
+      return Flash.DIST;
+    case "dead":
+      return Flash.UNREACH;
+    default:
+      return 0;
+  }
 }
