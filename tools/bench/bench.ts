@@ -22,12 +22,17 @@ import {
 } from "./report.ts";
 import { chronydSpec, chronydVersion, horaeDaemonSpec, REPO_ROOT } from "./server_commands.ts";
 import { ServerProcess, type ServerSpec } from "./server_process.ts";
+import { keyTypeFromText } from "../../lib/config/keys_file.ts";
+import type { MacAlgorithm } from "../../lib/proto/crypto.ts";
 
 const HELP = `usage: deno task bench [options]
   --quick            2 runs per server and 1 per scaling configuration
   --runs N           interleaved runs per server in the main comparison (default 5)
   --access-runs N    runs of the access-list comparison, interleaved with the main one
                      (default: --runs; 0 skips it)
+  --auth-runs N      runs of the symmetric-key comparison (signed requests, signed replies),
+                     interleaved with the main one (default: --runs; 0 skips it)
+  --auth-types LIST  key types of that comparison (default MD5,AES128CMAC)
   --scaling-runs N   runs per SO_REUSEPORT configuration (default 3; 0 skips scaling)
   --duration S       measured seconds per run (default 5)
   --warmup S         seconds of load before measuring (default 1)
@@ -44,6 +49,8 @@ const HELP = `usage: deno task bench [options]
 interface BenchOptions {
   runs: number;
   accessRuns: number;
+  authRuns: number;
+  authTypes: MacAlgorithm[];
   scalingRuns: number;
   durationSec: number;
   warmupSec: number;
@@ -64,6 +71,8 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
       quick: { type: "boolean", default: false },
       runs: { type: "string" },
       "access-runs": { type: "string" },
+      "auth-runs": { type: "string" },
+      "auth-types": { type: "string", default: "MD5,AES128CMAC" },
       "scaling-runs": { type: "string" },
       duration: { type: "string", default: "5" },
       warmup: { type: "string", default: "1" },
@@ -85,9 +94,16 @@ export function parseBenchArgs(args: string[]): BenchOptions | null {
     return x;
   };
   const runs = Math.round(num(values.runs ?? (values.quick ? "2" : "5"), "runs", 1, 50));
+  const authTypes = values["auth-types"].split(",").map((t) => {
+    const a = keyTypeFromText(t.trim());
+    if (a === null) throw new RangeError(`--auth-types: "${t}" is not a key type`);
+    return a;
+  });
   return {
     runs,
     accessRuns: Math.round(num(values["access-runs"] ?? `${runs}`, "access-runs", 0, 50)),
+    authRuns: Math.round(num(values["auth-runs"] ?? `${runs}`, "auth-runs", 0, 50)),
+    authTypes: [...new Set(authTypes)],
     scalingRuns: Math.round(
       num(values["scaling-runs"] ?? (values.quick ? "1" : "3"), "scaling-runs", 0, 50),
     ),
@@ -130,6 +146,55 @@ function readFirstLine(path: string, pattern: RegExp): string {
   }
 }
 
+/** One key of the symmetric-key comparison: as the generator takes it, and its type. */
+interface BenchKey {
+  id: number;
+  algorithm: MacAlgorithm;
+  /** `ID:TYPE:HEX` for the generator's --key. */
+  arg: string;
+}
+
+/** chrony's names of the key types. */
+const CHRONY_TYPE: Record<MacAlgorithm, string> = {
+  MD5: "MD5",
+  SHA1: "SHA1",
+  SHA256: "SHA256",
+  AES128CMAC: "AES128",
+};
+
+/** Random keys of `types` (ids 1…), written as a Horae keys file and a chrony keyfile. */
+function writeBenchKeys(
+  dir: string,
+  types: MacAlgorithm[],
+): { keys: BenchKey[]; ntpFile: string; chronyFile: string } {
+  const hex = (b: Uint8Array) => Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  const made = types.map((algorithm, i) => {
+    const secret = hex(
+      crypto.getRandomValues(new Uint8Array(algorithm === "AES128CMAC" ? 16 : 20)),
+    );
+    return { id: i + 1, algorithm, secret, arg: `${i + 1}:${algorithm}:${secret}` };
+  });
+  const ntpFile = `${dir}/bench.keys`;
+  const chronyFile = `${dir}/bench_chrony.keys`;
+  Deno.writeTextFileSync(
+    ntpFile,
+    made.map((k) => `${k.id} ${k.algorithm} ${k.secret}\n`).join(""),
+    {
+      mode: 0o600,
+    },
+  );
+  Deno.writeTextFileSync(
+    chronyFile,
+    made.map((k) => `${k.id} ${CHRONY_TYPE[k.algorithm]} HEX:${k.secret}\n`).join(""),
+    { mode: 0o600 },
+  );
+  return {
+    keys: made.map(({ id, algorithm, arg }) => ({ id, algorithm, arg })),
+    ntpFile,
+    chronyFile,
+  };
+}
+
 /** Everything that must be undone if the benchmark stops early. */
 class Live {
   servers = new Set<ServerProcess>();
@@ -160,6 +225,8 @@ interface MeasureConfig {
   lagStatusFile: string | null;
   /** The one spec is a daemon with this many server threads (capCores is then its total). */
   threads?: number;
+  /** The generator signs with this key and requires signed replies (`ID:TYPE:HEX`). */
+  key?: string;
 }
 
 let groupCounter = 0;
@@ -171,6 +238,7 @@ async function runGenerator(
   window: number,
   signalPid: number | null,
   workers: ServerProcess[],
+  key: string | undefined,
 ): Promise<{ result: LoadResult; peakRssKb: number | null }> {
   const args = [
     "run",
@@ -188,6 +256,7 @@ async function runGenerator(
     "--sockets",
     `${sockets}`,
     ...(signalPid === null ? [] : ["--signal-pid", `${signalPid}`]),
+    ...(key === undefined ? [] : ["--key", key]),
   ];
   const child = new Deno.Command(Deno.execPath(), {
     args,
@@ -285,6 +354,7 @@ async function measure(c: MeasureConfig, opts: BenchOptions, live: Live): Promis
       c.window,
       signalPid,
       workers,
+      c.key,
     );
     const wallSec = (performance.now() - t0) / 1000;
     const cpu1 = workers.map((w) => w.cpuSec() ?? NaN);
@@ -406,22 +476,32 @@ export async function benchMain(args: string[]): Promise<number> {
 
     // Main comparison: chronyd, horae, chronyd, horae, ... each capped the same way; the
     // access-list comparison interleaved with it (chronyd and horae with 1,000-entry lists), so
-    // Horae with its list is measured against chronyd with its list and against itself without.
-    const rounds = Math.max(opts.runs, opts.accessRuns);
+    // Horae with its list is measured against chronyd with its list and against itself without;
+    // and the symmetric-key comparison (one group per key type: every request signed, every
+    // reply signed and verified by the generator).
+    const keys = opts.authRuns > 0 ? writeBenchKeys(dir, opts.authTypes) : null;
+    const rounds = Math.max(opts.runs, opts.accessRuns, opts.authRuns);
     for (let run = 1; run <= rounds; run++) {
-      const plan: { group: "main" | "access"; which: "chronyd" | "horae" }[] = [];
-      if (run <= opts.runs) {
-        plan.push({ group: "main", which: "chronyd" }, { group: "main", which: "horae" });
+      const plan: { group: string; which: "chronyd" | "horae"; of: number; key?: BenchKey }[] = [];
+      const pair = (group: string, of: number, key?: BenchKey) => {
+        for (const which of ["chronyd", "horae"] as const) {
+          plan.push({ group, which, of, ...(key === undefined ? {} : { key }) });
+        }
+      };
+      if (run <= opts.runs) pair("main", opts.runs);
+      if (run <= opts.accessRuns) pair("access", opts.accessRuns);
+      if (keys !== null && run <= opts.authRuns) {
+        for (const k of keys.keys) pair(`auth-${k.algorithm}`, opts.authRuns, k);
       }
-      if (run <= opts.accessRuns) {
-        plan.push({ group: "access", which: "chronyd" }, { group: "access", which: "horae" });
-      }
-      for (const { group, which } of plan) {
+      for (const { group, which, of, key } of plan) {
         const port = freePort();
         const accessList = group === "access";
         const spec = which === "chronyd"
-          ? chronydSpec(port, dir, { accessList })
-          : horaeDaemonSpec(port, dir, { accessList });
+          ? chronydSpec(port, dir, { accessList, ...(key ? { keyfile: keys!.chronyFile } : {}) })
+          : horaeDaemonSpec(port, dir, {
+            accessList,
+            ...(key ? { keys: { file: keys!.ntpFile, ids: keys!.keys.map((k) => k.id) } } : {}),
+          });
         const r = await measure(
           {
             group,
@@ -432,17 +512,22 @@ export async function benchMain(args: string[]): Promise<number> {
             sockets: opts.sockets,
             window: opts.window,
             lagStatusFile: null,
+            ...(key === undefined ? {} : { key: key.arg }),
           },
           opts,
           live,
         );
         runs.push(r);
-        console.log(
-          `${group} ${run}/${group === "main" ? opts.runs : opts.accessRuns} ${which}: ${
-            describe(r)
-          }`,
-        );
+        console.log(`${group} ${run}/${of} ${which}: ${describe(r)}`);
       }
+    }
+    if (keys !== null) {
+      notes.push(
+        "Symmetric-key rows: every request is signed with the key of its type (NTPv4; SHA1 and" +
+          " SHA256 digests cut to 20 bytes), a reply counts only when it carries a MAC with that" +
+          " key that the generator verifies; chronyd reads the key from its `keyfile`, Horae from" +
+          " its keys file (`keys`, `trustedkey`), with random keys made for the run.",
+      );
     }
     if (opts.accessRuns > 0) {
       notes.push(

@@ -1,5 +1,8 @@
 // Server throughput load generator: valid mode 3 requests over FFI sendmmsg/recvmmsg with a
 // bounded window of outstanding requests, every reply checked (RFC 5905 §7.3, §8 origin check).
+// With `--key ID:TYPE:HEX` every request is signed with that symmetric key after its transmit
+// timestamp is written, and a reply counts only when it carries a MAC with the same key that
+// verifies (RFC 8573).
 // deno-lint-ignore-file no-console
 
 import { parseArgs } from "node:util";
@@ -25,6 +28,14 @@ import {
 } from "../../ffi/socket.ts";
 import { decodePacket } from "../../lib/proto/packet.ts";
 import { UNIX_EPOCH_OFFSET_SEC } from "../../lib/proto/ntp_time.ts";
+import { OpenSslCrypto } from "../../lib/daemon/crypto_openssl.ts";
+import { keyTypeFromText } from "../../lib/config/keys_file.ts";
+import {
+  constantTimeEqual,
+  MAC_OUTPUT_LEN,
+  type MacAlgorithm,
+  type MacContext,
+} from "../../lib/proto/crypto.ts";
 
 /** Most sockets a generator opens (the socket index lives in 4 bits of each transmit stamp). */
 export const MAX_SOCKETS = 16;
@@ -67,6 +78,62 @@ export interface LoadOptions {
   signalPid?: number;
   /** Stratum a valid reply must carry (default: any of 1–15). */
   expectStratum?: number;
+  /** Sign requests with this key and require replies signed with it. */
+  key?: LoadKey;
+}
+
+/** A symmetric key for authenticated load (`--key ID:TYPE:HEX`). */
+export interface LoadKey {
+  id: number;
+  algorithm: MacAlgorithm;
+  key: Uint8Array;
+}
+
+/** Parses `ID:TYPE:HEX` (TYPE as in a keys file: MD5, SHA1, SHA256, AES128CMAC). */
+export function parseLoadKey(text: string): LoadKey {
+  const m = /^(\d+):([A-Za-z0-9-]+):([0-9a-fA-F]{2,64})$/.exec(text);
+  const algorithm = m === null ? null : keyTypeFromText(m[2]!);
+  if (m === null || algorithm === null || m[3]!.length % 2 !== 0) {
+    throw new RangeError(`--key ${text}: not ID:TYPE:HEX`);
+  }
+  const key = Uint8Array.from(m[3]!.match(/../g)!, (h) => parseInt(h, 16));
+  return { id: Number(m[1]), algorithm, key };
+}
+
+/** A key prepared for signing requests and checking replies (digest cut to 20 bytes, as NTPv4). */
+export class LoadMac {
+  readonly keyId: number;
+  readonly digestLength: number;
+  readonly #mac: MacContext;
+  readonly #scratch = new Uint8Array(32);
+
+  constructor(k: LoadKey) {
+    this.keyId = k.id;
+    this.digestLength = Math.min(20, MAC_OUTPUT_LEN[k.algorithm]);
+    this.#mac = new OpenSslCrypto().macContext(k.algorithm, k.key);
+  }
+
+  /** Length of a signed packet. */
+  get packetLength(): number {
+    return 48 + 4 + this.digestLength;
+  }
+
+  /** Writes the key id and the MAC of `buf[0, 48)` after the header. */
+  sign(buf: Uint8Array): void {
+    const id = this.keyId;
+    buf[48] = id >>> 24;
+    buf[49] = (id >>> 16) & 0xff;
+    buf[50] = (id >>> 8) & 0xff;
+    buf[51] = id & 0xff;
+    this.#mac.compute(buf, 0, 48, buf, 52, this.digestLength);
+  }
+
+  /** True when `data` is a header plus a MAC with this key that verifies. */
+  verify(data: Uint8Array): boolean {
+    if (data.length !== this.packetLength || u32(data, 48) !== this.keyId) return false;
+    this.#mac.compute(data, 0, 48, this.#scratch, 0, this.digestLength);
+    return constantTimeEqual(this.#scratch, 0, data, 52, this.digestLength);
+  }
 }
 
 /** Why a reply was not counted as valid. */
@@ -83,7 +150,8 @@ export type ReplyProblem =
   | "order"
   | "future"
   | "origin"
-  | "duplicate";
+  | "duplicate"
+  | "mac";
 
 /** The outcome of one load run. */
 export interface LoadResult {
@@ -134,6 +202,8 @@ export interface ReplyExpectations {
   version?: number;
   /** Exact stratum to require (default: any of 1–15). */
   stratum?: number;
+  /** The key replies must be signed with (default: none, 48-byte replies). */
+  mac?: LoadMac;
 }
 
 function u32(b: Uint8Array, at: number): number {
@@ -147,18 +217,24 @@ function diffWords(aHi: number, aLo: number, bHi: number, bLo: number): number {
 }
 
 /**
- * Checks one reply to a mode 3 request with `decodePacket` and sanity rules: 48 bytes, same
- * version, mode 4, synchronised (leap ≠ 3), stratum 1–15, precision −30..0, root delay and
- * dispersion under 16 s, origin ≤ receive ≤ transmit, and nothing later than `now`. The
- * origin (our transmit timestamp) is returned for the caller to match. Never throws.
+ * Checks one reply to a mode 3 request with `decodePacket` and sanity rules: 48 bytes (or a MAC
+ * with the expected key that verifies), same version, mode 4, synchronised (leap ≠ 3), stratum
+ * 1–15, precision −30..0, root delay and dispersion under 16 s, origin ≤ receive ≤ transmit, and
+ * nothing later than `now`. The origin (our transmit timestamp) is returned for the caller to
+ * match. Never throws.
  */
 export function checkReply(data: Uint8Array, expect: ReplyExpectations): ReplyCheck {
   const r = decodePacket(data);
   if (!r.ok) return { ok: false, reason: "decode" };
   const p = r.packet;
-  if (data.length !== 48 || p.extensions.length > 0 || p.mac !== null) {
+  const mac = expect.mac;
+  if (
+    data.length !== (mac?.packetLength ?? 48) || p.extensions.length > 0 ||
+    (mac === undefined && p.mac !== null)
+  ) {
     return { ok: false, reason: "length" };
   }
+  if (mac !== undefined && !mac.verify(data)) return { ok: false, reason: "mac" };
   if (p.version !== (expect.version ?? 4)) return { ok: false, reason: "version" };
   if (p.mode !== 4) return { ok: false, reason: "mode" };
   if (p.leap === 3) return { ok: false, reason: "leap" };
@@ -216,7 +292,7 @@ class ClientSocket {
   head = 0;
   outstanding = 0;
 
-  constructor(index: number, dest: Uint8Array) {
+  constructor(index: number, dest: Uint8Array, mac: LoadMac | null) {
     this.index = index;
     this.fd = openUdpSocket(4);
     setSocketOption(this.fd, SOL_SOCKET, SO_RCVBUF, 4 * 1024 * 1024);
@@ -228,7 +304,7 @@ class ClientSocket {
       b[0] = (0 << 6) | (4 << 3) | 3; // LI 0, version 4, mode 3 (client)
       b[2] = 6; // poll 64 s
       b[3] = 0xec; // precision −20
-      this.batch.setTx(j, j, 48, dest);
+      this.batch.setTx(j, j, mac?.packetLength ?? 48, dest);
     }
   }
 }
@@ -271,12 +347,13 @@ export function runLoad(options: LoadOptions): LoadResult {
   const dest = new Uint8Array(new ArrayBuffer(16));
   encodeSockaddrIn(dest, addr, options.port);
 
+  const mac = options.key === undefined ? null : new LoadMac(options.key);
   const sockets: ClientSocket[] = [];
   const pollBytes = new Uint8Array(new ArrayBuffer(nSockets * POLLFD_BYTES));
   const pollView = new DataView(pollBytes.buffer);
   try {
     for (let k = 0; k < nSockets; k++) {
-      const s = new ClientSocket(k, dest);
+      const s = new ClientSocket(k, dest, mac);
       sockets.push(s);
       pollView.setInt32(k * POLLFD_BYTES, s.fd, true);
       pollView.setInt16(k * POLLFD_BYTES + 4, POLLIN, true);
@@ -293,6 +370,7 @@ export function runLoad(options: LoadOptions): LoadResult {
       nowHi: 0,
       nowLo: 0,
       ...(options.expectStratum === undefined ? {} : { stratum: options.expectStratum }),
+      ...(mac === null ? {} : { mac }),
     };
     let invalidTotal = 0;
     let receiveErrors = 0;
@@ -335,6 +413,7 @@ export function runLoad(options: LoadOptions): LoadResult {
         const at = b.txBufferOffset(j) + 40;
         view.setUint32(at, tHi, false);
         view.setUint32(at + 4, tLo, false);
+        mac?.sign(b.txBuffer(j));
         s.txHi[slot] = tHi;
         s.txLo[slot] = tLo;
         s.state[slot] = OUTSTANDING;
@@ -548,6 +627,7 @@ const HELP = `usage: deno run --allow-all tools/bench/loadgen.ts --port N [optio
   --signal-pid P  SIGUSR2 to P when measuring starts and when it ends (the daemon's
                   --loop-lag-ms window marks)
   --stratum N     require this stratum in replies
+  --key ID:TYPE:HEX  sign requests with this key; replies must be signed with it
   --json          print the result as one JSON line`;
 
 /** Command line: runs one load and prints the result (a JSON line with --json). */
@@ -564,6 +644,7 @@ export function loadgenMain(args: string[]): number {
       "rss-pid": { type: "string" },
       "signal-pid": { type: "string" },
       stratum: { type: "string" },
+      key: { type: "string" },
       json: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
@@ -588,6 +669,7 @@ export function loadgenMain(args: string[]): number {
     ...(values["rss-pid"] === undefined ? {} : { rssPid: Number(values["rss-pid"]) }),
     ...(values["signal-pid"] === undefined ? {} : { signalPid: Number(values["signal-pid"]) }),
     ...(values.stratum === undefined ? {} : { expectStratum: Number(values.stratum) }),
+    ...(values.key === undefined ? {} : { key: parseLoadKey(values.key) }),
   });
   if (values.json) {
     console.log(JSON.stringify(result));

@@ -2,7 +2,7 @@
 
 import assert from "node:assert/strict";
 import fc from "fast-check";
-import { checkReply, tagTransmit } from "./loadgen.ts";
+import { checkReply, LoadMac, parseLoadKey, tagTransmit } from "./loadgen.ts";
 
 const NOW_HI = 3_970_000_000;
 
@@ -127,4 +127,30 @@ Deno.test("tagTransmit() puts socket index and sequence in the low 20 bits only"
     for (let q = 0; q < 64; q++) seen.add(tagTransmit(NOW_HI, 0, s, q)[1]);
   }
   assert.equal(seen.size, 16 * 64);
+});
+
+Deno.test("checkReply() with a key: only a reply signed with it counts", () => {
+  const mac = new LoadMac(parseLoadKey("7:AES128CMAC:000102030405060708090a0b0c0d0e0f"));
+  assert.equal(mac.packetLength, 68);
+  const signed = new Uint8Array(68);
+  signed.set(reply());
+  mac.sign(signed);
+  assert.equal(checkReply(signed, { ...expect, mac }).ok, true);
+  assert.deepEqual(checkReply(reply(), { ...expect, mac }), { ok: false, reason: "length" });
+  const forged = signed.slice();
+  forged[45] = forged[45]! ^ 1;
+  assert.deepEqual(checkReply(forged, { ...expect, mac }), { ok: false, reason: "mac" });
+  const otherKey = signed.slice();
+  otherKey[51] = 8;
+  assert.deepEqual(checkReply(otherKey, { ...expect, mac }), { ok: false, reason: "mac" });
+  assert.deepEqual(checkReply(signed, expect), { ok: false, reason: "length" }, "unexpected MAC");
+});
+
+Deno.test("parseLoadKey() reads ID:TYPE:HEX and refuses anything else", () => {
+  const k = parseLoadKey("12:md5:00ff");
+  assert.deepEqual([k.id, k.algorithm, [...k.key]], [12, "MD5", [0, 255]]);
+  assert.equal(new LoadMac(parseLoadKey("1:SHA256:aa")).digestLength, 20);
+  for (const bad of ["12:MD5", "x:MD5:00", "1:RC4:00", "1:MD5:0g", "1:MD5:abc"]) {
+    assert.throws(() => parseLoadKey(bad), RangeError, bad);
+  }
 });

@@ -384,6 +384,51 @@ export function accessVerdict(runs: readonly RunRecord[]): AccessVerdict | null 
   };
 }
 
+/** The symmetric-key groups ("auth-MD5", ...) in first-seen order, and their key types. */
+function authGroups(summaries: ConfigSummary[]): { group: string; type: string }[] {
+  const seen: string[] = [];
+  for (const x of summaries) {
+    if (x.group.startsWith("auth-") && !seen.includes(x.group)) seen.push(x.group);
+  }
+  return seen.map((group) => ({ group, type: group.slice("auth-".length) }));
+}
+
+function authRows(summaries: ConfigSummary[], type: string): string[][] {
+  return mainRows(summaries.map((x) => ({ ...x, label: `${x.label}, ${type} key` })));
+}
+
+/** Horae with a key type against chronyd with the same type, and against itself without keys. */
+export interface AuthVerdict {
+  type: string;
+  vsChronyd: number | null;
+  pairedVsChronyd: number | null;
+  perCpuVsChronyd: number | null;
+  /** Horae signing over Horae unsigned (medians of the same benchmark). */
+  vsUnsigned: number | null;
+  invalidTotal: number;
+  /** At least 1.0x chronyd (medians), every reply valid and signed. */
+  met: boolean;
+}
+
+/** The symmetric-key target's figures per key type (empty when that comparison did not run). */
+export function authVerdicts(runs: readonly RunRecord[]): AuthVerdict[] {
+  const s = summarise(runs);
+  const unsigned = s.find((x) => x.group === "main" && x.label === "horae");
+  return authGroups(s).flatMap(({ group, type }) => {
+    const h = s.find((x) => x.group === group && x.label === "horae");
+    if (h === undefined) return [];
+    return [{
+      type,
+      vsChronyd: h.vsChronyd,
+      pairedVsChronyd: h.pairedVsChronyd,
+      perCpuVsChronyd: h.perCpuVsChronyd,
+      vsUnsigned: unsigned === undefined ? null : h.medianPerSec / unsigned.medianPerSec,
+      invalidTotal: h.invalidTotal,
+      met: (h.vsChronyd ?? 0) >= 1.0 && h.invalidTotal === 0,
+    }];
+  });
+}
+
 /** The plain-text table printed at the end of `deno task bench`. */
 export function renderTable(report: BenchReport): string {
   const s = summarise(report.runs);
@@ -396,6 +441,14 @@ export function renderTable(report: BenchReport): string {
   ];
   if (access.length > 0) {
     parts.push("", "With a 1,000-entry access list:", table(MAIN_HEADER, accessRows(access)));
+  }
+  for (const { group, type } of authGroups(s)) {
+    const rows = s.filter((x) => x.group === group);
+    parts.push(
+      "",
+      `With a ${type} key (signed requests and replies):`,
+      table(MAIN_HEADER, authRows(rows, type)),
+    );
   }
   if (scaling.length > 0) {
     parts.push("", "SO_REUSEPORT workers:", table(SCALING_HEADER, scalingRows(scaling)));
@@ -462,6 +515,32 @@ export function renderMarkdown(report: BenchReport): string {
         } (paired): **${verdict.met ? "met" : "not met"}**.`,
       "",
     );
+  }
+  const auth = authVerdicts(report.runs);
+  if (auth.length > 0) {
+    lines.push(
+      "### With symmetric keys",
+      "",
+      "Same cap, same load, run interleaved with the table above: every request signed with a" +
+        " key of the row's type, every reply required to carry a MAC with that key that the" +
+        " generator verifies (a reply without one, or one that fails, is invalid). Ratios are" +
+        " against chronyd with the same key type.",
+      "",
+    );
+    for (const { group, type } of authGroups(s)) {
+      lines.push(table(MAIN_HEADER, authRows(s.filter((x) => x.group === group), type)), "");
+    }
+    for (const v of auth) {
+      lines.push(
+        `Target (issue 13), ${v.type}: Horae ≥ 1.0x chronyd with the same key type, every reply` +
+          ` valid and signed. This run: ${ratio(v.vsChronyd)} (medians), ${
+            ratio(v.pairedVsChronyd)
+          } (paired), ${ratio(v.perCpuVsChronyd)} (per CPU-second), ${v.invalidTotal} invalid;` +
+          ` ${v.vsUnsigned === null ? "–" : pct(v.vsUnsigned, 1)} of Horae's unsigned figure:` +
+          ` **${v.met ? "met" : "not met"}**.`,
+        "",
+      );
+    }
   }
   if (scaling.length > 0) {
     lines.push("### SO_REUSEPORT workers", "", table(SCALING_HEADER, scalingRows(scaling)), "");

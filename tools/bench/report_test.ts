@@ -3,6 +3,7 @@
 import assert from "node:assert/strict";
 import {
   accessVerdict,
+  authVerdicts,
   type BenchReport,
   median,
   renderMarkdown,
@@ -203,4 +204,29 @@ Deno.test("accessVerdict() compares Horae with its list to chronyd with its list
   assert.match(md, /horae, 1,000 restrict \+ monitor/);
   assert.match(md, /\*\*not met\*\*\./);
   assert.equal(accessVerdict([run("chronyd", 1, 1), run("horae", 1, 1)]), null);
+});
+
+Deno.test("authVerdicts() compares Horae with each key type to chronyd with the same type", () => {
+  const auth = (type: string, label: string, runNo: number, perSec: number, invalid = 0) =>
+    run(label, runNo, perSec, { group: `auth-${type}`, invalidTotal: invalid });
+  const runs = [
+    run("chronyd", 1, 100),
+    run("horae", 1, 110),
+    auth("MD5", "chronyd", 1, 90),
+    auth("MD5", "horae", 1, 99),
+    auth("AES128CMAC", "chronyd", 1, 92),
+    auth("AES128CMAC", "horae", 1, 88, 3),
+  ];
+  const [md5, aes] = authVerdicts(runs);
+  assert.equal(md5!.type, "MD5");
+  assert.ok(Math.abs(md5!.vsChronyd! - 1.1) < 1e-9);
+  assert.ok(Math.abs(md5!.vsUnsigned! - 0.9) < 1e-9);
+  assert.equal(md5!.met, true);
+  assert.equal(aes!.met, false, "below chronyd and with invalid replies");
+  const md = renderMarkdown({ context: CONTEXT, runs, notes: [] });
+  assert.match(md, /### With symmetric keys/);
+  assert.match(md, /\| horae, MD5 key \| /);
+  assert.match(md, /Target \(issue 13\), MD5: .* 1\.10x \(medians\).*\*\*met\*\*/);
+  assert.match(md, /Target \(issue 13\), AES128CMAC: .*\*\*not met\*\*/);
+  assert.deepEqual(authVerdicts([run("chronyd", 1, 1), run("horae", 1, 1)]), []);
 });

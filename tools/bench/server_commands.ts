@@ -32,7 +32,7 @@ export function chronydVersion(): string | null {
 export function chronydSpec(
   port: number,
   dir: string,
-  options: { accessList?: boolean } = {},
+  options: { accessList?: boolean; keyfile?: string } = {},
 ): ServerSpec {
   const conf = `${dir}/chronyd_${port}.conf`;
   Deno.writeTextFileSync(
@@ -44,6 +44,7 @@ export function chronydSpec(
       "allow 127.0.0.1",
       ...(options.accessList ? ["clientloglimit 1048576"] : []),
       "local stratum 8",
+      ...(options.keyfile ? [`keyfile ${options.keyfile}`] : []),
       "cmdport 0",
       `pidfile ${dir}/chronyd_${port}.pid`,
       "",
@@ -60,7 +61,8 @@ export function chronydSpec(
  * The Horae daemon (`main.ts run -n`) on 127.0.0.1:`port` with the LOCAL clock at stratum 9;
  * `serverThreads` above 1 adds `--server-threads N` (SO_REUSEPORT worker threads), `loopLagMs`
  * the event-loop lag probe (`--loop-lag-ms N`), `statusFile` the JSON status file, `accessList`
- * 1,000 restrict lines that do not match the generator (monitoring is on, as by default).
+ * 1,000 restrict lines that do not match the generator (monitoring is on, as by default),
+ * `keys` a keys file whose every key is trusted (`keys`, `trustedkey`).
  */
 export function horaeDaemonSpec(
   port: number,
@@ -70,6 +72,7 @@ export function horaeDaemonSpec(
     loopLagMs?: number;
     statusFile?: string;
     accessList?: boolean;
+    keys?: { file: string; ids: number[] };
   } = {},
 ): ServerSpec {
   const conf = `${dir}/horae_${port}.conf`;
@@ -79,6 +82,9 @@ export function horaeDaemonSpec(
       "server 127.127.1.0",
       "fudge 127.127.1.0 stratum 9",
       ...(options.accessList ? ["enable monitor", ...restrictLines(accessEntries())] : []),
+      ...(options.keys
+        ? [`keys ${options.keys.file}`, `trustedkey ${options.keys.ids.join(" ")}`]
+        : []),
       "",
     ].join("\n"),
   );
