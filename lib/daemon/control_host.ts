@@ -39,6 +39,7 @@ import type { SysStatsSnapshot } from "../proto/sys_stats.ts";
 import type { SystemSnapshot } from "../proto/system.ts";
 import type { SystemState } from "../proto/server.ts";
 import type { LoopFilter } from "../proto/loop_filter.ts";
+import type { LeapSecondTable } from "../proto/leap_seconds.ts";
 import { HORAE_VERSION } from "../cli/version.ts";
 import { CryptoRng } from "./crypto_rng.ts";
 import { isLoopback } from "./listen_plan.ts";
@@ -103,6 +104,8 @@ export interface ControlHostDeps {
   kernel: () => KernelClockState | null;
   /** Socket counters. */
   io: () => ControlIo;
+  /** The leap-seconds table (`leapfile`), for tai, leapsec and expire; absent: none. */
+  leapTable?: () => LeapSecondTable | null;
 }
 
 /** Association ids of reference clocks (apart from the core's, which count up from 1). */
@@ -130,6 +133,7 @@ export class ControlHost implements ControlView {
   readonly #settings: ControlSettings;
   readonly #server: ControlServer;
   readonly #received = new Map<string, NtpTime>();
+  #coreDatagrams = 0;
   #seenUpdates = -1;
   #lastOffsetSec = 0;
   #lastFreqPpm = 0;
@@ -212,6 +216,7 @@ export class ControlHost implements ControlView {
 
   /** A datagram for the core arrived from `peer` at `rxTime` (ntpq's `rec`). */
   noteReceive(peer: SocketAddress, rxTime: NtpTime): void {
+    this.#coreDatagrams++;
     this.#received.set(`${peer.address}|${peer.port}`, rxTime);
     if (this.#received.size > 4096) this.#received.delete(this.#received.keys().next().value!);
   }
@@ -235,6 +240,11 @@ export class ControlHost implements ControlView {
     this.#seenUpdates = loop.updates;
     this.#lastOffsetSec = offset;
     this.#lastFreqPpm = freq;
+  }
+
+  /** Datagrams handed to the core so far (each looks up its association: ntpdc's findpeer). */
+  get coreDatagrams(): number {
+    return this.#coreDatagrams;
   }
 
   /** The control server's counters. */
@@ -281,7 +291,7 @@ export class ControlHost implements ControlView {
       sysJitterSec: snap?.sysJitterSec ?? 0,
       clockJitterSec: ntpd?.jitterSec ?? this.#jitterSec,
       clockWanderPpm: ntpd?.wanderPpm ?? this.#wanderPpm,
-      leapTable: null,
+      leapTable: leapFacts(this.#deps.leapTable?.() ?? null, now),
     };
   }
 
@@ -393,6 +403,30 @@ export class ControlHost implements ControlView {
   io(): ControlIo {
     return this.#deps.io();
   }
+}
+
+/**
+ * What ntpq shows of a leap-seconds table at `now`: TAI−UTC in force, the leap it came from
+ * (or the next one the table announces) and the table's expiry.
+ */
+export function leapFacts(
+  table: LeapSecondTable | null,
+  now: NtpTime,
+): { taiSec: number; leapAt: NtpTime; expire: NtpTime } | null {
+  if (table === null || table.entries.length === 0) return null;
+  const nowSec = Number(now >> 32n);
+  let current = table.entries[0]!;
+  let next: typeof current | null = null;
+  for (const e of table.entries) {
+    if (e.ntpSec <= nowSec) current = e;
+    else if (next === null) next = e;
+  }
+  const at = next ?? current;
+  return {
+    taiSec: current.taiOffsetSec,
+    leapAt: BigInt(at.ntpSec) << 32n,
+    expire: BigInt(table.expiresNtpSec) << 32n,
+  };
 }
 
 /** `mintc` from the sources' minpoll (ntpd's default minpoll when none is given). */

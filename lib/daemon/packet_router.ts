@@ -50,6 +50,8 @@ export interface PacketRouterOptions {
   counters: SysCounters;
   /** `enable monitor` (default true). */
   monitor?: boolean;
+  /** `enable mode7` (default false): mode 7 goes to the handler {@link PacketRouter.setMode7} sets. */
+  mode7?: boolean;
   /** Observe mode's virtual clock when replies are served on it, else null. */
   virtual: VirtualClock | null;
   /** The main thread's keys and `enable auth` (default: no keys, auth required). */
@@ -80,6 +82,7 @@ export class PacketRouter {
   readonly #in = new PacketIn();
   #core: CoreHandler | null = null;
   #control: ControlHandler | null = null;
+  #mode7: ControlHandler | null = null;
   #slot: ReplySlot = newSlot(2048);
   #interfaceDropped = 0;
   #forwardedIn = 0;
@@ -94,12 +97,13 @@ export class PacketRouter {
       mru: o.mru,
       counters: o.counters,
       ...(o.monitor !== undefined ? { monitor: o.monitor } : {}),
+      ...(o.mode7 !== undefined ? { mode7: o.mode7 } : {}),
       ...(o.auth !== undefined
         ? { authenticator: o.auth.authenticator, authRequired: o.auth.required }
         : {}),
       // Nothing on this thread takes replies until the core starts; control and peer modes
       // have no handler yet (they are dropped and counted as such).
-      handlers: { core: false, control: false, peer: false },
+      handlers: { core: false, control: false, peer: false, mode7: false },
     });
   }
 
@@ -131,6 +135,12 @@ export class PacketRouter {
   setCore(core: CoreHandler | null): void {
     this.#core = core;
     this.path.setHandlers({ core: core !== null });
+  }
+
+  /** Sets (or removes) the mode 7 handler (`enable mode7`). */
+  setMode7(handler: ControlHandler | null): void {
+    this.#mode7 = handler;
+    this.path.setHandlers({ mode7: handler !== null });
   }
 
   /** Sets (or removes) the control protocol's handler (mode 6). */
@@ -213,6 +223,9 @@ export class PacketRouter {
       } else if (v.kind === "forward" && v.forward === "control") {
         const peer = d.peer;
         this.#control?.(p, v.restrictFlags, (b) => s.transport.send(b, peer, false));
+      } else if (v.kind === "forward" && v.forward === "mode7") {
+        const peer = d.peer;
+        this.#mode7?.(p, v.restrictFlags, (b) => s.transport.send(b, peer, false));
       }
     };
   }
@@ -269,6 +282,8 @@ export class PacketRouter {
       this.#core!(m.data, m.peer, rx, v.keyId);
     } else if (v.kind === "forward" && v.forward === "control") {
       this.#control?.(p, v.restrictFlags, (b) => s.transport.send(b, m.peer, false));
+    } else if (v.kind === "forward" && v.forward === "mode7") {
+      this.#mode7?.(p, v.restrictFlags, (b) => s.transport.send(b, m.peer, false));
     }
   }
 }

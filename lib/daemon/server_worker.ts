@@ -49,6 +49,8 @@ export interface ServerWorkerInit {
   sysStats: SharedArrayBuffer;
   /** `enable monitor`. */
   monitor: boolean;
+  /** `enable mode7`: mode 7 requests are handed to the main thread (absent: dropped here). */
+  mode7?: boolean;
   /** The keys (plain data: each thread prepares its own) and `enable auth` (default: none). */
   auth?: AuthSettings;
   /** Replies are on observe mode's virtual clock (the published correction applies). */
@@ -133,6 +135,7 @@ export class ServerThread {
       mru: init.mru === null ? null : MruList.attach(init.mru, init.thread),
       counters: SysStats.attach(init.sysStats).counters(init.thread),
       monitor: init.monitor,
+      mode7: init.mode7 ?? false,
       // Its own key list and verifier: signed requests are answered here, as on the main thread.
       authenticator: new DaemonAuth(init.auth ?? NO_AUTH).authenticator,
       authRequired: (init.auth ?? NO_AUTH).required,

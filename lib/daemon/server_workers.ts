@@ -42,6 +42,8 @@ export interface ServerWorkersOptions {
   sysStats: SysStats;
   /** `enable monitor`. */
   monitor: boolean;
+  /** `enable mode7` (default false). */
+  mode7?: boolean;
   /** The keys and `enable auth` (default: none, enabled). */
   auth?: AuthSettings;
   /** Acts on a datagram a worker handed over with its verdict (the main thread's side). */
@@ -287,6 +289,7 @@ export class ServerWorkers {
       mru: o.mru,
       sysStats: o.sysStats.buffer as SharedArrayBuffer,
       monitor: this.#monitor,
+      mode7: o.mode7 ?? false,
       auth: o.auth ?? NO_AUTH,
       useVirtual: o.useVirtual,
       precisionLog2: o.precisionLog2,
