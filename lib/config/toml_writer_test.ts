@@ -82,7 +82,6 @@ keys = "/etc/ntp.keys"
 # ==== stats ====
 
 [stats]
-# Horae does not apply this yet: statistics files are not written yet.
 statistics = ["loopstats"]
 
 # ==== refclocks ====

@@ -34,6 +34,7 @@ import { type ServerThreadStatus, ServerWorkers } from "./server_workers.ts";
 import { SourceManager, type SourceSetting } from "./source_manager.ts";
 import { statusDocument } from "./status_file.ts";
 import { StatusWriter } from "./status_writer.ts";
+import { StatsHost, type StatsSettings } from "./stats_host.ts";
 import { Timekeeper, type TimekeeperExit } from "./timekeeper.ts";
 import { realTimers, repeat, type Timers } from "./timers.ts";
 
@@ -92,6 +93,8 @@ export interface DaemonSettings {
   auth?: AuthSettings;
   /** JSON status file written atomically on every change and periodically; null: none. */
   statusFile?: string | null;
+  /** Statistics files (`statsdir`, `statistics`, `filegen`); null or absent: none. */
+  stats?: StatsSettings | null;
   /** Seconds between periodic status file writes (default 2). */
   statusIntervalSec?: number;
   /** Seconds between drift file writes (default 3600, as ntpd). */
@@ -177,6 +180,7 @@ export class Daemon {
   #sources: SourceManager | null = null;
   #sourcesReady: Promise<void> = Promise.resolve();
   #status: StatusWriter | null = null;
+  #stats: StatsHost | null = null;
   #loopLag: LoopLag | null = null;
   #serving: Promise<void>[] = [];
   #cancels: (() => void)[] = [];
@@ -246,6 +250,7 @@ export class Daemon {
     else await this.#control?.loadKeys();
     this.#refclocks.start(this.#settings.refclockPollSec, () => this.#chooseServed());
     if (this.#threads > 1) await this.#startWorkers();
+    this.#startStats();
     await this.#startTimekeeping();
     if (this.#settings.statusFile) {
       this.#status = new StatusWriter({
@@ -403,6 +408,21 @@ export class Daemon {
     this.#logTotals();
     await this.#drift?.save(this.#currentDrift());
     await this.#status?.stop();
+    this.#stats?.stop();
+  }
+
+  /** The statistics files, when any are configured (stats_host.ts). */
+  #startStats(): void {
+    const s = this.#settings.stats ?? null;
+    if (s === null) return;
+    this.#stats = new StatsHost(s, {
+      log: this.#log,
+      timers: this.#timers,
+      now: () => this.#clock.now(),
+      sysstats: () => this.#sysStats.snapshot(this.#nowSec()),
+      addressOf: (id) => this.#timekeeper?.association(id)?.address.address ?? null,
+    });
+    this.#stats.start();
   }
 
   #logTotals(): void {
@@ -605,6 +625,7 @@ export class Daemon {
       send: (data, to, onTransmit) => router.sendRequest(data, to, onTransmit),
       onDemobilized: (id) => this.#sources?.onDemobilized(id),
       onEvent: (a) => this.#control?.noteEvent(a),
+      onActions: (actions, now) => this.#stats?.onActions(actions, now),
       onUpdate: (changed) => {
         this.#control?.onCoreUpdate();
         if (!changed) return;

@@ -8,6 +8,7 @@ import { NTP_PORT } from "../proto/constants.ts";
 import type { DaemonSettings, RefclockSetting } from "./daemon.ts";
 import { familyAllows, type ResolveFamily } from "./resolver.ts";
 import type { SourceSetting } from "./source_manager.ts";
+import { statsSettingsFromConfig } from "./stats_host.ts";
 
 /** Command-line choices that shape the settings. */
 export interface SettingsOverrides {
@@ -182,6 +183,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
       required: config.system.auth,
     },
     statusFile: o.statusFile ?? null,
+    stats: statsSettingsFromConfig(config),
     logConfig: [...config.logConfig],
     leapFile: config.files.leapFile,
     warnings,

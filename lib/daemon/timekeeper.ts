@@ -59,6 +59,8 @@ export interface TimekeeperDeps {
   onDemobilized?(id: number, reason: string): void;
   /** After each batch of actions; `changed` when the clock or the status was updated. */
   onUpdate?(changed: boolean): void;
+  /** Each batch of the core's actions before they are carried out (statistics files). */
+  onActions?(actions: readonly Action[], now: NtpTime): void;
   /** The core asked to exit. */
   onExit?(exit: TimekeeperExit): void;
   /** Each event of the core (the control protocol's status words and traps). */
@@ -194,6 +196,7 @@ export class Timekeeper {
   }
 
   #apply(actions: Action[]): void {
+    this.#deps.onActions?.(actions, this.#deps.clock.now());
     let changed = false;
     let steppedSec: number | null = null;
     for (const a of actions) {

@@ -1,7 +1,7 @@
 // "Nothing configured passes silently": a file that relies on what the daemon does not apply yet
-// (statistics) gets a warning for each, with its line and what will not happen, from `check`
-// (never "0 errors, 0 warnings") and from the loader the daemon starts with; what it applies
-// (restrict, keys) stays quiet.
+// (saveconfig, driver calibration) gets a warning for each, with its line and
+// what will not happen, from `check` (never "0 errors, 0 warnings") and from the loader the
+// daemon starts with; what it applies (restrict, keys, statistics) stays quiet.
 
 import assert from "node:assert/strict";
 import { runCheck } from "../../lib/cli/check.ts";
@@ -16,27 +16,26 @@ keys /etc/ntp.keys
 trustedkey 4
 restrict default kod limited nomodify noquery
 restrict 127.0.0.1
+saveconfigdir /var/lib/ntp/saved/
+enable calibrate
 statsdir /var/log/ntpstats/
 statistics loopstats peerstats
 filegen loopstats file loopstats type day enable
 `;
 
-Deno.test("check warns, line by line, about statistics, not the applied keys and restrict lines", async () => {
+Deno.test("check warns, line by line, about what is not applied, not about keys, restrict or statistics", async () => {
   const io = fakeIo(RELIES);
   assert.equal(await runCheck(["-"], io.io), 0, "warnings, not errors: ntpd would start");
   const out = io.stdout();
   assert.doesNotMatch(out, /0 errors, 0 warnings/);
   const lines = out.trim().split("\n");
   assert.deepEqual(lines.slice(0, -1), [
-    '<stdin>:7:1: warning: "statsdir" is parsed but not applied: statistics files are not ' +
-    "written yet",
-    '<stdin>:8:1: warning: "statistics" is parsed but not applied: statistics files are not ' +
-    "written yet",
-    '<stdin>:9:1: warning: "filegen" is parsed but not applied: statistics files are not ' +
-    "written yet",
+    '<stdin>:7:1: warning: "saveconfigdir" is parsed but not applied: saveconfig is not ' +
+    "implemented; nothing is written to this directory",
+    '<stdin>:8:8: warning: "enable calibrate" is parsed but not applied: no driver calibrates',
   ]);
-  // Lines 2–4 (key, keys, trustedkey) and 5–6 (restrict) are applied: no warning for them.
-  assert.equal(lines.at(-1), "<stdin>: 0 errors, 3 warnings");
+  // Lines 2–4 (key, keys, trustedkey), 5–6 (restrict) and 9–11 (statistics) are applied.
+  assert.equal(lines.at(-1), "<stdin>: 0 errors, 2 warnings");
 });
 
 Deno.test("the TOML form of the same file gets the same warnings at its keys", async () => {
@@ -51,14 +50,17 @@ flags = ["kod"]
 [auth]
 keys = "/etc/ntp.keys"
 
+[daemon]
+saveconfigdir = "/var/lib/ntp/saved/"
+
 [stats]
 statistics = ["loopstats"]
 `;
   const r = await loadConfigText(toml, { file: "r.toml", toml: true });
   assert.ok(r.ok);
   assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
-    'r.toml:13:1: warning: "stats.statistics" is parsed but not applied: statistics files are ' +
-    "not written yet",
+    'r.toml:13:1: warning: "daemon.saveconfigdir" is parsed but not applied: saveconfig is not ' +
+    "implemented; nothing is written to this directory",
   ]);
 });
 
@@ -68,13 +70,13 @@ Deno.test("what the daemon applies, or what asks for nothing, stays quiet", asyn
     { file: "q.conf" },
   );
   assert.deepEqual(r.diagnostics.map(formatDiagnostic), []);
-  const e = await loadConfigText("enable stats\ntos cohort 0\ntos cohort 1\n", {
+  const e = await loadConfigText("enable calibrate\ntos cohort 0\ntos cohort 1\n", {
     file: "e.conf",
   });
   // Turning on what Horae lacks is reported even when ntpd's default says the same; a number
   // at its default asks for nothing more than Horae does.
   assert.deepEqual(e.diagnostics.map((d) => [d.line, d.code, d.message.split(" is ")[0]]), [
-    [1, NOT_APPLIED_CODE, '"enable stats"'],
+    [1, NOT_APPLIED_CODE, '"enable calibrate"'],
     [3, NOT_APPLIED_CODE, '"tos cohort"'],
   ]);
 });

@@ -19,8 +19,6 @@ export const STAT_NAMES = [
 /** How a file generation set rolls over. */
 export const FILEGEN_TYPES = ["none", "pid", "day", "week", "month", "year", "age"] as const;
 
-const NO_STATS = "statistics files are not written yet";
-
 /** Port of the metrics endpoint when an address is given without one. */
 export const DEFAULT_METRICS_PORT = 9975;
 
@@ -87,7 +85,7 @@ export const STATS_OPTIONS = [
     type: "path",
     default: null,
     doc: "Directory of the statistics files (default: the working directory).",
-    applied: NO_STATS,
+    applied: true,
   }),
   option({
     field: "enabled",
@@ -96,8 +94,9 @@ export const STATS_OPTIONS = [
     type: "enum-list",
     values: STAT_NAMES,
     default: [],
-    doc: "Statistics files to write (filegen ... enable/disable changes the list).",
-    applied: NO_STATS,
+    doc: "Statistics files to write (filegen ... enable/disable changes the list; " +
+      "timingstats is accepted and never written).",
+    applied: true,
   }),
   option({
     field: "metrics",
@@ -128,14 +127,14 @@ export const STATS_SECTION = section({
       syntax: "directory",
       doc: "Write statistics files here.",
       form: "value",
-      applied: NO_STATS,
+      applied: true,
     },
     {
       keyword: "statistics",
       syntax: "name ...",
       doc: "Write these statistics files.",
       form: "list",
-      applied: NO_STATS,
+      applied: true,
     },
     {
       keyword: "metrics",
@@ -164,7 +163,7 @@ export const FILEGEN_OPTIONS = [
     required: true,
     always: true,
     doc: "Which statistics file.",
-    applied: NO_STATS,
+    applied: true,
   }),
   option({
     field: "file",
@@ -173,7 +172,7 @@ export const FILEGEN_OPTIONS = [
     type: "string",
     default: "",
     doc: "File name prefix, relative to statsdir (default: the statistics name).",
-    applied: NO_STATS,
+    applied: true,
   }),
   option({
     field: "type",
@@ -184,7 +183,7 @@ export const FILEGEN_OPTIONS = [
     default: "day",
     always: true,
     doc: "How files roll over: none, pid, day, week, month, year or age.",
-    applied: NO_STATS,
+    applied: true,
   }),
   option({
     field: "link",
@@ -194,7 +193,7 @@ export const FILEGEN_OPTIONS = [
     default: true,
     always: true,
     doc: "Keep a link from the plain name to the current file (link / nolink).",
-    applied: NO_STATS,
+    applied: true,
   }),
 ] as const;
 
@@ -213,6 +212,6 @@ export const FILEGEN_SECTION = section({
     syntax: "name [file f] [type t] [link|nolink] [enable|disable]",
     doc: "Configure one statistics file.",
     form: "custom",
-    applied: NO_STATS,
+    applied: true,
   }],
 });

@@ -98,7 +98,7 @@ export const SYSTEM_FLAG_OPTIONS = [
     type: "bool",
     default: true,
     doc: "Write the statistics files.",
-    applied: "statistics files are not written yet",
+    applied: true,
   }),
 ] as const;
 
