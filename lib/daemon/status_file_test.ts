@@ -72,6 +72,8 @@ function assoc(id: number, address: string) {
     rejected: { bogus_origin: 2 },
     kod: 0,
     dead: false,
+    keyId: 0,
+    authentic: false,
   };
 }
 
