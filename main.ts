@@ -24,7 +24,11 @@ const COMMANDS: Record<
     summary: "query a daemon (mode 6)",
     main: () => import("./lib/cli/query.ts").then((m) => (args) => m.runQuery(args)),
   },
-  dc: { program: "ntpdc", summary: "special queries (mode 7)" },
+  dc: {
+    program: "ntpdc",
+    summary: "special queries (mode 7)",
+    main: () => import("./lib/cli/dc.ts").then((m) => (args) => m.runDc(args)),
+  },
   date: { program: "ntpdate", summary: "set the date from servers" },
   trace: { program: "ntptrace", summary: "trace a chain of servers" },
   time: {
