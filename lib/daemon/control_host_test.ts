@@ -10,7 +10,7 @@ import { addSec, diffSec, fromTimestamp, type NtpTime } from "../proto/ntp_time.
 import { Server } from "../proto/server.ts";
 import type { Timers } from "./timers.ts";
 import { Daemon, type DaemonSettings } from "./daemon.ts";
-import { localFor, REFCLOCK_ASSOC_BASE, smallestMinpoll } from "./control_host.ts";
+import { leapFacts, localFor, REFCLOCK_ASSOC_BASE, smallestMinpoll } from "./control_host.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const SERVER: SocketAddress = { family: 4, address: "127.0.0.1", port: 123 };
@@ -267,4 +267,29 @@ Deno.test("Daemon sends trap messages on the core's events and counts them in th
   } finally {
     await daemon.stop();
   }
+});
+
+Deno.test("leapFacts(): TAI-UTC in force, the leap it came from or the next, the expiry", () => {
+  const table = {
+    name: "leap-seconds.list",
+    updatedNtpSec: 3_900_000_000,
+    expiresNtpSec: 3_960_000_000,
+    entries: [
+      { ntpSec: 3_692_217_600, taiOffsetSec: 37 }, // 2017-01-01
+      { ntpSec: 3_950_000_000, taiOffsetSec: 38 }, // a future one
+    ],
+    hashVerified: true,
+  };
+  const at = (sec: number) => BigInt(sec) << 32n;
+  assert.deepEqual(leapFacts(table, at(3_900_000_000)), {
+    taiSec: 37,
+    leapAt: at(3_950_000_000),
+    expire: at(3_960_000_000),
+  });
+  assert.deepEqual(leapFacts({ ...table, entries: table.entries.slice(0, 1) }, at(3_900_000_000)), {
+    taiSec: 37,
+    leapAt: at(3_692_217_600),
+    expire: at(3_960_000_000),
+  });
+  assert.equal(leapFacts(null, at(1)), null);
 });

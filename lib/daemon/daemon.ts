@@ -18,6 +18,8 @@ import { SysStats } from "../proto/sys_stats.ts";
 import type { TosOptions } from "../proto/system.ts";
 import { AccessControl, type AccessSettings, createMruList } from "./access_control.ts";
 import { ControlHost, type ControlSettings, smallestMinpoll } from "./control_host.ts";
+import { Mode7Host } from "./mode7_host.ts";
+import type { LeapSecondTable } from "../proto/leap_seconds.ts";
 import { type AuthSettings, DaemonAuth, NO_AUTH, threadDaemonCrypto } from "./daemon_auth.ts";
 import type { DaemonStatus } from "./daemon_status.ts";
 import { DriftFile } from "./drift_file.ts";
@@ -86,6 +88,8 @@ export interface DaemonSettings {
   access?: AccessSettings;
   /** The control protocol (mode 6): `controlkey`, `trap`, `setvar`; absent: no traps or keys. */
   control?: ControlSettings;
+  /** `enable mode7`: answer ntpd's read-only mode 7 requests (ntpdc, collectd); default off. */
+  mode7?: boolean;
   /**
    * Symmetric keys (the keys file already read), `trustedkey`, `controlkey`, `requestkey`,
    * `enable/disable auth`; absent: no keys, and control reads its own keys file if it names one.
@@ -174,6 +178,8 @@ export class Daemon {
   readonly #auth: DaemonAuth;
   #router: PacketRouter | null = null;
   #control: ControlHost | null = null;
+  #mode7: Mode7Host | null = null;
+  #leapTable: LeapSecondTable | null = null;
   #refclocks: RefclockHost | null = null;
   #workers: ServerWorkers | null = null;
   #timekeeper: Timekeeper | null = null;
@@ -289,11 +295,13 @@ export class Daemon {
       mru: this.#mru,
       counters: this.#sysStats.counters(0),
       monitor: s.access?.monitor ?? true,
+      mode7: s.mode7 ?? false,
       virtual,
       auth: this.#auth,
     });
     this.#router = router;
     this.#startControl(router);
+    if (s.mode7 === true) this.#startMode7(router);
     this.#access.onChange((list) => {
       router.setRestrict(list);
       this.#workers?.setRestrict(this.#access.entries());
@@ -386,10 +394,34 @@ export class Daemon {
           io.sinceResetSec = this.#sysStats.snapshot(this.#nowSec()).sinceRestartSec;
           return io;
         },
+        leapTable: () => this.#leapTable,
       },
     );
     this.#control = control;
     router.setControl((p, flags, send) => control.handle(p, flags, send));
+  }
+
+  /** Mode 7 (`enable mode7`): read-only ntpdc requests, from the control protocol's view. */
+  #startMode7(router: PacketRouter): void {
+    const control = this.#control;
+    if (control === null) return;
+    const s = this.#settings;
+    const loop = s.timekeeping?.loop;
+    const m7 = new Mode7Host(control, {
+      clock: this.#clock,
+      flags: () => ({
+        auth: s.auth?.required ?? true,
+        monitor: router.path.monitoring,
+        ntp: loop?.ntpEnabled ?? true,
+        kernel: (loop?.kernel ?? true) && this.#virtual === null,
+        stats: (s.stats ?? null) !== null,
+      }),
+      snapshot: () => this.#timekeeper?.snapshot() ?? null,
+      coreDatagrams: () => control.coreDatagrams,
+    });
+    this.#mode7 = m7;
+    router.setMode7((p, flags, send) => m7.handle(p, flags, send));
+    this.#log.info("mode 7: read-only requests are answered (enable mode7)");
   }
 
   /** Stops serving, writes the drift and status files, closes everything. */
@@ -558,6 +590,7 @@ export class Daemon {
       mru: this.#mru.buffer as SharedArrayBuffer,
       sysStats: this.#sysStats,
       monitor: this.#settings.access?.monitor ?? true,
+      mode7: this.#settings.mode7 ?? false,
       auth: this.#auth.settings,
       onForwarded: (m) => router.acceptForwarded({ ...m, socket: listenIndex[m.socket] ?? -1 }),
       onRetired: (thread) => {
@@ -614,7 +647,7 @@ export class Daemon {
           driftPpm: this.#driftPpm,
           ...(observe ? { kernel: false } : {}),
         },
-        leapTable: leapFile === null ? null : await readLeapFile(leapFile, log),
+        leapTable: this.#leapTable = leapFile === null ? null : await readLeapFile(leapFile, log),
         keys: this.#auth.store,
       },
       logClasses: logCfg.classes,

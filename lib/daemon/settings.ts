@@ -163,6 +163,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
       ...(o.sourceCheckSec !== undefined ? { maintenanceSec: o.sourceCheckSec } : {}),
       ...(o.unreachPolls !== undefined ? { unreachPolls: o.unreachPolls } : {}),
     },
+    mode7: config.system.mode7,
     control: {
       controlKey: config.auth.controlKey,
       traps: config.traps.map((t) => ({
