@@ -61,8 +61,8 @@ export const SYSTEM_FLAG_OPTIONS = [
     toml: "mode7",
     type: "bool",
     default: false,
-    doc: "Answer mode 7 (ntpdc) requests.",
-    applied: "mode 7 is not implemented; ntpdc requests are not answered",
+    doc: "Answer mode 7 (ntpdc, collectd) read-only requests; never monlist or configuration.",
+    applied: true,
   }),
   option({
     field: "monitor",
