@@ -29,8 +29,17 @@ const COMMANDS: Record<
     summary: "special queries (mode 7)",
     main: () => import("./lib/cli/dc.ts").then((m) => (args) => m.runDc(args)),
   },
-  date: { program: "ntpdate", summary: "set the date from servers" },
-  trace: { program: "ntptrace", summary: "trace a chain of servers" },
+  date: {
+    program: "ntpdate",
+    summary: "set the date from servers",
+    main: () => import("./lib/cli/date.ts").then((m) => m.runDate),
+  },
+  trace: {
+    program: "ntptrace",
+    summary: "trace a chain of servers",
+    main: () =>
+      import("./lib/cli/trace.ts").then((m) => (args, program) => m.runTrace(args, program)),
+  },
   time: {
     program: "ntptime",
     summary: "read kernel time variables",
