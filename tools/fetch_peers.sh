@@ -3,6 +3,8 @@
 #   .tmp/peers/chrony  chrony (chronyd, chronyc)
 #   .tmp/peers/ntpsec  ntpsec (ntpd, ntptime, ntpq, ...), ntpsec-ntpdig, python3-ntp
 #   .tmp/peers/prometheus  prometheus (promtool only is used)
+#   .tmp/peers/collectd  collectd-core (collectd and its ntpd/csv plugins, run in the foreground
+#                        by the mode 7 test; the package's service files are never installed)
 # chrony and ntpsec conflict as Debian packages (installing one removes the other) and the machine
 # may run either: only `apt-get download` and `dpkg-deb -x` are used, so no package is installed
 # or removed, no maintainer script runs and no service starts. Library dependencies of the
@@ -27,6 +29,8 @@ groups=(
   "ntpsec ntpsec ntpsec-ntpdig python3-ntp"
   # promtool (checks the metrics endpoint's exposition); the package's server is never run.
   "prometheus prometheus"
+  # collectd's ntpd plugin speaks mode 7; collectd runs only as `collectd -f -C conf` in a test.
+  "collectd collectd-core"
 )
 
 updated=0
@@ -78,7 +82,7 @@ fi
 # The unpacked C programs' shared libraries, and Python for ntpq/ntpdig.
 bins=()
 for b in chrony/usr/sbin/chronyd chrony/usr/bin/chronyc ntpsec/usr/sbin/ntpd \
-  ntpsec/usr/sbin/ntptime; do
+  ntpsec/usr/sbin/ntptime collectd/usr/sbin/collectd; do
   [[ -x "$peers/$b" ]] && bins+=("$peers/$b")
 done
 missing=""
@@ -90,7 +94,7 @@ command -v python3 >/dev/null 2>&1 || need_python=1
 if [[ -n "$missing" || "$need_python" == 1 ]]; then
   echo "fetch_peers: missing libraries: ${missing:-none}; python3: $([[ $need_python == 1 ]] && echo missing || echo present)" >&2
   # The library packages the unpacked packages depend on (libc6 is always there).
-  libs="$(apt-cache depends --no-recommends --no-suggests chrony ntpsec 2>/dev/null |
+  libs="$(apt-cache depends --no-recommends --no-suggests chrony ntpsec collectd-core 2>/dev/null |
     awk '/^  (Pre)?Depends: lib/ {print $2}' | grep -v '^libc6$' | sort -u | tr '\n' ' ')"
   [[ "$need_python" == 1 ]] && libs="$libs python3"
   if [[ "$(id -u)" == 0 ]]; then

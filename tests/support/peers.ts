@@ -16,7 +16,7 @@ export const ROOT = new URL("../../", import.meta.url).pathname;
 export const PEERS_DIR = `${ROOT}.tmp/peers`;
 
 /** The unpacked programs come first: the tests run the versions the set-up fetched. */
-const UNPACKED = ["chrony", "ntpsec", "prometheus"].flatMap((p) => [
+const UNPACKED = ["chrony", "ntpsec", "prometheus", "collectd"].flatMap((p) => [
   `${PEERS_DIR}/${p}/usr/sbin`,
   `${PEERS_DIR}/${p}/usr/bin`,
 ]);
