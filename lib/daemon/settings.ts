@@ -89,7 +89,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
         noselect: s.noselect,
         version: s.version,
         maxDistanceSec: tos.maxdistSec,
-        key: s.key,
+        ...(s.key !== null ? { key: s.key } : {}),
       },
     });
   }

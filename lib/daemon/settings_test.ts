@@ -127,3 +127,24 @@ Deno.test("settingsFromConfig() passes --source-check and --unreach-polls to the
   assert.equal(s.timekeeping!.maintenanceSec, 5);
   assert.equal(s.timekeeping!.unreachPolls, 2);
 });
+
+Deno.test("settingsFromConfig() passes keys, trustedkey, controlkey, key N and enable/disable auth", () => {
+  const c = emptyConfig();
+  c.sources.push({ ...defaultSource("server", "192.0.2.1"), key: 7 });
+  c.auth.keysFile = "/etc/ntp.keys";
+  c.auth.trustedKeys = [7, 8];
+  c.auth.controlKey = 8;
+  c.system.auth = false;
+  const keys = [{ id: 7, algorithm: "MD5" as const, key: new Uint8Array([1]), allowed: null }];
+  const s = settingsFromConfig(c, { keys });
+  assert.equal(s.sources![0]!.options.key, 7);
+  assert.deepEqual(s.auth, {
+    keysFile: "/etc/ntp.keys",
+    keys,
+    trustedKeys: [7, 8],
+    controlKey: 8,
+    requestKey: null,
+    required: false,
+  });
+  assert.deepEqual(settingsFromConfig(emptyConfig()).auth?.required, true);
+});
