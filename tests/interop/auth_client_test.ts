@@ -4,7 +4,8 @@
 // Horae's requests with another key chronyd holds (chronyd's genuine replies then carry that key,
 // not the one Horae's line names), one re-signs them for a chronyd whose key 1 has another secret
 // (its replies fail Horae's MAC check), one sends every reply twice and the previous reply again
-// before each new one (replays). Horae runs observe-only; every process lacks CAP_SYS_TIME.
+// before each new one (replays). Horae runs observe-only with two server threads; every process
+// lacks CAP_SYS_TIME.
 
 import assert from "node:assert/strict";
 import { needPeers, startChronydServer, startDenoScript, withNetns } from "../support/peers.ts";
@@ -103,7 +104,9 @@ Deno.test(
           "trustedkey 1 2 3 4",
           "",
         ];
-        const horae = await startObservingHorae(ns, lines.join("\n"));
+        // Two server threads: replies that land in the worker's socket reach the core with the
+        // key id the worker verified.
+        const horae = await startObservingHorae(ns, lines.join("\n"), ["--server-threads", "2"]);
         stops.push(horae.stop);
         const by = (s: Json, a: string) => s.associations.find((x: Json) => x.address === a);
         const st = await waitStatus(
