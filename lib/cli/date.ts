@@ -64,7 +64,7 @@ const DATE_OPTIONS = {
   debug: { type: "boolean", short: "d" },
   authdelay: { type: "string", short: "e" },
   keyfile: { type: "string", short: "k" },
-  version: { type: "string", short: "o" },
+  "ntp-version": { type: "string", short: "o" },
   samples: { type: "string", short: "p" },
   query: { type: "boolean", short: "q" },
   syslog: { type: "boolean", short: "s" },
@@ -91,7 +91,7 @@ export const DATE_HELP = helpText(
     debug: ["", "go through every step but change nothing; print the details (port > 1023)"],
     authdelay: ["SEC", "add SEC to the transmit timestamp of signed requests"],
     keyfile: ["FILE", `keys file for -a (default ${DEFAULT_KEYS_FILE})`],
-    version: ["N", "NTP version of the requests (1-4, default 4)"],
+    "ntp-version": ["N", "NTP version of the requests (1-4, default 4)"],
     samples: ["N", `samples from each server (1-8, default ${DEFAULT_SAMPLES})`],
     query: ["", "query only: print the servers' offsets, change nothing (port > 1023)"],
     syslog: ["", "log to syslog instead of standard output"],
@@ -258,9 +258,9 @@ export function parseDateOptions(args: string[]): DateOptions | "help" | string 
   if (!Number.isInteger(samples) || samples < 1 || samples > 8) {
     return `-p ${JSON.stringify(v.samples)} is not a number of samples from 1 to 8`;
   }
-  const version = num(v.version, 4);
+  const version = num(v["ntp-version"], 4);
   if (!Number.isInteger(version) || version < 1 || version > 4) {
-    return `-o ${JSON.stringify(v.version)} is not an NTP version from 1 to 4`;
+    return `-o ${JSON.stringify(v["ntp-version"])} is not an NTP version from 1 to 4`;
   }
   const timeout = num(v.timeout, DEFAULT_TIMEOUT_SEC);
   if (!Number.isFinite(timeout) || timeout <= 0 || timeout > 60) {

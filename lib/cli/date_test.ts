@@ -217,6 +217,20 @@ Deno.test("runDate() -a/-k: signed requests, only replies signed with the key co
   assert.match(good.out(), /offset 0\.250000 sec/);
   assert.equal(good.requests.get("192.0.2.1")![0]!.length, 48 + 4 + 20);
 
+  // -e moves the transmit timestamp of signed requests (the origin the reply must echo).
+  const delayed = await run(["-q", "-a", "5", "-e", "0.5", "-o", "3", "192.0.2.1"], {
+    servers: [{ address: "192.0.2.1", offsetSec: 0.25, key }],
+    keys: [key],
+  });
+  assert.equal(delayed.code, 0, delayed.out());
+  assert.match(delayed.out(), /offset 0\.250000 sec/, "T1 is when the request left, not -e");
+  const first = decodePacket(delayed.requests.get("192.0.2.1")![0]!);
+  assert.ok(first.ok);
+  assert.equal(first.packet.version, 3);
+  const xmtSec = Number(first.packet.transmitTimestamp >> 32n) - 3_913_056_000;
+  const xmtFrac = Number(first.packet.transmitTimestamp & 0xffff_ffffn) / 2 ** 32;
+  assert.ok(Math.abs(xmtSec + xmtFrac - 0.5) < 1e-5, `${xmtSec + xmtFrac}`);
+
   const unsigned = await run(["-q", "-t", "0.2", "-a", "5", "192.0.2.1"], {
     servers: [{ address: "192.0.2.1", offsetSec: 0.25, key, unsigned: true }],
     keys: [key],

@@ -3,12 +3,15 @@
 // clock, so the true offset is 0 (a faketime chronyd that is 2 s ahead is the exception); -q
 // must print ntpdate's lines with offsets that agree with NTPsec's ntpdig. Setting the clock
 // without CAP_SYS_TIME says "would step" or "would slew" and exits 0, and a daemon holding port
-// 123 on the client's side makes ntpdate refuse, unless -u. Every process runs without
+// 123 on the client's side makes ntpdate refuse, unless -u; with -a and -k the requests are
+// signed and chronyd's signed replies accepted (SHA1, AES-CMAC), a wrong key gets nothing.
+// Every process runs without
 // CAP_SYS_TIME: nothing here can change the clock (and the test checks that it did not jump).
 
 import assert from "node:assert/strict";
 import { realtimeNs } from "../../ffi/libc.ts";
-import { needPeers, sh, startChronydServer, withNetns } from "../support/peers.ts";
+import { needPeers, sh, startChronydServer, tempDir, withNetns } from "../support/peers.ts";
+import { randomKeys, writeChronyKeys, writeNtpKeys, wrongKeys } from "./_auth_keys.ts";
 import { runClassic, runPeer } from "./_classic.ts";
 
 /** Debian's libfaketime (package faketime). */
@@ -25,6 +28,8 @@ const CLIENT = "192.0.2.100";
 const GOOD = ["192.0.2.1", "192.0.2.2", "192.0.2.3"];
 /** chronyd under faketime, 2 s ahead. */
 const LIAR = "192.0.2.4";
+/** chronyd with a keyfile: it signs its replies to signed requests. */
+const KEYED = "192.0.2.5";
 
 /**
  * How far Horae's and ntpdig's offsets of one server may be apart. 100 µs is the target; on a
@@ -61,7 +66,7 @@ function withPair<T>(fn: (server: string, client: string) => Promise<T>): Promis
         "netns",
         client,
       ]);
-      for (const a of [...GOOD, LIAR]) {
+      for (const a of [...GOOD, LIAR, KEYED]) {
         await sh(["ip", "-n", server, "addr", "add", `${a}/24`, "dev", "ndv0"]);
       }
       await sh(["ip", "-n", client, "addr", "add", `${CLIENT}/24`, "dev", "ndv1"]);
@@ -87,14 +92,27 @@ function serverLines(out: string): Map<string, { stratum: number; offset: number
 const LOG = /^[ \d]\d [A-Z][a-z]{2} \d\d:\d\d:\d\d ntpdate\[\d+\]: /;
 
 Deno.test(
-  "interop: horae as ntpdate: -q agrees with ntpdig; would step/slew without CAP_SYS_TIME; port 123 held",
+  "interop: horae as ntpdate: -q agrees with ntpdig; would step/slew without CAP_SYS_TIME; port 123 held; keys",
   { ignore: peers.ignore },
   async () => {
     const chronyd = peers.path("chronyd");
     const ntpdig = peers.path("ntpdig");
     await withPair(async (sns, cns) => {
       const started: { stop(): Promise<void> }[] = [];
+      const keyDir = await tempDir("ndkeys-");
       try {
+        const keys = randomKeys();
+        await writeNtpKeys(`${keyDir}/ntp.keys`, keys);
+        await writeNtpKeys(`${keyDir}/wrong.keys`, wrongKeys(keys));
+        await writeChronyKeys(`${keyDir}/chrony.keys`, keys);
+        started.push(
+          await startChronydServer(chronyd, {
+            port: 123,
+            bindAddress: KEYED,
+            netns: sns,
+            extra: ["allow 192.0.2.0/24", `keyfile ${keyDir}/chrony.keys`],
+          }),
+        );
         for (const a of GOOD) {
           started.push(
             await startChronydServer(chronyd, {
@@ -217,8 +235,27 @@ Deno.test(
           /^server 192\.0\.2\.99, stratum 0, offset 0\.000000, delay 0\.00000\n/,
         );
         assert.match(none.stdout, /no server suitable for synchronization found\n$/);
+
+        // 5. Symmetric keys: signed requests, signed replies (ids 2 SHA1 and 4 AES128CMAC).
+        for (const id of ["2", "4"]) {
+          const signed = await runClassic(
+            "ntpdate",
+            ["-q", "-p", "2", "-a", id, "-k", `${keyDir}/ntp.keys`, KEYED],
+            { netns: cns },
+          );
+          assert.equal(signed.code, 0, `key ${id}: ${signed.stdout}${signed.stderr}`);
+          assert.match(signed.stdout, /adjust time server 192\.0\.2\.5 offset -?0\.0000\d\d sec/);
+        }
+        const wrong = await runClassic(
+          "ntpdate",
+          ["-q", "-p", "2", "-t", "0.4", "-a", "2", "-k", `${keyDir}/wrong.keys`, KEYED],
+          { netns: cns },
+        );
+        assert.equal(wrong.code, 1, wrong.stdout);
+        assert.match(wrong.stdout, /no server suitable for synchronization found/);
       } finally {
         await Promise.all(started.map((s) => s.stop()));
+        await Deno.remove(keyDir, { recursive: true }).catch(() => {});
       }
     });
   },
