@@ -81,7 +81,7 @@ export const QUERY_HELP = helpText(
   "Commands: peers lpeers opeers lopeers apeers associations lassociations readvar (rv)\n" +
     "readlist (rl) writevar clockvar (cv) pstatus mrulist sysinfo sysstats kerninfo iostats\n" +
     "host keyid keytype " +
-    "passwd timeout version raw cooked :config history help quit. `help` lists them.\n",
+    "passwd timeout version raw cooked :config saveconfig history help quit. `help` lists them.\n",
 );
 
 /** What `runQuery` needs from the world (tests replace it). */
@@ -419,6 +419,7 @@ const HELP_LIST = [
   "raw",
   "cooked",
   ":config",
+  "saveconfig",
   "history",
   "help",
   "quit",
@@ -504,6 +505,12 @@ async function command(s: Session, line: string): Promise<void> {
         const text = trimmed.slice(word!.length).trim();
         const answer = await s.client!.configure(text);
         out(s, `${answer}\n`);
+        return;
+      }
+      case "saveconfig": {
+        if (args[0] === undefined) return warn(s, "***Command `saveconfig' requires an argument");
+        const r = await s.client!.request(CtlOp.SAVECONFIG, 0, args[0], true);
+        out(s, `${new TextDecoder().decode(r.data).replace(/\0+$/, "")}\n`);
         return;
       }
       case "mrulist":

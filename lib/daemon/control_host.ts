@@ -42,6 +42,7 @@ import type { LoopFilter } from "../proto/loop_filter.ts";
 import type { LeapSecondTable } from "../proto/leap_seconds.ts";
 import { HORAE_VERSION } from "../cli/version.ts";
 import { CryptoRng } from "./crypto_rng.ts";
+import { writeFileAtomic } from "../files/safe_file.ts";
 import { isLoopback } from "./listen_plan.ts";
 import { NodeCrypto } from "./crypto_node.ts";
 
@@ -54,6 +55,12 @@ export interface ControlSettings {
   keysFile: string | null;
   /** `trustedkey`. */
   trustedKeys: number[];
+  /**
+   * SAVECONFIG (ntpq `saveconfig`, with the controlkey): the running configuration's text and
+   * the one folder it may be written to (`saveconfigdir`, else the configuration file's folder);
+   * absent or null: SAVECONFIG is refused.
+   */
+  saveConfig?: { dir: string; text: string } | null;
 }
 
 /** A reference clock as the control protocol shows it. */
@@ -159,6 +166,7 @@ export class ControlHost implements ControlView {
       controlKey: settings.controlKey,
       traps: settings.traps.filter((t) => parseIp(t.address).ok),
       setvar: settings.setvar,
+      config: settings.saveConfig ? { saveConfig: (name) => this.#save(name) } : {},
     });
     this.#settings = settings;
   }
@@ -199,6 +207,24 @@ export class ControlHost implements ControlView {
       this.#deps.clock.now(),
     );
     for (const d of a.replies) send(d);
+    // SAVECONFIG answers once the file is written.
+    void a.later?.then((b) => {
+      for (const d of b.replies) send(d);
+    });
+  }
+
+  /** Writes the running configuration as `name` (a plain file name) in the allowed folder. */
+  async #save(name: string): Promise<string> {
+    const sc = this.#settings.saveConfig!;
+    const path = `${sc.dir.replace(/\/+$/, "")}/${name}`;
+    try {
+      await writeFileAtomic(path, sc.text, 0o644);
+    } catch (e) {
+      this.#deps.log.warn(`saveconfig ${path}: ${(e as Error).message}`);
+      throw e;
+    }
+    this.#deps.log.info(`saveconfig: configuration saved to ${path}`);
+    return `Configuration saved to '${name}'`;
   }
 
   /** A core event: counted in the status words, and sent to the trap receivers. */

@@ -293,3 +293,57 @@ Deno.test("leapFacts(): TAI-UTC in force, the leap it came from or the next, the
   });
   assert.equal(leapFacts(null, at(1)), null);
 });
+
+Deno.test("Daemon: SAVECONFIG with the controlkey writes the running configuration in its folder", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "horae-saveconfig-" });
+  const secret = "save-secret";
+  await Deno.writeTextFile(`${dir}/ntp.keys`, `5 MD5 ${secret}\n`, { mode: 0o600 });
+  const { network, daemon } = await daemonWith({
+    control: {
+      controlKey: 5,
+      traps: [],
+      setvar: [],
+      keysFile: `${dir}/ntp.keys`,
+      trustedKeys: [5],
+      saveConfig: { dir, text: "# running configuration\n" },
+    },
+  });
+  // The answer follows the (asynchronous) write: keep pumping the network while it is written.
+  const inner = transportLink(network.open("127.0.0.1:40000"), SERVER, () => network.flush());
+  const link = {
+    send: (d: Uint8Array) => inner.send(d),
+    async receive(_ms: number) {
+      for (let i = 0; i < 200; i++) {
+        const d = await inner.receive(0);
+        if (d !== null) return d;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      return null;
+    },
+    close: () => inner.close(),
+  };
+  const c = new ControlClient(link);
+  try {
+    c.setKey({ id: 5, algorithm: "MD5", key: new TextEncoder().encode(secret) });
+    const r = await c.request(CtlOp.SAVECONFIG, 0, "saved.toml", true);
+    assert.equal(bytesText(r.data), "Configuration saved to 'saved.toml'");
+    assert.equal(await Deno.readTextFile(`${dir}/saved.toml`), "# running configuration\n");
+    // Never outside the folder, never unsigned.
+    await assert.rejects(
+      () => c.request(CtlOp.SAVECONFIG, 0, "../escaped.toml", true),
+      (e) => e instanceof ControlError && e.code === 6,
+    );
+    c.setKey(null);
+    await assert.rejects(
+      () => c.request(CtlOp.SAVECONFIG, 0, "unsigned.toml"),
+      (e) => e instanceof ControlError && e.code === 1,
+    );
+    const names = [];
+    for await (const e of Deno.readDir(dir)) names.push(e.name);
+    assert.deepEqual(names.sort(), ["ntp.keys", "saved.toml"]);
+  } finally {
+    c.close();
+    await daemon.stop();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -30,6 +30,8 @@ import { DaemonSignals, levelForDebug } from "./daemon_signals.ts";
 import { planSwitch, prepareSwitch, switchUser } from "./privileges.ts";
 import { Daemon, type DaemonExit } from "./daemon.ts";
 import { settingsFromConfig } from "./settings.ts";
+import { writeToml } from "../config/toml_writer.ts";
+import type { NtpConfig } from "../config/config_model.ts";
 import { loadAuthKeys } from "./daemon_auth.ts";
 import { MetricsServer } from "./metrics_server.ts";
 import { prometheusText } from "./metrics.ts";
@@ -340,6 +342,9 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     keys: keys.keys,
   });
 
+  if (settings.control !== undefined) {
+    settings.control.saveConfig = saveConfigSetting(config, opts.configFile);
+  }
   if (flags.serverThreads !== null) settings.serverThreads = flags.serverThreads;
   if (flags.loopLagMs !== null) settings.loopLagMs = flags.loopLagMs;
   const daemon = new Daemon(settings, {
@@ -425,4 +430,32 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     log.info(`ntpd exiting: ${ended.exit.reason} (exit code ${code})`);
   }
   return await finish(code, pidWritten);
+}
+
+/**
+ * What SAVECONFIG may write (ntpq `saveconfig`): the running configuration as TOML, into
+ * `saveconfigdir`, else the configuration file's folder; null (refused) without a controlkey or
+ * without either folder. The running configuration is the one loaded at start: nothing changes
+ * it at run time (CONFIGURE is refused).
+ */
+export function saveConfigSetting(
+  config: NtpConfig,
+  configFile: string | null,
+): { dir: string; text: string } | null {
+  if (config.auth.controlKey === null) return null;
+  const fileDir = configFile === null
+    ? null
+    : configFile.includes("/")
+    ? configFile.slice(0, configFile.lastIndexOf("/")) || "/"
+    : ".";
+  const dir = config.files.saveconfigDir ?? fileDir;
+  if (dir === null) return null;
+  const text = writeToml(config, {
+    banner: [
+      `Saved by horae (saveconfig), running configuration${
+        configFile === null ? "" : ` loaded from ${configFile}`
+      }`,
+    ],
+  });
+  return { dir, text };
 }

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { extractHoraeFlags, HORAE_RUN_OPTIONS, runHelp } from "./run_command.ts";
+import { emptyConfig } from "../config/config_model.ts";
+import { extractHoraeFlags, HORAE_RUN_OPTIONS, runHelp, saveConfigSetting } from "./run_command.ts";
 
 Deno.test("extractHoraeFlags() splits --port, --listen and --status-file from ntpd's options", () => {
   const r = extractHoraeFlags([
@@ -105,4 +106,17 @@ Deno.test("HORAE_RUN_OPTIONS lists exactly the flags extractHoraeFlags takes, on
   for (const name of [...listed, "--observe", "--configfile", "--help", "--version"]) {
     assert.equal(help.filter((l) => l.split(/[ ,]+/).includes(name)).length, 1, name);
   }
+});
+
+Deno.test("saveConfigSetting(): only with a controlkey, into saveconfigdir or the file's folder", () => {
+  const config = emptyConfig();
+  assert.equal(saveConfigSetting(config, "/etc/horae/ntp.conf"), null);
+  config.auth.controlKey = 10;
+  const s = saveConfigSetting(config, "/etc/horae/ntp.conf")!;
+  assert.equal(s.dir, "/etc/horae");
+  assert.match(s.text, /^# Saved by horae \(saveconfig\), running configuration loaded from/);
+  assert.equal(saveConfigSetting(config, "ntp.conf")!.dir, ".");
+  assert.equal(saveConfigSetting(config, null), null);
+  config.files.saveconfigDir = "/var/lib/horae";
+  assert.equal(saveConfigSetting(config, null)!.dir, "/var/lib/horae");
 });

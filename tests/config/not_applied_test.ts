@@ -1,7 +1,7 @@
 // "Nothing configured passes silently": a file that relies on what the daemon does not apply yet
-// (saveconfig, driver calibration) gets a warning for each, with its line and
-// what will not happen, from `check` (never "0 errors, 0 warnings") and from the loader the
-// daemon starts with; what it applies (restrict, keys, statistics) stays quiet.
+// (driver calibration) gets a warning for each, with its line and what will not happen, from
+// `check` (never "0 errors, 0 warnings") and from the loader the daemon starts with; what it
+// applies (restrict, keys, statistics, saveconfigdir) stays quiet.
 
 import assert from "node:assert/strict";
 import { runCheck } from "../../lib/cli/check.ts";
@@ -23,19 +23,18 @@ statistics loopstats peerstats
 filegen loopstats file loopstats type day enable
 `;
 
-Deno.test("check warns, line by line, about what is not applied, not about keys, restrict or statistics", async () => {
+Deno.test("check warns, line by line, about what is not applied, not about keys, restrict, statistics or saveconfigdir", async () => {
   const io = fakeIo(RELIES);
   assert.equal(await runCheck(["-"], io.io), 0, "warnings, not errors: ntpd would start");
   const out = io.stdout();
   assert.doesNotMatch(out, /0 errors, 0 warnings/);
   const lines = out.trim().split("\n");
   assert.deepEqual(lines.slice(0, -1), [
-    '<stdin>:7:1: warning: "saveconfigdir" is parsed but not applied: saveconfig is not ' +
-    "implemented; nothing is written to this directory",
     '<stdin>:8:8: warning: "enable calibrate" is parsed but not applied: no driver calibrates',
   ]);
-  // Lines 2–4 (key, keys, trustedkey), 5–6 (restrict) and 9–11 (statistics) are applied.
-  assert.equal(lines.at(-1), "<stdin>: 0 errors, 2 warnings");
+  // Lines 2–4 (key, keys, trustedkey), 5–6 (restrict), 7 (saveconfigdir) and 9–11 (statistics)
+  // are applied.
+  assert.equal(lines.at(-1), "<stdin>: 0 errors, 1 warning");
 });
 
 Deno.test("the TOML form of the same file gets the same warnings at its keys", async () => {
@@ -55,12 +54,14 @@ saveconfigdir = "/var/lib/ntp/saved/"
 
 [stats]
 statistics = ["loopstats"]
+
+[system]
+calibrate = true
 `;
   const r = await loadConfigText(toml, { file: "r.toml", toml: true });
   assert.ok(r.ok);
   assert.deepEqual(r.diagnostics.map(formatDiagnostic), [
-    'r.toml:13:1: warning: "daemon.saveconfigdir" is parsed but not applied: saveconfig is not ' +
-    "implemented; nothing is written to this directory",
+    'r.toml:19:1: warning: "system.calibrate" is parsed but not applied: no driver calibrates',
   ]);
 });
 

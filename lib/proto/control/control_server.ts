@@ -138,9 +138,10 @@ export interface ControlConfigHandlers {
   configure?: (text: string) => string;
   /**
    * Saves the configuration as `fileName` in the configuration's directory (already checked:
-   * a plain file name); returns the answer text.
+   * a plain file name); returns the answer text, or a promise of it (the answer is then sent
+   * when the file is written: see {@link ControlAnswer.later}).
    */
-  saveConfig?: (fileName: string) => string;
+  saveConfig?: (fileName: string) => string | Promise<string>;
 }
 
 /** Options of a {@link ControlServer}. */
@@ -183,6 +184,8 @@ export interface ControlAnswer {
   outcome: ControlOutcome;
   /** The error code sent, or −1. */
   errorCode: number;
+  /** An answer that follows once work the request started is done (SAVECONFIG's write). */
+  later?: Promise<ControlAnswer>;
 }
 
 /** A trap message to send. */
@@ -636,8 +639,16 @@ export class ControlServer {
     const name = bytesText(r.msg.data).replace(/\0+$/, "").trim();
     if (!isPlainFileName(name)) return this.#error(r, CtlErr.BADVALUE);
     const reply = handler(name);
-    const status = this.systemStatus(this.#view.system(r.now));
-    return this.#answer(r, status, asciiBytes(reply), false);
+    if (typeof reply === "string") {
+      return this.#answer(r, this.systemStatus(this.#view.system(r.now)), asciiBytes(reply), false);
+    }
+    const later = reply.then(
+      (text) => text,
+      (e) => `Configuration not saved: ${(e as Error)?.message ?? e}`,
+    ).then((text) =>
+      this.#answer(r, this.systemStatus(this.#view.system(r.now)), asciiBytes(text), false)
+    );
+    return { replies: [], outcome: "answered", errorCode: -1, later };
   }
 
   // --- traps ---

@@ -365,6 +365,34 @@ Deno.test("CONFIGURE and SAVECONFIG go to the daemon's handlers only with the co
   assert.deepEqual(seen, ["tos minsane 2", "save saved.conf"]);
 });
 
+Deno.test("SAVECONFIG with a handler that writes a file answers once the write is done", async () => {
+  let fail = false;
+  const { s, verifier } = server(undefined, {
+    config: {
+      saveConfig: (f) =>
+        fail
+          ? Promise.reject(new Error("disk full"))
+          : Promise.resolve(`Configuration saved to '${f}'`),
+    },
+  });
+  const text = async (a: Asked) => {
+    assert.deepEqual(a.answer.replies, []);
+    const later = await a.answer.later!;
+    const r = new Reassembler(seq, CtlOp.SAVECONFIG);
+    for (const d of later.replies) r.add(d);
+    return bytesText(r.data!);
+  };
+  const ok = ask(s, CtlOp.SAVECONFIG, { text: "saved.toml", keyId: CONTROL_KEY, verifier });
+  assert.equal(await text(ok), "Configuration saved to 'saved.toml'");
+  fail = true;
+  const bad = ask(s, CtlOp.SAVECONFIG, { text: "saved.toml", keyId: CONTROL_KEY, verifier });
+  assert.equal(await text(bad), "Configuration not saved: disk full");
+  // Without the key nothing is started at all.
+  const refused = ask(s, CtlOp.SAVECONFIG, { text: "saved.toml" });
+  assert.equal(refused.error, CtlErr.PERMISSION);
+  assert.equal(refused.answer.later, undefined);
+});
+
 Deno.test("isPlainFileName() takes a bare file name only", () => {
   for (const ok of ["ntp.conf", "saved-1.conf", "a_b"]) assert.ok(isPlainFileName(ok), ok);
   for (const bad of ["", "../x", "a/b", ".hidden", "x..y", "/abs", "a\\b", "a b"]) {

@@ -47,8 +47,9 @@ export const FILE_OPTIONS = [
     toml: "saveconfigdir",
     type: "path",
     default: null,
-    doc: "Directory for configurations saved with ntpq's saveconfig.",
-    applied: "saveconfig is not implemented; nothing is written to this directory",
+    doc:
+      "Directory for configurations saved with ntpq's saveconfig (default: the configuration file's).",
+    applied: true,
   }),
 ] as const;
 
@@ -107,9 +108,9 @@ export const DAEMON_SECTION = section({
     {
       keyword: "saveconfigdir",
       syntax: "directory",
-      doc: "Where ntpq's saveconfig writes.",
+      doc: "Where ntpq's saveconfig writes (only with a controlkey).",
       form: "value",
-      applied: "saveconfig is not implemented; nothing is written to this directory",
+      applied: true,
     },
     {
       keyword: "logconfig",
