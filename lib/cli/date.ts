@@ -432,7 +432,7 @@ async function drive(
 function debugBlock(
   r: ReturnType<DateSession["results"]>[number],
   samples: number,
-  utc: boolean,
+  now: NtpTime,
 ): string {
   const a = r.server.address;
   const p = r.lastReply;
@@ -442,8 +442,8 @@ function debugBlock(
     }`;
   const when = (ts: bigint) => {
     if (ts === 0n) return `${hex(ts)}  (none)`;
-    const u = toUnix(fromTimestamp(ts, fromUnixNs(BigInt(Date.now()) * 1_000_000n)));
-    return `${hex(ts)}  ${prettyDate(Number(u.sec), u.nsec / 1e9, utc)}`;
+    const u = toUnix(fromTimestamp(ts, now));
+    return `${hex(ts)}  ${prettyDate(Number(u.sec), u.nsec / 1e9)}`;
   };
   let out = `server ${addrText(a)}, port ${a.port}\n`;
   if (p !== null) {
@@ -592,7 +592,7 @@ export async function runDate(
   if (o.debug && !o.json) {
     let text = session.events.map((ev) => eventLine(ev, servers)).join("");
     text += "\n";
-    for (const r of results) text += debugBlock(r, o.samples, false);
+    for (const r of results) text += debugBlock(r, o.samples, now);
     io.stdout(text);
   }
   if ((o.query || o.debug) && !o.json) {
