@@ -3,6 +3,7 @@
 // and the leap second state (leapfile and the survivors' leap indicator vote).
 
 import { REFID_INIT, type SystemState } from "./server.ts";
+import { TOS_DEFAULTS } from "./options/tos.ts";
 import { addSec, diffSec, type NtpTime, readTimestamp } from "./ntp_time.ts";
 import { type Action, type PeerAddress, PeerEvent, SystemEvent, systemEvent } from "./events.ts";
 import { Association, type AssociationOptions, type AssociationSnapshot } from "./association.ts";
@@ -20,14 +21,7 @@ import type { Rng } from "./rng.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { MacVerifier } from "./auth/mac.ts";
 import { PacketPeek } from "./packet.ts";
-import {
-  LEAP_NOTINSYNC,
-  MAXDIST,
-  MAXSTRAT,
-  NTP_MAXDPOLL,
-  NTP_MINCLOCK,
-  NTP_MINDPOLL,
-} from "./constants.ts";
+import { LEAP_NOTINSYNC, MAXSTRAT, NTP_MAXDPOLL, NTP_MINDPOLL } from "./constants.ts";
 
 /** `tos` settings (ntpd defaults). */
 export interface TosOptions {
@@ -49,13 +43,13 @@ export interface TosOptions {
 
 /** ntpd 4.2.x tos defaults. */
 export const DEFAULT_TOS: TosOptions = {
-  minclock: NTP_MINCLOCK,
-  minsane: 1,
-  floor: 1,
-  ceiling: 15,
-  cohort: false,
-  orphan: 16,
-  maxdist: MAXDIST,
+  minclock: TOS_DEFAULTS.minclock,
+  minsane: TOS_DEFAULTS.minsane,
+  floor: TOS_DEFAULTS.floor,
+  ceiling: TOS_DEFAULTS.ceiling,
+  cohort: TOS_DEFAULTS.cohort !== 0,
+  orphan: TOS_DEFAULTS.orphan,
+  maxdist: TOS_DEFAULTS.maxdistSec,
 };
 
 /** Options for the system. */
