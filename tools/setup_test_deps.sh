@@ -4,7 +4,7 @@
 # - chrony and NTPsec (which conflict as packages, and one of which the machine may run) are
 #   unpacked into .tmp/peers/ by tools/fetch_peers.sh, never installed or removed;
 # - the other peers (tshark, faketime, socat, iproute2, setpriv, dnsmasq's binary,
-#   check_ntp_peer) are installed
+#   check_ntp_peer, chromium) are installed
 #   with apt when missing; none of them is a time service, and a policy-rc.d veto keeps apt from
 #   starting any service while it runs;
 # - no service is stopped and no process is signalled: tests end only what they started, by pid.
@@ -24,6 +24,8 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
 # check_ntp_peer (Nagios/Icinga plugins; plain programs, no service).
 [ -x /usr/lib/nagios/plugins/check_ntp_peer ] || need+=(monitoring-plugins-basic)
+# Headless Chromium lays out `horae report`'s page (tests/interop/report_test.ts).
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     echo "setup: installing ${need[*]}"

@@ -113,6 +113,32 @@ export function robustRange(sketches: readonly QuantileSketch[]): [number, numbe
   return [lo - 2 * r, hi + 2 * r];
 }
 
+/**
+ * Splits a line where the data has a gap. The usual spacing is the duration-weighted median of
+ * the steps no longer than a tenth of the span (updates often come in bursts, one per source,
+ * so the plain median says little); a gap is a step over three times that, and over 1/50 of the
+ * span.
+ */
+export function segments(points: readonly TimeBin[], spanSec: number): TimeBin[][] {
+  if (points.length === 0) return [];
+  const steps = points.slice(1).map((p, i) => p.t - points[i]!.t).sort((a, b) => a - b);
+  const short = steps.filter((d) => d <= spanSec / 10);
+  const pool = short.length > 0 ? short : steps;
+  const total = pool.reduce((a, b) => a + b, 0);
+  let usual = 0;
+  for (let acc = 0, i = 0; i < pool.length && acc < total / 2; i++) {
+    usual = pool[i]!;
+    acc += usual;
+  }
+  const gap = Math.max(spanSec / 50, 3 * usual);
+  const out: TimeBin[][] = [[points[0]!]];
+  for (let i = 1; i < points.length; i++) {
+    if (points[i]!.t - points[i - 1]!.t > gap) out.push([]);
+    out.at(-1)!.push(points[i]!);
+  }
+  return out;
+}
+
 /** A time plot: each line's bin means, with the min–max band of each bin behind it. */
 function timePlot(
   title: string,
@@ -191,28 +217,31 @@ function timePlot(
   );
   for (const l of lines) {
     if (l.points.length === 0) continue;
-    if (band) {
-      const upper = l.points.map((p) => `${x(p.t).toFixed(1)},${y(p.max).toFixed(1)}`);
-      const lower = l.points.map((p) => `${x(p.t).toFixed(1)},${y(p.min).toFixed(1)}`).reverse();
-      out.push(
-        `<polygon points="${[...upper, ...lower].join(" ")}" fill="${l.color}" ` +
-          `fill-opacity="0.15" stroke="none"/>`,
-      );
-    }
-    // A gap in the data (an empty bin run) breaks the line.
-    const gap = span / 50;
-    const d = l.points.map((p, i) => {
-      const jump = i === 0 || p.t - l.points[i - 1]!.t > gap;
-      return `${jump ? "M" : "L"}${x(p.t).toFixed(1)},${y(p.mean).toFixed(1)}`;
-    }).join(" ");
-    out.push(`<path d="${d}" fill="none" stroke="${l.color}" stroke-width="1.3"/>`);
-    if (l.points.length === 1) {
-      const p = l.points[0]!;
-      out.push(
-        `<circle cx="${x(p.t).toFixed(1)}" cy="${
-          y(p.mean).toFixed(1)
-        }" r="2.5" fill="${l.color}"/>`,
-      );
+    // A gap in the data well beyond its usual spacing breaks the line; a point standing
+    // alone is drawn as a dot.
+    for (const seg of segments(l.points, span)) {
+      if (band && seg.length > 1) {
+        const upper = seg.map((p) => `${x(p.t).toFixed(1)},${y(p.max).toFixed(1)}`);
+        const lower = seg.map((p) => `${x(p.t).toFixed(1)},${y(p.min).toFixed(1)}`).reverse();
+        out.push(
+          `<polygon points="${[...upper, ...lower].join(" ")}" fill="${l.color}" ` +
+            `fill-opacity="0.15" stroke="none"/>`,
+        );
+      }
+      if (seg.length === 1) {
+        const p = seg[0]!;
+        out.push(
+          `<circle cx="${x(p.t).toFixed(1)}" cy="${
+            y(p.mean).toFixed(1)
+          }" r="2" fill="${l.color}"/>`,
+        );
+        continue;
+      }
+      const d = seg.map((p, i) =>
+        `${i === 0 ? "M" : "L"}${x(p.t).toFixed(1)},${y(p.mean).toFixed(1)}`
+      )
+        .join(" ");
+      out.push(`<path d="${d}" fill="none" stroke="${l.color}" stroke-width="1.3"/>`);
     }
   }
   out.push("</svg>");
@@ -232,9 +261,9 @@ export function histogramRange(sketch: QuantileSketch): [number, number] {
   ];
 }
 
-/** A histogram of a sketch over {@link histogramRange}, in 60 bars. */
+/** A histogram of a sketch over {@link histogramRange}, in 10 to 60 bars (2√n). */
 function histogram(title: string, sketch: QuantileSketch, unit: Unit, color: string): string {
-  const bars = 60;
+  const bars = Math.min(60, Math.max(10, Math.round(2 * Math.sqrt(sketch.count))));
   const pw = WIDTH / 2 - LEFT - RIGHT;
   const w = WIDTH / 2;
   const ph = HEIGHT - TOP - BOTTOM;

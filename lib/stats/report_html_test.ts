@@ -5,6 +5,7 @@ import {
   niceTicks,
   renderReport,
   robustRange,
+  segments,
   timeLabel,
   timeUnit,
 } from "./report_html.ts";
@@ -101,4 +102,20 @@ Deno.test("report helpers: units, ticks, labels, escaping, the clipping range", 
   for (let i = 0; i < 1000; i++) s.add(i < 5 ? -0.1 : (i % 10) * 1e-6);
   const [lo, hi] = robustRange([s])!;
   assert.ok(lo > -0.001 && hi < 0.001, `${lo} ${hi}`); // the 5 transient samples are clipped
+});
+
+Deno.test("segments() breaks a line only at gaps well beyond its usual spacing", () => {
+  const pt = (t: number) => ({ t, count: 1, mean: 0, min: 0, max: 0 });
+  // Sparse but regular (every 16 s over 100 s): one line, not a row of lone points.
+  assert.deepEqual(segments([0, 16, 32, 48, 64].map(pt), 100).map((s) => s.length), [5]);
+  // A long silence in the middle splits it.
+  assert.deepEqual(
+    segments([0, 10, 20, 30, 500, 510, 520].map(pt), 1000).map((s) => s.length),
+    [4, 3],
+  );
+  // Bursts (three sources answering within a second, every 16 s): one line.
+  const bursts = Array.from({ length: 15 }, (_, i) => [i * 16, i * 16 + 0.2, i * 16 + 0.3]).flat();
+  assert.deepEqual(segments(bursts.map(pt), 240).map((s) => s.length), [45]);
+  assert.deepEqual(segments([pt(5)], 10).map((s) => s.length), [1]);
+  assert.deepEqual(segments([], 10), []);
 });
