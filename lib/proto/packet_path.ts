@@ -353,13 +353,15 @@ export class PacketPath {
       // A response or an error: nothing is ever sent in answer to one.
       if ((data[1]! & 0x80) !== 0) return this.#drop("control_response");
     } else if (mode === 0) {
-      return this.#drop("bad_mode");
+      return this.#drop(version === 1 ? "v1_mode0" : "bad_mode");
     } else if (mode !== 7) {
       const peek = this.#peek;
       const check = peek.read(data);
       if (check !== "ok") return this.#drop(decodeReason(check));
       // COMPAT: NTPv1 (RFC 1059) packets are not answered, as before the packet path.
-      if (version === 1) return this.#drop("bad_version");
+      if (version === 1) {
+        return this.#drop(mode === 3 ? "v1_client" : mode === 1 ? "v1_symmetric" : "v1_other");
+      }
       macOffset = peek.macOffset;
       hasExtensions = peek.hasExtensions;
       if (hasExtensions) {

@@ -2,6 +2,7 @@
 // version, own addresses), rate control and kisses, authentication, dispatch by mode, counters
 // that add up, shared limits across threads, and a bounded MRU under a million sources.
 
+import { SYSSTATS_VARS } from "./control/control_vars.ts";
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { MruList } from "./access/mru.ts";
@@ -171,7 +172,7 @@ Deno.test("PacketPath drops source port 0, impossible senders and malformed pack
     [request(0, 4), "192.0.2.1", 9, "bad_mode"],
     [request(3, 0), "192.0.2.1", 9, "bad_version"],
     [request(3, 5), "192.0.2.1", 9, "bad_version"],
-    [request(3, 1), "192.0.2.1", 9, "bad_version"],
+    [request(3, 1), "192.0.2.1", 9, "v1_client"],
     [request(6, 2, 8), "192.0.2.1", 9, "too_short"],
   ];
   for (const [data, src, port, reason] of cases) {
@@ -618,4 +619,26 @@ Deno.test("PacketPath: a million distinct sources leave the MRU list within its 
   const s = stats.snapshot(0);
   assert.equal(s.received, n);
   assert.equal(s.processed, n);
+});
+
+Deno.test("PacketPath counts NTPv1 packets by mode (NTPsec's ss_ver1* counters), answers none", () => {
+  const r = rig();
+  const v1 = (mode: number) => {
+    const d = request(3, 1);
+    d[0] = (1 << 3) | mode;
+    return d;
+  };
+  assert.equal(r.send(v1(3), "192.0.2.1", 4000, T0).reason, "v1_client");
+  assert.equal(r.send(v1(1), "192.0.2.1", 4000, T0).reason, "v1_symmetric");
+  assert.equal(r.send(v1(0), "192.0.2.1", 4000, T0).reason, "v1_mode0");
+  assert.equal(r.send(v1(4), "192.0.2.1", 4000, T0).reason, "v1_other");
+  const s = r.stats.snapshot(0);
+  assert.equal(s.badVersion, 4);
+  assert.equal(s.processed, 0);
+  const get = (name: string) => SYSSTATS_VARS.find((v) => v.name === name)!.get(s);
+  assert.deepEqual(
+    ["ss_ver1", "ss_ver1client", "ss_ver1zero", "ss_ver1symm"].map(get),
+    ["4", "1", "1", "1"],
+  );
+  r.checkBalance();
 });

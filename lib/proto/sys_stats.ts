@@ -20,6 +20,11 @@ export const DROP_REASONS = [
   "zero_transmit", // a client request without a transmit timestamp
   // bad version
   "bad_version", // version 0 or 5–7
+  // NTPv1 (RFC 1059), never answered; NTPsec's ss_ver1* counters (ntpq sysstats) show them.
+  "v1_client", // an NTPv1 client request (mode 3)
+  "v1_symmetric", // an NTPv1 symmetric active packet (mode 1)
+  "v1_mode0", // an NTPv1 packet without a mode (RFC 1059 had none)
+  "v1_other", // an NTPv1 packet of another mode (2, 4, 5)
   // access denied (restrict)
   "ignored", // restrict ignore
   "own_address", // from the daemon's own address and port
@@ -67,6 +72,10 @@ export const DROP_GROUP: Readonly<Record<DropReason, DropGroup>> = {
   source_invalid: "badFormat",
   zero_transmit: "badFormat",
   bad_version: "badVersion",
+  v1_client: "badVersion",
+  v1_symmetric: "badVersion",
+  v1_mode0: "badVersion",
+  v1_other: "badVersion",
   ignored: "accessDenied",
   own_address: "accessDenied",
   noserve: "accessDenied",

@@ -94,6 +94,18 @@ export const SYSSTATS_VARS: readonly VarDef<SysStatsSnapshot>[] = [
   { name: "ss_received", default: false, get: (s) => String(s.received) },
   { name: "ss_thisver", default: false, get: (s) => String(s.currentVersion) },
   { name: "ss_oldver", default: false, get: (s) => String(s.oldVersion) },
+  {
+    name: "ss_ver1",
+    default: false,
+    get: (s) =>
+      String(
+        (s.drops.v1_client ?? 0) + (s.drops.v1_symmetric ?? 0) + (s.drops.v1_mode0 ?? 0) +
+          (s.drops.v1_other ?? 0),
+      ),
+  },
+  { name: "ss_ver1client", default: false, get: (s) => String(s.drops.v1_client ?? 0) },
+  { name: "ss_ver1zero", default: false, get: (s) => String(s.drops.v1_mode0 ?? 0) },
+  { name: "ss_ver1symm", default: false, get: (s) => String(s.drops.v1_symmetric ?? 0) },
   { name: "ss_badformat", default: false, get: (s) => String(s.badFormat) },
   { name: "ss_badauth", default: false, get: (s) => String(s.badAuth) },
   { name: "ss_declined", default: false, get: (s) => String(s.declined) },
