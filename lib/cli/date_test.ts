@@ -3,6 +3,9 @@
 // SAFETY: no test here reaches the system clock or a real socket.
 
 import assert from "node:assert/strict";
+import { ADJ_OFFSET_SINGLESHOT, emptyTimex, type Timex } from "../../ffi/timex.ts";
+import { LinuxClock } from "../clock/linux_clock.ts";
+import { toUnixNs } from "../proto/ntp_time.ts";
 import { decodePacket } from "../proto/packet.ts";
 import { dateWorld, type DateWorldOptions } from "./_date_fixture.ts";
 import { actionFor, logLine, parseDateOptions, runDate } from "./date.ts";
@@ -283,6 +286,41 @@ Deno.test("runDate() resolves names and reports unknown hosts", async () => {
   const none = await run(["nowhere.example"], { servers: [] });
   assert.equal(none.code, 1);
   assert.match(none.out(), /no servers can be used, exiting\n$/);
+});
+
+Deno.test("runDate() through the Linux clock adapter: one adjtime()-style slew, or one step", async () => {
+  // The adapter over recording system calls: nothing reaches the kernel.
+  for (const [offset, expect] of [[0.1, "slew"], [3, "step"]] as const) {
+    const w = dateWorld({ servers: three([offset, offset, offset]), canSetClock: true });
+    const calls: Timex[] = [];
+    const settime: bigint[] = [];
+    // Each read 50 ns after the last (the adapter measures its precision from them).
+    let tickNs = 0n;
+    w.env.clock = () =>
+      new LinuxClock({
+        syscalls: {
+          realtimeNs: () => toUnixNs(w.network.now) + (tickNs += 50n),
+          // The step as the adapter computed it: the target minus the read it was based on.
+          setRealtime: (sec, nsec) =>
+            void settime.push(sec * 1_000_000_000n + nsec - toUnixNs(w.network.now) - tickNs),
+          ntpAdjtime: (t) => {
+            calls.push(t);
+            return { state: 0, timex: emptyTimex() };
+          },
+        },
+      });
+    assert.equal(await runDate(["192.0.2.1", "192.0.2.2", "192.0.2.3"], "ntpdate", w.env), 0);
+    if (expect === "slew") {
+      assert.deepEqual(calls.map((t) => t.modes), [ADJ_OFFSET_SINGLESHOT], "no tick, no frequency");
+      assert.ok(Math.abs(calls[0]!.offset - 100_000) <= 1, `${calls[0]!.offset} µs`);
+      assert.deepEqual(settime, []);
+    } else {
+      assert.deepEqual(calls, []);
+      assert.equal(settime.length, 1);
+      const stepNs = settime[0]!;
+      assert.ok(Math.abs(Number(stepNs) / 1e9 - 3) < 1e-5, `${stepNs} ns`);
+    }
+  }
 });
 
 Deno.test("parseDateOptions() checks every value; usage errors exit 2", async () => {
