@@ -35,6 +35,13 @@ const POLL = "iburst minpoll 4 maxpoll 4";
  * (taken in user space) by tens of µs now and then. The bias this test guards against was +95 µs.
  */
 const HORAE_RMS_BOUND_SEC = 30e-6;
+/**
+ * Bound on Horae's frequency estimate in the first minute and a half, true value 0 (ppm). With
+ * the request's transmit time taken in user space it went to −4.8 ppm: the send latency, large
+ * on the first requests and shrinking as the code warms up, reads as a clock running fast. What
+ * is left is the estimator's own start-up noise (a few µs over a few seconds of iburst).
+ */
+const HORAE_FREQ_BOUND_PPM = 3;
 
 /** A chronyd -x client; its estimate of the system clock error is read from tracking.log. */
 async function startChronydClient(chronyd: string, ns: string, conf: string) {
@@ -175,9 +182,11 @@ Deno.test(
         const a = s.associations[0];
         const line = `veth, unshaped: Horae RMS ${us(rms(horaeX))} max ${
           us(Math.max(...horaeX.map(Math.abs)))
-        } (${horaeX.length} readings, delay ${us(a.delaySec)}); chronyd RMS ${
-          us(rms(chronydX))
-        } max ${us(Math.max(...chronydX.map(Math.abs)))} (${chronydX.length} updates)`;
+        } (${horaeX.length} readings, delay ${us(a.delaySec)}, frequency ${
+          Math.min(...freqs).toFixed(3)
+        } to ${Math.max(...freqs).toFixed(3)} ppm); chronyd RMS ${us(rms(chronydX))} max ${
+          us(Math.max(...chronydX.map(Math.abs)))
+        } (${chronydX.length} updates)`;
         // deno-lint-ignore no-console
         console.log(line);
         assert.ok(horaeX.length >= 16, `Horae synchronised for only ${horaeX.length} readings`);
@@ -186,7 +195,7 @@ Deno.test(
         // The request's transmit time is the kernel's: the round trip on a veth pair is tens of
         // µs, not the 200–330 µs it was with the core's own transmit timestamp.
         assert.ok(a.delaySec < 150e-6, `delay ${us(a.delaySec)}`);
-        assert.ok(freqs.every((f) => Math.abs(f) < 1), `frequency ${Math.min(...freqs)} ppm`);
+        assert.ok(freqs.every((f) => Math.abs(f) < HORAE_FREQ_BOUND_PPM), line);
       } finally {
         await client.stop();
         await horae.stop();
