@@ -402,7 +402,7 @@ export class NtpSystem {
    * falseticker cannot be followed (let alone stepped to) before the others can outvote it.
    * One that has not answered STARTUP_SILENT_SEC after its first request is not waited for
    * (a live server answers within a second or two), nor one that answered but is not usable,
-   * nor anything after STARTUP_HOLD_SEC. Without this, nothing configured is waited for at all.
+   * nor anything after STARTUP_HOLD_SEC. What the other servers do cannot hold the start longer.
    */
   #awaited(now: NtpTime, cands: readonly Candidate[]): Association[] {
     const out: Association[] = [];
