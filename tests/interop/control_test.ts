@@ -139,10 +139,22 @@ Deno.test(
         assert.equal(rows.length, 4, as);
         for (const r of rows) assert.match(r, /\s+yes\s+yes\s+none\s/);
         assert.match(as, /sys\.peer/);
-        const rv1 = vars(await ntpq(ns, "rv &1"));
+        const rv1Text = await ntpq(ns, "rv &1");
+        const rv1 = vars(rv1Text);
         assert.equal(rv1.get("srcadr"), "127.0.0.2");
         assert.equal(rv1.get("hmode"), "3");
         assert.equal(rv1.get("stratum"), "8");
+        // The clock filter's register, and unreach/flash, as ntpd shows them (NTPsec writes
+        // "filtdelay =" and tab-separated cells).
+        for (const n of ["filtdelay", "filtoffset", "filtdisp"]) {
+          const m = new RegExp(`${n} *=([^,\n]*)`).exec(rv1Text);
+          const cells = (m?.[1] ?? "").trim().split(/\s+/);
+          assert.equal(cells.length, 8, `${n} in\n${rv1Text}`);
+          assert.ok(cells.every((c) => Number.isFinite(Number(c))), `${n} in\n${rv1Text}`);
+          if (n === "filtdelay") assert.ok(Number(cells[0]) > 0, rv1Text);
+        }
+        assert.equal(rv1.get("unreach"), "0");
+        assert.ok(rv1.has("flash"));
 
         // The billboard: the system peer the status file names has the '*'.
         const now: Json = await waitStatus(statusPath, (s) => s.synchronized, 5_000, horae.proc);
@@ -178,6 +190,10 @@ Deno.test(
         // sysstats agree with the status file (read before and after).
         const before: Json = JSON.parse(await Deno.readTextFile(statusPath));
         const ss = await ntpq(ns, "sysstats");
+        // Every counter NTPsec asks for has a value, the NTPv1 ones included (the column of
+        // "_r" counters, an NTPsec extension that ntpd never had, stays ???).
+        assert.doesNotMatch(ss, /:\s+\?\?\?/, ss);
+        assert.match(ss, /^NTPv1 total: +\d+ /m, ss);
         const asked = Date.now();
         const after: Json = await waitStatus(
           statusPath,
