@@ -285,7 +285,6 @@ export class ControlHost implements ControlView {
     const st = served.state;
     const snap = this.#deps.snapshot();
     const loop = this.#deps.loop();
-    const ntpd = loop?.ntpd ?? null;
     let source: number = SyncSource.UNSPEC;
     let systemPeer = 0;
     if (st.leap !== 3 && st.stratum < 16) {
@@ -315,8 +314,8 @@ export class ControlHost implements ControlView {
       offsetSec: snap?.offsetSec ?? 0,
       freqPpm: snap?.freqPpm ?? loop?.freqPpm ?? 0,
       sysJitterSec: snap?.sysJitterSec ?? 0,
-      clockJitterSec: ntpd?.jitterSec ?? this.#jitterSec,
-      clockWanderPpm: ntpd?.wanderPpm ?? this.#wanderPpm,
+      clockJitterSec: loop?.clockJitterSec ?? this.#jitterSec,
+      clockWanderPpm: loop?.clockWanderPpm ?? this.#wanderPpm,
       leapTable: leapFacts(this.#deps.leapTable?.() ?? null, now),
     };
   }

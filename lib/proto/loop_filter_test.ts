@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
-import { type DisciplineAdjustClockAction, LoopFilter, MAX_SLEW_RATE } from "./loop_filter.ts";
+import { createDiscipline } from "./loop_filter.ts";
+import { HoraeDiscipline } from "./horae_discipline.ts";
+import { NtpdDiscipline } from "./ntpd_discipline.ts";
 import { addSec, fromUnix } from "./ntp_time.ts";
-import type { Action } from "./events.ts";
 
 const T0 = fromUnix(1_700_000_000);
 const at = (s: number) => addSec(T0, s);
@@ -11,148 +12,11 @@ const est = (offsetSec: number, freqVar = 1e-14, freq = 0) => ({
   offsetVar: 1e-10,
   freqVar,
 });
-const kinds = (a: Action[]) => a.map((x) => x.type);
 
-Deno.test("LoopFilter steps the first offset above 0.128 s and logs 'time reset'", () => {
-  const lf = new LoopFilter();
-  const r = lf.update(est(0.5), at(0));
-  assert.equal(r.stepped, true);
-  const step = r.actions.find((a) => a.type === "stepClock");
-  assert.deepEqual(step, { type: "stepClock", offsetSec: 0.5 });
-  const ev = r.actions.find((a) => a.type === "event");
-  assert.ok(ev?.type === "event" && ev.message === "time reset +0.500000 s");
-});
-
-Deno.test("LoopFilter ignores a later spike until stepout has passed, then steps", () => {
-  const lf = new LoopFilter();
-  lf.update(est(0.001), at(0));
-  const spike = lf.update(est(0.3), at(64));
-  assert.equal(spike.ignored, true);
-  assert.equal(lf.state, "SPIK");
-  assert.equal(lf.update(est(0.3), at(64 + 800)).ignored, true);
-  const step = lf.update(est(0.3), at(64 + 901));
-  assert.equal(step.stepped, true);
-  // A spike that goes away is forgotten.
-  const lf2 = new LoopFilter();
-  lf2.update(est(0.001), at(0));
-  lf2.update(est(0.3), at(64));
-  assert.equal(lf2.update(est(0.002), at(128)).ignored, false);
-  assert.equal(lf2.state, "SYNC");
-});
-
-Deno.test("LoopFilter panics above 1000 s unless -g allows the first step", () => {
-  const lf = new LoopFilter({ driftPpm: 12 });
-  const r = lf.update(est(2000), at(0));
-  assert.deepEqual(kinds(r.actions), ["event", "adjustClock", "reset"]);
-  const release = r.actions[1]!;
-  assert.ok(release.type === "adjustClock" && release.release === true);
-  assert.equal(release.freqPpm, 12, "released at the drift");
-  const reset = r.actions[2]!;
-  assert.ok(reset.type === "reset" && reset.exit && reset.exitCode === 1);
-  const g = new LoopFilter({ allowBigFirstStep: true });
-  assert.equal(g.update(est(2000), at(0)).stepped, true);
-  assert.equal(g.update(est(2000), at(64)).ignored, true, "only the first may exceed panic");
-});
-
-Deno.test("LoopFilter -x slews offsets up to 600 s instead of stepping", () => {
-  const lf = new LoopFilter({ slewOnly: true });
-  const r = lf.update(est(5), at(0));
-  assert.equal(r.stepped, false);
-  assert.ok(!kinds(r.actions).includes("stepClock"));
-  const adj = r.actions.find((a) => a.type === "adjustClock");
-  assert.ok(adj?.type === "adjustClock" && Math.abs(adj.freqPpm - MAX_SLEW_RATE * 1e6) < 1e-6);
-});
-
-Deno.test("LoopFilter -q slews once, then releases the clock and asks to exit with 0 when the slew ends", () => {
-  const lf = new LoopFilter({ setOnce: true, driftPpm: 7 });
-  // −0.119 s at the fastest slew (5 %): 2.38 s, read on a clock running 5 % slow.
-  const r = lf.update(est(-0.119, 1), at(0));
-  assert.deepEqual(kinds(r.actions), ["adjustClock", "event"]);
-  const slew = r.actions[0]!;
-  assert.ok(slew.type === "adjustClock" && Math.abs(slew.freqPpm - (7 - 50_000)) < 1e-6);
-  assert.equal(lf.update(est(0.01), at(1)).ignored, true, "one correction only");
-  const end = lf.deadline!;
-  assert.ok(Math.abs(Number(end - at(0)) / 2 ** 32 - 2.38 * 0.95) < 1e-6);
-  assert.deepEqual(lf.onTimer(at(1)), [], "not before the slew is over");
-  const done = lf.onTimer(end);
-  assert.deepEqual(kinds(done), ["adjustClock", "reset"]);
-  const release = done[0]!;
-  assert.ok(release.type === "adjustClock" && release.release === true && release.freqPpm === 7);
-  assert.ok(done[1]!.type === "reset" && done[1]!.exit && done[1]!.exitCode === 0);
-  assert.equal(lf.deadline, null);
-  // A step needs no waiting.
-  const big = new LoopFilter({ setOnce: true });
-  assert.deepEqual(kinds(big.update(est(0.5), at(0)).actions), [
-    "stepClock",
-    "adjustClock",
-    "event",
-    "adjustClock",
-    "reset",
-  ]);
-});
-
-Deno.test("LoopFilter.release() abandons a slew in progress and leaves the base frequency", () => {
-  const lf = new LoopFilter({ driftPpm: -3 });
-  lf.update(est(0.05, 1), at(0));
-  assert.ok(lf.pendingSlewSec(at(0.2)) > 0.03);
-  const r = lf.release();
-  assert.equal(r.length, 1);
-  const a = r[0]!;
-  assert.ok(a.type === "adjustClock" && a.release === true && a.freqPpm === -3);
-  assert.equal(a.offsetSec, undefined);
-  assert.equal(lf.pendingSlewSec(at(0.2)), 0);
-  assert.equal(lf.deadline, null);
-  assert.equal(lf.update(est(0.05), at(10)).ignored, true, "nothing steers after a release");
-  assert.deepEqual(new LoopFilter({ ntpEnabled: false }).release(), [], "disable ntp: untouched");
-});
-
-Deno.test("LoopFilter slews the phase over time and reports what is still pending", () => {
-  const lf = new LoopFilter();
-  const r = lf.update(est(0.01), at(0));
-  const adj = r.actions.find((a) => a.type === "adjustClock");
-  assert.ok(adj?.type === "adjustClock");
-  // 10 ms over the shortest slew (1 s): +10000 ppm on top of the base frequency.
-  assert.ok(Math.abs(adj.freqPpm - 10_000) < 1e-6);
-  const p0 = lf.pendingSlewSec(at(0));
-  const p1 = lf.pendingSlewSec(at(0.1));
-  assert.ok(Math.abs(p0 - 0.01) < 1e-9, `${p0}`);
-  assert.ok(p1 > 0 && p1 < p0);
-  assert.equal(lf.pendingSlewSec(at(1.02)), 0);
-  assert.deepEqual(lf.onTimer(at(0.5)), [], "not yet over");
-  const end = lf.onTimer(at(1.02));
-  assert.deepEqual(kinds(end), ["adjustClock"]);
-  assert.equal(lf.deadline, null);
-});
-
-Deno.test("LoopFilter applies the frequency only once it is known well enough", () => {
-  const lf = new LoopFilter();
-  const vague = lf.update(est(0.001, (100e-6) ** 2, 5e-6), at(0));
-  assert.equal(vague.freq, 0);
-  assert.equal(lf.state, "FREQ");
-  const sure = lf.update(est(0.001, (1e-6) ** 2, 5e-6), at(64));
-  assert.ok(Math.abs(sure.freq - 5e-6) < 1e-15);
-  assert.ok(Math.abs(lf.freqPpm - 5) < 1e-9);
-  assert.equal(lf.state, "SYNC");
-});
-
-Deno.test("LoopFilter starts at the drift file frequency in FSET and clamps to ±500 ppm", () => {
-  const lf = new LoopFilter({ driftPpm: -12.5 });
-  assert.equal(lf.state, "FSET");
-  const start = lf.start();
-  assert.ok(start[0]?.type === "adjustClock" && start[0].freqPpm === -12.5);
-  lf.update(est(0.0001, 1e-14, -900e-6), at(0));
-  assert.equal(lf.freqPpm, -500);
-});
-
-Deno.test("LoopFilter does nothing with 'disable ntp'", () => {
-  const lf = new LoopFilter({ ntpEnabled: false });
-  assert.deepEqual(lf.start(), []);
-  assert.equal(lf.update(est(0.5), at(0)).ignored, true);
-});
-
-Deno.test("LoopFilter with discipline 'ntpd' runs ntpd's loop on raw offsets", () => {
-  const lf = new LoopFilter({ discipline: "ntpd", kernel: false, driftPpm: 2 });
-  assert.equal(lf.discipline, "ntpd");
+Deno.test("createDiscipline() with discipline 'ntpd' runs ntpd's loop on raw offsets", () => {
+  const lf = createDiscipline({ discipline: "ntpd", kernel: false, driftPpm: 2 });
+  assert.ok(lf instanceof NtpdDiscipline);
+  assert.equal(lf.kind, "ntpd");
   assert.equal(lf.state, "FSET");
   assert.equal(lf.pollLog2, 6);
   const r = lf.update(est(0.01), at(64));
@@ -162,23 +26,42 @@ Deno.test("LoopFilter with discipline 'ntpd' runs ntpd's loop on raw offsets", (
   assert.equal(r.phaseSec, 0);
   assert.equal(lf.pendingSlewSec(at(65)), 0);
   assert.notEqual(lf.deadline, null, "daemon slewing ticks every second");
-  assert.equal(new LoopFilter().discipline, "horae");
-  assert.equal(new LoopFilter().pollLog2, null);
 });
 
-Deno.test("LoopFilter.setLeap() writes the kernel leap bits once, with a kern event", () => {
-  const lf = new LoopFilter({ driftPpm: 4 });
-  lf.start();
-  const armed = lf.setLeap(1);
-  const w = armed[0] as DisciplineAdjustClockAction;
-  assert.equal(w.type, "adjustClock");
-  assert.equal(w.leap, 1);
-  assert.equal(w.freqPpm, 4, "the frequency in force is rewritten unchanged");
-  assert.ok(armed[1]?.type === "event" && armed[1].message === "kernel time sync status 2010");
-  assert.deepEqual(lf.setLeap(1), []);
-  const cleared = lf.setLeap(0);
-  assert.ok(
-    cleared[1]?.type === "event" && cleared[1].message === "kernel time sync status change 2000",
+Deno.test("createDiscipline() runs Horae's discipline by default", () => {
+  const lf = createDiscipline();
+  assert.ok(lf instanceof HoraeDiscipline);
+  assert.equal(lf.kind, "horae");
+  assert.equal(lf.pollLog2, null);
+  assert.ok(createDiscipline({ discipline: "horae" }) instanceof HoraeDiscipline);
+});
+
+Deno.test("createDiscipline() hands the tinker values and options to the ntpd discipline", () => {
+  const lf = createDiscipline({
+    discipline: "ntpd",
+    tinker: { step: 0.2, panic: 0 },
+    kernel: false,
+    precisionSec: 1e-7,
+  });
+  assert.equal(lf.stepThresholdSec, 0.2);
+  assert.equal(lf.state, "NSET", "no drift file");
+  assert.equal(lf.clockJitterSec, 1e-7, "jitter starts at the precision");
+  // Panic disabled: a huge first offset steps instead of exiting.
+  assert.equal(lf.update(est(5000), at(0)).stepped, true);
+  assert.equal(createDiscipline({ discipline: "ntpd", slewOnly: true }).stepThresholdSec, 600);
+});
+
+Deno.test("createDiscipline() disciplines ask for different inputs, never by kind", () => {
+  const h = createDiscipline();
+  const n = createDiscipline({ discipline: "ntpd" });
+  assert.deepEqual(
+    [h.sampleSource, h.weightsByVariance, h.freshOutputOnly, h.pollFromEstimator],
+    ["estimator", true, false, true],
   );
-  assert.deepEqual(new LoopFilter({ ntpEnabled: false }).setLeap(1), []);
+  assert.deepEqual(
+    [n.sampleSource, n.weightsByVariance, n.freshOutputOnly, n.pollFromEstimator],
+    ["register", false, true, false],
+  );
+  assert.equal(n.pollLog2, 6, "ntpd's time constant starts at its default minpoll");
+  assert.notEqual(n.clockWanderPpm, null);
 });

@@ -10,12 +10,8 @@ import { Association, type AssociationOptions, type AssociationSnapshot } from "
 import { selectTruechimers } from "./select.ts";
 import { clusterSurvivors } from "./cluster.ts";
 import { combineSurvivors } from "./combine.ts";
-import {
-  type DisciplineKind,
-  type DisciplineState,
-  LoopFilter,
-  type LoopFilterOptions,
-} from "./loop_filter.ts";
+import type { Discipline, DisciplineKind, DisciplineState } from "./discipline.ts";
+import { createDiscipline, type LoopFilterOptions } from "./loop_filter.ts";
 import { LeapSeconds, type LeapSecondTable, type LeapStatus, leapVote } from "./leap_seconds.ts";
 import type { Rng } from "./rng.ts";
 import type { KeyStore } from "./auth/key_store.ts";
@@ -145,7 +141,7 @@ export class NtpSystem {
   readonly #verifier: MacVerifier | null;
   readonly #peek = new PacketPeek();
   #tos: TosOptions;
-  #loop: LoopFilter;
+  #loop: Discipline;
   #assocs = new Map<number, Association>();
   #byAddr = new Map<string, Association>();
   #nextId = 1;
@@ -167,7 +163,7 @@ export class NtpSystem {
   #leapState: LeapSeconds;
   /** When the leap state must be looked at again (set by each evaluation). */
   #leapDue: NtpTime | null = null;
-  /** ntpd discipline: time of each peer's filter output last used for a clock update. */
+  /** Time of each peer's filter output last used for a clock update (freshOutputOnly). */
   #usedAt = new Map<number, NtpTime>();
   /** Start-up hold: associations waited for at the last check, and their ids as one key. */
   #waitingFor: number[] = [];
@@ -178,13 +174,13 @@ export class NtpSystem {
     this.#opts = opts;
     this.#verifier = opts.keys ? new MacVerifier(opts.keys) : null;
     this.#tos = { ...DEFAULT_TOS, ...opts.tos };
-    this.#loop = new LoopFilter({ precisionSec: 2 ** opts.precisionLog2, ...opts.loop });
+    this.#loop = createDiscipline({ precisionSec: 2 ** opts.precisionLog2, ...opts.loop });
     this.#minSamples = opts.loop?.setOnce ? 4 : 1;
     this.#leapState = new LeapSeconds(opts.leapTable ?? null);
   }
 
   /** The discipline (for the drift file and tests). */
-  get loop(): LoopFilter {
+  get loop(): Discipline {
     return this.#loop;
   }
 
@@ -273,20 +269,11 @@ export class NtpSystem {
       s.offsetSec -= this.#loop.pendingSlewSec(s.at);
       const added = a.filter.add(s);
       this.#peerStats(a, now, actions);
-      if (this.#loop.discipline === "ntpd") {
-        // ntpd works on the RFC 5905 filter register, which took the sample either way.
-        // COMPAT: ntpd's jiggle counter sets the loop's time constant here (the kernel
-        // `constant`, the daemon slew gain) but associations keep polling at their minpoll:
-        // with this filter register (minimum delay, no aging of old samples) polling at
-        // sys_poll starves the loop at long polls (simulated warm: 0.75 ms RMS against
-        // 0.12 ms at minpoll; ntpd 4.2.6 0.25 ms).
-        if (!added.accepted) a.countFilterReject(added.reason);
-        else if (added.spike) a.countDelaySpike();
-        this.#clockSelect(now, a, actions);
-      } else if (!added.accepted) a.countFilterReject(added.reason);
-      else {
-        if (added.spike) a.countDelaySpike();
-        const est = a.filter.estimate(now);
+      if (!added.accepted) a.countFilterReject(added.reason);
+      else if (added.spike) a.countDelaySpike();
+      // The RFC 5905 filter register took the sample even when the estimator did not.
+      if (added.accepted || this.#loop.sampleSource === "register") {
+        const est = added.accepted && this.#loop.pollFromEstimator ? a.filter.estimate(now) : null;
         this.#clockSelect(now, a, actions);
         if (est !== null) a.updatePoll(est, Math.max(1, this.#survivors.length));
       }
@@ -360,7 +347,7 @@ export class NtpSystem {
       falsetickers: [...this.#falsetickers],
       counters: { ...this.#counters },
       associations: [...this.#assocs.values()].map((a) => a.snapshot(now)),
-      discipline: this.#loop.discipline,
+      discipline: this.#loop.kind,
       pollLog2: this.#loop.pollLog2 ?? this.#systemPollLog2(),
       leapStatus: { ...this.#leapState.status },
       mobilized: this.#nextId - 1,
@@ -526,9 +513,9 @@ export class NtpSystem {
    * timer, which may make the first update without a new sample).
    */
   #clockSelect(now: NtpTime, updated: Association | null, actions: Action[]): void {
-    // The ntpd discipline combines the survivors as ntpd does: RFC 5905 filter outputs
-    // weighted by 1/λ (root distance).
-    const ntpd = this.#loop.discipline === "ntpd";
+    const loop = this.#loop;
+    const register = loop.sampleSource === "register";
+    const byVariance = loop.weightsByVariance;
     const cands = this.#candidates(now);
     if (this.#holdForStartup(now, cands, actions) || cands.length === 0) return;
     const ordered = this.#survivorsOf(now, cands, actions);
@@ -536,30 +523,30 @@ export class NtpSystem {
     if (updated !== null && !ordered.some((c) => c.a === updated)) return;
     const peer = this.#peerOf(ordered);
     const inputs = [peer, ...ordered.filter((c) => c !== peer)];
-    const comb = combineSurvivors(inputs.map((c) =>
-      ntpd
-        // RFC 5905 §11.2.3: the filter outputs weighted by 1/λ.
-        ? { offsetSec: c.rfcOffsetSec, freq: 0, weight: 1 / c.rootDistanceSec }
-        : { offsetSec: c.offsetSec, freq: c.freq, weight: 1 / (c.varS + 1e-14) }
-    ));
+    const comb = combineSurvivors(inputs.map((c) => ({
+      offsetSec: register ? c.rfcOffsetSec : c.offsetSec,
+      freq: register ? 0 : c.freq,
+      // By the estimator's variance, or as RFC 5905 §11.2.3 by 1/λ (root distance).
+      weight: byVariance ? 1 / (c.varS + 1e-14) : 1 / c.rootDistanceSec,
+    })));
     if (comb === null) return;
     let freqW = 0;
     let freqVar = Infinity;
     for (const c of inputs) freqW += 1 / c.freqVar;
     if (freqW > 0) freqVar = 1 / freqW;
     const peerRfc = peer.a.filter.rfcState(now);
-    if (ntpd) {
-      // ntpd updates the clock only with a filter output of the system peer not used before.
+    if (loop.freshOutputOnly) {
+      // Only a filter output of the system peer not used before updates the clock (ntpd).
       const used = this.#usedAt.get(peer.a.id);
       if (peerRfc === null || (used !== undefined && peerRfc.at <= used)) return;
       this.#usedAt.set(peer.a.id, peerRfc.at);
     }
     const peerSrv = peer.a.server!;
-    const res = this.#loop.update(
+    const res = loop.update(
       {
         offsetSec: comb.offsetSec,
         freq: comb.freq,
-        offsetVar: ntpd ? 0 : 1 / comb.weight,
+        offsetVar: byVariance ? 1 / comb.weight : 0,
         freqVar,
         ...(peerRfc !== null ? { delaySec: peerRfc.delaySec } : {}),
         minPollLog2: peer.a.options.minpoll ?? NTP_MINDPOLL,
@@ -626,8 +613,8 @@ export class NtpSystem {
    */
   #loopStats(now: NtpTime, freqVar: number, actions: Action[]): void {
     const loop = this.#loop;
-    const ntpd = loop.ntpd;
-    const wanderPpm = ntpd?.wanderPpm ?? (Number.isFinite(freqVar) ? Math.sqrt(freqVar) * 1e6 : 0);
+    const wanderPpm = loop.clockWanderPpm ??
+      (Number.isFinite(freqVar) ? Math.sqrt(freqVar) * 1e6 : 0);
     actions.push({
       type: "stats",
       record: {
@@ -635,7 +622,7 @@ export class NtpSystem {
         at: now,
         offsetSec: loop.lastOffsetSec,
         freqPpm: loop.freqPpm,
-        jitterSec: ntpd?.jitterSec ?? this.#jitterSec,
+        jitterSec: loop.clockJitterSec ?? this.#jitterSec,
         wanderPpm,
         pollLog2: loop.pollLog2 ?? this.#systemPollLog2() ?? 0,
       },
