@@ -103,11 +103,16 @@ export type {
   AdjustClockAction,
   DemobilizeAction,
   EventAction,
+  LoopStatsRecord,
   PeerAddress,
+  PeerStatsRecord,
+  RawStatsRecord,
   ResetAction,
   SendAction,
   SetStatusAction,
   SetTimerAction,
+  StatsAction,
+  StatsRecord,
   StepClockAction,
 } from "./lib/proto/events.ts";
 export { type Rng, SeededRng } from "./lib/proto/rng.ts";

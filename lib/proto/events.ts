@@ -216,16 +216,22 @@ export interface PeerStatsRecord {
   kind: "peerstats";
   /** Local clock time of the sample. */
   at: NtpTime;
+  /** The association's id. */
   assocId: number;
+  /** The server's address. */
   address: PeerAddress;
   /**
    * High byte of the peer status word: configured 0x80, authentication enabled 0x40, authentic
    * 0x20, reachable 0x10, then the 3-bit selection code (0 reject ... 6 system peer).
    */
   statusByte: number;
+  /** Filter offset (s). */
   offsetSec: number;
+  /** Filter round-trip delay (s). */
   delaySec: number;
+  /** Filter dispersion (s). */
   dispersionSec: number;
+  /** Filter jitter (s). */
   jitterSec: number;
 }
 
@@ -253,22 +259,35 @@ export interface RawStatsRecord {
   kind: "rawstats";
   /** Local clock time the reply arrived (T4). */
   at: NtpTime;
+  /** The association's id. */
   assocId: number;
+  /** The server's address. */
   source: PeerAddress;
   /** The local address the reply came to, when known. */
   destination: string | null;
   /** Origin (T1), receive (T2), transmit (T3) and destination (T4) times of the exchange. */
   t1: NtpTime;
+  /** Receive time at the server (T2). */
   t2: NtpTime;
+  /** Transmit time at the server (T3). */
   t3: NtpTime;
+  /** Arrival time here (T4). */
   t4: NtpTime;
+  /** The reply's leap indicator. */
   leap: number;
+  /** The reply's version. */
   version: number;
+  /** The reply's mode. */
   mode: number;
+  /** The reply's stratum. */
   stratum: number;
+  /** The reply's poll exponent (log2 s). */
   pollLog2: number;
+  /** The reply's precision exponent (log2 s). */
   precisionLog2: number;
+  /** The reply's root delay (s). */
   rootDelaySec: number;
+  /** The reply's root dispersion (s). */
   rootDispersionSec: number;
   /** Reference id, big-endian 32-bit. */
   refid: number;
@@ -281,6 +300,7 @@ export type StatsRecord = PeerStatsRecord | LoopStatsRecord | RawStatsRecord;
 export interface StatsAction {
   /** Discriminant of the {@link Action} union. */
   type: "stats";
+  /** The line's content: a peerstats, loopstats or rawstats record. */
   record: StatsRecord;
 }
 
