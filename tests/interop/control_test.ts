@@ -79,7 +79,8 @@ function vars(text: string): Map<string, string> {
 /** A billboard without its `when` column (which ticks between two runs). */
 function masked(billboard: string): string {
   return billboard.split("\n").map((l) =>
-    /^[ *+x.#o-]\S/.test(l) && l.length > 41 ? `${l.slice(0, 36)} ____${l.slice(41)}` : l
+    // The `when` column (characters 37-41, right-aligned) changes between two runs.
+    /^[ *+x.#o-]\S/.test(l) && l.length > 42 ? `${l.slice(0, 37)}_____${l.slice(42)}` : l
   ).join("\n");
 }
 

@@ -5,6 +5,7 @@
 // daemon says what it refused. Without root the same runs plant the links as the test's own user.
 
 import assert from "node:assert/strict";
+import { STATUS_FORMAT } from "../../lib/daemon/status_file.ts";
 // startHorae and runGuarded run the daemon without CAP_SYS_TIME (setpriv), as every test must.
 import {
   freeUdpPort,
@@ -171,7 +172,7 @@ Deno.test("interop: links at the old fixed .TEMP names are ignored and the files
     assert.match(out, /frequency initialized 2\.500 PPM/);
     assert.doesNotMatch(out, /cannot write|refused/, out);
     const status = JSON.parse(Deno.readTextFileSync(`${d}/st.json`)) as { format: number };
-    assert.equal(status.format, 1);
+    assert.equal(status.format, STATUS_FORMAT);
     assert.equal(Deno.lstatSync(`${d}/st.json`).isFile, true);
     assert.equal(Deno.statSync(`${d}/st.json`).mode! & 0o777, 0o644);
     // Written again at the stop, by nobody after the switch.
