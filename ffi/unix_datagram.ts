@@ -37,11 +37,26 @@ function sym(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
   return lib.symbols;
 }
 
-/** Encodes `struct sockaddr_un` for a filesystem path (at most 107 bytes). */
+/**
+ * Encodes `struct sockaddr_un` for a filesystem path (at most 107 bytes), or for a Linux
+ * abstract name written with a leading "@" (as systemd's NOTIFY_SOCKET does): its first byte is
+ * 0 and the address is only as long as the name, because every byte of it, trailing zeros
+ * included, is part of an abstract name.
+ */
 export function encodeSockaddrUn(path: string): Uint8Array {
   const bytes = new TextEncoder().encode(path);
-  if (bytes.length === 0 || bytes.length > SOCKADDR_UN_BYTES - 3 || bytes.includes(0)) {
+  const abstract = path.startsWith("@");
+  if (
+    bytes.length <= (abstract ? 1 : 0) || bytes.length > SOCKADDR_UN_BYTES - 3 ||
+    bytes.includes(0)
+  ) {
     throw new RangeError(`not a usable unix socket path: ${JSON.stringify(path)}`);
+  }
+  if (abstract) {
+    const out = new Uint8Array(2 + bytes.length);
+    new DataView(out.buffer).setUint16(0, AF_UNIX, true);
+    out.set(bytes.subarray(1), 3);
+    return out;
   }
   const out = new Uint8Array(SOCKADDR_UN_BYTES);
   new DataView(out.buffer).setUint16(0, AF_UNIX, true);

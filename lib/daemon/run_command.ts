@@ -36,6 +36,7 @@ import { loadAuthKeys } from "./daemon_auth.ts";
 import { MetricsServer } from "./metrics_server.ts";
 import { prometheusText } from "./metrics.ts";
 import { statusDocument } from "./status_file.ts";
+import { openSystemdNotifier, type SystemdNotifier } from "./systemd_notify.ts";
 import { type MetricsAddress, parseMetricsAddress } from "../proto/options/statistics.ts";
 
 export { HORAE_VERSION };
@@ -362,13 +363,16 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   });
   /** Stops everything started so far and returns `code` (the pid file only once written). */
   let metricsServer: MetricsServer | null = null;
+  let notifier: SystemdNotifier | null = null;
   const finish = async (code: number, pidFileWritten: boolean): Promise<number> => {
+    notifier?.stopping(code === 0 ? "stopping" : `stopping (exit code ${code})`);
     await metricsServer?.stop();
     await signals.stop();
     await daemon.stop();
     if (pidFileWritten && config.files.pidFile !== null) {
       await Deno.remove(config.files.pidFile).catch(() => {});
     }
+    notifier?.close();
     closeLogging();
     return code;
   };
@@ -402,8 +406,12 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     }
   }
   metricsServer = startMetrics(flags, config.stats.metrics, daemon, clock, log);
+  // systemd (Type=notify): connected before -i moves the root away from its socket.
+  notifier = openSystemdNotifier(log);
   // -u / -i: give up root now that the sockets are bound and the log and pid files are open.
   if (!await switchUser(planned.plan, settings.driftFile, log)) return await finish(1, pidWritten);
+  // Sockets bound, configuration loaded, first status written: READY=1, STATUS=, WATCHDOG=1.
+  notifier?.start({ status: () => daemon.status(), log });
 
   // --loop-lag-ms: SIGUSR2 also closes the lag window (kept as `previous` in the status file) and
   // opens a new one, so a load test can bracket exactly its measured period.
