@@ -33,14 +33,15 @@ import {
   PHI,
 } from "./constants.ts";
 import type { Rng } from "./rng.ts";
+import type { RefclockIdentity, RefclockSample } from "./refclock_sample.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { digestLengthFor, signPacket } from "./auth/mac.ts";
 
 /** Spacing of burst packets (s). */
 export const BURST_INTERVAL_SEC = 2;
 
-/** Kind of association. */
-export type AssociationKind = "server" | "pool";
+/** Kind of association: a network server, a pool member, or a reference clock (127.127.t.u). */
+export type AssociationKind = "server" | "pool" | "refclock";
 
 /** The options of a `server`/`pool` line that the core uses. */
 export interface AssociationOptions {
@@ -63,6 +64,8 @@ export interface AssociationOptions {
    * when its MAC verified with this key. Null or absent: unauthenticated.
    */
   key?: number | null;
+  /** The clock a `refclock` association reads (required for that kind, ignored otherwise). */
+  refclock?: RefclockIdentity;
 }
 
 /** Why a reply was not used. */
@@ -85,7 +88,8 @@ export type RejectReason =
   | "delay_spike"
   | "dead"
   | "unauthenticated"
-  | "no_key";
+  | "no_key"
+  | "bad_sample";
 
 /** What `receive` made of a datagram. */
 export type ReceiveResult =
@@ -164,9 +168,13 @@ export class Association {
   readonly address: PeerAddress;
   /** The filter and estimator. */
   readonly filter: ClockFilter;
-  #opts: Required<Omit<AssociationOptions, "name" | "initialFreqStd" | "key">> & {
+  #opts: Required<Omit<AssociationOptions, "name" | "initialFreqStd" | "key" | "refclock">> & {
     name: string | null;
   };
+  /** The reference clock this association reads, or null for a network source. */
+  readonly #refclock: RefclockIdentity | null;
+  /** A reference clock sample arrived since the last poll. */
+  #sampleSincePoll = false;
   /** `key N` (0: none) and the key list it is looked up in. */
   readonly #keyId: number;
   readonly #keys: KeyStore | null;
@@ -211,6 +219,7 @@ export class Association {
     this.address = address;
     this.#keyId = options.key ?? 0;
     this.#keys = keys;
+    this.#refclock = options.kind === "refclock" ? options.refclock ?? null : null;
     const minpoll = clampPoll(options.minpoll ?? NTP_MINDPOLL);
     const maxpoll = Math.max(minpoll, clampPoll(options.maxpoll ?? NTP_MAXDPOLL));
     this.#opts = {
@@ -234,12 +243,23 @@ export class Association {
     });
     // First poll within a couple of seconds (ntpd spreads start-up polls the same way).
     this.#nextPoll = addSec(now, 1 + rng.nextFloat());
+    if (this.#refclock !== null) {
+      // A clock is "asked" from the moment it is started; its poll only ages the reach register.
+      this.#firstSend = now;
+      this.#nextPoll = addSec(now, this.#pollSec);
+    }
   }
 
   /** Options in force. */
   get options(): Readonly<AssociationOptions> {
     const { name, ...rest } = this.#opts;
-    return name === null ? rest : { ...rest, name };
+    const base = name === null ? rest : { ...rest, name };
+    return this.#refclock === null ? base : { ...base, refclock: this.#refclock };
+  }
+
+  /** The reference clock this association reads, or null for a network source. */
+  get refclock(): RefclockIdentity | null {
+    return this.#refclock;
   }
 
   /** The reach register (8 bits). */
@@ -348,6 +368,7 @@ export class Association {
   /** Sends the poll (or burst packet) when due. */
   onTimer(now: NtpTime): Action[] {
     if (this.#dead || now < this.#nextPoll) return [];
+    if (this.#refclock !== null) return this.#refclockPoll(now);
     const actions: Action[] = [];
     if (this.#burstLeft > 0) {
       this.#burstLeft--;
@@ -482,6 +503,67 @@ export class Association {
   }
 
   /**
+   * A sample from this association's reference clock (see drivers/driver.ts). It sets the reach
+   * bit, answers the poll and becomes a clock filter sample with the clock's own dispersion and
+   * no path delay beyond the precision; a clock that says it is unsynchronised (leap 3) or an
+   * offset that is not a finite number is counted and dropped.
+   */
+  refclockSample(s: RefclockSample): ReceiveResult {
+    const rc = this.#refclock;
+    if (rc === null) return this.#reject("not_expected");
+    if (s.leap === 3) return this.#reject("unsynchronized");
+    if (!Number.isFinite(s.offsetSec) || !(s.dispersionSec >= 0) || s.leap < 0 || s.leap > 3) {
+      return this.#reject("bad_sample");
+    }
+    const actions: Action[] = [];
+    if (this.#reach === 0) actions.push(this.#event(PeerEvent.REACH, "reachable"));
+    this.#reach |= 1;
+    this.#sampleSincePoll = true;
+    this.#unreached = 0;
+    this.#unanswered = 0;
+    this.#lastReject = null;
+    this.#received++;
+    this.#server = {
+      leap: s.leap,
+      stratum: rc.stratum,
+      precisionLog2: rc.precisionLog2,
+      rootDelaySec: 0,
+      rootDispersionSec: 0,
+      refid: rc.refid,
+      referenceTime: s.time,
+      pollLog2: this.pollLog2,
+    };
+    const precisionSec = 2 ** rc.precisionLog2 + 2 ** this.#precisionLog2;
+    const sample: FilterSample = {
+      offsetSec: s.offsetSec,
+      delaySec: 2 ** this.#precisionLog2,
+      dispersionSec: s.dispersionSec + precisionSec,
+      at: s.time,
+    };
+    return { kind: "sample", sample, actions };
+  }
+
+  /**
+   * A reference clock's poll: the reach register ages, and a poll interval without a sample
+   * counts as an unanswered request. The poll stays at minpoll (COMPAT: as ntpd's refclocks,
+   * whose drivers set their own pace; maxpoll only bounds the discipline's time constant).
+   */
+  #refclockPoll(now: NtpTime): Action[] {
+    const actions: Action[] = [];
+    const wasReachable = this.#reach !== 0;
+    this.#reach = (this.#reach << 1) & 0xff;
+    if (wasReachable && this.#reach === 0) {
+      actions.push(this.#event(PeerEvent.UNREACH, "unreachable"));
+    }
+    if (!this.#sampleSincePoll) this.#unanswered++;
+    this.#sampleSincePoll = false;
+    this.#sent++;
+    this.#lastSend = now;
+    this.#nextPoll = addSec(now, this.#pollSec);
+    return actions;
+  }
+
+  /**
    * Counts a sample the filter refused (outlier/stale) against this association. After an
    * outlier the poll drops to minpoll so that a real change is confirmed (or not) quickly.
    */
@@ -513,6 +595,7 @@ export class Association {
    * by at most a factor of two per sample and stays at minpoll for the first samples.
    */
   updatePoll(est: SourceEstimate, sources = 1): void {
+    if (this.#refclock !== null) return;
     const minSec = Math.max(2 ** this.#opts.minpoll, this.#kodFloorSec);
     const maxSec = Math.max(minSec, 2 ** this.#opts.maxpoll);
     let target = minSec;

@@ -7,6 +7,7 @@ import { TOS_DEFAULTS } from "./options/tos.ts";
 import { addSec, diffSec, type NtpTime, readTimestamp } from "./ntp_time.ts";
 import { type Action, type PeerAddress, PeerEvent, SystemEvent, systemEvent } from "./events.ts";
 import { Association, type AssociationOptions, type AssociationSnapshot } from "./association.ts";
+import type { FilterSample } from "./clock_filter.ts";
 import { selectTruechimers } from "./select.ts";
 import { clusterSurvivors } from "./cluster.ts";
 import { combineSurvivors } from "./combine.ts";
@@ -17,6 +18,11 @@ import type { Rng } from "./rng.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { MacVerifier } from "./auth/mac.ts";
 import { PacketPeek } from "./packet.ts";
+import {
+  refclockAddressText,
+  type RefclockIdentity,
+  type RefclockSample,
+} from "./refclock_sample.ts";
 import { LEAP_NOTINSYNC, MAXSTRAT, NTP_MAXDPOLL, NTP_MINDPOLL } from "./constants.ts";
 
 /** `tos` settings (ntpd defaults). */
@@ -227,12 +233,60 @@ export class NtpSystem {
     return id;
   }
 
+  /**
+   * Mobilises a reference clock association (127.127.t.u) that `onRefclockSample` feeds; returns
+   * its id. It goes through the clock filter, selection, clustering and combining like a server,
+   * with `prefer`, `noselect` and `minpoll`/`maxpoll` from `options`.
+   */
+  addRefclock(
+    clock: RefclockIdentity,
+    options: Omit<AssociationOptions, "kind" | "refclock" | "iburst" | "burst" | "key">,
+    now: NtpTime,
+  ): number {
+    const id = this.#nextId++;
+    const address: PeerAddress = {
+      family: 4,
+      address: refclockAddressText(clock.type, clock.unit),
+      port: 0,
+    };
+    const a = new Association(
+      id,
+      address,
+      { ...options, kind: "refclock", refclock: clock },
+      this.#opts.rng,
+      this.#opts.precisionLog2,
+      now,
+      null,
+    );
+    // Not in #byAddr: no datagram ever comes from a reference clock.
+    this.#assocs.set(id, a);
+    return id;
+  }
+
+  /**
+   * A sample from the reference clock of association `assocId` (ntpd's refclock_receive): into
+   * its clock filter, then selection and possibly a clock update, as a server's reply.
+   */
+  onRefclockSample(assocId: number, sample: RefclockSample, now: NtpTime): Action[] {
+    const actions: Action[] = [];
+    const a = this.#assocs.get(assocId);
+    if (a === undefined || a.refclock === null) {
+      this.#counters.noAssociation++;
+      return actions;
+    }
+    this.#counters.received++;
+    const r = a.refclockSample(sample);
+    if (r.kind === "sample") this.#sampleIn(a, r.sample, r.actions, now, actions);
+    this.#pushTimer(actions, now);
+    return actions;
+  }
+
   /** Demobilises an association (e.g. a pool member being replaced). */
   removeAssociation(id: number): Action[] {
     const a = this.#assocs.get(id);
     if (a === undefined) return [];
     this.#assocs.delete(id);
-    this.#byAddr.delete(addrKey(a.address));
+    if (a.refclock === null) this.#byAddr.delete(addrKey(a.address));
     if (this.#sysPeer === a) this.#sysPeer = null;
     return [{ type: "demobilize", assocId: id, reason: "removed" }];
   }
@@ -263,23 +317,32 @@ export class NtpSystem {
       return actions;
     }
     const r = a.receive(dg.data, dg.rxTime, dg.keyId ?? this.#verify(dg));
-    if (r.kind !== "rejected") actions.push(...r.actions);
-    if (r.kind === "sample") {
-      const s = r.sample;
-      s.offsetSec -= this.#loop.pendingSlewSec(s.at);
-      const added = a.filter.add(s);
-      this.#peerStats(a, now, actions);
-      if (!added.accepted) a.countFilterReject(added.reason);
-      else if (added.spike) a.countDelaySpike();
-      // The RFC 5905 filter register took the sample even when the estimator did not.
-      if (added.accepted || this.#loop.sampleSource === "register") {
-        const est = added.accepted && this.#loop.pollFromEstimator ? a.filter.estimate(now) : null;
-        this.#clockSelect(now, a, actions);
-        if (est !== null) a.updatePoll(est, Math.max(1, this.#survivors.length));
-      }
-    }
+    if (r.kind === "kod") actions.push(...r.actions);
+    if (r.kind === "sample") this.#sampleIn(a, r.sample, r.actions, now, actions);
     this.#pushTimer(actions, now);
     return actions;
+  }
+
+  /** A measured sample of `a` (a reply or a reference clock's): filter, then selection. */
+  #sampleIn(
+    a: Association,
+    s: FilterSample,
+    produced: Action[],
+    now: NtpTime,
+    actions: Action[],
+  ): void {
+    actions.push(...produced);
+    s.offsetSec -= this.#loop.pendingSlewSec(s.at);
+    const added = a.filter.add(s);
+    this.#peerStats(a, now, actions);
+    if (!added.accepted) a.countFilterReject(added.reason);
+    else if (added.spike) a.countDelaySpike();
+    // The RFC 5905 filter register took the sample even when the estimator did not.
+    if (added.accepted || this.#loop.sampleSource === "register") {
+      const est = added.accepted && this.#loop.pollFromEstimator ? a.filter.estimate(now) : null;
+      this.#clockSelect(now, a, actions);
+      if (est !== null) a.updatePoll(est, Math.max(1, this.#survivors.length));
+    }
   }
 
   /** The key id a datagram's MAC verifies with, 0 when it has none or it fails. */
@@ -363,7 +426,8 @@ export class NtpSystem {
       if (a.options.noselect || a.reach === 0 || srv === null || a.dead) continue;
       // A source that stopped answering is not relied on: its estimate only ages.
       if (a.unanswered >= FAILOVER_UNANSWERED) continue;
-      if (srv.stratum < tos.floor || srv.stratum >= tos.ceiling) continue;
+      // The floor is for network servers: a reference clock's stratum is 0 unless fudged.
+      if ((a.refclock === null && srv.stratum < tos.floor) || srv.stratum >= tos.ceiling) continue;
       const est = a.estimate(now);
       if (est === null || est.samples < this.#minSamples) continue;
       const dist = a.selectionDistanceSec(now);
@@ -497,6 +561,24 @@ export class NtpSystem {
     return cl.survivors.map((id) => surv.find((c) => c.a.id === id)!);
   }
 
+  /**
+   * Select and cluster with the mitigation rule for last-resort clocks (ntpd's LOCAL driver):
+   * they are left out while any other candidate exists, and used alone only when the others
+   * are none or have no majority. Survivors best first, or null.
+   */
+  #select(now: NtpTime, cands: Candidate[], actions: Action[]): Candidate[] | null {
+    const real = cands.filter((c) => !c.a.refclock?.lastResort);
+    const last = cands.filter((c) => c.a.refclock?.lastResort);
+    if (real.length > 0) {
+      const ordered = this.#survivorsOf(now, real, actions);
+      if (ordered !== null || last.length === 0) return ordered;
+    }
+    const falsetickers = this.#falsetickers;
+    const ordered = this.#survivorsOf(now, last, actions);
+    if (real.length > 0) this.#falsetickers = [...falsetickers, ...this.#falsetickers];
+    return ordered;
+  }
+
   /** The system peer among survivors: prefer, else the current one at the best stratum. */
   #peerOf(ordered: Candidate[]): Candidate {
     const prefer = ordered.find((c) => c.a.options.prefer);
@@ -518,7 +600,7 @@ export class NtpSystem {
     const byVariance = loop.weightsByVariance;
     const cands = this.#candidates(now);
     if (this.#holdForStartup(now, cands, actions) || cands.length === 0) return;
-    const ordered = this.#survivorsOf(now, cands, actions);
+    const ordered = this.#select(now, cands, actions);
     if (ordered === null) return;
     if (updated !== null && !ordered.some((c) => c.a === updated)) return;
     const peer = this.#peerOf(ordered);
@@ -639,7 +721,7 @@ export class NtpSystem {
     const peer = this.#sysPeer;
     if (peer === null || (peer.reach !== 0 && peer.unanswered < FAILOVER_UNANSWERED)) return;
     const cands = this.#candidates(now);
-    const ordered = cands.length === 0 ? [] : this.#survivorsOf(now, cands, actions);
+    const ordered = cands.length === 0 ? [] : this.#select(now, cands, actions);
     if (ordered === null) return; // no majority: already unsynchronised
     if (ordered.length > 0) {
       this.#adopt(this.#peerOf(ordered).a, now, actions);
@@ -662,7 +744,11 @@ export class NtpSystem {
       Math.abs(this.#offsetSec);
     const newStratum = Math.min(MAXSTRAT, srv.stratum + 1);
     const addr = a.address;
-    const newRefid = addr.family === 6 && this.#opts.ipv6Refid !== undefined
+    // RFC 5905: a primary server names its reference clock; above that the refid is the
+    // system peer's address, for a reference clock its 127.127.t.u.
+    const newRefid = a.refclock !== null && newStratum === 1
+      ? a.refclock.refid
+      : addr.family === 6 && this.#opts.ipv6Refid !== undefined
       ? this.#opts.ipv6Refid(addr.address)
       : refidOf(addr);
     const newLeap = this.#leapState.status.armed;
@@ -683,7 +769,9 @@ export class NtpSystem {
           scope: "peer",
           assocId: a.id,
           code: PeerEvent.NEWPEER,
-          message: `synchronized to ${a.address.address}, stratum ${srv.stratum}`,
+          message: `synchronized to ${
+            a.refclock !== null ? nameOf(a) : a.address.address
+          }, stratum ${srv.stratum}`,
         });
       }
       actions.push(this.#status(true));

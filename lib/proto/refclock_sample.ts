@@ -1,0 +1,41 @@
+// What a reference clock driver hands the core (ntpd's refclock_receive): one offset measured
+// against the system clock, and how the clock describes itself. The core's side of the
+// `drivers/` interface; RFC 5905 §9 treats the sample like any peer's.
+
+import type { NtpTime } from "./ntp_time.ts";
+
+/** One time sample from a reference clock. */
+export interface RefclockSample {
+  /** When the sample was taken, on the system clock. */
+  time: NtpTime;
+  /** Reference time minus system time, seconds (fudge offsets already applied). */
+  offsetSec: number;
+  /** Sample dispersion (error bound), seconds. */
+  dispersionSec: number;
+  /** Leap indicator reported by the clock (0–3; 3: the clock is not synchronised). */
+  leap: number;
+}
+
+/** How a reference clock association describes its clock to the system process. */
+export interface RefclockIdentity {
+  /** Driver type t of 127.127.t.u. */
+  type: number;
+  /** Unit u. */
+  unit: number;
+  /** The stratum the clock claims (fudge stratum; 0 for a primary reference). */
+  stratum: number;
+  /** Reference id as a 32-bit value (fudge refid, ASCII). */
+  refid: number;
+  /** The clock's precision (log2 s). */
+  precisionLog2: number;
+  /**
+   * Only used when nothing else survives selection (ntpd's LOCAL driver): an undisciplined
+   * clock must never outvote or outrank a real source.
+   */
+  lastResort: boolean;
+}
+
+/** The 127.127.t.u address of a driver as text. */
+export function refclockAddressText(type: number, unit: number): string {
+  return `127.127.${type & 0xff}.${unit & 0xff}`;
+}
