@@ -1,20 +1,13 @@
-// The reference clock driver interface (ntpd's refclock drivers, addressed as 127.127.t.u).
+// The reference clock driver interface (ntpd's refclock drivers, addressed as 127.127.t.u):
+// event-driven drivers that hand samples to the daemon when they have them, and a registry
+// entry per driver type.
 
 import type { NtpTime } from "../lib/proto/ntp_time.ts";
+import type { RefclockSample } from "../lib/proto/refclock_sample.ts";
 
-/** One time sample from a reference clock. */
-export interface RefclockSample {
-  /** When the sample was taken, on the system clock. */
-  time: NtpTime;
-  /** Reference time minus system time, seconds. */
-  offsetSec: number;
-  /** Sample dispersion (error bound), seconds. */
-  dispersionSec: number;
-  /** Leap indicator reported by the clock (0–3). */
-  leap: number;
-}
+export type { RefclockSample } from "../lib/proto/refclock_sample.ts";
 
-/** Fudge settings common to every driver (ntp.conf `fudge`). */
+/** Fudge settings common to every driver (ntp.conf `fudge`); each driver gives them meaning. */
 export interface RefclockFudge {
   time1Sec: number;
   time2Sec: number;
@@ -25,20 +18,73 @@ export interface RefclockFudge {
   flags: [boolean, boolean, boolean, boolean];
 }
 
-/** A reference clock driver. */
+/** What a driver is configured with: its address, `mode` and the fudge values given. */
+export interface RefclockConfig {
+  type: number;
+  unit: number;
+  /** The driver-specific `mode` (null: not given). */
+  mode: number | null;
+  fudge: Partial<RefclockFudge>;
+}
+
+/** What the daemon gives a running driver. */
+export interface RefclockContext {
+  /** The system clock's time now. */
+  now(): NtpTime;
+  /** Calls `fn` every `sec` seconds until the returned function is called. */
+  every(sec: number, fn: () => void): () => void;
+  /** The association's poll interval (s): how often a polled driver should look. */
+  pollSec: number;
+  /** Warnings and notes about the clock (logconfig class `clock`). */
+  log(level: "info" | "warn", message: string): void;
+}
+
+/** A reference clock driver: started once, hands samples over as it gets them, stopped once. */
 export interface RefclockDriver {
   /** Driver type number (1 for LOCAL, 28 for SHM, ...). */
   readonly type: number;
   /** Unit number. */
   readonly unit: number;
-  /** Name as ntpq shows it, e.g. "LOCAL(0)". */
+  /** Name as ntpq shows it, e.g. "LOCAL(0)", "SHM(0)". */
   readonly name: string;
-  /** Fudge settings in effect. */
+  /** Fudge settings in effect (the driver's defaults where not fudged). */
   readonly fudge: RefclockFudge;
-  /** Called every poll: returns a sample, or null when the clock has nothing new. */
-  poll(now: NtpTime): RefclockSample | null;
-  /** Releases resources (devices, shared memory). */
-  close(): void;
+  /** The clock's precision (log2 s). */
+  readonly precisionLog2: number;
+  /** Only to be used when nothing else can be (the LOCAL clock). */
+  readonly lastResort: boolean;
+  /** Starts reading the clock; `onSample` gets each sample (fudge offsets applied). */
+  start(ctx: RefclockContext, onSample: (sample: RefclockSample) => void): void;
+  /** Stops reading and releases devices and shared memory. */
+  stop(): void;
+  /** The driver's own counters (bad format, stale samples...), for logs and ntpq. */
+  counters(): Readonly<Record<string, number>>;
+  /** The last raw timecode the clock gave, as ntpq's `timecode` shows it. */
+  readonly timecode: string;
+}
+
+/** A registry entry: how to make a driver of one type. */
+export interface RefclockDriverEntry {
+  /** Driver type number. */
+  type: number;
+  /** ntpd's driver name ("LOCAL", "SHM", ...). */
+  name: string;
+  /** Makes a driver; throws an Error saying what is wrong with the configuration. */
+  create(config: RefclockConfig): RefclockDriver;
+}
+
+/** The fudge values of `given` over a driver's `defaults`. */
+export function resolveFudge(
+  given: Partial<RefclockFudge>,
+  defaults: Partial<RefclockFudge> = {},
+): RefclockFudge {
+  return {
+    time1Sec: given.time1Sec ?? defaults.time1Sec ?? 0,
+    time2Sec: given.time2Sec ?? defaults.time2Sec ?? 0,
+    stratum: given.stratum ?? defaults.stratum ?? 0,
+    refid: given.refid ?? defaults.refid ?? "",
+    flags: given.flags ?? defaults.flags ?? [false, false, false, false],
+  };
 }
 
 /** The 127.127.t.u address of a driver as a 32-bit value (the refid of a stratum > 1 server). */

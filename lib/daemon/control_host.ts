@@ -65,6 +65,8 @@ export interface ControlSettings {
 
 /** A reference clock as the control protocol shows it. */
 export interface ControlRefclock {
+  /** Its association in the core (null before it is mobilised). */
+  assocId?: number | null;
   type: number;
   unit: number;
   name: string;
@@ -79,6 +81,12 @@ export interface ControlRefclock {
   dispersionSec: number | null;
   /** When it last gave a sample, or 0n. */
   lastSample: NtpTime;
+  /** fudge flag1–flag4. */
+  flags?: readonly boolean[];
+  /** The driver's last raw timecode. */
+  timecode?: string;
+  /** The driver's own counters. */
+  counters?: Readonly<Record<string, number>>;
 }
 
 /** What the host reads from the daemon. */
@@ -288,13 +296,17 @@ export class ControlHost implements ControlView {
     let source: number = SyncSource.UNSPEC;
     let systemPeer = 0;
     if (st.leap !== 3 && st.stratum < 16) {
-      if (served.source === "refclock") {
-        source = SyncSource.LOCAL;
-        const k = this.#deps.refclocks().findIndex((r) => r.name === served.refclock);
-        systemPeer = k >= 0 ? REFCLOCK_ASSOC_BASE + k : 0;
-      } else if (served.source === "network") {
-        source = SyncSource.NTP;
+      if (served.source !== "none") {
+        // Reference clocks are core associations: the system peer may be one of them.
         systemPeer = snap?.systemPeer ?? 0;
+        const rc = this.#deps.refclocks().find((r) => systemPeer !== 0 && r.assocId === systemPeer);
+        source = rc === undefined
+          ? SyncSource.NTP
+          : rc.type === 1
+          ? SyncSource.LOCAL
+          : rc.type === 22
+          ? SyncSource.ATOM
+          : SyncSource.UHF;
       }
     }
     return {
@@ -333,7 +345,15 @@ export class ControlHost implements ControlView {
       },
     });
     const served = this.#deps.served();
-    this.#deps.refclocks().forEach((r, k) => out.push(this.#refclockPeer(r, k, served)));
+    this.#deps.refclocks().forEach((r, k) => {
+      // A clock in the core is listed with its association; the driver adds the clock variables.
+      const p = (r.assocId ?? null) === null ? undefined : out.find((x) => x.id === r.assocId);
+      if (p === undefined) out.push(this.#refclockPeer(r, k, served));
+      else {
+        p.srcHost = r.name;
+        p.clock = this.#refclockPeer(r, k, served).clock ?? null;
+      }
+    });
     return out;
   }
 
@@ -382,7 +402,7 @@ export class ControlHost implements ControlView {
       clock: {
         type: r.type,
         name: r.name,
-        timecode: "",
+        timecode: r.timecode ?? "",
         polls: r.polls,
         noReply: r.noReply,
         badFormat: 0,
@@ -391,7 +411,7 @@ export class ControlHost implements ControlView {
         fudgeTime2Sec: r.fudgeTime2Sec,
         stratum: r.stratum,
         refid: refid >>> 0,
-        flags: 0,
+        flags: (r.flags ?? []).reduce((v, f, i) => v | (f ? 1 << i : 0), 0),
         status: r.noReply > 0 && r.reach === 0 ? 1 : 0,
         lastEvent: 0,
       },

@@ -10,7 +10,7 @@ import { addSec, diffSec, fromTimestamp, type NtpTime } from "../proto/ntp_time.
 import { Server } from "../proto/server.ts";
 import type { Timers } from "./timers.ts";
 import { Daemon, type DaemonSettings } from "./daemon.ts";
-import { leapFacts, localFor, REFCLOCK_ASSOC_BASE, smallestMinpoll } from "./control_host.ts";
+import { leapFacts, localFor, smallestMinpoll } from "./control_host.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const SERVER: SocketAddress = { family: 4, address: "127.0.0.1", port: 123 };
@@ -66,13 +66,15 @@ Deno.test("Daemon answers mode 6: system variables, the LOCAL refclock as an ass
     const v = new Map(rv.vars.map((i) => [i.name, i.value]));
     assert.equal(v.get("stratum"), "10");
     assert.equal(v.get("refid"), "127.127.1.0");
-    assert.equal(v.get("peer"), String(REFCLOCK_ASSOC_BASE));
+    // LOCAL is a core association, the first one mobilised.
+    const localId = 1;
+    assert.equal(v.get("peer"), String(localId));
     assert.equal(v.get("site"), '"rack 7"');
     // leap 0, sync_local (5).
     assert.equal(rv.status >> 8, 0x05);
     const as = await c.associations();
-    assert.deepEqual(as.list.map((a) => [a.id, a.status >> 8]), [[REFCLOCK_ASSOC_BASE, 0x96]]);
-    const cv = await c.readVars(REFCLOCK_ASSOC_BASE, [], CtlOp.READCLOCK);
+    assert.deepEqual(as.list.map((a) => [a.id, a.status >> 8]), [[localId, 0x96]]);
+    const cv = await c.readVars(localId, [], CtlOp.READCLOCK);
     const cvars = new Map(cv.vars.map((i) => [i.name, i.value]));
     assert.equal(cvars.get("device"), '"LOCAL(0)"');
     assert.equal(cvars.get("stratum"), "9");

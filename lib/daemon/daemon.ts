@@ -254,7 +254,6 @@ export class Daemon {
     const auth = this.#settings.auth;
     if (auth !== undefined) this.#control?.setAuth(this.#auth.controlAuth(), auth.controlKey);
     else await this.#control?.loadKeys();
-    this.#refclocks.start(this.#settings.refclockPollSec, () => this.#chooseServed());
     if (this.#threads > 1) await this.#startWorkers();
     this.#startStats();
     await this.#startTimekeeping();
@@ -366,7 +365,7 @@ export class Daemon {
         served: () => ({
           state: this.#served.state,
           source: this.#served.source,
-          refclock: this.#refclocks?.best?.name ?? null,
+          refclock: null,
         }),
         snapshot: () => this.#timekeeper?.snapshot() ?? null,
         loop: () => this.#timekeeper?.loop ?? null,
@@ -631,7 +630,7 @@ export class Daemon {
 
   async #startTimekeeping(): Promise<void> {
     const sources = this.#settings.sources ?? [];
-    if (sources.length === 0) return;
+    if (sources.length === 0 && (this.#refclocks?.count ?? 0) === 0) return;
     const log = this.#log;
     const router = this.#router!;
     const tks = this.#settings.timekeeping ?? {};
@@ -693,9 +692,15 @@ export class Daemon {
       ...(tks.maintenanceSec !== undefined ? { maintenanceSec: tks.maintenanceSec } : {}),
       ...(tks.unreachPolls !== undefined ? { unreachPolls: tks.unreachPolls } : {}),
     });
-    this.#sourcesReady = this.#sources.start().catch((e) => {
+    // Reference clocks after the servers are mobilised: the start-up hold then waits for the
+    // servers before a clock (LOCAL above all) can make the first update.
+    const ready = this.#sources.start().catch((e) => {
       log.error(`sources: ${(e as Error).message}`);
     });
+    if (sources.length === 0) this.#refclocks?.start(tk);
+    this.#sourcesReady = sources.length === 0
+      ? ready
+      : ready.finally(() => this.#refclocks?.start(tk));
     if (this.#drift !== null) {
       this.#cancels.push(
         repeat(
@@ -707,9 +712,12 @@ export class Daemon {
     }
   }
 
-  /** Serves the core's time, or the best reference clock's when that is better. */
+  /** Serves the core's time (reference clocks are sources in the core). */
   #chooseServed(): void {
-    this.#served.update(this.#timekeeper?.systemState() ?? null, this.#refclocks?.best ?? null);
+    const tk = this.#timekeeper;
+    const peer = tk?.snapshot().systemPeer ?? null;
+    const refclock = peer !== null && tk?.association(peer)?.kind === "refclock";
+    this.#served.update(tk?.systemState() ?? null, refclock);
   }
 
   #currentDrift(): number | null {

@@ -1,13 +1,15 @@
-// Hosts the reference clocks (ntpd's 127.127.t.u drivers): starts the supported drivers, polls
-// them, and offers the best one's system variables for the daemon to serve when no network
-// source is better. Today only LOCAL (type 1) exists.
+// Hosts the reference clocks (ntpd's 127.127.t.u drivers): makes each configured driver from
+// the registry (an unknown or unbuilt type is a warning and is skipped), mobilises it as a core
+// association and hands its samples to the core, where they are selected like any source.
 
 import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import { refidFromAscii } from "../proto/packet.ts";
 import type { SystemState } from "../proto/server.ts";
-import { LocalDriver } from "../../drivers/local.ts";
-import { refclockAddress, type RefclockDriver, type RefclockFudge } from "../../drivers/driver.ts";
+import type { RefclockIdentity, RefclockSample } from "../proto/refclock_sample.ts";
+import type { AssociationOptions } from "../proto/association.ts";
+import type { RefclockDriver, RefclockDriverEntry, RefclockFudge } from "../../drivers/driver.ts";
+import { createRefclock, REFCLOCK_DRIVERS } from "../../drivers/registry.ts";
 import { repeat, type Timers } from "./timers.ts";
 import type { ControlRefclock } from "./control_host.ts";
 import type { NtpTime } from "../proto/ntp_time.ts";
@@ -17,14 +19,29 @@ export interface RefclockSetting {
   type: number;
   unit: number;
   fudge: Partial<RefclockFudge>;
+  /** Driver-specific mode (null or absent: the driver's default). */
+  mode?: number | null;
+  prefer?: boolean;
+  noselect?: boolean;
+  minpoll?: number;
+  maxpoll?: number;
 }
 
-/** What the best reference clock offers. */
+/**
+ * What a reference clock offered replies before refclocks went through the core; kept for
+ * ServedTime's signature (always null now).
+ */
 export interface RefclockTime {
-  /** The system variables replies would carry. */
   state: SystemState;
-  /** The driver's name, "LOCAL(0)". */
   name: string;
+}
+
+/** The core the clocks feed (the Timekeeper). */
+export interface RefclockCore {
+  /** Mobilises the clock's association; returns its id. */
+  addRefclock(clock: RefclockIdentity, options: AssociationOptions): number;
+  /** A sample of association `id`. */
+  onRefclockSample(id: number, sample: RefclockSample): void;
 }
 
 /** What the host needs. */
@@ -33,62 +50,101 @@ export interface RefclockHostDeps {
   clock: Clock;
   timers: Timers;
   log: Logger;
+  /** The driver table (tests pass fakes). */
+  drivers?: ReadonlyMap<number, RefclockDriverEntry>;
+}
+
+interface Running {
+  driver: RefclockDriver;
+  setting: RefclockSetting;
+  assocId: number | null;
+  samples: number;
+  lastSample: NtpTime;
+  dispersionSec: number | null;
 }
 
 /** The daemon's reference clocks. */
 export class RefclockHost {
   readonly #deps: RefclockHostDeps;
-  readonly #drivers: RefclockDriver[] = [];
-  readonly #counts = new Map<
-    RefclockDriver,
-    { polls: number; noReply: number; reach: number; dispersionSec: number | null; at: NtpTime }
-  >();
-  #best: RefclockTime | null = null;
-  #cancel: (() => void) | null = null;
+  readonly #clocks: Running[] = [];
+  #stopped = false;
 
-  /** Starts the drivers of `settings` (unsupported types are logged and skipped). */
+  /** Makes the drivers of `settings` (unknown types and bad settings are logged and skipped). */
   constructor(settings: readonly RefclockSetting[], deps: RefclockHostDeps) {
     this.#deps = deps;
     for (const rc of settings) {
-      if (rc.type !== 1) {
-        deps.log.warn(
-          `refclock 127.127.${rc.type}.${rc.unit}: driver type ${rc.type} is not supported yet`,
-        );
+      const made = createRefclock(
+        { type: rc.type, unit: rc.unit, mode: rc.mode ?? null, fudge: rc.fudge },
+        deps.drivers ?? REFCLOCK_DRIVERS,
+      );
+      if (!made.ok) {
+        deps.log.warn(`refclock ${made.reason}; skipped`);
         continue;
       }
-      const driver = new LocalDriver(rc.unit, rc.fudge);
-      this.#drivers.push(driver);
+      const driver = made.driver;
+      this.#clocks.push({
+        driver,
+        setting: rc,
+        assocId: null,
+        samples: 0,
+        lastSample: 0n,
+        dispersionSec: null,
+      });
       deps.log.info(`refclock ${driver.name} at stratum ${driver.fudge.stratum}`);
     }
   }
 
-  /** Number of running drivers. */
+  /** Number of drivers made. */
   get count(): number {
-    return this.#drivers.length;
+    return this.#clocks.length;
   }
 
-  /** The best clock's offer after the last poll, or null. */
-  get best(): RefclockTime | null {
-    return this.#best;
+  /** Mobilises every clock in `core` and starts its driver. */
+  start(core: RefclockCore): void {
+    if (this.#stopped) return;
+    for (const c of this.#clocks) {
+      const d = c.driver;
+      const s = c.setting;
+      const id = core.addRefclock(
+        {
+          type: d.type,
+          unit: d.unit,
+          stratum: d.fudge.stratum,
+          refid: refidFromAscii(d.fudge.refid) ?? 0,
+          precisionLog2: d.precisionLog2,
+          lastResort: d.lastResort,
+        },
+        {
+          name: d.name,
+          ...(s.prefer ? { prefer: true } : {}),
+          ...(s.noselect ? { noselect: true } : {}),
+          ...(s.minpoll !== undefined ? { minpoll: s.minpoll } : {}),
+          ...(s.maxpoll !== undefined ? { maxpoll: s.maxpoll } : {}),
+        },
+      );
+      c.assocId = id;
+      const pollSec = 2 ** Math.max(0, s.minpoll ?? 6);
+      d.start({
+        now: () => this.#deps.clock.now(),
+        every: (sec, fn) => repeat(this.#deps.timers, sec, fn),
+        pollSec,
+        log: (level, message) =>
+          level === "warn" ? this.#deps.log.warn(message) : this.#deps.log.info(message),
+      }, (sample) => {
+        c.samples++;
+        c.lastSample = sample.time;
+        c.dispersionSec = sample.dispersionSec;
+        core.onRefclockSample(id, sample);
+      });
+    }
   }
 
-  /** Polls now and every `pollSec`, calling `onUpdate` after each poll that gave a sample. */
-  start(pollSec: number, onUpdate: (best: RefclockTime) => void): void {
-    if (this.#drivers.length === 0) return;
-    const poll = () => {
-      const best = this.poll();
-      if (best !== null) onUpdate(best);
-    };
-    poll();
-    this.#cancel = repeat(this.#deps.timers, pollSec, poll);
-  }
-
-  /** Each driver's polls and samples, for the control protocol (ntpq `cv`, `peers`). */
+  /** Each driver's identity and counters, for the control protocol (ntpq `cv`, `peers`). */
   controlInfo(): ControlRefclock[] {
-    return this.#drivers.map((d) => {
-      const c = this.#counts.get(d) ??
-        { polls: 0, noReply: 0, reach: 0, dispersionSec: null, at: 0n };
+    return this.#clocks.map((c) => {
+      const d = c.driver;
       return {
+        assocId: c.assocId,
         type: d.type,
         unit: d.unit,
         name: d.name,
@@ -96,63 +152,21 @@ export class RefclockHost {
         refid: d.fudge.refid,
         fudgeTime1Sec: d.fudge.time1Sec,
         fudgeTime2Sec: d.fudge.time2Sec,
-        polls: c.polls,
-        noReply: c.noReply,
-        reach: c.reach,
+        flags: d.fudge.flags,
+        timecode: d.timecode,
+        counters: d.counters(),
+        polls: c.samples,
+        noReply: 0,
+        reach: 0,
         dispersionSec: c.dispersionSec,
-        lastSample: c.at,
+        lastSample: c.lastSample,
       };
     });
   }
 
-  /** Takes a sample from each driver and keeps the lowest-stratum one's system variables. */
-  poll(): RefclockTime | null {
-    const now = this.#deps.clock.now();
-    let best: { driver: RefclockDriver; dispersionSec: number; leap: number } | null = null;
-    for (const driver of this.#drivers) {
-      const s = driver.poll(now);
-      const c = this.#counts.get(driver) ??
-        { polls: 0, noReply: 0, reach: 0, dispersionSec: null, at: 0n };
-      this.#counts.set(driver, c);
-      c.polls++;
-      c.reach = ((c.reach << 1) | (s === null ? 0 : 1)) & 0xff;
-      if (s === null) c.noReply++;
-      else {
-        c.dispersionSec = s.dispersionSec;
-        c.at = now;
-      }
-      if (s === null) continue;
-      if (best === null || driver.fudge.stratum < best.driver.fudge.stratum) {
-        best = { driver, dispersionSec: s.dispersionSec, leap: s.leap };
-      }
-    }
-    if (best === null) return null;
-    const precisionLog2 = this.#deps.clock.precisionLog2;
-    const stratum = Math.min(16, best.driver.fudge.stratum + 1);
-    // RFC 5905: a stratum-1 server names its reference clock; above that, the refid is the
-    // address of the system peer, here the refclock's 127.127.t.u address.
-    const refid = stratum === 1
-      ? refidFromAscii(best.driver.fudge.refid) ?? 0
-      : refclockAddress(best.driver.type, best.driver.unit);
-    this.#best = {
-      name: best.driver.name,
-      state: {
-        leap: best.leap,
-        stratum,
-        precisionLog2,
-        rootDelaySec: 0,
-        rootDispersionSec: best.dispersionSec + 2 ** precisionLog2,
-        refid,
-        referenceTime: now,
-      },
-    };
-    return this.#best;
-  }
-
-  /** Stops polling and closes the drivers. */
+  /** Stops the drivers. */
   stop(): void {
-    this.#cancel?.();
-    this.#cancel = null;
-    for (const d of this.#drivers) d.close();
+    this.#stopped = true;
+    for (const c of this.#clocks) c.driver.stop();
   }
 }

@@ -1,11 +1,10 @@
 // What the daemon's replies carry: the timekeeping core's system variables when it is
-// synchronised and no worse than a reference clock, else the best reference clock's, else
+// synchronised (to a network source or a reference clock, both sources in the core), else
 // "unsynchronised"; set on the main thread's Server and published to the server threads.
 
 import type { VirtualCorrectionModel } from "../clock/virtual_clock.ts";
 import type { Logger } from "../log/logger.ts";
 import { type Server, type SystemState, unsynchronisedState } from "../proto/server.ts";
-import type { RefclockTime } from "./refclock_host.ts";
 import type { SharedServedState } from "./served_state.ts";
 
 /** Where the served time comes from. */
@@ -47,19 +46,13 @@ export class ServedTime {
     this.publish();
   }
 
-  /** Chooses between the core's state and the reference clock's (either may be null). */
-  update(core: SystemState | null, local: RefclockTime | null): void {
-    let state: SystemState | null = core;
-    let source: ServedSource = core === null ? "none" : "network";
-    if (local !== null && (core === null || core.stratum > local.state.stratum)) {
-      state = local.state;
-      source = "refclock";
-    }
-    if (source === "refclock" && this.#source !== "refclock") {
-      this.#log.info(`synchronized to ${local!.name}, stratum ${local!.state.stratum - 1}`);
-    }
-    this.#source = source;
-    this.#server.setState(state ?? unsynchronisedState(this.#precisionLog2));
+  /**
+   * Serves the core's state (null: unsynchronised); `refclock` is true when its system peer is a
+   * reference clock (the core logs the change of system peer itself).
+   */
+  update(core: SystemState | null, refclock = false): void {
+    this.#source = core === null ? "none" : refclock ? "refclock" : "network";
+    this.#server.setState(core ?? unsynchronisedState(this.#precisionLog2));
     this.publish();
   }
 

@@ -59,11 +59,26 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
   const refclocks: RefclockSetting[] = config.refclocks.map((r) => ({
     type: r.type,
     unit: r.unit,
+    mode: r.mode,
+    prefer: r.prefer,
+    noselect: r.noselect,
+    minpoll: r.minpollLog2,
+    maxpoll: r.maxpollLog2,
     fudge: {
       ...(r.fudge.time1Sec !== null ? { time1Sec: r.fudge.time1Sec } : {}),
       ...(r.fudge.time2Sec !== null ? { time2Sec: r.fudge.time2Sec } : {}),
       ...(r.fudge.stratum !== null ? { stratum: r.fudge.stratum } : {}),
       ...(r.fudge.refid !== null ? { refid: r.fudge.refid } : {}),
+      ...([r.fudge.flag1, r.fudge.flag2, r.fudge.flag3, r.fudge.flag4].some((f) => f !== null)
+        ? {
+          flags: [
+            r.fudge.flag1 ?? false,
+            r.fudge.flag2 ?? false,
+            r.fudge.flag3 ?? false,
+            r.fudge.flag4 ?? false,
+          ] as [boolean, boolean, boolean, boolean],
+        }
+        : {}),
     },
   }));
   // What the daemon does not apply (broadcast and manycast lines, keys, a peer's symmetric

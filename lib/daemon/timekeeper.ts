@@ -18,6 +18,7 @@ import { diffSec, type NtpTime } from "../proto/ntp_time.ts";
 import type { Rng } from "../proto/rng.ts";
 import { CryptoRng } from "./crypto_rng.ts";
 import type { SystemState } from "../proto/server.ts";
+import type { RefclockIdentity, RefclockSample } from "../proto/refclock_sample.ts";
 import { NtpSystem, type SystemOptions, type SystemSnapshot } from "../proto/system.ts";
 import type { LoopFilter } from "../proto/loop_filter.ts";
 import { eventClass, LOG_CLASSES, type LogClass } from "./log_classes.ts";
@@ -126,6 +127,23 @@ export class Timekeeper {
     // The new association polls within seconds: let the core re-arm the timer now.
     this.#arm(this.#deps.clock.now());
     return id;
+  }
+
+  /** Mobilises a reference clock association; returns its id. */
+  addRefclock(clock: RefclockIdentity, options: AssociationOptions): number {
+    const id = this.#system.addRefclock(clock, options, this.#deps.clock.now());
+    this.#log(
+      "peer",
+      `${options.name ?? `127.127.${clock.type}.${clock.unit}`} mobilize assoc ${id}: refclock`,
+    );
+    this.#arm(this.#deps.clock.now());
+    return id;
+  }
+
+  /** Hands a reference clock's sample to the core. */
+  onRefclockSample(id: number, sample: RefclockSample): void {
+    if (this.#stopped) return;
+    this.#apply(this.#system.onRefclockSample(id, sample, this.#deps.clock.now()));
   }
 
   /** Removes an association (pool member replaced, name re-resolved). */

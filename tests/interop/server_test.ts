@@ -190,7 +190,9 @@ Deno.test("interop: malformed input gets no reply, no crash, and is counted", as
   assert.ok(counters, horae.proc.output);
   assert.equal(Number(counters[1]), 28);
   assert.equal(Number(counters[2]), 1);
-  assert.equal(Number(counters[3]), 27);
+  // The two mode 4 datagrams (one a KoD) reach the core, which LOCAL now runs in, and are
+  // counted there as from no association; everything else is dropped on the packet path.
+  assert.equal(Number(counters[3]), 25);
 });
 
 Deno.test("interop: the multi-call name ntpd runs the daemon with the classic options", {

@@ -281,7 +281,7 @@ function peerFromAssociation(
     srcHost: a.name,
     dstAddress: local?.address ?? (a.address.family === 6 ? "::" : "0.0.0.0"),
     dstPort: local?.port ?? 0,
-    configured: a.kind === "server",
+    configured: a.kind !== "pool",
     authEnabled: (x.keyId?.(a.id) ?? a.keyId) !== 0,
     authentic: a.authentic,
     selection,

@@ -5,12 +5,11 @@ import { NTP_MAXDPOLL, NTP_MAXPOLL, NTP_MINDPOLL, NTP_MINPOLL } from "../constan
 import { option, section } from "./option_spec.ts";
 import { checkPollOrder } from "./sources.ts";
 
-/** Driver types the daemon runs today (1: LOCAL). */
-export const IMPLEMENTED_REFCLOCK_TYPES: readonly number[] = [1];
+/** Driver types the daemon runs today (1: LOCAL, 28: SHM); keep in step with drivers/registry.ts. */
+export const IMPLEMENTED_REFCLOCK_TYPES: readonly number[] = [1, 28];
 
 const POLL_RANGE = { min: NTP_MINPOLL, max: NTP_MAXPOLL, outside: "clamp" } as const;
-const NOT_FOR_LOCAL = "the LOCAL driver, the only one implemented, has no use for it";
-const FIXED_POLL = "reference clocks are read every 64 s whatever the poll bounds";
+const NO_DRIVER_USES = "the drivers implemented (LOCAL, SHM) have no use for it";
 
 /** The values of a refclock's server line (model `refclocks[i]`). */
 export const REFCLOCK_OPTIONS = [
@@ -43,7 +42,7 @@ export const REFCLOCK_OPTIONS = [
     range: { min: 0, max: 0xffffffff, outside: "drop" },
     default: null,
     doc: "Driver-specific mode (on the server line or the fudge line).",
-    applied: NOT_FOR_LOCAL,
+    applied: NO_DRIVER_USES,
   }),
   option({
     field: "prefer",
@@ -52,7 +51,7 @@ export const REFCLOCK_OPTIONS = [
     type: "flag",
     default: false,
     doc: "Prefer this clock in selection.",
-    applied: "the clock with the lowest stratum is used, preferred or not",
+    applied: true,
   }),
   option({
     field: "noselect",
@@ -61,7 +60,7 @@ export const REFCLOCK_OPTIONS = [
     type: "flag",
     default: false,
     doc: "Read the clock but never select it.",
-    applied: "the clock can still be selected",
+    applied: true,
   }),
   option({
     field: "trueChimer",
@@ -70,7 +69,7 @@ export const REFCLOCK_OPTIONS = [
     type: "flag",
     default: false,
     doc: "Always count the clock as a truechimer.",
-    applied: "reference clocks do not go through the selection algorithm yet",
+    applied: "the clock goes through selection and may be marked a falseticker",
   }),
   option({
     field: "minpollLog2",
@@ -81,7 +80,7 @@ export const REFCLOCK_OPTIONS = [
     range: POLL_RANGE,
     default: NTP_MINDPOLL,
     doc: "Shortest poll interval.",
-    applied: FIXED_POLL,
+    applied: true,
   }),
   option({
     field: "maxpollLog2",
@@ -92,7 +91,7 @@ export const REFCLOCK_OPTIONS = [
     range: POLL_RANGE,
     default: NTP_MAXDPOLL,
     doc: "Longest poll interval.",
-    applied: FIXED_POLL,
+    applied: true,
   }),
 ] as const;
 
@@ -118,7 +117,7 @@ export const FUDGE_OPTIONS = [
     range: { min: -86400, max: 86400, outside: "clamp", compat: "ntpd has no bound" },
     default: null,
     doc: "Second, driver-specific time constant.",
-    applied: true,
+    applied: NO_DRIVER_USES,
   }),
   option({
     field: "stratum",
@@ -146,7 +145,7 @@ export const FUDGE_OPTIONS = [
     type: "bool",
     default: null,
     doc: "Driver flag 1 (0 or 1).",
-    applied: NOT_FOR_LOCAL,
+    applied: NO_DRIVER_USES,
   }),
   option({
     field: "flag2",
@@ -155,7 +154,7 @@ export const FUDGE_OPTIONS = [
     type: "bool",
     default: null,
     doc: "Driver flag 2 (0 or 1).",
-    applied: NOT_FOR_LOCAL,
+    applied: NO_DRIVER_USES,
   }),
   option({
     field: "flag3",
@@ -164,7 +163,7 @@ export const FUDGE_OPTIONS = [
     type: "bool",
     default: null,
     doc: "Driver flag 3 (0 or 1).",
-    applied: NOT_FOR_LOCAL,
+    applied: NO_DRIVER_USES,
   }),
   option({
     field: "flag4",
@@ -173,7 +172,7 @@ export const FUDGE_OPTIONS = [
     type: "bool",
     default: null,
     doc: "Driver flag 4 (0 or 1).",
-    applied: NOT_FOR_LOCAL,
+    applied: NO_DRIVER_USES,
   }),
 ] as const;
 

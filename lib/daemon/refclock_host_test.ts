@@ -1,0 +1,76 @@
+import assert from "node:assert/strict";
+import { RefclockHost } from "./refclock_host.ts";
+import { FakeRefclock } from "../../drivers/fake_refclock.ts";
+import type { RefclockDriverEntry } from "../../drivers/driver.ts";
+import type { RefclockIdentity, RefclockSample } from "../proto/refclock_sample.ts";
+import type { AssociationOptions } from "../proto/association.ts";
+import type { Logger } from "../log/logger.ts";
+import type { Clock } from "../clock/clock.ts";
+import type { Timers } from "./timers.ts";
+import { fromUnix } from "../proto/ntp_time.ts";
+
+const T0 = fromUnix(1_760_000_000);
+
+function logger(lines: string[]): Logger {
+  const put = (m: string) => void lines.push(m);
+  return { debug: put, info: put, notice: put, warn: put, error: put } as unknown as Logger;
+}
+
+Deno.test("RefclockHost skips an unknown type with a warning and feeds the core with the others", () => {
+  const lines: string[] = [];
+  const fakes: FakeRefclock[] = [];
+  const table = new Map<number, RefclockDriverEntry>([[99, {
+    type: 99,
+    name: "FAKE",
+    create: (c) => {
+      const f = new FakeRefclock(c.unit, c.fudge);
+      fakes.push(f);
+      return f;
+    },
+  }]]);
+  const host = new RefclockHost(
+    [
+      { type: 42, unit: 0, fudge: {} },
+      {
+        type: 99,
+        unit: 3,
+        fudge: { stratum: 1, refid: "GPS", time1Sec: 0.5 },
+        prefer: true,
+        minpoll: 3,
+      },
+    ],
+    {
+      clock: { now: () => T0 } as unknown as Clock,
+      timers: {} as Timers,
+      log: logger(lines),
+      drivers: table,
+    },
+  );
+  assert.equal(host.count, 1);
+  assert.match(lines[0]!, /127\.127\.42\.0: driver type 42 is not built in Horae; skipped/);
+  const added: [RefclockIdentity, AssociationOptions][] = [];
+  const samples: [number, RefclockSample][] = [];
+  host.start({
+    addRefclock: (c, o) => (added.push([c, o]), 7),
+    onRefclockSample: (id, s) => void samples.push([id, s]),
+  });
+  assert.equal(added.length, 1);
+  assert.deepEqual(added[0]![0], {
+    type: 99,
+    unit: 3,
+    stratum: 1,
+    refid: 0x47505300,
+    precisionLog2: -20,
+    lastResort: false,
+  });
+  assert.deepEqual(added[0]![1], { name: "FAKE(3)", prefer: true, minpoll: 3 });
+  fakes[0]!.push(0.001);
+  assert.equal(samples.length, 1);
+  assert.equal(samples[0]![0], 7);
+  assert.equal(samples[0]![1].offsetSec, 0.501);
+  const info = host.controlInfo();
+  assert.equal(info[0]!.assocId, 7);
+  assert.equal(info[0]!.polls, 1);
+  host.stop();
+  assert.equal(fakes[0]!.stopped, 1);
+});
