@@ -1,4 +1,4 @@
-// config/horae.service: systemd accepts it, it carries the hardening the daemon is meant to run
+// config/systemd/horae.service: systemd accepts it, it carries the hardening the daemon is meant to run
 // under, every system call the daemon makes passes its SystemCallFilter, and the daemon started
 // the way the unit starts it (a plain user with ambient capabilities) still answers on port 123.
 
@@ -13,8 +13,8 @@ import {
   withNetns,
 } from "../support/peers.ts";
 
-const UNIT = `${ROOT}config/horae.service`;
-const SYSUSERS = `${ROOT}config/horae.sysusers.conf`;
+const UNIT = `${ROOT}config/systemd/horae.service`;
+const SYSUSERS = `${ROOT}config/systemd/horae.sysusers.conf`;
 
 /** The unit's [Service] (and [Unit]) settings: every value of every key, in order. */
 function unitSettings(text: string): Map<string, string[]> {
