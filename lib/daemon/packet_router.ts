@@ -216,8 +216,11 @@ export class PacketRouter {
       p.dst.copy(s.dst);
       p.dstPort = s.dstPort;
       const v = this.path.handle(p, slot);
-      if (v.kind === "reply") this.#sendMore(v, s.transport, d.peer);
-      else if (v.kind === "core") {
+      if (v.kind === "reply") {
+        // Only mode 6 has more fragments: building `d.peer` (an address string) for every
+        // server reply would be the hot path's one allocation.
+        if (v.more.length > 0) this.#sendMore(v, s.transport, d.peer);
+      } else if (v.kind === "core") {
         const rx = coreReceiveTime(0, 0, d.rxKernel, this.#virtual, d.rxTime);
         this.#core!(d.data, d.peer, rx, v.keyId);
       } else if (v.kind === "forward" && v.forward === "control") {
