@@ -1,0 +1,29 @@
+// The permissions the single-file builds (deno task compile, deno task bundle) run with.
+//
+// The narrowest set Deno 2.9 allows this program is --allow-all: Deno refuses reads of
+// /proc/self/cmdline, /proc/self/status and /proc/thread-self/status (the signal mask, the
+// capability sets and the program's own argument vector, read at every start) to anything less,
+// with "Requires all access". It would buy little anyway: --allow-ffi already lets the program
+// call any libc function (open, socket, execve), and the files it writes (pid file, drift file,
+// statsdir, keygen's and report's outputs, saveconfig) come from the configuration and the
+// command line. The fence that holds is the operating system's: the systemd unit
+// (config/systemd/horae.service) with its user, capabilities, read-only file system and
+// system-call filter. Narrowing to --allow-ffi plus scoped --allow-read/--allow-write needs those
+// /proc reads moved into ffi/ (libc open/read).
+
+/** `deno run` / `deno compile` flags for main.ts built into one file. */
+export const RUN_FLAGS: readonly string[] = ["--allow-all", "--unstable-net"];
+
+/** The Linux targets `deno task compile` builds, and the file each one becomes in dist/. */
+export const COMPILE_TARGETS: readonly { target: string; out: string }[] = [
+  { target: "x86_64-unknown-linux-gnu", out: "dist/horae-x86_64-linux" },
+  { target: "aarch64-unknown-linux-gnu", out: "dist/horae-aarch64-linux" },
+];
+
+/**
+ * The bundle's shebang: runs it with {@link RUN_FLAGS} under any name, so that links named
+ * ntpd, ntpq, ... work from any folder (--ext=js: a link's name has no extension).
+ */
+export function bundleShebang(): string {
+  return `#!/usr/bin/env -S deno run ${RUN_FLAGS.join(" ")} --ext=js`;
+}
