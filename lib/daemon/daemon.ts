@@ -246,6 +246,7 @@ export class Daemon {
     this.#driftPpm = await this.#drift?.read() ?? null;
     this.#refclocks = new RefclockHost(this.#settings.refclocks, {
       clock: this.#clock,
+      systemClock: clock,
       timers: this.#timers,
       log,
     });

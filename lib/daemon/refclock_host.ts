@@ -46,8 +46,13 @@ export interface RefclockCore {
 
 /** What the host needs. */
 export interface RefclockHostDeps {
-  /** The clock samples are taken on. */
+  /** The core's clock (in observe mode the virtual clock). */
   clock: Clock;
+  /**
+   * The system clock drivers measure against (default `clock`); samples are moved onto the
+   * core's clock by the difference of the two when they arrive.
+   */
+  systemClock?: Clock;
   timers: Timers;
   log: Logger;
   /** The driver table (tests pass fakes). */
@@ -125,18 +130,27 @@ export class RefclockHost {
       c.assocId = id;
       const pollSec = 2 ** Math.max(0, s.minpoll ?? 6);
       d.start({
-        now: () => this.#deps.clock.now(),
+        now: () => (this.#deps.systemClock ?? this.#deps.clock).now(),
         every: (sec, fn) => repeat(this.#deps.timers, sec, fn),
         pollSec,
         log: (level, message) =>
           level === "warn" ? this.#deps.log.warn(message) : this.#deps.log.info(message),
-      }, (sample) => {
+      }, (raw) => {
+        const sample = this.#onCoreClock(raw);
         c.samples++;
         c.lastSample = sample.time;
         c.dispersionSec = sample.dispersionSec;
         core.onRefclockSample(id, sample);
       });
     }
+  }
+
+  /** A sample measured against the system clock, as the core's clock sees it. */
+  #onCoreClock(s: RefclockSample): RefclockSample {
+    const sys = this.#deps.systemClock;
+    if (sys === undefined || sys === this.#deps.clock) return s;
+    const gap = this.#deps.clock.now() - sys.now();
+    return { ...s, time: s.time + gap, offsetSec: s.offsetSec - Number(gap) / 2 ** 32 };
   }
 
   /** Each driver's identity and counters, for the control protocol (ntpq `cv`, `peers`). */

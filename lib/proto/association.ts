@@ -175,6 +175,9 @@ export class Association {
   readonly #refclock: RefclockIdentity | null;
   /** A reference clock sample arrived since the last poll. */
   #sampleSincePoll = false;
+  /** A reference clock's last offset and its jitter variance (s²) from successive samples. */
+  #lastRefOffset: number | null = null;
+  #refJitterVar = 0;
   /** `key N` (0: none) and the key list it is looked up in. */
   readonly #keyId: number;
   readonly #keys: KeyStore | null;
@@ -534,11 +537,23 @@ export class Association {
       pollLog2: this.pollLog2,
     };
     const precisionSec = 2 ** rc.precisionLog2 + 2 ** this.#precisionLog2;
+    // The clock's jitter from successive differences (half their mean square, averaged over
+    // about eight samples): its stated precision is often far better than what arrives (NMEA
+    // sentences timed on reception jitter by milliseconds), and the estimator must know.
+    if (this.#lastRefOffset !== null) {
+      const d = s.offsetSec - this.#lastRefOffset;
+      const v = Math.min(d * d / 2, 1);
+      this.#refJitterVar = this.#received <= 2
+        ? v
+        : this.#refJitterVar + (v - this.#refJitterVar) / 8;
+    }
+    this.#lastRefOffset = s.offsetSec;
     const sample: FilterSample = {
       offsetSec: s.offsetSec,
       delaySec: 2 ** this.#precisionLog2,
       dispersionSec: s.dispersionSec + precisionSec,
       at: s.time,
+      noiseSec: Math.sqrt(this.#refJitterVar + s.dispersionSec ** 2),
     };
     return { kind: "sample", sample, actions };
   }

@@ -23,6 +23,11 @@ export interface FilterSample {
   dispersionSec: number;
   /** Local clock time of the sample (T4). */
   at: NtpTime;
+  /**
+   * Measurement noise (one sigma, s) known apart from the delay: a reference clock has no
+   * round trip whose spread would show its jitter, so its association measures that itself.
+   */
+  noiseSec?: number;
 }
 
 /** RFC 5905 peer variables derived from the shift register. */
@@ -418,7 +423,7 @@ export class ClockFilter {
 
   #kalmanAdd(sample: FilterSample): "outlier" | "stale" | null {
     if (this.#time !== null && sample.at <= this.#time) return "stale";
-    const r = this.#measurementVar(sample.delaySec);
+    const r = this.#measurementVar(sample.delaySec) + (sample.noiseSec ?? 0) ** 2;
     const z = sample.offsetSec;
     if (this.#time === null) {
       this.#start(z, r, sample.at);

@@ -30,6 +30,8 @@ export function run(
   clocks: ClockSpec[],
   durationSec: number,
   silentServersFromSec = Infinity,
+  sampleEverySec = 8,
+  noise: (t: number) => number = () => 0,
 ) {
   const sys = new NtpSystem({ precisionLog2: -20, rng: new SeededRng(5) });
   let clockOffset = 0;
@@ -90,12 +92,12 @@ export function run(
   for (let n = 0; n < 100_000 && trueSec < durationSec; n++) {
     if (nextSample < timerAt) {
       advance(nextSample);
-      nextSample += 8;
+      nextSample += sampleEverySec;
       clocks.forEach((c, k) => {
         if (trueSec >= (c.silentFromSec ?? Infinity)) return;
         apply(sys.onRefclockSample(ids[k]!, {
           time: now(),
-          offsetSec: c.offsetSec(trueSec) - clockOffset,
+          offsetSec: c.offsetSec(trueSec) + noise(trueSec) - clockOffset,
           dispersionSec: 1e-4,
           leap: 0,
         }, now()));
@@ -216,4 +218,22 @@ Deno.test("NtpSystem: a silent reference clock loses reach and the system peer",
   const a = r.snap.associations.find((x) => x.id === r.ids[0])!;
   assert.equal(a.reach, 0);
   assert.equal(r.snap.systemPeer, null);
+});
+
+Deno.test("NtpSystem: a jittery reference clock (±30 ms, a sample a second) does not run the frequency away", () => {
+  let seed = 1;
+  const rnd = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const r = run(
+    [],
+    [{ offsetSec: () => -0.03, identity: {}, options: { minpoll: 4, maxpoll: 4 } }],
+    600,
+    Infinity,
+    1,
+    () => (rnd() - 0.5) * 0.06,
+  );
+  assert.equal(r.snap.systemPeer, r.ids[0]);
+  assert.ok(Math.abs(r.snap.freqPpm) < 50, `frequency ${r.snap.freqPpm} ppm`);
+  assert.ok(Math.abs(r.clockOffset() + 0.03) < 0.01, `clock offset ${r.clockOffset()}`);
+  const a = r.snap.associations[0]!;
+  assert.deepEqual(a.rejected, {});
 });
