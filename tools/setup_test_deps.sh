@@ -24,6 +24,9 @@ command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
 # check_ntp_peer (Nagios/Icinga plugins; plain programs, no service).
 [ -x /usr/lib/nagios/plugins/check_ntp_peer ] || need+=(monitoring-plugins-basic)
+# gpsd writes the NTP SHM segments Horae's SHM driver reads (tests/interop/shm_gpsd_test.ts);
+# apt_install's policy-rc.d veto keeps its service from starting.
+command -v gpsd >/dev/null 2>&1 || [ -x /usr/sbin/gpsd ] || need+=(gpsd)
 # Headless Chromium lays out `horae report`'s page (tests/interop/report_test.ts).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

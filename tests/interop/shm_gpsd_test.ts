@@ -1,0 +1,124 @@
+// Interop: gpsd 3.22, a real third-party time source, is fed NMEA (with corrupt and half
+// sentences among the good ones) over TCP and writes the NTP SHM segment; Horae's SHM driver
+// reads it, and Horae selects SHM(0) with the configured fudge (time1, refid) as a stratum 1
+// server, which its mode 6 answers show. Both run in their own IPC namespace (`unshare --ipc`),
+// so the host's SysV segments are never touched, and without CAP_SYS_TIME.
+// COMPAT: gpsd does not write SHM for a pty source (its test-harness guard), so the NMEA comes
+// over gpsd's tcp:// source instead of a socat pty pair.
+
+import assert from "node:assert/strict";
+import { isRoot, NO_SYS_TIME, Proc, ROOT, tempDir, which } from "../support/peers.ts";
+
+const gpsd = which("gpsd");
+const unshare = which("unshare");
+const missing = gpsd === null ? "gpsd" : unshare === null ? "unshare" : !isRoot() ? "root" : null;
+if (missing !== null) console.log(`skipped: ${missing} not available`);
+
+function checksum(body: string): string {
+  let c = 0;
+  for (const ch of body) c ^= ch.charCodeAt(0);
+  return c.toString(16).toUpperCase().padStart(2, "0");
+}
+
+/** Sentences for the current second, sent 20 ms after it starts; every fifth round corrupt. */
+function sentences(round: number): string {
+  const d = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const p2 = (x: number) => String(x).padStart(2, "0");
+  const hms = `${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}.00`;
+  const dmy = `${p2(d.getUTCDate())}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCFullYear() % 100)}`;
+  const rmc = `GPRMC,${hms},A,4807.038,N,01131.000,E,000.0,000.0,${dmy},,,A`;
+  const gga = `GPGGA,${hms},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,`;
+  let out = `$${rmc}*${checksum(rmc)}\r\n$${gga}*${checksum(gga)}\r\n`;
+  if (round % 5 === 4) out = `$GPRMC,${hms},A,48*00\r\n$GPGGA,12\r\n` + out; // bad sum, half line
+  return out;
+}
+
+Deno.test({
+  name: "interop: gpsd writes the SHM segment and Horae selects SHM(0) with its fudge",
+  ignore: missing !== null,
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const dir = await tempDir("shm-gpsd-");
+  const feed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const feedPort = (feed.addr as Deno.NetAddr).port;
+  let feeding = true;
+  const fed = (async () => {
+    const conn = await feed.accept();
+    const enc = new TextEncoder();
+    for (let round = 0; feeding && round < 120; round++) {
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+      try {
+        await conn.write(enc.encode(sentences(round)));
+      } catch {
+        break;
+      }
+    }
+    try {
+      conn.close();
+    } catch { /* closed by gpsd */ }
+  })();
+  const port = 20000 + Math.floor(Math.random() * 20000);
+  await Deno.writeTextFile(
+    `${dir}/ntp.conf`,
+    "server 127.127.28.0 minpoll 4 prefer\nfudge 127.127.28.0 time1 0.022 refid GPS\n",
+  );
+  // gpsd and Horae in one private IPC namespace; the script stops both by pid on SIGTERM.
+  await Deno.writeTextFile(
+    `${dir}/run.sh`,
+    [
+      "set -u",
+      `${gpsd} -N -n -S ${port + 1} tcp://127.0.0.1:${feedPort} & G=$!`,
+      `${Deno.execPath()} run --allow-all --unstable-net ${ROOT}main.ts run -n -c ${dir}/ntp.conf ` +
+      `--port ${port} --listen 127.0.0.1 & H=$!`,
+      'trap \'kill -TERM "$H" "$G" 2>/dev/null; wait "$H" "$G"; exit 0\' TERM INT',
+      'wait "$H"',
+      'kill -TERM "$G" 2>/dev/null; wait "$G"',
+    ].join("\n"),
+  );
+  const proc = new Proc([...NO_SYS_TIME, unshare!, "--ipc", "--", "bash", `${dir}/run.sh`]);
+  try {
+    await proc.waitFor(/synchronized to SHM\(0\), stratum 0/, 40_000);
+    // A few samples more, then ask Horae over mode 6.
+    await new Promise((r) => setTimeout(r, 6000));
+    const q = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-all",
+        "--unstable-net",
+        `${ROOT}main.ts`,
+        "query",
+        "--port",
+        String(port),
+        "-n",
+        "-c",
+        "rv",
+        "-c",
+        "pe",
+        "-c",
+        "cv 1",
+        "127.0.0.1",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(q.stdout) + new TextDecoder().decode(q.stderr);
+    assert.match(text, /sync_uhf_radio/, text);
+    assert.match(text, /stratum=1,/, text);
+    assert.match(text, /refid=GPS,/, text);
+    assert.match(text, /^\*SHM\(0\)\s+\.GPS\.\s+0 l /m, text);
+    assert.match(text, /type=28,/, text);
+    assert.match(text, /fudgetime1=22\.000/, text);
+    assert.match(text, /device="SHM\(0\)"/, text);
+    // The offset after time1: gpsd stamps sentences sent 20 ms after the second on arrival.
+    const offsetMs = Number(text.match(/^\*SHM\(0\)\s.*\s(-?\d+\.\d+)\s+\d+\.\d+\s*$/m)?.[1]);
+    assert.ok(Math.abs(offsetMs) < 50, `offset ${offsetMs} ms\n${text}`);
+  } finally {
+    feeding = false;
+    const st = await proc.stop(5000);
+    feed.close();
+    await fed.catch(() => {});
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    assert.equal(st.code, 0, proc.output.slice(-3000));
+  }
+});
