@@ -20,8 +20,16 @@ import {
   Mode7Req,
 } from "../proto/control/mode7.ts";
 import { parseIp } from "../proto/ip.ts";
-import { parseSocketAddress } from "../net/socket_address.ts";
 import { EXIT_USAGE } from "./check.ts";
+import {
+  type CliSession,
+  findHost,
+  out,
+  portOption,
+  runSession,
+  sessionCommand,
+  warn,
+} from "./_session.ts";
 import { Mode7Client, Mode7Error, type Mode7Response } from "./dc_client.ts";
 import {
   ioStatsText,
@@ -104,25 +112,10 @@ export function denoDcEnv(): DcEnv {
   };
 }
 
-interface Session {
+interface Session extends CliSession<Mode7Client> {
   env: DcEnv;
-  client: Mode7Client | null;
-  hostName: string;
-  port: number;
-  family: 4 | 6 | null;
   numeric: boolean;
   json: boolean;
-  debug: number;
-  timeoutMs: number;
-  done: boolean;
-}
-
-function out(s: Session, text: string): void {
-  s.env.io.stdout(text);
-}
-
-function warn(s: Session, text: string): void {
-  s.env.io.stderr(text.endsWith("\n") ? text : `${text}\n`);
 }
 
 /** Reference clock type names for 127.127.t.u addresses (ntpd's refnumtoa). */
@@ -141,37 +134,14 @@ async function namer(s: Session, addresses: string[]): Promise<(a: string) => st
 }
 
 async function openHost(s: Session, host: string): Promise<boolean> {
-  let address: string;
-  let name = host;
-  let port = s.port;
-  const literal = parseSocketAddress(host, port);
-  if (literal.ok) {
-    address = literal.address.address;
-    port = literal.address.port;
-  } else {
-    const found = host === "localhost"
-      ? [s.family === 6 ? "::1" : "127.0.0.1"]
-      : await s.env.resolve(host, s.family);
-    if (found.length === 0) {
-      warn(s, `***Can't find host ${host}`);
-      return false;
-    }
-    address = found[0]!;
-  }
-  const sa = parseSocketAddress(
-    address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`,
-  );
-  if (!sa.ok) {
-    warn(s, `***Can't find host ${host}`);
-    return false;
-  }
-  if (literal.ok) name = address;
+  const found = await findHost(s, host, { namePort: false, literalAsAddress: true });
+  if (found === null) return false;
   s.client?.close();
-  const client = new Mode7Client(s.env.connect(sa.address));
+  const client = new Mode7Client(s.env.connect(found.server));
   client.timeoutMs = s.timeoutMs;
   if (s.debug > 0) client.debug = (line) => warn(s, line);
   s.client = client;
-  s.hostName = name;
+  s.hostName = found.name;
   return true;
 }
 
@@ -283,6 +253,14 @@ const HELP_LIST = [
   "exit",
 ];
 
+function hooks(s: Session) {
+  return {
+    open: (host: string) => openHost(s, host),
+    applyTimeout: (ms: number) => s.client!.timeoutMs = ms,
+    helpList: HELP_LIST,
+  };
+}
+
 /** Runs one command line; errors are printed, never thrown. */
 async function command(s: Session, line: string): Promise<void> {
   const trimmed = line.trim();
@@ -343,30 +321,8 @@ async function command(s: Session, line: string): Promise<void> {
           const v = decodeKernelItem(b);
           return { text: kernelText(v), value: v };
         });
-      case "host":
-        if (args[0] === undefined) {
-          out(s, s.client === null ? "no current host\n" : `current host is ${s.hostName}\n`);
-          return;
-        }
-        if (await openHost(s, args[args.length - 1]!)) {
-          out(s, `current host set to ${s.hostName}\n`);
-        }
-        return;
-      case "timeout":
-        if (args[0] === undefined) return out(s, `primary timeout ${s.timeoutMs} ms\n`);
-        s.timeoutMs = Math.max(1, Number(args[0]) || s.timeoutMs);
-        if (s.client !== null) s.client.timeoutMs = s.timeoutMs;
-        return;
-      case "help":
-      case "?":
-        out(s, `Commands available:\n${HELP_LIST.join(" ")}\n`);
-        return;
-      case "quit":
-      case "exit":
-        s.done = true;
-        return;
       default:
-        warn(s, `***Command \`${word}' unknown`);
+        if (!await sessionCommand(s, cmd, args, hooks(s))) warn(s, `***Command \`${word}' unknown`);
     }
   } catch (e) {
     if (e instanceof Mode7Error) warn(s, e.message);
@@ -389,11 +345,8 @@ export async function runDc(args: string[], env: DcEnv = denoDcEnv()): Promise<n
     io.stdout(DC_HELP);
     return 0;
   }
-  const port = v.port === undefined ? 123 : Number(v.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    io.stderr(usageError("horae dc", `--port ${v.port} is not a port number`));
-    return EXIT_USAGE;
-  }
+  const port = portOption(io, "horae dc", v.port, 123);
+  if (port === null) return EXIT_USAGE;
   const s: Session = {
     env,
     client: null,
@@ -410,27 +363,13 @@ export async function runDc(args: string[], env: DcEnv = denoDcEnv()): Promise<n
   if (v.listpeers) commands.push("listpeers");
   if (v.peers) commands.push("peers");
   if (v.showpeers) commands.push("dmpeers");
-  const interactive = v.interactive || commands.length === 0;
-  const hosts = parsed.positionals.length > 0 ? parsed.positionals : ["localhost"];
-  let failed = false;
-  for (const host of hosts) {
-    if (!await openHost(s, host)) {
-      failed = true;
-      continue;
-    }
-    for (const c of commands) {
-      if (hosts.length > 1) out(s, `${s.hostName}: `);
-      await command(s, c);
-      if (s.done) break;
-    }
-  }
-  if (interactive && !s.done) {
-    for (let n = 0; n < 1_000_000 && !s.done; n++) {
-      const line = await env.readLine("ntpdc> ");
-      if (line === null) break;
-      await command(s, line);
-    }
-  }
-  s.client?.close();
-  return failed ? 1 : 0;
+  return await runSession(s, {
+    hosts: parsed.positionals.length > 0 ? parsed.positionals : ["localhost"],
+    commands,
+    interactive: v.interactive || commands.length === 0,
+    prompt: "ntpdc> ",
+    hostPrefix: (name) => `${name}: `,
+    open: (host) => openHost(s, host),
+    command: (line) => command(s, line),
+  });
 }

@@ -10,7 +10,6 @@ import type { MacAlgorithm } from "../proto/crypto.ts";
 import { CtlOp } from "../proto/control/mode6.ts";
 import { unquote, type VarItem } from "../proto/control/var_list.ts";
 import { DatagramTransport } from "../net/datagram_transport.ts";
-import { parseSocketAddress } from "../net/socket_address.ts";
 import type { SocketAddress } from "../net/transport.ts";
 import { type CliIo, denoIo, EXIT_USAGE } from "./check.ts";
 import {
@@ -37,6 +36,15 @@ import {
   SYSSTATS_LABELS,
   systemStatusText,
 } from "./query_format.ts";
+import {
+  type CliSession,
+  findHost,
+  out,
+  portOption,
+  runSession,
+  sessionCommand,
+  warn,
+} from "./_session.ts";
 import { helpText, longOptions, optionHelp, parseArgsMessage, usageError } from "./usage.ts";
 
 /** The control port ntpq talks to. */
@@ -143,76 +151,31 @@ export function denoQueryEnv(): QueryEnv {
   };
 }
 
-interface Session {
+interface Session extends CliSession<ControlClient> {
   env: QueryEnv;
-  client: ControlClient | null;
-  hostName: string;
-  port: number;
-  family: 4 | 6 | null;
   numeric: boolean;
   wide: boolean;
   json: boolean;
   raw: boolean;
-  debug: number;
   keyfile: Map<number, { algorithm: MacAlgorithm; key: Uint8Array }> | null;
   keyId: number | null;
   keyType: MacAlgorithm;
   /** The association list of the last `associations`, for &n. */
   assocs: { id: number; status: number }[];
   history: string[];
-  timeoutMs: number;
   version: number;
-  /** Set by quit/exit. */
-  done: boolean;
-}
-
-function out(s: Session, text: string): void {
-  s.env.io.stdout(text);
-}
-
-function warn(s: Session, text: string): void {
-  s.env.io.stderr(text.endsWith("\n") ? text : `${text}\n`);
 }
 
 async function openHost(s: Session, host: string): Promise<boolean> {
-  let address: string;
-  let name = host;
-  let port = s.port;
-  const literal = parseSocketAddress(host, port);
-  if (literal.ok) {
-    address = literal.address.address;
-    port = literal.address.port;
-  } else {
-    const m = /^([^:\[\]]+)(?::(\d+))?$/.exec(host);
-    if (m === null) {
-      warn(s, `***Can't find host ${host}`);
-      return false;
-    }
-    name = m[1]!;
-    if (m[2] !== undefined) port = Number(m[2]);
-    const found = name === "localhost"
-      ? [s.family === 6 ? "::1" : "127.0.0.1"]
-      : await s.env.resolve(name, s.family);
-    if (found.length === 0) {
-      warn(s, `***Can't find host ${name}`);
-      return false;
-    }
-    address = found[0]!;
-  }
-  const sa = parseSocketAddress(
-    address.includes(":") ? `[${address}]:${port}` : `${address}:${port}`,
-  );
-  if (!sa.ok) {
-    warn(s, `***Can't find host ${host}`);
-    return false;
-  }
+  const found = await findHost(s, host, { namePort: true, literalAsAddress: false });
+  if (found === null) return false;
   s.client?.close();
-  const client = new ControlClient(s.env.connect(sa.address));
+  const client = new ControlClient(s.env.connect(found.server));
   client.primaryTimeoutMs = s.timeoutMs;
   client.version = s.version;
   if (s.debug > 0) client.debug = (line) => warn(s, line);
   s.client = client;
-  s.hostName = name;
+  s.hostName = found.name;
   s.assocs = [];
   applyKey(s);
   return true;
@@ -426,6 +389,14 @@ const HELP_LIST = [
   "exit",
 ];
 
+function hooks(s: Session) {
+  return {
+    open: (host: string) => openHost(s, host),
+    applyTimeout: (ms: number) => s.client!.primaryTimeoutMs = ms,
+    helpList: HELP_LIST,
+  };
+}
+
 /** Runs one command line; errors are printed, never thrown. */
 async function command(s: Session, line: string): Promise<void> {
   const trimmed = line.trim();
@@ -523,15 +494,6 @@ async function command(s: Session, line: string): Promise<void> {
         return await labelledReport(s, KERNINFO_LABELS);
       case "iostats":
         return await labelledReport(s, IOSTATS_LABELS);
-      case "host":
-        if (args[0] === undefined) {
-          out(s, s.client === null ? "no current host\n" : `current host is ${s.hostName}\n`);
-          return;
-        }
-        if (await openHost(s, args[args.length - 1]!)) {
-          out(s, `current host set to ${s.hostName}\n`);
-        }
-        return;
       case "keyid":
         if (args[0] === undefined) {
           out(s, s.keyId === null ? "no keyid defined\n" : `keyid is ${s.keyId}\n`);
@@ -556,11 +518,6 @@ async function command(s: Session, line: string): Promise<void> {
         applyKey(s);
         return;
       }
-      case "timeout":
-        if (args[0] === undefined) return out(s, `primary timeout ${s.timeoutMs} ms\n`);
-        s.timeoutMs = Math.max(1, Number(args[0]) || s.timeoutMs);
-        if (s.client !== null) s.client.primaryTimeoutMs = s.timeoutMs;
-        return;
       case "ntpversion":
         if (args[0] === undefined) return out(s, `NTP version being claimed is ${s.version}\n`);
         if (!/^[1-4]$/.test(args[0])) return warn(s, "versions 1 to 4 are supported");
@@ -579,16 +536,8 @@ async function command(s: Session, line: string): Promise<void> {
       case "history":
         s.history.forEach((h, i) => out(s, `${String(i + 1).padStart(4)}  ${h}\n`));
         return;
-      case "help":
-      case "?":
-        out(s, `Commands available:\n${HELP_LIST.join(" ")}\n`);
-        return;
-      case "quit":
-      case "exit":
-        s.done = true;
-        return;
       default:
-        warn(s, `***Command \`${word}' unknown`);
+        if (!await sessionCommand(s, cmd, args, hooks(s))) warn(s, `***Command \`${word}' unknown`);
     }
   } catch (e) {
     if (e instanceof ControlError) warn(s, e.message);
@@ -623,11 +572,8 @@ export async function runQuery(args: string[], env: QueryEnv = denoQueryEnv()): 
     io.stdout(QUERY_HELP);
     return 0;
   }
-  const port = v.port === undefined ? CONTROL_PORT : Number(v.port);
-  if (!Number.isInteger(port) || port < 1 || port > 65535) {
-    io.stderr(usageError("horae query", `--port ${v.port} is not a port number`));
-    return EXIT_USAGE;
-  }
+  const port = portOption(io, "horae query", v.port, CONTROL_PORT);
+  if (port === null) return EXIT_USAGE;
   const s: Session = {
     env,
     client: null,
@@ -659,31 +605,20 @@ export async function runQuery(args: string[], env: QueryEnv = denoQueryEnv()): 
   }
   const commands = [...(v.command ?? [])];
   if (v.peers) commands.push("peers");
-  const interactive = v.interactive || commands.length === 0;
-  const hosts = parsed.positionals.length > 0 ? parsed.positionals : ["localhost"];
-  let failed = false;
-  for (const host of hosts) {
-    if (!await openHost(s, host)) {
-      failed = true;
-      continue;
-    }
-    for (const c of commands) {
-      if (hosts.length > 1) out(s, `server=${s.hostName} `);
-      s.history.push(c);
-      await command(s, c);
-      if (s.done) break;
-    }
-  }
-  if (interactive && !s.done) {
-    for (let n = 0; n < 1_000_000 && !s.done; n++) {
-      const line = await env.readLine("ntpq> ");
-      if (line === null) break;
+  return await runSession(s, {
+    hosts: parsed.positionals.length > 0 ? parsed.positionals : ["localhost"],
+    commands,
+    interactive: v.interactive || commands.length === 0,
+    prompt: "ntpq> ",
+    hostPrefix: (name) => `server=${name} `,
+    open: (host) => openHost(s, host),
+    command: (line) => command(s, line),
+    onCommand: (line) => s.history.push(line),
+    typed(line) {
       const bang = /^!(\d+)$/.exec(line.trim());
       const run = bang !== null ? s.history[Number(bang[1]) - 1] ?? "" : line;
       if (run.trim() !== "" && run.trim() !== "history") s.history.push(run.trim());
-      await command(s, run);
-    }
-  }
-  s.client?.close();
-  return failed ? 1 : 0;
+      return run;
+    },
+  });
 }
