@@ -23,6 +23,7 @@ import {
   type MacAlgorithm,
   type MacContext,
 } from "../proto/crypto.ts";
+import { ChainedCmac, cmacPaddedLength } from "./_chained_cmac.ts";
 import { NodeCrypto } from "./crypto_node.ts";
 
 type DigestName = "MD5" | "SHA1" | "SHA256";
@@ -92,38 +93,22 @@ class OpenSslDigestMac implements MacContext {
   }
 }
 
-/** Shift left by one bit in GF(2^128), XORing 0x87 when the top bit falls out (RFC 4493 §2.3). */
-function double(input: Uint8Array): Uint8Array {
-  const out = new Uint8Array(16);
-  for (let k = 0; k < 15; k++) out[k] = ((input[k]! << 1) | (input[k + 1]! >>> 7)) & 0xff;
-  out[15] = ((input[15]! << 1) & 0xff) ^ (input[0]! & 0x80 ? 0x87 : 0);
-  return out;
-}
-
-/**
- * AES-128-CMAC on one CBC context that lives as long as the key. CMAC is CBC-MAC with a subkey
- * XORed into the last block; instead of a fresh context (and zero IV) per message, the first block
- * is XORed with the context's chaining value (the last ciphertext block it produced), which
- * cancels it: one native call per MAC.
- */
+/** AES-128-CMAC on one AES-128-CBC context that lives as long as the key (_chained_cmac.ts). */
 class OpenSslCmacMac implements MacContext {
   readonly algorithm: MacAlgorithm = "AES128CMAC";
   readonly outputLength = MAC_OUTPUT_LEN.AES128CMAC;
   readonly #cbc: Aes128Cbc;
-  readonly #k1: Uint8Array;
-  readonly #k2: Uint8Array;
-  readonly #chain = new Uint8Array(16);
+  readonly #cmac: ChainedCmac;
   #in = new Uint8Array(512);
   #out = new Uint8Array(512);
 
   constructor(symbols: LibCryptoSymbols, key: Uint8Array) {
     this.#cbc = new Aes128Cbc(symbols, aes128KeyOf(key));
-    // L = AES(K, 0^128): the first block from the zero IV is the encrypted zero block.
+    // L = AES(K, 0^128): the first block from the zero IV is the encrypted zero block, and the
+    // context's chaining value from then on.
     const l = new Uint8Array(16);
     if (!this.#cbc.encrypt(l, new Uint8Array(16), 16)) throw new Error("AES-128 failed");
-    this.#chain.set(l);
-    this.#k1 = double(l);
-    this.#k2 = double(this.#k1);
+    this.#cmac = new ChainedCmac(l, l);
   }
 
   compute(
@@ -134,28 +119,15 @@ class OpenSslCmacMac implements MacContext {
     outOffset: number,
     outLength: number,
   ): void {
-    const len = end - start;
-    const full = len > 0 && len % 16 === 0;
-    const padded = full ? len : len + 16 - (len % 16);
-    if (this.#in.length < padded) {
-      this.#in = new Uint8Array(2 * padded);
-      this.#out = new Uint8Array(2 * padded);
+    const need = cmacPaddedLength(end - start);
+    if (this.#in.length < need) {
+      this.#in = new Uint8Array(2 * need);
+      this.#out = new Uint8Array(2 * need);
     }
-    const s = this.#in;
-    for (let k = 0; k < len; k++) s[k] = data[start + k]!;
-    if (!full) {
-      s[len] = 0x80;
-      for (let k = len + 1; k < padded; k++) s[k] = 0;
-    }
-    const sub = full ? this.#k1 : this.#k2;
-    const last = padded - 16;
-    for (let k = 0; k < 16; k++) s[last + k] = s[last + k]! ^ sub[k]!;
-    const chain = this.#chain;
-    for (let k = 0; k < 16; k++) s[k] = s[k]! ^ chain[k]!;
+    const padded = this.#cmac.prepare(data, start, end, this.#in);
     const c = this.#out;
-    if (!this.#cbc.encrypt(c, s, padded)) c.fill(0, last, padded);
-    for (let k = 0; k < 16; k++) chain[k] = c[last + k]!;
-    for (let k = 0; k < outLength; k++) out[outOffset + k] = chain[k]!;
+    if (!this.#cbc.encrypt(c, this.#in, padded)) c.fill(0, padded - 16, padded);
+    this.#cmac.finish(c, padded, out, outOffset, outLength);
   }
 }
 

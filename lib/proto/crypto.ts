@@ -89,6 +89,17 @@ export function aes128KeyOf(key: Uint8Array): Uint8Array {
 }
 
 /**
+ * Doubling in GF(2^128) as RFC 4493 §2.3 derives the CMAC subkeys: shift left one bit, and XOR 0x87
+ * into the last byte when the bit shifted out was set. Writes `out` from `input` (16 bytes each).
+ * Shared by every AES-128-CMAC implementation (plain TypeScript, node:crypto, libcrypto).
+ */
+export function cmacDouble(input: Uint8Array, out: Uint8Array): void {
+  const carry = input[0]! >>> 7;
+  for (let k = 0; k < 15; k++) out[k] = ((input[k]! << 1) | (input[k + 1]! >>> 7)) & 0xff;
+  out[15] = ((input[15]! << 1) & 0xff) ^ (carry ? 0x87 : 0);
+}
+
+/**
  * Compares `a[aOffset, aOffset+length)` with `b[bOffset, bOffset+length)` in time that depends
  * only on `length`: every byte is looked at, whatever the first difference (no early exit).
  */

@@ -5,6 +5,8 @@
 // Table lookups indexed by secret bytes can leak through cache timing to a local attacker; the
 // daemon uses node:crypto (AES-NI) instead, this one serves the simulator and tests.
 
+import { cmacDouble } from "../crypto.ts";
+
 /** Multiplication by x in GF(2^8) modulo x^8 + x^4 + x^3 + x + 1. */
 function xtime(b: number): number {
   return ((b << 1) ^ (b & 0x80 ? 0x1b : 0)) & 0xff;
@@ -132,15 +134,8 @@ export class Aes128 {
   }
 }
 
-/**
- * Doubling in GF(2^128) as RFC 4493 §2.3 derives the subkeys: shift left one bit, and XOR 0x87
- * into the last byte when the bit shifted out was set. Writes `out` from `input` (16 bytes each).
- */
-export function cmacDouble(input: Uint8Array, out: Uint8Array): void {
-  const carry = input[0]! >>> 7;
-  for (let k = 0; k < 15; k++) out[k] = ((input[k]! << 1) | (input[k + 1]! >>> 7)) & 0xff;
-  out[15] = ((input[15]! << 1) & 0xff) ^ (carry ? 0x87 : 0);
-}
+/** RFC 4493 §2.3's subkey doubling, re-exported for this folder's tests. */
+export { cmacDouble };
 
 /** AES-CMAC (RFC 4493) with one key; computing a tag allocates nothing. */
 export class AesCmac {
