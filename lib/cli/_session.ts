@@ -2,10 +2,11 @@
 // option, opening a host, the host/timeout/help/quit commands and the -c / prompt loop, as
 // ntpq(1) and ntpdc(1) of ntpd 4.2.8 behave alike there.
 
+import { parseArgs, type ParseArgsOptionsConfig } from "node:util";
 import { parseSocketAddress } from "../net/socket_address.ts";
 import type { SocketAddress } from "../net/transport.ts";
-import type { CliIo } from "./check.ts";
-import { usageError } from "./usage.ts";
+import { type CliIo, EXIT_USAGE } from "./check.ts";
+import { longOptions, parseArgsMessage, usageError } from "./usage.ts";
 
 /** A client session's state common to both tools; each tool extends it. */
 export interface CliSession<C extends { close(): void }> {
@@ -32,6 +33,35 @@ export function out(s: { env: { io: CliIo } }, text: string): void {
 /** Prints `text` on standard error, ending it with a newline. */
 export function warn(s: { env: { io: CliIo } }, text: string): void {
   s.env.io.stderr(text.endsWith("\n") ? text : `${text}\n`);
+}
+
+type Parsed<O extends ParseArgsOptionsConfig> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: O; allowPositionals: true; strict: true }>
+>;
+
+/**
+ * Parses `tool`'s command line, or returns the exit status after a usage message (2) or the help
+ * text `--help` asks for (0).
+ */
+export function parseToolArgs<O extends ParseArgsOptionsConfig & { help: unknown }>(
+  io: CliIo,
+  tool: string,
+  args: string[],
+  options: O,
+  help: string,
+): Parsed<O> | number {
+  let parsed: Parsed<O>;
+  try {
+    parsed = parseArgs({ args, options, allowPositionals: true, strict: true });
+  } catch (e) {
+    io.stderr(usageError(tool, parseArgsMessage(e, longOptions(options))));
+    return EXIT_USAGE;
+  }
+  if ((parsed.values as Record<string, unknown>).help) {
+    io.stdout(help);
+    return 0;
+  }
+  return parsed;
 }
 
 /** The --port value (`fallback` when absent), or null after a usage message for `tool`. */

@@ -3,7 +3,6 @@
 // clock, and prints them in ntpdc's formats (or as JSON with --json). Only the read-only
 // requests exist: Horae answers nothing else, and only with `enable mode7`.
 
-import { parseArgs } from "node:util";
 import {
   decodeIoStatsItem,
   decodeKernelItem,
@@ -25,6 +24,7 @@ import {
   type CliSession,
   findHost,
   out,
+  parseToolArgs,
   portOption,
   runSession,
   sessionCommand,
@@ -43,7 +43,7 @@ import {
   sysStatsText,
 } from "./dc_format.ts";
 import { denoQueryEnv, type QueryEnv } from "./query.ts";
-import { helpText, longOptions, optionHelp, parseArgsMessage, usageError } from "./usage.ts";
+import { helpText, optionHelp } from "./usage.ts";
 
 const DC_OPTIONS = {
   command: { type: "string", short: "c", multiple: true },
@@ -333,18 +333,9 @@ async function command(s: Session, line: string): Promise<void> {
 /** Runs `horae dc`; returns the exit status (0, 1 when a host cannot be reached, 2 usage). */
 export async function runDc(args: string[], env: DcEnv = denoDcEnv()): Promise<number> {
   const io = env.io;
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: DC_OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    io.stderr(usageError("horae dc", parseArgsMessage(e, longOptions(DC_OPTIONS))));
-    return EXIT_USAGE;
-  }
+  const parsed = parseToolArgs(io, "horae dc", args, DC_OPTIONS, DC_HELP);
+  if (typeof parsed === "number") return parsed;
   const v = parsed.values;
-  if (v.help) {
-    io.stdout(DC_HELP);
-    return 0;
-  }
   const port = portOption(io, "horae dc", v.port, 123);
   if (port === null) return EXIT_USAGE;
   const s: Session = {

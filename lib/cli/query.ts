@@ -4,7 +4,6 @@
 // prompt with history. Changes (writevar, :config) are signed with a key from -k/-a or the
 // keyid/passwd commands.
 
-import { parseArgs } from "node:util";
 import { decodeKey, keyTypeFromText, loadKeysFile } from "../config/keys_file.ts";
 import type { MacAlgorithm } from "../proto/crypto.ts";
 import { CtlOp } from "../proto/control/mode6.ts";
@@ -40,12 +39,13 @@ import {
   type CliSession,
   findHost,
   out,
+  parseToolArgs,
   portOption,
   runSession,
   sessionCommand,
   warn,
 } from "./_session.ts";
-import { helpText, longOptions, optionHelp, parseArgsMessage, usageError } from "./usage.ts";
+import { helpText, optionHelp, usageError } from "./usage.ts";
 
 /** The control port ntpq talks to. */
 export const CONTROL_PORT = 123;
@@ -560,18 +560,9 @@ async function loadKeys(s: Session, path: string): Promise<boolean> {
 /** Runs `horae query`; returns the exit status (0, 1 when a host cannot be reached, 2 usage). */
 export async function runQuery(args: string[], env: QueryEnv = denoQueryEnv()): Promise<number> {
   const io = env.io;
-  let parsed;
-  try {
-    parsed = parseArgs({ args, options: QUERY_OPTIONS, allowPositionals: true, strict: true });
-  } catch (e) {
-    io.stderr(usageError("horae query", parseArgsMessage(e, longOptions(QUERY_OPTIONS))));
-    return EXIT_USAGE;
-  }
+  const parsed = parseToolArgs(io, "horae query", args, QUERY_OPTIONS, QUERY_HELP);
+  if (typeof parsed === "number") return parsed;
   const v = parsed.values;
-  if (v.help) {
-    io.stdout(QUERY_HELP);
-    return 0;
-  }
   const port = portOption(io, "horae query", v.port, CONTROL_PORT);
   if (port === null) return EXIT_USAGE;
   const s: Session = {
