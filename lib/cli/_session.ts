@@ -130,6 +130,30 @@ export async function findHost<C extends { close(): void }>(
   return { server: sa.address, name };
 }
 
+/** The commands `sessionCommand` runs, which need no open host. */
+const SESSION_COMMANDS: readonly string[] = ["host", "timeout", "help", "?", "quit", "exit"];
+
+/**
+ * Splits a command line into its word (as typed), the command (lower case) and the arguments;
+ * null for a blank or `#` line, and after ntpq's message for a command that needs a host when
+ * none is open (`local`: the tool's own commands that do not, besides the shared ones).
+ */
+export function commandWords<C extends { close(): void }>(
+  s: CliSession<C>,
+  line: string,
+  local: readonly string[],
+): { trimmed: string; word: string; cmd: string; args: string[] } | null {
+  const trimmed = line.trim();
+  if (trimmed === "" || trimmed.startsWith("#")) return null;
+  const [word, ...args] = trimmed.split(/\s+/);
+  const cmd = word!.toLowerCase();
+  if (!SESSION_COMMANDS.includes(cmd) && !local.includes(cmd) && s.client === null) {
+    warn(s, "***No host open, use `host' command");
+    return null;
+  }
+  return { trimmed, word: word!, cmd, args };
+}
+
 /** What the shared commands need from the tool. */
 export interface SessionHooks {
   /** Opens `host` as the current host; false after a message. */

@@ -22,6 +22,7 @@ import { parseIp } from "../proto/ip.ts";
 import { EXIT_USAGE } from "./check.ts";
 import {
   type CliSession,
+  commandWords,
   findHost,
   out,
   parseToolArgs,
@@ -263,15 +264,9 @@ function hooks(s: Session) {
 
 /** Runs one command line; errors are printed, never thrown. */
 async function command(s: Session, line: string): Promise<void> {
-  const trimmed = line.trim();
-  if (trimmed === "" || trimmed.startsWith("#")) return;
-  const [word, ...args] = trimmed.split(/\s+/);
-  const cmd = word!.toLowerCase();
-  const local = ["host", "timeout", "help", "?", "quit", "exit"];
-  if (!local.includes(cmd) && s.client === null) {
-    warn(s, "***No host open, use `host' command");
-    return;
-  }
+  const words = commandWords(s, line, []);
+  if (words === null) return;
+  const { word, cmd, args } = words;
   const now = () => s.env.nowNtpSec() - 2_208_988_800;
   try {
     switch (cmd) {

@@ -37,6 +37,7 @@ import {
 } from "./query_format.ts";
 import {
   type CliSession,
+  commandWords,
   findHost,
   out,
   parseToolArgs,
@@ -399,30 +400,18 @@ function hooks(s: Session) {
 
 /** Runs one command line; errors are printed, never thrown. */
 async function command(s: Session, line: string): Promise<void> {
-  const trimmed = line.trim();
-  if (trimmed === "" || trimmed.startsWith("#")) return;
-  const [word, ...args] = trimmed.split(/\s+/);
-  const cmd = word!.toLowerCase();
-  const needsHost = ![
-    "host",
+  const words = commandWords(s, line, [
     "keyid",
     "keytype",
     "passwd",
-    "timeout",
     "version",
     "raw",
     "cooked",
-    "help",
-    "?",
-    "quit",
-    "exit",
     "history",
     "ntpversion",
-  ].includes(cmd);
-  if (needsHost && s.client === null) {
-    warn(s, "***No host open, use `host' command");
-    return;
-  }
+  ]);
+  if (words === null) return;
+  const { trimmed, word, cmd, args } = words;
   try {
     switch (cmd) {
       case "peers":
