@@ -7,12 +7,15 @@
 // over gpsd's tcp:// source instead of a socat pty pair.
 
 import assert from "node:assert/strict";
-import { isRoot, NO_SYS_TIME, Proc, ROOT, tempDir, which } from "../support/peers.ts";
+import { needPeers, NO_SYS_TIME, Proc, ROOT, tempDir } from "../support/peers.ts";
 
-const gpsd = which("gpsd");
-const unshare = which("unshare");
-const missing = gpsd === null ? "gpsd" : unshare === null ? "unshare" : !isRoot() ? "root" : null;
-if (missing !== null) console.log(`skipped: ${missing} not available`);
+// Decided at load: a missing peer makes the test ignored (and recorded), never passed.
+const peers = await needPeers("gpsd SHM interop", {
+  programs: ["gpsd", "unshare"],
+  root: "a private IPC namespace",
+});
+const gpsd = peers.ignore ? "" : peers.path("gpsd");
+const unshare = peers.ignore ? "" : peers.path("unshare");
 
 function checksum(body: string): string {
   let c = 0;
@@ -35,7 +38,7 @@ function sentences(round: number): string {
 
 Deno.test({
   name: "interop: gpsd writes the SHM segment and Horae selects SHM(0) with its fudge",
-  ignore: missing !== null,
+  ignore: peers.ignore,
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
@@ -76,7 +79,7 @@ Deno.test({
       'kill -TERM "$G" 2>/dev/null; wait "$G"',
     ].join("\n"),
   );
-  const proc = new Proc([...NO_SYS_TIME, unshare!, "--ipc", "--", "bash", `${dir}/run.sh`]);
+  const proc = new Proc([...NO_SYS_TIME, unshare, "--ipc", "--", "bash", `${dir}/run.sh`]);
   try {
     await proc.waitFor(/synchronized to SHM\(0\), stratum 0/, 40_000);
     // A few samples more, then ask Horae over mode 6.

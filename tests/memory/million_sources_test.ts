@@ -39,8 +39,16 @@ Deno.test("Daemon fed 1,000,000 distinct source addresses keeps its memory bound
     last.heapMb - early.heapMb < 1,
     `heap ${early.heapMb.toFixed(2)} MB -> ${last.heapMb.toFixed(2)} MB`,
   );
+  // RSS moves by tens of MB between two single readings as malloc and V8 take and return pages
+  // (seen: 238 -> 225 -> 241 -> 212 MB at 220k..820k); compare the peaks of the first and last
+  // parts instead: a growth per client (even 20 bytes each) would still show here.
+  const peak = (from: number, to: number) =>
+    Math.max(...r.checkpoints.filter((c) => c.sent >= from && c.sent <= to).map((c) => c.rssMb));
+  const earlyPeak = peak(200_000, 450_000);
+  const latePeak = peak(600_000, 1_000_000);
   assert.ok(
-    last.rssMb - early.rssMb < 16,
-    `RSS ${early.rssMb.toFixed(1)} -> ${last.rssMb.toFixed(1)} MB`,
+    latePeak - earlyPeak < 16,
+    `RSS peak ${earlyPeak.toFixed(1)} MB (200k-450k clients) -> ${latePeak.toFixed(1)} MB ` +
+      `(600k-1M); readings ${r.checkpoints.map((c) => c.rssMb.toFixed(0)).join(" ")}`,
   );
 });
