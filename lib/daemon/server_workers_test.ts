@@ -309,10 +309,11 @@ async function queryFromPorts(port: number, n: number, q: Uint8Array): Promise<U
       let timer: ReturnType<typeof setTimeout> | undefined;
       const got = await Promise.race([
         s.receive().then(([d]) => d),
-        new Promise<null>((r) => timer = setTimeout(() => r(null), 2000)),
+        // Generous: a loaded 2-core CI machine can hold a thread off the CPU for seconds.
+        new Promise<null>((r) => timer = setTimeout(() => r(null), 10_000)),
       ]);
       clearTimeout(timer);
-      assert.ok(got !== null, "no reply within 2 s");
+      assert.ok(got !== null, "no reply within 10 s");
       return got;
     }));
   } finally {
