@@ -372,6 +372,14 @@ async function measure(c: MeasureConfig, opts: BenchOptions, live: Live): Promis
     }
     const exits = await Promise.all(workers.map((w) => w.stop()));
     for (const w of workers) live.servers.delete(w);
+    exits.forEach((e, i) => {
+      // A server gone before the load ended (its CPU time unreadable): say how, with its output.
+      if (!Number.isNaN(cpu1[i]!)) return;
+      console.error(
+        `bench: ${c.label} (${c.group} run ${c.run}) ended during the load: code ${e.code}, ` +
+          `signal ${e.signal}; its last output:\n${e.stderr.slice(-3000)}${e.stdout.slice(-1000)}`,
+      );
+    });
     let lag: LagSummary | null = null;
     let kernelTimestamps: boolean | null = null;
     if (c.specs[0]!.label !== "chronyd") {
