@@ -7,6 +7,8 @@ import { option, section } from "./option_spec.ts";
 
 const KEY_RANGE = { min: MIN_KEY_ID, max: MAX_KEY_ID, outside: "ignore" } as const;
 const NO_AUTOKEY = "Autokey is not implemented; these settings are not used";
+const NO_MODE7_WRITES =
+  "mode 7 answers read-only requests only (enable mode7); no request needs the requestkey";
 
 /** The authentication settings (model `auth`). */
 export const AUTH_OPTIONS = [
@@ -48,7 +50,7 @@ export const AUTH_OPTIONS = [
     range: KEY_RANGE,
     default: null,
     doc: "Key that authorises mode 7 (ntpdc) requests.",
-    applied: "mode 7 is not implemented; ntpdc requests are not answered",
+    applied: NO_MODE7_WRITES,
   }),
   option({
     field: "controlKey",
@@ -124,7 +126,7 @@ export const AUTH_SECTION = section({
       syntax: "id",
       doc: "Key for mode 7 requests.",
       form: "value",
-      applied: "mode 7 is not implemented; ntpdc requests are not answered",
+      applied: NO_MODE7_WRITES,
     },
     {
       keyword: "controlkey",
