@@ -24,7 +24,7 @@ export interface AuthSettings {
   trustedKeys: number[];
   /** `controlkey`: the key that authorises mode 6 changes, or null. */
   controlKey: number | null;
-  /** `requestkey` (mode 7, which is not served): only checked. */
+  /** `requestkey`: only checked against the keys file (mode 7 answers read-only requests only). */
   requestKey: number | null;
   /** `enable auth` (default): unauthenticated packets never mobilise an association. */
   required: boolean;
