@@ -4,7 +4,7 @@
 // the SimClock's model of the Linux kernel, kernel PLL included.
 
 import { MinHeap } from "../proto/min_heap.ts";
-import { addSec, fromUnix, type NtpTime } from "../proto/ntp_time.ts";
+import { addSec, diffSec, fromUnix, type NtpTime } from "../proto/ntp_time.ts";
 import { type Rng, SeededRng } from "../proto/rng.ts";
 import { type Action, type PeerAddress } from "../proto/events.ts";
 import { NtpSystem } from "../proto/system.ts";
@@ -18,6 +18,9 @@ import type { Scenario } from "./scenarios.ts";
 
 /** True time at the start of every run: 2023-11-14T22:13:20Z. */
 export const SIM_START: NtpTime = fromUnix(1_700_000_000);
+
+/** True seconds a timer fires after the computed instant, so the clock has surely reached it. */
+const TIMER_MARGIN_SEC = 1e-9;
 
 /** How often the simulated stratum-1 servers update their reference time (s). */
 export const REFCLOCK_POLL_SEC = 16;
@@ -75,6 +78,12 @@ export interface RunResult {
   falsetickers: number[];
   /** Replies the associations refused, by reason, summed over associations. */
   rejected: Record<string, number>;
+  /**
+   * Largest lateness of a timer (s, read on the simulated local clock): how far past the
+   * requested reading the clock was when the core's timer fired. Near 0 when timers follow the
+   * clock's rate (slews included).
+   */
+  maxTimerLateSec: number;
 }
 
 interface Flight {
@@ -149,7 +158,21 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
 
   const flights = new MinHeap<Flight>((a, b) => a.t < b.t || (a.t === b.t && a.seq < b.seq));
   let seq = 0;
+  // The core's timer is a reading of the local clock. The true time at which the clock reaches
+  // it depends on the clock's rate, which a slew changes by up to 5 %: it is recomputed from the
+  // current rate after every event, and the loop stops at every whole second (where the rate
+  // may change), so the timer fires when the clock shows its deadline.
+  let timerAt: NtpTime | null = null;
   let timerTrue = Infinity;
+  let maxTimerLateSec = 0;
+  const retime = (): void => {
+    if (timerAt === null) {
+      timerTrue = Infinity;
+      return;
+    }
+    const left = Math.max(0, diffSec(timerAt, clock.now()));
+    timerTrue = clock.trueSec + left / (1 + clock.trueFreqError) + TIMER_MARGIN_SEC;
+  };
   let packets = 0;
   const events: LoggedEvent[] = [];
   const series: SeriesPoint[] = [];
@@ -177,7 +200,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
           break;
         }
         case "setTimer":
-          timerTrue = Math.max(clock.trueSec, clock.trueSecAt(a.at)) + 1e-7;
+          timerAt = a.at;
           break;
         case "stepClock":
           clock.step(a.offsetSec);
@@ -198,6 +221,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
   };
 
   apply(system.start(clock.now()));
+  retime();
   let nextSecond = 0;
   const reply = new Uint8Array(1024);
   while (!stop) {
@@ -248,9 +272,12 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
         apply(system.onPacket({ data: fl!.data, peer: srv.addr, rxTime: now }, now));
       }
     } else {
-      timerTrue = Infinity;
-      apply(system.onTimer(clock.now()));
+      const now = clock.now();
+      if (timerAt !== null) maxTimerLateSec = Math.max(maxTimerLateSec, diffSec(now, timerAt));
+      timerAt = null;
+      apply(system.onTimer(now));
     }
+    retime();
   }
   const snap = system.snapshot(clock.now());
   const rejected: Record<string, number> = {};
@@ -269,5 +296,6 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
     clockUpdates: snap.counters.clockUpdates,
     falsetickers: snap.falsetickers,
     rejected,
+    maxTimerLateSec,
   };
 }

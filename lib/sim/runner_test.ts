@@ -28,3 +28,24 @@ Deno.test("runScenario() with a lying majority never moves the clock towards the
   assert.equal(r.clockUpdates, 0);
   assert.equal(r.falsetickers.length, 5);
 });
+
+Deno.test("runScenario() fires a timer when the slewed clock shows its deadline: a slew ends at the right true time", () => {
+  // A 50 ms forward slew at 5 % lasts about a second. A timer placed by true time ignoring the
+  // slew's rate ended it 5 % late, over-slewing by 2.5 ms; read on the clock it ends on time.
+  const quiet = {
+    ...findScenario("lan")!,
+    name: "slew-end",
+    initialOffsetSec: -0.05,
+    initialFreq: 0,
+    wander: 0,
+    jitterSec: 1e-6,
+    driftFile: true,
+  };
+  const r = runScenario(quiet, { seed: 3, durationSec: 400, series: true });
+  assert.ok(r.maxTimerLateSec < 1e-6, `timer late by ${r.maxTimerLateSec} s`);
+  const start = r.series.findIndex((p) => Math.abs(p.offsetSec + 0.05) > 1e-3);
+  assert.ok(start > 0, "the slew started");
+  // Two seconds later the slew is over: what is left is the measurement error only.
+  const after = r.series[start + 2]!.offsetSec;
+  assert.ok(Math.abs(after) < 50e-6, `offset after the slew ${after} s`);
+});
