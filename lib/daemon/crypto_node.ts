@@ -16,6 +16,7 @@ import {
   type MacAlgorithm,
   type MacContext,
 } from "../proto/crypto.ts";
+import { AES_SIV_CMAC_256_KEY_LEN, AesSiv, incrementCounter128 } from "../proto/nts/aes_siv.ts";
 import { ChainedCmac, cmacPaddedLength } from "./_chained_cmac.ts";
 
 /** node:crypto's names of the digests. */
@@ -88,6 +89,36 @@ class NodeCmacMac implements MacContext {
 }
 
 /**
+ * AES-128-CTR on one long-lived ECB cipher: the counter blocks for a whole message are encrypted
+ * in one call and XORed in, so no cipher is set up per message (NTS fields are a few hundred bytes).
+ */
+function nodeCtr(key: Uint8Array) {
+  const ecb = createCipheriv("aes-128-ecb", key, null);
+  ecb.setAutoPadding(false);
+  let blocks = Buffer.alloc(512);
+  return (
+    iv: Uint8Array,
+    input: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+    outOffset: number,
+  ): void => {
+    const n = end - start;
+    const padded = (n + 15) & ~15;
+    if (padded === 0) return;
+    if (blocks.length < padded) blocks = Buffer.alloc(2 * padded);
+    blocks.set(iv.subarray(0, 16), 0);
+    for (let at = 16; at < padded; at += 16) {
+      blocks.copyWithin(at, at - 16, at);
+      incrementCounter128(blocks, at);
+    }
+    const stream = ecb.update(blocks.subarray(0, padded));
+    for (let k = 0; k < n; k++) out[outOffset + k] = input[start + k]! ^ stream[k]!;
+  };
+}
+
+/**
  * {@link Crypto} on node:crypto, for the daemon.
  *
  * @example
@@ -103,7 +134,11 @@ export class NodeCrypto implements Crypto {
     return algorithm === "AES128CMAC" ? new NodeCmacMac(key) : new NodeDigestMac(algorithm, key);
   }
 
-  aeadContext(_algorithm: AeadAlgorithm, _key: Uint8Array): AeadContext | null {
-    return null;
+  /** AEAD_AES_SIV_CMAC_256 on node:crypto's AES (CMAC on CBC, CTR on ECB). */
+  aeadContext(_algorithm: AeadAlgorithm, key: Uint8Array): AeadContext | null {
+    if (key.length !== AES_SIV_CMAC_256_KEY_LEN) {
+      throw new RangeError(`AEAD_AES_SIV_CMAC_256 takes a 32-byte key, not ${key.length}`);
+    }
+    return new AesSiv(new NodeCmacMac(key.subarray(0, 16)), nodeCtr(key.slice(16, 32)));
   }
 }

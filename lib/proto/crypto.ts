@@ -48,8 +48,9 @@ export interface MacContext {
 }
 
 /**
- * Authenticated encryption for NTS (RFC 8915: AEAD_AES_SIV_CMAC_256). Not implemented yet: the
- * NTS issue adds it; it is declared here so the interface has one place to grow.
+ * Authenticated encryption for NTS (RFC 8915 §5.1: AEAD_AES_SIV_CMAC_256, RFC 5297), built on AES
+ * by lib/proto/nts/aes_siv.ts. AES-128-GCM-SIV (RFC 8452) is not offered: neither node:crypto nor
+ * the OpenSSL 3.0 here has it.
  */
 export type AeadAlgorithm = "AEAD_AES_SIV_CMAC_256";
 
@@ -73,7 +74,10 @@ export interface Crypto {
    * warns about a short one).
    */
   macContext(algorithm: MacAlgorithm, key: Uint8Array): MacContext;
-  /** Prepares an AEAD key, or null when this implementation has no AEAD yet (NTS is later). */
+  /**
+   * Prepares an AEAD key (32 bytes for AEAD_AES_SIV_CMAC_256; any other length throws a
+   * RangeError), or null when this implementation has no AEAD.
+   */
   aeadContext(algorithm: AeadAlgorithm, key: Uint8Array): AeadContext | null;
 }
 

@@ -10,7 +10,8 @@ import {
   type MacAlgorithm,
   type MacContext,
 } from "../crypto.ts";
-import { AesCmac } from "./_aes128.ts";
+import { AES_SIV_CMAC_256_KEY_LEN, AesSiv, incrementCounter128 } from "../nts/aes_siv.ts";
+import { Aes128, AesCmac } from "./_aes128.ts";
 import type { BlockHash } from "./_block_hash.ts";
 import { Md5 } from "./_md5.ts";
 import { Sha1 } from "./_sha1.ts";
@@ -68,8 +69,32 @@ class CmacMac implements MacContext {
   }
 }
 
+/** AES-128-CTR on the table-driven AES: one block of keystream at a time. */
+function pureCtr(key: Uint8Array) {
+  const aes = new Aes128(key);
+  const counter = new Uint8Array(16);
+  const stream = new Uint8Array(16);
+  return (
+    iv: Uint8Array,
+    input: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+    outOffset: number,
+  ): void => {
+    counter.set(iv.subarray(0, 16));
+    for (let at = start; at < end; at += 16) {
+      aes.encryptBlock(counter, 0, stream, 0);
+      incrementCounter128(counter, 0);
+      const n = Math.min(16, end - at);
+      for (let k = 0; k < n; k++) out[outOffset + at - start + k] = input[at + k]! ^ stream[k]!;
+    }
+  };
+}
+
 /**
- * {@link Crypto} in plain TypeScript: MD5, SHA-1, SHA-256 and AES-128-CMAC, no AEAD yet.
+ * {@link Crypto} in plain TypeScript: MD5, SHA-1, SHA-256 and AES-128-CMAC, and the NTS AEAD
+ * AES-SIV-CMAC-256.
  *
  * @example
  * ```ts
@@ -94,7 +119,10 @@ export class PureCrypto implements Crypto {
     }
   }
 
-  aeadContext(_algorithm: AeadAlgorithm, _key: Uint8Array): AeadContext | null {
-    return null;
+  aeadContext(_algorithm: AeadAlgorithm, key: Uint8Array): AeadContext | null {
+    if (key.length !== AES_SIV_CMAC_256_KEY_LEN) {
+      throw new RangeError(`AEAD_AES_SIV_CMAC_256 takes a 32-byte key, not ${key.length}`);
+    }
+    return new AesSiv(new CmacMac(key.subarray(0, 16)), pureCtr(key.slice(16, 32)));
   }
 }

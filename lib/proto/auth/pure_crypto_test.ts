@@ -136,7 +136,3 @@ Deno.test("PureCrypto.macContext(): the key is copied, and CMAC keys are cut or 
   new AesCmac(padded).compute(msg, 0, msg.length, b, 0, 16);
   assert.deepEqual(a, b);
 });
-
-Deno.test("PureCrypto has no AEAD yet", () => {
-  assert.equal(new PureCrypto().aeadContext("AEAD_AES_SIV_CMAC_256", new Uint8Array(32)), null);
-});

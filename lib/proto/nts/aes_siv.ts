@@ -1,0 +1,154 @@
+// AES-SIV (RFC 5297) on two injected primitives, AES-128-CMAC under K1 and AES-128-CTR under K2,
+// so the same construction runs on node:crypto in the daemon and on the plain TypeScript AES in
+// the simulator and tests. AEAD_AES_SIV_CMAC_256 (RFC 5297 §6.1, the AEAD NTS requires: RFC 8915
+// §5.1) takes a 32-byte key split into K1 ‖ K2 and passes the associated data and the nonce as the
+// two S2V header components, in that order, before the plaintext.
+
+import { type AeadAlgorithm, type AeadContext, cmacDouble, constantTimeEqual } from "../crypto.ts";
+import type { MacContext } from "../crypto.ts";
+
+/** Length of the synthetic IV (the tag), which SIV puts in front of the ciphertext. */
+export const SIV_TAG_LEN = 16;
+/** Key length of AEAD_AES_SIV_CMAC_256: K1 (CMAC) ‖ K2 (CTR), 16 bytes each. */
+export const AES_SIV_CMAC_256_KEY_LEN = 32;
+
+/**
+ * AES-128 in counter mode with a 128-bit big-endian counter starting at `iv`: writes
+ * `input[start, end)` XOR keystream to `out` at `outOffset` (may be the same bytes).
+ */
+export type AesCtr = (
+  iv: Uint8Array,
+  input: Uint8Array,
+  start: number,
+  end: number,
+  out: Uint8Array,
+  outOffset: number,
+) => void;
+
+/** XORs `b[bAt, bAt+16)` into `a[aAt, aAt+16)`. */
+function xor16(a: Uint8Array, aAt: number, b: Uint8Array, bAt: number): void {
+  for (let k = 0; k < 16; k++) a[aAt + k] = a[aAt + k]! ^ b[bAt + k]!;
+}
+
+/**
+ * AES-SIV with 128-bit AES (AEAD_AES_SIV_CMAC_256 when used through {@link seal}/{@link open}).
+ * Keys are prepared once by the caller; this class only holds scratch buffers, so one instance
+ * must not be used by two callers at once (the core is single-threaded).
+ *
+ * @example
+ * ```ts
+ * const aead = new PureCrypto().aeadContext("AEAD_AES_SIV_CMAC_256", key32)!;
+ * const sealed = aead.seal(nonce, plaintext, associatedData); // tag ‖ ciphertext
+ * ```
+ */
+export class AesSiv implements AeadContext {
+  readonly algorithm: AeadAlgorithm = "AEAD_AES_SIV_CMAC_256";
+  readonly #cmac: MacContext;
+  readonly #ctr: AesCtr;
+  /** CMAC(K1, 0^128), the S2V starting value, computed once. */
+  readonly #d0 = new Uint8Array(16);
+  readonly #d = new Uint8Array(16);
+  readonly #t = new Uint8Array(16);
+  readonly #v = new Uint8Array(16);
+  readonly #q = new Uint8Array(16);
+  #scratch = new Uint8Array(512);
+
+  /** `cmac` is AES-128-CMAC under K1, `ctr` AES-128-CTR under K2. */
+  constructor(cmac: MacContext, ctr: AesCtr) {
+    this.#cmac = cmac;
+    this.#ctr = ctr;
+    cmac.compute(new Uint8Array(16), 0, 16, this.#d0, 0, 16);
+  }
+
+  /** S2V (RFC 5297 §2.4) of the header components and the plaintext `p[start, end)`, to #v. */
+  #s2v(headers: readonly Uint8Array[], p: Uint8Array, start: number, end: number): void {
+    const d = this.#d, t = this.#t;
+    d.set(this.#d0);
+    for (const h of headers) {
+      cmacDouble(d, t);
+      this.#cmac.compute(h, 0, h.length, d, 0, 16);
+      xor16(d, 0, t, 0);
+    }
+    const n = end - start;
+    if (n >= 16) {
+      if (this.#scratch.length < n) this.#scratch = new Uint8Array(2 * n);
+      const s = this.#scratch;
+      for (let k = 0; k < n; k++) s[k] = p[start + k]!;
+      xor16(s, n - 16, d, 0);
+      this.#cmac.compute(s, 0, n, this.#v, 0, 16);
+    } else {
+      cmacDouble(d, t);
+      for (let k = 0; k < n; k++) t[k] = t[k]! ^ p[start + k]!;
+      t[n] = t[n]! ^ 0x80;
+      this.#cmac.compute(t, 0, 16, this.#v, 0, 16);
+    }
+  }
+
+  /** The counter block from the IV: bits 63 and 31 cleared (RFC 5297 §2.6). */
+  #counter(v: Uint8Array, at: number): Uint8Array {
+    const q = this.#q;
+    for (let k = 0; k < 16; k++) q[k] = v[at + k]!;
+    q[8] = q[8]! & 0x7f;
+    q[12] = q[12]! & 0x7f;
+    return q;
+  }
+
+  /** SIV-encrypts with any list of header components: returns V ‖ C (RFC 5297 §2.6). */
+  sealWithHeaders(headers: readonly Uint8Array[], plaintext: Uint8Array): Uint8Array {
+    const out = new Uint8Array(SIV_TAG_LEN + plaintext.length);
+    this.sealInto(headers, plaintext, 0, plaintext.length, out, 0);
+    return out;
+  }
+
+  /**
+   * SIV-encrypts `p[start, end)` and writes V ‖ C (16 + end − start bytes) to `out` at
+   * `outOffset`; `out` must not overlap the plaintext.
+   */
+  sealInto(
+    headers: readonly Uint8Array[],
+    p: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+    outOffset: number,
+  ): void {
+    this.#s2v(headers, p, start, end);
+    out.set(this.#v, outOffset);
+    this.#ctr(this.#counter(this.#v, 0), p, start, end, out, outOffset + SIV_TAG_LEN);
+  }
+
+  /** SIV-decrypts V ‖ C with any list of header components; null when V does not verify. */
+  openWithHeaders(headers: readonly Uint8Array[], sealed: Uint8Array): Uint8Array | null {
+    if (sealed.length < SIV_TAG_LEN) return null;
+    const p = new Uint8Array(sealed.length - SIV_TAG_LEN);
+    this.#ctr(this.#counter(sealed, 0), sealed, SIV_TAG_LEN, sealed.length, p, 0);
+    this.#s2v(headers, p, 0, p.length);
+    if (!constantTimeEqual(this.#v, 0, sealed, 0, SIV_TAG_LEN)) {
+      p.fill(0);
+      return null;
+    }
+    return p;
+  }
+
+  /** AEAD encryption (RFC 5116): S2V over (associated data, nonce, plaintext); tag ‖ ciphertext. */
+  seal(nonce: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array): Uint8Array {
+    return this.sealWithHeaders([associatedData, nonce], plaintext);
+  }
+
+  /** AEAD decryption: the plaintext, or null when the tag does not verify. */
+  open(nonce: Uint8Array, ciphertext: Uint8Array, associatedData: Uint8Array): Uint8Array | null {
+    return this.openWithHeaders([associatedData, nonce], ciphertext);
+  }
+}
+
+/**
+ * Increments a 16-byte big-endian counter in place (mod 2^128), for CTR implementations that
+ * build their own counter blocks.
+ */
+export function incrementCounter128(block: Uint8Array, at: number): void {
+  for (let k = at + 15; k >= at; k--) {
+    const v = (block[k]! + 1) & 0xff;
+    block[k] = v;
+    if (v !== 0) return;
+  }
+}
