@@ -3,6 +3,9 @@
 // and the on-wire offset/delay computation feeding the per-association clock filter. With a
 // symmetric key (`key N`), requests are signed and only replies authenticated with that key are
 // looked at: nothing else, a kiss-o'-death included, changes the association's state.
+// Symmetric associations (`peer`: active, mode 1; a mobilised passive one, mode 2) carry the
+// system's own state in every packet and keep RFC 5905 §8's origin/receive timestamps: the
+// peer's last transmit time and when it arrived, echoed in the next packet.
 
 import type { SystemState } from "./server.ts";
 import { addSec, diffSec, fromTimestamp, type NtpTime, toTimestamp } from "./ntp_time.ts";
@@ -17,13 +20,18 @@ import {
   decodePacket,
   encodePacket,
   kissCode,
+  type LeapIndicator,
+  type Mode,
   type NtpPacket,
   rootDelaySec,
   rootDispersionSec,
 } from "./packet.ts";
 import {
   MAXDIST,
+  MAXSTRAT,
+  MODE_ACTIVE,
   MODE_CLIENT,
+  MODE_PASSIVE,
   MODE_SERVER,
   NTP_BURST,
   NTP_MAXDPOLL,
@@ -40,8 +48,28 @@ import { digestLengthFor, signPacket } from "./auth/mac.ts";
 /** Spacing of burst packets (s). */
 export const BURST_INTERVAL_SEC = 2;
 
-/** Kind of association: a network server, a pool member, or a reference clock (127.127.t.u). */
-export type AssociationKind = "server" | "pool" | "refclock";
+/**
+ * Kind of association: a network server, a pool member, a reference clock (127.127.t.u), a
+ * symmetric active peer (`peer`, mode 1) or a symmetric passive one (mode 2, mobilised by an
+ * authenticated mode 1 packet).
+ */
+export type AssociationKind = "server" | "pool" | "refclock" | "peer" | "passive";
+
+/** True for the symmetric kinds, which send modes 1/2 with the system's state. */
+export function isSymmetric(kind: AssociationKind | undefined): boolean {
+  return kind === "peer" || kind === "passive";
+}
+
+/** The host mode an association sends (ntpq's hmode): 1, 2, 3 or 0 for a reference clock. */
+export function hostModeOf(kind: AssociationKind | undefined): number {
+  return kind === "peer"
+    ? MODE_ACTIVE
+    : kind === "passive"
+    ? MODE_PASSIVE
+    : kind === "refclock"
+    ? 0
+    : MODE_CLIENT;
+}
 
 /** The options of a `server`/`pool` line that the core uses. */
 export interface AssociationOptions {
@@ -66,6 +94,11 @@ export interface AssociationOptions {
   key?: number | null;
   /** The clock a `refclock` association reads (required for that kind, ignored otherwise). */
   refclock?: RefclockIdentity;
+  /**
+   * Mobilised by a packet rather than configured: the system demobilises it once it is
+   * unreachable (see NtpSystem.mobilize).
+   */
+  ephemeral?: boolean;
 }
 
 /** Why a reply was not used. */
@@ -95,7 +128,7 @@ export type RejectReason =
 export type ReceiveResult =
   | { kind: "sample"; sample: FilterSample; actions: Action[] }
   | { kind: "kod"; code: string; actions: Action[] }
-  | { kind: "rejected"; reason: RejectReason };
+  | { kind: "rejected"; reason: RejectReason; actions?: Action[] };
 
 /** What the server told us about itself in the last valid reply. */
 export interface ServerVariables extends SystemState {
@@ -108,6 +141,12 @@ export interface AssociationSnapshot {
   address: PeerAddress;
   name: string | null;
   kind: AssociationKind;
+  /** Mobilised by a packet (demobilised when unreachable). */
+  ephemeral?: boolean;
+  /** The mode this association sends (ntpq's hmode). */
+  hostMode?: number;
+  /** The mode of the last packet accepted from the peer (ntpq's pmode; 0 before one). */
+  peerMode?: number;
   reach: number;
   pollLog2: number;
   pollSec: number;
@@ -168,9 +207,13 @@ export class Association {
   readonly address: PeerAddress;
   /** The filter and estimator. */
   readonly filter: ClockFilter;
-  #opts: Required<Omit<AssociationOptions, "name" | "initialFreqStd" | "key" | "refclock">> & {
-    name: string | null;
-  };
+  #opts:
+    & Required<
+      Omit<AssociationOptions, "name" | "initialFreqStd" | "key" | "refclock" | "ephemeral">
+    >
+    & {
+      name: string | null;
+    };
   /** The reference clock this association reads, or null for a network source. */
   readonly #refclock: RefclockIdentity | null;
   /** A reference clock sample arrived since the last poll. */
@@ -207,6 +250,20 @@ export class Association {
   #lastSend: NtpTime | null = null;
   #firstSend: NtpTime | null = null;
   #unanswered = 0;
+  /** A valid answer arrived since the last request went out. */
+  #answered = false;
+  /** Mobilised by a packet (see AssociationOptions.ephemeral). */
+  readonly #ephemeral: boolean;
+  /** Polls since the association last became reachable or was created (for ephemeral expiry). */
+  #pollsUnreached = 0;
+  #everReached = false;
+  /**
+   * Symmetric state (RFC 5905 §8): the peer's last transmit timestamp (`org`, echoed as our
+   * origin) and when it arrived (`rec`, echoed as our receive timestamp); 0n before any.
+   */
+  #org = 0n;
+  #rec: NtpTime = 0n;
+  #peerMode = 0;
 
   /** Creates an association that first polls shortly after `now`. */
   constructor(
@@ -222,6 +279,7 @@ export class Association {
     this.address = address;
     this.#keyId = options.key ?? 0;
     this.#keys = keys;
+    this.#ephemeral = options.ephemeral ?? false;
     this.#refclock = options.kind === "refclock" ? options.refclock ?? null : null;
     const minpoll = clampPoll(options.minpoll ?? NTP_MINDPOLL);
     const maxpoll = Math.max(minpoll, clampPoll(options.maxpoll ?? NTP_MAXDPOLL));
@@ -263,6 +321,21 @@ export class Association {
   /** The reference clock this association reads, or null for a network source. */
   get refclock(): RefclockIdentity | null {
     return this.#refclock;
+  }
+
+  /** Mobilised by a packet rather than configured. */
+  get ephemeral(): boolean {
+    return this.#ephemeral;
+  }
+
+  /** Regular polls since the association was last reachable (or created). */
+  get pollsUnreached(): number {
+    return this.#pollsUnreached;
+  }
+
+  /** The reach register has had a bit set at least once. */
+  get everReached(): boolean {
+    return this.#everReached;
   }
 
   /** The reach register (8 bits). */
@@ -368,8 +441,11 @@ export class Association {
     return true;
   }
 
-  /** Sends the poll (or burst packet) when due. */
-  onTimer(now: NtpTime): Action[] {
+  /**
+   * Sends the poll (or burst packet) when due. A symmetric association sends `sys`, the
+   * system's own state (unsynchronised when absent).
+   */
+  onTimer(now: NtpTime, sys: SystemState | null = null): Action[] {
     if (this.#dead || now < this.#nextPoll) return [];
     if (this.#refclock !== null) return this.#refclockPoll(now);
     const actions: Action[] = [];
@@ -382,6 +458,7 @@ export class Association {
       if (wasReachable && this.#reach === 0) {
         actions.push(this.#event(PeerEvent.UNREACH, "unreachable"));
       }
+      if (this.#reach === 0) this.#pollsUnreached++;
       if (this.#reach === 0) {
         this.#unreached++;
         if (this.#opts.iburst && this.#unreached <= 1) this.#burstLeft = NTP_BURST - 1;
@@ -393,7 +470,9 @@ export class Association {
         this.#burstLeft = NTP_BURST - 1;
       }
     }
-    const request = this.#request(now);
+    const request = isSymmetric(this.#opts.kind)
+      ? this.#symmetricPacket(now, sys)
+      : this.#request(now);
     if (request !== null) actions.push(request);
     const interval = this.#burstLeft > 0
       ? BURST_INTERVAL_SEC
@@ -411,6 +490,7 @@ export class Association {
     const r = decodePacket(data);
     if (!r.ok) return this.#reject("decode");
     const p = r.packet;
+    if (isSymmetric(this.#opts.kind)) return this.#receiveSymmetric(p, rxTime, keyId);
     if (p.mode !== MODE_SERVER) return this.#reject("mode");
     // A configured key requires a present, valid MAC with that key, before anything can change
     // (an unauthenticated kiss-o'-death could otherwise silence or demobilise the association).
@@ -437,44 +517,116 @@ export class Association {
       return this.#reject("duplicate");
     }
     if (p.leap === 3 || p.stratum >= 16) return this.#reject("unsynchronized");
-    const rootDelay = rootDelaySec(p);
-    const rootDisp = rootDispersionSec(p);
-    if (rootDelay / 2 + rootDisp >= this.#opts.maxDistanceSec) return this.#reject("distance");
     const t1 = this.#xmtTime ?? fromTimestamp(p.originTimestamp, rxTime);
-    const t2 = fromTimestamp(p.receiveTimestamp, rxTime);
-    const t3 = fromTimestamp(p.transmitTimestamp, rxTime);
-    const t4 = rxTime;
-    const precisionSec = 2 ** p.precisionLog2 + 2 ** this.#precisionLog2;
-    const offsetSec = (diffSec(t2, t1) + diffSec(t3, t4)) / 2;
-    let delaySec = diffSec(t4, t1) - diffSec(t3, t2);
-    if (delaySec < -precisionSec || delaySec > 16) return this.#reject("bad_delay");
-    delaySec = Math.max(delaySec, 2 ** this.#precisionLog2);
+    const m = this.#measure(p, rxTime, t1);
+    if (typeof m === "string") return this.#reject(m);
     // The exchange is valid: it consumes the request.
     this.#lastXmt = this.#xmt;
     this.#xmt = null;
     this.#lastT3 = p.transmitTimestamp;
-    this.#authentic = this.#keyId !== 0;
     const actions: Action[] = [];
+    this.#reached(actions);
+    const sample = this.#accept(p, rxTime, t1, m, actions);
+    return { kind: "sample", sample, actions };
+  }
+
+  /**
+   * A symmetric packet (mode 1 or 2) from the peer (RFC 5905 §8–9). After the duplicate test,
+   * its transmit time and arrival are kept to be echoed whatever else is wrong with it (that is
+   * how two peers whose packets crossed find each other again); only a packet whose origin is
+   * our last transmit time measures anything. Reach counts every such exchange, a peer that is
+   * not synchronised itself included: it answers, it just gives no sample.
+   */
+  #receiveSymmetric(p: NtpPacket, rxTime: NtpTime, keyId: number): ReceiveResult {
+    if (p.mode !== MODE_ACTIVE && p.mode !== MODE_PASSIVE) return this.#reject("mode");
+    if (this.#keyId !== 0 && keyId !== this.#keyId) return this.#reject("unauthenticated");
+    if (p.transmitTimestamp === 0n) return this.#reject("zero_transmit");
+    if (p.transmitTimestamp === this.#org) return this.#reject("duplicate");
+    this.#org = p.transmitTimestamp;
+    this.#rec = rxTime;
+    this.#peerMode = p.mode;
+    if (p.originTimestamp === 0n || p.receiveTimestamp === 0n) {
+      return this.#reject("not_expected"); // the peer has not heard from us yet
+    }
+    if (this.#xmt === null || p.originTimestamp !== this.#xmt) return this.#reject("bogus_origin");
+    const code = p.stratum === 0 ? kissCode(p) : null;
+    if (code === "RATE" || code === "DENY" || code === "RSTR") return this.#kiss(code, p);
+    if (this.#staleRequest) return this.#reject("stale");
+    const actions: Action[] = [];
+    // The origin matched: the peer is there, whatever its own state.
+    this.#reached(actions);
+    this.#answered = true;
+    if (p.leap === 3 || p.stratum === 0 || p.stratum >= MAXSTRAT) {
+      this.#server = this.#serverVars(p, rxTime);
+      return this.#reject("unsynchronized", actions);
+    }
+    const t1 = this.#xmtTime ?? fromTimestamp(p.originTimestamp, rxTime);
+    const m = this.#measure(p, rxTime, t1);
+    if (typeof m === "string") return this.#reject(m, actions);
+    const sample = this.#accept(p, rxTime, t1, m, actions);
+    return { kind: "sample", sample, actions };
+  }
+
+  /** Offset and delay of a valid exchange started at `t1`, or why it is not usable. */
+  #measure(
+    p: NtpPacket,
+    rxTime: NtpTime,
+    t1: NtpTime,
+  ): { offsetSec: number; delaySec: number; precisionSec: number } | RejectReason {
+    const rootDelay = rootDelaySec(p);
+    const rootDisp = rootDispersionSec(p);
+    if (rootDelay / 2 + rootDisp >= this.#opts.maxDistanceSec) return "distance";
+    const t2 = fromTimestamp(p.receiveTimestamp, rxTime);
+    const t3 = fromTimestamp(p.transmitTimestamp, rxTime);
+    const precisionSec = 2 ** p.precisionLog2 + 2 ** this.#precisionLog2;
+    const offsetSec = (diffSec(t2, t1) + diffSec(t3, rxTime)) / 2;
+    const delaySec = diffSec(rxTime, t1) - diffSec(t3, t2);
+    if (delaySec < -precisionSec || delaySec > 16) return "bad_delay";
+    return { offsetSec, delaySec: Math.max(delaySec, 2 ** this.#precisionLog2), precisionSec };
+  }
+
+  /** The reach bit of a valid answer, with the REACH event when it is news. */
+  #reached(actions: Action[]): void {
     if (this.#reach === 0) actions.push(this.#event(PeerEvent.REACH, "reachable"));
     this.#reach |= 1;
+    this.#everReached = true;
     this.#unreached = 0;
-    this.#unanswered = 0;
-    this.#lastReject = null;
-    this.#received++;
-    this.#server = {
+    this.#pollsUnreached = 0;
+  }
+
+  /** What a packet says about its sender's own state. */
+  #serverVars(p: NtpPacket, rxTime: NtpTime): ServerVariables {
+    return {
       leap: p.leap,
-      stratum: p.stratum,
+      stratum: p.stratum === 0 ? MAXSTRAT : p.stratum,
       precisionLog2: p.precisionLog2,
-      rootDelaySec: rootDelay,
-      rootDispersionSec: rootDisp,
+      rootDelaySec: rootDelaySec(p),
+      rootDispersionSec: rootDispersionSec(p),
       refid: p.refid,
       referenceTime: fromTimestamp(p.referenceTimestamp, rxTime),
       pollLog2: p.pollLog2,
     };
+  }
+
+  /** Records a valid exchange: counters, the server's variables, rawstats; the sample. */
+  #accept(
+    p: NtpPacket,
+    rxTime: NtpTime,
+    t1: NtpTime,
+    m: { offsetSec: number; delaySec: number; precisionSec: number },
+    actions: Action[],
+  ): FilterSample {
+    this.#authentic = this.#keyId !== 0;
+    this.#unanswered = 0;
+    this.#answered = true;
+    this.#lastReject = null;
+    this.#received++;
+    this.#server = this.#serverVars(p, rxTime);
+    const t4 = rxTime;
     const sample: FilterSample = {
-      offsetSec,
-      delaySec,
-      dispersionSec: precisionSec + PHI * diffSec(t4, t1),
+      offsetSec: m.offsetSec,
+      delaySec: m.delaySec,
+      dispersionSec: m.precisionSec + PHI * diffSec(t4, t1),
       at: t4,
     };
     // rawstats: the four times this exchange measured with (T1 when the request really left,
@@ -488,8 +640,8 @@ export class Association {
         source: this.address,
         destination: null,
         t1,
-        t2,
-        t3,
+        t2: fromTimestamp(p.receiveTimestamp, rxTime),
+        t3: fromTimestamp(p.transmitTimestamp, rxTime),
         t4,
         leap: p.leap,
         version: p.version,
@@ -497,12 +649,12 @@ export class Association {
         stratum: p.stratum,
         pollLog2: p.pollLog2,
         precisionLog2: p.precisionLog2,
-        rootDelaySec: rootDelay,
-        rootDispersionSec: rootDisp,
+        rootDelaySec: rootDelaySec(p),
+        rootDispersionSec: rootDispersionSec(p),
         refid: p.refid,
       },
     });
-    return { kind: "sample", sample, actions };
+    return sample;
   }
 
   /**
@@ -636,6 +788,15 @@ export class Association {
       address: { ...this.address },
       name: this.#opts.name,
       kind: this.#opts.kind,
+      ephemeral: this.#ephemeral,
+      hostMode: hostModeOf(this.#opts.kind),
+      peerMode: this.#refclock !== null
+        ? 0
+        : isSymmetric(this.#opts.kind)
+        ? this.#peerMode
+        : this.#received > 0
+        ? MODE_SERVER
+        : 0,
       reach: this.#reach,
       pollLog2: this.pollLog2,
       pollSec: this.#pollSec,
@@ -667,7 +828,8 @@ export class Association {
     const rnd = BigInt(this.#rng.nextU32()) & mask;
     const xmt = (toTimestamp(now) & ~mask) | rnd;
     // The previous request is still unanswered: a late reply to it will fail the origin test.
-    if (this.#xmt !== null) this.#unanswered++;
+    if (this.#xmt !== null && !this.#answered) this.#unanswered++;
+    this.#answered = false;
     this.#firstSend ??= now;
     this.#xmt = xmt === 0n ? 1n : xmt;
     this.#xmtTime = null;
@@ -694,12 +856,56 @@ export class Association {
       extensions: [],
       mac: null,
     });
-    if (this.#keyId === 0) return { type: "send", assocId: this.id, to: this.address, data };
     // Signed after the transmit timestamp is written (the MAC covers it); the transport sends
-    // the request unchanged.
+    // the request unchanged. COMPAT: without its key ntpd does not send either; the daemon warns.
+    return this.#signed(data);
+  }
+
+  /**
+   * The next symmetric packet (RFC 5905 §8): our system state (unsynchronised without `sys`),
+   * the peer's last transmit time as origin and its arrival as receive time, a fresh transmit
+   * time; signed with the association's key. Null when that key is missing.
+   */
+  #symmetricPacket(now: NtpTime, sys: SystemState | null): Action | null {
+    const lowBits = Math.max(0, Math.min(32, 32 + this.#precisionLog2));
+    const mask = (1n << BigInt(lowBits)) - 1n;
+    const xmt = (toTimestamp(now) & ~mask) | (BigInt(this.#rng.nextU32()) & mask);
+    if (this.#xmt !== null && !this.#answered) this.#unanswered++;
+    this.#answered = false;
+    this.#firstSend ??= now;
+    this.#xmt = xmt === 0n ? 1n : xmt;
+    this.#xmtTime = null;
+    this.#xmtKernel = false;
+    this.#staleRequest = false;
+    this.#lastSend = now;
+    this.#sent++;
+    const synced = sys !== null && sys.leap !== 3 && sys.stratum < MAXSTRAT;
+    const data = encodePacket({
+      leap: (synced ? sys.leap : 3) as LeapIndicator,
+      version: this.#opts.version,
+      mode: hostModeOf(this.#opts.kind) as Mode,
+      // Stratum 16 goes on the wire as 0 (RFC 5905 §7.3), with the refid INIT as ntpd sends.
+      stratum: synced ? sys.stratum : 0,
+      pollLog2: this.pollLog2,
+      precisionLog2: this.#precisionLog2,
+      rootDelayShort: synced ? toShort(sys.rootDelaySec) : 0,
+      rootDispersionShort: synced ? toShort(sys.rootDispersionSec) : 0,
+      refid: synced ? sys.refid : 0x494e4954,
+      referenceTimestamp: synced && sys.referenceTime !== 0n ? toTimestamp(sys.referenceTime) : 0n,
+      originTimestamp: this.#org,
+      receiveTimestamp: this.#rec === 0n ? 0n : toTimestamp(this.#rec),
+      transmitTimestamp: this.#xmt,
+      extensions: [],
+      mac: null,
+    });
+    return this.#signed(data);
+  }
+
+  /** `data` signed with the association's key (as is without one); null when it is missing. */
+  #signed(data: Uint8Array): Action | null {
+    if (this.#keyId === 0) return { type: "send", assocId: this.id, to: this.address, data };
     const key = this.#keys?.get(this.#keyId);
     if (key === undefined) {
-      // COMPAT: ntpd does not send without its key either; the daemon warns at start.
       this.#count("no_key");
       return null;
     }
@@ -734,10 +940,12 @@ export class Association {
     return { kind: "kod", code, actions };
   }
 
-  #reject(reason: RejectReason): ReceiveResult {
+  #reject(reason: RejectReason, actions?: Action[]): ReceiveResult {
     this.#count(reason);
     this.#lastReject = reason;
-    return { kind: "rejected", reason };
+    return actions === undefined || actions.length === 0
+      ? { kind: "rejected", reason }
+      : { kind: "rejected", reason, actions };
   }
 
   #count(reason: RejectReason): void {
@@ -748,6 +956,12 @@ export class Association {
     const who = this.#opts.name ?? this.address.address;
     return { type: "event", scope: "peer", assocId: this.id, code, message: `${who} ${what}` };
   }
+}
+
+/** Seconds as NTP short format (16.16), saturating. */
+function toShort(sec: number): number {
+  if (!(sec > 0)) return 0;
+  return Math.min(0xffffffff, Math.round(sec * 65536)) >>> 0;
 }
 
 function clampPoll(p: number): number {

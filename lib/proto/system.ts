@@ -6,7 +6,13 @@ import { REFID_INIT, type SystemState } from "./server.ts";
 import { TOS_DEFAULTS } from "./options/tos.ts";
 import { addSec, diffSec, type NtpTime, readTimestamp } from "./ntp_time.ts";
 import { type Action, type PeerAddress, PeerEvent, SystemEvent, systemEvent } from "./events.ts";
-import { Association, type AssociationOptions, type AssociationSnapshot } from "./association.ts";
+import {
+  Association,
+  type AssociationKind,
+  type AssociationOptions,
+  type AssociationSnapshot,
+} from "./association.ts";
+import { RES_NOEPEER, RES_NOPEER } from "./access/restrict.ts";
 import type { FilterSample } from "./clock_filter.ts";
 import { selectTruechimers } from "./select.ts";
 import { clusterSurvivors } from "./cluster.ts";
@@ -23,7 +29,7 @@ import {
   type RefclockIdentity,
   type RefclockSample,
 } from "./refclock_sample.ts";
-import { LEAP_NOTINSYNC, MAXSTRAT, NTP_MAXDPOLL, NTP_MINDPOLL } from "./constants.ts";
+import { LEAP_NOTINSYNC, MAXSTRAT, NTP_MAXDPOLL, NTP_MINDPOLL, NTP_MINPOLL } from "./constants.ts";
 
 /** `tos` settings (ntpd defaults). */
 export interface TosOptions {
@@ -73,7 +79,44 @@ export interface SystemOptions {
    * with them; replies handed in without a verdict (`keyId` absent) are verified with them.
    */
   keys?: KeyStore | null;
+  /**
+   * `enable auth` (default true): a packet mobilises an association only when authenticated
+   * with a trusted key.
+   */
+  authRequired?: boolean;
+  /** Most ephemeral (packet-mobilised) associations at once (default MAX_EPHEMERAL). */
+  maxEphemeral?: number;
+  /**
+   * This host's own addresses: a source whose refid names one of them is synchronised to us
+   * (a timing loop) and is not selected; the lowest also ranks this host in orphan mode.
+   */
+  localAddresses?: readonly PeerAddress[];
 }
+
+/** The refid an orphan parent shows (127.0.0.1, as ntpd). */
+export const LOOPBACK_REFID = 0x7f000001;
+
+/** Default cap on ephemeral associations: a flood of senders cannot grow the core beyond it. */
+export const MAX_EPHEMERAL = 64;
+/**
+ * Regular polls without a valid exchange after which an ephemeral association is demobilised:
+ * at once when its reach register empties after it was reachable, else after this many.
+ */
+export const EPHEMERAL_GRACE_POLLS = 4;
+
+/** Why a packet did not mobilise an association (counted in `counters.mobilizeRefused`). */
+export type MobilizeRefusal =
+  | "not_authenticated"
+  | "untrusted_key"
+  | "restricted"
+  | "limit"
+  | "exists"
+  | "invalid";
+
+/** What {@link NtpSystem.mobilize} did. */
+export type MobilizeResult =
+  | { ok: true; id: number; actions: Action[] }
+  | { ok: false; reason: MobilizeRefusal };
 
 /** A datagram handed to the core. */
 export interface InboundDatagram {
@@ -87,6 +130,8 @@ export interface InboundDatagram {
    * MAC itself with `SystemOptions.keys` (the simulator, tests).
    */
   keyId?: number;
+  /** The RES_* flags of the sender's restrict entry (nopeer/noepeer); absent: none. */
+  restrictFlags?: number;
 }
 
 /** System variables (ntpq `rv 0`). */
@@ -98,7 +143,18 @@ export interface SystemSnapshot extends SystemState {
   state: DisciplineState;
   survivors: number[];
   falsetickers: number[];
-  counters: { received: number; noAssociation: number; clockUpdates: number; noMajority: number };
+  counters: {
+    received: number;
+    noAssociation: number;
+    clockUpdates: number;
+    noMajority: number;
+    /** Packets that mobilised an ephemeral association. */
+    ephemeralMobilized?: number;
+    /** Ephemeral associations demobilised once unreachable. */
+    ephemeralDemobilized?: number;
+    /** Packets that would have mobilised one, refused, by reason. */
+    mobilizeRefused?: Partial<Record<MobilizeRefusal, number>>;
+  };
   associations: AssociationSnapshot[];
   /** The discipline in use. */
   discipline: DisciplineKind;
@@ -164,6 +220,12 @@ export class NtpSystem {
   #falsetickers: number[] = [];
   #anyReachable = false;
   #counters = { received: 0, noAssociation: 0, clockUpdates: 0, noMajority: 0 };
+  #ephemeralMobilized = 0;
+  #ephemeralDemobilized = 0;
+  #mobilizeRefused: Partial<Record<MobilizeRefusal, number>> = {};
+  #ephemeralCount = 0;
+  /** Refids of this host's own addresses (see SystemOptions.localAddresses). */
+  #localRefids = new Set<number>();
   #minSamples: number;
   #startedAt: NtpTime | null = null;
   #leapState: LeapSeconds;
@@ -183,6 +245,36 @@ export class NtpSystem {
     this.#loop = createDiscipline({ precisionSec: 2 ** opts.precisionLog2, ...opts.loop });
     this.#minSamples = opts.loop?.setOnce ? 4 : 1;
     this.#leapState = new LeapSeconds(opts.leapTable ?? null);
+    this.setLocalAddresses(opts.localAddresses ?? []);
+  }
+
+  /** This host's addresses changed (see SystemOptions.localAddresses). */
+  setLocalAddresses(addresses: readonly PeerAddress[]): void {
+    this.#localRefids = new Set(addresses.map((a) => this.#refidOf(a)));
+  }
+
+  /** The refid naming `addr` (IPv6: the daemon's digest when it supplied one). */
+  #refidOf(addr: PeerAddress): number {
+    return addr.family === 6 && this.#opts.ipv6Refid !== undefined
+      ? this.#opts.ipv6Refid(addr.address)
+      : refidOf(addr);
+  }
+
+  /**
+   * A timing loop (RFC 5905 §11.2.1's synchronisation-loop test): a network source above
+   * stratum 1 whose refid names this host, or the reference this host follows itself.
+   */
+  #loops(a: Association): boolean {
+    const srv = a.server;
+    if (srv === null || a.refclock !== null || srv.stratum <= 1) return false;
+    if (srv.refid === LOOPBACK_REFID) return false;
+    if (this.#localRefids.has(srv.refid)) return true;
+    return this.#sysPeer !== null && this.#sysPeer !== a && srv.refid === this.#refid;
+  }
+
+  /** Changes `tos` settings from the next selection on (reload, run-time configuration). */
+  setTos(tos: Partial<TosOptions>): void {
+    this.#tos = { ...this.#tos, ...tos };
   }
 
   /** The discipline (for the drift file and tests). */
@@ -287,6 +379,8 @@ export class NtpSystem {
     if (a === undefined) return [];
     this.#assocs.delete(id);
     if (a.refclock === null) this.#byAddr.delete(addrKey(a.address));
+    if (a.ephemeral) this.#ephemeralCount--;
+    this.#usedAt.delete(id);
     if (this.#sysPeer === a) this.#sysPeer = null;
     return [{ type: "demobilize", assocId: id, reason: "removed" }];
   }
@@ -313,14 +407,133 @@ export class NtpSystem {
     this.#counters.received++;
     const a = this.#byAddr.get(addrKey(dg.peer));
     if (a === undefined) {
-      this.#counters.noAssociation++;
+      this.#unknownSender(dg, now, actions);
+      this.#pushTimer(actions, now);
       return actions;
     }
     const r = a.receive(dg.data, dg.rxTime, dg.keyId ?? this.#verify(dg));
     if (r.kind === "kod") actions.push(...r.actions);
+    if (r.kind === "rejected" && r.actions !== undefined) actions.push(...r.actions);
     if (r.kind === "sample") this.#sampleIn(a, r.sample, r.actions, now, actions);
     this.#pushTimer(actions, now);
     return actions;
+  }
+
+  /**
+   * A packet from an address without an association: a symmetric active packet (mode 1) may
+   * mobilise a passive association (RFC 5905 §9.2's "new symmetric passive"); anything else
+   * is counted as having no association.
+   */
+  #unknownSender(dg: InboundDatagram, now: NtpTime, actions: Action[]): void {
+    const mode = dg.data.length > 0 ? dg.data[0]! & 7 : 0;
+    if (mode === 1) {
+      const flags = dg.restrictFlags ?? 0;
+      const keyId = dg.keyId ?? this.#verify(dg);
+      // noepeer refuses ephemeral peers outright; nopeer only unauthenticated ones.
+      const restricted = (flags & RES_NOEPEER) !== 0 || ((flags & RES_NOPEER) !== 0 && keyId === 0);
+      // The passive side keeps the active peer's pace (its poll field), within NTP's range.
+      const poll = dg.data.length > 2 ? (dg.data[2]! << 24) >> 24 : NTP_MINDPOLL;
+      const pace = Math.max(NTP_MINPOLL, Math.min(NTP_MAXDPOLL, poll));
+      const r = restricted ? this.#refuse("restricted") : this.mobilize(
+        "passive",
+        dg.peer,
+        dg.data,
+        keyId,
+        now,
+        { rxTime: dg.rxTime, options: { minpoll: pace, maxpoll: pace } },
+      );
+      if (r.ok) actions.push(...r.actions);
+      return;
+    }
+    this.#counters.noAssociation++;
+  }
+
+  /**
+   * Mobilises an ephemeral association of `kind` with `from`, because of the packet `packet`
+   * (whose MAC verified with `keyId`, 0: none) received at `now` (or at `extra.rxTime`), and
+   * hands that packet to it, so that its timestamps are kept (a symmetric passive association
+   * echoes them in its first packet). Used for symmetric passive peers (mode 1), and meant for
+   * broadcast clients (mode 5) and manycast replies too; `extra.options` adds association
+   * options (poll range, version, a key other than `keyId`).
+   *
+   * Refused, counted in `counters.mobilizeRefused`, when the packet is not authenticated with a
+   * trusted key while `SystemOptions.authRequired` (default true), when it does not decode as an
+   * NTP packet with a transmit timestamp, when `from` already has an association, or when
+   * `SystemOptions.maxEphemeral` are already mobilised. The association is demobilised by
+   * `onTimer` once unreachable (EPHEMERAL_GRACE_POLLS). Restrict flags are the caller's to
+   * apply (as `onPacket` does with nopeer/noepeer).
+   */
+  mobilize(
+    kind: AssociationKind,
+    from: PeerAddress,
+    packet: Uint8Array,
+    keyId: number,
+    now: NtpTime,
+    extra: { rxTime?: NtpTime; options?: AssociationOptions } = {},
+  ): MobilizeResult {
+    if (this.#byAddr.has(addrKey(from))) return this.#refuse("exists");
+    if (this.#opts.authRequired !== false) {
+      if (keyId === 0) return this.#refuse("not_authenticated");
+      if (this.#opts.keys?.isTrusted(keyId) !== true) return this.#refuse("untrusted_key");
+    }
+    const peek = this.#peek;
+    if (peek.read(packet) !== "ok" || packet.length < 48 || isZeroTransmit(packet)) {
+      return this.#refuse("invalid");
+    }
+    if (this.#ephemeralCount >= (this.#opts.maxEphemeral ?? MAX_EPHEMERAL)) {
+      return this.#refuse("limit");
+    }
+    const version = (packet[0]! >> 3) & 7;
+    const id = this.addServer(from, {
+      version: version >= 3 && version <= 4 ? version : 4,
+      ...extra.options,
+      kind,
+      ephemeral: true,
+      ...(keyId !== 0 ? { key: extra.options?.key ?? keyId } : {}),
+    }, now);
+    this.#ephemeralCount++;
+    this.#ephemeralMobilized++;
+    const a = this.#assocs.get(id)!;
+    const actions: Action[] = [{
+      type: "event",
+      scope: "peer",
+      assocId: id,
+      code: PeerEvent.MOBIL,
+      message: `${from.address} mobilize assoc ${id}: ${kind}${keyId !== 0 ? ` key ${keyId}` : ""}`,
+    }];
+    const r = a.receive(packet, extra.rxTime ?? now, keyId);
+    if (r.kind === "sample") this.#sampleIn(a, r.sample, r.actions, now, actions);
+    else if (r.kind === "kod") actions.push(...r.actions);
+    else if (r.actions !== undefined) actions.push(...r.actions);
+    return { ok: true, id, actions };
+  }
+
+  #refuse(reason: MobilizeRefusal): MobilizeResult {
+    this.#mobilizeRefused[reason] = (this.#mobilizeRefused[reason] ?? 0) + 1;
+    return { ok: false, reason };
+  }
+
+  /**
+   * Ephemeral associations that are no longer reachable: the reach register emptied after the
+   * peer was heard, or EPHEMERAL_GRACE_POLLS polls passed without it ever being heard.
+   */
+  #expireEphemeral(actions: Action[]): void {
+    for (const a of [...this.#assocs.values()]) {
+      if (!a.ephemeral || a.reach !== 0) continue;
+      if (a.pollsUnreached < (a.everReached ? 1 : EPHEMERAL_GRACE_POLLS)) continue;
+      this.removeAssociation(a.id);
+      this.#ephemeralDemobilized++;
+      actions.push(
+        {
+          type: "event",
+          scope: "peer",
+          assocId: a.id,
+          code: PeerEvent.DEMOBIL,
+          message: `${a.address.address} demobilize assoc ${a.id}: unreachable`,
+        },
+        { type: "demobilize", assocId: a.id, reason: "unreachable" },
+      );
+    }
   }
 
   /** A measured sample of `a` (a reply or a reference clock's): filter, then selection. */
@@ -371,10 +584,12 @@ export class NtpSystem {
     const actions: Action[] = [];
     actions.push(...this.#loop.onTimer(now));
     if (this.#leapDue !== null && this.#leapDue <= now) this.#leapEvaluate(now, actions);
+    const sys = this.#ownState();
     for (const a of this.#assocs.values()) {
       const d = a.deadline;
-      if (d !== null && d <= now) actions.push(...a.onTimer(now));
+      if (d !== null && d <= now) actions.push(...a.onTimer(now, sys));
     }
+    this.#expireEphemeral(actions);
     let reachable = false;
     for (const a of this.#assocs.values()) if (a.reach !== 0) reachable = true;
     if (this.#anyReachable && !reachable) {
@@ -408,7 +623,12 @@ export class NtpSystem {
       state: this.#loop.state,
       survivors: [...this.#survivors],
       falsetickers: [...this.#falsetickers],
-      counters: { ...this.#counters },
+      counters: {
+        ...this.#counters,
+        ephemeralMobilized: this.#ephemeralMobilized,
+        ephemeralDemobilized: this.#ephemeralDemobilized,
+        mobilizeRefused: { ...this.#mobilizeRefused },
+      },
       associations: [...this.#assocs.values()].map((a) => a.snapshot(now)),
       discipline: this.#loop.kind,
       pollLog2: this.#loop.pollLog2 ?? this.#systemPollLog2(),
@@ -428,6 +648,7 @@ export class NtpSystem {
       if (a.unanswered >= FAILOVER_UNANSWERED) continue;
       // The floor is for network servers: a reference clock's stratum is 0 unless fudged.
       if ((a.refclock === null && srv.stratum < tos.floor) || srv.stratum >= tos.ceiling) continue;
+      if (this.#loops(a)) continue;
       const est = a.estimate(now);
       if (est === null || est.samples < this.#minSamples) continue;
       const dist = a.selectionDistanceSec(now);
@@ -814,6 +1035,20 @@ export class NtpSystem {
     }
   }
 
+  /** The system state symmetric packets carry (null: unsynchronised). */
+  #ownState(): SystemState | null {
+    if (this.#leap === LEAP_NOTINSYNC || this.#stratum >= MAXSTRAT) return null;
+    return {
+      leap: this.#leap,
+      stratum: this.#stratum,
+      precisionLog2: this.#opts.precisionLog2,
+      rootDelaySec: this.#rootDelaySec,
+      rootDispersionSec: this.#rootDispSec,
+      refid: this.#refid,
+      referenceTime: this.#refTime,
+    };
+  }
+
   /** The status action for the system variables as they are now. */
   #status(synchronized: boolean): Action {
     return {
@@ -867,6 +1102,11 @@ export function refidOf(addr: PeerAddress): number {
 /** How logs name an association: its configured name, else its address. */
 function nameOf(a: Association): string {
   return a.options.name ?? a.address.address;
+}
+
+function isZeroTransmit(data: Uint8Array): boolean {
+  for (let i = 40; i < 48; i++) if (data[i] !== 0) return false;
+  return true;
 }
 
 function addrKey(a: PeerAddress): string {
