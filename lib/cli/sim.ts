@@ -5,6 +5,7 @@
 import { parseArgs } from "node:util";
 import { findScenario, type Scenario, SCENARIOS } from "../sim/scenarios.ts";
 import { type RunResult, runScenario, SIM_START } from "../sim/runner.ts";
+import { parseDelayTrace, type TraceEntry } from "../sim/network.ts";
 import { type StatName, StatsWriter } from "../stats/stats_writer.ts";
 import { STAT_NAMES } from "../proto/options/statistics.ts";
 import { renderSvg } from "../sim/svg_plot.ts";
@@ -25,6 +26,8 @@ const SIM_OPTIONS = {
   "no-kernel": { type: "boolean", default: false },
   statsdir: { type: "string" },
   statistics: { type: "string" },
+  trace: { type: "string" },
+  wander: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -32,7 +35,8 @@ const SIM_OPTIONS = {
 export const SIM_HELP: string = helpText(
   `usage: horae sim --scenario NAME|all [--seed N | --seeds A-B] [--json]
                  [--log FILE] [--svg FILE] [--duration SEC] [--list]
-                 [--statsdir DIR [--statistics NAME,...]]`,
+                 [--statsdir DIR [--statistics NAME,...]] [--trace FILE]
+                 [--wander W[,W...]] [--discipline horae|ntpd]`,
   optionHelp(SIM_OPTIONS, {
     scenario: ["NAME", 'scenario to run (see --list), or "all"'],
     seed: ["N", "random seed (default 1)"],
@@ -49,6 +53,8 @@ export const SIM_HELP: string = helpText(
       "LIST",
       "with --statsdir: which files (default loopstats,peerstats,rawstats,protostats)",
     ],
+    trace: ["FILE", 'delay trace for scenario "trace": one "UP DOWN" line (s) per exchange'],
+    wander: ["W,...", "run each scenario at these wanders w (the sweep: 1e-10,1e-9,1e-8,1e-7)"],
     help: ["", "print this help and exit"],
   }),
 );
@@ -154,6 +160,32 @@ export async function runSim(
     return 2;
   }
   const discipline: "horae" | "ntpd" = v.discipline;
+  let wanders: (number | undefined)[] = [undefined];
+  if (v.wander !== undefined) {
+    wanders = v.wander.split(",").map((w) => Number(w.trim()));
+    if (wanders.some((w) => !(w! >= 0 && w! < 1e-3))) {
+      err(usage(`--wander wants a list of wanders w in [0, 1e-3), got "${v.wander}"`));
+      return 2;
+    }
+  }
+  let trace: TraceEntry[] | undefined;
+  if (v.trace !== undefined) {
+    try {
+      trace = parseDelayTrace(await Deno.readTextFile(v.trace), v.trace);
+    } catch (e) {
+      err(`horae sim: ${(e as Error).message}`);
+      return e instanceof SyntaxError ? 78 : 1;
+    }
+  }
+  const needing = (scenarios as Scenario[]).filter((s) => s.needsTrace);
+  if (trace === undefined && needing.length > 0) {
+    if (v.scenario === "all") {
+      scenarios.splice(0, scenarios.length, ...scenarios.filter((s) => !s!.needsTrace));
+    } else {
+      err(usage(`scenario ${needing[0]!.name} needs --trace FILE`));
+      return 2;
+    }
+  }
   const wantSeries = v.log !== undefined || v.svg !== undefined;
   if (wantSeries && (scenarios.length !== 1 || seeds.length !== 1)) {
     err(usage("--log and --svg need one scenario and one seed"));
@@ -186,7 +218,17 @@ export async function runSim(
   }
   const summary = seeds.length > 1;
   if (!v.json) out(summary ? summaryHeader() : tableHeader());
-  for (const sc of scenarios as Scenario[]) {
+  const variants: Scenario[] = [];
+  for (const base of scenarios as Scenario[]) {
+    for (const w of wanders) {
+      variants.push(
+        w === undefined
+          ? base
+          : { ...base, name: `${base.name}@w=${w.toExponential(0)}`, wander: w },
+      );
+    }
+  }
+  for (const sc of variants) {
     const runs: RunResult[] = [];
     for (const seed of seeds) {
       const stats = v.statsdir === undefined ? null : simStatsWriter(v.statsdir, statsNames, err);
@@ -197,6 +239,7 @@ export async function runSim(
           series: wantSeries,
           discipline,
           kernel: !v["no-kernel"],
+          ...(trace !== undefined ? { trace } : {}),
           ...(durationSec !== undefined ? { durationSec } : {}),
           ...(stats === null ? {} : {
             onActions: (actions, now) => stats.writer.onActions(actions, now),
@@ -270,7 +313,7 @@ function us(x: number): string {
 
 function tableHeader(): string {
   return [
-    "scenario".padEnd(15),
+    "scenario".padEnd(22),
     "seed".padStart(4),
     "rms µs".padStart(9),
     "p99 µs".padStart(9),
@@ -288,7 +331,7 @@ function tableHeader(): string {
 function tableRow(r: RunResult): string {
   const m = r.metrics;
   return [
-    r.scenario.padEnd(15),
+    r.scenario.padEnd(22),
     String(r.seed).padStart(4),
     us(m.rms_offset_s).padStart(9),
     us(m.p99_offset_s).padStart(9),
@@ -324,13 +367,14 @@ function summaryJson(sc: Scenario, runs: RunResult[]): Record<string, unknown> {
     median_t1ms_s: Number.isFinite(medT1) ? medT1 : null,
     median_tx_per_1000s: median(pick((r) => r.metrics.tx_per_1000s)),
     chrony_rms_s: sc.chronyRmsSec,
+    chrony_tx_per_1000s: sc.chronyTxPer1000s ?? null,
     target_rms_s: sc.targetRmsSec,
   };
 }
 
 function summaryHeader(): string {
   return [
-    "scenario".padEnd(15),
+    "scenario".padEnd(22),
     "median rms".padStart(11),
     "worst rms".padStart(11),
     "med p99".padStart(11),
@@ -338,6 +382,7 @@ function summaryHeader(): string {
     "med T1ms".padStart(8),
     "tx/1000s".padStart(8),
     "chrony".padStart(9),
+    "chrony tx".padStart(9),
     "target".padStart(9),
   ].join(" ");
 }
@@ -346,7 +391,7 @@ function summaryRow(sc: Scenario, runs: RunResult[]): string {
   const j = summaryJson(sc, runs);
   const f = (x: unknown) => typeof x === "number" ? fmtSec(x) : "–";
   return [
-    sc.name.padEnd(15),
+    sc.name.padEnd(22),
     f(j.median_rms_offset_s).padStart(11),
     f(j.worst_rms_offset_s).padStart(11),
     f(j.median_p99_offset_s).padStart(11),
@@ -354,6 +399,7 @@ function summaryRow(sc: Scenario, runs: RunResult[]): string {
     (j.median_t1ms_s === null ? "never" : String(j.median_t1ms_s)).padStart(8),
     (j.median_tx_per_1000s as number).toFixed(2).padStart(8),
     f(j.chrony_rms_s).padStart(9),
+    (sc.chronyTxPer1000s === undefined ? "–" : sc.chronyTxPer1000s.toFixed(1)).padStart(9),
     f(j.target_rms_s).padStart(9),
   ].join(" ");
 }

@@ -130,6 +130,14 @@ export class SimClock implements Clock {
     return phase - this.#phaseSec;
   }
 
+  /**
+   * Changes the oscillator's own frequency error by `delta` (dimensionless) from now on: the
+   * simulator's temperature cycles and frequency steps. No correction is involved.
+   */
+  shiftOscillator(delta: number): void {
+    this.#hwFreq += delta;
+  }
+
   /** Steps the clock. */
   step(offsetSec: number): void {
     this.#phaseSec += offsetSec;

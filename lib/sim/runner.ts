@@ -12,7 +12,7 @@ import type { DisciplineKind } from "../proto/loop_filter.ts";
 import { Server, type SystemState } from "../proto/server.ts";
 import { clockAdjustmentFromAction } from "../clock/linux_clock.ts";
 import { SimClock } from "../clock/sim_clock.ts";
-import { NetworkPath } from "./network.ts";
+import { NetworkPath, type TraceEntry } from "./network.ts";
 import { MetricsCollector, type SimMetrics } from "./metrics.ts";
 import type { Scenario } from "./scenarios.ts";
 
@@ -47,6 +47,10 @@ export interface RunOptions {
   onActions?: (actions: readonly Action[], now: NtpTime) => void;
   /** The addresses of the simulated servers, by association id, once they are mobilised. */
   onServer?: (assocId: number, address: PeerAddress) => void;
+  /** Override the scenario's wander w (the wander sweep). */
+  wander?: number;
+  /** The delay trace a scenario with `needsTrace` replays (parseDelayTrace). */
+  trace?: readonly TraceEntry[];
 }
 
 /** One second of the run. */
@@ -103,11 +107,14 @@ function stream(seed: number, k: number): Rng {
 export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
   const wall0 = performance.now();
   const duration = opts.durationSec ?? sc.durationSec;
+  if (sc.needsTrace && (opts.trace === undefined || opts.trace.length === 0)) {
+    throw new Error(`scenario ${sc.name} replays a delay trace: give one (--trace FILE)`);
+  }
   const clock = new SimClock({
     startTime: SIM_START,
     initialOffsetSec: sc.initialOffsetSec,
     initialFreq: sc.initialFreq,
-    wander: sc.wander,
+    wander: opts.wander ?? sc.wander,
     rng: stream(opts.seed, 0),
     precisionLog2: -30,
   });
@@ -144,6 +151,8 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
         lossProbability: sc.lossProbability,
         ...(sc.extraUpSec !== undefined ? { extraUpSec: sc.extraUpSec } : {}),
         ...(sc.extraDownSec !== undefined ? { extraDownSec: sc.extraDownSec } : {}),
+        ...sc.path,
+        ...(sc.needsTrace && opts.trace !== undefined ? { trace: opts.trace } : {}),
       }, stream(opts.seed, 10 + i)),
       impl: new Server(serverState),
     });
@@ -187,7 +196,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
           packets++;
           const si = byAssoc.get(a.assocId);
           if (si === undefined) break;
-          const up = servers[si]!.path.up();
+          const up = servers[si]!.path.up(clock.trueSec);
           if (up !== null) {
             flights.push({
               t: clock.trueSec + up,
@@ -220,6 +229,24 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
     }
   };
 
+  // Scripted changes at whole seconds: the oscillator's sine and steps, server steps.
+  const osc = sc.oscillator;
+  const sineAt = (sec: number): number =>
+    osc?.sineAmplitude === undefined
+      ? 0
+      : osc.sineAmplitude * Math.sin(2 * Math.PI * sec / (osc.sinePeriodSec ?? 86_400));
+  const oscillatorAndServers = (sec: number): void => {
+    if (osc !== undefined) {
+      let delta = sec === 0 ? 0 : sineAt(sec) - sineAt(sec - 1);
+      for (const st of osc.steps ?? []) if (st.atSec === sec) delta += st.delta;
+      if (delta !== 0) clock.shiftOscillator(delta);
+    }
+    for (const st of sc.serverSteps ?? []) {
+      const srv = servers[st.server - 1];
+      if (st.atSec === sec && srv !== undefined) srv.offsetSec = st.offsetSec;
+    }
+  };
+
   apply(system.start(clock.now()));
   retime();
   let nextSecond = 0;
@@ -231,6 +258,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
     if (t > duration) break;
     clock.advanceTo(t);
     if (t === nextSecond) {
+      oscillatorAndServers(nextSecond);
       metrics.record(nextSecond, clock.trueOffsetSec, clock.trueFreqError);
       if (opts.series) {
         series.push({
@@ -255,7 +283,7 @@ export function runScenario(sc: Scenario, opts: RunOptions): RunResult {
         });
         const len = srv.impl.respond(fl!.data, rx, reply);
         if (len > 0) {
-          const down = srv.path.down();
+          const down = srv.path.down(t);
           if (down !== null) {
             // Turnaround 0: the transmit timestamp equals the receive timestamp.
             flights.push({

@@ -1,5 +1,10 @@
 // The simulator's scenarios (SIM_SCENARIOS.md): clock, network and server settings, with the
-// clknetsim-style defaults, and chronyd 4.3's reference medians for comparison.
+// clknetsim-style defaults, and chronyd 4.3's reference medians for comparison. After them, the
+// scenarios outside that model (issue 18): one-sided and bursty queueing, heavy tails, correlated
+// congestion, a route change, a temperature cycle, a frequency step, servers that step, hour-long
+// loss bursts and the replay of a recorded delay trace.
+
+import type { PathOptions } from "./network.ts";
 
 /** One simulated scenario. */
 export interface Scenario {
@@ -31,8 +36,25 @@ export interface Scenario {
   iburst: boolean;
   /** Restart with a good drift file: the core starts in FSET. */
   driftFile: boolean;
+  /** Path behaviour beyond the SIM_SCENARIOS.md model (the same for every server). */
+  path?: Pick<PathOptions, "jitterLaw" | "queueing" | "changes" | "outages">;
+  /**
+   * The oscillator beyond the random walk: a sine in frequency (a temperature cycle) and
+   * frequency steps at set times (dimensionless).
+   */
+  oscillator?: {
+    sineAmplitude?: number;
+    sinePeriodSec?: number;
+    steps?: readonly { atSec: number; delta: number }[];
+  };
+  /** Server clocks that step: from `atSec` on, server `server` (1-based) is `offsetSec` off. */
+  serverSteps?: readonly { server: number; atSec: number; offsetSec: number }[];
+  /** The path is a recorded delay trace the run must be given (`horae sim --trace FILE`). */
+  needsTrace?: boolean;
   /** chronyd 4.3 median RMS offset (s), when published in SIM_SCENARIOS.md. */
   chronyRmsSec: number | null;
+  /** chronyd 4.3 packets per 1000 s, when published in SIM_SCENARIOS.md (the 1.1x budget). */
+  chronyTxPer1000s?: number;
   /** Horae's target RMS offset (s), when set. */
   targetRmsSec: number | null;
 }
@@ -69,12 +91,117 @@ function def(name: string, description: string, changes: Partial<Scenario>): Sce
   return { ...BASE, name, description, ...changes };
 }
 
+/**
+ * The new scenarios start as a restart with a good drift file (x0 = 1 ms, y0 = 1 ppm), so that
+ * what they measure is the path or the oscillator, not a cold start that ntpd's loop needs hours
+ * to finish.
+ */
+const RESTART = { initialOffsetSec: 1e-3, initialFreq: 1e-6, driftFile: true, settleSec: 2000 };
+const LONG = { ...RESTART, durationSec: 20_000 };
+
+/** The scenarios outside the SIM_SCENARIOS.md model (issue 18), after the published ones. */
+export const NEW_SCENARIOS: readonly Scenario[] = [
+  def("onesided", "one-sided queueing: + Exp(500 µs) towards the server only, run 20,000 s", {
+    ...LONG,
+    path: { queueing: { upMeanSec: 500e-6, downMeanSec: 0 } },
+  }),
+  def(
+    "onesidedburst",
+    "bursty one-sided queueing: + 1 ms + Exp(2 ms) towards the server in on periods (300 s on, 900 s off on average)",
+    {
+      ...LONG,
+      path: {
+        queueing: {
+          upMeanSec: 2e-3,
+          downMeanSec: 0,
+          standingSec: 1e-3,
+          bursts: { onMeanSec: 300, offMeanSec: 900 },
+        },
+      },
+    },
+  ),
+  def("pareto", "heavy tail: E ~ Pareto(α = 1.5) with mean 1 (infinite variance), run 20,000 s", {
+    ...LONG,
+    path: { jitterLaw: { kind: "pareto", alpha: 1.5 } },
+  }),
+  def("lognormal", "heavy tail: E ~ log-normal(σ = 1.5) with mean 1, run 20,000 s", {
+    ...LONG,
+    path: { jitterLaw: { kind: "lognormal", sigma: 1.5 } },
+  }),
+  def(
+    "congestion",
+    "correlated congestion: 2 ms standing + Exp(5 ms) up, Exp(2 ms) down in on periods (600 s on, 1800 s off on average)",
+    {
+      ...LONG,
+      path: {
+        queueing: {
+          upMeanSec: 5e-3,
+          downMeanSec: 2e-3,
+          standingSec: 2e-3,
+          bursts: { onMeanSec: 600, offMeanSec: 1800 },
+        },
+      },
+    },
+  ),
+  def(
+    "routechange",
+    "route change at 10,000 s: D 100 µs → 3 ms, asym 0 → 0.3, + 100 µs static one way (50 µs unobservable offset after it)",
+    {
+      ...LONG,
+      path: {
+        changes: [{ atSec: 10_000, baseDelaySec: 3e-3, asymmetry: 0.3, extraUpSec: 100e-6 }],
+      },
+    },
+  ),
+  def("tempcycle", "temperature cycle: frequency + 2 ppm · sin(2π t / 1 day), run 100,000 s", {
+    ...RESTART,
+    durationSec: 100_000,
+    oscillator: { sineAmplitude: 2e-6, sinePeriodSec: 86_400 },
+  }),
+  def("freqstep", "frequency step: + 20 ppm at 5000 s", {
+    ...RESTART,
+    oscillator: { steps: [{ atSec: 5000, delta: 20e-6 }] },
+  }),
+  def(
+    "serverstep",
+    "the server steps + 100 ms at 4000 s and back at 4600 s (shorter than the 900 s stepout)",
+    {
+      ...RESTART,
+      serverSteps: [
+        { server: 1, atSec: 4000, offsetSec: 0.1 },
+        { server: 1, atSec: 4600, offsetSec: 0 },
+      ],
+    },
+  ),
+  def("serverstep3", "3 servers, D = 1 ms, server 1 steps + 100 ms at 4000 s for good", {
+    ...RESTART,
+    servers: 3,
+    baseDelaySec: 1e-3,
+    serverSteps: [{ server: 1, atSec: 4000, offsetSec: 0.1 }],
+  }),
+  def("lossburst", "loss bursts: every packet lost 4000–7600 s and 12,000–15,600 s, run 20,000 s", {
+    ...LONG,
+    path: {
+      outages: [{ fromSec: 4000, toSec: 7600 }, { fromSec: 12_000, toSec: 15_600 }],
+    },
+  }),
+  def("trace", "replay of a recorded delay trace (--trace FILE: UP DOWN seconds a line)", {
+    ...LONG,
+    needsTrace: true,
+  }),
+];
+
 /** Every scenario by name, in SIM_SCENARIOS.md order. */
 export const SCENARIOS: readonly Scenario[] = [
-  def("default", "1 server, defaults", { chronyRmsSec: 75e-6, targetRmsSec: 65e-6 }),
+  def("default", "1 server, defaults", {
+    chronyTxPer1000s: 3.7,
+    chronyRmsSec: 75e-6,
+    targetRmsSec: 65e-6,
+  }),
   def("fixedpoll6", "minpoll = maxpoll = 6", {
     minpoll: 6,
     maxpoll: 6,
+    chronyTxPer1000s: 15.5,
     chronyRmsSec: 23.7e-6,
     targetRmsSec: 20e-6,
   }),
@@ -93,6 +220,7 @@ export const SCENARIOS: readonly Scenario[] = [
   def("largejitter", "x0 = 1 s, J = 0.1 s", {
     initialOffsetSec: 1,
     jitterSec: 0.1,
+    chronyTxPer1000s: 4.4,
     chronyRmsSec: 16.5e-3,
     targetRmsSec: 15e-3,
   }),
@@ -114,6 +242,7 @@ export const SCENARIOS: readonly Scenario[] = [
     asymmetry: 0.47,
     durationSec: 100_000,
     settleSec: 2000,
+    chronyTxPer1000s: 2.1,
     chronyRmsSec: 77e-6,
     targetRmsSec: 70e-6,
   }),
@@ -121,6 +250,7 @@ export const SCENARIOS: readonly Scenario[] = [
     lossProbability: 0.33,
     durationSec: 20_000,
     settleSec: 2000,
+    chronyTxPer1000s: 3.3,
     chronyRmsSec: 138e-6,
     targetRmsSec: 125e-6,
   }),
@@ -130,11 +260,13 @@ export const SCENARIOS: readonly Scenario[] = [
     jitterSec: 1e-3,
     durationSec: 20_000,
     settleSec: 2000,
+    chronyTxPer1000s: 9.3,
     chronyRmsSec: 210e-6,
     targetRmsSec: 190e-6,
   }),
   def("warm", "x0 = 1 ms, y0 = 1e-6, good drift file, run 100,000 s, settle 20,000 s", {
     ...WARM,
+    chronyTxPer1000s: 1.7,
     chronyRmsSec: 98e-6,
     targetRmsSec: 90e-6,
   }),
@@ -142,6 +274,7 @@ export const SCENARIOS: readonly Scenario[] = [
     ...WARM,
     minpoll: 6,
     maxpoll: 6,
+    chronyTxPer1000s: 15.5,
     chronyRmsSec: 22.8e-6,
     targetRmsSec: 20e-6,
   }),
@@ -150,6 +283,7 @@ export const SCENARIOS: readonly Scenario[] = [
     servers: 4,
     baseDelaySec: 10e-3,
     jitterSec: 1e-3,
+    chronyTxPer1000s: 5.0,
     chronyRmsSec: 573e-6,
     targetRmsSec: 400e-6,
   }),
@@ -159,6 +293,7 @@ export const SCENARIOS: readonly Scenario[] = [
     baseDelaySec: 1e-3,
   }),
   def("bigoffset", "x0 = 100 s: step, then track", { initialOffsetSec: 100 }),
+  ...NEW_SCENARIOS,
 ];
 
 /** Looks a scenario up by name. */
