@@ -74,6 +74,11 @@ export interface NtpConfParseOptions {
   readInclude?: IncludeReader;
   /** The option spec to read with (default: Horae's; tests pass extended ones). */
   spec?: ConfigSpec;
+  /**
+   * The configuration the text adds to (run-time configuration: ntpq `:config`); default: an
+   * empty one. It is copied, never changed.
+   */
+  base?: NtpConfig;
 }
 
 /** Result of parsing ntp.conf text. */
@@ -168,11 +173,11 @@ class NtpConfParser {
   #line = 0;
   #attachKey: string | null = null;
 
-  constructor(readInclude: IncludeReader | undefined, spec: ConfigSpec) {
+  constructor(readInclude: IncludeReader | undefined, spec: ConfigSpec, base?: NtpConfig) {
     this.#readInclude = readInclude;
     this.#spec = spec;
     this.#keywords = new Set(allKeywords(spec));
-    this.config = emptyConfig(spec);
+    this.config = base === undefined ? emptyConfig(spec) : structuredClone(base);
   }
 
   /** True when a line may start with `word` (for telling an ntp.conf from other files). */
@@ -1270,7 +1275,7 @@ class NtpConfParser {
  */
 export function parseNtpConf(text: string, options: NtpConfParseOptions = {}): NtpConfParseResult {
   const file = options.file ?? "ntp.conf";
-  const parser = new NtpConfParser(options.readInclude, options.spec ?? CONFIG_SPEC);
+  const parser = new NtpConfParser(options.readInclude, options.spec ?? CONFIG_SPEC, options.base);
   parser.parseText(text, file, options.id ?? file, 0);
   return parser.finish();
 }

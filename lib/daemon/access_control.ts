@@ -82,7 +82,7 @@ export function createMruList(s: AccessSettings, shared: boolean): MruList {
  * their packet paths.
  */
 export class AccessControl {
-  readonly #settings: readonly RestrictSetting[];
+  #settings: readonly RestrictSetting[];
   readonly #log: Logger;
   readonly #resolver: Resolver;
   #rules: ResolvedRule[] = [];
@@ -159,6 +159,15 @@ export class AccessControl {
     this.#rules = rules;
     this.#sourceWords = haveSource ? [...new Set(source)] : null;
     this.#rebuild(true);
+  }
+
+  /**
+   * Replaces the restrict lines while running (reload, run-time configuration): resolves their
+   * names and rebuilds the list, which goes to every listener.
+   */
+  async setRules(rules: readonly RestrictSetting[]): Promise<void> {
+    this.#settings = rules;
+    await this.resolveNames();
   }
 
   /** Sets the daemon's own addresses and ports (each listen address, after binding). */

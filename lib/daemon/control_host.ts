@@ -60,7 +60,12 @@ export interface ControlSettings {
    * the one folder it may be written to (`saveconfigdir`, else the configuration file's folder);
    * absent or null: SAVECONFIG is refused.
    */
-  saveConfig?: { dir: string; text: string } | null;
+  saveConfig?: { dir: string; text: string | (() => string) } | null;
+  /**
+   * CONFIGURE (ntpq `:config`, with the controlkey): applies ntp.conf lines through the reload
+   * seam (reload.ts) and resolves with ntpd's answer text; absent or null: refused.
+   */
+  configure?: ((text: string, from: string) => Promise<string>) | null;
 }
 
 /** A reference clock as the control protocol shows it. */
@@ -174,7 +179,10 @@ export class ControlHost implements ControlView {
       controlKey: settings.controlKey,
       traps: settings.traps.filter((t) => parseIp(t.address).ok),
       setvar: settings.setvar,
-      config: settings.saveConfig ? { saveConfig: (name) => this.#save(name) } : {},
+      config: {
+        ...(settings.saveConfig ? { saveConfig: (name: string) => this.#save(name) } : {}),
+        ...(settings.configure ? { configure: settings.configure } : {}),
+      },
     });
     this.#settings = settings;
   }
@@ -226,7 +234,8 @@ export class ControlHost implements ControlView {
     const sc = this.#settings.saveConfig!;
     const path = `${sc.dir.replace(/\/+$/, "")}/${name}`;
     try {
-      await writeFileAtomic(path, sc.text, 0o644);
+      // The configuration as it runs now (after reloads and run-time configuration).
+      await writeFileAtomic(path, typeof sc.text === "string" ? sc.text : sc.text(), 0o644);
     } catch (e) {
       this.#deps.log.warn(`saveconfig ${path}: ${(e as Error).message}`);
       throw e;

@@ -16,7 +16,12 @@ import { type NtpTime, toUnix, toUnixNs } from "../proto/ntp_time.ts";
 import { Server, unsynchronisedState } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
 import type { TosOptions } from "../proto/system.ts";
-import { AccessControl, type AccessSettings, createMruList } from "./access_control.ts";
+import {
+  AccessControl,
+  type AccessSettings,
+  createMruList,
+  type RestrictSetting,
+} from "./access_control.ts";
 import { ControlHost, type ControlSettings, smallestMinpoll } from "./control_host.ts";
 import { Mode7Host } from "./mode7_host.ts";
 import type { LeapSecondTable } from "../proto/leap_seconds.ts";
@@ -443,9 +448,62 @@ export class Daemon {
     this.#stats?.stop();
   }
 
+  // --- live changes (reload.ts: SIGHUP and run-time configuration) ---
+
+  /**
+   * Adds a network source while running; false when the daemon runs no timekeeping (it started
+   * with neither sources nor reference clocks: a restart is needed).
+   */
+  addSource(setting: SourceSetting): boolean {
+    const sources = this.#sources;
+    if (sources === null || this.#stopped) return false;
+    void sources.add(setting).catch((e) => {
+      this.#log.error(`${setting.kind} ${setting.address}: ${(e as Error).message}`);
+    });
+    return true;
+  }
+
+  /** Removes a source line and its associations; returns how many lines went. */
+  removeSource(kind: SourceSetting["kind"], address: string, reason: string): number {
+    return this.#sources?.remove(kind, address, reason) ?? 0;
+  }
+
+  /** The source line association `id` belongs to (`unpeer ID`), or null. */
+  sourceOfAssociation(id: number): { kind: string; address: string } | null {
+    const m = this.#sources?.members().find((x) => x.ids.includes(id));
+    return m === undefined ? null : { kind: m.kind, address: m.address };
+  }
+
+  /** Replaces the restrict lines (every thread's packet path gets the new list). */
+  async setRestrict(rules: readonly RestrictSetting[]): Promise<void> {
+    await this.#access.setRules(rules);
+  }
+
+  /** Changes `tos` selection settings; false without timekeeping. */
+  setTos(tos: Partial<TosOptions>): boolean {
+    if (this.#timekeeper === null) return false;
+    this.#timekeeper.setTos(tos);
+    return true;
+  }
+
+  /** Changes `logconfig`; returns the unknown tokens, or null without timekeeping. */
+  setLogConfig(tokens: readonly string[]): string[] | null {
+    if (this.#timekeeper === null) return null;
+    const cfg = parseLogConfig(tokens);
+    this.#timekeeper.setLogClasses(cfg.classes);
+    return cfg.unknown;
+  }
+
+  /** Closes the statistics files and opens them again (log rotation), with `settings`. */
+  reopenStats(settings: StatsSettings | null): void {
+    if (this.#stopped) return;
+    this.#stats?.stop();
+    this.#stats = null;
+    this.#startStats(settings);
+  }
+
   /** The statistics files, when any are configured (stats_host.ts). */
-  #startStats(): void {
-    const s = this.#settings.stats ?? null;
+  #startStats(s: StatsSettings | null = this.#settings.stats ?? null): void {
     if (s === null) return;
     this.#stats = new StatsHost(s, {
       log: this.#log,
@@ -649,6 +707,10 @@ export class Daemon {
         },
         leapTable: this.#leapTable = leapFile === null ? null : await readLeapFile(leapFile, log),
         keys: this.#auth.store,
+        authRequired: this.#auth.required,
+        // Timing loops are told by a peer's refid naming one of these.
+        localAddresses: (this.#deps.hostAddresses ?? hostAddresses)()
+          .map((h) => ({ family: h.family, address: h.address, port: 123 })),
       },
       logClasses: logCfg.classes,
     }, {
@@ -671,9 +733,9 @@ export class Daemon {
       },
     });
     this.#timekeeper = tk;
-    router.setCore((data, peer, rxTime, keyId) => {
+    router.setCore((data, peer, rxTime, keyId, restrictFlags) => {
       this.#control?.noteReceive(peer, rxTime);
-      tk.onPacket(data, peer, rxTime, keyId);
+      tk.onPacket(data, peer, rxTime, keyId, restrictFlags);
     });
     tk.start();
     this.#sources = new SourceManager(sources, {

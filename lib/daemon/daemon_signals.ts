@@ -1,5 +1,6 @@
-// The daemon's signals, with ntpd's meanings: SIGTERM and SIGINT end it, SIGHUP ends it cleanly
-// too (until reload exists), SIGUSR1 raises and SIGUSR2 lowers the debug level. SIGUSR1 and
+// The daemon's signals, with ntpd's meanings: SIGTERM and SIGINT end it; SIGHUP reopens the log
+// and statistics files and reads the configuration again (reload.ts); SIGUSR1 raises and SIGUSR2
+// lowers the debug level. SIGUSR1 and
 // SIGUSR2 are blocked in every thread from the start (main.ts) and read from a signalfd here, so
 // Deno's own SIGUSR1 handler, which opens the V8 inspector, never sees one.
 
@@ -17,7 +18,7 @@ export function levelForDebug(debugLevel: number): "debug" | "info" {
 /** How the daemon's run ended on a signal. */
 export interface SignalEnd {
   signal: number;
-  name: "SIGTERM" | "SIGINT" | "SIGHUP";
+  name: "SIGTERM" | "SIGINT";
 }
 
 /** Listens for the daemon's signals until {@link DaemonSignals.stop}. */
@@ -25,6 +26,8 @@ export class DaemonSignals {
   #debugLevel: number;
   #reader: SignalReader;
   #listeners: [Deno.Signal, () => void][] = [];
+  #onHangup: (() => void) | null = null;
+  #hangupPending = false;
   /** Resolves with the first terminating signal. */
   readonly ended: Promise<SignalEnd>;
 
@@ -54,8 +57,25 @@ export class DaemonSignals {
       };
       on("SIGTERM", Signal.SIGTERM);
       on("SIGINT", Signal.SIGINT);
-      on("SIGHUP", Signal.SIGHUP);
     });
+    const hup = () => {
+      if (this.#onHangup !== null) this.#onHangup();
+      else this.#hangupPending = true;
+    };
+    Deno.addSignalListener("SIGHUP", hup);
+    this.#listeners.push(["SIGHUP", hup]);
+  }
+
+  /**
+   * What SIGHUP does (the reload). A SIGHUP that came before this was set (while the daemon was
+   * starting) runs it once now.
+   */
+  set onHangup(fn: (() => void) | null) {
+    this.#onHangup = fn;
+    if (fn !== null && this.#hangupPending) {
+      this.#hangupPending = false;
+      fn();
+    }
   }
 
   /** The current debug level. */

@@ -19,6 +19,7 @@ import {
   configureLogging,
   type Logger,
   logger,
+  logLevel,
   type LogSink,
 } from "../log/logger.ts";
 import { openLogSinks } from "../log/log_sinks.ts";
@@ -29,7 +30,8 @@ import { hasCapSysTime } from "./capabilities.ts";
 import { DaemonSignals, levelForDebug } from "./daemon_signals.ts";
 import { planSwitch, prepareSwitch, switchUser } from "./privileges.ts";
 import { Daemon, type DaemonExit } from "./daemon.ts";
-import { settingsFromConfig } from "./settings.ts";
+import { settingsFromConfig, type SettingsOverrides } from "./settings.ts";
+import { Reloader } from "./reload.ts";
 import { writeToml } from "../config/toml_writer.ts";
 import type { NtpConfig } from "../config/config_model.ts";
 import { loadAuthKeys } from "./daemon_auth.ts";
@@ -37,6 +39,9 @@ import { MetricsServer } from "./metrics_server.ts";
 import { prometheusText } from "./metrics.ts";
 import { statusDocument } from "./status_file.ts";
 import { openSystemdNotifier, type SystemdNotifier } from "./systemd_notify.ts";
+import { enterDetached, reportReady, shouldDetach, startDetached } from "./background.ts";
+import { SyslogSink } from "../log/log_sinks.ts";
+import { Errno, OsError } from "../../ffi/libc.ts";
 import { type MetricsAddress, parseMetricsAddress } from "../proto/options/statistics.ts";
 
 export { HORAE_VERSION };
@@ -255,6 +260,14 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     Deno.stdout.writeSync(new TextEncoder().encode(`ntpd (horae) ${HORAE_VERSION}\n`));
     return 0;
   }
+  // Without -n the daemon goes into the background once ready: this process starts it again
+  // detached and exits with its outcome (background.ts).
+  const detached = enterDetached();
+  if (!detached && shouldDetach(opts)) {
+    const outcome = await startDetached(program === "ntpd" ? "ntpd" : "horae");
+    if (outcome.message !== null) stderr(`${outcome.message}\n`);
+    return outcome.code;
+  }
 
   // -u: resolve the user now, and restart this process image with its final bounding set and
   // no_new_privs in every thread before anything runs as root (see prepareSwitch).
@@ -288,6 +301,12 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   const keys = await loadAuthKeys(config.auth.keysFile);
   for (const d of keys.ok ? keys.warnings : keys.diagnostics) stderr(`${formatDiagnostic(d)}\n`);
   if (!keys.ok) return 78;
+  // As chronyd does: a daemon that cannot steer the clock refuses to start rather than run on
+  // quietly without ever correcting it; --observe says that is what is wanted.
+  if (!opts.observe && !capable) {
+    stderr(`${program}: ${NO_SYS_TIME_MESSAGE}\n`);
+    return 77;
+  }
 
   let sinks: LogSink[];
   try {
@@ -297,9 +316,10 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     return 1;
   }
   configureLogging({ program: "ntpd", sinks, level: levelForDebug(opts.debugLevel) });
+  const logsToStderr = config.files.logFile === null || config.files.logFile === "stderr";
   const log = logger("sys");
-  // From here SIGTERM, SIGINT and SIGHUP end the daemon cleanly; SIGUSR1/SIGUSR2 change the
-  // debug level (and SIGUSR2 starts a new loop-lag window once the daemon runs).
+  // From here SIGTERM and SIGINT end the daemon cleanly, SIGHUP reloads (once the daemon runs);
+  // SIGUSR1/SIGUSR2 change the debug level (and SIGUSR2 starts a new loop-lag window).
   let onUsr2: (() => void) | null = null;
   const signals = new DaemonSignals(log, opts.debugLevel, () => onUsr2?.());
   log.info(`ntpd (horae) ${HORAE_VERSION}: starting`);
@@ -309,11 +329,7 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   if (config.files.logFile !== null) {
     for (const d of loaded.diagnostics) log.warn(formatDiagnostic(d));
   }
-  if (!opts.noFork) {
-    // COMPAT: ntpd forks into the background without -n; Horae always stays in the foreground
-    // (run it under systemd or a supervisor).
-    log.info("running in the foreground (Horae does not fork)");
-  }
+  if (detached) log.info(`running in the background as pid ${Deno.pid}`);
   if (
     opts.quit &&
     !config.sources.some((s) => s.kind === "server" || s.kind === "pool" || s.kind === "peer")
@@ -327,7 +343,9 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   const noSteerReason = opts.observe ? "observe mode" : capable ? null : "no CAP_SYS_TIME";
   const clock: Clock = noSteerReason === null ? new LinuxClock() : new NullClock();
   const family = opts.ipv4Only ? "ipv4" : opts.ipv6Only ? "ipv6" : "any";
-  const settings = settingsFromConfig(config, {
+  // Privileged ports whose bind failed for want of root or CAP_NET_BIND_SERVICE.
+  const deniedPorts = new Set<number>();
+  const overrides: SettingsOverrides = {
     ...(flags.port !== null ? { port: flags.port } : {}),
     listen: flags.listen,
     interfaceOptions: opts.interfaces,
@@ -341,10 +359,20 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     ...(flags.sourceCheckSec !== null ? { sourceCheckSec: flags.sourceCheckSec } : {}),
     ...(flags.unreachPolls !== null ? { unreachPolls: flags.unreachPolls } : {}),
     keys: keys.keys,
-  });
-
+  };
+  const settings = settingsFromConfig(config, overrides);
+  // SIGHUP and ntpq's :config go through one seam (reload.ts); saveconfig writes what it runs.
+  let reloader: Reloader | null = null;
   if (settings.control !== undefined) {
-    settings.control.saveConfig = saveConfigSetting(config, opts.configFile);
+    settings.control.saveConfig = saveConfigSetting(
+      config,
+      opts.configFile,
+      () => reloader?.running ?? config,
+    );
+    if (config.auth.controlKey !== null) {
+      settings.control.configure = (text, from) =>
+        reloader?.configure(text, from) ?? Promise.resolve("Config failed: not running yet");
+    }
   }
   if (flags.serverThreads !== null) settings.serverThreads = flags.serverThreads;
   if (flags.loopLagMs !== null) settings.loopLagMs = flags.loopLagMs;
@@ -352,11 +380,17 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     clock,
     log,
     openTransport: (address, readClock, options) => {
-      const opened = openUdpTransport({
-        address,
-        ...(options?.reusePort ? { reusePort: true } : {}),
-        ...(readClock === undefined ? {} : { clock: realtimeReaderOf(readClock) }),
-      });
+      let opened;
+      try {
+        opened = openUdpTransport({
+          address,
+          ...(options?.reusePort ? { reusePort: true } : {}),
+          ...(readClock === undefined ? {} : { clock: realtimeReaderOf(readClock) }),
+        });
+      } catch (e) {
+        if (isPrivilegedPortDenied(e, address.port)) deniedPorts.add(address.port);
+        throw e;
+      }
       if (opened.kind !== "ffi") log.warn(opened.reason);
       return Promise.resolve(opened.transport);
     },
@@ -380,6 +414,7 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     await daemon.start();
   } catch (e) {
     log.error(`cannot start: ${(e as Error).message}`);
+    for (const port of deniedPorts) log.error(privilegedPortMessage(port));
     return await finish(1, false);
   }
   // Only a pid file this process wrote is removed at exit (not a link someone planted there).
@@ -412,21 +447,52 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   if (!await switchUser(planned.plan, settings.driftFile, log)) return await finish(1, pidWritten);
   // Sockets bound, configuration loaded, first status written: READY=1, STATUS=, WATCHDOG=1.
   notifier?.start({ status: () => daemon.status(), log });
+  if (detached) {
+    // The starting command may exit now. Logging to standard error goes to the system logger
+    // from here on, as ntpd's does once it is in the background (when there is one).
+    let toSyslog = false;
+    if (logsToStderr) {
+      try {
+        configureLogging({
+          program: "ntpd",
+          sinks: [new SyslogSink({ program: "ntpd" })],
+          level: logLevel() ?? levelForDebug(opts.debugLevel),
+        });
+        toSyslog = true;
+      } catch (e) {
+        log.warn(`no system logger (${(e as Error).message}): logging to standard error`);
+      }
+    }
+    reportReady(logsToStderr && !toSyslog);
+  }
 
   // --loop-lag-ms: SIGUSR2 also closes the lag window (kept as `previous` in the status file) and
   // opens a new one, so a load test can bracket exactly its measured period.
   if (flags.loopLagMs !== null) onUsr2 = () => void daemon.newLoopLagWindow();
+  reloader = new Reloader(config, {
+    daemon,
+    log,
+    load: async () => {
+      const l = await loadConfig(opts.configFile, { toml: opts.toml });
+      return l.ok ? { ...l, config: applyNtpdOptions(l.config, opts) } : l;
+    },
+    settingsOf: (c) => settingsFromConfig(c, overrides),
+    reopenLog: (file) =>
+      configureLogging({
+        program: "ntpd",
+        sinks: openLogSinks(file),
+        level: logLevel() ?? levelForDebug(signals.debugLevel),
+      }),
+  });
+  const reload = reloader;
+  signals.onHangup = () => void reload.hangup();
   const ended = await Promise.race<{ signal: number; name: string } | { exit: DaemonExit }>([
     signals.ended,
     daemon.exited.then((exit) => ({ exit })),
   ]);
   let code = 0;
   if ("signal" in ended) {
-    log.info(
-      `ntpd exiting on signal ${ended.signal} (${ended.name})${
-        ended.name === "SIGHUP" ? ": reloading the configuration is not supported yet" : ""
-      }`,
-    );
+    log.info(`ntpd exiting on signal ${ended.signal} (${ended.name})`);
   } else {
     code = ended.exit.code;
     if (ended.exit.summary !== null) {
@@ -440,16 +506,35 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   return await finish(code, pidWritten);
 }
 
+/** Why the daemon refuses to start without CAP_SYS_TIME, and the ways out, in one line. */
+export const NO_SYS_TIME_MESSAGE =
+  "cannot steer the clock: no CAP_SYS_TIME; run as root, grant the capability " +
+  "(AmbientCapabilities=CAP_SYS_TIME, setpriv --ambient-caps=+sys_time), " +
+  "or add --observe to run without changing the clock";
+
+/** True when `e` is a bind refused (EACCES) on a port below 1024. */
+export function isPrivilegedPortDenied(e: unknown, port: number): boolean {
+  return e instanceof OsError && e.errno === Errno.EACCES && port > 0 && port < 1024;
+}
+
+/** What to do about a refused privileged port, naming --port and the capability. */
+export function privilegedPortMessage(port: number): string {
+  return `port ${port} is privileged: run as root, grant CAP_NET_BIND_SERVICE ` +
+    `(AmbientCapabilities=CAP_NET_BIND_SERVICE, setpriv --ambient-caps=+net_bind_service), ` +
+    `or use --port with a port above 1023`;
+}
+
 /**
  * What SAVECONFIG may write (ntpq `saveconfig`): the running configuration as TOML, into
  * `saveconfigdir`, else the configuration file's folder; null (refused) without a controlkey or
- * without either folder. The running configuration is the one loaded at start: nothing changes
- * it at run time (CONFIGURE is refused).
+ * without either folder. `running`, when given, is read at each save: the configuration as
+ * reloads and run-time configuration (reload.ts) left it.
  */
 export function saveConfigSetting(
   config: NtpConfig,
   configFile: string | null,
-): { dir: string; text: string } | null {
+  running?: () => NtpConfig,
+): { dir: string; text: string | (() => string) } | null {
   if (config.auth.controlKey === null) return null;
   const fileDir = configFile === null
     ? null
@@ -458,12 +543,13 @@ export function saveConfigSetting(
     : ".";
   const dir = config.files.saveconfigDir ?? fileDir;
   if (dir === null) return null;
-  const text = writeToml(config, {
-    banner: [
-      `Saved by horae (saveconfig), running configuration${
-        configFile === null ? "" : ` loaded from ${configFile}`
-      }`,
-    ],
-  });
-  return { dir, text };
+  const text = (c: NtpConfig) =>
+    writeToml(c, {
+      banner: [
+        `Saved by horae (saveconfig), running configuration${
+          configFile === null ? "" : ` loaded from ${configFile}`
+        }`,
+      ],
+    });
+  return { dir, text: running === undefined ? text(config) : () => text(running()) };
 }

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { emptyConfig } from "../config/config_model.ts";
+import { defaultSource, emptyConfig } from "../config/config_model.ts";
 import { extractHoraeFlags, HORAE_RUN_OPTIONS, runHelp, saveConfigSetting } from "./run_command.ts";
 
 Deno.test("extractHoraeFlags() splits --port, --listen and --status-file from ntpd's options", () => {
@@ -114,7 +114,19 @@ Deno.test("saveConfigSetting(): only with a controlkey, into saveconfigdir or th
   config.auth.controlKey = 10;
   const s = saveConfigSetting(config, "/etc/horae/ntp.conf")!;
   assert.equal(s.dir, "/etc/horae");
-  assert.match(s.text, /^# Saved by horae \(saveconfig\), running configuration loaded from/);
+  assert.equal(typeof s.text, "string");
+  assert.match(
+    s.text as string,
+    /^# Saved by horae \(saveconfig\), running configuration loaded from/,
+  );
+  // With the running configuration's getter, the text is made at each save, from what runs then.
+  let running = emptyConfig();
+  const live = saveConfigSetting(config, "/etc/horae/ntp.conf", () => running)!;
+  const textNow = () => (live.text as () => string)();
+  assert.doesNotMatch(textNow(), /192\.0\.2\.7/);
+  running = structuredClone(running);
+  running.sources.push({ ...defaultSource("server", "192.0.2.7") });
+  assert.match(textNow(), /192\.0\.2\.7/);
   assert.equal(saveConfigSetting(config, "ntp.conf")!.dir, ".");
   assert.equal(saveConfigSetting(config, null), null);
   config.files.saveconfigDir = "/var/lib/horae";

@@ -17,7 +17,8 @@ import type { Timers } from "./timers.ts";
 
 /** One `server`/`pool` line as the daemon uses it. */
 export interface SourceSetting {
-  kind: "server" | "pool";
+  /** `peer`: symmetric active, otherwise handled like `server`. */
+  kind: "server" | "pool" | "peer";
   /** Host name or address literal as configured. */
   address: string;
   /** `-4` / `-6` on the line. */
@@ -135,6 +136,48 @@ export class SourceManager {
     this.#timer = null;
   }
 
+  /**
+   * Adds a source line while running (reload, run-time configuration): mobilises a literal at
+   * once, starts resolving a name; resolves when its first lookup is done.
+   */
+  add(setting: SourceSetting): Promise<void> {
+    const family = intersect(setting.family, this.#opts.family);
+    if (family === null) {
+      this.#deps.log.warn(
+        `${setting.kind} ${setting.address}: its -4/-6 conflicts with the command line; ignored`,
+      );
+      return Promise.resolve();
+    }
+    const s: Source = {
+      setting,
+      family,
+      members: new Map(),
+      resolving: null,
+      lastError: null,
+      retired: new Map(),
+    };
+    this.#sources.push(s);
+    return this.#fill(s);
+  }
+
+  /**
+   * Removes the source lines of `kind` and `address` (as configured) and demobilises their
+   * associations; returns how many lines were removed.
+   */
+  remove(kind: SourceSetting["kind"], address: string, reason: string): number {
+    const gone = this.#sources.filter((s) =>
+      s.setting.kind === kind && s.setting.address === address
+    );
+    this.#sources = this.#sources.filter((s) => !gone.includes(s));
+    for (const s of gone) {
+      for (const m of [...s.members.values()]) {
+        this.#drop(s, m);
+        this.#deps.timekeeper.demobilize(m.id, reason);
+      }
+    }
+    return gone.length;
+  }
+
   /** Association ids by source line (for status output). */
   members(): { kind: string; address: string; ids: number[] }[] {
     return this.#sources.map((s) => ({
@@ -207,7 +250,7 @@ export class SourceManager {
   }
 
   #room(s: Source): number {
-    if (s.setting.kind === "server") return s.members.size === 0 ? 1 : 0;
+    if (s.setting.kind !== "pool") return s.members.size === 0 ? 1 : 0;
     let total = 0;
     for (const x of this.#sources) total += x.members.size;
     return Math.max(0, this.#opts.maxclock - total);

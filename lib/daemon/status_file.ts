@@ -15,6 +15,7 @@ import { refidToString } from "../proto/packet.ts";
 import { ntpTimeOfSec } from "../proto/leap_seconds.ts";
 import { writeFileAtomic } from "../files/safe_file.ts";
 import type { DaemonStatus } from "./daemon_status.ts";
+import type { AssociationSnapshot } from "../proto/association.ts";
 
 /**
  * Format version of the document (bumped on incompatible changes). 2: `offsetSec` is the real
@@ -33,6 +34,16 @@ export interface StatusAssociation {
   port: number;
   name: string | null;
   kind: string;
+  /**
+   * ntpq -p's type column: "u" server, "p" pool member, "l" reference clock, "s" symmetric
+   * active (`peer`), "S" symmetric passive (mobilised by a peer's packet), as NTPsec prints it.
+   */
+  type: string;
+  /** Host and peer mode (ntpq's hmode, pmode; pmode 0 before the peer's first packet). */
+  hmode: number;
+  pmode: number;
+  /** Mobilised by a packet (demobilised once unreachable) rather than configured. */
+  ephemeral: boolean;
   /** "*" system peer, "+" survivor, "x" falseticker, " " not selectable now. */
   tally: Tally;
   /** Reach register as three octal digits, as ntpq prints it. */
@@ -69,6 +80,21 @@ export function refidText(refid: number, stratum: number): string {
   return refidToString(refid, stratum >= 16 ? 0 : stratum);
 }
 
+/** ntpq -p's type letter for an association (see StatusAssociation.type). */
+export function associationType(a: AssociationSnapshot): string {
+  switch (a.hostMode) {
+    case 1:
+      return "s";
+    case 2:
+      return "S";
+    case 5:
+      return "B";
+    case 6: // ntpd's broadcast client host mode
+      return "b";
+  }
+  return a.kind === "refclock" ? "l" : a.kind === "pool" ? "p" : "u";
+}
+
 function fin(x: number | null): number | null {
   return x === null || !Number.isFinite(x) ? null : x;
 }
@@ -97,6 +123,10 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
       port: a.address.port,
       name: a.name,
       kind: a.kind,
+      type: associationType(a),
+      hmode: a.hostMode ?? 3,
+      pmode: a.peerMode ?? 0,
+      ephemeral: a.ephemeral ?? false,
       tally,
       reach: a.reach.toString(8).padStart(3, "0"),
       pollSec: a.pollSec,
@@ -121,6 +151,8 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
   return {
     format: STATUS_FORMAT,
     time: isoTime(now),
+    // False in the last document a daemon writes as it exits (see markStopped).
+    running: true,
     synchronized: synced,
     source: s.source,
     leap: st.leap,
@@ -176,6 +208,15 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
     // `--loop-lag-ms`: timer lateness on the main thread (null when the probe is off).
     eventLoop: s.eventLoop,
   };
+}
+
+/**
+ * The daemon's last document, written as it exits: `running` false, `stopped` the time it
+ * stopped (the document's `time`), and `synchronized` false (nothing serves that time any more);
+ * the rest is the state at exit, for the post-mortem.
+ */
+export function markStopped(doc: Record<string, unknown>): Record<string, unknown> {
+  return { ...doc, running: false, stopped: doc.time ?? null, synchronized: false };
 }
 
 /** Mode of a new status file: readable by monitoring tools running as any user. */

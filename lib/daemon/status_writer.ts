@@ -1,10 +1,11 @@
 // Writes the JSON status file (`--status-file`): periodically, soon after every change (several
-// changes in a row give one write), and once more at exit; never two writes at once, and a
-// failing write logged once per distinct error.
+// changes in a row give one write), and once more at exit, marked stopped (`"running": false`,
+// `"synchronized": false`); never two writes at once, and a failing write logged once per
+// distinct error.
 
 import type { Logger } from "../log/logger.ts";
 import { ErrorOnce } from "./error_once.ts";
-import { writeStatusFile } from "./status_file.ts";
+import { markStopped, writeStatusFile } from "./status_file.ts";
 import { repeat, type Timers } from "./timers.ts";
 
 /** What a {@link StatusWriter} needs. */
@@ -64,7 +65,7 @@ export class StatusWriter {
     });
   }
 
-  /** Stops the periodic writes and writes the final document. */
+  /** Stops the periodic writes and writes the final document, marked stopped. */
   async stop(): Promise<void> {
     if (this.#stopped) return;
     this.#stopped = true;
@@ -72,12 +73,13 @@ export class StatusWriter {
     if (this.#soon !== null) this.#o.timers.clearTimeout(this.#soon);
     this.#soon = null;
     await this.#writing;
-    await this.#writeNow();
+    await this.#writeNow(true);
   }
 
-  async #writeNow(): Promise<void> {
+  async #writeNow(final = false): Promise<void> {
     try {
-      await writeStatusFile(this.#o.path, this.#o.document());
+      const doc = this.#o.document();
+      await writeStatusFile(this.#o.path, final ? markStopped(doc) : doc);
       this.#errors.succeeded();
     } catch (e) {
       this.#errors.failed(e as Error);

@@ -19,7 +19,12 @@ import type { Rng } from "../proto/rng.ts";
 import { CryptoRng } from "./crypto_rng.ts";
 import type { SystemState } from "../proto/server.ts";
 import type { RefclockIdentity, RefclockSample } from "../proto/refclock_sample.ts";
-import { NtpSystem, type SystemOptions, type SystemSnapshot } from "../proto/system.ts";
+import {
+  NtpSystem,
+  type SystemOptions,
+  type SystemSnapshot,
+  type TosOptions,
+} from "../proto/system.ts";
 import type { LoopFilter } from "../proto/loop_filter.ts";
 import { eventClass, LOG_CLASSES, type LogClass } from "./log_classes.ts";
 import type { Timers } from "./timers.ts";
@@ -119,7 +124,11 @@ export class Timekeeper {
   /** Mobilises a client association for `address`; returns its id. */
   mobilize(address: PeerAddress, options: AssociationOptions): number {
     const id = this.#system.addServer(address, options, this.#deps.clock.now());
-    const what = options.kind === "pool" ? "pool member" : "server";
+    const what = options.kind === "pool"
+      ? "pool member"
+      : options.kind === "peer"
+      ? "symmetric active peer"
+      : "server";
     const name = options.name !== undefined && options.name !== address.address
       ? ` (${options.name})`
       : "";
@@ -146,6 +155,16 @@ export class Timekeeper {
     this.#apply(this.#system.onRefclockSample(id, sample, this.#deps.clock.now()));
   }
 
+  /** Changes the `tos` selection thresholds while running (reload, run-time configuration). */
+  setTos(tos: Partial<TosOptions>): void {
+    this.#system.setTos(tos);
+  }
+
+  /** Changes the log classes written (`logconfig`) while running. */
+  setLogClasses(classes: ReadonlySet<LogClass>): void {
+    this.#classes = classes;
+  }
+
   /** Removes an association (pool member replaced, name re-resolved). */
   demobilize(id: number, reason: string): void {
     const a = this.#system.associations.get(id);
@@ -159,11 +178,20 @@ export class Timekeeper {
     return this.#system.associations.get(id)?.snapshot(this.#deps.clock.now()) ?? null;
   }
 
-  /** Hands a mode 4 datagram to the core; `rxTime` must already be on the core's clock. */
-  onPacket(data: Uint8Array, peer: PeerAddress, rxTime: NtpTime, keyId = 0): void {
+  /**
+   * Hands a datagram (a reply, or a symmetric packet with its sender's restrict flags) to the
+   * core; `rxTime` must already be on the core's clock.
+   */
+  onPacket(
+    data: Uint8Array,
+    peer: PeerAddress,
+    rxTime: NtpTime,
+    keyId = 0,
+    restrictFlags = 0,
+  ): void {
     if (this.#stopped) return;
     const now = this.#deps.clock.now();
-    this.#apply(this.#system.onPacket({ data, peer, rxTime, keyId }, now));
+    this.#apply(this.#system.onPacket({ data, peer, rxTime, keyId, restrictFlags }, now));
   }
 
   /** The core's system variables and associations. */

@@ -134,8 +134,12 @@ export interface SetvarSetting {
 
 /** What CONFIGURE and SAVECONFIG hand to the daemon, which carries them out (or not). */
 export interface ControlConfigHandlers {
-  /** Applies configuration text; the answer text is shown by ntpq (e.g. "Config Succeeded"). */
-  configure?: (text: string) => string;
+  /**
+   * Applies configuration text from `from` (the sender's address); the answer text is shown by
+   * ntpq ("Config Succeeded", or errors starting `column N syntax error`). A promise: the answer
+   * is sent when the change is applied (see {@link ControlAnswer.later}).
+   */
+  configure?: (text: string, from: string) => string | Promise<string>;
   /**
    * Saves the configuration as `fileName` in the configuration's directory (already checked:
    * a plain file name); returns the answer text, or a promise of it (the answer is then sent
@@ -626,9 +630,22 @@ export class ControlServer {
     const handler = this.#config.configure;
     if (handler === undefined) return this.#error(r, CtlErr.BADOP);
     const text = bytesText(r.msg.data).replace(/\0+$/, "");
-    const reply = handler(text);
-    const status = this.systemStatus(this.#view.system(r.now));
-    return this.#answer(r, status, asciiBytes(reply), false);
+    const reply = handler(text, `${r.src.toString()}:${r.srcPort}`);
+    return this.#textAnswer(r, reply, "Config failed");
+  }
+
+  /** Answers with `reply`'s text, now or (a promise) once it settles. */
+  #textAnswer(r: Req, reply: string | Promise<string>, failed: string): ControlAnswer {
+    if (typeof reply === "string") {
+      return this.#answer(r, this.systemStatus(this.#view.system(r.now)), asciiBytes(reply), false);
+    }
+    const later = reply.then(
+      (text) => text,
+      (e) => `${failed}: ${(e as Error)?.message ?? e}`,
+    ).then((text) =>
+      this.#answer(r, this.systemStatus(this.#view.system(r.now)), asciiBytes(text), false)
+    );
+    return { replies: [], outcome: "answered", errorCode: -1, later };
   }
 
   #saveConfig(r: Req): ControlAnswer {
@@ -638,17 +655,7 @@ export class ControlServer {
     if (handler === undefined) return this.#error(r, CtlErr.BADOP);
     const name = bytesText(r.msg.data).replace(/\0+$/, "").trim();
     if (!isPlainFileName(name)) return this.#error(r, CtlErr.BADVALUE);
-    const reply = handler(name);
-    if (typeof reply === "string") {
-      return this.#answer(r, this.systemStatus(this.#view.system(r.now)), asciiBytes(reply), false);
-    }
-    const later = reply.then(
-      (text) => text,
-      (e) => `Configuration not saved: ${(e as Error)?.message ?? e}`,
-    ).then((text) =>
-      this.#answer(r, this.systemStatus(this.#view.system(r.now)), asciiBytes(text), false)
-    );
-    return { replies: [], outcome: "answered", errorCode: -1, later };
+    return this.#textAnswer(r, handler(name), "Configuration not saved");
   }
 
   // --- traps ---
