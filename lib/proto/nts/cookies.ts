@@ -1,8 +1,9 @@
 // NTS server cookies (RFC 8915 §6): the server keeps no per-client state; each cookie carries the
 // client's AEAD id and its C2S and S2C keys, encrypted and authenticated under a server master
 // key. Format (the one §6 suggests): key id (4 bytes, big-endian) ‖ nonce (16) ‖
-// AES-SIV-CMAC-256(master key, nonce, plaintext = AEAD id (2) ‖ C2S ‖ S2C, associated data = key
-// id). Master keys rotate (lib/proto/nts/cookie_keys.ts); every key still on the list opens its
+// AES-SIV-CMAC-256(master key, nonce, plaintext = AEAD id (2) ‖ 0x0000 ‖ C2S ‖ S2C, associated
+// data = key id). The two zero bytes make the cookie a multiple of 4 bytes long, so the padding
+// of the cookie extension field (which the client sends back whole) is never part of it. Master keys rotate (lib/proto/nts/cookie_keys.ts); every key still on the list opens its
 // cookies, so a cookie stays good for as long as its key is kept.
 //
 // The NTS-KE server calls makeCookie() for the cookies it sends; the NTP server path calls
@@ -17,15 +18,15 @@ import { AEAD_AES_SIV_CMAC_256 } from "./ke_result.ts";
 export const COOKIE_KEY_ID_LEN = 4;
 /** Bytes of a cookie's nonce. */
 export const COOKIE_NONCE_LEN = 16;
-/** Bytes in a cookie around the two keys: key id, nonce, SIV tag and the AEAD id. */
-export const COOKIE_OVERHEAD = COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN + SIV_TAG_LEN + 2;
+/** Bytes in a cookie around the two keys: key id, nonce, SIV tag, AEAD id and two zero bytes. */
+export const COOKIE_OVERHEAD = COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN + SIV_TAG_LEN + 4;
 
 /** The key length of each AEAD algorithm the server can put in a cookie (C2S and S2C alike). */
 export const NTS_AEAD_KEY_LEN: Readonly<Record<number, number>> = {
   [AEAD_AES_SIV_CMAC_256]: AES_SIV_CMAC_256_KEY_LEN,
 };
 
-/** Length of a cookie carrying keys for `aeadId` (102 bytes for AES-SIV-CMAC-256). */
+/** Length of a cookie carrying keys for `aeadId` (104 bytes for AES-SIV-CMAC-256). */
 export function cookieLength(aeadId: number): number {
   return COOKIE_OVERHEAD + 2 * (NTS_AEAD_KEY_LEN[aeadId] ?? 0);
 }
@@ -140,11 +141,11 @@ export class NtsServerKeys {
     if (c2s.length !== keyLen || s2c.length !== keyLen) {
       throw new RangeError(`AEAD ${aeadId} keys are ${keyLen} bytes`);
     }
-    const plain = new Uint8Array(2 + 2 * keyLen);
+    const plain = new Uint8Array(4 + 2 * keyLen);
     plain[0] = aeadId >>> 8;
     plain[1] = aeadId & 0xff;
-    plain.set(c2s, 2);
-    plain.set(s2c, 2 + keyLen);
+    plain.set(c2s, 4);
+    plain.set(s2c, 4 + keyLen);
     const out = new Uint8Array(COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN + SIV_TAG_LEN + plain.length);
     const view = new DataView(out.buffer);
     view.setUint32(0, this.#currentId >>> 0);
@@ -172,14 +173,16 @@ export class NtsServerKeys {
     const aeadId = (plain[0]! << 8) | plain[1]!;
     const keyLen = NTS_AEAD_KEY_LEN[aeadId];
     if (keyLen === undefined) return { ok: false, reason: "cookie_aead" };
-    if (plain.length !== 2 + 2 * keyLen) return { ok: false, reason: "cookie_length" };
+    if (plain.length !== 4 + 2 * keyLen || plain[2] !== 0 || plain[3] !== 0) {
+      return { ok: false, reason: "cookie_length" };
+    }
     return {
       ok: true,
       keyId,
       cookie: {
         aeadId,
-        c2s: plain.slice(2, 2 + keyLen),
-        s2c: plain.slice(2 + keyLen, 2 + 2 * keyLen),
+        c2s: plain.slice(4, 4 + keyLen),
+        s2c: plain.slice(4 + keyLen, 4 + 2 * keyLen),
       },
     };
   }
