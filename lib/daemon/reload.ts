@@ -102,6 +102,7 @@ export class Reloader {
    * was already waiting.
    */
   hangup(): Promise<ReloadReport | null> {
+    // Signals that come before a reload has started reading are served by that reload.
     if (this.#hangupsQueued >= MAX_QUEUED_HANGUPS) {
       this.#hangupsCoalesced++;
       return Promise.resolve(null);
@@ -149,10 +150,14 @@ export class Reloader {
   async #reload(): Promise<ReloadReport> {
     const log = this.#deps.log;
     log.info("SIGHUP: reopening the log and statistics files, reading the configuration again");
-    this.#reopenLog(this.#running.files.logFile);
     const loaded = await this.#deps.load();
+    // The log reopens at the new configuration's file (the old one's when it is refused); when
+    // that fails, logging goes on where it was.
+    const logFile = (loaded.ok ? loaded.config : this.#running).files.logFile;
+    const logReopened = this.#reopenLog(logFile);
     for (const d of loaded.diagnostics) {
-      (d.severity === "error" ? log.error : log.warn)(`reload: ${formatDiagnostic(d)}`);
+      if (d.severity === "error") log.error(`reload: ${formatDiagnostic(d)}`);
+      else log.warn(`reload: ${formatDiagnostic(d)}`);
     }
     if (!loaded.ok) {
       this.#deps.daemon.reopenStats(this.#deps.settingsOf(this.#running).stats ?? null);
@@ -166,7 +171,7 @@ export class Reloader {
       );
       return { ok: false, applied: [], restart: [], errors };
     }
-    return await this.#apply(loaded.config, "reload", true);
+    return await this.#apply(loaded.config, "reload", logReopened);
   }
 
   #reopenLog(logFile: string | null): boolean {
@@ -181,8 +186,17 @@ export class Reloader {
     }
   }
 
-  /** Applies `next` against the running configuration; `reopen`: the files reopen anyway. */
-  async #apply(next: NtpConfig, what: string, reopen = false): Promise<ReloadReport> {
+  /**
+   * Applies `next` against the running configuration. `logReopened` (SIGHUP): the log was
+   * reopened at `next`'s log file (true) or could not be (false), and the statistics files
+   * reopen whether they changed or not; null (run-time configuration): only what changed.
+   */
+  async #apply(
+    next: NtpConfig,
+    what: string,
+    logReopened: boolean | null = null,
+  ): Promise<ReloadReport> {
+    const reopen = logReopened !== null;
     const log = this.#deps.log;
     const d = this.#deps.daemon;
     const diff = diffConfig(this.#running, next);
@@ -200,6 +214,7 @@ export class Reloader {
     for (const c of diff.live) {
       const line = describeChange(c);
       let ok = true;
+      let why = "needs a restart (no timekeeping runs); not applied";
       if (c.path === "restrict") {
         await d.setRestrict(nextSettings.access?.restrict ?? []);
       } else if (c.path.startsWith("tos.")) {
@@ -209,7 +224,8 @@ export class Reloader {
         ok = unknown !== null;
         for (const u of unknown ?? []) log.warn(`${what}: logconfig: unknown class "${u}" ignored`);
       } else if (c.path === "files.logFile") {
-        ok = reopen || this.#reopenLog(next.files.logFile);
+        ok = logReopened ?? this.#reopenLog(next.files.logFile);
+        why = "cannot be opened; logging goes on as before";
       }
       // Statistics were reopened above; saveconfigdir is read at each saveconfig.
       if (ok) {
@@ -217,7 +233,7 @@ export class Reloader {
         log.info(`${what}: ${line}`);
       } else {
         report.restart.push(line);
-        log.warn(`${what}: ${line}: needs a restart (no timekeeping runs); not applied`);
+        log.warn(`${what}: ${line}: ${why}`);
       }
     }
     for (const c of diff.restart) {
@@ -231,7 +247,8 @@ export class Reloader {
     });
     // Sources that could not be added stay out of the running configuration; a removed one that
     // was not running stays out too.
-    applied.sources = applied.sources.filter((s) => !notAdded.includes(s));
+    const missing = new Set(notAdded.map((s) => JSON.stringify(s)));
+    applied.sources = applied.sources.filter((s) => !missing.has(JSON.stringify(s)));
     this.#running = applied;
     return report;
   }
