@@ -30,6 +30,8 @@ import {
   type RestrictList,
 } from "./access/restrict.ts";
 import type { Server } from "./server.ts";
+import { looksLikeNts, REFID_NTSN } from "./nts/extension_fields.ts";
+import type { NtsServer } from "./nts/nts_server.ts";
 import type { DropReason, SysCounters } from "./sys_stats.ts";
 
 /** One received datagram, as the caller fills it (reuse one object: nothing here keeps it). */
@@ -228,6 +230,12 @@ export interface PacketPathOptions {
    * cannot deliver is counted with {@link PacketPath.forwardDropped}.
    */
   serverThread?: boolean;
+  /**
+   * NTS (RFC 8915) requests: answered here by this {@link NtsServer}, handed to the main thread
+   * ("forward", a server thread without the keys), or null (default: no NTS; a request with NTS
+   * fields is answered as plain NTP, which an NTS client refuses).
+   */
+  nts?: NtsServer | "forward" | null;
 }
 
 function decodeReason(e: DecodeError): DropReason {
@@ -265,6 +273,7 @@ export class PacketPath {
   #authRequired: boolean;
   readonly #serverThread: boolean;
   readonly #handlers: Handlers;
+  #nts: NtsServer | "forward" | null;
   readonly #peek = new PacketPeek();
   readonly #verdict = new Verdict();
 
@@ -280,6 +289,12 @@ export class PacketPath {
     this.#authRequired = options.authRequired ?? true;
     this.#serverThread = options.serverThread ?? false;
     this.#handlers = { core: true, control: true, peer: true, mode7: true, ...options.handlers };
+    this.#nts = options.nts ?? null;
+  }
+
+  /** Turns NTS on (with this thread's {@link NtsServer}, or "forward" to the main thread) or off. */
+  setNts(nts: NtsServer | "forward" | null): void {
+    this.#nts = nts;
   }
 
   /** Says which main-thread handlers exist now (the core starts after the sockets open). */
@@ -412,7 +427,13 @@ export class PacketPath {
       return this.#drop("rate_limited");
     }
 
-    // 4. Authentication, then 5. dispatch.
+    // 4. Authentication, then 5. dispatch. An NTS request has its own (RFC 8915 §5.7).
+    if (mode === 3 && hasExtensions && macOffset < 0 && this.#nts !== null && looksLikeNts(data)) {
+      if (this.#nts === "forward") {
+        return this.#serverThread ? this.#handOn("forward", "auth") : this.#drop("nts_bad_cookie");
+      }
+      return this.#ntsRequest(this.#nts, p, slot, flags);
+    }
     let auth: AuthResult = "none";
     let keyId = 0;
     if (macOffset >= 0 || hasExtensions) {
@@ -456,7 +477,10 @@ export class PacketPath {
       return this.#handOn("core", null, true);
     }
     if (kind !== "forward" || forward === null) return this.#drop("no_handler");
-    if (forward !== "auth") return this.#handOn("forward", forward, true);
+    if (forward !== "auth") {
+      v.keyId = keyId; // a symmetric active packet's verified key
+      return this.#handOn("forward", forward, true);
+    }
     const peek = this.#peek;
     // The server thread checked the format; read the header again for the MAC's place.
     if (peek.read(data) !== "ok") return this.#drop("too_short");
@@ -465,6 +489,12 @@ export class PacketPath {
       const full = decodePacket(data);
       if (!full.ok) return this.#drop(decodeReason(full.reason));
       macOffset = full.packet.mac === null ? -1 : data.length - 4 - full.packet.mac.digest.length;
+    }
+    const nts = this.#nts;
+    if (
+      v.mode === 3 && macOffset < 0 && nts !== null && nts !== "forward" && looksLikeNts(data)
+    ) {
+      return this.#ntsRequest(nts, p, slot, flags);
     }
     const id = macOffset >= 0 ? u32At(data, macOffset) : 0;
     let auth = this.#auth.check(data, macOffset, id, peek.hasExtensions, p.src);
@@ -566,6 +596,55 @@ export class PacketPath {
         v.keyId = auth === "ok" ? keyId : 0;
         return this.#handOn("core", null);
     }
+  }
+
+  /**
+   * An NTS-protected client request: answered with an NTS reply (sealed by the finalize step
+   * after the transmit stamp), an NTS NAK when its cookie cannot be used, or dropped; each
+   * refusal counted by its reason. A verified request counts as authenticated for notrust.
+   */
+  #ntsRequest(nts: NtsServer, p: PacketIn, slot: ReplyBuffer, flags: number): Verdict {
+    const v = this.#verdict;
+    const data = p.data;
+    if (isZeroTransmit(data)) return this.#drop("zero_transmit");
+    const verdict = nts.check(data);
+    if (verdict === "ok") {
+      const len = this.#server.answerAdmitted(
+        data,
+        false,
+        p.rxUnixSec,
+        p.rxUnixNsec,
+        slot.buffer,
+        slot.view,
+      );
+      const total = len === LEN_PKT_NOMAC ? nts.writeReply(data, slot.buffer, len) : 0;
+      if (total === 0) return this.#drop("nts_malformed");
+      slot.length = total;
+      slot.stampTransmit = true;
+      slot.finalize = nts;
+      v.kind = "reply";
+      this.#counters.processed();
+      return v;
+    }
+    if ((flags & RES_NOTRUST) !== 0) return this.#drop("notrust");
+    if (verdict !== "nts_bad_cookie" && verdict !== "nts_wrong_aead") return this.#drop(verdict);
+    // An NTS NAK (kiss code NTSN, the request's unique identifier, nothing authenticated).
+    this.#counters.dropped(verdict);
+    v.reason = verdict;
+    const len = this.#server.writeKiss(
+      data,
+      REFID_NTSN,
+      -128,
+      p.rxUnixSec,
+      p.rxUnixNsec,
+      slot.buffer,
+      slot.view,
+    );
+    if (len === 0) return v;
+    slot.length = nts.writeNak(data, slot.buffer, len);
+    slot.stampTransmit = true;
+    v.kind = "reply";
+    return v;
   }
 
   #kiss(p: PacketIn, slot: ReplyBuffer, code: KissCode, reason: DropReason) {

@@ -42,6 +42,12 @@ export const DROP_REASONS = [
   "address_excluded", // the key's address list (keys file, fourth field) excludes the sender
   "bad_mac", // the digest does not match
   "crypto_nak", // a crypto-NAK: a reply saying our MAC failed, or one in a request
+  // NTS (RFC 8915): client requests with NTS fields
+  "nts_malformed", // NTS extension fields that break RFC 8915 §5 framing or counts
+  "nts_bad_cookie", // a cookie no kept master key opens (answered with an NTS NAK)
+  "nts_wrong_aead", // a cookie for an AEAD this server does not run (answered with an NTS NAK)
+  "nts_bad_auth", // the NTS authenticator does not verify (tampered)
+  "nts_cookie_reuse", // a cookie this server accepted before, spent again (a replay)
   // declined
   "private_mode", // mode 7 (ntpdc): not served
   "control_response", // a mode 6 response or error: never answered
@@ -90,6 +96,11 @@ export const DROP_GROUP: Readonly<Record<DropReason, DropGroup>> = {
   address_excluded: "badAuth",
   bad_mac: "badAuth",
   crypto_nak: "badAuth",
+  nts_malformed: "badFormat",
+  nts_bad_cookie: "badAuth",
+  nts_wrong_aead: "badAuth",
+  nts_bad_auth: "badAuth",
+  nts_cookie_reuse: "badAuth",
   private_mode: "declined",
   control_response: "declined",
   no_handler: "declined",

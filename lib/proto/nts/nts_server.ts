@@ -117,6 +117,7 @@ export class NtsServer implements ReplyFinalizer {
   /** Judges an NTS-protected client request (mode 3 with NTS fields). Never throws. */
   check(request: Uint8Array): NtsRequestVerdict {
     this.#pending = false;
+    this.#uniqueId = new Uint8Array(0);
     const r = readNtsFields(request, true);
     if (!r.ok) return "nts_malformed";
     const f = r.fields;
