@@ -36,6 +36,7 @@ import { TINKER_OPTIONS } from "../proto/options/tinker.ts";
 import { DISCIPLINES } from "../proto/options/horae.ts";
 import { SYSTEM_FLAG_OPTIONS, SYSTEM_FLAGS } from "../proto/options/system_flags.ts";
 import { RLIMIT_OPTIONS } from "../proto/options/rlimit.ts";
+import { NTS_OPTIONS } from "../proto/options/nts.ts";
 import { FILE_OPTIONS, LOG_OPTIONS } from "../proto/options/daemon.ts";
 import {
   NTP_MAXDPOLL,
@@ -116,6 +117,8 @@ export type SetvarConfig = ValuesOf<typeof SETVAR_OPTIONS>;
 export type MruConfig = ValuesOf<typeof MRU_OPTIONS>;
 /** `rlimit`: process resource limits (all null when not given). */
 export type RlimitConfig = ValuesOf<typeof RLIMIT_OPTIONS>;
+/** `nts`: Network Time Security (NTS-KE server and client settings). */
+export type NtsConfig = ValuesOf<typeof NTS_OPTIONS>;
 /** Files the daemon reads or writes. */
 export type FilesConfig = ValuesOf<typeof FILE_OPTIONS>;
 
@@ -155,6 +158,7 @@ export interface NtpConfig {
   /** Interface rules in file order. */
   interfaces: InterfaceRule[];
   auth: AuthConfig;
+  nts: NtsConfig;
   stats: StatsConfig;
   traps: TrapConfig[];
   setvar: SetvarConfig[];

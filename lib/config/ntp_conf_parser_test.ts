@@ -36,7 +36,7 @@ Deno.test("parseNtpConf() of an empty file is the empty configuration", () => {
 Deno.test("parseNtpConf() reads server options into the source", () => {
   const c = clean(
     "server -4 ntp.example key 5 autokey burst iburst version 3 prefer noselect true " +
-      "preempt xleave minpoll 5 maxpoll 9 ttl 3 mode 2\n",
+      "preempt xleave minpoll 5 maxpoll 9 ttl 3 mode 2 nts ntsport 4461\n",
   );
   assert.deepEqual(c.sources, [{
     kind: "server",
@@ -44,6 +44,8 @@ Deno.test("parseNtpConf() reads server options into the source", () => {
     family: "ipv4",
     key: 5,
     autokey: true,
+    nts: true,
+    ntsPort: 4461,
     burst: true,
     iburst: true,
     version: 3,

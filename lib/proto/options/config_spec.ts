@@ -9,6 +9,7 @@ import { DISCARD_SECTION, INTERFACE_SECTION, MRU_SECTION, RESTRICT_SECTION } fro
 import { FILEGEN_SECTION, STATS_SECTION } from "./statistics.ts";
 import { MODEM_SECTION, SETVAR_SECTION, TRAP_SECTION } from "./control.ts";
 import { type ConfigSpec, section, type UnsupportedCommand } from "./option_spec.ts";
+import { NTS_SECTION } from "./nts.ts";
 import { REFCLOCK_SECTION } from "./refclock.ts";
 import { RLIMIT_SECTION } from "./rlimit.ts";
 import { SOURCE_SECTION } from "./sources.ts";
@@ -63,6 +64,7 @@ export const CONFIG_SPEC: ConfigSpec = {
     INTERFACE_SECTION,
     AUTH_SECTION,
     CRYPTO_SECTION,
+    NTS_SECTION,
     STATS_SECTION,
     FILEGEN_SECTION,
     TRAP_SECTION,
