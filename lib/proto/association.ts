@@ -30,6 +30,7 @@ import {
   MAXDIST,
   MAXSTRAT,
   MODE_ACTIVE,
+  MODE_BROADCAST,
   MODE_CLIENT,
   MODE_PASSIVE,
   MODE_SERVER,
@@ -53,22 +54,44 @@ export const BURST_INTERVAL_SEC = 2;
  * symmetric active peer (`peer`, mode 1) or a symmetric passive one (mode 2, mobilised by an
  * authenticated mode 1 packet).
  */
-export type AssociationKind = "server" | "pool" | "refclock" | "peer" | "passive";
+export type AssociationKind =
+  | "server"
+  | "pool"
+  | "refclock"
+  | "peer"
+  | "passive"
+  | BroadcastKind;
+
+/**
+ * The broadcast and manycast kinds: a broadcast or multicast server (`broadcast`, mode 5 sent;
+ * lib/proto/broadcast_server.ts), a broadcast client association mobilised by a server's mode 5
+ * packets ("bclient", ntpd's hmode 6), and a manycast client's search of a group
+ * (lib/proto/manycast_client.ts; the servers it finds are "server" associations).
+ */
+export type BroadcastKind = "broadcast" | "bclient" | "manycast";
+
+/** ntpd's host mode of a broadcast client association (MODE_BCLIENT). */
+export const MODE_BCLIENT = 6;
+
+/** Calibration requests a broadcast client sends to a new server (2 s apart). */
+export const BCLIENT_VOLLEY = 4;
+
+/** `broadcastdelay` default (s): the round-trip delay assumed when no calibration is possible. */
+export const DEFAULT_BROADCAST_DELAY_SEC = 0.004;
 
 /** True for the symmetric kinds, which send modes 1/2 with the system's state. */
 export function isSymmetric(kind: AssociationKind | undefined): boolean {
   return kind === "peer" || kind === "passive";
 }
 
-/** The host mode an association sends (ntpq's hmode): 1, 2, 3 or 0 for a reference clock. */
+/**
+ * The host mode an association runs in (ntpq's hmode): 1 or 2 for the symmetric kinds, else 3
+ * (a reference clock too, as ntpd shows it: ntpq then prints its type as "l").
+ */
 export function hostModeOf(kind: AssociationKind | undefined): number {
-  return kind === "peer"
-    ? MODE_ACTIVE
-    : kind === "passive"
-    ? MODE_PASSIVE
-    : kind === "refclock"
-    ? 0
-    : MODE_CLIENT;
+  if (kind === "broadcast") return MODE_BROADCAST;
+  if (kind === "bclient") return MODE_BCLIENT;
+  return kind === "peer" ? MODE_ACTIVE : kind === "passive" ? MODE_PASSIVE : MODE_CLIENT;
 }
 
 /** The options of a `server`/`pool` line that the core uses. */
@@ -99,6 +122,13 @@ export interface AssociationOptions {
    * unreachable (see NtpSystem.mobilize).
    */
   ephemeral?: boolean;
+  /**
+   * A broadcast client ("bclient"): the round-trip delay to assume (`broadcastdelay`) until, or
+   * instead of, the calibration exchange measuring it (default DEFAULT_BROADCAST_DELAY_SEC).
+   */
+  broadcastDelaySec?: number;
+  /** A broadcast client: skip the calibration exchange (`broadcastclient novolley`). */
+  novolley?: boolean;
 }
 
 /** Why a reply was not used. */
@@ -121,6 +151,7 @@ export type RejectReason =
   | "delay_spike"
   | "dead"
   | "unauthenticated"
+  | "calibrating"
   | "no_key"
   | "bad_sample";
 
@@ -209,7 +240,16 @@ export class Association {
   readonly filter: ClockFilter;
   #opts:
     & Required<
-      Omit<AssociationOptions, "name" | "initialFreqStd" | "key" | "refclock" | "ephemeral">
+      Omit<
+        AssociationOptions,
+        | "name"
+        | "initialFreqStd"
+        | "key"
+        | "refclock"
+        | "ephemeral"
+        | "broadcastDelaySec"
+        | "novolley"
+      >
     >
     & {
       name: string | null;
@@ -264,6 +304,16 @@ export class Association {
   #org = 0n;
   #rec: NtpTime = 0n;
   #peerMode = 0;
+  /**
+   * Broadcast client state: calibration requests still to send (the calibration is over once
+   * they are sent and the next poll comes), the round-trip delay mode 5 samples assume, and the
+   * transmit timestamp of the last mode 5 packet (the duplicate test).
+   */
+  #volleyLeft = 0;
+  #calibrating = false;
+  #bcastDelaySec = DEFAULT_BROADCAST_DELAY_SEC;
+  #bcastDelayMeasured = false;
+  #lastBcastXmt = 0n;
 
   /** Creates an association that first polls shortly after `now`. */
   constructor(
@@ -309,6 +359,105 @@ export class Association {
       this.#firstSend = now;
       this.#nextPoll = addSec(now, this.#pollSec);
     }
+    if (this.#opts.kind === "bclient") {
+      this.#bcastDelaySec = options.broadcastDelaySec ?? DEFAULT_BROADCAST_DELAY_SEC;
+      this.#calibrating = options.novolley !== true;
+      this.#volleyLeft = this.#calibrating ? BCLIENT_VOLLEY : 0;
+      if (!this.#calibrating) this.#nextPoll = addSec(now, this.#pollSec);
+    }
+  }
+
+  /**
+   * A broadcast client: true while the calibration exchange runs (mode 5 packets then only
+   * mark the server reachable).
+   */
+  get calibrating(): boolean {
+    return this.#calibrating;
+  }
+
+  /** A broadcast client: the round-trip delay its mode 5 samples assume (s). */
+  get broadcastDelaySec(): number {
+    return this.#bcastDelaySec;
+  }
+
+  /** A broadcast client: true when that delay was measured (else `broadcastdelay`). */
+  get broadcastDelayMeasured(): boolean {
+    return this.#bcastDelayMeasured;
+  }
+
+  /**
+   * A broadcast client's timer: during calibration a client request (BCLIENT_VOLLEY of them,
+   * BURST_INTERVAL_SEC apart); at the first poll after the last one, the calibration ends with
+   * the smallest delay measured (or `broadcastdelay` when nothing answered). Afterwards the
+   * poll only ages the reach register at the server's broadcast interval: the server's mode 5
+   * packets are the samples, and nothing more is sent.
+   */
+  #broadcastClientTimer(now: NtpTime): Action[] {
+    const actions: Action[] = [];
+    if (this.#volleyLeft > 0) {
+      this.#volleyLeft--;
+      const request = this.#request(now);
+      if (request !== null) actions.push(request);
+      this.#nextPoll = addSec(now, BURST_INTERVAL_SEC);
+      return actions;
+    }
+    if (this.#calibrating) {
+      this.#calibrating = false;
+      this.#xmt = null;
+      if (this.filter.samples > 0 && Number.isFinite(this.filter.minDelaySec)) {
+        this.#bcastDelaySec = this.filter.minDelaySec;
+        this.#bcastDelayMeasured = true;
+      }
+    }
+    const wasReachable = this.#reach !== 0;
+    this.#reach = (this.#reach << 1) & 0xff;
+    if (wasReachable && this.#reach === 0) {
+      actions.push(this.#event(PeerEvent.UNREACH, "unreachable"));
+    }
+    if (this.#reach === 0) this.#pollsUnreached++;
+    this.#nextPoll = addSec(now, this.#pollSec);
+    return actions;
+  }
+
+  /**
+   * A broadcast server's mode 5 packet (RFC 5905 §9.2 "broadcast client"): T3 is the server's
+   * time when it left, T4 ours when it arrived, and the path takes half the calibrated round
+   * trip, so offset = T3 + δ/2 − T4 with δ the calibration's (or `broadcastdelay`). The key the
+   * association was mobilised with must sign every packet; a repeated transmit timestamp is a
+   * duplicate. During calibration the packet only marks the server reachable.
+   */
+  #receiveBroadcast(p: NtpPacket, rxTime: NtpTime, keyId: number): ReceiveResult {
+    if (this.#keyId !== 0 && keyId !== this.#keyId) return this.#reject("unauthenticated");
+    if (p.transmitTimestamp === 0n) return this.#reject("zero_transmit");
+    if (p.transmitTimestamp === this.#lastBcastXmt) return this.#reject("duplicate");
+    this.#lastBcastXmt = p.transmitTimestamp;
+    this.#peerMode = p.mode;
+    const actions: Action[] = [];
+    if (p.leap === 3 || p.stratum === 0 || p.stratum >= MAXSTRAT) {
+      return this.#reject("unsynchronized");
+    }
+    const rootDelay = rootDelaySec(p);
+    const rootDisp = rootDispersionSec(p);
+    if (rootDelay / 2 + rootDisp >= this.#opts.maxDistanceSec) return this.#reject("distance");
+    this.#reached(actions);
+    // The reach register ages at the server's interval.
+    this.#pollSec = 2 ** Math.max(NTP_MINPOLL, Math.min(NTP_MAXPOLL, p.pollLog2));
+    this.#server = this.#serverVars(p, rxTime);
+    this.#authentic = this.#keyId !== 0;
+    this.#unanswered = 0;
+    if (this.#calibrating) return this.#reject("calibrating", actions);
+    this.#lastReject = null;
+    this.#received++;
+    const t3 = fromTimestamp(p.transmitTimestamp, rxTime);
+    const delaySec = Math.max(this.#bcastDelaySec, 2 ** this.#precisionLog2);
+    const precisionSec = 2 ** p.precisionLog2 + 2 ** this.#precisionLog2;
+    const sample: FilterSample = {
+      offsetSec: diffSec(t3, rxTime) + delaySec / 2,
+      delaySec,
+      dispersionSec: precisionSec,
+      at: rxTime,
+    };
+    return { kind: "sample", sample, actions };
   }
 
   /** Options in force. */
@@ -398,17 +547,19 @@ export class Association {
   /**
    * Distance used for selection (s): half the server's root delay plus the minimum delay (a
    * static asymmetry can hide there), at least SELECT_MIN_ROUND_TRIP_SEC, the root dispersion,
-   * the estimate's 3σ and aging at PHI. The RFC register's dispersion (which needs several
-   * samples to fall) stays visible for ntpq.
+   * the estimate's 3σ and aging at PHI since the estimator's last sample. The RFC register's
+   * dispersion (which needs several samples to fall) stays visible for ntpq; its sample may be
+   * eight polls old, which at long polls made a fresh, stepped server's interval overlap the
+   * others' (issue 18's serverstep3).
    */
   selectionDistanceSec(now: NtpTime): number {
     const s = this.#server;
     const est = this.filter.estimate(now);
-    const rfc = this.filter.rfcState();
-    if (s === null || est === null || rfc === null) return Infinity;
+    const last = this.filter.lastSampleAt ?? this.filter.rfcState()?.at ?? null;
+    if (s === null || est === null || last === null) return Infinity;
     const roundTrip = Math.max(SELECT_MIN_ROUND_TRIP_SEC, s.rootDelaySec + this.filter.minDelaySec);
     return roundTrip / 2 + s.rootDispersionSec + 3 * Math.sqrt(est.offsetVar) +
-      2 ** this.#precisionLog2 + PHI * Math.max(0, diffSec(now, rfc.at));
+      2 ** this.#precisionLog2 + PHI * Math.max(0, diffSec(now, last));
   }
 
   /** The estimator's current view, or null. */
@@ -448,6 +599,7 @@ export class Association {
   onTimer(now: NtpTime, sys: SystemState | null = null): Action[] {
     if (this.#dead || now < this.#nextPoll) return [];
     if (this.#refclock !== null) return this.#refclockPoll(now);
+    if (this.#opts.kind === "bclient") return this.#broadcastClientTimer(now);
     const actions: Action[] = [];
     if (this.#burstLeft > 0) {
       this.#burstLeft--;
@@ -491,6 +643,9 @@ export class Association {
     if (!r.ok) return this.#reject("decode");
     const p = r.packet;
     if (isSymmetric(this.#opts.kind)) return this.#receiveSymmetric(p, rxTime, keyId);
+    if (p.mode === MODE_BROADCAST && this.#opts.kind === "bclient") {
+      return this.#receiveBroadcast(p, rxTime, keyId);
+    }
     if (p.mode !== MODE_SERVER) return this.#reject("mode");
     // A configured key requires a present, valid MAC with that key, before anything can change
     // (an unauthenticated kiss-o'-death could otherwise silence or demobilise the association).
@@ -762,7 +917,8 @@ export class Association {
    * by at most a factor of two per sample and stays at minpoll for the first samples.
    */
   updatePoll(est: SourceEstimate, sources = 1): void {
-    if (this.#refclock !== null) return;
+    // A broadcast client's poll is the server's interval.
+    if (this.#refclock !== null || this.#opts.kind === "bclient") return;
     const minSec = Math.max(2 ** this.#opts.minpoll, this.#kodFloorSec);
     const maxSec = Math.max(minSec, 2 ** this.#opts.maxpoll);
     let target = minSec;

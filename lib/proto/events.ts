@@ -102,6 +102,11 @@ export interface SendAction {
   to: PeerAddress;
   /** The datagram's bytes. */
   data: Uint8Array;
+  /**
+   * TTL (IPv4) or hop limit (IPv6) for a datagram to a multicast group (`broadcast`,
+   * `manycastclient`); absent: the socket's. Unicast datagrams never carry one.
+   */
+  ttl?: number;
 }
 
 /** Call `onTimer` when the system clock reads `at` (replaces any earlier request). */
