@@ -18,13 +18,16 @@ import { coreReceiveTime, type ForwardedDatagram, readDatagram } from "./packet_
 
 /**
  * Hands a datagram to the timekeeping core (`rxTime` on the core's clock; `keyId` the key whose
- * MAC the packet path verified, 0 when it was not authenticated).
+ * MAC the packet path verified, 0 when it was not authenticated; `restrictFlags` the sender's
+ * restrict flags, which decide whether a symmetric active packet may mobilise a passive peer).
+ * Symmetric active packets (mode 1, the path's "peer" handler) go to the core too.
  */
 export type CoreHandler = (
   data: Uint8Array,
   peer: SocketAddress,
   rxTime: NtpTime,
   keyId: number,
+  restrictFlags: number,
 ) => void;
 
 /**
@@ -134,7 +137,7 @@ export class PacketRouter {
   /** Sets (or removes) the timekeeping core that takes replies to the daemon's polls. */
   setCore(core: CoreHandler | null): void {
     this.#core = core;
-    this.path.setHandlers({ core: core !== null });
+    this.path.setHandlers({ core: core !== null, peer: core !== null });
   }
 
   /** Sets (or removes) the mode 7 handler (`enable mode7`). */
@@ -220,9 +223,9 @@ export class PacketRouter {
         // Only mode 6 has more fragments: building `d.peer` (an address string) for every
         // server reply would be the hot path's one allocation.
         if (v.more.length > 0) this.#sendMore(v, s.transport, d.peer);
-      } else if (v.kind === "core") {
+      } else if (v.kind === "core" || (v.kind === "forward" && v.forward === "peer")) {
         const rx = coreReceiveTime(0, 0, d.rxKernel, this.#virtual, d.rxTime);
-        this.#core!(d.data, d.peer, rx, v.keyId);
+        this.#core!(d.data, d.peer, rx, v.keyId, v.restrictFlags);
       } else if (v.kind === "forward" && v.forward === "control") {
         const peer = d.peer;
         this.#control?.(p, v.restrictFlags, (b) => s.transport.send(b, peer, false));
@@ -281,8 +284,8 @@ export class PacketRouter {
         s.transport.send(reply, m.peer, slot.stampTransmit, slot.finalize);
       }
       this.#sendMore(v, s.transport, m.peer);
-    } else if (v.kind === "core") {
-      this.#core!(m.data, m.peer, rx, v.keyId);
+    } else if (v.kind === "core" || (v.kind === "forward" && v.forward === "peer")) {
+      this.#core!(m.data, m.peer, rx, v.keyId, v.restrictFlags);
     } else if (v.kind === "forward" && v.forward === "control") {
       this.#control?.(p, v.restrictFlags, (b) => s.transport.send(b, m.peer, false));
     } else if (v.kind === "forward" && v.forward === "mode7") {
