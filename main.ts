@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run --allow-all --unstable-net
+#!/usr/bin/env -S deno run --allow-all --unstable-net --ext=ts
 // The `horae` command: dispatches subcommands, and behaves as ntpd, ntpq, ntpdc, ... when it is
 // invoked under one of those names (multi-call, like busybox).
 // deno-lint-ignore-file no-console
@@ -81,15 +81,66 @@ const PROGRAMS: Record<string, string> = Object.fromEntries(
   Object.entries(COMMANDS).filter(([, v]) => v.program !== "").map(([k, v]) => [v.program, k]),
 );
 
-/** The name this process was started as (argv[0] of a binary, or the script for `deno run`). */
+/** This process's argument vector, as the kernel holds it. */
+function commandLine(): string[] {
+  const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0");
+  if (argv.at(-1) === "") argv.pop();
+  return argv;
+}
+
+/** The last path element of `path`, without a script extension. */
+function baseName(path: string): string {
+  return path.replace(/^.*\//, "").replace(/\.(ts|js|mjs)$/, "");
+}
+
+/**
+ * The name this process was started as: the script's (a multi-call link's) name for `deno run`,
+ * else argv[0] when it is a classic program's name (the image restarted from a link to main.ts,
+ * see {@link linkedMain}), else "horae".
+ */
 function invokedName(): string {
   try {
-    const argv = Deno.readTextFileSync("/proc/self/cmdline").split("\0").filter((a) => a !== "");
-    const script = argv[argv.length - Deno.args.length - 1] ?? argv[0] ?? "";
-    return script.replace(/^.*\//, "").replace(/\.(ts|js|mjs)$/, "");
+    const argv = commandLine();
+    const script = baseName(argv[argv.length - Deno.args.length - 1] ?? argv[0] ?? "");
+    const first = baseName(argv[0] ?? "");
+    return script in PROGRAMS || !(first in PROGRAMS) ? script : first;
   } catch {
     return "horae";
   }
+}
+
+/**
+ * The real path of main.ts when this file runs through a link to it (a multi-call link such as
+ * /usr/local/sbin/ntpd), else null (main.ts run by its own path, the bundle, a compiled binary).
+ * Through a link, `deno run` resolves main.ts's relative imports and finds deno.json (the npm
+ * import map) next to the link, not next to main.ts, so the image is restarted on the real file.
+ */
+function linkedMain(): string | null {
+  const file = import.meta.filename;
+  if (file === undefined) return null;
+  try {
+    const real = Deno.realPathSync(file);
+    return real !== file && real.endsWith(".ts") ? real : null;
+  } catch {
+    return null;
+  }
+}
+
+/** A file: URL for an absolute path (any character a path may hold). */
+function fileUrl(path: string): string {
+  return `file://${path.split("/").map(encodeURIComponent).join("/")}`;
+}
+
+/**
+ * The argument vector that runs the real main.ts at `real` as the link `name` did: the same deno
+ * flags, the checkout's deno.json, and argv[0] set to the link's name (which names the program).
+ */
+export function linkedArgv(argv: readonly string[], args: number, real: string, name: string) {
+  const script = argv.length - args - 1;
+  const flags = argv.slice(1, script);
+  const configured = flags.some((f) => f === "--config" || f.startsWith("--config="));
+  const config = `--config=${real.slice(0, real.lastIndexOf("/"))}/deno.json`;
+  return [name, ...flags, ...(configured ? [] : [config]), real, ...argv.slice(script + 1)];
 }
 
 /** `horae --help`: the commands and the top-level options, one line each. */
@@ -128,14 +179,26 @@ if ("WorkerGlobalScope" in globalThis) {
 } else if (import.meta.main) {
   // Before anything else: SIGUSR1 would open Deno's V8 inspector (code execution for any local
   // user who can signal us). Block it and SIGUSR2 in every thread by restarting this image with
-  // them blocked; from then on no timing of either signal can reach a handler.
+  // them blocked; from then on no timing of either signal can reach a handler. Through a link to
+  // main.ts, the restart runs the real file (see linkedMain).
   try {
+    const real = linkedMain();
+    if (real !== null) {
+      const image = await import(new URL("./ffi/process_image.ts", fileUrl(real)).href);
+      image.restartGuarded(linkedArgv(commandLine(), Deno.args.length, real, invokedName()));
+    }
     (await import("./ffi/process_image.ts")).ensureGuardedSignalsBlocked();
   } catch (e) {
     console.error(`horae: cannot block SIGUSR1 and SIGUSR2 (needs --allow-ffi): ${e}`);
     Deno.exit(1);
   }
   const name = invokedName();
+  // ps, top and pidof show the classic name (ntpd, ntpq, ...) or horae, not deno.
+  try {
+    (await import("./ffi/process_control.ts")).setThreadName(name in PROGRAMS ? name : "horae");
+  } catch {
+    // A name is a convenience: without it the process is still the same program.
+  }
   let code: number;
   if (name in PROGRAMS) {
     code = await dispatch(PROGRAMS[name]!, Deno.args, name);

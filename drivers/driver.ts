@@ -25,6 +25,12 @@ export interface RefclockConfig {
   /** The driver-specific `mode` (null: not given). */
   mode: number | null;
   fudge: Partial<RefclockFudge>;
+  /** The device to open instead of the driver's default (`path`); null or absent: default. */
+  path?: string | null;
+  /** The PPS device to open instead of the driver's default (`ppspath`). */
+  ppsPath?: string | null;
+  /** `enable pps`: the kernel PPS discipline may be bound (fudge flag3 asks for it). */
+  kernelPps?: boolean;
 }
 
 /** What the daemon gives a running driver. */
@@ -37,6 +43,8 @@ export interface RefclockContext {
   pollSec: number;
   /** Warnings and notes about the clock (logconfig class `clock`). */
   log(level: "info" | "warn", message: string): void;
+  /** A clockstats line for this clock: a timecode or an event, in the clock's own words. */
+  clockstats?(text: string): void;
 }
 
 /** A reference clock driver: started once, hands samples over as it gets them, stopped once. */
@@ -53,11 +61,20 @@ export interface RefclockDriver {
   readonly precisionLog2: number;
   /** Only to be used when nothing else can be (the LOCAL clock). */
   readonly lastResort: boolean;
+  /**
+   * A pulse-per-second source: it knows where each second begins but not which second it is,
+   * so the core uses it only when another source numbers the seconds (the PPS driver).
+   */
+  readonly pps?: boolean;
   /** Starts reading the clock; `onSample` gets each sample (fudge offsets applied). */
   start(ctx: RefclockContext, onSample: (sample: RefclockSample) => void): void;
   /** Stops reading and releases devices and shared memory. */
   stop(): void;
-  /** The driver's own counters (bad format, stale samples...), for logs and ntpq. */
+  /**
+   * The driver's own counters (bad format, stale samples...), for logs and ntpq. `badformat`
+   * (input that could not be read) and `baddata` (read, but not a usable time) are ntpq's
+   * clock variables of those names.
+   */
   counters(): Readonly<Record<string, number>>;
   /** The last raw timecode the clock gave, as ntpq's `timecode` shows it. */
   readonly timecode: string;

@@ -99,6 +99,8 @@ Deno.test("parseNtpConf() turns 127.127.t.u servers into refclocks and applies f
     trueChimer: false,
     minpollLog2: 4,
     maxpollLog2: 10,
+    path: null,
+    ppspath: null,
     fudge: {
       time1Sec: -0.012,
       time2Sec: 0.35,
@@ -324,13 +326,16 @@ Deno.test("parseNtpConf() lowers a minpoll above maxpoll to maxpoll, as ntpd doe
   assert.equal(r.config.sources[0]?.minpollLog2, 8);
 });
 
-Deno.test("parseNtpConf() clamps minpoll 3 on a refclock line and says which value it used", () => {
-  const r = parseNtpConf("driftfile /d\nserver 127.127.1.0 minpoll 3\n", { file: "a.conf" });
+Deno.test("parseNtpConf() takes minpoll 3 on a refclock line and clamps less, saying which value it used", () => {
+  const ok = parseNtpConf("driftfile /d\nserver 127.127.28.0 minpoll 3\n", { file: "a.conf" });
+  assert.deepEqual(ok.diagnostics.map(formatDiagnostic), []);
+  assert.equal(ok.config.refclocks[0]?.minpollLog2, 3);
+  const r = parseNtpConf("driftfile /d\nserver 127.127.1.0 minpoll 2\n", { file: "a.conf" });
   assert.deepEqual(
     r.diagnostics.map(formatDiagnostic),
-    ["a.conf:2:28: warning: minpoll 3 is out of range 4–17; using 4"],
+    ["a.conf:2:28: warning: minpoll 2 is out of range 3–17; using 3"],
   );
-  assert.equal(r.config.refclocks[0]?.minpollLog2, 4);
+  assert.equal(r.config.refclocks[0]?.minpollLog2, 3);
 });
 
 Deno.test("parseNtpConf() suggests the keyword or option that was meant", () => {

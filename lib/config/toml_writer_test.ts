@@ -47,7 +47,7 @@ Deno.test("writeToml() of the empty configuration says so", () => {
 Deno.test("writeToml() leaves defaults out and groups sections in order", () => {
   const c = emptyConfig();
   c.sources.push({ ...defaultSource("pool", "pool.ntp.org"), iburst: true });
-  c.refclocks.push({ ...defaultRefclock(22, 0), prefer: true });
+  c.refclocks.push({ ...defaultRefclock(8, 0), prefer: true });
   c.restrict.push(...restrictRulesFor("default", "any", null, ["kod", "nomodify"]));
   c.tos.orphan = 10;
   c.auth.keysFile = "/etc/ntp.keys";
@@ -86,9 +86,9 @@ statistics = ["loopstats"]
 
 # ==== refclocks ====
 
-# Horae does not apply this yet: driver type 22 is not implemented; this clock is not used.
+# Horae does not apply this yet: driver type 8 is not implemented; this clock is not used.
 [[refclock]]
-type = 22
+type = 8
 unit = 0
 prefer = true
 

@@ -24,8 +24,8 @@ Deno.test("validateConfig() checks poll bounds and their order", () => {
     ["sources.0.maxpollLog2: maxpoll 18 is out of range 4–17"],
   );
   assert.deepEqual(
-    issues((c) => c.refclocks.push({ ...defaultRefclock(1, 0), minpollLog2: 3 })),
-    ["refclocks.0.minpollLog2: minpoll 3 is out of range 4–17"],
+    issues((c) => c.refclocks.push({ ...defaultRefclock(1, 0), minpollLog2: 2 })),
+    ["refclocks.0.minpollLog2: minpoll 2 is out of range 3–17"],
   );
 });
 

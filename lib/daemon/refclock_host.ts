@@ -25,6 +25,12 @@ export interface RefclockSetting {
   noselect?: boolean;
   minpoll?: number;
   maxpoll?: number;
+  /** The device (`path`), null or absent: the driver's default. */
+  path?: string | null;
+  /** The PPS device (`ppspath`). */
+  ppsPath?: string | null;
+  /** `enable pps`: flag3 may bind the kernel PPS discipline. */
+  kernelPps?: boolean;
 }
 
 /**
@@ -79,7 +85,15 @@ export class RefclockHost {
     this.#deps = deps;
     for (const rc of settings) {
       const made = createRefclock(
-        { type: rc.type, unit: rc.unit, mode: rc.mode ?? null, fudge: rc.fudge },
+        {
+          type: rc.type,
+          unit: rc.unit,
+          mode: rc.mode ?? null,
+          fudge: rc.fudge,
+          path: rc.path ?? null,
+          ppsPath: rc.ppsPath ?? null,
+          kernelPps: rc.kernelPps ?? false,
+        },
         deps.drivers ?? REFCLOCK_DRIVERS,
       );
       if (!made.ok) {

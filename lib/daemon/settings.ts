@@ -64,6 +64,9 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
     noselect: r.noselect,
     minpoll: r.minpollLog2,
     maxpoll: r.maxpollLog2,
+    ...(r.path !== null ? { path: r.path } : {}),
+    ...(r.ppspath !== null ? { ppsPath: r.ppspath } : {}),
+    kernelPps: config.system.pps,
     fudge: {
       ...(r.fudge.time1Sec !== null ? { time1Sec: r.fudge.time1Sec } : {}),
       ...(r.fudge.time2Sec !== null ? { time2Sec: r.fudge.time2Sec } : {}),

@@ -1,15 +1,27 @@
 // Reference clocks: `server 127.127.t.u` lines, their options, and the `fudge` command
 // (ntp.conf(5) Reference Clock Support; TOML [[refclock]]).
 
-import { NTP_MAXDPOLL, NTP_MAXPOLL, NTP_MINDPOLL, NTP_MINPOLL } from "../constants.ts";
+import { NTP_MAXDPOLL, NTP_MAXPOLL, NTP_MINDPOLL } from "../constants.ts";
 import { option, section } from "./option_spec.ts";
 import { checkPollOrder } from "./sources.ts";
 
-/** Driver types the daemon runs today (1: LOCAL, 28: SHM); keep in step with drivers/registry.ts. */
-export const IMPLEMENTED_REFCLOCK_TYPES: readonly number[] = [1, 28];
+/**
+ * Driver types the daemon runs today (1 LOCAL, 20 NMEA, 22 PPS, 28 SHM); keep in step with
+ * drivers/registry.ts.
+ */
+export const IMPLEMENTED_REFCLOCK_TYPES: readonly number[] = [1, 20, 22, 28];
 
-const POLL_RANGE = { min: NTP_MINPOLL, max: NTP_MAXPOLL, outside: "clamp" } as const;
-const NO_DRIVER_USES = "the drivers implemented (LOCAL, SHM) have no use for it";
+/**
+ * A clock's poll may go down to 8 s (ntpd's NTP_MINPOLL of 3: a driver's median filter hands the
+ * core one sample a poll); lower values are clamped, as ntpd does, never refused.
+ */
+export const REFCLOCK_MINPOLL = 3;
+const POLL_RANGE = {
+  min: REFCLOCK_MINPOLL,
+  max: NTP_MAXPOLL,
+  outside: "clamp",
+  compat: "RFC 5905's MINPOLL is 4; ntpd's refclocks go to 3",
+} as const;
 
 /** The values of a refclock's server line (model `refclocks[i]`). */
 export const REFCLOCK_OPTIONS = [
@@ -41,8 +53,29 @@ export const REFCLOCK_OPTIONS = [
     type: "int",
     range: { min: 0, max: 0xffffffff, outside: "drop" },
     default: null,
-    doc: "Driver-specific mode (on the server line or the fudge line).",
-    applied: NO_DRIVER_USES,
+    doc: "Driver-specific mode (on the server line or the fudge line): NMEA's sentences and " +
+      "baud rate.",
+    applied: true,
+  }),
+  option({
+    field: "path",
+    ntpConf: "path",
+    toml: "path",
+    type: "string",
+    default: null,
+    doc: "The clock's device instead of the driver's default (/dev/gpsU for NMEA, /dev/ppsU " +
+      "for PPS); for GPSD_JSON the gpsd address host:port (default 127.0.0.1:2947). " +
+      "COMPAT: NTPsec's refclock option; ntpd has only the fixed device names.",
+    applied: true,
+  }),
+  option({
+    field: "ppspath",
+    ntpConf: "ppspath",
+    toml: "ppspath",
+    type: "string",
+    default: null,
+    doc: "The PPS device of an NMEA clock with flag1 (default /dev/gpsppsU).",
+    applied: true,
   }),
   option({
     field: "prefer",
@@ -116,8 +149,8 @@ export const FUDGE_OPTIONS = [
     unit: "s",
     range: { min: -86400, max: 86400, outside: "clamp", compat: "ntpd has no bound" },
     default: null,
-    doc: "Second, driver-specific time constant.",
-    applied: NO_DRIVER_USES,
+    doc: "Second, driver-specific time constant (NMEA: the sentence's delay after the second).",
+    applied: true,
   }),
   option({
     field: "stratum",
@@ -144,8 +177,8 @@ export const FUDGE_OPTIONS = [
     toml: "flag1",
     type: "bool",
     default: null,
-    doc: "Driver flag 1 (0 or 1).",
-    applied: NO_DRIVER_USES,
+    doc: "Driver flag 1 (0 or 1): NMEA and GPSD_JSON take their PPS.",
+    applied: true,
   }),
   option({
     field: "flag2",
@@ -153,8 +186,8 @@ export const FUDGE_OPTIONS = [
     toml: "flag2",
     type: "bool",
     default: null,
-    doc: "Driver flag 2 (0 or 1).",
-    applied: NO_DRIVER_USES,
+    doc: "Driver flag 2 (0 or 1): the PPS clear edge instead of assert.",
+    applied: true,
   }),
   option({
     field: "flag3",
@@ -162,8 +195,8 @@ export const FUDGE_OPTIONS = [
     toml: "flag3",
     type: "bool",
     default: null,
-    doc: "Driver flag 3 (0 or 1).",
-    applied: NO_DRIVER_USES,
+    doc: "Driver flag 3 (0 or 1): PPS binds the kernel PPS discipline (with enable pps).",
+    applied: true,
   }),
   option({
     field: "flag4",
@@ -171,8 +204,8 @@ export const FUDGE_OPTIONS = [
     toml: "flag4",
     type: "bool",
     default: null,
-    doc: "Driver flag 4 (0 or 1).",
-    applied: NO_DRIVER_USES,
+    doc: "Driver flag 4 (0 or 1): no driver uses it yet.",
+    applied: "no driver implemented uses flag4",
   }),
 ] as const;
 
@@ -189,10 +222,11 @@ export const REFCLOCK_SECTION = section({
   commands: [
     {
       keyword: "server",
-      syntax: "127.127.t.u [prefer] [noselect] [true] [minpoll n] [maxpoll n] [mode m]",
+      syntax:
+        "127.127.t.u [prefer] [noselect] [true] [minpoll n] [maxpoll n] [mode m] [path p] [ppspath p]",
       doc: "Run driver t, unit u.",
       form: "custom",
-      takes: ["prefer", "noselect", "true", "minpoll", "maxpoll", "mode"],
+      takes: ["prefer", "noselect", "true", "minpoll", "maxpoll", "mode", "path", "ppspath"],
       applied: true,
     },
     {

@@ -88,8 +88,9 @@ export const SYSTEM_FLAG_OPTIONS = [
     toml: "pps",
     type: "bool",
     default: false,
-    doc: "Use the kernel's PPS discipline.",
-    applied: "no PPS driver is implemented",
+    doc: "Use the kernel's PPS discipline: a PPS clock with fudge flag3 binds it (PPS_KC_BIND).",
+    applied: "a PPS clock with flag3 binds the kernel consumer, but the clock driver does not " +
+      "set STA_PPSTIME/STA_PPSFREQ yet",
   }),
   option({
     field: "stats",
