@@ -12,6 +12,7 @@ import {
   type ResolveFamily,
   type Resolver,
 } from "./resolver.ts";
+import type { NtsSourceKeeper } from "./nts_sources.ts";
 import type { Timekeeper } from "./timekeeper.ts";
 import type { Timers } from "./timers.ts";
 
@@ -27,6 +28,8 @@ export interface SourceSetting {
   port: number;
   /** Association options (kind and name are filled in here). */
   options: AssociationOptions;
+  /** `nts` on the line: NTS-KE at this TCP port before (and while) polling; absent: no NTS. */
+  nts?: { kePort: number };
 }
 
 /** Options of the manager. */
@@ -67,6 +70,8 @@ export interface SourceManagerDeps {
   nowMs(): number;
   /** An association for `address` was mobilised (`present`) or dropped (`restrict source`). */
   onMember?(address: string, present: boolean): void;
+  /** NTS-KE for the sources marked `nts` (absent: such sources are polled without keys). */
+  nts?: NtsSourceKeeper;
 }
 
 interface Member {
@@ -240,6 +245,7 @@ export class SourceManager {
 
   #drop(s: Source, m: Member): void {
     s.members.delete(m.id);
+    this.#deps.nts?.detach(m.id);
     this.#deps.onMember?.(m.address, false);
   }
 
@@ -338,6 +344,39 @@ export class SourceManager {
     s.members.set(id, { id, address: a.address, sentAtLastRx: 0, received: 0 });
     this.#deps.onMember?.(a.address, true);
     s.lastError = null;
+    if (s.setting.nts !== undefined) {
+      this.#deps.nts?.attach(id, {
+        host: s.setting.address,
+        peer,
+        kePort: s.setting.nts.kePort,
+        family: s.family,
+      });
+    }
+  }
+
+  /**
+   * Moves association `id` of an NTS source to `peer` (its KE server named another NTP server or
+   * port): a new association there replaces it. Returns the new id, or null when `id` is not a
+   * member.
+   */
+  relocate(id: number, peer: PeerAddress): number | null {
+    for (const s of this.#sources) {
+      const m = s.members.get(id);
+      if (m === undefined) continue;
+      s.members.delete(id);
+      this.#deps.onMember?.(m.address, false);
+      this.#deps.timekeeper.demobilize(id, `NTS-KE names ${peer.address} port ${peer.port}`);
+      const named = literalAddress(s.setting.address) === null;
+      const next = this.#deps.timekeeper.mobilize(peer, {
+        ...s.setting.options,
+        kind: s.setting.kind,
+        ...(named ? { name: s.setting.address } : {}),
+      });
+      s.members.set(next, { id: next, address: peer.address, sentAtLastRx: 0, received: 0 });
+      this.#deps.onMember?.(peer.address, true);
+      return next;
+    }
+    return null;
   }
 
   #note(s: Source, why: string): void {
