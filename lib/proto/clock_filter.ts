@@ -99,6 +99,24 @@ const WANDER_PRIOR_SD_DECADES = 1.5;
 const OUTLIER_SIGMAS = 6;
 const OUTLIER_RUN = 3;
 /**
+ * Posterior weight (relative to the most likely hypothesis, prior included) below which a
+ * wander hypothesis no longer vouches for a sample in the outlier test. Without it the wildest
+ * hypothesis (q = 1e-12) explained any jump after a long poll, as a frequency change: a server
+ * that stepped by 100 ms for ten minutes, seen once after a 1024 s poll, set the frequency 150
+ * ppm off.
+ */
+const OUTLIER_MODEL_WEIGHT = 1e-3;
+/** Frequency variance (s²/s²) a restart after a run of outliers allows at least: the jump may
+ * have been a frequency step (10 ppm, one sigma) as well as a phase step. */
+const RESTART_FREQ_VAR = 1e-10;
+/**
+ * A lasting jump of the offset larger than half the round trip plus this margin (s) cannot come
+ * from the path: it is the server's clock that stepped.
+ */
+const SERVER_STEP_MARGIN_SEC = 1e-3;
+/** How long a server's step must last before the estimator follows it (s): ntpd's stepout. */
+export const SERVER_STEP_HOLD_SEC = 900;
+/**
  * A sample whose delay exceeds the window's minimum by more than this many times the median
  * excess (and by DELAY_SPIKE_FLOOR_SEC) is a delay spike: a reply stamped late by a server that
  * was paused, or a moment of heavy queueing. Its offset may be off by half its delay, so it
@@ -153,6 +171,9 @@ export class ClockFilter {
   #delays: number[] = [];
   #excess: number[] = [];
   #outlierRun = 0;
+  /** The current run of outliers: local time (s since the first), residual and its variance. */
+  #run: { tSec: number; nu: number; v: number; delaySec: number }[] = [];
+  #runStart: NtpTime | null = null;
   #spikeRun = 0;
   #lastExcess = 0;
   #precisionSec: number;
@@ -166,6 +187,11 @@ export class ClockFilter {
     this.#window = opts.minDelayWindow ?? 64;
     this.#forget = opts.forget ?? 0.99;
     this.#freqVar0 = (opts.initialFreqStd ?? 500e-6) ** 2;
+  }
+
+  /** Local time of the last sample the estimator used, or null before the first. */
+  get lastSampleAt(): NtpTime | null {
+    return this.#time;
   }
 
   /** Number of samples the estimator has used. */
@@ -319,6 +345,8 @@ export class ClockFilter {
     this.#delays = [];
     this.#excess = [];
     this.#outlierRun = 0;
+    this.#run = [];
+    this.#runStart = null;
     this.#spikeRun = 0;
   }
 
@@ -421,6 +449,89 @@ export class ClockFilter {
     this.#samples = 1;
   }
 
+  /** The hypotheses within OUTLIER_MODEL_WEIGHT of the most likely one, prior included. */
+  #credible(): Model[] {
+    let top = -Infinity;
+    for (const m of this.#models) top = Math.max(top, m.score + wanderLogPrior(m.q));
+    const floor = top + Math.log(OUTLIER_MODEL_WEIGHT);
+    return this.#models.filter((m) => m.score + wanderLogPrior(m.q) >= floor);
+  }
+
+  /** Records an outlier's residual against the model average's prediction. */
+  #noteOutlier(z: number, r: number, dt: number, sample: FilterSample): void {
+    let top = -Infinity;
+    for (const m of this.#models) top = Math.max(top, m.score + wanderLogPrior(m.q));
+    let wsum = 0;
+    let x = 0;
+    let v = 0;
+    for (const m of this.#models) {
+      const w = Math.exp(m.score + wanderLogPrior(m.q) - top);
+      const p = predict(m, dt);
+      wsum += w;
+      x += w * p.x;
+      v += w * p.pxx;
+    }
+    this.#runStart ??= sample.at;
+    this.#run.push({
+      tSec: diffSec(sample.at, this.#runStart),
+      nu: z - x / wsum,
+      v: v / wsum + r,
+      delaySec: sample.delaySec,
+    });
+  }
+
+  /** What the run of outliers looks like: a frequency step, a path change or a server step. */
+  #classifyRun():
+    | { kind: "frequency"; slope: number }
+    | { kind: "path" }
+    | { kind: "server"; lastedSec: number } {
+    const run = this.#run;
+    const last = run[run.length - 1]!;
+    const first = run[0]!;
+    const span = last.tSec - first.tSec;
+    if (span > 0) {
+      // Least-squares slope of the residuals against time, and its standard error.
+      const tm = run.reduce((a, p) => a + p.tSec, 0) / run.length;
+      const nm = run.reduce((a, p) => a + p.nu, 0) / run.length;
+      let stt = 0;
+      let stn = 0;
+      let vmax = 0;
+      for (const p of run) {
+        stt += (p.tSec - tm) ** 2;
+        stn += (p.tSec - tm) * (p.nu - nm);
+        vmax = Math.max(vmax, p.v);
+      }
+      const slope = stn / stt;
+      if (Math.abs(slope) > OUTLIER_SIGMAS * Math.sqrt(vmax / stt)) {
+        return { kind: "frequency", slope };
+      }
+    }
+    const mean = run.reduce((a, p) => a + p.nu, 0) / run.length;
+    const minDelay = Math.min(...run.map((p) => p.delaySec));
+    if (Math.abs(mean) <= minDelay / 2 + SERVER_STEP_MARGIN_SEC) return { kind: "path" };
+    return { kind: "server", lastedSec: span };
+  }
+
+  /**
+   * Restarts every model's phase at sample z (variance r), `dt` after the last sample, with the
+   * frequency moved by `slope`.
+   */
+  #restartPhase(z: number, r: number, dt: number, at: NtpTime, slope = 0): void {
+    for (const m of this.#models) {
+      const p = predict(m, dt);
+      m.f = p.f + slope;
+      m.x = z;
+      m.pxx = r;
+      m.pxf = 0;
+      m.pxb = 0;
+      m.pff = Math.max(p.pff, RESTART_FREQ_VAR);
+      m.pfb = 0;
+      m.pbb = p.pbb;
+    }
+    this.#time = at;
+    this.#samples = 1;
+  }
+
   #kalmanAdd(sample: FilterSample): "outlier" | "stale" | null {
     if (this.#time !== null && sample.at <= this.#time) return "stale";
     const r = this.#measurementVar(sample.delaySec) + (sample.noiseSec ?? 0) ** 2;
@@ -434,15 +545,27 @@ export class ClockFilter {
     // Outlier test: a sample is refused only when no wander hypothesis can explain it. Testing
     // against the most likely model alone refused the samples that showed a wandering clock
     // after a long poll had been chosen on a few samples' evidence, and restarted the filter.
-    if (this.#samples >= 4 && this.#models.every((m) => isOutlier(m, dt, z, e, r))) {
+    if (this.#samples >= 4 && this.#credible().every((m) => isOutlier(m, dt, z, e, r))) {
       this.#outlierRun++;
+      this.#noteOutlier(z, r, dt, sample);
       if (this.#outlierRun < OUTLIER_RUN) return "outlier";
-      // A persistent change (server or path stepped): restart from this sample (its delay is
-      // already in the windows).
+      // A persistent change. A frequency step (the oscillator's) shows as residuals that grow;
+      // a path change as a jump of at most half the round trip; anything larger is the
+      // server's clock, followed only once it has lasted SERVER_STEP_HOLD_SEC (ntpd's stepout):
+      // a server that steps and steps back within that time is never followed.
+      const jump = this.#classifyRun();
+      if (jump.kind === "server" && jump.lastedSec < SERVER_STEP_HOLD_SEC) return "outlier";
+      // Restart the phase from this sample (its delay is already in the windows); the
+      // frequency (moved by a frequency step's slope) and the wander evidence stay, with the
+      // frequency's uncertainty widened.
       this.#outlierRun = 0;
-      this.#start(z, r, sample.at);
+      this.#run = [];
+      this.#runStart = null;
+      this.#restartPhase(z, r, dt, sample.at, jump.kind === "frequency" ? jump.slope : 0);
       return null;
     }
+    this.#run = [];
+    this.#runStart = null;
     this.#outlierRun = 0;
     for (const m of this.#models) {
       const p = predict(m, dt);

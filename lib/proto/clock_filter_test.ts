@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ClockFilter } from "./clock_filter.ts";
+import { ClockFilter, SERVER_STEP_HOLD_SEC } from "./clock_filter.ts";
 import { addSec, fromUnix } from "./ntp_time.ts";
 import { exponential, SeededRng } from "./rng.ts";
 
@@ -68,15 +68,50 @@ Deno.test("ClockFilter.applyCorrection() shifts phase and frequency of the estim
   assert.ok(Math.abs(pred - (after.offsetSec + after.freq * 100)) < 1e-9);
 });
 
-Deno.test("ClockFilter rejects stale samples and outliers, and restarts after a persistent jump", () => {
+Deno.test("ClockFilter rejects stale samples and outliers, and restarts after a persistent jump the path explains", () => {
   const f = new ClockFilter({ precisionSec: 1e-9 });
   for (let i = 0; i < 10; i++) f.add(sample(i * 16, 0, i % 2 ? 2e-4 : 2.5e-4));
   assert.deepEqual(f.add(sample(5, 0, 2e-4)), { accepted: false, reason: "stale" });
-  assert.deepEqual(f.add(sample(200, 0.1, 2e-4)), { accepted: false, reason: "outlier" });
-  assert.deepEqual(f.add(sample(216, 0.1, 2e-4)), { accepted: false, reason: "outlier" });
-  const third = f.add(sample(232, 0.1, 2e-4));
+  // A 1 ms jump fits within half a round trip plus the 1 ms margin: a route change.
+  assert.deepEqual(f.add(sample(200, 1e-3, 2e-4)), { accepted: false, reason: "outlier" });
+  assert.deepEqual(f.add(sample(216, 1e-3, 2e-4)), { accepted: false, reason: "outlier" });
+  const third = f.add(sample(232, 1e-3, 2e-4));
   assert.equal(third.accepted, true);
-  assert.ok(Math.abs(f.estimate(addSec(T0, 232))!.offsetSec - 0.1) < 1e-3);
+  assert.ok(Math.abs(f.estimate(addSec(T0, 232))!.offsetSec - 1e-3) < 1e-4);
+});
+
+Deno.test("ClockFilter follows a server's 100 ms step only once it has lasted SERVER_STEP_HOLD_SEC", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  for (let i = 0; i < 10; i++) f.add(sample(i * 16, 0, i % 2 ? 2e-4 : 2.5e-4));
+  // Ten minutes of a stepped server, then back: never followed.
+  for (let t = 200; t < 800; t += 64) {
+    assert.deepEqual(f.add(sample(t, 0.1, 2e-4)), { accepted: false, reason: "outlier" });
+  }
+  assert.equal(f.add(sample(840, 0, 2e-4)).accepted, true);
+  assert.ok(Math.abs(f.estimate(addSec(T0, 840))!.offsetSec) < 1e-4);
+  // A step that lasts is followed after the hold.
+  let t = 900;
+  let accepted = false;
+  for (; t < 900 + SERVER_STEP_HOLD_SEC + 200 && !accepted; t += 64) {
+    accepted = f.add(sample(t, 0.1, 2e-4)).accepted;
+  }
+  assert.ok(accepted, "followed");
+  assert.ok(t - 900 >= SERVER_STEP_HOLD_SEC, `after ${t - 900} s`);
+  assert.ok(Math.abs(f.estimate(addSec(T0, t))!.offsetSec - 0.1) < 1e-3);
+});
+
+Deno.test("ClockFilter restarts on a frequency step with the frequency its outliers show", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9, initialFreqStd: 2e-6 });
+  for (let i = 0; i < 20; i++) f.add(sample(i * 64, 0, i % 2 ? 2e-4 : 2.5e-4));
+  // The oscillator gains 20 ppm from t = 1280 s on: residuals grow 1.28 ms a poll.
+  let res: ReturnType<ClockFilter["add"]> = { accepted: false, reason: "outlier" };
+  let t = 1280 + 512;
+  for (let k = 0; k < 6 && !res.accepted; k++, t += 64) {
+    res = f.add(sample(t, -20e-6 * (t - 1280), 2e-4));
+  }
+  assert.equal(res.accepted, true);
+  const est = f.estimate(addSec(T0, t - 64))!;
+  assert.ok(Math.abs(est.freq + 20e-6) < 3e-6, `freq ${est.freq}`);
 });
 
 Deno.test("ClockFilter.applyCorrection() with a step moves stored sample times", () => {

@@ -57,3 +57,30 @@ export function runSeeds(
 export const CHRONY_DEFAULT_TX_PER_1000S = 3.7;
 /** Highest packet rate a single-server default-poll scenario may use. */
 export const MAX_TX_PER_1000S = 1.1 * CHRONY_DEFAULT_TX_PER_1000S;
+
+/**
+ * Runs `name` under both disciplines on the same seeds and checks Horae's median RMS against
+ * `maxMedianRmsSec` and against ntpd's discipline (issue 18: at least as good in every scenario).
+ */
+export function horaeVersusNtpd(
+  name: string,
+  maxMedianRmsSec: number,
+  seeds: number[] = [1, 2, 3],
+  options: Omit<RunOptions, "seed" | "discipline"> = {},
+): { horae: SeedSummary; ntpd: SeedSummary } {
+  const horae = runSeeds(name, seeds, options);
+  const ntpd = runSeeds(name, seeds, { ...options, discipline: "ntpd" });
+  if (!(horae.medianRmsSec <= maxMedianRmsSec)) {
+    throw new Error(
+      `${name}: median RMS ${horae.medianRmsSec * 1e6} µs > ${maxMedianRmsSec * 1e6}`,
+    );
+  }
+  if (!(horae.medianRmsSec <= ntpd.medianRmsSec)) {
+    throw new Error(
+      `${name}: Horae ${horae.medianRmsSec * 1e6} µs worse than ntpd's discipline ${
+        ntpd.medianRmsSec * 1e6
+      } µs`,
+    );
+  }
+  return { horae, ntpd };
+}
