@@ -45,6 +45,7 @@ import type { Rng } from "./rng.ts";
 import type { RefclockIdentity, RefclockSample } from "./refclock_sample.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { digestLengthFor, signPacket } from "./auth/mac.ts";
+import type { NtsClient, NtsClientSnapshot } from "./nts/nts_client.ts";
 
 /** Spacing of burst packets (s). */
 export const BURST_INTERVAL_SEC = 2;
@@ -153,6 +154,8 @@ export type RejectReason =
   | "unauthenticated"
   | "calibrating"
   | "no_key"
+  | "nts_nak" // an NTS NAK: the server could not use our cookie (NTS-KE runs again)
+  | "nts_no_cookie" // no NTS cookie left to send a request with (waiting for NTS-KE)
   | "bad_sample";
 
 /** What `receive` made of a datagram. */
@@ -208,6 +211,8 @@ export interface AssociationSnapshot {
   lastReject?: RejectReason | null;
   /** The clock filter's register, newest first (ntpq's filtdelay/filtoffset/filtdisp). */
   filter?: FilterStageView[];
+  /** NTS state (cookies, NTS-KE, NAKs) of an association with `nts`; absent otherwise. */
+  nts?: NtsClientSnapshot;
 }
 
 /** Phase drift (s, one sigma) the wander model may add over one poll interval. */
@@ -265,6 +270,8 @@ export class Association {
   readonly #keyId: number;
   readonly #keys: KeyStore | null;
   #authentic = false;
+  /** NTS (RFC 8915) state of a `server NAME nts` association; null: plain NTP. */
+  #nts: NtsClient | null = null;
   #lastReject: RejectReason | null = null;
   #rng: Rng;
   #precisionLog2: number;
@@ -647,6 +654,18 @@ export class Association {
       return this.#receiveBroadcast(p, rxTime, keyId);
     }
     if (p.mode !== MODE_SERVER) return this.#reject("mode");
+    if (this.#nts !== null) {
+      // NTS (RFC 8915 §5.7): nothing in a reply counts before it verifies; a NAK counts only with
+      // our unique identifier and origin, and sends the association back to NTS-KE.
+      const xmt = this.#xmt;
+      const v = this.#nts.checkReply(data, xmt !== null && p.originTimestamp === xmt);
+      if (v === "nak") {
+        this.#lastXmt = xmt;
+        this.#xmt = null;
+        return this.#reject("nts_nak");
+      }
+      if (v !== "ok") return this.#reject("unauthenticated");
+    }
     // A configured key requires a present, valid MAC with that key, before anything can change
     // (an unauthenticated kiss-o'-death could otherwise silence or demobilise the association).
     if (this.#keyId !== 0 && keyId !== this.#keyId) return this.#reject("unauthenticated");
@@ -771,7 +790,7 @@ export class Association {
     m: { offsetSec: number; delaySec: number; precisionSec: number },
     actions: Action[],
   ): FilterSample {
-    this.#authentic = this.#keyId !== 0;
+    this.#authentic = this.#keyId !== 0 || this.#nts !== null;
     this.#unanswered = 0;
     this.#answered = true;
     this.#lastReject = null;
@@ -973,7 +992,22 @@ export class Association {
       unanswered: this.#unanswered,
       lastReject: this.#lastReject,
       filter: this.filter.register(),
+      ...(this.#nts !== null ? { nts: this.#nts.snapshot() } : {}),
     };
+  }
+
+  /**
+   * Protects this association with NTS (its keys and cookies from NTS-KE), or turns NTS off
+   * (null). With NTS, every request carries a cookie and an authenticator, and only replies that
+   * verify are used; without a cookie no request goes out.
+   */
+  setNts(nts: NtsClient | null): void {
+    this.#nts = nts;
+  }
+
+  /** The NTS state, or null for plain NTP. */
+  get nts(): NtsClient | null {
+    return this.#nts;
   }
 
   /** The next request, signed with the association's key; null when that key is missing. */
@@ -1059,6 +1093,14 @@ export class Association {
 
   /** `data` signed with the association's key (as is without one); null when it is missing. */
   #signed(data: Uint8Array): Action | null {
+    if (this.#nts !== null) {
+      const sealed = this.#nts.protect(data);
+      if (sealed === null) {
+        this.#count("nts_no_cookie");
+        return null;
+      }
+      return { type: "send", assocId: this.id, to: this.address, data: sealed };
+    }
     if (this.#keyId === 0) return { type: "send", assocId: this.id, to: this.address, data };
     const key = this.#keys?.get(this.#keyId);
     if (key === undefined) {

@@ -342,6 +342,8 @@ export function flashBits(reason: RejectReason | null): number {
       return Flash.DENIED;
     case "unauthenticated":
     case "no_key":
+    case "nts_nak":
+    case "nts_no_cookie":
       return Flash.AUTH;
     case "stratum0":
     case "unsynchronized":
