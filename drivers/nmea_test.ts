@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { nmeaChecksum, NmeaDriver, nmeaMode, parseNmea } from "./nmea.ts";
-import type { RefclockContext, RefclockSample } from "./driver.ts";
-import { addSec, fromUnix, type NtpTime } from "../lib/proto/ntp_time.ts";
+import type { RefclockSample } from "./driver.ts";
+import { manualContext } from "./_test_context.ts";
+import { addSec, fromUnix } from "../lib/proto/ntp_time.ts";
 import type { SerialPort } from "../ffi/termios.ts";
 import { fakePpsKernel } from "../ffi/fake_pps.ts";
 import { openPpsDevice } from "../ffi/pps.ts";
@@ -76,49 +77,6 @@ Deno.test("parseNmea() ignores other sentences, other talkers and those the mode
   assert.equal(parseNmea(gga, T, 0x1).kind, "ignored");
   assert.equal(parseNmea(gga, T, 0x2).kind, "time");
 });
-
-/** A context on a manual time line: `every` timers run when `advance` passes them. */
-export function manualContext(startAt: NtpTime, pollSec = 16) {
-  let now = startAt;
-  const timers: { every: number; next: number; fn: () => void; live: boolean }[] = [];
-  let t = 0;
-  const lines: string[] = [];
-  const stats: string[] = [];
-  const ctx: RefclockContext = {
-    now: () => now,
-    every: (sec, fn) => {
-      const e = { every: sec, next: t + sec, fn, live: true };
-      timers.push(e);
-      return () => (e.live = false);
-    },
-    pollSec,
-    log: (_l, m) => void lines.push(m),
-    clockstats: (text) => void stats.push(text),
-  };
-  return {
-    ctx,
-    lines,
-    stats,
-    advance(sec: number) {
-      const end = t + sec;
-      for (let n = 0; n < 10_000; n++) {
-        const due = timers.filter((e) =>
-          e.live && e.next <= end
-        ).sort((a, b) => a.next - b.next)[0];
-        if (due === undefined) break;
-        now = addSec(now, due.next - t);
-        t = due.next;
-        due.next += due.every;
-        due.fn();
-      }
-      now = addSec(now, end - t);
-      t = end;
-    },
-    get now() {
-      return now;
-    },
-  };
-}
 
 /** A port that never has input (the driver's read loop just waits). */
 const idlePort = (): SerialPort => ({

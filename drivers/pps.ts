@@ -141,6 +141,7 @@ export class PpsReader {
 /** The offset of a pulse at system time `at` to the nearest whole second: (−0.5, 0.5] s. */
 export function pulseOffsetSec(at: NtpTime): number {
   const frac = Number(at & 0xffffffffn) / 2 ** 32;
+  if (frac === 0) return 0;
   return frac <= 0.5 ? -frac : 1 - frac;
 }
 

@@ -6,10 +6,11 @@ import { LOCAL_DRIVER } from "./local.ts";
 import { SHM_DRIVER } from "./shm.ts";
 import { NMEA_DRIVER } from "./nmea.ts";
 import { PPS_DRIVER } from "./pps.ts";
+import { GPSD_JSON_DRIVER } from "./gpsd_json.ts";
 
 /** The drivers Horae has, by type number. */
 export const REFCLOCK_DRIVERS: ReadonlyMap<number, RefclockDriverEntry> = new Map(
-  [LOCAL_DRIVER, NMEA_DRIVER, PPS_DRIVER, SHM_DRIVER].map((e) => [e.type, e]),
+  [LOCAL_DRIVER, NMEA_DRIVER, PPS_DRIVER, SHM_DRIVER, GPSD_JSON_DRIVER].map((e) => [e.type, e]),
 );
 
 /** What making a driver gave. */

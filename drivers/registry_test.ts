@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { createRefclock, REFCLOCK_DRIVERS } from "./registry.ts";
 
-Deno.test("createRefclock() makes LOCAL, NMEA, PPS and SHM, and refuses other types without throwing", () => {
-  assert.deepEqual([...REFCLOCK_DRIVERS.keys()].sort((a, b) => a - b), [1, 20, 22, 28]);
+Deno.test("createRefclock() makes LOCAL, NMEA, PPS, SHM and GPSD_JSON, and refuses other types without throwing", () => {
+  assert.deepEqual([...REFCLOCK_DRIVERS.keys()].sort((a, b) => a - b), [1, 20, 22, 28, 46]);
   const local = createRefclock({ type: 1, unit: 0, mode: null, fudge: { stratum: 8 } });
   assert.ok(local.ok);
   assert.equal(local.driver.name, "LOCAL(0)");

@@ -6,10 +6,10 @@ import { option, section } from "./option_spec.ts";
 import { checkPollOrder } from "./sources.ts";
 
 /**
- * Driver types the daemon runs today (1 LOCAL, 20 NMEA, 22 PPS, 28 SHM); keep in step with
- * drivers/registry.ts.
+ * Driver types the daemon runs today (1 LOCAL, 20 NMEA, 22 PPS, 28 SHM, 46 GPSD_JSON); keep in
+ * step with drivers/registry.ts.
  */
-export const IMPLEMENTED_REFCLOCK_TYPES: readonly number[] = [1, 20, 22, 28];
+export const IMPLEMENTED_REFCLOCK_TYPES: readonly number[] = [1, 20, 22, 28, 46];
 
 /**
  * A clock's poll may go down to 8 s (ntpd's NTP_MINPOLL of 3: a driver's median filter hands the
