@@ -39,6 +39,10 @@ import { SharedServedState } from "./served_state.ts";
 import { ServedTime } from "./served_time.ts";
 import { type ServerThreadStatus, ServerWorkers } from "./server_workers.ts";
 import { SourceManager, type SourceSetting } from "./source_manager.ts";
+import { DaemonNts, type NtsSettings } from "./daemon_nts.ts";
+import type { CookieMaker } from "./nts_ke_server.ts";
+import { NtsClient } from "../proto/nts/nts_client.ts";
+import { CryptoRng } from "./crypto_rng.ts";
 import { statusDocument } from "./status_file.ts";
 import { StatusWriter } from "./status_writer.ts";
 import { StatsHost, type StatsSettings } from "./stats_host.ts";
@@ -88,6 +92,8 @@ export interface DaemonSettings {
   refclockPollSec: number;
   /** Network sources (`server`, `pool`); none: serve only. */
   sources?: SourceSetting[];
+  /** `nts ...` and NTS sources: the NTS-KE server and client; null or absent: no NTS. */
+  nts?: NtsSettings | null;
   timekeeping?: TimekeepingSettings;
   /** `restrict`, `discard`, `mru`, `enable`/`disable monitor`. */
   access?: AccessSettings;
@@ -190,6 +196,10 @@ export class Daemon {
   #timekeeper: Timekeeper | null = null;
   #sources: SourceManager | null = null;
   #sourcesReady: Promise<void> = Promise.resolve();
+  /** NTS-KE server and client (null: no NTS configured). */
+  #nts: DaemonNts | null = null;
+  /** The cookie master keys the NTS-KE server makes cookies under (set with the NTP side's). */
+  #ntsCookies: CookieMaker | null = null;
   #status: StatusWriter | null = null;
   #stats: StatsHost | null = null;
   #loopLag: LoopLag | null = null;
@@ -262,6 +272,7 @@ export class Daemon {
     else await this.#control?.loadKeys();
     if (this.#threads > 1) await this.#startWorkers();
     this.#startStats();
+    this.#startNtsKe();
     await this.#startTimekeeping();
     if (this.#settings.statusFile) {
       this.#status = new StatusWriter({
@@ -273,6 +284,25 @@ export class Daemon {
       });
       this.#status.start();
     }
+  }
+
+  /** Starts NTS-KE (`nts enable`: the server; NTS sources: the client) on the listen sockets. */
+  #startNtsKe(): void {
+    const n = this.#settings.nts;
+    if (n === undefined || n === null) return;
+    this.#nts = new DaemonNts(n, {
+      log: this.#log,
+      timers: this.#timers,
+      resolver: this.#deps.resolver ?? systemResolver(),
+      cookies: () => this.#ntsCookies,
+    });
+    const listening = (this.#router?.transports ?? []).filter((_, k) =>
+      this.#router!.role(k) === "listen"
+    );
+    const addresses = this.#settings.listen.length > 0
+      ? [...new Set(listening.map((t) => t.localAddress.address))]
+      : [];
+    this.#nts.startServer(addresses, this.#settings.interfaces?.port ?? 123);
   }
 
   /** Opens the sockets the listen plan names and starts serving them. */
@@ -435,6 +465,7 @@ export class Daemon {
     this.#stopped = true;
     for (const c of this.#cancels) c();
     this.#sources?.stop();
+    await this.#nts?.stop();
     this.#timekeeper?.stop();
     this.#loopLag?.stop();
     this.#router?.stop();
@@ -749,6 +780,14 @@ export class Daemon {
         if (present) this.#access.sourceAdded(address);
         else this.#access.sourceRemoved(address);
       },
+      ...(this.#nts !== null && sources.some((x) => x.nts !== undefined)
+        ? {
+          nts: this.#nts.keeper(
+            (id) => tk.ntsClient(id, () => new NtsClient(this.#auth.crypto, new CryptoRng())),
+            (id, peer) => this.#sources?.relocate(id, peer) ?? null,
+          ),
+        }
+        : {}),
     }, {
       ...(tks.maxclock !== undefined ? { maxclock: tks.maxclock } : {}),
       ...(tks.family !== undefined ? { family: tks.family } : {}),

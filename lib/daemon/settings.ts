@@ -8,6 +8,8 @@ import { NTP_PORT } from "../proto/constants.ts";
 import type { DaemonSettings, RefclockSetting } from "./daemon.ts";
 import { familyAllows, type ResolveFamily } from "./resolver.ts";
 import type { SourceSetting } from "./source_manager.ts";
+import { type NtsSettings, tlsVersionName } from "./daemon_nts.ts";
+import { NTS_KE_PORT } from "../proto/options/nts.ts";
 import { statsSettingsFromConfig } from "./stats_host.ts";
 
 /** Command-line choices that shape the settings. */
@@ -109,6 +111,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
         maxDistanceSec: tos.maxdistSec,
         ...(s.key !== null ? { key: s.key } : {}),
       },
+      ...(s.nts ? { nts: { kePort: s.ntsPort ?? NTS_KE_PORT } } : {}),
     });
   }
   const t = config.tinker;
@@ -206,5 +209,22 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
     logConfig: [...config.logConfig],
     leapFile: config.files.leapFile,
     warnings,
+    nts: ntsSettings(config),
+  };
+}
+
+/** The `nts` settings, or null when neither the server nor any source uses NTS. */
+function ntsSettings(config: NtpConfig): NtsSettings | null {
+  const n = config.nts;
+  if (!n.enabled && !config.sources.some((s) => s.nts)) return null;
+  return {
+    enabled: n.enabled,
+    certFile: n.certFile,
+    keyFile: n.keyFile,
+    cookieFile: n.cookieFile,
+    caFile: n.caFile,
+    port: n.port,
+    minTls: tlsVersionName(n.minTls),
+    maxTls: tlsVersionName(n.maxTls),
   };
 }

@@ -16,6 +16,7 @@ import {
 } from "../proto/events.ts";
 import { diffSec, type NtpTime } from "../proto/ntp_time.ts";
 import type { Rng } from "../proto/rng.ts";
+import type { NtsClient } from "../proto/nts/nts_client.ts";
 import { CryptoRng } from "./crypto_rng.ts";
 import type { SystemState } from "../proto/server.ts";
 import type { RefclockIdentity, RefclockSample } from "../proto/refclock_sample.ts";
@@ -176,6 +177,17 @@ export class Timekeeper {
   /** One association's control view, or null when it is gone. */
   association(id: number): AssociationSnapshot | null {
     return this.#system.associations.get(id)?.snapshot(this.#deps.clock.now()) ?? null;
+  }
+
+  /**
+   * The NTS state of association `id`, made by `make` the first time it is asked for (the
+   * association of an `nts` source); null when there is no such association.
+   */
+  ntsClient(id: number, make?: () => NtsClient): NtsClient | null {
+    const a = this.#system.associations.get(id);
+    if (a === undefined) return null;
+    if (a.nts === null && make !== undefined) a.setNts(make());
+    return a.nts;
   }
 
   /**
