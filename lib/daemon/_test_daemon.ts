@@ -3,6 +3,7 @@
 // runs minutes of polling in milliseconds.
 
 import type { Clock } from "../clock/clock.ts";
+import type { Logger } from "../log/logger.ts";
 import { MemoryNetwork } from "../net/memory_transport.ts";
 import { addSec, type NtpTime } from "../proto/ntp_time.ts";
 import { Server } from "../proto/server.ts";
@@ -55,7 +56,7 @@ export class NetworkTimers implements Timers {
 export async function syncedDaemon(
   sec: number,
   over: Partial<DaemonSettings> = {},
-  log = quiet,
+  log: Logger = quiet,
 ): Promise<{ daemon: Daemon; network: MemoryNetwork; timers: NetworkTimers }> {
   const network = new MemoryNetwork({ delay: () => 0.001 });
   for (const a of TEST_SERVERS) {

@@ -584,7 +584,10 @@ Deno.test("Daemon writes the drift file from the discipline and the JSON status 
     assert.equal(drift.ok, true);
     await h.daemon.stop();
     const doc = JSON.parse(await Deno.readTextFile(`${dir}/status.json`));
-    assert.equal(doc.synchronized, true);
+    // The last document says the daemon stopped (and so serves no time); the state at exit stays.
+    assert.equal(doc.running, false);
+    assert.equal(doc.synchronized, false);
+    assert.equal(typeof doc.stopped, "string");
     assert.equal(doc.stratum, 3);
     assert.equal(doc.associations.length, 3);
     assert.equal(doc.associations.filter((a: { tally: string }) => a.tally === "*").length, 1);
