@@ -34,6 +34,13 @@ export const MIN_SLEW_SEC = 1;
 export const MAX_FREQ_PPM = 500;
 /** Frequency standard deviation (s/s) below which the estimate is applied. */
 export const FREQ_APPLY_STD = 20e-6;
+/**
+ * A step waits until the estimate's standard deviation is at most this fraction of the step
+ * threshold (COMPAT: ntpd waits for its clock filter, whose dispersion keeps a new source
+ * unselectable for about four samples): on a path with 0.1 s of jitter one sample is no ground
+ * for stepping, on an ordinary path it is.
+ */
+export const STEP_MAX_STD_FRACTION = 0.25;
 /** Slew-only limit for -x (s). */
 export const SLEW_ONLY_LIMIT_SEC = SLEW_ONLY_STEP_SEC;
 
@@ -220,9 +227,17 @@ export class HoraeDiscipline implements Discipline {
           this.#spikeStart = now;
           this.#state = "SPIK";
           actions.push(systemEvent(SystemEvent.SPIK, `spike_detect ${fmtSigned(offset)} s`));
-          return { ...none, actions };
+          return this.#frequencyOnly(input, now, actions, none);
         }
-        if (diffSec(now, this.#spikeStart) < this.#tinker.stepout) return { ...none, actions };
+        if (diffSec(now, this.#spikeStart) < this.#tinker.stepout) {
+          return this.#frequencyOnly(input, now, actions, none);
+        }
+      }
+      if (
+        !this.#opts.setOnce && input.offsetVar > (STEP_MAX_STD_FRACTION * stepThr) ** 2
+      ) {
+        // Too uncertain to step on yet (the first samples of a very noisy path).
+        return this.#frequencyOnly(input, now, actions, none);
       }
       return this.#step(offset, input, now, actions);
     }
@@ -263,6 +278,31 @@ export class HoraeDiscipline implements Discipline {
     this.#lastOffsetSec = offset;
     this.#lastUpdate = now;
     return { actions, phaseSec: offset, freq, stepped: false, ignored: false };
+  }
+
+  /**
+   * While a spike waits out the stepout (or a step waits for a better estimate), the phase is
+   * left alone but the frequency estimate, which the offset's jump does not touch, is applied:
+   * otherwise the clock free-runs at its raw frequency error all that time.
+   */
+  #frequencyOnly(
+    input: DisciplineInput,
+    now: NtpTime,
+    actions: Action[],
+    none: DisciplineResult,
+  ): DisciplineResult {
+    if (!(input.freqVar < FREQ_APPLY_STD * FREQ_APPLY_STD)) return { ...none, actions };
+    const target = Math.max(
+      -MAX_FREQ_PPM,
+      Math.min(MAX_FREQ_PPM, this.#basePpm + input.freq * 1e6),
+    );
+    const freq = (target - this.#basePpm) * 1e-6;
+    if (Math.abs(freq) < 1e-9) return { ...none, actions };
+    this.#basePpm = target;
+    // A slew still in progress keeps its rate on top of the new base.
+    const slewing = this.#slewEnd !== null && now < this.#slewEnd;
+    actions.push(this.#adjust(this.#basePpm + (slewing ? this.#slewRate * 1e6 : 0), input));
+    return { actions, phaseSec: 0, freq, stepped: false, ignored: false };
   }
 
   #step(offset: number, input: DisciplineInput, now: NtpTime, actions: Action[]): DisciplineResult {

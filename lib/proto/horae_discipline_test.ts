@@ -183,3 +183,33 @@ Deno.test("HoraeDiscipline.setLeap() writes the kernel leap bits once, with a ke
   );
   assert.deepEqual(new HoraeDiscipline({ ntpEnabled: false }).setLeap(1), []);
 });
+
+Deno.test("HoraeDiscipline applies the frequency estimate while a spike waits out the stepout", () => {
+  const lf = new HoraeDiscipline();
+  lf.update(est(0.001), at(0));
+  // The spike's offset is left alone, but the estimator's frequency (-100 ppm) is applied.
+  const r = lf.update(est(0.3, 1e-14, -100e-6), at(64));
+  assert.equal(lf.state, "SPIK");
+  assert.equal(r.stepped, false);
+  assert.equal(r.phaseSec, 0);
+  assert.ok(Math.abs(r.freq + 100e-6) < 1e-12, `freq ${r.freq}`);
+  assert.ok(Math.abs(lf.freqPpm + 100) < 1e-9);
+  const adj = r.actions.find((a) => a.type === "adjustClock") as DisciplineAdjustClockAction;
+  assert.ok(Math.abs(adj.freqPpm + 100) < 1e-6, `adjust ${adj.freqPpm}`);
+  assert.ok(!r.actions.some((a) => a.type === "stepClock"));
+  // An uncertain frequency is not applied.
+  const lf2 = new HoraeDiscipline();
+  lf2.update(est(0.001), at(0));
+  assert.equal(lf2.update(est(0.3, 1e-6, -100e-6), at(64)).ignored, true);
+});
+
+Deno.test("HoraeDiscipline does not step on an estimate too uncertain to step on (one sample of a 0.1 s path)", () => {
+  const lf = new HoraeDiscipline();
+  const noisy = { offsetSec: 0.9, freq: 0, offsetVar: 0.06 ** 2, freqVar: 1 };
+  const r = lf.update(noisy, at(0));
+  assert.equal(r.ignored, true);
+  assert.ok(!r.actions.some((a) => a.type === "stepClock"));
+  // Four samples later the estimate is good to 25 ms: now it steps.
+  const r2 = lf.update({ ...noisy, offsetVar: 0.025 ** 2 }, at(256));
+  assert.equal(r2.stepped, true);
+});
