@@ -30,8 +30,11 @@ export interface CookieKeyTarget {
 
 /** Options of {@link CookieKeyFile}. */
 export interface CookieKeyFileOptions {
-  /** The key file. */
-  path: string;
+  /**
+   * The key file; null: keys kept in memory only (lost at restart, not shared: clients then need
+   * NTS-KE again after a restart, and instances behind one name do not open each other's cookies).
+   */
+  path: string | null;
   /** Rotation period in seconds (default a day). */
   rotateSec?: number;
   /** Past keys kept (default 7: cookies stay good a week). */
@@ -63,7 +66,8 @@ export interface CookieKeyRefresh {
  * ```
  */
 export class CookieKeyFile {
-  readonly #path: string;
+  readonly #path: string | null;
+  #memory: CookieKeys | null = null;
   readonly #rotateSec: number;
   readonly #keep: number;
   readonly #now: () => number;
@@ -96,6 +100,9 @@ export class CookieKeyFile {
 
   /** Reads the file now, or null when it does not exist; throws when it is damaged. */
   #read(): { keys: CookieKeys; text: string } | null {
+    if (this.#path === null) {
+      return this.#memory === null ? null : { keys: this.#memory, text: "" };
+    }
     let bytes: Uint8Array;
     try {
       bytes = readFileNoFollow(this.#path, MAX_FILE_BYTES);
@@ -147,7 +154,8 @@ export class CookieKeyFile {
             this.#randomKey,
           );
           if (plan.changed) {
-            await writeFileAtomic(this.#path, formatCookieKeys(plan.keys), COOKIE_FILE_MODE);
+            if (this.#path === null) this.#memory = plan.keys;
+            else await writeFileAtomic(this.#path, formatCookieKeys(plan.keys), COOKIE_FILE_MODE);
             wrote = true;
           }
         });
@@ -165,7 +173,9 @@ export class CookieKeyFile {
         return this.#apply(keys, currentCookieKeyId(keys, now), false);
       }
     }
-    if (wrote) this.#log?.info(`${this.#path}: NTS cookie key ${plan.currentId} in use`);
+    if (wrote) {
+      this.#log?.info(`${this.#path ?? "memory"}: NTS cookie key ${plan.currentId} in use`);
+    }
     return this.#apply(plan.keys, plan.currentId, wrote);
   }
 
@@ -176,6 +186,7 @@ export class CookieKeyFile {
   }
 
   async #underLock(body: () => Promise<void>): Promise<void> {
+    if (this.#path === null) return await body();
     const lock = await Deno.open(`${this.#path}.lock`, {
       read: true,
       write: true,

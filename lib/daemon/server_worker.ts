@@ -15,6 +15,11 @@ import { PacketIn, PacketPath } from "../proto/packet_path.ts";
 import { Server, unsynchronisedState } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
 import { type AuthSettings, DaemonAuth, NO_AUTH } from "./daemon_auth.ts";
+import type { NtsMasterKey } from "../proto/nts/cookies.ts";
+import { NtsServerKeys } from "../proto/nts/cookies.ts";
+import { NtsServer } from "../proto/nts/nts_server.ts";
+import { NodeCrypto } from "./crypto_node.ts";
+import { CryptoRng } from "./crypto_rng.ts";
 import { type ForwardedDatagram, readDatagram } from "./packet_input.ts";
 import { SharedServedState } from "./served_state.ts";
 
@@ -63,6 +68,14 @@ export interface ServerWorkerInit {
   maxInFlight: number;
   /** Accept the "crash" message (tests of the restart logic only). */
   testHooks: boolean;
+  /** NTS cookie master keys: this thread answers NTS requests itself (absent: no NTS yet). */
+  nts?: NtsKeysMessage;
+}
+
+/** The NTS cookie master keys, as the main thread relays them (plain data). */
+export interface NtsKeysMessage {
+  keys: NtsMasterKey[];
+  currentId: number;
 }
 
 /** Messages to a worker. */
@@ -73,6 +86,8 @@ export type ToServerWorker =
   | { kind: "restrict"; entries: RestrictEntry[] }
   /** `enable monitor` / `disable monitor`. */
   | { kind: "monitor"; on: boolean }
+  /** NTS master keys loaded or rotated (the thread answers NTS requests with them). */
+  | ({ kind: "ntsKeys" } & NtsKeysMessage)
   /** Tests: throw an uncaught error ("uncaught") or fail in the packet path ("handler"). */
   | { kind: "crash"; how: "uncaught" | "handler" };
 
@@ -122,6 +137,7 @@ export class ServerThread {
   #version = -1;
   #forwarded = 0;
   #forwardDropped = 0;
+  #ntsKeys: NtsServerKeys | null = null;
   /** Set by the "handler" crash hook: the next datagram throws. */
   failNext = false;
 
@@ -152,7 +168,23 @@ export class ServerThread {
       return w;
     });
     this.#dstPort = init.addresses.map((a) => a.port);
+    if (init.nts !== undefined) this.setNtsKeys(init.nts);
     this.sync();
+  }
+
+  /**
+   * Takes the NTS master keys (first time: this thread starts answering NTS requests itself,
+   * with its own AEAD contexts and nonce source).
+   */
+  setNtsKeys(m: NtsKeysMessage): void {
+    if (this.#ntsKeys === null) {
+      const crypto = new NodeCrypto();
+      this.#ntsKeys = new NtsServerKeys(crypto, new CryptoRng());
+      this.#ntsKeys.setKeys(m.keys, m.currentId);
+      this.#path.setNts(new NtsServer(this.#ntsKeys, crypto, new CryptoRng()));
+    } else {
+      this.#ntsKeys.setKeys(m.keys, m.currentId);
+    }
   }
 
   /** The transports' clock (observe mode's virtual time), or undefined for the system clock. */
@@ -306,6 +338,8 @@ export async function runServerWorker(): Promise<void> {
       thread.setRestrict(m.entries);
     } else if (m?.kind === "monitor") {
       thread.setMonitor(m.on);
+    } else if (m?.kind === "ntsKeys") {
+      thread.setNtsKeys(m);
     } else if (m?.kind === "crash" && init.testHooks) {
       if (m.how === "handler") thread.failNext = true;
       else throw new Error("server thread: induced uncaught error (test hook)");

@@ -12,8 +12,10 @@ import type { SysStats } from "../proto/sys_stats.ts";
 import { type AuthSettings, NO_AUTH } from "./daemon_auth.ts";
 import type { SharedServedState } from "./served_state.ts";
 import type { ForwardedDatagram } from "./packet_input.ts";
+import type { NtsMasterKey } from "../proto/nts/cookies.ts";
 import {
   type FromServerWorker,
+  type NtsKeysMessage,
   SERVER_WORKER_NAME,
   type ServerThreadCounters,
   type ServerWorkerInit,
@@ -136,6 +138,7 @@ export class ServerWorkers {
   readonly #bindEuid: number;
   #restrict: RestrictEntry[];
   #monitor: boolean;
+  #nts: NtsKeysMessage | null = null;
 
   /** Prepares `count` worker slots; nothing runs before {@link start}. */
   constructor(options: ServerWorkersOptions) {
@@ -188,6 +191,17 @@ export class ServerWorkers {
   setMonitor(on: boolean): void {
     this.#monitor = on;
     for (const s of this.#slots) s.worker?.postMessage({ kind: "monitor", on } as ToServerWorker);
+  }
+
+  /**
+   * NTS master keys loaded or rotated: every worker answers NTS requests with them (and a
+   * restarted worker gets them in its init).
+   */
+  setNtsKeys(keys: readonly NtsMasterKey[], currentId: number): void {
+    this.#nts = { keys: keys.map((k) => ({ id: k.id, key: k.key.slice() })), currentId };
+    for (const s of this.#slots) {
+      s.worker?.postMessage({ kind: "ntsKeys", ...this.#nts } as ToServerWorker);
+    }
   }
 
   /** Test hook: makes worker `thread` fail (needs `testHooks`). */
@@ -296,6 +310,7 @@ export class ServerWorkers {
       statsIntervalMs: o.statsIntervalMs ?? 1000,
       maxInFlight: o.maxInFlight ?? 1024,
       testHooks: o.testHooks ?? false,
+      ...(this.#nts !== null ? { nts: this.#nts } : {}),
     };
     worker.postMessage(init);
     let timer: ReturnType<typeof setTimeout> | undefined;
