@@ -630,7 +630,8 @@ export class ControlServer {
     const handler = this.#config.configure;
     if (handler === undefined) return this.#error(r, CtlErr.BADOP);
     const text = bytesText(r.msg.data).replace(/\0+$/, "");
-    const reply = handler(text, `${r.src.toString()}:${r.srcPort}`);
+    const host = r.src.toString();
+    const reply = handler(text, `${host.includes(":") ? `[${host}]` : host}:${r.srcPort}`);
     return this.#textAnswer(r, reply, "Config failed");
   }
 

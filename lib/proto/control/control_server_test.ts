@@ -393,6 +393,55 @@ Deno.test("SAVECONFIG with a handler that writes a file answers once the write i
   assert.equal(refused.answer.later, undefined);
 });
 
+Deno.test("CONFIGURE with an asynchronous handler answers once the change is applied", async () => {
+  const seen: string[] = [];
+  let fail = false;
+  const { s, verifier } = server(undefined, {
+    config: {
+      configure: (t, from) => {
+        seen.push(`${from} ${t}`);
+        return fail ? Promise.reject(new Error("busy")) : Promise.resolve("Config Succeeded");
+      },
+    },
+  });
+  const text = async (a: Asked) => {
+    assert.deepEqual(a.answer.replies, []);
+    const later = await a.answer.later!;
+    const r = new Reassembler(seq, CtlOp.CONFIGURE);
+    for (const d of later.replies) r.add(d);
+    return bytesText(r.data!);
+  };
+  const ok = ask(s, CtlOp.CONFIGURE, { text: "server 192.0.2.1", keyId: CONTROL_KEY, verifier });
+  assert.equal(await text(ok), "Config Succeeded");
+  const v6 = ask(s, CtlOp.CONFIGURE, {
+    text: "unpeer 192.0.2.1",
+    keyId: CONTROL_KEY,
+    verifier,
+    from: "::1",
+    port: 4000,
+  });
+  assert.equal(await text(v6), "Config Succeeded");
+  fail = true;
+  const bad = ask(s, CtlOp.CONFIGURE, { text: "tos minsane 2", keyId: CONTROL_KEY, verifier });
+  assert.equal(await text(bad), "Config failed: busy");
+  // The handler sees the text and who sent it.
+  assert.deepEqual(seen, [
+    "127.0.0.1:40000 server 192.0.2.1",
+    "[::1]:4000 unpeer 192.0.2.1",
+    "127.0.0.1:40000 tos minsane 2",
+  ]);
+  // nomodify, or no key: refused before the handler runs.
+  const nomodify = ask(s, CtlOp.CONFIGURE, {
+    text: "server 192.0.2.2",
+    keyId: CONTROL_KEY,
+    verifier,
+    flags: RES_NOMODIFY,
+  });
+  assert.equal(nomodify.error, CtlErr.PERMISSION);
+  assert.equal(ask(s, CtlOp.CONFIGURE, { text: "server 192.0.2.2" }).error, CtlErr.PERMISSION);
+  assert.equal(seen.length, 3);
+});
+
 Deno.test("isPlainFileName() takes a bare file name only", () => {
   for (const ok of ["ntp.conf", "saved-1.conf", "a_b"]) assert.ok(isPlainFileName(ok), ok);
   for (const bad of ["", "../x", "a/b", ".hidden", "x..y", "/abs", "a\\b", "a b"]) {
