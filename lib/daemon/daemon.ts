@@ -616,6 +616,7 @@ export class Daemon {
       source: this.#served.source,
       sources: this.#sources?.members() ?? [],
       eventLoop: this.#loopLag?.summary() ?? null,
+      nts: this.#nts?.status() ?? null,
     };
   }
 

@@ -10,6 +10,7 @@ import type { VirtualCorrection } from "../clock/virtual_clock.ts";
 import type { TimekeeperCounters } from "./timekeeper.ts";
 import type { LoopLagSummary } from "./loop_lag.ts";
 import type { ServerThreadStatus } from "./server_workers.ts";
+import type { NtsKeStatus } from "./daemon_nts.ts";
 
 /** The MRU list as the status file shows it. */
 export interface MruStatus extends MruStats {
@@ -54,4 +55,6 @@ export interface DaemonStatus {
   sources: { kind: string; address: string; ids: number[] }[];
   /** The event-loop lag probe's windows (`--loop-lag-ms`), or null when it is off. */
   eventLoop: LoopLagSummary | null;
+  /** NTS-KE server and client counters; null or absent when NTS is not configured. */
+  nts?: NtsKeStatus | null;
 }

@@ -144,6 +144,23 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
       kod: a.kod,
       dead: a.dead,
       rejected,
+      // NTS associations (`server NAME nts`): cookies held, NTS-KE, NAKs, refused replies.
+      ...(a.nts !== undefined
+        ? {
+          nts: {
+            cookies: a.nts.cookies,
+            aeadId: a.nts.aeadId,
+            keCount: a.nts.keCount,
+            keFailures: a.nts.keFailures,
+            lastKe: a.nts.lastKeUnixSec === null
+              ? null
+              : new Date(a.nts.lastKeUnixSec * 1000).toISOString(),
+            naks: a.nts.naks,
+            authFailures: a.nts.authFailures,
+            needsKe: a.nts.needsKe,
+          },
+        }
+        : {}),
     };
   });
   const st = s.state;
@@ -207,6 +224,9 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
     associations,
     // `--loop-lag-ms`: timer lateness on the main thread (null when the probe is off).
     eventLoop: s.eventLoop,
+    // NTS-KE: the server's counters (null when `nts enable` is off) and the client's exchanges
+    // (null when NTS is not configured at all).
+    nts: s.nts ?? null,
   };
 }
 

@@ -1,5 +1,5 @@
 // Test certificates for the NTS interop tests, made with the openssl CLI in a temporary folder:
-// a CA, a leaf for localhost / 127.0.0.1 / ::1 signed by it (rustls and chronyd want a CA and a
+// a CA, a leaf for localhost / 127.0.0.1-3 / ::1 signed by it (rustls and chronyd want a CA and a
 // separate leaf), a leaf that expired in 2020 (signed under faketime), and an unrelated CA.
 
 import { sh } from "./peers.ts";
@@ -23,7 +23,7 @@ const LEAF_EXT = [
   "basicConstraints=CA:FALSE",
   "keyUsage=digitalSignature",
   "extendedKeyUsage=serverAuth",
-  "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:::1",
+  "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:::1",
 ].join("\n") + "\n";
 
 function ecKeyArgs(): string[] {

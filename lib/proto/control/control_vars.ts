@@ -4,6 +4,7 @@
 // variables in ntpd's order; `default` marks those a READVAR without names returns.
 
 import { MAXDISPERSE, NTP_SHIFT } from "../constants.ts";
+import { fromUnix } from "../ntp_time.ts";
 import type { SysStatsSnapshot } from "../sys_stats.ts";
 import type {
   ControlClock,
@@ -216,6 +217,22 @@ export const PEER_VARS: readonly VarDef<ControlPeer>[] = [
     default: true,
     get: (p) => filterArray(p, (s) => s.dispersionSec, MAXDISPERSE),
   },
+  // NTS (RFC 8915), shown for NTS associations only: cookies held, NTS-KE exchanges and
+  // failures, when the last one succeeded, NAKs and replies refused by the NTS checks.
+  { name: "nts", default: true, get: (p) => p.nts ? "1" : null },
+  { name: "ntscookies", default: true, get: (p) => p.nts ? String(p.nts.cookies) : null },
+  { name: "ntske", default: true, get: (p) => p.nts ? String(p.nts.keCount) : null },
+  { name: "ntskefail", default: true, get: (p) => p.nts ? String(p.nts.keFailures) : null },
+  {
+    name: "ntsketime",
+    default: true,
+    get: (p) => {
+      const t = p.nts?.lastKeUnixSec;
+      return t === undefined || t === null ? null : hexTimestamp(fromUnix(Math.floor(t)));
+    },
+  },
+  { name: "ntsnak", default: true, get: (p) => p.nts ? String(p.nts.naks) : null },
+  { name: "ntsauthfail", default: true, get: (p) => p.nts ? String(p.nts.authFailures) : null },
 ];
 
 /** The clock variables, in ntpd's order. */

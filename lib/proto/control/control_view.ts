@@ -148,6 +148,22 @@ export interface ControlPeer {
   filter: ControlFilterStage[] | null;
   /** Set for a reference clock (its clock variables). */
   clock?: ControlClock | null;
+  /** Set for an NTS association (`server NAME nts`): its cookies and NTS-KE counts. */
+  nts?: ControlNts | null;
+}
+
+/** An NTS association's state (RFC 8915), for ntpq's NTS peer variables. */
+export interface ControlNts {
+  /** Cookies held now. */
+  cookies: number;
+  /** Successful and failed NTS-KE exchanges. */
+  keCount: number;
+  keFailures: number;
+  /** When NTS-KE last succeeded (Unix seconds), null: never. */
+  lastKeUnixSec: number | null;
+  /** NTS NAKs received, replies refused by the NTS checks. */
+  naks: number;
+  authFailures: number;
 }
 
 /** The clock variables of a reference clock (ntpq `cv`). */
@@ -307,6 +323,7 @@ function peerFromAssociation(
     dispersionSec: a.dispersionSec,
     jitterSec: a.jitterSec,
     filter: x.filter?.(a.id) ?? a.filter ?? null,
+    ...(a.nts !== undefined ? { nts: a.nts } : {}),
   };
 }
 
