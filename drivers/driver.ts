@@ -66,6 +66,8 @@ export interface RefclockDriver {
    * so the core uses it only when another source numbers the seconds (the PPS driver).
    */
   readonly pps?: boolean;
+  /** A clock with its own PPS (flag1 of NMEA and gpsd JSON): it can number a PPS clock's seconds. */
+  readonly ppsCapable?: boolean;
   /** Starts reading the clock; `onSample` gets each sample (fudge offsets applied). */
   start(ctx: RefclockContext, onSample: (sample: RefclockSample) => void): void;
   /** Stops reading and releases devices and shared memory. */

@@ -46,6 +46,12 @@ export class FakeRefclock implements RefclockDriver {
     this.#onSample({ time: now, offsetSec: offsetSec + this.fudge.time1Sec, dispersionSec, leap });
   }
 
+  /** Writes a clockstats line through the context, as a driver does for a timecode. */
+  note(text: string): void {
+    this.timecode = text;
+    this.#ctx?.clockstats?.(text);
+  }
+
   counters(): Readonly<Record<string, number>> {
     return {};
   }

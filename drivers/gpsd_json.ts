@@ -153,6 +153,8 @@ export class GpsdJsonDriver implements RefclockDriver {
   precisionLog2 = -10;
   readonly lastResort = false;
   timecode = "";
+  /** Set with flag1: the clock's seconds come with its own PPS. */
+  readonly ppsCapable: boolean;
   readonly hostname: string;
   readonly port: number;
   readonly #connect: GpsdConnect;
@@ -193,6 +195,7 @@ export class GpsdJsonDriver implements RefclockDriver {
     this.hostname = addr.hostname;
     this.port = addr.port;
     this.#connect = connect;
+    this.ppsCapable = this.fudge.flags[0];
   }
 
   start(ctx: RefclockContext, onSample: (s: RefclockSample) => void): void {

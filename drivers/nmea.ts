@@ -213,6 +213,8 @@ export class NmeaDriver implements RefclockDriver {
   timecode = "";
   readonly path: string;
   readonly ppsPath: string;
+  /** Set with flag1: the clock's seconds come with its own PPS. */
+  readonly ppsCapable: boolean;
   readonly mask: number;
   readonly baud: number;
   readonly #openPort: SerialOpen;
@@ -260,6 +262,7 @@ export class NmeaDriver implements RefclockDriver {
     this.baud = baud;
     this.#openPort = openPort;
     this.#openPps = openPps;
+    this.ppsCapable = this.fudge.flags[0];
   }
 
   start(ctx: RefclockContext, onSample: (s: RefclockSample) => void): void {

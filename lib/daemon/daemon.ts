@@ -264,6 +264,7 @@ export class Daemon {
       systemClock: clock,
       timers: this.#timers,
       log,
+      clockstats: (address, text) => this.#stats?.clockstats(address, text),
     });
     await this.#access.resolveNames();
     await this.#openSockets();

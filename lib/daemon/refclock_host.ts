@@ -6,7 +6,11 @@ import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import { refidFromAscii } from "../proto/packet.ts";
 import type { SystemState } from "../proto/server.ts";
-import type { RefclockIdentity, RefclockSample } from "../proto/refclock_sample.ts";
+import {
+  refclockAddressText,
+  type RefclockIdentity,
+  type RefclockSample,
+} from "../proto/refclock_sample.ts";
 import type { AssociationOptions } from "../proto/association.ts";
 import type { RefclockDriver, RefclockDriverEntry, RefclockFudge } from "../../drivers/driver.ts";
 import { createRefclock, REFCLOCK_DRIVERS } from "../../drivers/registry.ts";
@@ -63,6 +67,8 @@ export interface RefclockHostDeps {
   log: Logger;
   /** The driver table (tests pass fakes). */
   drivers?: ReadonlyMap<number, RefclockDriverEntry>;
+  /** Writes a clockstats line for the clock at `address` (127.127.t.u); absent: none. */
+  clockstats?: (address: string, text: string) => void;
 }
 
 interface Running {
@@ -70,6 +76,11 @@ interface Running {
   setting: RefclockSetting;
   assocId: number | null;
   samples: number;
+  /** Polls so far, and those that passed without a sample (ntpq's poll and noreply). */
+  polls: number;
+  noReply: number;
+  samplesAtPoll: number;
+  cancelPoll: (() => void) | null;
   lastSample: NtpTime;
   dispersionSec: number | null;
 }
@@ -106,6 +117,10 @@ export class RefclockHost {
         setting: rc,
         assocId: null,
         samples: 0,
+        polls: 0,
+        noReply: 0,
+        samplesAtPoll: 0,
+        cancelPoll: null,
         lastSample: 0n,
         dispersionSec: null,
       });
@@ -132,6 +147,8 @@ export class RefclockHost {
           refid: refidFromAscii(d.fudge.refid) ?? 0,
           precisionLog2: d.precisionLog2,
           lastResort: d.lastResort,
+          ...(d.pps ? { pps: true } : {}),
+          ...(d.ppsCapable ? { ppsCapable: true } : {}),
         },
         {
           name: d.name,
@@ -143,12 +160,18 @@ export class RefclockHost {
       );
       c.assocId = id;
       const pollSec = 2 ** Math.max(0, s.minpoll ?? 6);
+      c.cancelPoll = repeat(this.#deps.timers, pollSec, () => {
+        c.polls++;
+        if (c.samples === c.samplesAtPoll) c.noReply++;
+        c.samplesAtPoll = c.samples;
+      });
       d.start({
         now: () => (this.#deps.systemClock ?? this.#deps.clock).now(),
         every: (sec, fn) => repeat(this.#deps.timers, sec, fn),
         pollSec,
         log: (level, message) =>
           level === "warn" ? this.#deps.log.warn(message) : this.#deps.log.info(message),
+        clockstats: (text) => this.#deps.clockstats?.(refclockAddressText(d.type, d.unit), text),
       }, (raw) => {
         const sample = this.#onCoreClock(raw);
         c.samples++;
@@ -183,8 +206,8 @@ export class RefclockHost {
         flags: d.fudge.flags,
         timecode: d.timecode,
         counters: d.counters(),
-        polls: c.samples,
-        noReply: 0,
+        polls: c.polls,
+        noReply: c.noReply,
         reach: 0,
         dispersionSec: c.dispersionSec,
         lastSample: c.lastSample,
@@ -195,6 +218,10 @@ export class RefclockHost {
   /** Stops the drivers. */
   stop(): void {
     this.#stopped = true;
-    for (const c of this.#clocks) c.driver.stop();
+    for (const c of this.#clocks) {
+      c.cancelPoll?.();
+      c.cancelPoll = null;
+      c.driver.stop();
+    }
   }
 }

@@ -18,6 +18,18 @@ function logger(lines: string[]): Logger {
 
 Deno.test("RefclockHost skips an unknown type with a warning and feeds the core with the others", () => {
   const lines: string[] = [];
+  const stats: string[] = [];
+  const pending = new Map<number, { fn: () => void; ms: number }>();
+  let nextHandle = 1;
+  const timers: Timers = {
+    setTimeout: (fn, ms) => (pending.set(nextHandle, { fn, ms }), nextHandle++),
+    clearTimeout: (h) => void pending.delete(h),
+  };
+  const runDue = () => {
+    const due = [...pending.entries()];
+    pending.clear();
+    for (const [, t] of due) t.fn();
+  };
   const fakes: FakeRefclock[] = [];
   const table = new Map<number, RefclockDriverEntry>([[99, {
     type: 99,
@@ -41,9 +53,10 @@ Deno.test("RefclockHost skips an unknown type with a warning and feeds the core 
     ],
     {
       clock: { now: () => T0 } as unknown as Clock,
-      timers: {} as Timers,
+      timers,
       log: logger(lines),
       drivers: table,
+      clockstats: (address, text) => void stats.push(`${address} ${text}`),
     },
   );
   assert.equal(host.count, 1);
@@ -68,9 +81,17 @@ Deno.test("RefclockHost skips an unknown type with a warning and feeds the core 
   assert.equal(samples.length, 1);
   assert.equal(samples[0]![0], 7);
   assert.equal(samples[0]![1].offsetSec, 0.501);
+  fakes[0]!.note("timecode 1");
+  assert.deepEqual(stats, ["127.127.99.3 timecode 1"]);
+  // The poll timer (minpoll 3: 8 s) counts polls, and those without a sample as noreply.
+  assert.deepEqual([...pending.values()].map((t) => t.ms), [8000]);
+  runDue();
+  runDue();
   const info = host.controlInfo();
   assert.equal(info[0]!.assocId, 7);
-  assert.equal(info[0]!.polls, 1);
+  assert.equal(info[0]!.polls, 2);
+  assert.equal(info[0]!.noReply, 1);
   host.stop();
+  assert.equal(pending.size, 0);
   assert.equal(fakes[0]!.stopped, 1);
 });

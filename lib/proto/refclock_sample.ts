@@ -33,6 +33,14 @@ export interface RefclockIdentity {
    * clock must never outvote or outrank a real source.
    */
   lastResort: boolean;
+  /**
+   * A pulse-per-second source (the PPS driver): its samples say where the second begins, not
+   * which second, so it is used only when a prefer peer or a clock with its own PPS agrees with
+   * it (see NtpSystem's mitigation rules). Absent: false.
+   */
+  pps?: boolean;
+  /** A clock with its own PPS (NMEA or gpsd with flag1): it may number a PPS clock's seconds. */
+  ppsCapable?: boolean;
 }
 
 /** The 127.127.t.u address of a driver as text. */

@@ -179,6 +179,11 @@ export const STARTUP_QUIET_SEC = 2;
 /** Longest start-up hold whatever the servers do (s): a backstop, not the usual wait. */
 export const STARTUP_HOLD_SEC = 130;
 /**
+ * How far a PPS clock's offset may be from its anchor's (the prefer peer or a clock with its
+ * own PPS) for the pulses to be numbered by it (s): ntpd's 0.4 s.
+ */
+export const PPS_AGREE_SEC = 0.4;
+/**
  * Requests in a row without a valid answer after which a source is no longer used for selection
  * and a system peer is replaced by an answering survivor at once (failover).
  */
@@ -783,16 +788,19 @@ export class NtpSystem {
   }
 
   /**
-   * Select and cluster with the mitigation rule for last-resort clocks (ntpd's LOCAL driver):
-   * they are left out while any other candidate exists, and used alone only when the others
-   * are none or have no majority. Survivors best first, or null.
+   * Select and cluster with the mitigation rules (ntpd's "Mitigation Rules and the prefer
+   * Keyword"): last-resort clocks (the LOCAL driver) are left out while any other candidate
+   * exists, and used alone only when the others are none or have no majority; a PPS clock takes
+   * no part in selection and joins the survivors, first, only when an anchor agrees with it
+   * (see #withPps). Survivors best first, or null.
    */
   #select(now: NtpTime, cands: Candidate[], actions: Action[]): Candidate[] | null {
-    const real = cands.filter((c) => !c.a.refclock?.lastResort);
+    const real = cands.filter((c) => !c.a.refclock?.lastResort && !c.a.refclock?.pps);
     const last = cands.filter((c) => c.a.refclock?.lastResort);
     if (real.length > 0) {
       const ordered = this.#survivorsOf(now, real, actions);
-      if (ordered !== null || last.length === 0) return ordered;
+      if (ordered !== null) return this.#withPps(ordered, cands);
+      if (last.length === 0) return ordered;
     }
     const falsetickers = this.#falsetickers;
     const ordered = this.#survivorsOf(now, last, actions);
@@ -800,8 +808,30 @@ export class NtpSystem {
     return ordered;
   }
 
-  /** The system peer among survivors: prefer, else the current one at the best stratum. */
+  /**
+   * The survivors with a PPS clock put first when one may be used: it knows where each second
+   * begins but not which second it is, so it needs an anchor among the survivors, the prefer
+   * peer or a clock with its own PPS (NMEA or gpsd with flag1), whose offset is within
+   * PPS_AGREE_SEC of the pulse's. Otherwise the survivors as they are.
+   */
+  #withPps(ordered: Candidate[], cands: Candidate[]): Candidate[] {
+    const anchor = ordered.find((c) => c.a.options.prefer || c.a.refclock?.ppsCapable);
+    if (anchor === undefined) return ordered;
+    const pps = cands.find((c) =>
+      c.a.refclock?.pps && Math.abs(c.offsetSec - anchor.offsetSec) < PPS_AGREE_SEC
+    );
+    if (pps === undefined) return ordered;
+    this.#survivors = [pps.a.id, ...this.#survivors];
+    return [pps, ...ordered];
+  }
+
+  /**
+   * The system peer among survivors: a PPS clock (which #withPps lets in only with an anchor),
+   * else prefer, else the current one at the best stratum.
+   */
   #peerOf(ordered: Candidate[]): Candidate {
+    const pps = ordered.find((c) => c.a.refclock?.pps);
+    if (pps !== undefined) return pps;
     const prefer = ordered.find((c) => c.a.options.prefer);
     // Keep the current system peer while it survives at the best stratum (ntpd's hysteresis):
     // swapping peers on every small change only churns the logs and the refid.
@@ -825,7 +855,8 @@ export class NtpSystem {
     if (ordered === null) return;
     if (updated !== null && !ordered.some((c) => c.a === updated)) return;
     const peer = this.#peerOf(ordered);
-    const inputs = [peer, ...ordered.filter((c) => c !== peer)];
+    // A PPS system peer is used alone (ntpd): the others only numbered its seconds.
+    const inputs = peer.a.refclock?.pps ? [peer] : [peer, ...ordered.filter((c) => c !== peer)];
     const comb = combineSurvivors(inputs.map((c) => ({
       offsetSec: register ? c.rfcOffsetSec : c.offsetSec,
       freq: register ? 0 : c.freq,

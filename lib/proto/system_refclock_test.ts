@@ -237,3 +237,50 @@ Deno.test("NtpSystem: a jittery reference clock (±30 ms, a sample a second) doe
   const a = r.snap.associations[0]!;
   assert.deepEqual(a.rejected, {});
 });
+
+const PPS_ID = { type: 22, refid: 0x50505300, pps: true };
+/** A PPS clock's sample: the fraction of the error to the nearest second, plus `biasSec`. */
+function ppsClock(biasSec: number, options?: ClockSpec["options"]): ClockSpec {
+  return {
+    offsetSec: () => biasSec,
+    identity: PPS_ID,
+    ...(options !== undefined ? { options } : {}),
+  };
+}
+
+Deno.test("NtpSystem: a PPS clock is not used without an anchor (no prefer peer, no PPS-capable clock)", () => {
+  const alone = run([], [ppsClock(0.0003)], 300);
+  assert.equal(alone.snap.systemPeer, null, "a lone PPS clock never synchronises");
+  const withServers = run([0.002, 0.0022], [ppsClock(0.0021)], 300);
+  const peer = withServers.snap.associations.find((x) => x.id === withServers.snap.systemPeer);
+  assert.equal(peer?.kind, "server");
+  assert.ok(!withServers.snap.survivors.includes(withServers.ids[0]!));
+  assert.ok(!withServers.snap.falsetickers.includes(withServers.ids[0]!));
+});
+
+Deno.test("NtpSystem: a prefer peer that agrees lets the PPS clock be the system peer, used alone", () => {
+  const nmea: ClockSpec = {
+    offsetSec: () => 0.0027, // serial time: 0.6 ms late against the pulses
+    identity: { type: 20 },
+    options: { minpoll: 3, maxpoll: 4, prefer: true },
+  };
+  const r = run([0.0026, 0.0028], [nmea, ppsClock(0.0021)], 400);
+  assert.equal(r.snap.systemPeer, r.ids[1]);
+  assert.equal(r.snap.refid, 0x50505300);
+  assert.equal(r.snap.stratum, 1);
+  assert.ok(r.snap.survivors.includes(r.ids[1]!));
+  // The pulses alone steer the clock: to 2.1 ms, not towards the others' 2.6-2.8 ms.
+  assert.ok(Math.abs(r.clockOffset() - 0.0021) < 1e-4, `clock offset ${r.clockOffset()}`);
+});
+
+Deno.test("NtpSystem: a PPS-capable clock anchors the PPS clock; one that disagrees by 0.4 s or more does not", () => {
+  const gps = (offsetSec: number): ClockSpec => ({
+    offsetSec: () => offsetSec,
+    identity: { type: 46, ppsCapable: true },
+    options: { minpoll: 3, maxpoll: 4 },
+  });
+  const agree = run([], [gps(0.0004), ppsClock(0.0002)], 300);
+  assert.equal(agree.snap.systemPeer, agree.ids[1]);
+  const far = run([], [gps(0.45), ppsClock(0.0002)], 300);
+  assert.equal(far.snap.systemPeer, far.ids[0], "the PPS clock is left out, the GPS used");
+});
