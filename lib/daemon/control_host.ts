@@ -56,11 +56,12 @@ export interface ControlSettings {
   /** `trustedkey`. */
   trustedKeys: number[];
   /**
-   * SAVECONFIG (ntpq `saveconfig`, with the controlkey): the running configuration's text and
+   * SAVECONFIG (ntpq `saveconfig`, with the controlkey): the running configuration's text (or
+   * a function of the file name that makes it at each save) and
    * the one folder it may be written to (`saveconfigdir`, else the configuration file's folder);
    * absent or null: SAVECONFIG is refused.
    */
-  saveConfig?: { dir: string; text: string | (() => string) } | null;
+  saveConfig?: { dir: string; text: string | ((name: string) => string) } | null;
   /**
    * CONFIGURE (ntpq `:config`, with the controlkey): applies ntp.conf lines through the reload
    * seam (reload.ts) and resolves with ntpd's answer text; absent or null: refused.
@@ -235,7 +236,7 @@ export class ControlHost implements ControlView {
     const path = `${sc.dir.replace(/\/+$/, "")}/${name}`;
     try {
       // The configuration as it runs now (after reloads and run-time configuration).
-      await writeFileAtomic(path, typeof sc.text === "string" ? sc.text : sc.text(), 0o644);
+      await writeFileAtomic(path, typeof sc.text === "string" ? sc.text : sc.text(name), 0o644);
     } catch (e) {
       this.#deps.log.warn(`saveconfig ${path}: ${(e as Error).message}`);
       throw e;

@@ -154,7 +154,10 @@ export class Reloader {
     // The log reopens at the new configuration's file (the old one's when it is refused); when
     // that fails, logging goes on where it was.
     const logFile = (loaded.ok ? loaded.config : this.#running).files.logFile;
-    const logReopened = this.#reopenLog(logFile);
+    // Without a log file before or after (standard error, the journal, syslog), nothing reopens.
+    const logReopened = logFile === null && this.#running.files.logFile === null
+      ? true
+      : this.#reopenLog(logFile);
     for (const d of loaded.diagnostics) {
       if (d.severity === "error") log.error(`reload: ${formatDiagnostic(d)}`);
       else log.warn(`reload: ${formatDiagnostic(d)}`);
