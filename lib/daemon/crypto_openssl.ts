@@ -12,7 +12,9 @@ import {
   openLibCrypto,
   SHA_CTX_BYTES,
 } from "../../ffi/libcrypto.ts";
+import { openLibCryptoSiv, sivOpen, sivSeal } from "../../ffi/libcrypto_siv.ts";
 import { PureCrypto } from "../proto/auth/pure_crypto.ts";
+import { AES_SIV_CMAC_256_KEY_LEN, AesSiv } from "../proto/nts/aes_siv.ts";
 import {
   type AeadAlgorithm,
   type AeadContext,
@@ -132,6 +134,54 @@ class OpenSslCmacMac implements MacContext {
 }
 
 /**
+ * AEAD_AES_SIV_CMAC_256 on libcrypto's AES-128-SIV (one context per thread, re-keyed per
+ * message: preparing a key costs nothing, which matters to an NTS server whose C2S/S2C keys
+ * change with every request). OpenSSL 3.0 cannot seal or open an empty plaintext (its final step
+ * fails), which is what every NTS client request authenticates: those go through the generic
+ * construction on libcrypto's AES-CMAC, needing no CTR at all.
+ */
+class OpenSslSiv implements AeadContext {
+  readonly algorithm: AeadAlgorithm = "AEAD_AES_SIV_CMAC_256";
+  readonly #key: Uint8Array;
+  readonly #siv: Exclude<ReturnType<typeof openLibCryptoSiv>, string>;
+  readonly #symbols: LibCryptoSymbols;
+  #empty: AesSiv | null = null;
+
+  constructor(
+    symbols: LibCryptoSymbols,
+    siv: Exclude<ReturnType<typeof openLibCryptoSiv>, string>,
+    key: Uint8Array,
+  ) {
+    this.#symbols = symbols;
+    this.#siv = siv;
+    this.#key = key.slice();
+  }
+
+  /** SIV for empty plaintexts only: S2V on libcrypto's CMAC under K1 (no CTR). */
+  #forEmpty(): AesSiv {
+    this.#empty ??= new AesSiv(
+      new OpenSslCmacMac(this.#symbols, this.#key.subarray(0, 16)),
+      (_iv, _input, start, end) => {
+        if (end > start) throw new Error("the empty-plaintext SIV has no CTR");
+      },
+    );
+    return this.#empty;
+  }
+
+  seal(nonce: Uint8Array, plaintext: Uint8Array, associatedData: Uint8Array): Uint8Array {
+    if (plaintext.length === 0) return this.#forEmpty().seal(nonce, plaintext, associatedData);
+    const out = sivSeal(this.#siv, this.#key, [associatedData, nonce], plaintext);
+    // An OpenSSL error (never seen): a zero tag, which nothing opens.
+    return out ?? new Uint8Array(16 + plaintext.length);
+  }
+
+  open(nonce: Uint8Array, ciphertext: Uint8Array, associatedData: Uint8Array): Uint8Array | null {
+    if (ciphertext.length === 16) return this.#forEmpty().open(nonce, ciphertext, associatedData);
+    return sivOpen(this.#siv, this.#key, [associatedData, nonce], ciphertext);
+  }
+}
+
+/**
  * {@link Crypto} on libcrypto. Construct it through {@link daemonCrypto}, which checks it; the
  * constructor throws when libcrypto cannot be opened.
  */
@@ -152,8 +202,13 @@ export class OpenSslCrypto implements Crypto {
       : new OpenSslDigestMac(this.#symbols, algorithm, key);
   }
 
-  aeadContext(_algorithm: AeadAlgorithm, _key: Uint8Array): AeadContext | null {
-    return null;
+  /** AES-SIV-CMAC-256 on libcrypto's AES-128-SIV, or null when this libcrypto has none. */
+  aeadContext(_algorithm: AeadAlgorithm, key: Uint8Array): AeadContext | null {
+    if (key.length !== AES_SIV_CMAC_256_KEY_LEN) {
+      throw new RangeError(`AEAD_AES_SIV_CMAC_256 takes a 32-byte key, not ${key.length}`);
+    }
+    const siv = openLibCryptoSiv();
+    return typeof siv === "string" ? null : new OpenSslSiv(this.#symbols, siv, key);
   }
 }
 
@@ -162,10 +217,12 @@ class MixedCrypto implements Crypto {
   readonly name: string;
   readonly #by: Readonly<Record<MacAlgorithm, Crypto>>;
   readonly #fallback: Crypto;
+  readonly #aead: Crypto;
 
-  constructor(by: Record<MacAlgorithm, Crypto>, fallback: Crypto) {
+  constructor(by: Record<MacAlgorithm, Crypto>, fallback: Crypto, aead: Crypto = fallback) {
     this.#by = by;
     this.#fallback = fallback;
+    this.#aead = aead;
     const names = [...new Set(MAC_ALGORITHMS.map((a) => by[a].name))];
     this.name = names.length === 1
       ? names[0]!
@@ -177,7 +234,35 @@ class MixedCrypto implements Crypto {
   }
 
   aeadContext(algorithm: AeadAlgorithm, key: Uint8Array): AeadContext | null {
-    return this.#fallback.aeadContext(algorithm, key);
+    return this.#aead.aeadContext(algorithm, key);
+  }
+}
+
+/**
+ * True when `c`'s AES-SIV seals as the TypeScript reference does (empty and longer plaintexts,
+ * empty and longer associated data), opens what it sealed and refuses a changed byte.
+ */
+function sivAgrees(c: Crypto): boolean {
+  const reference = new PureCrypto();
+  try {
+    const key = Uint8Array.from({ length: 32 }, (_, k) => (k * 53 + 7) & 0xff);
+    const a = c.aeadContext("AEAD_AES_SIV_CMAC_256", key);
+    const r = reference.aeadContext("AEAD_AES_SIV_CMAC_256", key)!;
+    if (a === null) return false;
+    for (const [adLength, plainLength] of [[228, 0], [0, 5], [84, 864], [48, 16]] as const) {
+      const ad = Uint8Array.from({ length: adLength }, (_, k) => k & 0xff);
+      const plain = Uint8Array.from({ length: plainLength }, (_, k) => (k * 3) & 0xff);
+      const nonce = Uint8Array.from({ length: 16 }, (_, k) => k + 1);
+      const got = a.seal(nonce, plain, ad), want = r.seal(nonce, plain, ad);
+      if (got.length !== want.length || got.some((x, k) => x !== want[k])) return false;
+      const back = a.open(nonce, got, ad);
+      if (back === null || back.some((x, k) => x !== plain[k])) return false;
+      got[got.length - 1] = got[got.length - 1]! ^ 1;
+      if (a.open(nonce, got, ad) !== null) return false;
+    }
+    return true;
+  } catch {
+    return false;
   }
 }
 
@@ -225,5 +310,8 @@ export function daemonCrypto(): { crypto: Crypto; notes: string[] } {
       by[a] = node;
     }
   }
-  return { crypto: new MixedCrypto(by, node), notes };
+  let aead: Crypto = node;
+  if (ssl !== null && sivAgrees(ssl)) aead = ssl;
+  else if (ssl !== null) notes.push(`${ssl.name} gives wrong or no AES-SIV: using node:crypto`);
+  return { crypto: new MixedCrypto(by, node, aead), notes };
 }

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { aesSivConformanceTests } from "../../tests/support/aes_siv_suite.ts";
 import { cryptoConformanceTests } from "../../tests/support/crypto_suite.ts";
 import { KeyStore } from "../proto/auth/key_store.ts";
 import { MacVerifier, signPacket } from "../proto/auth/mac.ts";
@@ -9,6 +10,7 @@ import { daemonCrypto, OpenSslCrypto } from "./crypto_openssl.ts";
 const ascii = (s: string) => new TextEncoder().encode(s);
 
 cryptoConformanceTests("OpenSslCrypto", () => new OpenSslCrypto(), { maxDataLength: 1200 });
+aesSivConformanceTests("OpenSslCrypto", () => new OpenSslCrypto());
 
 Deno.test("daemonCrypto(): libcrypto for all four algorithms here; packets it signs verify with PureCrypto", () => {
   const { crypto, notes } = daemonCrypto();

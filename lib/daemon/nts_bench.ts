@@ -16,6 +16,7 @@ import { SeededRng } from "../proto/rng.ts";
 import { Server } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
 import { NodeCrypto } from "./crypto_node.ts";
+import { OpenSslCrypto } from "./crypto_openssl.ts";
 
 const STATE = {
   leap: 0 as const,
@@ -32,7 +33,7 @@ const ad228 = new Uint8Array(228).fill(2); // header + unique id + cookie (a req
 const cookies8 = new Uint8Array(8 * 108).fill(3); // eight cookie fields (a reply's plaintext)
 const c2s = new Uint8Array(32).fill(4), s2c = new Uint8Array(32).fill(5);
 
-for (const crypto of [new NodeCrypto(), new PureCrypto()] as Crypto[]) {
+for (const crypto of [new OpenSslCrypto(), new NodeCrypto(), new PureCrypto()] as Crypto[]) {
   const aead = crypto.aeadContext("AEAD_AES_SIV_CMAC_256", key)!;
   const sealedEmpty = aead.seal(nonce, new Uint8Array(0), ad228);
   const sealed8 = aead.seal(nonce, cookies8, ad228);
@@ -63,8 +64,7 @@ for (const crypto of [new NodeCrypto(), new PureCrypto()] as Crypto[]) {
 }
 
 /** A path with NTS on the daemon's crypto, and requests: plain, NTS with 0 and 7 placeholders. */
-function pathRig() {
-  const crypto = new NodeCrypto();
+function pathRig(crypto: Crypto) {
   const keys = new NtsServerKeys(crypto, new SeededRng(1));
   keys.setKeys([{ id: 1, key }], 1);
   const path = new PacketPath({
@@ -112,10 +112,19 @@ function pathRig() {
   return { run, plain: header, nts1: request(8), nts8: request(1) };
 }
 
-const r = pathRig();
-Deno.bench("packet path, plain request", { group: "path", baseline: true }, () => r.run(r.plain));
-Deno.bench("packet path, NTS request, 1 cookie back", { group: "path" }, () => r.run(r.nts1));
-Deno.bench("packet path, NTS request, 8 cookies back", { group: "path" }, () => r.run(r.nts8));
+for (const crypto of [new OpenSslCrypto(), new NodeCrypto()] as Crypto[]) {
+  const r = pathRig(crypto);
+  const n = crypto.name.startsWith("libcrypto") ? "libcrypto" : crypto.name;
+  Deno.bench(`packet path, plain request (${n})`, { group: `path ${n}`, baseline: true }, () => {
+    r.run(r.plain);
+  });
+  Deno.bench(`packet path, NTS request, 1 cookie back (${n})`, { group: `path ${n}` }, () => {
+    r.run(r.nts1);
+  });
+  Deno.bench(`packet path, NTS request, 8 cookies back (${n})`, { group: `path ${n}` }, () => {
+    r.run(r.nts8);
+  });
+}
 
 // The hand-over a server thread without keys would do: the request to the main thread and the
 // reply back (the main thread then sends it), measured as one postMessage round trip of a

@@ -14,11 +14,10 @@ import { IpWords } from "../proto/ip.ts";
 import { PacketIn, PacketPath } from "../proto/packet_path.ts";
 import { Server, unsynchronisedState } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
-import { type AuthSettings, DaemonAuth, NO_AUTH } from "./daemon_auth.ts";
+import { type AuthSettings, DaemonAuth, NO_AUTH, threadDaemonCrypto } from "./daemon_auth.ts";
 import type { NtsMasterKey } from "../proto/nts/cookies.ts";
 import { NtsServerKeys } from "../proto/nts/cookies.ts";
 import { NtsServer } from "../proto/nts/nts_server.ts";
-import { NodeCrypto } from "./crypto_node.ts";
 import { CryptoRng } from "./crypto_rng.ts";
 import { type ForwardedDatagram, readDatagram } from "./packet_input.ts";
 import { SharedServedState } from "./served_state.ts";
@@ -178,7 +177,7 @@ export class ServerThread {
    */
   setNtsKeys(m: NtsKeysMessage): void {
     if (this.#ntsKeys === null) {
-      const crypto = new NodeCrypto();
+      const crypto = threadDaemonCrypto().crypto;
       this.#ntsKeys = new NtsServerKeys(crypto, new CryptoRng());
       this.#ntsKeys.setKeys(m.keys, m.currentId);
       this.#path.setNts(new NtsServer(this.#ntsKeys, crypto, new CryptoRng()));

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import fc from "fast-check";
 import { PureCrypto } from "../../lib/proto/auth/pure_crypto.ts";
-import type { Crypto } from "../../lib/proto/crypto.ts";
+import type { AeadContext, Crypto } from "../../lib/proto/crypto.ts";
 import { AesSiv } from "../../lib/proto/nts/aes_siv.ts";
 import { hex, toHex } from "./crypto_vectors.ts";
 
@@ -31,17 +31,20 @@ const A2 = {
     "dba77ceb094fa663b7a3f748ba8af829ea64ad544a272e9c485b62a3fd5c0d",
 };
 
-function siv(c: Crypto, key: string): AesSiv {
+function aead(c: Crypto, key: string): AeadContext {
   const a = c.aeadContext("AEAD_AES_SIV_CMAC_256", hex(key));
-  assert.ok(a instanceof AesSiv);
+  assert.ok(a !== null);
   return a;
 }
 
 /** Registers the shared AES-SIV tests for the implementation `name` that `make` constructs. */
 export function aesSivConformanceTests(name: string, make: () => Crypto): void {
   Deno.test(`${name}: AES-SIV gives the RFC 5297 A.1 and A.2 examples and opens them`, () => {
+    // Any number of header components: the generic construction (libcrypto's is checked on
+    // A.1 and A.2 in ffi/libcrypto_siv_test.ts).
     for (const v of [A1, A2]) {
-      const a = siv(make(), v.key);
+      const a = make().aeadContext("AEAD_AES_SIV_CMAC_256", hex(v.key));
+      if (!(a instanceof AesSiv)) return;
       const headers = v.headers.map(hex);
       // Twice: scratch state must not carry from one message to the next.
       for (let round = 0; round < 2; round++) {
@@ -56,22 +59,24 @@ export function aesSivConformanceTests(name: string, make: () => Crypto): void {
   Deno.test(`${name}: AEAD seal is S2V over (associated data, nonce, plaintext)`, () => {
     // A.2 with its first string as the associated data and its last as the nonce, dropping the
     // middle one: seal must equal sealWithHeaders([ad, nonce]) and differ from [nonce, ad].
-    const a = siv(make(), A2.key);
+    const a = aead(make(), A2.key);
     const ad = hex(A2.headers[0]!), nonce = hex(A2.headers[2]!), p = hex(A2.plaintext);
     const sealed = a.seal(nonce, p, ad);
-    assert.equal(toHex(sealed), toHex(a.sealWithHeaders([ad, nonce], p)));
+    if (a instanceof AesSiv) {
+      assert.equal(toHex(sealed), toHex(a.sealWithHeaders([ad, nonce], p)));
+      assert.notEqual(toHex(sealed), toHex(a.sealWithHeaders([nonce, ad], p)));
+    }
     // The same output other AES-SIV AEAD implementations publish for these inputs.
     assert.equal(
       toHex(sealed),
       "85825e22e90cf2ddda2c548dc7c1b6310dcdaca0cebf9dc6cb90583f5bf1506e" +
         "02cd48832b00e4e598b2b22a53e6199d4df0c1666a35a0433b250dc134d776",
     );
-    assert.notEqual(toHex(sealed), toHex(a.sealWithHeaders([nonce, ad], p)));
     assert.equal(toHex(a.open(nonce, sealed, ad)!), A2.plaintext);
   });
 
   Deno.test(`${name}: AES-SIV open refuses any flipped bit, wrong nonce or associated data`, () => {
-    const a = siv(make(), A2.key);
+    const a = aead(make(), A2.key);
     const ad = hex(A2.headers[0]!), nonce = hex(A2.headers[2]!), p = hex(A2.plaintext);
     const sealed = a.seal(nonce, p, ad);
     for (let k = 0; k < sealed.length; k++) {
