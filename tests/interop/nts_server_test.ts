@@ -113,6 +113,7 @@ Deno.test(
         conf: ntsConf(pki, dir, kePort),
         args: ["--status-file", "status.json"],
       });
+      await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
       const chrony = await startNtsChronydClient(pki, horae.port, kePort);
       try {
         // chronyd selects Horae and has used several NTS-authenticated samples.
@@ -174,6 +175,7 @@ Deno.test(
         conf: ntsConf(pki, dir, kePort),
         args: ["--status-file", "status.json"],
       });
+      await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
       try {
         const base = { host: "127.0.0.1", port: kePort, ca: pki.ca };
         const bytewise = await rawKeExchange({ ...base, aeadIds: [15], step: 1, pauseMs: 2 });
@@ -212,6 +214,7 @@ Deno.test(
         conf: ntsConf(pki, dir, kePort, true),
         args: ["--status-file", "status.json"],
       });
+      await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
       const chrony = await startNtsChronydClient(pki, horae.port, kePort);
       try {
         const s: Json = await waitForJson(
