@@ -11,8 +11,11 @@ export const MEDIAN_MAX_SAMPLES = 60;
 export const MEDIAN_KEEP = 0.6;
 /** Filter outputs given at start-up before the pace slows to one a poll. */
 export const MEDIAN_STARTUP_OUTPUTS = 8;
-/** The longest window of a start-up output (s): the core's clock filter fills in about 30 s. */
-export const MEDIAN_STARTUP_WINDOW_SEC = 4;
+/**
+ * The longest window of a start-up output (s): the core's clock filter, whose empty stages
+ * count as a 16 s dispersion, is full in 16 s rather than eight polls.
+ */
+export const MEDIAN_STARTUP_WINDOW_SEC = 2;
 
 /** Collects a clock's samples between polls and gives their trimmed mean. */
 export class MedianFilter {

@@ -15,6 +15,7 @@ import type {
   RefclockSample,
 } from "./driver.ts";
 import { resolveFudge } from "./driver.ts";
+import { medianFiltered } from "./median_filter.ts";
 
 /** ntpd's SHM driver type number. */
 export const SHM_DRIVER_TYPE = 28;
@@ -31,6 +32,13 @@ export const SHM_MAX_OFFSET_SEC = 4 * 3600;
 export const SHM_STALE_SEC = 5;
 /** How often the segment is looked at (s): writers such as gpsd update it about once a second. */
 export const SHM_READ_INTERVAL_SEC = 1;
+/**
+ * The precision the clock is described with (log2 s): the segment's time stamps are nanoseconds.
+ * COMPAT: the writer's own precision field is not used for the sample's error: gpsd writes -1
+ * (half a second) for a unit fed by sentences alone, which put a root dispersion of over 0.5 s
+ * on every reply; as in ntpd, a sample's error is the spread the median filter measures.
+ */
+export const SHM_PRECISION_LOG2 = -20;
 
 /** What one look at the segment found. */
 export type ShmRead =
@@ -112,12 +120,16 @@ export class ShmDriver implements RefclockDriver {
   readonly unit: number;
   readonly name: string;
   readonly fudge: RefclockFudge;
-  precisionLog2 = -1;
+  readonly precisionLog2 = SHM_PRECISION_LOG2;
   readonly lastResort = false;
+  /** The precision the writer put in the segment (log2 s), null before a sample. */
+  writerPrecisionLog2: number | null = null;
   timecode = "";
   readonly #attach: ShmAttach;
   #segment: SharedSegment | null = null;
   #cancel: (() => void) | null = null;
+  #stopFilter: (() => void) | null = null;
+  #stats: ((text: string) => void) | null = null;
   #last: string | null = null;
   readonly #counts: ShmCounters = {
     samples: 0,
@@ -144,7 +156,10 @@ export class ShmDriver implements RefclockDriver {
     this.#attach = attach;
   }
 
-  /** Attaches the segment (creating it) and reads it every second. */
+  /**
+   * Attaches the segment (creating it) and reads it every second; the samples go through the
+   * median filter, one a poll.
+   */
   start(ctx: RefclockContext, onSample: (s: RefclockSample) => void): void {
     const perm = this.unit <= 1 ? 0o600 : 0o666;
     const key = SHM_KEY_BASE + this.unit;
@@ -157,9 +172,12 @@ export class ShmDriver implements RefclockDriver {
       );
       return;
     }
+    const filtered = medianFiltered(ctx, onSample);
+    this.#stopFilter = filtered.stop;
+    this.#stats = (text) => ctx.clockstats?.(text);
     this.#cancel = ctx.every(SHM_READ_INTERVAL_SEC, () => {
       const s = this.read(ctx.now());
-      if (s !== null) onSample(s);
+      if (s !== null) filtered.add(s);
     });
   }
 
@@ -201,12 +219,13 @@ export class ShmDriver implements RefclockDriver {
       return null;
     }
     c.samples++;
-    this.precisionLog2 = r.precisionLog2;
+    this.writerPrecisionLog2 = r.precisionLog2;
     this.timecode = key;
+    this.#stats?.(key);
     return {
       time: rx,
       offsetSec: offsetSec + this.fudge.time1Sec,
-      dispersionSec: 2 ** r.precisionLog2,
+      dispersionSec: 2 ** SHM_PRECISION_LOG2,
       leap: r.leap,
     };
   }
@@ -214,6 +233,8 @@ export class ShmDriver implements RefclockDriver {
   stop(): void {
     this.#cancel?.();
     this.#cancel = null;
+    this.#stopFilter?.();
+    this.#stopFilter = null;
     this.#segment?.detach();
     this.#segment = null;
   }

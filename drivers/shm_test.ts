@@ -46,14 +46,14 @@ function driver(buf: ArrayBuffer, time1Sec = 0) {
       return fakeSegment(buf);
     },
   );
-  let tick: (() => void) | null = null;
+  const timers = new Map<number, () => void>();
   const samples: number[] = [];
   let now = fromUnix(RX, 200_000_000);
   d.start({
     now: () => now,
-    every: (_s, fn) => {
-      tick = fn;
-      return () => (tick = null);
+    every: (sec, fn) => {
+      timers.set(sec, fn);
+      return () => void timers.delete(sec);
     },
     pollSec: 16,
     log: () => {},
@@ -61,9 +61,11 @@ function driver(buf: ArrayBuffer, time1Sec = 0) {
   return {
     d,
     samples,
+    /** One look at the segment, then the median filter's output of what it found. */
     look: (at = now) => {
       now = at;
-      tick!();
+      timers.get(1)!();
+      timers.get(2)!();
     },
   };
 }

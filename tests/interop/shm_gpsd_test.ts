@@ -2,7 +2,7 @@
 // sentences among the good ones) over TCP and writes the NTP SHM segment; Horae's SHM driver
 // reads it, and Horae selects SHM(0) with the configured fudge (time1, refid) as a stratum 1
 // server, which its mode 6 answers show. Both run in their own IPC namespace (`unshare --ipc`),
-// so the host's SysV segments are never touched, and without CAP_SYS_TIME.
+// so the host's SysV segments are never touched, without CAP_SYS_TIME and with --observe.
 // COMPAT: gpsd does not write SHM for a pty source (its test-harness guard), so the NMEA comes
 // over gpsd's tcp:// source instead of a socat pty pair.
 
@@ -72,7 +72,7 @@ Deno.test({
     [
       "set -u",
       `${gpsd} -N -n -S ${port + 1} tcp://127.0.0.1:${feedPort} & G=$!`,
-      `${Deno.execPath()} run --allow-all --unstable-net ${ROOT}main.ts run -n -c ${dir}/ntp.conf ` +
+      `${Deno.execPath()} run --allow-all --unstable-net ${ROOT}main.ts run -n --observe -c ${dir}/ntp.conf ` +
       `--port ${port} --listen 127.0.0.1 & H=$!`,
       'trap \'kill -TERM "$H" "$G" 2>/dev/null; wait "$H" "$G"; exit 0\' TERM INT',
       'wait "$H"',
@@ -82,8 +82,8 @@ Deno.test({
   const proc = new Proc([...NO_SYS_TIME, unshare, "--ipc", "--", "bash", `${dir}/run.sh`]);
   try {
     await proc.waitFor(/synchronized to SHM\(0\), stratum 0/, 40_000);
-    // A few samples more, then ask Horae over mode 6.
-    await new Promise((r) => setTimeout(r, 6000));
+    // The clock filter full (the median filter's start-up burst), then ask Horae over mode 6.
+    await new Promise((r) => setTimeout(r, 16_000));
     const q = await new Deno.Command(Deno.execPath(), {
       args: [
         "run",
@@ -113,6 +113,10 @@ Deno.test({
     assert.match(text, /type=28,/, text);
     assert.match(text, /fudgetime1=22\.000/, text);
     assert.match(text, /device="SHM\(0\)"/, text);
+    // gpsd writes precision -1 into the segment for a unit fed by sentences; the root
+    // dispersion served is the clock's spread all the same, not half a second.
+    const rootdispMs = Number(text.match(/rootdisp=([\d.]+)/)?.[1]);
+    assert.ok(rootdispMs < 50, `rootdisp ${rootdispMs} ms\n${text}`);
     // The offset after time1: gpsd stamps sentences sent 20 ms after the second on arrival.
     const offsetMs = Number(text.match(/^\*SHM\(0\)\s.*\s(-?\d+\.\d+)\s+\d+\.\d+\s*$/m)?.[1]);
     assert.ok(Math.abs(offsetMs) < 50, `offset ${offsetMs} ms\n${text}`);
