@@ -15,6 +15,7 @@ import {
 } from "../proto/options/option_spec.ts";
 import { CONFIG_SPEC } from "../proto/options/config_spec.ts";
 import { getPath, joinPath } from "./model_path.ts";
+import { classifyAddress } from "./address.ts";
 
 /** Options of {@link writeNtpConf}. */
 export interface NtpConfWriteOptions {
@@ -94,7 +95,16 @@ function refclockLines(section: SectionSpec, refclocks: RefclockConfig[]): strin
 function restrictLine(r: RestrictRule): string {
   const target = r.match === "default" ? "default" : r.match === "source" ? "source" : r.address;
   const mask = r.match === "address" && r.mask !== null ? ["mask", r.mask] : [];
-  return line("restrict", ...family(r.family), confWord(target), ...mask, ...r.flags);
+  // A literal address implies its family; a name, `default` and `source` need it written.
+  const kind = r.match === "address" ? classifyAddress(r.address).kind : "name";
+  const implied = kind === "ipv4" || kind === "ipv6" || kind === "refclock";
+  return line(
+    "restrict",
+    ...(implied ? [] : family(r.family)),
+    confWord(target),
+    ...mask,
+    ...r.flags,
+  );
 }
 
 /** Key ids, runs of three or more as ntpd's `(first ... last)` ranges. */
