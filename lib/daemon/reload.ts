@@ -174,7 +174,13 @@ export class Reloader {
       );
       return { ok: false, applied: [], restart: [], errors };
     }
-    return await this.#apply(loaded.config, "reload", logReopened);
+    const report = await this.#apply(loaded.config, "reload", logReopened);
+    const keys = this.#running.auth.keysFile;
+    if (keys !== null) {
+      // COMPAT: ntpd re-reads its keys file on SIGHUP; Horae's threads hold their own copies.
+      log.warn(`reload: keys in ${keys} are not read again; restart to use changed keys`);
+    }
+    return report;
   }
 
   #reopenLog(logFile: string | null): boolean {

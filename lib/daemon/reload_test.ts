@@ -94,10 +94,17 @@ function setup(start = START) {
 }
 
 Deno.test("Reloader.hangup() reopens the log and statistics files even when nothing changed", async () => {
-  const t = setup(START + "statistics loopstats\nlogfile /var/log/ntp.log\n");
+  const t = setup(START + "statistics loopstats\nlogfile /var/log/ntp.log\nkeys /etc/ntp.keys\n");
   const r = await t.reloader.hangup();
   assert.deepEqual(r, { ok: true, applied: [], restart: [], errors: [] });
   assert.deepEqual(t.logFiles, ["/var/log/ntp.log"]);
+  // Keys are not read again, and the log says so.
+  assert.ok(
+    t.log.lines.includes(
+      "warn reload: keys in /etc/ntp.keys are not read again; restart to use changed keys",
+    ),
+    t.log.lines.join("\n"),
+  );
   assert.deepEqual(t.daemon.calls, ["stats loopstats"]);
   assert.ok(t.log.lines.includes("info reload: configuration unchanged"), t.log.lines.join("\n"));
 });
@@ -129,6 +136,12 @@ Deno.test("Reloader.hangup() adds and removes sources and applies restrict, tos 
   assert.deepEqual(r.restart, ["driftfile (none) -> /var/lib/ntp/drift", "tos maxclock 10 -> 5"]);
   for (const line of r.applied) assert.ok(t.log.lines.includes(`info reload: ${line}`), line);
   assert.ok(t.log.lines.some((l) => /^warn reload: driftfile .* needs a restart/.test(l)));
+  assert.ok(!t.log.lines.some((l) => /keys in/.test(l)), "no keys file, no note");
+  t.write(
+    "server 192.0.2.1 iburst\nserver 192.0.2.3 minpoll 4\nrestrict default kod noquery\n" +
+      "tos minsane 2 maxclock 5\nlogconfig =syncall\ndriftfile /var/lib/ntp/drift\n" +
+      "keys /etc/ntp.keys\n",
+  );
   // The running configuration took the live changes only: the same file again changes nothing
   // live, and warns again about what still needs a restart.
   assert.equal(t.reloader.running.tos.minsane, 2);
@@ -137,7 +150,11 @@ Deno.test("Reloader.hangup() adds and removes sources and applies restrict, tos 
   t.daemon.calls = [];
   const again = (await t.reloader.hangup())!;
   assert.deepEqual(again.applied, []);
-  assert.deepEqual(again.restart, r.restart);
+  assert.deepEqual(again.restart, [
+    ...r.restart.slice(0, 1),
+    "keys (none) -> /etc/ntp.keys",
+    ...r.restart.slice(1),
+  ]);
   assert.deepEqual(t.daemon.calls, ["stats none"]);
 });
 
