@@ -1,9 +1,11 @@
-// AES-SIV (RFC 5297) through OpenSSL 3's EVP interface ("AES-128-SIV", a 32-byte key K1 ‖ K2):
-// each call to EVP_*Update with a NULL output adds one S2V header component, the single call with
-// an output processes the whole plaintext, and the tag is the synthetic IV. One cipher context
-// per thread is re-keyed for every message, so a key costs nothing to prepare (an NTS server has
-// new C2S/S2C keys with every request). Calls pass typed arrays: nothing is allocated per call
-// but the output.
+// AES for NTS's AES-SIV through OpenSSL 3 (libcrypto FFI), two ways:
+// - RekeyableAes: an AES-128-CBC or -CTR context per thread whose key and IV are set per message
+//   (about 0.2 µs), on which lib/daemon/crypto_openssl.ts builds AES-SIV's CMAC and CTR. That is
+//   what the daemon uses: an NTS server has new C2S/S2C keys with every request.
+// - sivSeal/sivOpen: OpenSSL's own AES-128-SIV (EVP "AES-128-SIV", a 32-byte key K1 ‖ K2), whose
+//   key set-up costs about 4 µs (it builds a CMAC and a CTR context per key) and which cannot
+//   handle an empty plaintext in 3.0. Kept as an independent implementation the tests compare
+//   against. Each call to EVP_*Update with a NULL output adds one S2V header component.
 
 import { LIBCRYPTO_PATHS } from "./libcrypto.ts";
 
@@ -25,6 +27,18 @@ const SYMBOLS = {
   EVP_CipherFinal_ex: { parameters: ["pointer", "buffer", "buffer"], result: "i32" },
   // int EVP_CIPHER_CTX_ctrl(ctx, int type, int arg, void *ptr)
   EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
+  EVP_aes_128_cbc: { parameters: [], result: "pointer" },
+  EVP_aes_128_ctr: { parameters: [], result: "pointer" },
+  // int EVP_EncryptInit_ex(ctx, cipher, engine, key, iv): NULL cipher and key keep them.
+  EVP_EncryptInit_ex: {
+    parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
+    result: "i32",
+  },
+  EVP_EncryptUpdate: {
+    parameters: ["pointer", "buffer", "buffer", "buffer", "i32"],
+    result: "i32",
+  },
+  EVP_CIPHER_CTX_set_padding: { parameters: ["pointer", "i32"], result: "i32" },
 } as const;
 
 const EVP_CTRL_AEAD_GET_TAG = 0x10;
@@ -159,4 +173,49 @@ export function sivOpen(
     return null;
   }
   return out;
+}
+
+/**
+ * An AES-128 context (CBC without padding, or CTR) of this thread whose key is set per message.
+ * Setting the key it already has only resets the IV.
+ */
+export class RekeyableAes {
+  readonly #s: Symbols;
+  readonly #ctx: Deno.PointerObject;
+  readonly #cipher: Deno.PointerValue;
+  readonly #key = new Uint8Array(16);
+  #keyed = false;
+  readonly #outLength = new Uint8Array(4);
+
+  /** Throws when libcrypto or a context is not available. */
+  constructor(mode: "cbc" | "ctr") {
+    const siv = openLibCryptoSiv();
+    if (typeof siv === "string") throw new Error(siv);
+    this.#s = siv.s;
+    const ctx = siv.s.EVP_CIPHER_CTX_new();
+    if (ctx === null) throw new Error("EVP_CIPHER_CTX_new failed");
+    this.#ctx = ctx;
+    this.#cipher = mode === "cbc" ? siv.s.EVP_aes_128_cbc() : siv.s.EVP_aes_128_ctr();
+  }
+
+  /** Loads `key` (16 bytes, unless already loaded) and `iv`; false when OpenSSL fails. */
+  start(key: Uint8Array, iv: Uint8Array): boolean {
+    let same = this.#keyed;
+    for (let k = 0; same && k < 16; k++) same = this.#key[k] === key[k];
+    if (same) return this.#s.EVP_EncryptInit_ex(this.#ctx, null, null, null, iv) === 1;
+    this.#keyed = false;
+    if (
+      this.#s.EVP_EncryptInit_ex(this.#ctx, this.#cipher, null, key, iv) !== 1 ||
+      this.#s.EVP_CIPHER_CTX_set_padding(this.#ctx, 0) !== 1
+    ) return false;
+    this.#key.set(key.subarray(0, 16));
+    this.#keyed = true;
+    return true;
+  }
+
+  /** Encrypts `length` bytes of `input` to `output` (a multiple of 16 for CBC). */
+  update(output: Uint8Array, input: Uint8Array, length: number): boolean {
+    if (length === 0) return true;
+    return this.#s.EVP_EncryptUpdate(this.#ctx, output, this.#outLength, input, length) === 1;
+  }
 }

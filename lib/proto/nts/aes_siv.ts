@@ -45,19 +45,24 @@ export class AesSiv implements AeadContext {
   readonly algorithm: AeadAlgorithm = "AEAD_AES_SIV_CMAC_256";
   readonly #cmac: MacContext;
   readonly #ctr: AesCtr;
+  // One backing buffer for the five blocks: an NTS server prepares two keys per request, so
+  // preparing one should allocate little.
+  readonly #blocks = new Uint8Array(96);
   /** CMAC(K1, 0^128), the S2V starting value, computed once. */
-  readonly #d0 = new Uint8Array(16);
-  readonly #d = new Uint8Array(16);
-  readonly #t = new Uint8Array(16);
-  readonly #v = new Uint8Array(16);
-  readonly #q = new Uint8Array(16);
-  #scratch = new Uint8Array(512);
+  readonly #d0 = this.#blocks.subarray(0, 16);
+  readonly #d = this.#blocks.subarray(16, 32);
+  readonly #t = this.#blocks.subarray(32, 48);
+  readonly #v = this.#blocks.subarray(48, 64);
+  readonly #q = this.#blocks.subarray(64, 80);
+  /** Plaintexts of 16 bytes or more, with D folded into their end (grown on demand). */
+  #scratch: Uint8Array | null = null;
 
   /** `cmac` is AES-128-CMAC under K1, `ctr` AES-128-CTR under K2. */
   constructor(cmac: MacContext, ctr: AesCtr) {
     this.#cmac = cmac;
     this.#ctr = ctr;
-    cmac.compute(new Uint8Array(16), 0, 16, this.#d0, 0, 16);
+    const zero = this.#blocks.subarray(80, 96);
+    cmac.compute(zero, 0, 16, this.#d0, 0, 16);
   }
 
   /** S2V (RFC 5297 §2.4) of the header components and the plaintext `p[start, end)`, to #v. */
@@ -71,7 +76,9 @@ export class AesSiv implements AeadContext {
     }
     const n = end - start;
     if (n >= 16) {
-      if (this.#scratch.length < n) this.#scratch = new Uint8Array(2 * n);
+      if (this.#scratch === null || this.#scratch.length < n) {
+        this.#scratch = new Uint8Array(Math.max(256, 2 * n));
+      }
       const s = this.#scratch;
       for (let k = 0; k < n; k++) s[k] = p[start + k]!;
       xor16(s, n - 16, d, 0);
