@@ -40,6 +40,7 @@ import { ServedTime } from "./served_time.ts";
 import { type ServerThreadStatus, ServerWorkers } from "./server_workers.ts";
 import { SourceManager, type SourceSetting } from "./source_manager.ts";
 import { DaemonNts, type NtsSettings } from "./daemon_nts.ts";
+import { NtsNtpServer } from "./nts_ntp_server.ts";
 import type { CookieMaker } from "./nts_ke_server.ts";
 import { NtsClient } from "../proto/nts/nts_client.ts";
 import { CryptoRng } from "./crypto_rng.ts";
@@ -200,6 +201,8 @@ export class Daemon {
   #nts: DaemonNts | null = null;
   /** The cookie master keys the NTS-KE server makes cookies under (set with the NTP side's). */
   #ntsCookies: CookieMaker | null = null;
+  /** `nts enable`: the cookie master keys and NTS-protected NTP service (null: off). */
+  #ntsNtp: NtsNtpServer | null = null;
   #status: StatusWriter | null = null;
   #stats: StatsHost | null = null;
   #loopLag: LoopLag | null = null;
@@ -273,6 +276,7 @@ export class Daemon {
     else await this.#control?.loadKeys();
     if (this.#threads > 1) await this.#startWorkers();
     this.#startStats();
+    await this.#startNtsNtp();
     this.#startNtsKe();
     await this.#startTimekeeping();
     if (this.#settings.statusFile) {
@@ -285,6 +289,22 @@ export class Daemon {
       });
       this.#status.start();
     }
+  }
+
+  /**
+   * `nts enable`: loads the cookie master keys (`nts cookie FILE`, rotated on schedule) and
+   * answers NTS-protected requests, on the main thread and on every server thread.
+   */
+  async #startNtsNtp(): Promise<void> {
+    const n = this.#settings.nts;
+    if (n === undefined || n === null || !n.enabled) return;
+    const ntp = new NtsNtpServer({ cookieFile: n.cookieFile }, this.#auth.crypto, this.#log);
+    await ntp.start();
+    this.#ntsNtp = ntp;
+    this.#ntsCookies = ntp.keys;
+    this.#router?.path.setNts(ntp.server);
+    const workers = this.#workers;
+    if (workers !== null) ntp.addTarget({ setKeys: (k, id) => workers.setNtsKeys(k, id) });
   }
 
   /** Starts NTS-KE (`nts enable`: the server; NTS sources: the client) on the listen sockets. */
@@ -467,6 +487,7 @@ export class Daemon {
     for (const c of this.#cancels) c();
     this.#sources?.stop();
     await this.#nts?.stop();
+    this.#ntsNtp?.stop();
     this.#timekeeper?.stop();
     this.#loopLag?.stop();
     this.#router?.stop();

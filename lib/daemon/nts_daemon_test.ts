@@ -1,0 +1,115 @@
+// The daemon's NTS NTP service end to end over a MemoryNetwork: `nts enable` with a cookie key
+// file that another instance wrote (so this daemon opens that instance's cookies), an NTS request
+// answered with fresh cookies the client verifies, a tampered one unanswered.
+
+import assert from "node:assert/strict";
+import type { Clock } from "../clock/clock.ts";
+import { MemoryNetwork } from "../net/memory_transport.ts";
+import type { SocketAddress } from "../net/transport.ts";
+import { PureCrypto } from "../proto/auth/pure_crypto.ts";
+import { formatCookieKeys, planCookieKeys } from "../proto/nts/cookie_keys.ts";
+import { NtsServerKeys } from "../proto/nts/cookies.ts";
+import { AEAD_AES_SIV_CMAC_256 } from "../proto/nts/ke_result.ts";
+import { NtsClient } from "../proto/nts/nts_client.ts";
+import { fromUnix } from "../proto/ntp_time.ts";
+import { SeededRng } from "../proto/rng.ts";
+import { Daemon } from "./daemon.ts";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+async function exchange(network: MemoryNetwork, server: SocketAddress, req: Uint8Array) {
+  const client = network.open("127.0.0.2:40000");
+  const replies: Uint8Array[] = [];
+  const serving = client.serve((d) => void replies.push(d.data.slice()));
+  client.send(req, server);
+  network.flush();
+  client.close();
+  await serving;
+  return replies;
+}
+
+Deno.test("Daemon with nts enable answers NTS requests under the shared cookie keys", async () => {
+  const dir = await Deno.makeTempDir();
+  const network = new MemoryNetwork();
+  try {
+    // The key file as another instance behind the same name wrote it.
+    let n = 0;
+    const plan = planCookieKeys(
+      null,
+      Date.now() / 1000,
+      86400,
+      7,
+      () => new Uint8Array(32).fill(++n),
+    );
+    const path = `${dir}/cookies`;
+    await Deno.writeTextFile(path, formatCookieKeys(plan.keys), { mode: 0o600 });
+    const before = await Deno.readTextFile(path);
+    const other = new NtsServerKeys(new PureCrypto(), new SeededRng(1));
+    other.setKeys(plan.keys.keys, plan.currentId);
+    const c2s = new Uint8Array(32).fill(7), s2c = new Uint8Array(32).fill(8);
+    const client = new NtsClient(new PureCrypto(), new SeededRng(2));
+    client.install({
+      aeadId: AEAD_AES_SIV_CMAC_256,
+      c2sKey: c2s,
+      s2cKey: s2c,
+      cookies: [1, 2, 3].map(() => other.makeCookie(AEAD_AES_SIV_CMAC_256, c2s, s2c)),
+      ntpServer: "127.0.0.1",
+      ntpPort: 123,
+    }, 0);
+    const clock: Clock = {
+      name: "fake",
+      canSteer: false,
+      precisionLog2: -20,
+      now: () => network.now,
+      step: () => {},
+      adjust: () => {},
+      kernelState: () => null,
+    };
+    const errors: string[] = [];
+    const listen = { family: 4 as const, address: "127.0.0.1", port: 123 };
+    const daemon = new Daemon({
+      listen: [listen],
+      refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],
+      driftFile: null,
+      noSteerReason: null,
+      refclockPollSec: 64,
+      nts: {
+        enabled: true,
+        certFile: null, // the KE server cannot start (logged); the NTP side runs regardless
+        keyFile: null,
+        cookieFile: path,
+        caFile: null,
+        port: 4460,
+        minTls: "TLS1.3",
+        maxTls: "TLS1.3",
+      },
+    }, {
+      clock,
+      openTransport: (a) => Promise.resolve(network.open(a)),
+      log: { ...quiet, error: (m) => void errors.push(m) },
+    });
+    await daemon.start();
+    try {
+      const header = () => {
+        const h = new Uint8Array(48);
+        h[0] = 0x23;
+        new DataView(h.buffer).setBigUint64(40, fromUnix(1_800_000_000 + n++));
+        return h;
+      };
+      const [reply] = await exchange(network, listen, client.protect(header())!);
+      assert.ok(reply !== undefined, "an NTS reply");
+      assert.equal(reply[0]! & 7, 4);
+      assert.equal(client.checkReply(reply, true), "ok");
+      assert.equal(client.cookieCount, 8, "2 held + 1 for the spent cookie + 5 placeholders");
+      const tampered = client.protect(header())!;
+      tampered[44] = tampered[44]! ^ 1;
+      assert.deepEqual(await exchange(network, listen, tampered), []);
+      assert.equal(await Deno.readTextFile(path), before, "a current file is not rewritten");
+      assert.ok(errors.some((e) => e.includes("nts cert")), errors.join("\n"));
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
