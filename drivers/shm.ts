@@ -239,8 +239,18 @@ export class ShmDriver implements RefclockDriver {
     this.#segment = null;
   }
 
+  /**
+   * The counters, with ntpq's two: badformat (a segment that cannot be read: wrong mode, a
+   * write in progress, impossible fields) and baddata (a reading not used: stale, a duplicate,
+   * beyond SHM_MAX_OFFSET_SEC).
+   */
   counters(): Readonly<Record<string, number>> {
-    return { ...this.#counts };
+    const c = this.#counts;
+    return {
+      ...c,
+      badformat: c.badMode + c.clash + c.badTime,
+      baddata: c.stale + c.duplicate + c.insane,
+    };
   }
 }
 

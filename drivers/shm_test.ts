@@ -143,6 +143,8 @@ Deno.test("ShmDriver gives the offset plus time1, and counts bogus contents inst
     stale: 1,
     duplicate: 1,
     insane: 1,
+    badformat: 2,
+    baddata: 3,
   });
   t.d.stop();
 });
