@@ -13,6 +13,8 @@ import {
   type AssociationSnapshot,
 } from "./association.ts";
 import { RES_NOEPEER, RES_NOPEER } from "./access/restrict.ts";
+import { BroadcastServer, type BroadcastServerOptions } from "./broadcast_server.ts";
+import { ManycastClient, type ManycastClientOptions, manycastSurplus } from "./manycast_client.ts";
 import type { FilterSample } from "./clock_filter.ts";
 import { selectTruechimers } from "./select.ts";
 import { clusterSurvivors } from "./cluster.ts";
@@ -91,6 +93,13 @@ export interface SystemOptions {
    * (a timing loop) and is not selected; the lowest also ranks this host in orphan mode.
    */
   localAddresses?: readonly PeerAddress[];
+  /**
+   * `broadcastclient` / `multicastclient`: a server's mode 5 packets mobilise a broadcast client
+   * association (authenticated with a trusted key unless `authRequired` is false), which first
+   * measures the delay with a few client requests unless `novolley`, else assumes `delaySec`
+   * (`broadcastdelay`). Absent or null: mode 5 packets from unknown senders are not used.
+   */
+  broadcastClient?: { delaySec?: number; novolley?: boolean } | null;
 }
 
 /** The refid an orphan parent shows (127.0.0.1, as ntpd). */
@@ -229,6 +238,14 @@ export class NtpSystem {
   #ephemeralDemobilized = 0;
   #mobilizeRefused: Partial<Record<MobilizeRefusal, number>> = {};
   #ephemeralCount = 0;
+  /** `broadcast` lines (mode 5 senders) and `manycastclient` searches, by association id. */
+  #broadcasts = new Map<number, BroadcastServer>();
+  #manycasts = new Map<
+    number,
+    { search: ManycastClient; options: AssociationOptions; maxclock: number }
+  >();
+  /** Servers a manycast search mobilised: association id → the search's id. */
+  #manycastOf = new Map<number, number>();
   /** Refids of this host's own addresses (see SystemOptions.localAddresses). */
   #localRefids = new Set<number>();
   #minSamples: number;
@@ -378,8 +395,56 @@ export class NtpSystem {
     return actions;
   }
 
+  /**
+   * A `broadcast` line: mode 5 packets to `address` (a broadcast address or a group) at its poll
+   * interval while synchronised, with its TTL and key. Returns its association id.
+   */
+  addBroadcast(address: PeerAddress, options: BroadcastServerOptions, now: NtpTime): number {
+    const id = this.#nextId++;
+    const b = new BroadcastServer(
+      id,
+      address,
+      options,
+      this.#opts.rng,
+      now,
+      this.#opts.keys ?? null,
+    );
+    this.#broadcasts.set(id, b);
+    return id;
+  }
+
+  /**
+   * A `manycastclient` line: requests to the group `address` over the TTL ring; each server that
+   * answers is mobilised with `options` (poll range, key...) as an ephemeral client, and beyond
+   * `maxclock` of them the worst by selection are dropped. Returns the search's association id.
+   */
+  addManycastClient(
+    address: PeerAddress,
+    search: ManycastClientOptions,
+    options: AssociationOptions,
+    maxclock: number,
+    now: NtpTime,
+  ): number {
+    const id = this.#nextId++;
+    const m = new ManycastClient(
+      id,
+      address,
+      search,
+      this.#opts.rng,
+      this.#opts.precisionLog2,
+      now,
+      this.#opts.keys ?? null,
+    );
+    this.#manycasts.set(id, { search: m, options, maxclock: Math.max(1, maxclock) });
+    return id;
+  }
+
   /** Demobilises an association (e.g. a pool member being replaced). */
   removeAssociation(id: number): Action[] {
+    if (this.#broadcasts.delete(id) || this.#manycasts.delete(id)) {
+      return [{ type: "demobilize", assocId: id, reason: "removed" }];
+    }
+    this.#manycastOf.delete(id);
     const a = this.#assocs.get(id);
     if (a === undefined) return [];
     this.#assocs.delete(id);
@@ -450,7 +515,85 @@ export class NtpSystem {
       if (r.ok) actions.push(...r.actions);
       return;
     }
+    if (mode === 5 && this.#opts.broadcastClient) {
+      const bc = this.#opts.broadcastClient;
+      const keyId = dg.keyId ?? this.#verify(dg);
+      const r = this.mobilize("bclient", dg.peer, dg.data, keyId, now, {
+        rxTime: dg.rxTime,
+        options: {
+          ...(bc.delaySec !== undefined ? { broadcastDelaySec: bc.delaySec } : {}),
+          ...(bc.novolley === true ? { novolley: true } : {}),
+          maxDistanceSec: this.#tos.maxdist,
+        },
+      });
+      if (r.ok) actions.push(...r.actions);
+      return;
+    }
+    if (mode === 4 && this.#manycasts.size > 0 && this.#manycastAnswer(dg, now, actions)) return;
     this.#counters.noAssociation++;
+  }
+
+  /**
+   * A server's answer to one of our manycast requests (its origin timestamp is one of theirs):
+   * the server is mobilised as an ephemeral client of that search. True when it was one.
+   */
+  #manycastAnswer(dg: InboundDatagram, now: NtpTime, actions: Action[]): boolean {
+    if (dg.data.length < 48) return false;
+    const origin = new DataView(dg.data.buffer, dg.data.byteOffset, 48).getBigUint64(24, false);
+    const keyId = dg.keyId ?? this.#verify(dg);
+    for (const [id, m] of this.#manycasts) {
+      if (!m.search.matches(origin, keyId)) continue;
+      const r = this.mobilize("server", dg.peer, dg.data, keyId, now, {
+        rxTime: dg.rxTime,
+        options: { ...m.options, name: dg.peer.address },
+      });
+      if (r.ok) {
+        m.search.noteMobilized();
+        this.#manycastOf.set(r.id, id);
+        actions.push(...r.actions);
+      }
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * Each manycast search keeps at most its `maxclock` servers: beyond that, the worst as the
+   * last selection ranked them (survivors in order, then outliers by distance, falsetickers and
+   * servers never heard last) are demobilised.
+   */
+  #pruneManycast(now: NtpTime, actions: Action[]): void {
+    for (const [id, m] of this.#manycasts) {
+      const members: { id: number; rank: number }[] = [];
+      for (const [member, search] of this.#manycastOf) {
+        if (search !== id) continue;
+        const a = this.#assocs.get(member);
+        if (a === undefined) {
+          this.#manycastOf.delete(member);
+          continue;
+        }
+        const place = this.#survivors.indexOf(member);
+        const dist = a.rootDistanceSec(now);
+        const rank = place >= 0
+          ? place
+          : this.#falsetickers.includes(member) || !Number.isFinite(dist)
+          ? 1e9 + member
+          : 1e6 + dist;
+        members.push({ id: member, rank });
+      }
+      const surplus = manycastSurplus(members, m.maxclock);
+      for (const drop of surplus) {
+        const a = this.#assocs.get(drop)!;
+        actions.push(...this.removeAssociation(drop), {
+          type: "event",
+          scope: "peer",
+          assocId: drop,
+          code: PeerEvent.DEMOBIL,
+          message: `${a.address.address} demobilize assoc ${drop}: beyond manycast maxclock`,
+        });
+      }
+      m.search.notePruned(surplus.length);
+    }
   }
 
   /**
@@ -594,6 +737,18 @@ export class NtpSystem {
       const d = a.deadline;
       if (d !== null && d <= now) actions.push(...a.onTimer(now, sys));
     }
+    for (const b of this.#broadcasts.values()) {
+      if (b.deadline <= now) actions.push(...b.onTimer(now, sys));
+    }
+    if (this.#manycasts.size > 0) {
+      this.#pruneManycast(now, actions);
+      for (const [id, m] of this.#manycasts) {
+        if (m.search.deadline > now) continue;
+        let held = 0;
+        for (const search of this.#manycastOf.values()) if (search === id) held++;
+        actions.push(...m.search.onTimer(now, held, m.maxclock));
+      }
+    }
     this.#expireEphemeral(actions);
     let reachable = false;
     for (const a of this.#assocs.values()) if (a.reach !== 0) reachable = true;
@@ -634,7 +789,11 @@ export class NtpSystem {
         ephemeralDemobilized: this.#ephemeralDemobilized,
         mobilizeRefused: { ...this.#mobilizeRefused },
       },
-      associations: [...this.#assocs.values()].map((a) => a.snapshot(now)),
+      associations: [
+        ...[...this.#assocs.values()].map((a) => a.snapshot(now)),
+        ...[...this.#broadcasts.values()].map((b) => b.snapshot(now)),
+        ...[...this.#manycasts.values()].map((m) => m.search.snapshot(now)),
+      ].sort((x, y) => x.id - y.id),
       discipline: this.#loop.kind,
       pollLog2: this.#loop.pollLog2 ?? this.#systemPollLog2(),
       leapStatus: { ...this.#leapState.status },
@@ -1098,6 +1257,12 @@ export class NtpSystem {
     for (const a of this.#assocs.values()) {
       const d = a.deadline;
       if (d !== null && (next === null || d < next)) next = d;
+    }
+    for (const b of this.#broadcasts.values()) {
+      if (next === null || b.deadline < next) next = b.deadline;
+    }
+    for (const m of this.#manycasts.values()) {
+      if (next === null || m.search.deadline < next) next = m.search.deadline;
     }
     // The start-up hold is logged, and ends, at points of a silent server's wait: look then.
     if (this.#loop.updates === 0) {
