@@ -104,6 +104,29 @@ Deno.test("Daemon with nts enable answers NTS requests under the shared cookie k
       const tampered = client.protect(header())!;
       tampered[44] = tampered[44]! ^ 1;
       assert.deepEqual(await exchange(network, listen, tampered), []);
+      // A replayed request (the first one again): its cookie was spent.
+      const request = client.protect(header())!;
+      assert.equal((await exchange(network, listen, request)).length, 1);
+      assert.deepEqual(await exchange(network, listen, request), []);
+      // A cookie under a key the file does not hold: an NTS NAK.
+      const stranger = new NtsServerKeys(new PureCrypto(), new SeededRng(3));
+      stranger.setKeys([{ id: 1, key: new Uint8Array(32).fill(0xee) }], 1);
+      const lost = new NtsClient(new PureCrypto(), new SeededRng(4));
+      lost.install({
+        aeadId: AEAD_AES_SIV_CMAC_256,
+        c2sKey: c2s,
+        s2cKey: s2c,
+        cookies: [stranger.makeCookie(AEAD_AES_SIV_CMAC_256, c2s, s2c)],
+        ntpServer: "127.0.0.1",
+        ntpPort: 123,
+      }, 0);
+      const [nak] = await exchange(network, listen, lost.protect(header())!);
+      assert.ok(nak !== undefined);
+      assert.equal(lost.checkReply(nak, true), "nak");
+      const drops = daemon.status().sysstats.drops;
+      assert.equal(drops.nts_bad_auth, 1);
+      assert.equal(drops.nts_cookie_reuse, 1);
+      assert.equal(drops.nts_bad_cookie, 1);
       assert.equal(await Deno.readTextFile(path), before, "a current file is not rewritten");
       assert.ok(errors.some((e) => e.includes("nts cert")), errors.join("\n"));
     } finally {
