@@ -120,6 +120,10 @@ export function readNtsFields(bytes: Uint8Array, isRequest: boolean): ReadNtsFie
         break;
       case EF_AUTHENTICATOR: {
         // Body: nonce length, ciphertext length, nonce and ciphertext each padded to 4, padding.
+        // COMPAT: nothing may follow the authenticator. RFC 8915 leaves room for unauthenticated
+        // fields after it, which receivers must not act on; no implementation sends any today
+        // (chrony, NTPsec and ntpd-rs put the authenticator last), so refusing them is safe and
+        // keeps a request's bytes all covered by the tag.
         if (at + len !== bytes.length) return { ok: false, reason: "nts_authenticator" };
         if (uniqueId === null) return { ok: false, reason: "nts_unique_id" };
         if (isRequest) {
