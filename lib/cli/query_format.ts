@@ -233,12 +233,15 @@ export function peerLine(
   const hmode = num("hmode", 0);
   const refid = v.get("refid") ?? "";
   let ptype = "?";
+  // A group: IPv4 224.0.0.0/4 or IPv6 ff00::/8.
+  const first = Number(srcadr.split(".")[0]);
+  const group = srcadr.includes(":") ? /^ff/i.test(srcadr) : first >= 224 && first <= 239;
   if (hmode === 6) ptype = "b";
-  else if (hmode === 5) ptype = srcadr.startsWith("224.") ? "M" : "B";
+  else if (hmode === 5) ptype = group ? "M" : "B";
   else if (hmode === 3) {
     if (srchost.includes("(")) ptype = "l";
     else if (refid === "POOL") ptype = "p";
-    else if (srcadr.startsWith("224.")) ptype = "a";
+    else if (group) ptype = "a";
     else ptype = "u";
   } else if (hmode === 1) ptype = "s";
   else if (hmode === 2) ptype = "S";

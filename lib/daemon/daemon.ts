@@ -39,6 +39,12 @@ import { SharedServedState } from "./served_state.ts";
 import { ServedTime } from "./served_time.ts";
 import { type ServerThreadStatus, ServerWorkers } from "./server_workers.ts";
 import { SourceManager, type SourceSetting } from "./source_manager.ts";
+import {
+  broadcastClientOption,
+  type BroadcastSettings,
+  MulticastHost,
+  needsCore,
+} from "./multicast_host.ts";
 import { DaemonNts, type NtsSettings } from "./daemon_nts.ts";
 import { NtsNtpServer } from "./nts_ntp_server.ts";
 import type { CookieMaker } from "./nts_ke_server.ts";
@@ -91,6 +97,11 @@ export interface DaemonSettings {
   noSteerReason: string | null;
   /** Seconds between reference clock polls (ntpd polls LOCAL every 64 s). */
   refclockPollSec: number;
+  /**
+   * `broadcast`, `broadcastclient`, `multicastclient`, `manycastserver`, `manycastclient`,
+   * `ttl`, `broadcastdelay`; absent: none.
+   */
+  broadcast?: BroadcastSettings;
   /** Network sources (`server`, `pool`); none: serve only. */
   sources?: SourceSetting[];
   /** `nts ...` and NTS sources: the NTS-KE server and client; null or absent: no NTS. */
@@ -144,7 +155,7 @@ export interface DaemonDeps {
   openTransport(
     address: SocketAddress,
     readClock?: () => NtpTime,
-    options?: { reusePort: boolean },
+    options?: { reusePort: boolean; reuseAddress?: boolean },
   ): Promise<Transport>;
   log: Logger;
   /** Name resolution (default: hosts file, then DNS). */
@@ -196,6 +207,8 @@ export class Daemon {
   #workers: ServerWorkers | null = null;
   #timekeeper: Timekeeper | null = null;
   #sources: SourceManager | null = null;
+  /** Broadcast, multicast and manycast sockets and lines (null: none configured). */
+  #multicast: MulticastHost | null = null;
   #sourcesReady: Promise<void> = Promise.resolve();
   /** NTS-KE server and client (null: no NTS configured). */
   #nts: DaemonNts | null = null;
@@ -343,8 +356,16 @@ export class Daemon {
     for (const n of plan.notes) log.info(n);
     // Without network sources nothing ever steers the virtual clock: keep the transports' own
     // fast clock and skip the conversion on the server's hot path.
-    const virtual = (s.sources ?? []).length > 0 ? this.#virtual : null;
+    const virtual = (s.sources ?? []).length > 0 || needsCore(s.broadcast) ? this.#virtual : null;
     const readClock = virtual === null ? undefined : () => virtual.now();
+    const multicast = s.broadcast === undefined ? null : new MulticastHost(s.broadcast, {
+      log,
+      openGroupTransport: (address) =>
+        this.#deps.openTransport(address, readClock, { reusePort: false, reuseAddress: true }),
+      hostAddresses: this.#deps.hostAddresses ?? hostAddresses,
+      timers: this.#timers,
+    });
+    this.#multicast = multicast;
     const router = new PacketRouter({
       server: this.#server,
       restrict: this.#access.list,
@@ -366,7 +387,11 @@ export class Daemon {
     for (const b of plan.binds) {
       let t: Transport;
       try {
-        t = await this.#deps.openTransport(b.address, readClock, { reusePort: this.#threads > 1 });
+        t = await this.#deps.openTransport(b.address, readClock, {
+          reusePort: this.#threads > 1,
+          // Group sockets bind the same port beside the wildcard (multicast_host.ts).
+          ...(multicast?.needsGroupSockets ? { reuseAddress: true } : {}),
+        });
       } catch (e) {
         log.error(`cannot listen on ${formatSocketAddress(b.address)}: ${(e as Error).message}`);
         continue;
@@ -390,6 +415,10 @@ export class Daemon {
       throw new Error("no address to listen on");
     }
     this.#access.setOwnAddresses(own);
+    await multicast?.open(router, i?.port ?? 123, () => {
+      const st = this.#served.state;
+      return st.leap !== 3 && st.stratum < 16;
+    });
   }
 
   /** Says which keys are in use, and what the configuration asks of them that they cannot give. */
@@ -486,6 +515,7 @@ export class Daemon {
     this.#stopped = true;
     for (const c of this.#cancels) c();
     this.#sources?.stop();
+    this.#multicast?.stop();
     await this.#nts?.stop();
     this.#ntsNtp?.stop();
     this.#timekeeper?.stop();
@@ -743,7 +773,10 @@ export class Daemon {
 
   async #startTimekeeping(): Promise<void> {
     const sources = this.#settings.sources ?? [];
-    if (sources.length === 0 && (this.#refclocks?.count ?? 0) === 0) return;
+    const broadcast = this.#settings.broadcast;
+    if (sources.length === 0 && (this.#refclocks?.count ?? 0) === 0 && !needsCore(broadcast)) {
+      return;
+    }
     const log = this.#log;
     const router = this.#router!;
     const tks = this.#settings.timekeeping ?? {};
@@ -762,6 +795,7 @@ export class Daemon {
         leapTable: this.#leapTable = leapFile === null ? null : await readLeapFile(leapFile, log),
         keys: this.#auth.store,
         authRequired: this.#auth.required,
+        broadcastClient: broadcastClientOption(broadcast),
         // Timing loops are told by a peer's refid naming one of these.
         localAddresses: (this.#deps.hostAddresses ?? hostAddresses)()
           .map((h) => ({ family: h.family, address: h.address, port: 123 })),
@@ -771,7 +805,7 @@ export class Daemon {
       clock: this.#clock,
       timers: this.#timers,
       log,
-      send: (data, to, onTransmit) => router.sendRequest(data, to, onTransmit),
+      send: (data, to, onTransmit, ttl) => router.sendRequest(data, to, onTransmit, ttl),
       onDemobilized: (id) => this.#sources?.onDemobilized(id),
       onEvent: (a) => this.#control?.noteEvent(a),
       onActions: (actions, now) => this.#stats?.onActions(actions, now),
@@ -819,6 +853,11 @@ export class Daemon {
     });
     // Reference clocks after the servers are mobilised: the start-up hold then waits for the
     // servers before a clock (LOCAL above all) can make the first update.
+    this.#multicast?.mobilize(
+      tk,
+      this.#settings.interfaces?.port ?? 123,
+      tks.maxclock ?? 10,
+    );
     const ready = this.#sources.start().catch((e) => {
       log.error(`sources: ${(e as Error).message}`);
     });

@@ -14,6 +14,7 @@ import type { Server } from "../proto/server.ts";
 import type { SysCounters } from "../proto/sys_stats.ts";
 import type { DaemonAuth } from "./daemon_auth.ts";
 import { isLoopback } from "./listen_plan.ts";
+import { isGroupAddress, setSendTtl } from "../net/multicast.ts";
 import { coreReceiveTime, type ForwardedDatagram, readDatagram } from "./packet_input.ts";
 
 /**
@@ -40,8 +41,16 @@ export type ControlHandler = (
   send: (data: Uint8Array) => void,
 ) => void;
 
-/** What a socket is for (ntp.conf `interface listen` / `interface drop`). */
-export type SocketRole = "listen" | "drop";
+/**
+ * What a socket is for (ntp.conf `interface listen` / `interface drop`), or "group": bound to a
+ * multicast group it joined (`multicastclient`, `manycastserver`), taking only mode 5 packets
+ * and, for a `manycastserver` group while synchronised, manycast requests, whose replies leave
+ * from a unicast socket.
+ */
+export type SocketRole = "listen" | "drop" | "group";
+
+/** Whether a manycast request that arrived on group `group` is answered now. */
+export type ManycastPolicy = (group: string) => boolean;
 
 /** Options of a {@link PacketRouter}. */
 export interface PacketRouterOptions {
@@ -74,6 +83,13 @@ export interface RouterCounters {
   interfaceDropped: number;
   /** Datagrams taken from server threads. */
   forwardedIn: number;
+  /**
+   * Datagrams dropped on group sockets: other modes than 5 and manycast requests, and manycast
+   * requests while not answering on that group (not a `manycastserver` group, unsynchronised).
+   */
+  groupDropped?: number;
+  /** Multicast TTL settings that failed before a send (the send went on with the old one). */
+  ttlErrors?: number;
 }
 
 /** The main thread's packet routing. */
@@ -89,6 +105,9 @@ export class PacketRouter {
   #slot: ReplySlot = newSlot(2048);
   #interfaceDropped = 0;
   #forwardedIn = 0;
+  #groupDropped = 0;
+  #ttlErrors = 0;
+  #manycast: ManycastPolicy = () => false;
   #stopped = false;
 
   /** A router over a new packet path. */
@@ -159,7 +178,17 @@ export class PacketRouter {
 
   /** The router's counters. */
   counters(): RouterCounters {
-    return { interfaceDropped: this.#interfaceDropped, forwardedIn: this.#forwardedIn };
+    return {
+      interfaceDropped: this.#interfaceDropped,
+      forwardedIn: this.#forwardedIn,
+      groupDropped: this.#groupDropped,
+      ttlErrors: this.#ttlErrors,
+    };
+  }
+
+  /** Says which groups answer manycast requests, and when (default: none). */
+  setManycastPolicy(policy: ManycastPolicy): void {
+    this.#manycast = policy;
   }
 
   /** True when a socket of `family` can send the daemon's own requests. */
@@ -179,7 +208,29 @@ export class PacketRouter {
     data: Uint8Array,
     to: SocketAddress,
     onTransmit?: (at: NtpTime, kernel: boolean) => void,
+    ttl?: number,
   ): boolean {
+    const pick = this.#unicastSocket(to);
+    if (pick === null) return false;
+    if (ttl !== undefined && isGroupAddress(to.address)) {
+      try {
+        setSendTtl(pick, to, ttl);
+      } catch {
+        this.#ttlErrors++;
+      }
+    }
+    if (onTransmit === undefined) {
+      pick.send(data, to, false);
+      return true;
+    }
+    const virtual = this.#virtual;
+    return pick.sendRequest(data, to, (t) => {
+      onTransmit(coreReceiveTime(0, 0, t.kernel, virtual, t.time), t.kernel);
+    });
+  }
+
+  /** The socket the daemon's own datagrams to `to` leave from (see sendRequest), or null. */
+  #unicastSocket(to: SocketAddress): Transport | null {
     let pick: Transport | null = null;
     let score = -1;
     const toLoopback = isLoopback(to.family, to.address);
@@ -195,15 +246,7 @@ export class PacketRouter {
         score = score1;
       }
     }
-    if (pick === null) return false;
-    if (onTransmit === undefined) {
-      pick.send(data, to, false);
-      return true;
-    }
-    const virtual = this.#virtual;
-    return pick.sendRequest(data, to, (t) => {
-      onTransmit(coreReceiveTime(0, 0, t.kernel, virtual, t.time), t.kernel);
-    });
+    return pick;
   }
 
   /** After this, datagrams handed over by server threads are ignored (the sockets are closing). */
@@ -214,12 +257,15 @@ export class PacketRouter {
   #handler(s: RoutedSocket): DatagramHandler {
     if (s.role === "drop") return () => void this.#interfaceDropped++;
     const p = this.#in;
+    const group = s.role === "group";
     return (d, slot) => {
+      if (group && !this.#groupAdmits(s, d.data)) return;
       readDatagram(p, d, this.#virtual);
       p.dst.copy(s.dst);
       p.dstPort = s.dstPort;
       const v = this.path.handle(p, slot);
       if (v.kind === "reply") {
+        if (group) return this.#replyFromUnicast(slot, d.peer);
         // Only mode 6 has more fragments: building `d.peer` (an address string) for every
         // server reply would be the hot path's one allocation.
         if (v.more.length > 0) this.#sendMore(v, s.transport, d.peer);
@@ -234,6 +280,31 @@ export class PacketRouter {
         this.#mode7?.(p, v.restrictFlags, (b) => s.transport.send(b, peer, false));
       }
     };
+  }
+
+  /**
+   * A group socket takes mode 5 packets, and manycast requests (mode 3) on a group that answers
+   * them now; the rest is counted and dropped before the packet path.
+   */
+  #groupAdmits(s: RoutedSocket, data: Uint8Array): boolean {
+    const mode = data.length > 0 ? data[0]! & 7 : 0;
+    if (mode === 5 || (mode === 3 && this.#manycast(s.transport.localAddress.address))) {
+      return true;
+    }
+    this.#groupDropped++;
+    return false;
+  }
+
+  /**
+   * A reply to a manycast request leaves from a unicast socket of our own (a datagram from a
+   * group address means nothing to the client, which mobilises the server by its address).
+   */
+  #replyFromUnicast(slot: ReplySlot, peer: SocketAddress): void {
+    const out = this.#unicastSocket(peer);
+    if (out !== null && slot.length > 0) {
+      out.send(slot.buffer.subarray(0, slot.length), peer, slot.stampTransmit, slot.finalize);
+    }
+    slot.length = 0;
   }
 
   /** Mode 6 answers come in fragments: the first is in the slot, the rest follow. */

@@ -385,6 +385,7 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
         opened = openUdpTransport({
           address,
           ...(options?.reusePort ? { reusePort: true } : {}),
+          ...(options?.reuseAddress ? { reuseAddress: true } : {}),
           ...(readClock === undefined ? {} : { clock: realtimeReaderOf(readClock) }),
         });
       } catch (e) {

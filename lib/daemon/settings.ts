@@ -11,6 +11,9 @@ import type { SourceSetting } from "./source_manager.ts";
 import { type NtsSettings, tlsVersionName } from "./daemon_nts.ts";
 import { NTS_KE_PORT } from "../proto/options/nts.ts";
 import { statsSettingsFromConfig } from "./stats_host.ts";
+import type { BroadcastSettings } from "./multicast_host.ts";
+import { isGroupAddress } from "../net/multicast.ts";
+import { parseIp } from "../proto/ip.ts";
 
 /** Command-line choices that shape the settings. */
 export interface SettingsOverrides {
@@ -92,6 +95,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
   const warnings: string[] = [];
   const sources: SourceSetting[] = [];
   const tos = config.tos;
+  const broadcast = broadcastSettings(config, warnings);
   for (const s of config.sources) {
     if (s.kind === "broadcast" || s.kind === "manycastclient") continue;
     // COMPAT: symmetric mode is not implemented; a peer is polled as a server.
@@ -152,6 +156,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
     noSteerReason: o.noSteerReason ?? null,
     refclockPollSec: 64,
     sources,
+    ...(broadcast !== null ? { broadcast } : {}),
     timekeeping: {
       tos: {
         minclock: tos.minclock,
@@ -227,4 +232,60 @@ function ntsSettings(config: NtpConfig): NtsSettings | null {
     minTls: tlsVersionName(n.minTls),
     maxTls: tlsVersionName(n.maxTls),
   };
+}
+
+/**
+ * The broadcast, multicast and manycast settings, or null when none is configured. A
+ * `broadcast` or `manycastclient` line needs an address literal (a group, or an IPv4 broadcast
+ * address): a host name is left out with a warning.
+ */
+export function broadcastSettings(config: NtpConfig, warnings: string[]): BroadcastSettings | null {
+  const b = config.broadcast;
+  const out: BroadcastSettings = {
+    servers: [],
+    client: b.client,
+    novolley: b.novolley,
+    delaySec: b.delaySec,
+    multicastGroups: [...b.multicastClient],
+    manycastServerGroups: [...b.manycastServer],
+    manycastClients: [],
+    ttlList: [...b.ttl],
+  };
+  for (const s of config.sources) {
+    if (s.kind !== "broadcast" && s.kind !== "manycastclient") continue;
+    if (!parseIp(s.address).ok) {
+      warnings.push(`${s.kind} ${s.address}: needs an address, not a name; line left out`);
+      continue;
+    }
+    if (s.kind === "broadcast") {
+      out.servers.push({
+        address: s.address,
+        ttl: s.ttl,
+        key: s.key,
+        minpoll: s.minpollLog2,
+        version: s.version,
+      });
+    } else if (!isGroupAddress(s.address)) {
+      warnings.push(`manycastclient ${s.address}: not a multicast group; line left out`);
+    } else {
+      out.manycastClients.push({
+        address: s.address,
+        ttl: s.ttl,
+        options: {
+          minpoll: s.minpollLog2,
+          maxpoll: s.maxpollLog2,
+          iburst: s.iburst,
+          burst: s.burst,
+          prefer: s.prefer,
+          noselect: s.noselect,
+          version: s.version,
+          maxDistanceSec: config.tos.maxdistSec,
+          ...(s.key !== null ? { key: s.key } : {}),
+        },
+      });
+    }
+  }
+  const any = out.servers.length > 0 || out.client || out.multicastGroups.length > 0 ||
+    out.manycastServerGroups.length > 0 || out.manycastClients.length > 0;
+  return any ? out : null;
 }

@@ -87,12 +87,21 @@ export function associationType(a: AssociationSnapshot): string {
       return "s";
     case 2:
       return "S";
-    case 5:
-      return "B";
-    case 6: // ntpd's broadcast client host mode
+    case 5: // a broadcast server: to a group (multicast) or a broadcast address
+      return isGroup(a.address.address) ? "M" : "B";
+    case 6: // ntpd's broadcast client host mode (broadcast or multicast client)
       return "b";
   }
+  // A manycast client's search names its group.
+  if (a.kind === "manycast" || isGroup(a.address.address)) return "a";
   return a.kind === "refclock" ? "l" : a.kind === "pool" ? "p" : "u";
+}
+
+/** An IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) group address. */
+function isGroup(address: string): boolean {
+  if (address.includes(":")) return /^ff/i.test(address);
+  const first = Number(address.split(".")[0]);
+  return first >= 224 && first <= 239;
 }
 
 function fin(x: number | null): number | null {

@@ -27,6 +27,8 @@ import {
   type TosOptions,
 } from "../proto/system.ts";
 import type { LoopFilter } from "../proto/loop_filter.ts";
+import { type BroadcastServerOptions, isMulticastAddress } from "../proto/broadcast_server.ts";
+import type { ManycastClientOptions } from "../proto/manycast_client.ts";
 import { eventClass, LOG_CLASSES, type LogClass } from "./log_classes.ts";
 import type { Timers } from "./timers.ts";
 
@@ -59,6 +61,7 @@ export interface TimekeeperDeps {
     data: Uint8Array,
     to: PeerAddress,
     onTransmit?: (at: NtpTime, kernel: boolean) => void,
+    ttl?: number,
   ): boolean;
   timers: Timers;
   log: Logger;
@@ -135,6 +138,32 @@ export class Timekeeper {
       : "";
     this.#log("peer", `${address.address} mobilize assoc ${id}: ${what}${name}`);
     // The new association polls within seconds: let the core re-arm the timer now.
+    this.#arm(this.#deps.clock.now());
+    return id;
+  }
+
+  /** A `broadcast` line: mode 5 packets to `address` while synchronised; returns its id. */
+  addBroadcast(address: PeerAddress, options: BroadcastServerOptions): number {
+    const id = this.#system.addBroadcast(address, options, this.#deps.clock.now());
+    const what = isMulticastAddress(address.address) ? "multicast" : "broadcast";
+    this.#log("peer", `${address.address} mobilize assoc ${id}: ${what} server`);
+    this.#arm(this.#deps.clock.now());
+    return id;
+  }
+
+  /**
+   * A `manycastclient` line: the search of group `address`; servers that answer are mobilised
+   * with `options`, at most `maxclock` kept. Returns the search's id.
+   */
+  addManycastClient(
+    address: PeerAddress,
+    search: ManycastClientOptions,
+    options: AssociationOptions,
+    maxclock: number,
+  ): number {
+    const now = this.#deps.clock.now();
+    const id = this.#system.addManycastClient(address, search, options, maxclock, now);
+    this.#log("peer", `${address.address} mobilize assoc ${id}: manycast client`);
     this.#arm(this.#deps.clock.now());
     return id;
   }
@@ -265,7 +294,7 @@ export class Timekeeper {
           const { assocId, data } = a;
           const sent = this.#deps.send(data, a.to, (at, kernel) => {
             if (!this.#stopped) this.#system.onTransmit(assocId, data, at, kernel);
-          });
+          }, a.ttl);
           if (!sent) this.#counters.sendFailures++;
           break;
         }

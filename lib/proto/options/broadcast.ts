@@ -9,8 +9,6 @@ export const DEFAULT_MULTICAST_GROUP = "224.0.1.1";
 /** Most values the `ttl` list keeps (ntpd ignores the rest). */
 export const MAX_TTL_VALUES = 8;
 
-const NO_BROADCAST = "broadcast and multicast reception is not implemented";
-
 /** The broadcast settings (model `broadcast`). */
 export const BROADCAST_OPTIONS = [
   option({
@@ -20,7 +18,7 @@ export const BROADCAST_OPTIONS = [
     type: "flag",
     default: false,
     doc: "Listen for broadcast servers (also `enable bclient`).",
-    applied: `${NO_BROADCAST}; broadcast servers are not listened to`,
+    applied: true,
   }),
   option({
     field: "novolley",
@@ -29,7 +27,7 @@ export const BROADCAST_OPTIONS = [
     type: "flag",
     default: false,
     doc: "Skip the initial exchange that measures the delay to a broadcast server.",
-    applied: `${NO_BROADCAST}; broadcast servers are not listened to`,
+    applied: true,
   }),
   option({
     field: "multicastClient",
@@ -38,7 +36,7 @@ export const BROADCAST_OPTIONS = [
     type: "string-list",
     default: [],
     doc: `Multicast groups to listen on (${DEFAULT_MULTICAST_GROUP} when none is named).`,
-    applied: `${NO_BROADCAST}; no multicast group is joined`,
+    applied: true,
   }),
   option({
     field: "manycastServer",
@@ -47,7 +45,7 @@ export const BROADCAST_OPTIONS = [
     type: "string-list",
     default: [],
     doc: "Groups on which to answer manycast clients.",
-    applied: "manycast is not implemented; manycast requests are not answered",
+    applied: true,
   }),
   option({
     field: "ttl",
@@ -58,7 +56,7 @@ export const BROADCAST_OPTIONS = [
     maxItems: MAX_TTL_VALUES,
     default: [],
     doc: "TTL values of the manycast expanding-ring search, in increasing order.",
-    applied: "manycast is not implemented; the TTL list is not used",
+    applied: true,
   }),
   option({
     field: "delaySec",
@@ -69,7 +67,7 @@ export const BROADCAST_OPTIONS = [
     range: { min: 0, max: 1, outside: "clamp", compat: "ntpd has no bound" },
     default: null,
     doc: "Assumed delay to broadcast servers, instead of measuring it.",
-    applied: `${NO_BROADCAST}; there is no broadcast delay to use`,
+    applied: true,
   }),
 ] as const;
 
@@ -90,21 +88,21 @@ export const BROADCAST_SECTION = section({
       doc: "Listen for broadcast servers.",
       form: "custom",
       takes: ["broadcastclient", "novolley"],
-      applied: `${NO_BROADCAST}; broadcast servers are not listened to`,
+      applied: true,
     },
     {
       keyword: "multicastclient",
       syntax: "[-4|-6] [group ...]",
       doc: "Listen for multicast servers on these groups.",
       form: "custom",
-      applied: `${NO_BROADCAST}; no multicast group is joined`,
+      applied: true,
     },
     {
       keyword: "manycastserver",
       syntax: "[-4|-6] group ...",
       doc: "Answer manycast clients on these groups.",
       form: "custom",
-      applied: "manycast is not implemented; manycast requests are not answered",
+      applied: true,
     },
     {
       keyword: "ttl",
@@ -112,14 +110,14 @@ export const BROADCAST_SECTION = section({
       syntax: "hop ...",
       doc: "TTL list of the manycast expanding-ring search (at most 8 values).",
       form: "list",
-      applied: "manycast is not implemented; the TTL list is not used",
+      applied: true,
     },
     {
       keyword: "broadcastdelay",
       syntax: "seconds",
       doc: "Assume this delay to broadcast servers.",
       form: "value",
-      applied: `${NO_BROADCAST}; there is no broadcast delay to use`,
+      applied: true,
     },
   ],
 });

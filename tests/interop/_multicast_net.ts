@@ -1,0 +1,92 @@
+// Shared by the broadcast, multicast and manycast interop tests: hosts in network namespaces the
+// test creates, joined by veth pairs, with the multicast routes (224.0.0.0/4, ff00::/8) inside
+// them; a chain of namespaces with forwarding on for TTL distances. Nothing leaves the machine.
+
+import { sh, waitForJson, withNetns } from "../support/peers.ts";
+import type { Proc } from "../support/peers.ts";
+
+/** A status file document. */
+// deno-lint-ignore no-explicit-any
+export type Json = any;
+
+/** Runs `fn` with `n` namespaces, all deleted afterwards (nested, so each one is cleaned up). */
+export async function withHosts<T>(
+  prefix: string,
+  n: number,
+  fn: (names: string[]) => Promise<T>,
+  acc: string[] = [],
+): Promise<T> {
+  if (acc.length === n) return await fn(acc);
+  return await withNetns(
+    `${prefix}${acc.length}`,
+    (name) => withHosts(prefix, n, fn, [...acc, name]),
+  );
+}
+
+/**
+ * A veth pair between namespaces `a` and `b` (interfaces `ifA` in a, `ifB` in b), up, with the
+ * given IPv4 (x.x.x.x/len) and optional IPv6 (without DAD, so usable at once) addresses.
+ */
+export async function link(
+  a: string,
+  ifA: string,
+  b: string,
+  ifB: string,
+  v4: [string, string],
+  v6?: [string, string],
+): Promise<void> {
+  await sh(["ip", "-n", a, "link", "add", ifA, "type", "veth", "peer", "name", ifB, "netns", b]);
+  await sh(["ip", "-n", a, "addr", "add", v4[0], "dev", ifA]);
+  await sh(["ip", "-n", b, "addr", "add", v4[1], "dev", ifB]);
+  if (v6 !== undefined) {
+    await sh(["ip", "-n", a, "addr", "add", v6[0], "dev", ifA, "nodad"]);
+    await sh(["ip", "-n", b, "addr", "add", v6[1], "dev", ifB, "nodad"]);
+  }
+  await sh(["ip", "-n", a, "link", "set", ifA, "up"]);
+  await sh(["ip", "-n", b, "link", "set", ifB, "up"]);
+}
+
+/** The IPv4 multicast route of a namespace: groups leave through `dev`. */
+export async function multicastRoute(ns: string, dev: string): Promise<void> {
+  await sh(["ip", "-n", ns, "route", "add", "224.0.0.0/4", "dev", dev]);
+}
+
+/** Polls a status file until `pred` holds; returns that document or throws with the last. */
+export function waitStatus(
+  path: string,
+  pred: (s: Json) => boolean,
+  timeoutMs: number,
+  proc: Proc,
+): Promise<Json> {
+  return waitForJson<Json>(path, pred, timeoutMs, proc);
+}
+
+/** Sends `data` over UDP from namespace `ns` (source `from`, any port) to `to`:`port`. */
+export async function sendUdp(
+  ns: string,
+  from: string,
+  to: string,
+  port: number,
+  data: Uint8Array,
+  count = 1,
+): Promise<void> {
+  const hex = Array.from(data, (b) => b.toString(16).padStart(2, "0")).join("");
+  const code = `
+    const bytes = new Uint8Array(${JSON.stringify(hex)}.match(/../g).map((h) => parseInt(h, 16)));
+    const c = Deno.listenDatagram({ transport: "udp", hostname: ${JSON.stringify(from)}, port: 0 });
+    for (let i = 0; i < ${count}; i++) {
+      await c.send(bytes, { transport: "udp", hostname: ${JSON.stringify(to)}, port: ${port} });
+    }
+    c.close();
+  `;
+  await sh([
+    "ip",
+    "netns",
+    "exec",
+    ns,
+    Deno.execPath(),
+    "eval",
+    "--unstable-net",
+    code,
+  ]);
+}

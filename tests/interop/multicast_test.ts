@@ -1,0 +1,159 @@
+// Horae `broadcast` to a multicast group with a second Horae as `multicastclient`, over a veth
+// pair between two network namespaces, IPv4 and IPv6, signed with a key (auth on): the client
+// joins the group, mobilises a broadcast client association from the first mode 5 packet,
+// calibrates the delay with a few client requests and synchronises to the server. Abuse: mode 5
+// without a MAC from a third address, and a flood from many source addresses, mobilise nothing
+// and are counted. Every daemon runs without CAP_SYS_TIME in observe mode.
+
+import assert from "node:assert/strict";
+import { needPeers, sh, startHorae, tempDir } from "../support/peers.ts";
+import { type TestKey, writeNtpKeys } from "./_auth_keys.ts";
+import {
+  type Json,
+  link,
+  multicastRoute,
+  sendUdp,
+  waitStatus,
+  withHosts,
+} from "./_multicast_net.ts";
+import { encodePacket } from "../../lib/proto/packet.ts";
+
+const peers = await needPeers("Horae broadcast to a Horae multicastclient", {
+  root: "network namespaces",
+});
+
+const KEY: TestKey = {
+  id: 7,
+  algorithm: "SHA1",
+  key: new TextEncoder().encode("multicast-test-key-1"),
+  allowed: null,
+  text: null,
+};
+
+/** A server on LOCAL (stratum 3 when serving), broadcasting to `group` every 16 s. */
+function serverConf(keys: string, group: string): string {
+  return [
+    "server 127.127.1.0",
+    "fudge 127.127.1.0 stratum 2",
+    `keys ${keys}`,
+    `trustedkey ${KEY.id}`,
+    `broadcast ${group} key ${KEY.id} ttl 1 minpoll 4`,
+  ].join("\n") + "\n";
+}
+
+function clientConf(keys: string, group: string): string {
+  return [`keys ${keys}`, `trustedkey ${KEY.id}`, `multicastclient ${group}`].join("\n") + "\n";
+}
+
+/** A mode 5 packet without a MAC, as a stranger would send it. */
+function strangerBroadcast(): Uint8Array {
+  return encodePacket({
+    leap: 0,
+    version: 4,
+    mode: 5,
+    stratum: 1,
+    pollLog2: 4,
+    precisionLog2: -20,
+    rootDelayShort: 0,
+    rootDispersionShort: 0,
+    refid: 0x47505300,
+    referenceTimestamp: 0xe8000000_00000000n,
+    originTimestamp: 0n,
+    receiveTimestamp: 0n,
+    transmitTimestamp: 0xe8000001_00000000n,
+    extensions: [],
+    mac: null,
+  });
+}
+
+async function scenario(family: 4 | 6): Promise<void> {
+  const dir = await tempDir("mcast-");
+  const keys = `${dir}/ntp.keys`;
+  await writeNtpKeys(keys, [KEY]);
+  const group = family === 4 ? "239.77.0.1" : "ff05::77:1";
+  await withHosts("mcs", 3, async ([server, client, stranger]) => {
+    await link(server!, "s0", client!, "c0", ["10.77.0.1/24", "10.77.0.2/24"], [
+      "fd77::1/64",
+      "fd77::2/64",
+    ]);
+    await link(stranger!, "x0", client!, "c1", ["10.78.0.1/24", "10.78.0.2/24"]);
+    // Extra addresses on the stranger's side: the flood comes from many senders.
+    for (let i = 10; i < 40; i++) {
+      await sh(["ip", "-n", stranger!, "addr", "add", `10.78.0.${i}/24`, "dev", "x0"]);
+    }
+    await multicastRoute(server!, "s0");
+    await multicastRoute(client!, "c0");
+    const status = `${dir}/client-status.json`;
+    const srv = await startHorae({
+      conf: serverConf(keys, group),
+      port: 123,
+      netns: server!,
+      listen: [],
+      args: ["--status-file", `${dir}/server-status.json`],
+    });
+    const cli = await startHorae({
+      conf: clientConf(keys, group),
+      port: 123,
+      netns: client!,
+      listen: [],
+      args: ["--status-file", status],
+    });
+    try {
+      assert.match(
+        cli.proc.output,
+        new RegExp(`Joined multicast group \\[?${group.replace(/\./g, "\\.")}`),
+      );
+      // Unauthenticated mode 5 from a stranger, and a flood of them from 30 addresses.
+      await sendUdp(stranger!, "10.78.0.1", "10.78.0.2", 123, strangerBroadcast(), 3);
+      for (let i = 10; i < 40; i++) {
+        await sendUdp(stranger!, `10.78.0.${i}`, "10.78.0.2", 123, strangerBroadcast());
+      }
+      const s: Json = await waitStatus(
+        status,
+        (d) =>
+          d.synchronized === true &&
+          d.associations.some((a: Json) => a.type === "b" && a.tally === "*"),
+        150_000,
+        cli.proc,
+      );
+      const b = s.associations.find((a: Json) => a.type === "b");
+      const serverAddress = family === 4 ? "10.77.0.1" : "fd77::1";
+      assert.equal(b.address, serverAddress);
+      assert.equal(b.kind, "bclient");
+      assert.equal(b.hmode, 6);
+      assert.equal(b.ephemeral, true);
+      // The server is stratum 3 (LOCAL at 2 + 1); the client follows at 4.
+      assert.equal(b.stratum, 3);
+      assert.equal(s.stratum, 4);
+      // Calibration: a few client requests, then only mode 5.
+      assert.ok(b.sent >= 1 && b.sent <= 4, `calibration requests ${b.sent}`);
+      assert.ok(Math.abs(b.offsetSec) < 0.05, `offset ${b.offsetSec}`);
+      // Nothing from the stranger mobilised anything: one association only, the drops counted.
+      assert.equal(s.associations.length, 1, JSON.stringify(s.associations));
+      assert.ok(s.sysstats.drops.auth_required >= 33, JSON.stringify(s.sysstats.drops));
+      const srvStatus = JSON.parse(await Deno.readTextFile(`${dir}/server-status.json`));
+      const m = srvStatus.associations.find((a: Json) => a.kind === "broadcast");
+      assert.equal(m.type, "M");
+      assert.equal(m.address, group);
+      assert.ok(m.sent >= 1);
+    } finally {
+      await cli.stop();
+      await srv.stop();
+    }
+  });
+  await Deno.remove(dir, { recursive: true });
+}
+
+Deno.test({
+  name:
+    "interop: Horae broadcast to 239.77.0.1, a Horae multicastclient synchronises (IPv4, keyed)",
+  ignore: peers.ignore,
+  fn: () => scenario(4),
+});
+
+Deno.test({
+  name:
+    "interop: Horae broadcast to ff05::77:1, a Horae multicastclient synchronises (IPv6, keyed)",
+  ignore: peers.ignore,
+  fn: () => scenario(6),
+});
