@@ -33,6 +33,7 @@ import { Daemon, type DaemonExit } from "./daemon.ts";
 import { settingsFromConfig, type SettingsOverrides } from "./settings.ts";
 import { Reloader } from "./reload.ts";
 import { writeToml } from "../config/toml_writer.ts";
+import { writeNtpConf } from "../config/ntp_conf_writer.ts";
 import type { NtpConfig } from "../config/config_model.ts";
 import { loadAuthKeys } from "./daemon_auth.ts";
 import { MetricsServer } from "./metrics_server.ts";
@@ -526,16 +527,17 @@ export function privilegedPortMessage(port: number): string {
 }
 
 /**
- * What SAVECONFIG may write (ntpq `saveconfig`): the running configuration as TOML, into
- * `saveconfigdir`, else the configuration file's folder; null (refused) without a controlkey or
- * without either folder. `running`, when given, is read at each save: the configuration as
- * reloads and run-time configuration (reload.ts) left it.
+ * What SAVECONFIG may write (ntpq `saveconfig NAME`): the running configuration, as TOML when
+ * NAME ends in `.toml` and as ntp.conf text otherwise (what ntpd writes), into `saveconfigdir`,
+ * else the configuration file's folder; null (refused) without a controlkey or without either
+ * folder. `running`, read at each save, is the configuration as reloads and run-time
+ * configuration (reload.ts) left it (default: `config`).
  */
 export function saveConfigSetting(
   config: NtpConfig,
   configFile: string | null,
-  running?: () => NtpConfig,
-): { dir: string; text: string | (() => string) } | null {
+  running: () => NtpConfig = () => config,
+): { dir: string; text: (name: string) => string } | null {
   if (config.auth.controlKey === null) return null;
   const fileDir = configFile === null
     ? null
@@ -544,13 +546,16 @@ export function saveConfigSetting(
     : ".";
   const dir = config.files.saveconfigDir ?? fileDir;
   if (dir === null) return null;
-  const text = (c: NtpConfig) =>
-    writeToml(c, {
-      banner: [
-        `Saved by horae (saveconfig), running configuration${
-          configFile === null ? "" : ` loaded from ${configFile}`
-        }`,
-      ],
-    });
-  return { dir, text: running === undefined ? text(config) : () => text(running()) };
+  const banner = [
+    `Saved by horae (saveconfig), running configuration${
+      configFile === null ? "" : ` loaded from ${configFile}`
+    }`,
+  ];
+  return {
+    dir,
+    text: (name) =>
+      name.endsWith(".toml")
+        ? writeToml(running(), { banner })
+        : writeNtpConf(running(), { banner }),
+  };
 }

@@ -114,21 +114,23 @@ Deno.test("saveConfigSetting(): only with a controlkey, into saveconfigdir or th
   config.auth.controlKey = 10;
   const s = saveConfigSetting(config, "/etc/horae/ntp.conf")!;
   assert.equal(s.dir, "/etc/horae");
-  assert.equal(typeof s.text, "string");
-  assert.match(
-    s.text as string,
-    /^# Saved by horae \(saveconfig\), running configuration loaded from/,
+  // ntp.conf text, or TOML for a .toml name.
+  assert.equal(
+    s.text("saved.conf"),
+    "# Saved by horae (saveconfig), running configuration loaded from /etc/horae/ntp.conf\n\n" +
+      "# Authentication\ncontrolkey 10\n",
   );
-  // With the running configuration's getter, the text is made at each save, from what runs then.
-  let running = emptyConfig();
-  const live = saveConfigSetting(config, "/etc/horae/ntp.conf", () => running)!;
-  const textNow = () => (live.text as () => string)();
-  assert.doesNotMatch(textNow(), /192\.0\.2\.7/);
-  running = structuredClone(running);
-  running.sources.push({ ...defaultSource("server", "192.0.2.7") });
-  assert.match(textNow(), /192\.0\.2\.7/);
+  assert.match(s.text("saved.toml"), /^# Saved by horae \(saveconfig\)[^\n]*\n[^]*controlkey = 10/);
   assert.equal(saveConfigSetting(config, "ntp.conf")!.dir, ".");
   assert.equal(saveConfigSetting(config, null), null);
   config.files.saveconfigDir = "/var/lib/horae";
   assert.equal(saveConfigSetting(config, null)!.dir, "/var/lib/horae");
+  // With the running configuration's getter, the text is made at each save, from what runs then.
+  let running = emptyConfig();
+  const live = saveConfigSetting(config, "/etc/horae/ntp.conf", () => running)!;
+  assert.doesNotMatch(live.text("x.conf"), /192\.0\.2\.7/);
+  running = structuredClone(running);
+  running.sources.push({ ...defaultSource("server", "192.0.2.7") });
+  assert.match(live.text("x.conf"), /^server 192\.0\.2\.7$/m);
+  assert.match(live.text("x.toml"), /192\.0\.2\.7/);
 });
