@@ -4,7 +4,8 @@
 // it after rotation; a burst of SIGHUPs is bounded. NTPsec's ntpq `:config` (a real third-party
 // client) adds and removes sources and changes restrict with the controlkey, and is refused
 // without it, with another key, and from a `nomodify` address; `horae query saveconfig` writes
-// only plain names inside the configuration's folder and never through a planted link; 1 MB of
+// (ntp.conf text, or TOML for a .toml name) only under plain names inside the configuration's
+// folder and never through a planted link; 1 MB of
 // CONFIGURE payload in maximum-size datagrams is dropped while the daemon keeps answering; the
 // status file's last document says the daemon stopped.
 
@@ -215,6 +216,22 @@ Deno.test(
         assert.match(savedText, /127\.0\.0\.6/);
         assert.doesNotMatch(savedText, /127\.0\.0\.3/);
         assert.match(savedText, /noquery/);
+        // A name not ending in .toml gets ntp.conf text, as ntpd writes, which reads back.
+        const savedConf = await horaeQuery(ns, "saveconfig saved.conf");
+        assert.match(savedConf, /Configuration saved to 'saved\.conf'/, savedConf);
+        const confText = await Deno.readTextFile(`${horae.dir}/saved.conf`);
+        assert.match(confText, /^server 127\.0\.0\.6 minpoll 4 maxpoll 4$/m, confText);
+        assert.match(confText, /^restrict 127\.0\.0\.5 mask 255\.255\.255\.255 nomodify noquery$/m);
+        assert.doesNotMatch(confText, /127\.0\.0\.3/);
+        const check = await runGuarded([
+          Deno.execPath(),
+          "run",
+          "--allow-all",
+          `${ROOT}main.ts`,
+          "check",
+          `${horae.dir}/saved.conf`,
+        ], { timeoutMs: 30_000 });
+        assert.equal(check.code, 0, check.output);
         for (const name of ["../x", "/etc/x", "..", "a/b"]) {
           const out = await horaeQuery(ns, `saveconfig ${name}`);
           assert.doesNotMatch(out, /Configuration saved/, `${name}: ${out}`);
