@@ -4,6 +4,12 @@
 // address or association id, `restrict` adds a rule (or adds flags to the rule for the same
 // address and mask, as ntpd does), and any other line sets what it sets. Pure: the result is a
 // new configuration for the reload seam, or the diagnostics that refuse the text.
+//
+// No file is named at run time: a line that would change a path (logfile, driftfile, pidfile,
+// keys, statsdir, filegen files, saveconfigdir, certificates...) is refused, so that the
+// controlkey cannot make the daemon (often root) write or read a file of the sender's choosing
+// (ntpd closed the same hole for pidfile and driftfile, CVE-2015-7703). Those change in the file,
+// with SIGHUP.
 
 import type { NtpConfig, RestrictRule } from "./config_model.ts";
 import { applyStrict, type Diagnostic } from "./diagnostics.ts";
@@ -11,6 +17,28 @@ import { type ConfLine, lexNtpConf } from "./ntp_conf_lexer.ts";
 import { parseNtpConf } from "./ntp_conf_parser.ts";
 import { sortFlags } from "./normalize.ts";
 import { sourceKey } from "./config_diff.ts";
+import { CONFIG_SPEC } from "../proto/options/config_spec.ts";
+import { getPath, joinPath } from "./model_path.ts";
+
+/**
+ * Model paths that name files, with the keyword that sets them: every option of type "path" in
+ * the spec, and the statistics file generations (whose `file` names a file below statsdir).
+ */
+export const FILE_PATHS: readonly { path: string; keyword: string }[] = CONFIG_SPEC.sections
+  .flatMap((s) => {
+    if (s.array) {
+      const names = s.parts.some((p) =>
+        p.options.some((o) => o.field === "file" || o.type === "path")
+      );
+      return names ? [{ path: s.model, keyword: s.commands[0]?.keyword ?? s.id }] : [];
+    }
+    return s.parts.flatMap((p) =>
+      p.options.filter((o) => o.type === "path").map((o) => ({
+        path: joinPath(s.model, p.at, o.field),
+        keyword: s.commands.length === 1 ? s.commands[0]!.keyword : o.ntpConf ?? o.field,
+      }))
+    );
+  });
 
 /**
  * Largest run-time configuration text accepted, bytes. One mode 6 request carries at most 468
@@ -122,6 +150,23 @@ export function applyRuntimeConfig(
     return { ok: false, diagnostics: sortByPlace(diagnostics) };
   }
   const config = parsed.config;
+  const files: Diagnostic[] = [];
+  for (const f of FILE_PATHS) {
+    if (JSON.stringify(getPath(running, f.path)) === JSON.stringify(getPath(config, f.path))) {
+      continue;
+    }
+    const at = lexed.lines.find((l) => l.tokens[0]?.text.toLowerCase() === f.keyword);
+    files.push(
+      error(
+        at?.line ?? 1,
+        1,
+        `${f.keyword}: files cannot be named at run time; change the configuration file and ` +
+          `send SIGHUP`,
+        "runtime-file",
+      ),
+    );
+  }
+  if (files.length > 0) return { ok: false, diagnostics: sortByPlace(files) };
   // A source that already runs is ignored (ntpd: "duplicate").
   const seen = new Set<string>();
   config.sources = config.sources.filter((s) => {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   applyRuntimeConfig,
+  FILE_PATHS,
   MAX_RUNTIME_CONFIG_BYTES,
   runtimeConfigReply,
 } from "./runtime_config.ts";
@@ -116,4 +117,36 @@ Deno.test("applyRuntimeConfig() never throws on arbitrary bytes", () => {
     const r = applyRuntimeConfig(RUNNING, t);
     assert.equal(typeof runtimeConfigReply(r), "string", `seed ${i}: ${JSON.stringify(t)}`);
   }
+});
+
+Deno.test("applyRuntimeConfig() refuses every line that names a file", () => {
+  const paths = FILE_PATHS.map((f) => f.path);
+  for (const p of ["files.logFile", "files.driftFile", "files.pidFile", "auth.keysFile"]) {
+    assert.ok(paths.includes(p), p);
+  }
+  for (
+    const [text, keyword] of [
+      ["logfile /etc/shadow", "logfile"],
+      ["driftfile /etc/passwd", "driftfile"],
+      ["pidfile /etc/passwd", "pidfile"],
+      ["leapfile /etc/passwd", "leapfile"],
+      ["saveconfigdir /etc", "saveconfigdir"],
+      ["keys /etc/shadow", "keys"],
+      ["statsdir /etc/", "statsdir"],
+      ["filegen loopstats file other", "filegen"],
+      ["tos minsane 2\nlogfile /tmp/x", "logfile"],
+    ]
+  ) {
+    const r = applyRuntimeConfig(RUNNING, text!);
+    assert.equal(r.ok, false, text);
+    assert.match(
+      runtimeConfigReply(r),
+      new RegExp(
+        `^column 1 syntax error: (line 2: )?${keyword}: files cannot be named at run time`,
+      ),
+      text,
+    );
+  }
+  // Other lines still work.
+  assert.ok(applyRuntimeConfig(RUNNING, "statistics loopstats").ok);
 });

@@ -257,9 +257,15 @@ Deno.test("Reloader.configure() applies :config lines through the same seam", as
   assert.deepEqual(t.daemon.calls, []);
   // A change that needs a restart is answered as such.
   assert.equal(
-    await t.reloader.configure("driftfile /tmp/drift", "127.0.0.1:4000"),
-    "Config Succeeded\nnot applied: driftfile (none) -> /tmp/drift",
+    await t.reloader.configure("tinker panic 0", "127.0.0.1:4000"),
+    "Config Succeeded\nnot applied: tinker panic 1000 -> 0",
   );
+  // No file is named at run time.
+  assert.match(
+    await t.reloader.configure("logfile /etc/shadow", "127.0.0.1:4000"),
+    /^column 1 syntax error: logfile: files cannot be named at run time/,
+  );
+  assert.equal(t.reloader.running.files.logFile, null);
 });
 
 Deno.test("Reloader.configure(): without timekeeping a new source needs a restart", async () => {
