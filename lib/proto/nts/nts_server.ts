@@ -72,9 +72,21 @@ class SeenCookies {
   }
 }
 
+/** A reply waiting for its seal: what its cookies carry and how many. */
+interface Unsealed {
+  aeadId: number;
+  c2s: Uint8Array;
+  s2c: Uint8Array;
+  cookies: number;
+}
+
+/** Most replies left unsealed at once (a transport's batch is far smaller). */
+const MAX_UNSEALED = 4096;
+
 /**
- * One thread's NTS request handling: stateful only between {@link check} and the
- * {@link finalize} of the same reply (one turn of the event loop), like the MAC signer.
+ * One thread's NTS request handling: {@link check} and {@link writeReply} for each request in
+ * turn, then {@link finalize} for each reply once its transmit time is stamped (a batching
+ * transport finalizes a whole batch after answering it).
  *
  * @example
  * ```ts
@@ -96,9 +108,15 @@ export class NtsServer implements ReplyFinalizer {
   #s2c: Uint8Array = new Uint8Array(0);
   #uniqueId: Uint8Array = new Uint8Array(0);
   #cookiesToSend = 0;
-  #authStart = -1;
   #nonce = new Uint8Array(NTS_NONCE_LEN);
   #pending = false;
+  /**
+   * Replies written and not yet sealed, by ticket. A batching transport answers a whole batch
+   * before it stamps and finalizes any of them, so each reply carries its ticket (in its nonce's
+   * place until the seal) to find its keys again.
+   */
+  readonly #unsealed = new Map<number, Unsealed>();
+  #nextTicket = 1;
 
   /** `keys` are shared with the NTS-KE server; `rng` draws nonces. */
   constructor(keys: NtsServerKeys, crypto: Crypto, rng: Rng, options: NtsServerOptions = {}) {
@@ -161,7 +179,7 @@ export class NtsServer implements ReplyFinalizer {
    */
   writeReply(request: Uint8Array, out: Uint8Array, headerLen: number): number {
     if (!this.#pending) return 0;
-    let at = writeField(out, headerLen, EF_UNIQUE_ID, this.#uniqueId);
+    const at = writeField(out, headerLen, EF_UNIQUE_ID, this.#uniqueId);
     const one = fieldLength(cookieLength(this.#aeadId));
     const limit = Math.min(request.length, out.length);
     let n = this.#cookiesToSend;
@@ -170,10 +188,30 @@ export class NtsServer implements ReplyFinalizer {
       this.#pending = false;
       return 0;
     }
-    this.#cookiesToSend = n;
-    this.#authStart = at;
-    at += authenticatorLength(n * one);
-    return at;
+    this.#pending = false;
+    // The ticket in the nonce's place (bytes 8–11 of the field) until finalize seals the reply.
+    const ticket = this.#nextTicket;
+    this.#nextTicket = (ticket % 0xffffffff) + 1;
+    const end = at + authenticatorLength(n * one);
+    out.fill(0, at, end);
+    out[at + 8] = ticket >>> 24;
+    out[at + 9] = (ticket >>> 16) & 0xff;
+    out[at + 10] = (ticket >>> 8) & 0xff;
+    out[at + 11] = ticket & 0xff;
+    if (this.#unsealed.size >= MAX_UNSEALED) {
+      // Never finalized (a transport that dropped the reply): forget the oldest.
+      const [oldest, u] = this.#unsealed.entries().next().value as [number, Unsealed];
+      u.c2s.fill(0);
+      u.s2c.fill(0);
+      this.#unsealed.delete(oldest);
+    }
+    this.#unsealed.set(ticket, {
+      aeadId: this.#aeadId,
+      c2s: this.#c2s,
+      s2c: this.#s2c,
+      cookies: n,
+    });
+    return end;
   }
 
   /**
@@ -191,34 +229,35 @@ export class NtsServer implements ReplyFinalizer {
   }
 
   /**
-   * Seals the reply after the transmit stamp: fresh cookies, under the S2C key, with the packet
-   * up to the authenticator as associated data. Runs once per checked request.
+   * Seals a reply {@link writeReply} wrote, after its transmit stamp: fresh cookies under the
+   * S2C key, the packet up to the authenticator as associated data. The reply is found again by
+   * its ticket; one without a ticket this server knows gets a zero authenticator, which no
+   * client accepts.
    */
   finalize(buffer: Uint8Array, length: number): void {
-    if (!this.#pending) return;
-    this.#pending = false;
-    const s2c = this.#aead(this.#s2c);
-    const one = fieldLength(cookieLength(this.#aeadId));
-    const plain = new Uint8Array(this.#cookiesToSend * one);
-    for (let k = 0, at = 0; k < this.#cookiesToSend; k++) {
-      at = writeField(
-        plain,
-        at,
-        EF_COOKIE,
-        this.#keys.makeCookie(this.#aeadId, this.#c2s, this.#s2c),
-      );
+    if (length < 52 || ((buffer[48]! << 8) | buffer[49]!) !== EF_UNIQUE_ID) return;
+    const at = 48 + ((buffer[50]! << 8) | buffer[51]!);
+    if (at + authenticatorLength(0) > length) return;
+    const ticket = ((buffer[at + 8]! << 24) | (buffer[at + 9]! << 16) | (buffer[at + 10]! << 8) |
+      buffer[at + 11]!) >>> 0;
+    const u = this.#unsealed.get(ticket);
+    this.#unsealed.delete(ticket);
+    const one = u === undefined ? 0 : fieldLength(cookieLength(u.aeadId));
+    const s2c = u === undefined ? null : this.#aead(u.s2c);
+    if (u === undefined || s2c === null || at + authenticatorLength(u.cookies * one) !== length) {
+      buffer.fill(0, at, length);
+      return;
+    }
+    const plain = new Uint8Array(u.cookies * one);
+    for (let k = 0, p = 0; k < u.cookies; k++) {
+      p = writeField(plain, p, EF_COOKIE, this.#keys.makeCookie(u.aeadId, u.c2s, u.s2c));
     }
     const nonce = this.#nonce;
     const view = new DataView(nonce.buffer);
     for (let k = 0; k < NTS_NONCE_LEN; k += 4) view.setUint32(k, this.#rng.nextU32());
-    const at = this.#authStart;
-    if (s2c === null || at + authenticatorLength(plain.length) !== length) {
-      buffer.fill(0, at, length); // cannot happen; a zero authenticator no client accepts
-      return;
-    }
     const sealed = s2c.seal(nonce, plain, buffer.subarray(0, at));
     writeAuthenticator(buffer, at, nonce, sealed);
-    this.#c2s.fill(0);
-    this.#s2c.fill(0);
+    u.c2s.fill(0);
+    u.s2c.fill(0);
   }
 }

@@ -257,3 +257,30 @@ Deno.test("NtsServer.check() and NtsClient.checkReply() never throw on mutated o
     { numRuns: 300, seed: 7822, verbose: true },
   );
 });
+
+Deno.test("NtsServer: replies answered in a batch are sealed later, in any order", () => {
+  const { server, client } = pair(11);
+  const other = new NtsClient(crypto, new SeededRng(12));
+  other.install(keResult(serverKeys(99)), 0);
+  // A batching transport: every request of the batch answered, then each reply stamped and
+  // finalized.
+  const reqs = [client.protect(header(1))!, other.protect(header(2))!];
+  const outs = reqs.map((req) => {
+    assert.equal(server.check(req), "ok");
+    const out = new Uint8Array(req.length);
+    out[0] = (4 << 3) | 4;
+    out[1] = 2;
+    out.set(req.subarray(40, 48), 24);
+    return out.subarray(0, server.writeReply(req, out, 48));
+  });
+  for (const out of [...outs].reverse()) {
+    new DataView(out.buffer).setUint32(40, 0xdeadbeef);
+    server.finalize(out, out.length);
+  }
+  assert.equal(client.checkReply(outs[0]!, true), "ok");
+  assert.equal(other.checkReply(outs[1]!, true), "ok");
+  // Finalizing again (or a reply this server never wrote) leaves a zero authenticator.
+  const again = outs[0]!.slice();
+  server.finalize(again, again.length);
+  assert.ok(again.subarray(84).every((b) => b === 0));
+});
