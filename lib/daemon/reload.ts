@@ -72,6 +72,9 @@ export interface ReloadReport {
  */
 export const MAX_QUEUED_HANGUPS = 1;
 
+/** Most run-time configuration requests waiting at once; more are answered "busy". */
+export const MAX_PENDING_CONFIGURE = 8;
+
 /** The daemon's live reconfiguration. */
 export class Reloader {
   readonly #deps: ReloaderDeps;
@@ -79,6 +82,7 @@ export class Reloader {
   #queue: Promise<unknown> = Promise.resolve();
   #hangupsQueued = 0;
   #hangupsCoalesced = 0;
+  #configurePending = 0;
 
   /** `running` is the configuration the daemon started with (command line applied). */
   constructor(running: NtpConfig, deps: ReloaderDeps) {
@@ -119,26 +123,38 @@ export class Reloader {
    * configuration; resolves with ntpd's answer text ("Config Succeeded" or the errors).
    */
   configure(text: string, from: string): Promise<string> {
+    if (this.#configurePending >= MAX_PENDING_CONFIGURE) {
+      return Promise.resolve("Config failed: busy (too many changes waiting)");
+    }
+    this.#configurePending++;
     return this.#serial(async () => {
-      const log = this.#deps.log;
-      const r = applyRuntimeConfig(
-        this.#running,
-        text,
-        (id) => this.#deps.daemon.sourceOfAssociation(id),
-      );
-      const reply = runtimeConfigReply(r);
-      const shown = JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}...` : text);
-      if (!r.ok) {
-        log.warn(`runtime configuration from ${from} refused: ${shown}: ${reply}`);
-        return reply;
+      try {
+        return await this.#configure(text, from);
+      } finally {
+        this.#configurePending--;
       }
-      log.info(`runtime configuration from ${from}: ${shown}`);
-      for (const d of r.diagnostics) log.warn(`runtime configuration: ${d.message}`);
-      const report = await this.#apply(r.config, "runtime configuration");
-      return report.restart.length === 0
-        ? reply
-        : `${reply}\n${report.restart.map((x) => `not applied: ${x}`).join("\n")}`;
     });
+  }
+
+  async #configure(text: string, from: string): Promise<string> {
+    const log = this.#deps.log;
+    const r = applyRuntimeConfig(
+      this.#running,
+      text,
+      (id) => this.#deps.daemon.sourceOfAssociation(id),
+    );
+    const reply = runtimeConfigReply(r);
+    const shown = JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}...` : text);
+    if (!r.ok) {
+      log.warn(`runtime configuration from ${from} refused: ${shown}: ${reply}`);
+      return reply;
+    }
+    log.info(`runtime configuration from ${from}: ${shown}`);
+    for (const d of r.diagnostics) log.warn(`runtime configuration: ${d.message}`);
+    const report = await this.#apply(r.config, "runtime configuration");
+    return report.restart.length === 0
+      ? reply
+      : `${reply}\n${report.restart.map((x) => `not applied: ${x}`).join("\n")}`;
   }
 
   #serial<T>(fn: () => Promise<T>): Promise<T> {

@@ -3,7 +3,13 @@ import { parseNtpConf } from "../config/ntp_conf_parser.ts";
 import type { NtpConfig } from "../config/config_model.ts";
 import { type Logger } from "../log/logger.ts";
 import type { RestrictSetting } from "./access_control.ts";
-import { type LiveDaemon, MAX_QUEUED_HANGUPS, type ReloadedConfig, Reloader } from "./reload.ts";
+import {
+  type LiveDaemon,
+  MAX_PENDING_CONFIGURE,
+  MAX_QUEUED_HANGUPS,
+  type ReloadedConfig,
+  Reloader,
+} from "./reload.ts";
 import { settingsFromConfig } from "./settings.ts";
 import type { SourceSetting } from "./source_manager.ts";
 import type { StatsSettings } from "./stats_host.ts";
@@ -274,4 +280,19 @@ Deno.test("Reloader.configure(): without timekeeping a new source needs a restar
   const reply = await t.reloader.configure("server 192.0.2.8", "[::1]:4000");
   assert.match(reply, /^Config Succeeded\nnot applied: server 192\.0\.2\.8: the daemon started/);
   assert.deepEqual(t.reloader.running.sources.map((s) => s.address), ["192.0.2.1", "192.0.2.2"]);
+});
+
+Deno.test("Reloader.configure(): at most MAX_PENDING_CONFIGURE requests wait; more are busy", async () => {
+  const t = setup();
+  const replies = await Promise.all(
+    Array.from({ length: 20 }, (_, i) => t.reloader.configure(`server 192.0.2.${100 + i}`, "x")),
+  );
+  assert.equal(replies.filter((r) => r === "Config Succeeded").length, MAX_PENDING_CONFIGURE);
+  assert.equal(
+    replies.filter((r) => r === "Config failed: busy (too many changes waiting)").length,
+    20 - MAX_PENDING_CONFIGURE,
+  );
+  assert.equal(t.reloader.running.sources.length, 2 + MAX_PENDING_CONFIGURE);
+  // Once they are done, new requests are taken again.
+  assert.equal(await t.reloader.configure("server 192.0.2.200", "x"), "Config Succeeded");
 });
