@@ -216,7 +216,15 @@ export interface AssociationSnapshot {
 }
 
 /** Phase drift (s, one sigma) the wander model may add over one poll interval. */
-export const POLL_PHASE_BUDGET_SEC = 4.6e-6;
+export const POLL_PHASE_BUDGET_SEC = 11.5e-6;
+/**
+ * Phase drift (s, one sigma) the frequency's own uncertainty may add over one poll interval,
+ * at the reference noise: while the frequency is still being learnt the poll stays short
+ * (packets go to the start, where the error is), once it is known the wander rule takes over.
+ */
+export const POLL_FREQ_BUDGET_SEC = 6.9e-6;
+/** With a noisier path the frequency budget grows to this fraction of its sample error. */
+export const POLL_FREQ_BUDGET_NOISE = 0.75;
 /** Sample noise (s) at which the phase budget applies unscaled (the budget scales with the
  * cube root of this over the measured noise, between ½ and 2). */
 export const POLL_REFERENCE_NOISE_SEC = 50e-6;
@@ -943,12 +951,24 @@ export class Association {
     let target = minSec;
     if (est.samples >= POLL_WARMUP_SAMPLES && est.sampleStdSec < NOISY_PATH_SEC) {
       const q = Math.max(POLL_MIN_WANDER_Q, est.wanderQ);
-      // With n sources combined, each may drift √n times more before its next sample.
+      // With n sources combined, each may drift n times more before its next sample (the
+      // combination averages their errors, and n sources share one packet budget).
       // Noisier paths poll a little faster: their samples are worth more than the wander.
-      const noise = Math.cbrt(POLL_REFERENCE_NOISE_SEC / Math.max(1e-9, est.sampleStdSec));
-      const k = POLL_PHASE_BUDGET_SEC * Math.sqrt(Math.max(1, sources)) *
-        Math.max(0.5, Math.min(2, noise));
+      const noise = Math.max(
+        0.5,
+        Math.min(2, Math.cbrt(POLL_REFERENCE_NOISE_SEC / Math.max(1e-9, est.sampleStdSec))),
+      );
+      const n = Math.max(1, sources);
+      const k = POLL_PHASE_BUDGET_SEC * n * noise;
       target = Math.cbrt(3 * k * k / q);
+      // While the frequency is uncertain, what it adds over a poll (σ_f·τ) is held to the
+      // frequency budget: the first hours poll short, the steady state long (issue 18's packet
+      // budget: the steady state at chronyd's rate, the start where the error is).
+      const kf = Math.max(
+        POLL_FREQ_BUDGET_SEC * n * noise,
+        POLL_FREQ_BUDGET_NOISE * est.sampleStdSec,
+      );
+      target = Math.min(target, kf / Math.sqrt(Math.max(1e-30, est.freqVar)));
     }
     target = Math.max(minSec, Math.min(maxSec, target));
     if (target > this.#pollSec) this.#pollSec = Math.min(target, this.#pollSec * Math.SQRT2);

@@ -126,6 +126,12 @@ export const SERVER_STEP_HOLD_SEC = 900;
 export const DELAY_SPIKE_RATIO = 10;
 /** Smallest excess delay that counts as a spike (s): below it, scheduling noise on a LAN. */
 export const DELAY_SPIKE_FLOOR_SEC = 1e-3;
+/** Samples that must all show a longer path before the delay window forgets the shorter one. */
+const ROUTE_RECENT = 8;
+/** Rise of the minimum delay (s) that counts as a new, longer route. */
+const ROUTE_RISE_SEC = 1e-3;
+/** ...and at least this many times the older samples' median delay excess. */
+const ROUTE_RISE_SPREADS = 4;
 /** Samples in the window before delay spikes are told apart (one register's worth). */
 const DELAY_SPIKE_MIN_SAMPLES = NTP_SHIFT;
 /** Delay spikes in a row after which the path has changed and the register takes them. */
@@ -411,6 +417,7 @@ export class ClockFilter {
   #measurementVar(delaySec: number): number {
     this.#delays.push(delaySec);
     if (this.#delays.length > this.#window) this.#delays.shift();
+    this.#routeChange();
     let minDelay = Infinity;
     let meanDelay = 0;
     for (const d of this.#delays) {
@@ -428,6 +435,31 @@ export class ClockFilter {
     const s = n === 1 ? delaySec : excess + (meanDelay - minDelay) / Math.sqrt(n);
     this.#lastExcess = excess;
     return s * s / 12 + this.#precisionSec ** 2;
+  }
+
+  /**
+   * A route change to a longer path: when the last ROUTE_RECENT delays all exceed the older
+   * samples' minimum by more than ROUTE_RISE_SEC and ROUTE_RISE_SPREADS median excesses, the
+   * older delays are forgotten. Otherwise
+   * every new sample counts the whole rise as delay excess (a huge, nearly constant excess,
+   * with which the offset and the asymmetry term cannot be told apart: the routechange
+   * scenario settled 180 µs off). A shorter path needs nothing: its delays are the new minimum.
+   */
+  #routeChange(): void {
+    const d = this.#delays;
+    if (d.length < 2 * ROUTE_RECENT) return;
+    let recentMin = Infinity;
+    for (let i = d.length - ROUTE_RECENT; i < d.length; i++) recentMin = Math.min(recentMin, d[i]!);
+    let olderMin = Infinity;
+    for (let i = 0; i < d.length - ROUTE_RECENT; i++) olderMin = Math.min(olderMin, d[i]!);
+    // The rise must also stand out from the path's own spread (median delay excess).
+    const older = d.slice(0, d.length - ROUTE_RECENT).map((x) => x - olderMin).sort((a, b) =>
+      a - b
+    );
+    const medianExcess = older[older.length >> 1]!;
+    if (recentMin - olderMin <= Math.max(ROUTE_RISE_SEC, ROUTE_RISE_SPREADS * medianExcess)) return;
+    this.#delays = d.slice(-ROUTE_RECENT);
+    this.#excess = this.#delays.map((x) => x - recentMin);
   }
 
   /** (Re)starts every wander model from one sample. */

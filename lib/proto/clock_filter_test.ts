@@ -173,3 +173,27 @@ Deno.test("ClockFilter register follows a path whose delay rose for good", () =>
   // The register took the third and fourth (their 5 ms offsets now show in its jitter).
   assert.ok(f.rfcState()!.jitterSec > 1e-3, `jitter ${f.rfcState()!.jitterSec}`);
 });
+
+Deno.test("ClockFilter forgets the shorter path's delays after a route change to a longer one", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  const rng = new SeededRng(9);
+  let t = 0;
+  for (let i = 0; i < 40; i++, t += 64) f.add(sample(t, 0, 200e-6 + 100e-6 * exponential(rng)));
+  assert.ok(f.minDelaySec < 250e-6);
+  // The new route: 6 ms round trip. After eight samples the 200 µs minimum is gone.
+  for (let i = 0; i < 8; i++, t += 64) f.add(sample(t, 0, 6e-3 + 100e-6 * exponential(rng)));
+  assert.ok(f.minDelaySec > 5.9e-3, `min delay ${f.minDelaySec}`);
+});
+
+Deno.test("ClockFilter keeps its delay window through ordinary jitter on a long path", () => {
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  const rng = new SeededRng(10);
+  let low = Infinity;
+  for (let i = 0; i < 400; i++) {
+    const d = 20e-3 + 1e-3 * (exponential(rng) + exponential(rng));
+    f.add(sample(i * 64, 0, d));
+    low = Math.min(low, d);
+    // Never forgets a minimum that is still in the 64-sample window for a mere 8-sample run.
+    if (i >= 16) assert.ok(f.minDelaySec < 20e-3 + 1.5e-3, `sample ${i}: ${f.minDelaySec}`);
+  }
+});
