@@ -32,8 +32,13 @@ Deno.test("StatusWriter.stop() writes the last document marked stopped", async (
   });
   try {
     w.start();
-    await new Promise((r) => setTimeout(r, 50));
-    const running = JSON.parse(await Deno.readTextFile(path));
+    // Real file I/O: wait for the first write (up to 5 s on a loaded machine).
+    let text = "";
+    for (let i = 0; i < 100 && text === ""; i++) {
+      await new Promise((r) => setTimeout(r, 50));
+      text = await Deno.readTextFile(path).catch(() => "");
+    }
+    const running = JSON.parse(text);
     assert.deepEqual([running.running, running.synchronized], [true, true]);
     await w.stop();
     const last = JSON.parse(await Deno.readTextFile(path));
