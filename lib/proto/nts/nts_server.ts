@@ -12,7 +12,6 @@
 // behind one name do not share the set, and there the client's unique identifier still protects.
 
 import type { AeadContext, Crypto } from "../crypto.ts";
-import type { ReplyFinalizer } from "../packet_path.ts";
 import type { Rng } from "../rng.ts";
 import { SIV_TAG_LEN } from "./aes_siv.ts";
 import {
@@ -97,7 +96,9 @@ const MAX_UNSEALED = 4096;
  * }
  * ```
  */
-export class NtsServer implements ReplyFinalizer {
+// Shaped as the packet path's ReplyFinalizer (finalize), without importing it: the packet path
+// imports this file.
+export class NtsServer {
   readonly #keys: NtsServerKeys;
   readonly #crypto: Crypto;
   readonly #rng: Rng;
