@@ -85,7 +85,8 @@ const MAX_UNSEALED = 4096;
 /**
  * One thread's NTS request handling: {@link check} and {@link writeReply} for each request in
  * turn, then {@link finalize} for each reply once its transmit time is stamped (a batching
- * transport finalizes a whole batch after answering it).
+ * transport finalizes a whole batch after answering it). It has the packet path's ReplyFinalizer
+ * shape without importing it (the packet path imports this file).
  *
  * @example
  * ```ts
@@ -96,8 +97,6 @@ const MAX_UNSEALED = 4096;
  * }
  * ```
  */
-// Shaped as the packet path's ReplyFinalizer (finalize), without importing it: the packet path
-// imports this file.
 export class NtsServer {
   readonly #keys: NtsServerKeys;
   readonly #crypto: Crypto;
