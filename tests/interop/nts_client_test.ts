@@ -1,8 +1,9 @@
 // Horae as an NTS client (RFC 8915) of chronyd 4.3's NTS server, inside a network namespace:
 // chronyd -x serves NTP on 127.0.0.2 port 123 and NTS-KE on port 4460 with a certificate from a
 // test CA made by the openssl CLI; Horae (observe mode, no CAP_SYS_TIME) runs NTS-KE, polls with
-// cookies, synchronises, and shows NTS in the status file and in `horae query`. A server whose
-// certificate has expired is refused, and the failure counted.
+// cookies, synchronises, and shows NTS in the status file and in `horae query`; when chronyd
+// restarts with new keys, its NAK sends Horae back to NTS-KE. A server whose certificate has
+// expired is refused, and the failure counted.
 
 import assert from "node:assert/strict";
 import { needPeers, Proc, ROOT, startChronydServer, tempDir, withNetns } from "../support/peers.ts";
@@ -60,7 +61,7 @@ Deno.test(
     try {
       const pki = await makeTestPki(dir);
       await withNetns("ntsc", async (ns) => {
-        const chrony = await startNtsChronyd(ns, "127.0.0.2", pki, dir);
+        let chrony = await startNtsChronyd(ns, "127.0.0.2", pki, dir);
         const horae = await startObservingHorae(
           ns,
           `server 127.0.0.2 nts iburst minpoll 4 maxpoll 4\nnts ca ${pki.ca}\n`,
@@ -97,6 +98,25 @@ Deno.test(
           assert.match(rv, /ntske=\d+/, rv);
           const pe = await query(ns, "peers");
           assert.match(pe, /\*127\.0\.0\.2\s/, pe);
+
+          // chronyd restarts with new cookie keys: our cookies no longer open, it answers with
+          // an NTS NAK, and Horae runs NTS-KE again and goes on with fresh cookies.
+          await chrony.stop();
+          await Deno.remove(`${dir}/ntskeys`).catch(() => {});
+          chrony = await startNtsChronyd(ns, "127.0.0.2", pki, dir);
+          const received = a.received as number;
+          const again: Json = await waitStatus(
+            status,
+            (x) => {
+              const n = x.associations?.[0];
+              return n?.nts?.naks >= 1 && n.nts.keCount >= 2 && n.received > received + 1 &&
+                n.nts.cookies > 0;
+            },
+            90_000,
+            horae.proc,
+          );
+          assert.equal(again.associations[0].nts.authFailures, 0);
+          assert.match(horae.proc.output, /NTS-KE 127\.0\.0\.2:4460: 8 cookies/);
         } finally {
           const st = await horae.proc.stop();
           await horae.stop();
