@@ -94,11 +94,15 @@ function baseName(path: string): string {
 }
 
 /**
- * The name this process was started as: the script's (a multi-call link's) name for `deno run`,
+ * The name this process was started as: the detached daemon's HORAE_DETACHED, else the script's
+ * (a multi-call link's) name for `deno run`,
  * else argv[0] when it is a classic program's name (the image restarted from a link to main.ts,
  * see {@link linkedMain}), else "horae".
  */
 function invokedName(): string {
+  // The daemon started again in the background (lib/daemon/background.ts) carries its name.
+  const detached = Deno.env.get("HORAE_DETACHED");
+  if (detached !== undefined && (detached in PROGRAMS || detached === "horae")) return detached;
   try {
     const argv = commandLine();
     const script = baseName(argv[argv.length - Deno.args.length - 1] ?? argv[0] ?? "");
@@ -187,13 +191,21 @@ if ("WorkerGlobalScope" in globalThis) {
       const image = await import(new URL("./ffi/process_image.ts", fileUrl(real)).href);
       image.restartGuarded(linkedArgv(commandLine(), Deno.args.length, real, invokedName()));
     }
-    (await import("./ffi/process_image.ts")).ensureGuardedSignalsBlocked();
+    // argv[0] becomes the program's name, which pidof matches (it reads the kernel's thread
+    // name only for processes whose argv[0] is empty or holds a space).
+    const image = await import("./ffi/process_image.ts");
+    const program = invokedName();
+    const argv = commandLine();
+    const argv0 = program in PROGRAMS ? program : "horae";
+    if (argv[0] !== argv0) image.restartGuarded([argv0, ...argv.slice(1)]);
+    image.ensureGuardedSignalsBlocked();
   } catch (e) {
     console.error(`horae: cannot block SIGUSR1 and SIGUSR2 (needs --allow-ffi): ${e}`);
     Deno.exit(1);
   }
   const name = invokedName();
-  // ps, top and pidof show the classic name (ntpd, ntpq, ...) or horae, not deno.
+  // ps, top and pidof show the classic name (ntpd, ntpq, ...) or horae, not deno: the thread
+  // name here, argv[0] from the restart above.
   try {
     (await import("./ffi/process_control.ts")).setThreadName(name in PROGRAMS ? name : "horae");
   } catch {

@@ -72,3 +72,15 @@ export function restartWithBoundingSet(keep: bigint, startup: bigint): void {
   limitBoundingSet(keep);
   restart();
 }
+
+/**
+ * Blocks and ignores the guarded signals and sets no_new_privs like
+ * {@link ensureGuardedSignalsBlocked}, then always restarts, running `argv` (the real main.ts
+ * in place of a link to it, or argv[0] set to the program's name).
+ */
+export function restartGuarded(argv: readonly string[]): never {
+  for (const s of GUARDED_SIGNALS) ignoreSignal(s);
+  blockSignals(GUARDED_SIGNALS);
+  setNoNewPrivs();
+  execv(Deno.execPath(), argv);
+}

@@ -40,6 +40,9 @@ import { MetricsServer } from "./metrics_server.ts";
 import { prometheusText } from "./metrics.ts";
 import { statusDocument } from "./status_file.ts";
 import { openSystemdNotifier, type SystemdNotifier } from "./systemd_notify.ts";
+import { enterDetached, reportReady, shouldDetach, startDetached } from "./background.ts";
+import { stderrIsJournal, SyslogSink } from "../log/log_sinks.ts";
+import { Errno, OsError } from "../../ffi/libc.ts";
 import { type MetricsAddress, parseMetricsAddress } from "../proto/options/statistics.ts";
 
 export { HORAE_VERSION };
@@ -258,6 +261,14 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     Deno.stdout.writeSync(new TextEncoder().encode(`ntpd (horae) ${HORAE_VERSION}\n`));
     return 0;
   }
+  // Without -n the daemon goes into the background once ready: this process starts it again
+  // detached and exits with its outcome (background.ts).
+  const detached = enterDetached();
+  if (!detached && shouldDetach(opts)) {
+    const outcome = await startDetached(program === "ntpd" ? "ntpd" : "horae");
+    if (outcome.message !== null) stderr(`${outcome.message}\n`);
+    return outcome.code;
+  }
 
   // -u: resolve the user now, and restart this process image with its final bounding set and
   // no_new_privs in every thread before anything runs as root (see prepareSwitch).
@@ -291,6 +302,12 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   const keys = await loadAuthKeys(config.auth.keysFile);
   for (const d of keys.ok ? keys.warnings : keys.diagnostics) stderr(`${formatDiagnostic(d)}\n`);
   if (!keys.ok) return 78;
+  // As chronyd does: a daemon that cannot steer the clock refuses to start rather than run on
+  // quietly without ever correcting it; --observe says that is what is wanted.
+  if (!opts.observe && !capable) {
+    stderr(`${program}: ${NO_SYS_TIME_MESSAGE}\n`);
+    return 77;
+  }
 
   let sinks: LogSink[];
   try {
@@ -300,6 +317,7 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     return 1;
   }
   configureLogging({ program: "ntpd", sinks, level: levelForDebug(opts.debugLevel) });
+  const logsToStderr = config.files.logFile === null || config.files.logFile === "stderr";
   const log = logger("sys");
   // From here SIGTERM and SIGINT end the daemon cleanly, SIGHUP reloads (once the daemon runs);
   // SIGUSR1/SIGUSR2 change the debug level (and SIGUSR2 starts a new loop-lag window).
@@ -312,11 +330,11 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   if (config.files.logFile !== null) {
     for (const d of loaded.diagnostics) log.warn(formatDiagnostic(d));
   }
-  if (!opts.noFork) {
-    // COMPAT: ntpd forks into the background without -n; Horae always stays in the foreground
-    // (run it under systemd or a supervisor).
-    log.info("running in the foreground (Horae does not fork)");
-  }
+  if (detached) log.info(`running in the background as pid ${Deno.pid}`);
+  log.debug(
+    `debug level ${opts.debugLevel}: configuration ${opts.configFile ?? "(built in)"}, ` +
+      `${config.sources.length} source(s)`,
+  );
   if (
     opts.quit &&
     !config.sources.some((s) => s.kind === "server" || s.kind === "pool" || s.kind === "peer")
@@ -330,6 +348,8 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   const noSteerReason = opts.observe ? "observe mode" : capable ? null : "no CAP_SYS_TIME";
   const clock: Clock = noSteerReason === null ? new LinuxClock() : new NullClock();
   const family = opts.ipv4Only ? "ipv4" : opts.ipv6Only ? "ipv6" : "any";
+  // Privileged ports whose bind failed for want of root or CAP_NET_BIND_SERVICE.
+  const deniedPorts = new Set<number>();
   const overrides: SettingsOverrides = {
     ...(flags.port !== null ? { port: flags.port } : {}),
     listen: flags.listen,
@@ -365,12 +385,18 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     clock,
     log,
     openTransport: (address, readClock, options) => {
-      const opened = openUdpTransport({
-        address,
-        ...(options?.reusePort ? { reusePort: true } : {}),
-        ...(options?.reuseAddress ? { reuseAddress: true } : {}),
-        ...(readClock === undefined ? {} : { clock: realtimeReaderOf(readClock) }),
-      });
+      let opened;
+      try {
+        opened = openUdpTransport({
+          address,
+          ...(options?.reusePort ? { reusePort: true } : {}),
+          ...(options?.reuseAddress ? { reuseAddress: true } : {}),
+          ...(readClock === undefined ? {} : { clock: realtimeReaderOf(readClock) }),
+        });
+      } catch (e) {
+        if (isPrivilegedPortDenied(e, address.port)) deniedPorts.add(address.port);
+        throw e;
+      }
       if (opened.kind !== "ffi") log.warn(opened.reason);
       return Promise.resolve(opened.transport);
     },
@@ -394,6 +420,7 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     await daemon.start();
   } catch (e) {
     log.error(`cannot start: ${(e as Error).message}`);
+    for (const port of deniedPorts) log.error(privilegedPortMessage(port));
     return await finish(1, false);
   }
   // Only a pid file this process wrote is removed at exit (not a link someone planted there).
@@ -426,6 +453,27 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   if (!await switchUser(planned.plan, settings.driftFile, log)) return await finish(1, pidWritten);
   // Sockets bound, configuration loaded, first status written: READY=1, STATUS=, WATCHDOG=1.
   notifier?.start({ status: () => daemon.status(), log });
+  if (detached) {
+    // The starting command may exit now, and the daemon lets go of its terminal. A log on
+    // standard error moves to the system logger, as ntpd's does in the background, unless
+    // standard error is a file or the journal, which outlive the terminal.
+    const keepStderr = logsToStderr && stderrOutlivesTerminal();
+    if (logsToStderr && !keepStderr) {
+      try {
+        configureLogging({
+          program: "ntpd",
+          sinks: [new SyslogSink({ program: "ntpd" })],
+          level: logLevel() ?? levelForDebug(opts.debugLevel),
+        });
+      } catch (e) {
+        log.warn(
+          `no system logger (${(e as Error).message}): from now on the log is discarded; ` +
+            `use -l FILE or logfile to keep it`,
+        );
+      }
+    }
+    reportReady(keepStderr);
+  }
 
   // --loop-lag-ms: SIGUSR2 also closes the lag window (kept as `previous` in the status file) and
   // opens a new one, so a load test can bracket exactly its measured period.
@@ -465,6 +513,33 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
     log.info(`ntpd exiting: ${ended.exit.reason} (exit code ${code})`);
   }
   return await finish(code, pidWritten);
+}
+
+/** True when standard error is a regular file or the journal (not a terminal or a pipe). */
+function stderrOutlivesTerminal(): boolean {
+  try {
+    return stderrIsJournal() || Deno.statSync("/proc/self/fd/2").isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Why the daemon refuses to start without CAP_SYS_TIME, and the ways out, in one line. */
+export const NO_SYS_TIME_MESSAGE =
+  "cannot steer the clock: no CAP_SYS_TIME; run as root, grant the capability " +
+  "(AmbientCapabilities=CAP_SYS_TIME, setpriv --ambient-caps=+sys_time), " +
+  "or add --observe to run without changing the clock";
+
+/** True when `e` is a bind refused (EACCES) on a port below 1024. */
+export function isPrivilegedPortDenied(e: unknown, port: number): boolean {
+  return e instanceof OsError && e.errno === Errno.EACCES && port > 0 && port < 1024;
+}
+
+/** What to do about a refused privileged port, naming --port and the capability. */
+export function privilegedPortMessage(port: number): string {
+  return `port ${port} is privileged: run as root, grant CAP_NET_BIND_SERVICE ` +
+    `(AmbientCapabilities=CAP_NET_BIND_SERVICE, setpriv --ambient-caps=+net_bind_service), ` +
+    `or use --port with a port above 1023`;
 }
 
 /**

@@ -134,3 +134,20 @@ Deno.test("saveConfigSetting(): only with a controlkey, into saveconfigdir or th
   assert.match(live.text("x.conf"), /^server 192\.0\.2\.7$/m);
   assert.match(live.text("x.toml"), /192\.0\.2\.7/);
 });
+
+Deno.test("privilegedPortMessage() and NO_SYS_TIME_MESSAGE: one line each, naming the way out", async () => {
+  const { isPrivilegedPortDenied, NO_SYS_TIME_MESSAGE, privilegedPortMessage } = await import(
+    "./run_command.ts"
+  );
+  const { OsError, Errno } = await import("../../ffi/libc.ts");
+  assert.match(
+    privilegedPortMessage(123),
+    /^port 123 is privileged: .*CAP_NET_BIND_SERVICE.*--port/,
+  );
+  assert.match(NO_SYS_TIME_MESSAGE, /CAP_SYS_TIME.*--observe/);
+  for (const m of [privilegedPortMessage(123), NO_SYS_TIME_MESSAGE]) assert.ok(!m.includes("\n"));
+  assert.equal(isPrivilegedPortDenied(new OsError("bind", Errno.EACCES), 123), true);
+  assert.equal(isPrivilegedPortDenied(new OsError("bind", Errno.EACCES), 1123), false);
+  assert.equal(isPrivilegedPortDenied(new OsError("bind", Errno.EADDRINUSE), 123), false);
+  assert.equal(isPrivilegedPortDenied(new Error("EACCES"), 123), false);
+});

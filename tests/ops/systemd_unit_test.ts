@@ -283,6 +283,7 @@ Deno.test({
           js,
           "run",
           "-n",
+          "--observe",
           "-c",
           `${dir}/ntp.conf`,
           "--listen",

@@ -282,7 +282,7 @@ export interface RunningHorae {
   stop(): Promise<Deno.CommandStatus>;
 }
 
-/** Starts `horae run -n -c <conf>` without CAP_SYS_TIME and waits until it listens. */
+/** Starts `horae run -n --observe -c <conf>` without CAP_SYS_TIME and waits until it listens. */
 export async function startHorae(opts: HoraeOptions): Promise<RunningHorae> {
   const dir = await tempDir("horae-");
   const confPath = `${dir}/ntp.conf`;
@@ -307,6 +307,8 @@ export async function startHorae(opts: HoraeOptions): Promise<RunningHorae> {
     ...(opts.asProgram ? ["--ext=js"] : []),
     ...entry,
     "-n",
+    // Never steers the clock (the daemon refuses to start without CAP_SYS_TIME otherwise).
+    "--observe",
     "-c",
     confPath,
     "--port",

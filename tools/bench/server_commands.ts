@@ -98,6 +98,7 @@ export function horaeDaemonSpec(
       `${REPO_ROOT}/main.ts`,
       "run",
       "-n",
+      "--observe",
       "-c",
       conf,
       "--port",
