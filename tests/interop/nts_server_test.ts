@@ -4,7 +4,8 @@
 // `chronyc -N authdata` shows NTS with cookies and chronyd uses the samples. Against the running
 // daemon, a raw client: a request written one byte per TLS record and TCP write gets its 8
 // cookies, a wrong AEAD is refused, both counted; a server with an expired certificate is refused
-// by chronyd and the failed handshakes counted.
+// by chronyd and the failed handshakes counted. At the NTP level, a replayed cookie and a
+// tampered request are dropped and a forged cookie gets an NTS NAK, each counted.
 
 import assert from "node:assert/strict";
 import {
@@ -19,6 +20,18 @@ import {
 } from "../support/peers.ts";
 import { makeTestPki, type TestPki } from "../support/nts_pki.ts";
 import { rawKeExchange } from "./_nts_ke_raw.ts";
+import { realtime } from "../../ffi/libc.ts";
+import { NtsKeClient } from "../../lib/daemon/nts_ke_client.ts";
+import { OpenSslCrypto } from "../../lib/daemon/crypto_openssl.ts";
+import type { AeadContext } from "../../lib/proto/crypto.ts";
+import { UNIX_EPOCH_OFFSET_SEC } from "../../lib/proto/ntp_time.ts";
+import {
+  EF_COOKIE,
+  EF_UNIQUE_ID,
+  readNtsFields,
+  writeAuthenticator,
+  writeField,
+} from "../../lib/proto/nts/extension_fields.ts";
 
 const peers = await needPeers("chronyd as an NTS client of horae", {
   programs: ["chronyd", "chronyc", "openssl", "faketime"],
@@ -231,6 +244,106 @@ Deno.test(
         assert.doesNotMatch(data, /Total valid RX\s*:\s*[1-9]/);
       } finally {
         await chrony.stop();
+        await horae.stop();
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    }
+  },
+);
+
+/** An NTS request for `cookie` under `c2s` (unique id `uid`), as bytes. */
+function ntsRequest(c2s: AeadContext, cookie: Uint8Array, uid: Uint8Array): Uint8Array {
+  const buf = new Uint8Array(512);
+  buf[0] = 0x23; // version 4, mode 3
+  const [sec, nsec] = realtime();
+  const v = new DataView(buf.buffer);
+  v.setUint32(40, (sec + UNIX_EPOCH_OFFSET_SEC) >>> 0);
+  v.setUint32(44, Math.floor(nsec * 4.294967296) >>> 0);
+  let at = writeField(buf, 48, EF_UNIQUE_ID, uid);
+  at = writeField(buf, at, EF_COOKIE, cookie);
+  const nonce = crypto.getRandomValues(new Uint8Array(16));
+  at = writeAuthenticator(buf, at, nonce, c2s.seal(nonce, new Uint8Array(0), buf.subarray(0, at)));
+  return buf.slice(0, at);
+}
+
+Deno.test(
+  "interop: Horae drops a replayed cookie and a tampered NTS request, NAKs a forged cookie, counted",
+  { ignore: peers.ignore },
+  async () => {
+    const dir = await tempDir("nts-tamper-");
+    try {
+      const pki = await makeTestPki(dir);
+      const kePort = freeTcpPort();
+      const horae = await startHorae({
+        conf: ntsConf(pki, dir, kePort),
+        args: ["--status-file", "status.json"],
+      });
+      const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      const to = { transport: "udp" as const, hostname: "127.0.0.1", port: horae.port };
+      /** The next datagram within `ms`, or null. */
+      const next = async (ms: number): Promise<Uint8Array | null> => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const timeout = new Promise<null>((r) => timer = setTimeout(() => r(null), ms));
+        const got = await Promise.race([sock.receive().then(([d]) => d), timeout]);
+        clearTimeout(timer);
+        return got;
+      };
+      try {
+        await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
+        const ke = new NtsKeClient({ caFile: pki.ca, timeoutSec: 5 });
+        const r = await ke.exchange({ host: "127.0.0.1", port: kePort });
+        ke.close();
+        assert.ok(r.ok, r.ok ? "" : r.reason);
+        if (!r.ok) return;
+        const aead = new OpenSslCrypto();
+        const c2s = aead.aeadContext("AEAD_AES_SIV_CMAC_256", r.result.c2sKey)!;
+        const s2c = aead.aeadContext("AEAD_AES_SIV_CMAC_256", r.result.s2cKey)!;
+        const uid = () => crypto.getRandomValues(new Uint8Array(32));
+
+        // A good request is answered, and the answer verifies under S2C.
+        const good = ntsRequest(c2s, r.result.cookies[0]!, uid());
+        await sock.send(good, to);
+        const reply = await next(5000);
+        assert.ok(reply !== null, "no reply to a good NTS request");
+        const f = readNtsFields(reply, false);
+        assert.ok(f.ok);
+        if (f.ok) {
+          const plain = s2c.open(
+            f.fields.nonce,
+            f.fields.ciphertext,
+            reply.subarray(0, f.fields.authStart),
+          );
+          assert.ok(plain !== null, "the reply's authenticator does not verify");
+        }
+        // The same datagram again: a replayed cookie, dropped.
+        await sock.send(good, to);
+        assert.equal(await next(1500), null, "a replayed cookie was answered");
+        // One bit flipped in the authenticator: dropped.
+        const tampered = ntsRequest(c2s, r.result.cookies[1]!, uid());
+        tampered[tampered.length - 5]! ^= 0x01;
+        await sock.send(tampered, to);
+        assert.equal(await next(1500), null, "a tampered request was answered");
+        // A cookie no key of this server made: an NTS NAK (stratum 0, kiss code NTSN).
+        const forged = ntsRequest(c2s, crypto.getRandomValues(new Uint8Array(104)), uid());
+        await sock.send(forged, to);
+        const nak = await next(5000);
+        assert.ok(nak !== null, "no NAK");
+        assert.equal(nak[1], 0, "stratum 0");
+        assert.equal(new TextDecoder().decode(nak.subarray(12, 16)), "NTSN");
+        const s: Json = await waitForJson(
+          `${horae.dir}/status.json`,
+          (x: Json) =>
+            x.sysstats?.drops?.nts_cookie_reuse >= 1 && x.sysstats.drops.nts_bad_auth >= 1 &&
+            x.sysstats.drops.nts_bad_cookie >= 1,
+          10_000,
+          horae.proc,
+        );
+        assert.equal(s.sysstats.drops.nts_cookie_reuse, 1);
+        assert.equal(s.sysstats.drops.nts_bad_auth, 1);
+        assert.equal(s.sysstats.drops.nts_bad_cookie, 1);
+      } finally {
+        sock.close();
         await horae.stop();
       }
     } finally {
