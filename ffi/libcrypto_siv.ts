@@ -1,7 +1,7 @@
 // AES for NTS's AES-SIV through OpenSSL 3 (libcrypto FFI), two ways:
-// - RekeyableAes: an AES-128-CBC or -CTR context per thread whose key and IV are set per message
-//   (about 0.2 µs), on which lib/daemon/crypto_openssl.ts builds AES-SIV's CMAC and CTR. That is
-//   what the daemon uses: an NTS server has new C2S/S2C keys with every request.
+// - RekeyableAes: AES-128-CBC and -ECB contexts whose key can be replaced, on which
+//   lib/daemon/crypto_openssl.ts builds AES-SIV's CMAC and CTR with a few contexts per thread.
+//   That is what the daemon uses: an NTS server has new C2S/S2C keys with every request.
 // - sivSeal/sivOpen: OpenSSL's own AES-128-SIV (EVP "AES-128-SIV", a 32-byte key K1 ‖ K2), whose
 //   key set-up costs about 4 µs (it builds a CMAC and a CTR context per key) and which cannot
 //   handle an empty plaintext in 3.0. Kept as an independent implementation the tests compare
@@ -28,7 +28,7 @@ const SYMBOLS = {
   // int EVP_CIPHER_CTX_ctrl(ctx, int type, int arg, void *ptr)
   EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
   EVP_aes_128_cbc: { parameters: [], result: "pointer" },
-  EVP_aes_128_ctr: { parameters: [], result: "pointer" },
+  EVP_aes_128_ecb: { parameters: [], result: "pointer" },
   // int EVP_EncryptInit_ex(ctx, cipher, engine, key, iv): NULL cipher and key keep them.
   EVP_EncryptInit_ex: {
     parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
@@ -176,8 +176,8 @@ export function sivOpen(
 }
 
 /**
- * An AES-128 context (CBC without padding, or CTR) of this thread whose key is set per message.
- * Setting the key it already has only resets the IV.
+ * An AES-128 context (CBC or ECB, no padding) whose key can be replaced. Setting the key it
+ * already has only resets the IV.
  */
 export class RekeyableAes {
   readonly #s: Symbols;
@@ -188,21 +188,26 @@ export class RekeyableAes {
   readonly #outLength = new Uint8Array(4);
 
   /** Throws when libcrypto or a context is not available. */
-  constructor(mode: "cbc" | "ctr") {
+  constructor(mode: "cbc" | "ecb") {
     const siv = openLibCryptoSiv();
     if (typeof siv === "string") throw new Error(siv);
     this.#s = siv.s;
     const ctx = siv.s.EVP_CIPHER_CTX_new();
     if (ctx === null) throw new Error("EVP_CIPHER_CTX_new failed");
     this.#ctx = ctx;
-    this.#cipher = mode === "cbc" ? siv.s.EVP_aes_128_cbc() : siv.s.EVP_aes_128_ctr();
+    this.#cipher = mode === "cbc" ? siv.s.EVP_aes_128_cbc() : siv.s.EVP_aes_128_ecb();
+  }
+
+  /** True when `key` (16 bytes) is the one loaded. */
+  holds(key: Uint8Array): boolean {
+    let same = this.#keyed;
+    for (let k = 0; same && k < 16; k++) same = this.#key[k] === key[k];
+    return same;
   }
 
   /** Loads `key` (16 bytes, unless already loaded) and `iv`; false when OpenSSL fails. */
-  start(key: Uint8Array, iv: Uint8Array): boolean {
-    let same = this.#keyed;
-    for (let k = 0; same && k < 16; k++) same = this.#key[k] === key[k];
-    if (same) return this.#s.EVP_EncryptInit_ex(this.#ctx, null, null, null, iv) === 1;
+  start(key: Uint8Array, iv: Uint8Array | null): boolean {
+    if (this.holds(key)) return this.#s.EVP_EncryptInit_ex(this.#ctx, null, null, null, iv) === 1;
     this.#keyed = false;
     if (
       this.#s.EVP_EncryptInit_ex(this.#ctx, this.#cipher, null, key, iv) !== 1 ||
@@ -213,7 +218,7 @@ export class RekeyableAes {
     return true;
   }
 
-  /** Encrypts `length` bytes of `input` to `output` (a multiple of 16 for CBC). */
+  /** Encrypts `length` bytes (a multiple of 16) of `input` to `output`, chaining in CBC. */
   update(output: Uint8Array, input: Uint8Array, length: number): boolean {
     if (length === 0) return true;
     return this.#s.EVP_EncryptUpdate(this.#ctx, output, this.#outLength, input, length) === 1;

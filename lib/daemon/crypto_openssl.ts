@@ -14,7 +14,12 @@ import {
 } from "../../ffi/libcrypto.ts";
 import { RekeyableAes } from "../../ffi/libcrypto_siv.ts";
 import { PureCrypto } from "../proto/auth/pure_crypto.ts";
-import { AES_SIV_CMAC_256_KEY_LEN, type AesCtr, AesSiv } from "../proto/nts/aes_siv.ts";
+import {
+  AES_SIV_CMAC_256_KEY_LEN,
+  type AesCtr,
+  AesSiv,
+  incrementCounter128,
+} from "../proto/nts/aes_siv.ts";
 import {
   type AeadAlgorithm,
   type AeadContext,
@@ -134,23 +139,61 @@ class OpenSslCmacMac implements MacContext {
   }
 }
 
-/** This thread's re-keyable AES-128 contexts for AES-SIV (made on first use). */
-let threadAes: { cbc: RekeyableAes; ctr: RekeyableAes } | null = null;
-
-function aesPair(): { cbc: RekeyableAes; ctr: RekeyableAes } {
-  threadAes ??= { cbc: new RekeyableAes("cbc"), ctr: new RekeyableAes("ctr") };
-  return threadAes;
+/** One of this thread's AES-128 contexts for AES-SIV, with its CBC chaining value. */
+interface AesSlot {
+  aes: RekeyableAes;
+  /** CBC: the last ciphertext block (what the next message's first block is XORed with). */
+  chain: Uint8Array;
+  lastUse: number;
 }
 
+/** Contexts kept per mode: the master key stays loaded while C2S/S2C keys come and go. */
+const AES_SLOTS = 4;
+let aesSlots: { cbc: AesSlot[]; ecb: AesSlot[] } | null = null;
+let aesUse = 0;
 const ZERO_BLOCK = new Uint8Array(16);
 let cmacIn = new Uint8Array(1024);
 let cmacOut = new Uint8Array(1024);
+let ctrBlocks = new Uint8Array(1024);
 
 /**
- * AES-128-CMAC (RFC 4493) under one key on this thread's re-keyable CBC context: the key is
- * loaded (or only the IV reset, when it is loaded already) for each message, so preparing a key
- * costs one AES block, not a cipher context. For AES-SIV, whose C2S/S2C keys change with every
- * NTS request a server answers.
+ * This thread's context holding `key` in `mode`, loading it into the least recently used one
+ * when none does (a CBC context then restarts from a zero chaining value). Null when OpenSSL
+ * fails.
+ */
+function aesSlot(mode: "cbc" | "ecb", key: Uint8Array): AesSlot | null {
+  aesSlots ??= {
+    cbc: Array.from({ length: AES_SLOTS }, () => ({
+      aes: new RekeyableAes("cbc"),
+      chain: new Uint8Array(16),
+      lastUse: 0,
+    })),
+    ecb: Array.from({ length: AES_SLOTS }, () => ({
+      aes: new RekeyableAes("ecb"),
+      chain: new Uint8Array(16),
+      lastUse: 0,
+    })),
+  };
+  const slots = aesSlots[mode];
+  let pick = slots[0]!;
+  for (const s of slots) {
+    if (s.aes.holds(key)) {
+      s.lastUse = ++aesUse;
+      return s;
+    }
+    if (s.lastUse < pick.lastUse) pick = s;
+  }
+  if (!pick.aes.start(key, mode === "cbc" ? ZERO_BLOCK : null)) return null;
+  pick.chain.fill(0);
+  pick.lastUse = ++aesUse;
+  return pick;
+}
+
+/**
+ * AES-128-CMAC (RFC 4493) under one key on this thread's shared CBC contexts: a key still loaded
+ * costs nothing to use (the first block is XORed with the context's chaining value instead of
+ * resetting its IV), a new one one AES key schedule. For AES-SIV, whose C2S/S2C keys change with
+ * every NTS request a server answers, while its master key stays loaded.
  */
 class RekeyedCmac implements MacContext {
   readonly algorithm: MacAlgorithm = "AES128CMAC";
@@ -163,13 +206,23 @@ class RekeyedCmac implements MacContext {
 
   constructor(key: Uint8Array) {
     this.#key.set(key.subarray(0, 16));
-    const cbc = aesPair().cbc;
     const l = this.#keys.subarray(48, 64);
-    if (!cbc.start(this.#key, ZERO_BLOCK) || !cbc.update(l, ZERO_BLOCK, 16)) {
-      throw new Error("AES-128-CBC failed");
-    }
+    // L = AES(K, 0): CMAC's machinery with an all-zero padded block gives the raw block cipher.
+    if (!this.#cbc(ZERO_BLOCK, 16, l)) throw new Error("AES-128-CBC failed");
     cmacDouble(l, this.#k1);
     cmacDouble(this.#k1, this.#k2);
+  }
+
+  /** CBC-encrypts `input[0, padded)` from a zero IV; the last block to `last`. */
+  #cbc(input: Uint8Array, padded: number, last: Uint8Array): boolean {
+    const slot = aesSlot("cbc", this.#key);
+    if (slot === null) return false;
+    const chain = slot.chain;
+    for (let k = 0; k < 16; k++) cmacIn[k] = input[k]! ^ chain[k]!;
+    if (input !== cmacIn) { for (let k = 16; k < padded; k++) cmacIn[k] = input[k]!; }
+    if (!slot.aes.update(cmacOut, cmacIn, padded)) return false;
+    for (let k = 0; k < 16; k++) chain[k] = last[k] = cmacOut[padded - 16 + k]!;
+    return true;
   }
 
   compute(
@@ -196,23 +249,38 @@ class RekeyedCmac implements MacContext {
     }
     const sub = full ? this.#k1 : this.#k2;
     for (let k = 0; k < 16; k++) input[padded - 16 + k] = input[padded - 16 + k]! ^ sub[k]!;
-    const cbc = aesPair().cbc;
-    const c = cmacOut;
+    const tag = this.#keys.subarray(48, 64); // L is not needed after the constructor
     // A failure leaves a zero tag, which nothing verifies.
-    if (!cbc.start(this.#key, ZERO_BLOCK) || !cbc.update(c, input, padded)) c.fill(0);
-    for (let k = 0; k < outLength; k++) out[outOffset + k] = c[padded - 16 + k]!;
+    if (!this.#cbc(input, padded, tag)) tag.fill(0);
+    for (let k = 0; k < outLength; k++) out[outOffset + k] = tag[k]!;
   }
 }
 
-/** AES-128-CTR under `key` on this thread's re-keyable CTR context. */
+/**
+ * AES-128-CTR under `key`: the counter blocks of a message encrypted in one ECB call on this
+ * thread's shared ECB contexts, XORed in here.
+ */
 function rekeyedCtr(key: Uint8Array): AesCtr {
   const k = key.slice(0, 16);
   return (iv, input, start, end, out, outOffset) => {
     const n = end - start;
     if (n === 0) return;
-    const ctr = aesPair().ctr;
-    const dst = out.subarray(outOffset, outOffset + n);
-    if (!ctr.start(k, iv) || !ctr.update(dst, input.subarray(start, end), n)) dst.fill(0);
+    const padded = (n + 15) & ~15;
+    if (ctrBlocks.length < padded) ctrBlocks = new Uint8Array(2 * padded);
+    if (cmacOut.length < padded) cmacOut = new Uint8Array(2 * padded);
+    const blocks = ctrBlocks;
+    for (let k = 0; k < 16; k++) blocks[k] = iv[k]!;
+    for (let at = 16; at < padded; at += 16) {
+      blocks.copyWithin(at, at - 16, at);
+      incrementCounter128(blocks, at);
+    }
+    const slot = aesSlot("ecb", k);
+    const stream = cmacOut;
+    if (slot === null || !slot.aes.update(stream, blocks, padded)) {
+      out.fill(0, outOffset, outOffset + n);
+      return;
+    }
+    for (let j = 0; j < n; j++) out[outOffset + j] = input[start + j]! ^ stream[j]!;
   };
 }
 
@@ -238,9 +306,10 @@ export class OpenSslCrypto implements Crypto {
   }
 
   /**
-   * AES-SIV-CMAC-256 (lib/proto/nts/aes_siv.ts) on this thread's re-keyable libcrypto AES-128
-   * CBC (for CMAC) and CTR contexts: about 1 µs to prepare a key, against 27 µs for node:crypto's
-   * ciphers and 4 µs for OpenSSL's own AES-128-SIV. Null when libcrypto cannot be used.
+   * AES-SIV-CMAC-256 (lib/proto/nts/aes_siv.ts) on a few re-keyable libcrypto AES-128 CBC (for
+   * CMAC) and ECB (for CTR) contexts per thread: about 1 µs to prepare a key, against 27 µs for
+   * node:crypto's ciphers and 4 µs for OpenSSL's own AES-128-SIV, and a key still loaded (the
+   * master key) costs nothing. Null when libcrypto cannot be used.
    */
   aeadContext(_algorithm: AeadAlgorithm, key: Uint8Array): AeadContext | null {
     if (key.length !== AES_SIV_CMAC_256_KEY_LEN) {

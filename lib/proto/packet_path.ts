@@ -379,7 +379,10 @@ export class PacketPath {
       }
       macOffset = peek.macOffset;
       hasExtensions = peek.hasExtensions;
-      if (hasExtensions) {
+      // An NTS request's fields are read (as strictly: RFC 7822 framing included) by the NTS
+      // step, which needs no copy of them.
+      const nts = mode === 3 && this.#nts !== null && looksLikeNts(data);
+      if (hasExtensions && !nts) {
         // Rare path: walk the extension fields once with the full decoder.
         const full = decodePacket(data);
         if (!full.ok) return this.#drop(decodeReason(full.reason));
