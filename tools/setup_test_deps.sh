@@ -18,6 +18,8 @@ need=()
 command -v tshark >/dev/null 2>&1 || need+=(tshark)
 command -v faketime >/dev/null 2>&1 || need+=(faketime)
 command -v socat >/dev/null 2>&1 || need+=(socat)
+# The NTS tests make their certificates with the openssl CLI (libssl3 comes with it).
+command -v openssl >/dev/null 2>&1 || need+=(openssl)
 command -v ip >/dev/null 2>&1 || need+=(iproute2)
 command -v setpriv >/dev/null 2>&1 || need+=(util-linux)
 # dnsmasq-base: the binary only (the `dnsmasq` package would add a system DNS service).
