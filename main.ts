@@ -75,6 +75,11 @@ const COMMANDS: Record<
     summary: "plot statistics files",
     main: () => import("./lib/cli/report.ts").then((m) => (args) => m.runReport(args)),
   },
+  install: {
+    program: "",
+    summary: "install the program, links, unit, man pages",
+    main: () => import("./lib/cli/install.ts").then((m) => (args) => m.runInstall(args)),
+  },
 };
 
 const PROGRAMS: Record<string, string> = Object.fromEntries(

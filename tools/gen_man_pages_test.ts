@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { allPages, manPage, PAGES, roffText } from "./gen_man_pages.ts";
+import {
+  allPages,
+  INSTALL_FILES_MODULE,
+  installedConfig,
+  installFilesModule,
+  manPage,
+  PAGES,
+  roffText,
+} from "./gen_man_pages.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -30,6 +38,20 @@ Deno.test({
     for (const [name, text] of pages) {
       assert.equal(await Deno.readTextFile(`${ROOT}man/${name}`), text, `man/${name} is stale`);
     }
+  },
+});
+
+Deno.test({
+  name:
+    "lib/cli/_install_files.ts embeds the current man pages and systemd files (deno task docs:man)",
+  sanitizeResources: false,
+  fn: async () => {
+    const expected = installFilesModule(await allPages(), await installedConfig());
+    assert.equal(
+      await Deno.readTextFile(`${ROOT}${INSTALL_FILES_MODULE}`),
+      expected,
+      `${INSTALL_FILES_MODULE} is stale`,
+    );
   },
 });
 
