@@ -669,6 +669,7 @@ export class Daemon {
       sources: this.#sources?.members() ?? [],
       eventLoop: this.#loopLag?.summary() ?? null,
       nts: this.#nts?.status() ?? null,
+      ntsCookieKeys: this.#ntsNtp?.status() ?? null,
     };
   }
 

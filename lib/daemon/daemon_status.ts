@@ -11,6 +11,7 @@ import type { TimekeeperCounters } from "./timekeeper.ts";
 import type { LoopLagSummary } from "./loop_lag.ts";
 import type { ServerThreadStatus } from "./server_workers.ts";
 import type { NtsKeStatus } from "./daemon_nts.ts";
+import type { NtsNtpServerStatus } from "./nts_ntp_server.ts";
 
 /** The MRU list as the status file shows it. */
 export interface MruStatus extends MruStats {
@@ -57,4 +58,6 @@ export interface DaemonStatus {
   eventLoop: LoopLagSummary | null;
   /** NTS-KE server and client counters; null or absent when NTS is not configured. */
   nts?: NtsKeStatus | null;
+  /** `nts enable`: the cookie master keys; null or absent when NTS service is off. */
+  ntsCookieKeys?: NtsNtpServerStatus | null;
 }

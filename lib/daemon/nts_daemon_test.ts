@@ -14,6 +14,7 @@ import { NtsClient } from "../proto/nts/nts_client.ts";
 import { fromUnix } from "../proto/ntp_time.ts";
 import { SeededRng } from "../proto/rng.ts";
 import { Daemon } from "./daemon.ts";
+import { statusDocument } from "./status_file.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -128,6 +129,16 @@ Deno.test("Daemon with nts enable answers NTS requests under the shared cookie k
       assert.equal(drops.nts_cookie_reuse, 1);
       assert.equal(drops.nts_bad_cookie, 1);
       assert.equal(await Deno.readTextFile(path), before, "a current file is not rewritten");
+      // The cookie keys in the status (and so in the status file).
+      assert.deepEqual(daemon.status().ntsCookieKeys, {
+        cookieFile: path,
+        ready: true,
+        currentKeyId: plan.currentId,
+        keys: 2,
+        error: null,
+      });
+      const doc = statusDocument(daemon.status(), fromUnix(1_800_000_000));
+      assert.equal((doc.ntsCookieKeys as { currentKeyId: number }).currentKeyId, plan.currentId);
       assert.ok(errors.some((e) => e.includes("nts cert")), errors.join("\n"));
     } finally {
       await daemon.stop();

@@ -236,6 +236,8 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
     // NTS-KE: the server's counters (null when `nts enable` is off) and the client's exchanges
     // (null when NTS is not configured at all).
     nts: s.nts ?? null,
+    // `nts enable`: the cookie master keys (key file, key id in use, keys kept, last failure).
+    ntsCookieKeys: s.ntsCookieKeys ?? null,
   };
 }
 
