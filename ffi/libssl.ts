@@ -57,6 +57,8 @@ const SSL_SYMBOLS = {
   SSL_get_verify_result: { parameters: ["pointer"], result: "i64" },
   SSL_get0_alpn_selected: { parameters: ["pointer", "buffer", "buffer"], result: "void" },
   SSL_get_version: { parameters: ["pointer"], result: "pointer" },
+  // const char *SSL_get_servername(const SSL *s, int type): the SNI name, or NULL.
+  SSL_get_servername: { parameters: ["pointer", "i32"], result: "pointer" },
   SSL_export_keying_material: {
     parameters: ["pointer", "buffer", "usize", "buffer", "usize", "buffer", "usize", "i32"],
     result: "i32",
@@ -476,6 +478,12 @@ export class TlsSession {
     if (ptr === null || l[0] === 0) return null;
     const bytes = new Uint8Array(Deno.UnsafePointerView.getArrayBuffer(ptr, l[0]!));
     return new TextDecoder().decode(bytes.slice());
+  }
+
+  /** The server name the client sent (SNI), or null: on a server, after the handshake. */
+  serverName(): string | null {
+    const p = this.#s.SSL_get_servername(this.#live(), TLSEXT_NAMETYPE_HOST_NAME);
+    return p === null ? null : new Deno.UnsafePointerView(p).getCString();
   }
 
   /** The negotiated protocol version ("TLSv1.3"). */
