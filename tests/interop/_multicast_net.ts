@@ -61,23 +61,29 @@ export function waitStatus(
   return waitForJson<Json>(path, pred, timeoutMs, proc);
 }
 
-/** Sends `data` over UDP from namespace `ns` (source `from`, any port) to `to`:`port`. */
+/**
+ * Sends `data` over UDP from namespace `ns` to `to`:`port`, `count` times from each source
+ * address of `from` (any port), all from one process.
+ */
 export async function sendUdp(
   ns: string,
-  from: string,
+  from: string | string[],
   to: string,
   port: number,
   data: Uint8Array,
   count = 1,
 ): Promise<void> {
   const hex = Array.from(data, (b) => b.toString(16).padStart(2, "0")).join("");
+  const sources = typeof from === "string" ? [from] : from;
   const code = `
     const bytes = new Uint8Array(${JSON.stringify(hex)}.match(/../g).map((h) => parseInt(h, 16)));
-    const c = Deno.listenDatagram({ transport: "udp", hostname: ${JSON.stringify(from)}, port: 0 });
-    for (let i = 0; i < ${count}; i++) {
-      await c.send(bytes, { transport: "udp", hostname: ${JSON.stringify(to)}, port: ${port} });
+    for (const from of ${JSON.stringify(sources)}) {
+      const c = Deno.listenDatagram({ transport: "udp", hostname: from, port: 0 });
+      for (let i = 0; i < ${count}; i++) {
+        await c.send(bytes, { transport: "udp", hostname: ${JSON.stringify(to)}, port: ${port} });
+      }
+      c.close();
     }
-    c.close();
   `;
   await sh([
     "ip",

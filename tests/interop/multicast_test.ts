@@ -6,7 +6,7 @@
 // and are counted. Every daemon runs without CAP_SYS_TIME in observe mode.
 
 import assert from "node:assert/strict";
-import { needPeers, sh, startHorae, tempDir } from "../support/peers.ts";
+import { needPeers, ROOT, sh, startHorae, tempDir } from "../support/peers.ts";
 import { type TestKey, writeNtpKeys } from "./_auth_keys.ts";
 import {
   type Json,
@@ -41,8 +41,10 @@ function serverConf(keys: string, group: string): string {
   ].join("\n") + "\n";
 }
 
-function clientConf(keys: string, group: string): string {
-  return [`keys ${keys}`, `trustedkey ${KEY.id}`, `multicastclient ${group}`].join("\n") + "\n";
+/** `multicastclient GROUP`, or `broadcastclient` for a broadcast address. */
+function clientConf(keys: string, group: string, broadcast: boolean): string {
+  const listen = broadcast ? "broadcastclient" : `multicastclient ${group}`;
+  return [`keys ${keys}`, `trustedkey ${KEY.id}`, listen].join("\n") + "\n";
 }
 
 /** A mode 5 packet without a MAC, as a stranger would send it. */
@@ -66,11 +68,38 @@ function strangerBroadcast(): Uint8Array {
   });
 }
 
-async function scenario(family: 4 | 6): Promise<void> {
+/** `horae query -n -c pe` against the daemon in `netns`. */
+async function query(netns: string): Promise<string> {
+  const out = await new Deno.Command("ip", {
+    args: [
+      "netns",
+      "exec",
+      netns,
+      Deno.execPath(),
+      "run",
+      "--allow-all",
+      "--unstable-net",
+      `${ROOT}main.ts`,
+      "query",
+      "--port",
+      "123",
+      "-n",
+      "-c",
+      "pe",
+      "127.0.0.1",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
+}
+
+/** IPv4 or IPv6 multicast, or (`broadcast`) the IPv4 subnet broadcast address. */
+async function scenario(family: 4 | 6, broadcast = false): Promise<void> {
   const dir = await tempDir("mcast-");
   const keys = `${dir}/ntp.keys`;
   await writeNtpKeys(keys, [KEY]);
-  const group = family === 4 ? "239.77.0.1" : "ff05::77:1";
+  const group = broadcast ? "10.77.0.255" : family === 4 ? "239.77.0.1" : "ff05::77:1";
   await withHosts("mcs", 3, async ([server, client, stranger]) => {
     await link(server!, "s0", client!, "c0", ["10.77.0.1/24", "10.77.0.2/24"], [
       "fd77::1/64",
@@ -92,22 +121,23 @@ async function scenario(family: 4 | 6): Promise<void> {
       args: ["--status-file", `${dir}/server-status.json`],
     });
     const cli = await startHorae({
-      conf: clientConf(keys, group),
+      conf: clientConf(keys, group, broadcast),
       port: 123,
       netns: client!,
       listen: [],
       args: ["--status-file", status],
     });
     try {
-      assert.match(
-        cli.proc.output,
-        new RegExp(`Joined multicast group \\[?${group.replace(/\./g, "\\.")}`),
-      );
+      if (!broadcast) {
+        assert.match(
+          cli.proc.output,
+          new RegExp(`Joined multicast group \\[?${group.replace(/\./g, "\\.")}`),
+        );
+      }
       // Unauthenticated mode 5 from a stranger, and a flood of them from 30 addresses.
       await sendUdp(stranger!, "10.78.0.1", "10.78.0.2", 123, strangerBroadcast(), 3);
-      for (let i = 10; i < 40; i++) {
-        await sendUdp(stranger!, `10.78.0.${i}`, "10.78.0.2", 123, strangerBroadcast());
-      }
+      const flood = Array.from({ length: 30 }, (_, k) => `10.78.0.${10 + k}`);
+      await sendUdp(stranger!, flood, "10.78.0.2", 123, strangerBroadcast());
       const s: Json = await waitStatus(
         status,
         (d) =>
@@ -131,9 +161,22 @@ async function scenario(family: 4 | 6): Promise<void> {
       // Nothing from the stranger mobilised anything: one association only, the drops counted.
       assert.equal(s.associations.length, 1, JSON.stringify(s.associations));
       assert.ok(s.sysstats.drops.auth_required >= 33, JSON.stringify(s.sysstats.drops));
+      // ntpq's view (mode 6): the client's association is type b, the server's M (B for a
+      // broadcast address).
+      const serverType = broadcast ? "B" : "M";
+      const clientPeers = await query(client!);
+      assert.match(
+        clientPeers,
+        new RegExp(`^[*]${serverAddress.replace(/\./g, "\\.")}\\s.*\\sb\\s`, "m"),
+      );
+      const serverPeers = await query(server!);
+      assert.match(
+        serverPeers,
+        new RegExp(`^.${group.replace(/\./g, "\\.")}\\s.*\\s${serverType}\\s`, "m"),
+      );
       const srvStatus = JSON.parse(await Deno.readTextFile(`${dir}/server-status.json`));
       const m = srvStatus.associations.find((a: Json) => a.kind === "broadcast");
-      assert.equal(m.type, "M");
+      assert.equal(m.type, serverType);
       assert.equal(m.address, group);
       assert.ok(m.sent >= 1);
     } finally {
@@ -156,4 +199,61 @@ Deno.test({
     "interop: Horae broadcast to ff05::77:1, a Horae multicastclient synchronises (IPv6, keyed)",
   ignore: peers.ignore,
   fn: () => scenario(6),
+});
+
+Deno.test({
+  name:
+    "interop: Horae broadcast to 10.77.0.255, a Horae broadcastclient synchronises (IPv4 broadcast, keyed)",
+  ignore: peers.ignore,
+  fn: () => scenario(4, true),
+});
+
+Deno.test({
+  name: "interop: with auth disabled, mode 5 from 150 senders mobilises at most the ephemeral cap",
+  ignore: peers.ignore,
+  fn: async () => {
+    const dir = await tempDir("mcflood-");
+    const status = `${dir}/status.json`;
+    await withHosts("mcf", 2, async ([client, stranger]) => {
+      await link(stranger!, "x0", client!, "c1", ["10.79.0.1/16", "10.79.0.2/16"]);
+      const flood: string[] = [];
+      for (let k = 0; k < 150; k++) flood.push(`10.79.${1 + (k >> 7)}.${k & 127}`);
+      // One `ip` run adds them all (-batch reads the commands from stdin).
+      const batch = flood.map((a) => `addr add ${a}/16 dev x0`).join("\n") + "\n";
+      const add = new Deno.Command("ip", {
+        args: ["-n", stranger!, "-batch", "-"],
+        stdin: "piped",
+        stdout: "null",
+        stderr: "piped",
+      }).spawn();
+      const w = add.stdin.getWriter();
+      await w.write(new TextEncoder().encode(batch));
+      await w.close();
+      assert.equal((await add.status).code, 0);
+      const horae = await startHorae({
+        conf: "broadcastclient\ndisable auth\n",
+        port: 123,
+        netns: client!,
+        listen: [],
+        args: ["--status-file", status],
+      });
+      try {
+        await sendUdp(stranger!, flood, "10.79.0.2", 123, strangerBroadcast());
+        const s: Json = await waitStatus(
+          status,
+          (d) => d.sysstats.received >= flood.length,
+          30_000,
+          horae.proc,
+        );
+        // Every packet reached the core (auth off); the cap (64) held the rest back, counted.
+        const bclients = s.associations.filter((a: Json) => a.kind === "bclient").length;
+        assert.equal(bclients, 64);
+        assert.equal(s.counters.ephemeralMobilized, 64);
+        assert.equal(s.counters.mobilizeRefused.limit, flood.length - 64);
+      } finally {
+        await horae.stop();
+      }
+    });
+    await Deno.remove(dir, { recursive: true });
+  },
 });
