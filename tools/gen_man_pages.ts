@@ -140,6 +140,71 @@ export function horaePage(help: string, version: string): string {
   return `${out.join("\n")}\n`;
 }
 
+/** Markdown inline markup as roff: `code` and **bold** in bold, *emphasis* in italics. */
+function roffInline(text: string): string {
+  return roffText(text)
+    .replaceAll("\u2014", "\\(em")
+    .replaceAll("\u2013", "\\(en")
+    .replaceAll("\u2026", "...")
+    .replace(/`([^`]+)`/g, "\\fB$1\\fR")
+    .replace(/\*\*([^*]+)\*\*/g, "\\fB$1\\fR")
+    .replace(/\*([^*]+)\*/g, "\\fI$1\\fR");
+}
+
+/** The cells of a Markdown table row. */
+function cells(row: string): string[] {
+  return row.trim().replace(/^\|/, "").replace(/\|$/, "").split("|").map((c) => c.trim());
+}
+
+/**
+ * horae.conf(5) from docs/horae.conf.5.md (written by `deno task docs:config` from the option
+ * spec): headings become sections, lists and paragraphs stay, and each option table row becomes
+ * a tagged paragraph (its ntp.conf keyword, then TOML key, type, unit, range, default, whether
+ * it is applied, and its meaning), which reads better in a terminal than a wide table.
+ */
+export function configPage(markdown: string, version: string): string {
+  const out = [`.TH HORAE.CONF 5 "" "horae ${version}" "Horae"`];
+  let header: string[] | null = null;
+  let paragraph: string[] = [];
+  const flush = () => {
+    if (paragraph.length > 0) out.push(".PP", roffInline(paragraph.join(" ")));
+    paragraph = [];
+  };
+  for (const raw of markdown.split("\n")) {
+    const line = raw.trimEnd();
+    if (line.startsWith("<!--") || line.startsWith("# ")) continue;
+    if (line.startsWith("|")) {
+      flush();
+      const c = cells(line);
+      if (header === null) header = c;
+      else if (!c.every((x) => /^-+$/.test(x))) {
+        const facts = c.slice(1, -1).map((v, i) => [header![i + 1] ?? "", v] as const)
+          .filter(([, v]) => v !== "").map(([k, v]) => `${k} ${v}`);
+        out.push(".TP", `.B ${roffInline(c[0]!.replaceAll("`", ""))}`);
+        out.push(roffInline(`${facts.join("; ")}. ${c.at(-1) ?? ""}`));
+      }
+      continue;
+    }
+    header = null;
+    if (line.startsWith("## ")) {
+      flush();
+      out.push(`.SH ${roffInline(line.slice(3).toUpperCase())}`);
+    } else if (line.startsWith("### ")) {
+      flush();
+      out.push(`.SS ${roffInline(line.slice(4))}`);
+    } else if (line.startsWith("- ")) {
+      flush();
+      out.push(".IP \\(bu 2", roffInline(line.slice(2)));
+    } else if (line === "") {
+      flush();
+    } else {
+      paragraph.push(line.trim());
+    }
+  }
+  flush();
+  return `${out.join("\n")}\n`;
+}
+
 async function helpOf(args: string[]): Promise<string> {
   const r = await new Deno.Command(Deno.execPath(), {
     args: ["run", "--allow-all", "--unstable-net", `${ROOT}main.ts`, ...args],
@@ -161,6 +226,8 @@ export async function allPages(): Promise<Map<string, string>> {
       manPage(p, await helpOf([p.command, "--help"]), HORAE_VERSION),
     );
   }
+  const md = await Deno.readTextFile(`${ROOT}docs/horae.conf.5.md`);
+  pages.set("horae.conf.5", configPage(md, HORAE_VERSION));
   return pages;
 }
 
@@ -213,7 +280,7 @@ if (import.meta.main) {
   await Deno.mkdir(dir, { recursive: true });
   const pages = await allPages();
   for (const [name, text] of pages) await Deno.writeTextFile(`${dir}/${name}`, text);
-  console.log(`${dir}: ${PAGES.length + 1} pages`);
+  console.log(`${dir}: ${pages.size} pages`);
   if (Deno.args[0] === undefined) {
     await Deno.writeTextFile(
       `${ROOT}${INSTALL_FILES_MODULE}`,

@@ -29,6 +29,9 @@ command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
 # gpsd writes the NTP SHM segments Horae's SHM driver reads (tests/interop/shm_gpsd_test.ts);
 # apt_install's policy-rc.d veto keeps its service from starting.
 command -v gpsd >/dev/null 2>&1 || [ -x /usr/sbin/gpsd ] || need+=(gpsd)
+# man(1) and groff check the manual pages (man --warnings, tools/gen_man_pages_test.ts).
+command -v man >/dev/null 2>&1 || need+=(man-db)
+command -v groff >/dev/null 2>&1 || need+=(groff-base)
 # Headless Chromium lays out `horae report`'s page (tests/interop/report_test.ts).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
 if [ ${#need[@]} -gt 0 ]; then

@@ -257,6 +257,8 @@ export async function install(
       await put(plan, `${prefix}/share/man/man${section}/${name}`, enc.encode(text), 0o644, true),
     );
   }
+  // horae.toml(5): the configuration page under the name of the file the unit reads.
+  steps.push(await link(plan, `${prefix}/share/man/man5/horae.toml.5`, "horae.conf.5"));
   const unit = SYSTEMD_FILES["config/systemd/horae.service"]!;
   steps.push(
     await put(
