@@ -19,21 +19,27 @@ export interface TestPki {
   otherCa: string;
 }
 
-const LEAF_EXT = [
-  "basicConstraints=CA:FALSE",
-  "keyUsage=digitalSignature",
-  "extendedKeyUsage=serverAuth",
-  "subjectAltName=DNS:localhost,IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:::1",
-].join("\n") + "\n";
+function leafExt(dnsNames: readonly string[]): string {
+  const dns = ["localhost", ...dnsNames].map((n) => `DNS:${n}`).join(",");
+  return [
+    "basicConstraints=CA:FALSE",
+    "keyUsage=digitalSignature",
+    "extendedKeyUsage=serverAuth",
+    `subjectAltName=${dns},IP:127.0.0.1,IP:127.0.0.2,IP:127.0.0.3,IP:::1`,
+  ].join("\n") + "\n";
+}
 
 function ecKeyArgs(): string[] {
   return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
 }
 
-/** Makes the PKI in `dir` (needs openssl, and faketime for the expired leaf). */
-export async function makeTestPki(dir: string): Promise<TestPki> {
+/**
+ * Makes the PKI in `dir` (needs openssl, and faketime for the expired leaf); the leaves also carry
+ * `dnsNames`.
+ */
+export async function makeTestPki(dir: string, dnsNames: readonly string[] = []): Promise<TestPki> {
   const p = (f: string) => `${dir}/${f}`;
-  await Deno.writeTextFile(p("leaf.ext"), LEAF_EXT);
+  await Deno.writeTextFile(p("leaf.ext"), leafExt(dnsNames));
   const req = ["openssl", "req"];
   await sh([
     ...req,
