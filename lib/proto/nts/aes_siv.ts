@@ -80,7 +80,7 @@ export class AesSiv implements AeadContext {
         this.#scratch = new Uint8Array(Math.max(256, 2 * n));
       }
       const s = this.#scratch;
-      for (let k = 0; k < n; k++) s[k] = p[start + k]!;
+      s.set(p.subarray(start, end));
       xor16(s, n - 16, d, 0);
       this.#cmac.compute(s, 0, n, this.#v, 0, 16);
     } else {
