@@ -838,7 +838,8 @@ export class Daemon {
         if (present) this.#access.sourceAdded(address);
         else this.#access.sourceRemoved(address);
       },
-      ...(this.#nts !== null && sources.some((x) => x.nts !== undefined)
+      // NTS-KE for `nts` sources, also those a reload adds, whenever NTS is configured.
+      ...(this.#nts !== null
         ? {
           nts: this.#nts.keeper(
             (id) => tk.ntsClient(id, () => new NtsClient(this.#auth.crypto, new CryptoRng())),

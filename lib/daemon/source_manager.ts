@@ -334,6 +334,11 @@ export class SourceManager {
   }
 
   #add(s: Source, a: ResolvedAddress): void {
+    if (s.setting.nts !== undefined && this.#deps.nts === undefined) {
+      // Never poll an `nts` source without NTS: that would be unauthenticated time.
+      this.#note(s, "NTS is not running in this daemon (restart to add NTS); not polled");
+      return;
+    }
     const peer: PeerAddress = { family: a.family, address: a.address, port: s.setting.port };
     const named = literalAddress(s.setting.address) === null;
     const id = this.#deps.timekeeper.mobilize(peer, {

@@ -105,3 +105,16 @@ Deno.test("SourceManager mobilises only addresses of a family it has a socket fo
   assert.equal(tk.association(ids[0]!)!.name, "pool.example");
   m.stop();
 });
+
+Deno.test("SourceManager never polls an nts source without NTS-KE (warned once)", async () => {
+  const { tk, warnings, make } = setup(() => Promise.reject(new Error("not called")));
+  const m = make([{ ...src("192.0.2.9"), nts: { kePort: 4460 } }]);
+  await m.start();
+  await m.maintain();
+  assert.deepEqual(m.members()[0]!.ids, []);
+  assert.equal(tk.snapshot().associations.length, 0);
+  assert.deepEqual(warnings, [
+    "server 192.0.2.9: NTS is not running in this daemon (restart to add NTS); not polled",
+  ]);
+  m.stop();
+});
