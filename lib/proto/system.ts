@@ -518,6 +518,10 @@ export class NtpSystem {
     if (mode === 5 && this.#opts.broadcastClient) {
       const bc = this.#opts.broadcastClient;
       const keyId = dg.keyId ?? this.#verify(dg);
+      if (restrictsMobilizing(dg.restrictFlags ?? 0, keyId)) {
+        this.#refuse("restricted");
+        return;
+      }
       const r = this.mobilize("bclient", dg.peer, dg.data, keyId, now, {
         rxTime: dg.rxTime,
         options: {
@@ -543,6 +547,10 @@ export class NtpSystem {
     const keyId = dg.keyId ?? this.#verify(dg);
     for (const [id, m] of this.#manycasts) {
       if (!m.search.matches(origin, keyId)) continue;
+      if (restrictsMobilizing(dg.restrictFlags ?? 0, keyId)) {
+        this.#refuse("restricted");
+        return true;
+      }
       const r = this.mobilize("server", dg.peer, dg.data, keyId, now, {
         rxTime: dg.rxTime,
         options: { ...m.options, name: dg.peer.address },
@@ -1303,6 +1311,14 @@ function nameOf(a: Association): string {
 function isZeroTransmit(data: Uint8Array): boolean {
   for (let i = 40; i < 48; i++) if (data[i] !== 0) return false;
   return true;
+}
+
+/**
+ * ntpd's nopeer and noepeer for a packet that would mobilise an association (a broadcast
+ * server's mode 5, a manycast server's answer): noepeer refuses it, nopeer unless authenticated.
+ */
+function restrictsMobilizing(flags: number, keyId: number): boolean {
+  return (flags & RES_NOEPEER) !== 0 || ((flags & RES_NOPEER) !== 0 && keyId === 0);
 }
 
 function addrKey(a: PeerAddress): string {

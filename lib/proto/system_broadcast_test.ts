@@ -12,6 +12,7 @@ import { addSec, fromUnix, type NtpTime } from "./ntp_time.ts";
 import { SeededRng } from "./rng.ts";
 import { Server, type SystemState } from "./server.ts";
 import { NtpSystem } from "./system.ts";
+import { RES_NOEPEER, RES_NOPEER } from "./access/restrict.ts";
 
 const T0 = fromUnix(1_700_000_000);
 const AHEAD_SEC = 0.010;
@@ -257,4 +258,44 @@ Deno.test("broadcast line: nothing is sent while the system is unsynchronised", 
   assert.equal(a.kind, "broadcast");
   assert.equal(a.hostMode, 5);
   assert.deepEqual(a.address, GROUP);
+});
+
+Deno.test("restrict nopeer: an unauthenticated mode 5 or manycast answer mobilises nothing; noepeer refuses even authenticated ones", () => {
+  const sys = client();
+  sys.start(T0);
+  const bcast = new BroadcastServer(1, GROUP, { pollLog2: 4 }, new SeededRng(9), T0, null);
+  const packet = sends(bcast.onTimer(addSec(T0, 5), STATE))[0]!.data;
+  const at = addSec(T0, 5);
+  sys.onPacket({ data: packet, peer: SERVER, rxTime: at, keyId: 0, restrictFlags: RES_NOPEER }, at);
+  sys.onPacket(
+    { data: packet, peer: SERVER, rxTime: at, keyId: 3, restrictFlags: RES_NOEPEER },
+    at,
+  );
+  let snap = sys.snapshot(at);
+  assert.equal(snap.associations.length, 0);
+  assert.equal(snap.counters.mobilizeRefused?.restricted, 2);
+  // nopeer lets an authenticated packet through (auth is off here, so key 3 need not be trusted).
+  sys.onPacket({ data: packet, peer: SERVER, rxTime: at, keyId: 3, restrictFlags: RES_NOPEER }, at);
+  snap = sys.snapshot(at);
+  assert.equal(snap.associations.length, 1);
+
+  const mc = new NtpSystem({ precisionLog2: -20, rng: new SeededRng(16), authRequired: false });
+  mc.start(T0);
+  const id = mc.addManycastClient(GROUP, { pollLog2: 4, ttlList: [1] }, { minpoll: 4 }, 3, T0);
+  let req: SendAction | undefined;
+  let t = T0;
+  for (let i = 0; i < 20 && req === undefined; i++) {
+    t = addSec(T0, i * 0.25);
+    req = sends(mc.onTimer(t)).find((s) => s.assocId === id);
+  }
+  assert.ok(req);
+  const r = answer(req.data, t);
+  const from: PeerAddress = { family: 4, address: "192.0.2.31", port: 123 };
+  mc.onPacket(
+    { data: r.data, peer: from, rxTime: r.at, keyId: 0, restrictFlags: RES_NOPEER },
+    r.at,
+  );
+  const m = mc.snapshot(r.at);
+  assert.equal(m.associations.filter((a) => a.kind === "server").length, 0);
+  assert.equal(m.counters.mobilizeRefused?.restricted, 1);
 });
