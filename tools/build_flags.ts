@@ -9,7 +9,13 @@
 // command line. The fence that holds is the operating system's: the systemd unit
 // (config/systemd/horae.service) with its user, capabilities, read-only file system and
 // system-call filter. Narrowing to --allow-ffi plus scoped --allow-read/--allow-write needs those
-// /proc reads moved into ffi/ (libc open/read).
+// /proc reads moved into ffi/ (libc open/read), and more of them now: the background daemon
+// reads /proc/self/fd and /proc/self/fdinfo to let go of its starter's descriptors. Scoping
+// --allow-write to the daemon's state, log and run folders would also break the tools that
+// share the binary (ntp-keygen writes keys in the working folder, `horae report -o` and
+// `horae convert -o` anywhere, `horae install` below its prefix). tools/build_test.ts checks
+// that Deno still refuses the /proc reads to the widest set short of --allow-all, and fails
+// the day it does not, so that these flags get narrowed then.
 
 /** `deno run` / `deno compile` flags for main.ts built into one file. */
 export const RUN_FLAGS: readonly string[] = ["--allow-all", "--unstable-net"];

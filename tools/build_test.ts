@@ -77,3 +77,37 @@ Deno.test({
     }
   },
 });
+
+Deno.test("RUN_FLAGS are --allow-all only while Deno refuses /proc/self reads to anything less", async () => {
+  // Every permission but "all", each unscoped: the widest set short of --allow-all.
+  const widest = [
+    "--allow-read",
+    "--allow-write",
+    "--allow-net",
+    "--allow-env",
+    "--allow-sys",
+    "--allow-run",
+    "--allow-ffi",
+  ];
+  const dir = await Deno.makeTempDir({ prefix: "horae-flags-" });
+  try {
+    for (const path of ["/proc/self/cmdline", "/proc/thread-self/status"]) {
+      await Deno.writeTextFile(
+        `${dir}/read.ts`,
+        `Deno.readTextFileSync(${JSON.stringify(path)});\n`,
+      );
+      const r = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "--no-config", ...widest, `${dir}/read.ts`],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      // When this fails, Deno has relaxed the rule: narrow RUN_FLAGS (build_flags.ts) to
+      // --allow-ffi with scoped --allow-read/--allow-write.
+      assert.equal(r.code, 1, `${path} is readable without --allow-all now`);
+      assert.match(new TextDecoder().decode(r.stderr), /Requires all access/);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+  assert.deepEqual(RUN_FLAGS, ["--allow-all", "--unstable-net"]);
+});
