@@ -657,6 +657,11 @@ export class Daemon {
       kernelTimestamps: listening.map((t) => t.kernelTimestamps),
       dropping: sockets.filter((_, k) => router!.role(k) === "drop").map((t) => t.localAddress),
       interfaceDropped: router?.counters().interfaceDropped ?? 0,
+      multicast: this.#multicast === null ? null : {
+        groups: this.#multicast.groups.map((t) => t.localAddress),
+        groupDropped: router?.counters().groupDropped ?? 0,
+        ttlErrors: router?.counters().ttlErrors ?? 0,
+      },
       driftPpm: this.#currentDrift(),
       system: snap,
       observe: correction === null ? null : {

@@ -42,6 +42,12 @@ export interface DaemonStatus {
   dropping: SocketAddress[];
   /** Datagrams discarded on `interface drop` sockets. */
   interfaceDropped: number;
+  /**
+   * Group sockets (`multicastclient`, `manycastserver`) and what they dropped: datagrams of
+   * other modes than 5 and 3, and manycast requests while not answering; sends to a group whose
+   * TTL could not be set. Null when no broadcast or multicast line is configured.
+   */
+  multicast?: { groups: SocketAddress[]; groupDropped: number; ttlErrors: number } | null;
   driftPpm: number | null;
   /** The core's view, or null when there are no network sources. */
   system: SystemSnapshot | null;

@@ -229,6 +229,12 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
     listening: s.listening.map((a) => ({ address: a.address, port: a.port })),
     dropping: s.dropping.map((a) => ({ address: a.address, port: a.port })),
     interfaceDropped: s.interfaceDropped,
+    // Group sockets joined and their drops (null: no broadcast or multicast configured).
+    multicast: s.multicast === undefined || s.multicast === null ? null : {
+      groups: s.multicast.groups.map((a) => ({ address: a.address, port: a.port })),
+      groupDropped: s.multicast.groupDropped,
+      ttlErrors: s.multicast.ttlErrors,
+    },
     sources: s.sources,
     associations,
     // `--loop-lag-ms`: timer lateness on the main thread (null when the probe is off).

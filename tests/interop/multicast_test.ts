@@ -158,6 +158,10 @@ async function scenario(family: 4 | 6, broadcast = false): Promise<void> {
       // Calibration: a few client requests, then only mode 5.
       assert.ok(b.sent >= 1 && b.sent <= 4, `calibration requests ${b.sent}`);
       assert.ok(Math.abs(b.offsetSec) < 0.05, `offset ${b.offsetSec}`);
+      if (!broadcast) {
+        assert.deepEqual(s.multicast.groups.map((g: Json) => g.address), [group]);
+        assert.equal(s.multicast.ttlErrors, 0);
+      }
       // Nothing from the stranger mobilised anything: one association only, the drops counted.
       assert.equal(s.associations.length, 1, JSON.stringify(s.associations));
       assert.ok(s.sysstats.drops.auth_required >= 33, JSON.stringify(s.sysstats.drops));
