@@ -136,8 +136,10 @@ export class NtsKeClient {
     let timedOut = false;
     let stream: TlsStream | null = null;
     let conn: Deno.TcpConn | null = null;
+    const abort = new AbortController();
     const timer = setTimeout(() => {
       timedOut = true;
+      abort.abort();
       stream?.abort();
       try {
         conn?.close();
@@ -148,7 +150,12 @@ export class NtsKeClient {
     try {
       const address = target.address ?? target.host;
       try {
-        const c = await Deno.connect({ hostname: address, port: target.port, transport: "tcp" });
+        const c = await Deno.connect({
+          hostname: address,
+          port: target.port,
+          transport: "tcp",
+          signal: abort.signal,
+        });
         if (timedOut) {
           c.close();
           return failed("timeout", `no connection within ${this.#opts.timeoutSec} s`);
