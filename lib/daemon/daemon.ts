@@ -827,9 +827,9 @@ export class Daemon {
       },
     });
     this.#timekeeper = tk;
-    router.setCore((data, peer, rxTime, keyId, restrictFlags) => {
+    router.setCore((data, peer, rxTime, keyId, restrictFlags, group) => {
       this.#control?.noteReceive(peer, rxTime);
-      tk.onPacket(data, peer, rxTime, keyId, restrictFlags);
+      tk.onPacket(data, peer, rxTime, keyId, restrictFlags, group);
     });
     tk.start();
     this.#sources = new SourceManager(sources, {

@@ -123,7 +123,11 @@ Deno.test("PacketRouter group socket: mode 5 to the core, manycast requests answ
   // `disable auth`: an unsigned mode 5 may reach the core (with auth it is dropped first).
   router.path.setAuthRequired(false);
   const core: number[] = [];
-  router.setCore((data) => void core.push(data[0]! & 7));
+  const groups: (string | undefined)[] = [];
+  router.setCore((data, _peer, _rx, _key, _flags, group) => {
+    core.push(data[0]! & 7);
+    groups.push(group);
+  });
   let answering = false;
   router.setManycastPolicy((g) => g === "239.7.7.7" && answering);
   const client = network.open("198.51.100.7:40000");
@@ -139,6 +143,7 @@ Deno.test("PacketRouter group socket: mode 5 to the core, manycast requests answ
   network.flush();
   assert.deepEqual(got, []);
   assert.deepEqual(core, [5]);
+  assert.deepEqual(groups, ["239.7.7.7"], "the core learns the group (a multicast client)");
   assert.equal(router.counters().groupDropped, 2);
   answering = true;
   client.send(packet(3), GROUP);

@@ -21,7 +21,8 @@ import { coreReceiveTime, type ForwardedDatagram, readDatagram } from "./packet_
  * Hands a datagram to the timekeeping core (`rxTime` on the core's clock; `keyId` the key whose
  * MAC the packet path verified, 0 when it was not authenticated; `restrictFlags` the sender's
  * restrict flags, which decide whether a symmetric active packet may mobilise a passive peer).
- * Symmetric active packets (mode 1, the path's "peer" handler) go to the core too.
+ * Symmetric active packets (mode 1, the path's "peer" handler) go to the core too. `group`: the
+ * multicast group it was sent to, when it came on a group socket.
  */
 export type CoreHandler = (
   data: Uint8Array,
@@ -29,6 +30,7 @@ export type CoreHandler = (
   rxTime: NtpTime,
   keyId: number,
   restrictFlags: number,
+  group?: string,
 ) => void;
 
 /**
@@ -271,7 +273,9 @@ export class PacketRouter {
         if (v.more.length > 0) this.#sendMore(v, s.transport, d.peer);
       } else if (v.kind === "core" || (v.kind === "forward" && v.forward === "peer")) {
         const rx = coreReceiveTime(0, 0, d.rxKernel, this.#virtual, d.rxTime);
-        this.#core!(d.data, d.peer, rx, v.keyId, v.restrictFlags);
+        // From a group socket: the group it was sent to (a multicast client's association).
+        const to = group ? s.transport.localAddress.address : undefined;
+        this.#core!(d.data, d.peer, rx, v.keyId, v.restrictFlags, to);
       } else if (v.kind === "forward" && v.forward === "control") {
         const peer = d.peer;
         this.#control?.(p, v.restrictFlags, (b) => s.transport.send(b, peer, false));

@@ -89,8 +89,8 @@ export function associationType(a: AssociationSnapshot): string {
       return "S";
     case 5: // a broadcast server: to a group (multicast) or a broadcast address
       return isGroup(a.address.address) ? "M" : "B";
-    case 6: // ntpd's broadcast client host mode (broadcast or multicast client)
-      return "b";
+    case 6: // ntpd's broadcast client host mode: a multicast client (m) or a broadcast one (b)
+      return a.group !== undefined ? "m" : "b";
   }
   // A manycast client's search names its group.
   if (a.kind === "manycast" || isGroup(a.address.address)) return "a";

@@ -229,10 +229,16 @@ export class Timekeeper {
     rxTime: NtpTime,
     keyId = 0,
     restrictFlags = 0,
+    group?: string,
   ): void {
     if (this.#stopped) return;
     const now = this.#deps.clock.now();
-    this.#apply(this.#system.onPacket({ data, peer, rxTime, keyId, restrictFlags }, now));
+    this.#apply(
+      this.#system.onPacket(
+        { data, peer, rxTime, keyId, restrictFlags, ...(group !== undefined ? { group } : {}) },
+        now,
+      ),
+    );
   }
 
   /** The core's system variables and associations. */

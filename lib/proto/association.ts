@@ -130,6 +130,8 @@ export interface AssociationOptions {
   broadcastDelaySec?: number;
   /** A broadcast client: skip the calibration exchange (`broadcastclient novolley`). */
   novolley?: boolean;
+  /** A broadcast client mobilised by a packet to this multicast group (a multicast client). */
+  group?: string;
 }
 
 /** Why a reply was not used. */
@@ -179,6 +181,8 @@ export interface AssociationSnapshot {
   ephemeral?: boolean;
   /** The mode this association sends (ntpq's hmode). */
   hostMode?: number;
+  /** A multicast client's group (the address its server's mode 5 packets were sent to). */
+  group?: string;
   /** The mode of the last packet accepted from the peer (ntpq's pmode; 0 before one). */
   peerMode?: number;
   reach: number;
@@ -262,6 +266,7 @@ export class Association {
         | "ephemeral"
         | "broadcastDelaySec"
         | "novolley"
+        | "group"
       >
     >
     & {
@@ -329,6 +334,7 @@ export class Association {
   #bcastDelaySec = DEFAULT_BROADCAST_DELAY_SEC;
   #bcastDelayMeasured = false;
   #lastBcastXmt = 0n;
+  readonly #group: string | null;
 
   /** Creates an association that first polls shortly after `now`. */
   constructor(
@@ -345,6 +351,7 @@ export class Association {
     this.#keyId = options.key ?? 0;
     this.#keys = keys;
     this.#ephemeral = options.ephemeral ?? false;
+    this.#group = options.group ?? null;
     this.#refclock = options.kind === "refclock" ? options.refclock ?? null : null;
     const minpoll = clampPoll(options.minpoll ?? NTP_MINDPOLL);
     const maxpoll = Math.max(minpoll, clampPoll(options.maxpoll ?? NTP_MAXDPOLL));
@@ -985,6 +992,7 @@ export class Association {
       kind: this.#opts.kind,
       ephemeral: this.#ephemeral,
       hostMode: hostModeOf(this.#opts.kind),
+      ...(this.#group !== null ? { group: this.#group } : {}),
       peerMode: this.#refclock !== null
         ? 0
         : isSymmetric(this.#opts.kind)

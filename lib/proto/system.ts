@@ -141,6 +141,8 @@ export interface InboundDatagram {
   keyId?: number;
   /** The RES_* flags of the sender's restrict entry (nopeer/noepeer); absent: none. */
   restrictFlags?: number;
+  /** The multicast group it was sent to, when it came to one (a multicast server's mode 5). */
+  group?: string;
 }
 
 /** System variables (ntpq `rv 0`). */
@@ -527,6 +529,7 @@ export class NtpSystem {
         options: {
           ...(bc.delaySec !== undefined ? { broadcastDelaySec: bc.delaySec } : {}),
           ...(bc.novolley === true ? { novolley: true } : {}),
+          ...(dg.group !== undefined ? { group: dg.group } : {}),
           maxDistanceSec: this.#tos.maxdist,
         },
       });

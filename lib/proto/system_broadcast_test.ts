@@ -299,3 +299,15 @@ Deno.test("restrict nopeer: an unauthenticated mode 5 or manycast answer mobilis
   assert.equal(m.associations.filter((a) => a.kind === "server").length, 0);
   assert.equal(m.counters.mobilizeRefused?.restricted, 1);
 });
+
+Deno.test("broadcast client: a mode 5 sent to a group mobilises a multicast client (its group shown)", () => {
+  const sys = client({ novolley: true });
+  sys.start(T0);
+  const bcast = new BroadcastServer(1, GROUP, { pollLog2: 4 }, new SeededRng(10), T0, null);
+  const packet = sends(bcast.onTimer(addSec(T0, 5), STATE))[0]!.data;
+  const at = addSec(T0, 5);
+  sys.onPacket({ data: packet, peer: SERVER, rxTime: at, keyId: 0, group: GROUP.address }, at);
+  const a = sys.snapshot(at).associations[0]!;
+  assert.equal(a.kind, "bclient");
+  assert.equal(a.group, "239.1.1.1");
+});

@@ -100,6 +100,8 @@ async function scenario(family: 4 | 6, broadcast = false): Promise<void> {
   const keys = `${dir}/ntp.keys`;
   await writeNtpKeys(keys, [KEY]);
   const group = broadcast ? "10.77.0.255" : family === 4 ? "239.77.0.1" : "ff05::77:1";
+  // A multicast client's association is type m, a broadcast client's b.
+  const clientType = broadcast ? "b" : "m";
   await withHosts("mcs", 3, async ([server, client, stranger]) => {
     await link(server!, "s0", client!, "c0", ["10.77.0.1/24", "10.77.0.2/24"], [
       "fd77::1/64",
@@ -129,9 +131,10 @@ async function scenario(family: 4 | 6, broadcast = false): Promise<void> {
     });
     try {
       if (!broadcast) {
-        assert.match(
-          cli.proc.output,
+        // Logged once the listen sockets are up, a moment after "Listening on".
+        await cli.proc.waitFor(
           new RegExp(`Joined multicast group \\[?${group.replace(/\./g, "\\.")}`),
+          10_000,
         );
       }
       // Unauthenticated mode 5 from a stranger, and a flood of them from 30 addresses.
@@ -142,11 +145,11 @@ async function scenario(family: 4 | 6, broadcast = false): Promise<void> {
         status,
         (d) =>
           d.synchronized === true &&
-          d.associations.some((a: Json) => a.type === "b" && a.tally === "*"),
+          d.associations.some((a: Json) => a.type === clientType && a.tally === "*"),
         150_000,
         cli.proc,
       );
-      const b = s.associations.find((a: Json) => a.type === "b");
+      const b = s.associations.find((a: Json) => a.type === clientType);
       const serverAddress = family === 4 ? "10.77.0.1" : "fd77::1";
       assert.equal(b.address, serverAddress);
       assert.equal(b.kind, "bclient");
@@ -165,13 +168,13 @@ async function scenario(family: 4 | 6, broadcast = false): Promise<void> {
       // Nothing from the stranger mobilised anything: one association only, the drops counted.
       assert.equal(s.associations.length, 1, JSON.stringify(s.associations));
       assert.ok(s.sysstats.drops.auth_required >= 33, JSON.stringify(s.sysstats.drops));
-      // ntpq's view (mode 6): the client's association is type b, the server's M (B for a
-      // broadcast address).
+      // ntpq's view (mode 6): the client's association is type m (b for a broadcast address),
+      // the server's M (B).
       const serverType = broadcast ? "B" : "M";
       const clientPeers = await query(client!);
       assert.match(
         clientPeers,
-        new RegExp(`^[*]${serverAddress.replace(/\./g, "\\.")}\\s.*\\sb\\s`, "m"),
+        new RegExp(`^[*]${serverAddress.replace(/\./g, "\\.")}\\s.*\\s${clientType}\\s`, "m"),
       );
       const serverPeers = await query(server!);
       assert.match(

@@ -295,7 +295,8 @@ function peerFromAssociation(
     srcAddress: a.address.address,
     srcPort: a.address.port,
     srcHost: a.name,
-    dstAddress: local?.address ?? (a.address.family === 6 ? "::" : "0.0.0.0"),
+    // A multicast client's packets come to its group (ntpd shows that socket's address).
+    dstAddress: a.group ?? local?.address ?? (a.address.family === 6 ? "::" : "0.0.0.0"),
     dstPort: local?.port ?? 0,
     configured: a.kind !== "pool" && a.ephemeral !== true,
     authEnabled: (x.keyId?.(a.id) ?? a.keyId) !== 0,
