@@ -99,3 +99,48 @@ Deno.test("runSim() --discipline ntpd runs ntpd's PLL/FLL instead of the default
   );
   assert.equal(await runSim(["--scenario", "default", "--discipline", "x"], () => {}, () => {}), 2);
 });
+
+Deno.test("runSim() --wander runs each scenario at each wander, named scenario@w=W", async () => {
+  const lines: string[] = [];
+  const code = await runSim(
+    [
+      "--scenario",
+      "lan",
+      "--seeds",
+      "1-2",
+      "--wander",
+      "1e-10,1e-7",
+      "--duration",
+      "2000",
+      "--json",
+    ],
+    (l) => lines.push(l),
+  );
+  assert.equal(code, 0);
+  const rows = lines.map((l) => JSON.parse(l));
+  assert.deepEqual(rows.map((r) => r.scenario), ["lan@w=1e-10", "lan@w=1e-7"]);
+  // A clock wandering a thousand times faster is tracked with more packets and more error.
+  assert.ok(rows[1].median_tx_per_1000s >= rows[0].median_tx_per_1000s);
+  const err: string[] = [];
+  assert.equal(
+    await runSim(["--scenario", "lan", "--wander", "abc"], () => {}, (l) => err.push(l)),
+    2,
+  );
+  assert.match(err.join("\n"), /--wander wants a list of wanders/);
+});
+
+Deno.test("runSim() --list shows the scenarios outside the clknetsim model; 'all' skips the trace one without --trace", async () => {
+  const lines: string[] = [];
+  assert.equal(await runSim(["--list"], (l) => lines.push(l)), 0);
+  const names = lines.map((l) => l.split(/\s+/)[0]);
+  for (const n of ["onesided", "pareto", "congestion", "routechange", "serverstep", "trace"]) {
+    assert.ok(names.includes(n), n);
+  }
+  const out: string[] = [];
+  assert.equal(
+    await runSim(["--scenario", "all", "--duration", "300", "--json"], (l) => out.push(l)),
+    0,
+  );
+  const ran = out.map((l) => JSON.parse(l).scenario);
+  assert.ok(ran.includes("lossburst") && !ran.includes("trace"));
+});
