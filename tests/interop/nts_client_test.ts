@@ -11,7 +11,7 @@ import { makeTestPki, type TestPki } from "../support/nts_pki.ts";
 import { type Json, NETNS, startObservingHorae, waitStatus } from "./_chronyd_servers.ts";
 
 const peers = await needPeers("horae as an NTS client of chronyd", {
-  programs: ["chronyd", "openssl", "faketime"],
+  programs: ["chronyd", "openssl"],
   root: NETNS,
 });
 

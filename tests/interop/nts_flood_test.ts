@@ -12,7 +12,7 @@ import { DEFAULT_NTS_KE_SERVER_OPTIONS } from "../../lib/daemon/nts_ke_server.ts
 import { rawKeExchange } from "./_nts_ke_raw.ts";
 
 const peers = await needPeers("NTS-KE flood against horae", {
-  programs: ["openssl", "faketime"],
+  programs: ["openssl"],
 });
 
 // deno-lint-ignore no-explicit-any

@@ -19,7 +19,7 @@ import { makeTestPki } from "../support/nts_pki.ts";
 type Json = any;
 
 const peers = await needPeers("horae pool nts through dnsmasq", {
-  programs: ["chronyd", "dnsmasq", "openssl", "faketime"],
+  programs: ["chronyd", "dnsmasq", "openssl"],
   root: "a network namespace and port 53",
 });
 

@@ -34,7 +34,7 @@ import {
 } from "../../lib/proto/nts/extension_fields.ts";
 
 const peers = await needPeers("chronyd as an NTS client of horae", {
-  programs: ["chronyd", "chronyc", "openssl", "faketime"],
+  programs: ["chronyd", "chronyc", "openssl"],
 });
 
 // deno-lint-ignore no-explicit-any

@@ -1,6 +1,6 @@
 // Test certificates for the NTS interop tests, made with the openssl CLI in a temporary folder:
 // a CA, a leaf for localhost / 127.0.0.1-3 / ::1 signed by it (rustls and chronyd want a CA and a
-// separate leaf), a leaf that expired in 2020 (signed under faketime), and an unrelated CA.
+// separate leaf), a leaf that expired in 2020 (dated by `openssl ca`), and an unrelated CA.
 
 import { sh } from "./peers.ts";
 
@@ -34,7 +34,7 @@ function ecKeyArgs(): string[] {
 }
 
 /**
- * Makes the PKI in `dir` (needs openssl, and faketime for the expired leaf); the leaves also carry
+ * Makes the PKI in `dir` (needs the openssl CLI); the leaves also carry
  * `dnsNames`.
  */
 export async function makeTestPki(dir: string, dnsNames: readonly string[] = []): Promise<TestPki> {
@@ -98,7 +98,44 @@ export async function makeTestPki(dir: string, dnsNames: readonly string[] = [])
     p(out),
   ];
   await sh(sign("leaf.csr", "leaf.pem", "30"));
-  await sh(["faketime", "2020-01-01 00:00:00", ...sign("old.csr", "old.pem", "30")]);
+  // The expired leaf: `openssl ca` takes explicit validity dates (no clock games needed).
+  await Deno.writeTextFile(p("index.txt"), "");
+  await Deno.writeTextFile(
+    p("ca.cnf"),
+    [
+      "[ca]",
+      "default_ca = test",
+      "[test]",
+      `database = ${p("index.txt")}`,
+      `new_certs_dir = ${dir}`,
+      `certificate = ${p("ca.pem")}`,
+      `private_key = ${p("ca.key")}`,
+      "default_md = sha256",
+      "policy = any",
+      "x509_extensions = leaf",
+      "rand_serial = yes",
+      "[any]",
+      "commonName = supplied",
+      "[leaf]",
+      ...leafExt(dnsNames).trim().split("\n"),
+    ].join("\n") + "\n",
+  );
+  await sh([
+    "openssl",
+    "ca",
+    "-batch",
+    "-config",
+    p("ca.cnf"),
+    "-in",
+    p("old.csr"),
+    "-out",
+    p("old.pem"),
+    "-startdate",
+    "20200101000000Z",
+    "-enddate",
+    "20200131000000Z",
+    "-notext",
+  ]);
   const ca = await Deno.readTextFile(p("ca.pem"));
   await Deno.writeTextFile(p("chain.pem"), (await Deno.readTextFile(p("leaf.pem"))) + ca);
   await Deno.writeTextFile(p("old-chain.pem"), (await Deno.readTextFile(p("old.pem"))) + ca);
