@@ -166,6 +166,13 @@ export class NtsSourceKeeper {
     }
     const entry = this.#entries.get(liveId)!;
     entry.failures = 0;
+    if (out.warnings.length > 0) {
+      this.#deps.log.warn(
+        `NTS-KE ${t.host}:${t.kePort}: the server sent warning${
+          out.warnings.length > 1 ? "s" : ""
+        } ${out.warnings.join(", ")}`,
+      );
+    }
     const note =
       `NTS-KE ${t.host}:${t.kePort}: ${out.result.cookies.length} cookies, AEAD ${out.result.aeadId}, NTP ${where.address} port ${where.port} (${out.elapsedMs} ms)`;
     if (entry.lastResult !== "ok") this.#deps.log.info(note);
