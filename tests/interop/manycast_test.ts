@@ -5,7 +5,9 @@
 // in R1 is one TTL away, R2's two and R3's three. The client's `manycastclient` with `ttl 1 2 3`
 // finds them one ring at a time: R1's at the first request, R2's a search poll later, R3's one
 // more after that, and mobilises each (authenticated) as a client association that then polls
-// it by unicast, and synchronises.
+// it by unicast, and synchronises. A fourth manycast server, two TTL away but without a time
+// source, gets the same requests and answers none (a manycast server answers only while
+// synchronised).
 
 import assert from "node:assert/strict";
 import { needPeers, type Proc, sh, startHorae, tempDir } from "../support/peers.ts";
@@ -45,10 +47,13 @@ Deno.test({
     const dir = await tempDir("manycast-");
     const keys = `${dir}/ntp.keys`;
     await writeNtpKeys(keys, [KEY]);
-    await withHosts("mcr", 4, async ([c, r1, r2, r3]) => {
+    await withHosts("mcr", 5, async ([c, r1, r2, r3, u]) => {
       await link(c!, "c0", r1!, "r1a", ["10.90.1.2/24", "10.90.1.1/24"]);
       await link(r1!, "r1b", r2!, "r2a", ["10.90.2.1/24", "10.90.2.2/24"]);
       await link(r2!, "r2b", r3!, "r3a", ["10.90.3.1/24", "10.90.3.2/24"]);
+      // U hangs off R1, two TTL away like R2, with a manycast server that has no time source.
+      await link(r1!, "r1c", u!, "ua", ["10.90.4.1/24", "10.90.4.2/24"]);
+      await sh(["ip", "-n", u!, "route", "add", "default", "via", "10.90.4.1"]);
       // Unicast: forwarding in the middle, routes back and forth.
       for (const r of [r1!, r2!]) {
         await sh(["ip", "netns", "exec", r, "sysctl", "-q", "-w", "net.ipv4.ip_forward=1"]);
@@ -65,7 +70,16 @@ Deno.test({
         routers.push(
           await startMulticastForwarder(r1!, GROUP, "r1a", "r1b"),
           await startMulticastForwarder(r2!, GROUP, "r2a", "r2b"),
+          await startMulticastForwarder(r1!, GROUP, "r1a", "r1c"),
         );
+        const unsynced = await startHorae({
+          conf: [`keys ${keys}`, `trustedkey ${KEY.id}`, `manycastserver ${GROUP}`].join("\n"),
+          port: 123,
+          netns: u!,
+          listen: [],
+          args: ["--status-file", `${dir}/unsynced.json`],
+        });
+        procs.push(unsynced);
         const serverConf = [
           "server 127.127.1.0",
           "fudge 127.127.1.0 stratum 3",
@@ -133,6 +147,13 @@ Deno.test({
         assert.ok(search.sent >= 3, `search requests ${search.sent}`);
         // The client synchronises to what it found.
         await waitStatus(status, (d) => d.synchronized === true, 60_000, client.proc);
+        // The unsynchronised server got the same requests as R2's and answered none of them.
+        const last = JSON.parse(await Deno.readTextFile(status));
+        assert.ok(!last.associations.some((a: Json) => a.address === "10.90.4.2"));
+        const un = JSON.parse(await Deno.readTextFile(`${dir}/unsynced.json`));
+        assert.equal(un.synchronized, false);
+        assert.ok(un.multicast.groupDropped >= 1, JSON.stringify(un.multicast));
+        assert.equal(un.server.replied, 0);
       } finally {
         for (const p of procs.reverse()) await p.stop();
         for (const r of routers) await r.stop();
