@@ -220,7 +220,14 @@ export interface AssociationSnapshot {
 }
 
 /** Phase drift (s, one sigma) the wander model may add over one poll interval. */
-export const POLL_PHASE_BUDGET_SEC = 11.5e-6;
+export const POLL_PHASE_BUDGET_SEC = 9e-6;
+/**
+ * The phase budget grows as n^this with the number n of combined sources (more than √n: the
+ * combination averages their errors, and n sources share one packet budget). Fitted with
+ * POLL_PHASE_BUDGET_SEC to chronyd's packet rates (SIM_SCENARIOS.md): one source polls as in
+ * default, warm and asymjitter, four as in wan4 and warmwan4.
+ */
+export const POLL_SOURCES_EXPONENT = 1.18;
 /**
  * Phase drift (s, one sigma) the frequency's own uncertainty may add over one poll interval,
  * at the reference noise: while the frequency is still being learnt the poll stays short
@@ -958,15 +965,15 @@ export class Association {
     let target = minSec;
     if (est.samples >= POLL_WARMUP_SAMPLES && est.sampleStdSec < NOISY_PATH_SEC) {
       const q = Math.max(POLL_MIN_WANDER_Q, est.wanderQ);
-      // With n sources combined, each may drift n times more before its next sample (the
-      // combination averages their errors, and n sources share one packet budget).
-      // Noisier paths poll a little faster: their samples are worth more than the wander.
+      // With n sources combined, each may drift more before its next sample
+      // (POLL_SOURCES_EXPONENT). Noisier paths poll a little faster: their samples are worth
+      // more than the wander.
       const noise = Math.max(
         0.5,
         Math.min(2, Math.cbrt(POLL_REFERENCE_NOISE_SEC / Math.max(1e-9, est.sampleStdSec))),
       );
       const n = Math.max(1, sources);
-      const k = POLL_PHASE_BUDGET_SEC * n * noise;
+      const k = POLL_PHASE_BUDGET_SEC * n ** POLL_SOURCES_EXPONENT * noise;
       target = Math.cbrt(3 * k * k / q);
       // While the frequency is uncertain, what it adds over a poll (σ_f·τ) is held to the
       // frequency budget: the first hours poll short, the steady state long (issue 18's packet
