@@ -34,8 +34,7 @@ export const SYSTEM_FLAG_OPTIONS = [
     default: false,
     written: false,
     doc: "Listen for broadcast servers (the same as broadcastclient).",
-    applied: "broadcast and multicast reception is not implemented; broadcast servers are not " +
-      "listened to",
+    applied: true,
   }),
   option({
     field: "calibrate",
