@@ -717,7 +717,8 @@ export class Daemon {
     const router = this.#router!;
     const shared = new SharedServedState();
     const virtual = this.#virtual;
-    const usesVirtual = (this.#settings.sources ?? []).length > 0 && virtual !== null;
+    const usesVirtual = ((this.#settings.sources ?? []).length > 0 ||
+      needsCore(this.#settings.broadcast)) && virtual !== null;
     this.#served.share(shared, usesVirtual ? () => virtual.model() : null);
     // Server threads open the listen sockets only (the main thread drains `interface drop`
     // ones); a thread names a socket by its place among those.
