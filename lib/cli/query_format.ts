@@ -236,11 +236,8 @@ export function peerLine(
   // A group: IPv4 224.0.0.0/4 or IPv6 ff00::/8.
   const first = Number(srcadr.split(".")[0]);
   const group = srcadr.includes(":") ? /^ff/i.test(srcadr) : first >= 224 && first <= 239;
-  // A broadcast client whose packets come to a group is a multicast client.
-  const dstadr = v.get("dstadr") ?? "";
-  const dstFirst = Number(dstadr.split(".")[0]);
-  const toGroup = dstadr.includes(":") ? /^ff/i.test(dstadr) : dstFirst >= 224 && dstFirst <= 239;
-  if (hmode === 6) ptype = toGroup ? "m" : "b";
+  // As ntpq: a broadcast or multicast client is "b" (its dstadr names the group of the latter).
+  if (hmode === 6) ptype = "b";
   else if (hmode === 5) ptype = group ? "M" : "B";
   else if (hmode === 3) {
     if (srchost.includes("(")) ptype = "l";
