@@ -7,6 +7,15 @@ import type { RefclockSample } from "../lib/proto/refclock_sample.ts";
 
 export type { RefclockSample } from "../lib/proto/refclock_sample.ts";
 
+/**
+ * The error of a time taken from a serial sentence's arrival (s), given as such a sample's root
+ * dispersion. A sentence ends some milliseconds after its second, by an amount that depends on
+ * the receiver and its settings; fudge time2 calibrates it, to a few milliseconds at best. It is
+ * a bias, not noise: averaging samples does not shrink it, and without it a clock calibrated
+ * 2 ms off would be a falseticker beside servers that are right.
+ */
+export const SENTENCE_ERROR_SEC = 0.01;
+
 /** Fudge settings common to every driver (ntp.conf `fudge`); each driver gives them meaning. */
 export interface RefclockFudge {
   time1Sec: number;

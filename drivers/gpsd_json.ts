@@ -15,7 +15,7 @@ import type {
   RefclockFudge,
   RefclockSample,
 } from "./driver.ts";
-import { resolveFudge } from "./driver.ts";
+import { resolveFudge, SENTENCE_ERROR_SEC } from "./driver.ts";
 import { medianFiltered } from "./median_filter.ts";
 
 /** NTPsec's GPSD_JSON driver type number. */
@@ -351,6 +351,7 @@ export class GpsdJsonDriver implements RefclockDriver {
           offsetSec,
           dispersionSec: usePps ? 2 ** -20 : 2 ** -10,
           leap: this.#leap,
+          ...(usePps ? {} : { rootDispersionSec: SENTENCE_ERROR_SEC }),
         });
         return;
       }

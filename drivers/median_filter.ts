@@ -40,7 +40,8 @@ export class MedianFilter {
   /**
    * The filter output and an empty buffer: the mean offset of the MEDIAN_KEEP share of samples
    * nearest the median, at their mean time, with their RMS spread (at least the smallest
-   * sample dispersion) as dispersion; null when no sample is waiting.
+   * sample dispersion) as dispersion and the largest root dispersion among them; null when no
+   * sample is waiting.
    */
   take(): RefclockSample | null {
     const all = this.#samples;
@@ -57,11 +58,13 @@ export class MedianFilter {
       .slice(0, keep);
     let sum = 0;
     let minDisp = Infinity;
+    let rootDisp = 0;
     const last = all[n - 1]!;
     let dtSum = 0;
     for (const s of kept) {
       sum += s.offsetSec;
       minDisp = Math.min(minDisp, s.dispersionSec);
+      rootDisp = Math.max(rootDisp, s.rootDispersionSec ?? 0);
       dtSum += Number(s.time - last.time);
     }
     const mean = sum / kept.length;
@@ -73,6 +76,7 @@ export class MedianFilter {
       offsetSec: mean,
       dispersionSec: Math.max(jitter, minDisp),
       leap: last.leap,
+      ...(rootDisp > 0 ? { rootDispersionSec: rootDisp } : {}),
     };
   }
 }

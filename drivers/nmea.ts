@@ -17,7 +17,7 @@ import type {
   RefclockFudge,
   RefclockSample,
 } from "./driver.ts";
-import { resolveFudge } from "./driver.ts";
+import { resolveFudge, SENTENCE_ERROR_SEC } from "./driver.ts";
 import { medianFiltered } from "./median_filter.ts";
 import { type PpsOpen, PpsReader, pulseOffsetSec } from "./pps.ts";
 
@@ -36,8 +36,7 @@ export const NMEA_MAX_LINE = 128;
 export const NMEA_TALKERS = ["GP", "GN", "GL"] as const;
 /** Precision of a sentence's time (log2 s): serial timing is good to a few ms at best. */
 export const NMEA_PRECISION_LOG2 = -9;
-/** Dispersion given a sentence sample (s). */
-const SENTENCE_DISPERSION_SEC = 2 ** NMEA_PRECISION_LOG2;
+
 /** Wait before opening a missing port again (s). */
 export const NMEA_REOPEN_SEC = 10;
 
@@ -414,7 +413,13 @@ export class NmeaDriver implements RefclockDriver {
     this.#lastSentence = { at, offsetSec };
     // With PPS running the pulses are the samples; the sentences only number them.
     if (this.#pps !== null) return;
-    this.#add?.({ time: at, offsetSec, dispersionSec: SENTENCE_DISPERSION_SEC, leap: p.leap });
+    this.#add?.({
+      time: at,
+      offsetSec,
+      dispersionSec: 2 ** NMEA_PRECISION_LOG2,
+      leap: p.leap,
+      rootDispersionSec: SENTENCE_ERROR_SEC,
+    });
   }
 
   stop(): void {

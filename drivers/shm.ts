@@ -14,7 +14,7 @@ import type {
   RefclockFudge,
   RefclockSample,
 } from "./driver.ts";
-import { resolveFudge } from "./driver.ts";
+import { resolveFudge, SENTENCE_ERROR_SEC } from "./driver.ts";
 import { medianFiltered } from "./median_filter.ts";
 
 /** ntpd's SHM driver type number. */
@@ -34,9 +34,10 @@ export const SHM_STALE_SEC = 5;
 export const SHM_READ_INTERVAL_SEC = 1;
 /**
  * The precision the clock is described with (log2 s): the segment's time stamps are nanoseconds.
- * COMPAT: the writer's own precision field is not used for the sample's error: gpsd writes -1
- * (half a second) for a unit fed by sentences alone, which put a root dispersion of over 0.5 s
- * on every reply; as in ntpd, a sample's error is the spread the median filter measures.
+ * COMPAT: the writer's precision field gives the sample's root dispersion, but no more than a
+ * sentence's error (SENTENCE_ERROR_SEC): gpsd writes -1 (half a second) for a unit fed by
+ * sentences alone, which put a root dispersion of over 0.5 s on every reply; -20 for a PPS unit
+ * is used as it is.
  */
 export const SHM_PRECISION_LOG2 = -20;
 
@@ -226,6 +227,7 @@ export class ShmDriver implements RefclockDriver {
       time: rx,
       offsetSec: offsetSec + this.fudge.time1Sec,
       dispersionSec: 2 ** SHM_PRECISION_LOG2,
+      rootDispersionSec: Math.min(2 ** r.precisionLog2, SENTENCE_ERROR_SEC),
       leap: r.leap,
     };
   }

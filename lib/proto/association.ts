@@ -879,7 +879,7 @@ export class Association {
       stratum: rc.stratum,
       precisionLog2: rc.precisionLog2,
       rootDelaySec: 0,
-      rootDispersionSec: 0,
+      rootDispersionSec: s.rootDispersionSec ?? 0,
       refid: rc.refid,
       referenceTime: s.time,
       pollLog2: this.pollLog2,

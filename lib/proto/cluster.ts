@@ -9,6 +9,11 @@ export interface ClusterCandidate {
   jitterSec: number;
   /** Merit for ordering: lower is better (ntpd: stratum × MAXDISTANCE + root distance). */
   merit: number;
+  /**
+   * Never cast off (the prefer peer): the algorithm stops instead, as ntpd's does when the
+   * survivor it would drop is the prefer peer or a `true` source.
+   */
+  keep?: boolean;
 }
 
 /** Survivors in merit order (best first) and the ids cast off as outliers. */
@@ -39,7 +44,7 @@ export function clusterSurvivors(
       }
       if (ci.jitterSec < minPeer) minPeer = ci.jitterSec;
     }
-    if (maxSel <= minPeer) break;
+    if (maxSel <= minPeer || list[maxAt]!.keep) break;
     outliers.push(list[maxAt]!.id);
     list.splice(maxAt, 1);
   }

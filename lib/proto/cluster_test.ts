@@ -32,3 +32,18 @@ Deno.test("clusterSurvivors() never goes below minclock", () => {
   assert.equal(r.survivors.length, 2);
   assert.equal(r.outliers.length, 1);
 });
+
+Deno.test("clusterSurvivors() stops rather than cast off a kept (prefer) survivor", () => {
+  const c = (id: number, offsetSec: number, keep = false) => ({
+    id,
+    offsetSec,
+    jitterSec: 1e-4,
+    merit: id,
+    ...(keep ? { keep: true } : {}),
+  });
+  const plain = clusterSurvivors([c(1, 0), c(2, 0), c(3, 0.0001), c(4, 0.01)], 1);
+  assert.ok(plain.outliers.includes(4));
+  const kept = clusterSurvivors([c(1, 0), c(2, 0), c(3, 0.0001), c(4, 0.01, true)], 1);
+  assert.deepEqual(kept.outliers, []);
+  assert.ok(kept.survivors.includes(4));
+});

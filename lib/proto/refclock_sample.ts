@@ -14,6 +14,13 @@ export interface RefclockSample {
   dispersionSec: number;
   /** Leap indicator reported by the clock (0–3; 3: the clock is not synchronised). */
   leap: number;
+  /**
+   * The clock's own error bound that more samples do not shrink (s): a serial sentence's
+   * latency after the second, known only to its calibration. The association reports it as its
+   * root dispersion, as a server does, so selection and the served root dispersion count it.
+   * Absent: 0.
+   */
+  rootDispersionSec?: number;
 }
 
 /** How a reference clock association describes its clock to the system process. */

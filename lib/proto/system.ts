@@ -945,6 +945,8 @@ export class NtpSystem {
         offsetSec: c.offsetSec,
         jitterSec: c.jitterSec,
         merit: (c.a.server?.stratum ?? 16) * tos.maxdist + c.dist,
+        // The prefer peer is never clustered out (ntpd's mitigation rules).
+        ...(c.a.options.prefer ? { keep: true } : {}),
       })),
       tos.minclock,
     );

@@ -284,3 +284,28 @@ Deno.test("NtpSystem: a PPS-capable clock anchors the PPS clock; one that disagr
   const far = run([], [gps(0.45), ppsClock(0.0002)], 300);
   assert.equal(far.snap.systemPeer, far.ids[0], "the PPS clock is left out, the GPS used");
 });
+
+Deno.test("NtpSystem: a clock's rootDispersionSec (a sentence's bias bound) is its root dispersion", () => {
+  const sys = new NtpSystem({ precisionLog2: -20, rng: new SeededRng(3) });
+  let now = T0;
+  sys.start(now);
+  const id = sys.addRefclock(
+    { type: 20, unit: 0, stratum: 0, refid: GPS, precisionLog2: -9, lastResort: false },
+    { minpoll: 3, maxpoll: 4 },
+    now,
+  );
+  for (let k = 0; k < 12; k++) {
+    now = addSec(now, 8);
+    sys.onRefclockSample(id, {
+      time: now,
+      offsetSec: 0.0001,
+      dispersionSec: 1e-3,
+      leap: 0,
+      rootDispersionSec: 0.01,
+    }, now);
+  }
+  const snap = sys.snapshot(now);
+  assert.equal(snap.systemPeer, id);
+  assert.ok(snap.rootDispersionSec >= 0.01, `root dispersion ${snap.rootDispersionSec}`);
+  assert.ok(snap.rootDispersionSec < 0.05, `root dispersion ${snap.rootDispersionSec}`);
+});

@@ -139,15 +139,15 @@ Deno.test({
     ]);
     await horae.waitFor(/synchronized to NMEA\(0\), stratum 0/, 60_000);
     // Once the clock filter is full (a start-up burst of median filter outputs), the root
-    // dispersion served is the clock's, milliseconds, not the empty stages' seconds.
+    // dispersion served is the clock's (a sentence's 10 ms), not the empty stages' seconds.
     let text = "";
     for (let i = 0; i < 20; i++) {
       await new Promise((r) => setTimeout(r, 2000));
       text = await query(port, ["rv", "pe", "cv 1"]);
       const rootdisp = Number(text.match(/rootdisp=([\d.]+)/)?.[1]);
-      if (rootdisp < 20) break;
+      if (rootdisp < 50) break;
     }
-    assert.ok(Number(text.match(/rootdisp=([\d.]+)/)?.[1]) < 20, text);
+    assert.ok(Number(text.match(/rootdisp=([\d.]+)/)?.[1]) < 50, text);
     assert.match(text, /stratum=1,/, text);
     assert.match(text, /refid=GPS,/, text);
     assert.match(text, /^\*NMEA\(0\)\s+\.GPS\.\s+0 l /m, text);
