@@ -2,7 +2,8 @@
 // netem qdisc, so this relay, run in the server's network namespace, stands between NTP clients
 // and their server and delays each direction by its own model (udp_relay_shaping.ts). Each delay
 // is timed from the kernel's receive timestamp (SO_TIMESTAMPNS), so the relay's own wake-up
-// latency does not add to it; the last few milliseconds before a send are busy-waited.
+// latency does not add to it; the last 0.4 ms before a send are busy-waited, and the loop waits in a blocking poll() on
+// its own thread (it is a process of its own).
 // Replies are matched to the request they answer by the NTP origin timestamp (RFC 5905: a
 // server copies the request's transmit timestamp into the reply's origin field), so one upstream
 // socket serves every client and every client port.
@@ -45,6 +46,15 @@ export interface RelayOptions {
   shaping: Shaping;
   /** Seed of the model's generators. */
   seed: number;
+  /**
+   * Longest blocking wait of the idle loop (ms, default 50). The loop waits in poll() on its own
+   * thread, so a datagram wakes it within the kernel's scheduling latency; a wait on a helper
+   * thread would add the event loop's latency (a millisecond or more on a busy machine), which
+   * is longer than the delays being made.
+   */
+  idleBlockMs?: number;
+  /** The event loop (timers, signals, stop()) gets a turn at least this often (ms, default 500). */
+  yieldEveryMs?: number;
 }
 
 /** Counters per client address. */
@@ -87,6 +97,8 @@ export interface RelayStats {
   lateOver100Us: number;
   /** Most packets held at once. */
   heldMax: number;
+  /** How late each send left (µs) by direction, in order, the first 20,000 of each. */
+  lateUs: { up: number[]; down: number[] };
 }
 
 interface Held {
@@ -108,10 +120,13 @@ interface Pending {
 const PENDING_TTL_SEC = 30;
 /** Forgotten requests are swept when this many wait. */
 const PENDING_SWEEP_AT = 4096;
-/** Within this of a send, the loop spins instead of sleeping (ns). */
-const SPIN_NS = 3e6;
-/** Longest sleep between checks of `stop()` (ms). */
-const MAX_SLEEP_MS = 200;
+/**
+ * Within this of a send, the loop spins instead of sleeping (ns): poll() counts whole
+ * milliseconds and may wake a little late.
+ */
+const SPIN_NS = 0.4e6;
+/** The loop yields to the event loop only when the next send is at least this far (ns). */
+const YIELD_MIN_WAIT_NS = 20e6;
 
 function parseIpv4(s: string): number[] {
   const p = s.split(".").map(Number);
@@ -161,6 +176,7 @@ export class UdpRelay {
     heldMax: 0,
   };
   #ts = new Float64Array(2);
+  #lateUs: { up: number[]; down: number[] } = { up: [], down: [] };
   #lastNs = 0;
 
   constructor(opts: RelayOptions) {
@@ -199,6 +215,9 @@ export class UdpRelay {
       const batch = new MmsgBatch({ count: 16, bufferBytes: 2048, controlBytes: 64 });
       const poll = new PollSet([lfd, ufd]);
       onReady?.();
+      const idleBlockMs = this.#opts.idleBlockMs ?? 50;
+      const yieldEveryNs = (this.#opts.yieldEveryMs ?? 500) * 1e6;
+      let lastYieldNs = this.#nowNs();
       while (!this.#stopped) {
         this.#drain(lfd, batch, (data, from, client, rxNs) => {
           this.#client(client).requests++;
@@ -217,10 +236,15 @@ export class UdpRelay {
         });
         this.#sendDue();
         const due = this.#queue.peekDueNs();
-        const waitNs = due === null ? Infinity : due - this.#nowNs();
-        if (waitNs > SPIN_NS) {
-          const ms = Math.min(MAX_SLEEP_MS, Math.floor((waitNs - SPIN_NS) / 1e6) + 1);
-          await poll.wait(ms);
+        const now = this.#nowNs();
+        const waitNs = due === null ? Infinity : due - now;
+        if (waitNs > YIELD_MIN_WAIT_NS && now - lastYieldNs >= yieldEveryNs) {
+          // Nothing due soon: let timers and signal handlers run.
+          lastYieldNs = now;
+          await new Promise((r) => setTimeout(r, 0));
+        } else if (waitNs > SPIN_NS) {
+          // Wakes early when a datagram comes; sleeps to within SPIN_NS of the next send.
+          poll.waitBlocking(Math.min(idleBlockMs, Math.floor((waitNs - SPIN_NS) / 1e6)));
         }
         // Otherwise spin: the next pass reads any new datagram and sends what is due.
       }
@@ -320,6 +344,8 @@ export class UdpRelay {
       k.lateSumNs += late;
       k.lateMaxNs = Math.max(k.lateMaxNs, late);
       if (late > 100e3) k.lateOver100Us++;
+      const list = this.#lateUs[h.dir];
+      if (list.length < 20_000) list.push(Math.round(late / 100) / 10);
     }
   }
 
@@ -342,6 +368,7 @@ export class UdpRelay {
       lateMaxUs: k.lateMaxNs / 1e3,
       lateOver100Us: k.lateOver100Us,
       heldMax: k.heldMax,
+      lateUs: { up: [...this.#lateUs.up], down: [...this.#lateUs.down] },
     };
   }
 }

@@ -44,6 +44,9 @@ async function withRelay(
     upstreamBind: "127.0.0.1",
     shaping,
     seed: 1,
+    // In-process with the test's client and server: never block their event loop for long.
+    idleBlockMs: 1,
+    yieldEveryMs: 0,
   });
   let ready!: () => void;
   const isReady = new Promise<void>((r) => ready = r);
