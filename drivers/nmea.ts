@@ -40,14 +40,19 @@ export const NMEA_PRECISION_LOG2 = -9;
 /** Wait before opening a missing port again (s). */
 export const NMEA_REOPEN_SEC = 10;
 
-/** The sentence mask and baud rate a `mode` asks for; throws for a baud code ntpd lacks. */
-export function nmeaMode(mode: number | null): { mask: number; baud: number } {
+/**
+ * The sentence mask and baud rate a `mode` asks for, and the bits this driver does not implement
+ * (ntpd's $PMOTG/$PGRMF/GPS-week options from bit 7 up); throws for a baud code ntpd lacks.
+ */
+export function nmeaMode(
+  mode: number | null,
+): { mask: number; baud: number; unsupported: number } {
   const m = mode ?? 0;
   const code = (m >>> 4) & 0x7;
   const baud = NMEA_BAUDS[code];
   if (baud === undefined) throw new Error(`mode ${m}: baud rate code ${code} is not 0-5`);
   const mask = m & 0xf;
-  return { mask: mask === 0 ? 0xf : mask, baud };
+  return { mask: mask === 0 ? 0xf : mask, baud, unsupported: (m & ~0x7f) >>> 0 };
 }
 
 /** What one line is. */
@@ -231,6 +236,7 @@ export class NmeaDriver implements RefclockDriver {
   /** The last sentence's second and reference-minus-system offset, for numbering pulses. */
   #lastSentence: { at: NtpTime; offsetSec: number } | null = null;
   #openFailures = 0;
+  readonly #unsupportedMode: number;
   readonly #counts: NmeaCounters = {
     lines: 0,
     samples: 0,
@@ -251,7 +257,8 @@ export class NmeaDriver implements RefclockDriver {
     if (!Number.isInteger(config.unit) || config.unit < 0 || config.unit > 255) {
       throw new Error(`unit ${config.unit} is not 0-255`);
     }
-    const { mask, baud } = nmeaMode(config.mode);
+    const { mask, baud, unsupported } = nmeaMode(config.mode);
+    this.#unsupportedMode = unsupported;
     this.unit = config.unit;
     this.name = `NMEA(${config.unit})`;
     this.fudge = resolveFudge(config.fudge, { refid: "GPS" });
@@ -266,6 +273,13 @@ export class NmeaDriver implements RefclockDriver {
 
   start(ctx: RefclockContext, onSample: (s: RefclockSample) => void): void {
     this.#ctx = ctx;
+    if (this.#unsupportedMode !== 0) {
+      ctx.log(
+        "warn",
+        `${this.name}: mode bits 0x${this.#unsupportedMode.toString(16)} are not implemented ` +
+          "(only sentences and baud rate); ignored",
+      );
+    }
     const filtered = medianFiltered(ctx, onSample);
     this.#add = filtered.add;
     this.#stopFilter = filtered.stop;

@@ -23,10 +23,11 @@ Deno.test("nmeaChecksum() is the XOR of the body (a sentence from a real receive
 });
 
 Deno.test("nmeaMode() reads the sentence mask and the baud rate bits", () => {
-  assert.deepEqual(nmeaMode(null), { mask: 0xf, baud: 4800 });
-  assert.deepEqual(nmeaMode(1), { mask: 1, baud: 4800 });
-  assert.deepEqual(nmeaMode(0x12), { mask: 2, baud: 9600 });
-  assert.deepEqual(nmeaMode(0x58), { mask: 8, baud: 115200 });
+  assert.deepEqual(nmeaMode(null), { mask: 0xf, baud: 4800, unsupported: 0 });
+  assert.deepEqual(nmeaMode(1), { mask: 1, baud: 4800, unsupported: 0 });
+  assert.deepEqual(nmeaMode(0x12), { mask: 2, baud: 9600, unsupported: 0 });
+  assert.deepEqual(nmeaMode(0x58), { mask: 8, baud: 115200, unsupported: 0 });
+  assert.deepEqual(nmeaMode(0x181), { mask: 1, baud: 4800, unsupported: 0x180 });
   assert.throws(() => nmeaMode(0x60), /baud rate code 6/);
 });
 
@@ -158,10 +159,10 @@ Deno.test("NmeaDriver: with flag1 the PPS pulses give the samples, numbered by t
   await kernel.idle();
 });
 
-Deno.test("NmeaDriver: a port that cannot be opened is a warning, retried, never a crash", async () => {
+Deno.test("NmeaDriver: a port that cannot be opened, and mode bits it lacks, are warnings, never a crash", async () => {
   const m = manualContext(fromUnix(T));
   let opens = 0;
-  const d = new NmeaDriver({ type: 20, unit: 0, mode: null, fudge: {} }, (path) => {
+  const d = new NmeaDriver({ type: 20, unit: 0, mode: 0x100, fudge: {} }, (path) => {
     opens++;
     throw new Error(`open ${path}: ENOENT`);
   });
@@ -175,5 +176,6 @@ Deno.test("NmeaDriver: a port that cannot be opened is a warning, retried, never
     m.lines.join("\n"),
     /NMEA\(0\): \/dev\/gps0: open \/dev\/gps0: ENOENT; trying again/,
   );
+  assert.match(m.lines.join("\n"), /NMEA\(0\): mode bits 0x100 are not implemented/);
   assert.equal(d.counters().openFailures, 1);
 });
