@@ -24,7 +24,6 @@ import {
   ROOT,
   sh,
   startChronydServer,
-  startHorae,
   tempDir,
   which,
 } from "../../tests/support/peers.ts";
@@ -143,6 +142,77 @@ export interface BenchOptions {
   seed: number;
   /** Scenario names to run (all when empty). */
   only: string[];
+  /** Run Horae from the working tree (others' unfinished edits included) instead of HEAD. */
+  worktree: boolean;
+}
+
+/** The Horae a run measures: main.ts of a snapshot of HEAD (or of the working tree). */
+export interface HoraeBuild {
+  main: string;
+  /** The commit, with "+working tree" when run from the working tree. */
+  version: string;
+}
+
+/**
+ * A snapshot of HEAD (`git archive`) in .tmp/bench, so every scenario of a run measures the same
+ * committed code while other engineers edit the checkout.
+ */
+async function horaeBuild(worktree: boolean): Promise<HoraeBuild> {
+  const commit = (await sh(["git", "-C", ROOT, "rev-parse", "HEAD"])).trim();
+  if (worktree) return { main: `${ROOT}main.ts`, version: `${commit} + working tree` };
+  const dir = `${ROOT}.tmp/bench/horae-${commit.slice(0, 12)}`;
+  try {
+    await Deno.stat(`${dir}/main.ts`);
+  } catch {
+    await Deno.mkdir(dir, { recursive: true });
+    await sh([
+      "sh",
+      "-c",
+      'git -C "$1" archive --format=tar HEAD | tar -x -C "$2"',
+      "-",
+      ROOT,
+      dir,
+    ]);
+  }
+  return { main: `${dir}/main.ts`, version: commit };
+}
+
+/** Horae --observe in `ns`, from `build`, without CAP_SYS_TIME; resolves once it listens. */
+async function startHoraeFrom(build: HoraeBuild, ns: string, conf: string) {
+  const dir = await tempDir("bench-horae-");
+  await Deno.writeTextFile(`${dir}/ntp.conf`, conf);
+  const proc = new Proc([
+    "ip",
+    "netns",
+    "exec",
+    ns,
+    ...NO_SYS_TIME,
+    Deno.execPath(),
+    "run",
+    "--allow-all",
+    "--unstable-net",
+    build.main,
+    "run",
+    "-n",
+    "--observe",
+    "-c",
+    `${dir}/ntp.conf`,
+    "--port",
+    "123",
+    "--listen",
+    HORAE_ADDR,
+    "--status-file",
+    "status.json",
+  ], { cwd: dir });
+  await proc.waitFor(/Listening on/, 30_000);
+  return {
+    proc,
+    dir,
+    stop: async () => {
+      await proc.stop();
+      await Deno.remove(dir, { recursive: true }).catch(() => {});
+    },
+  };
 }
 
 /** One daemon's figures in one scenario. */
@@ -319,7 +389,11 @@ export function horaeEstimate(s: Json): number | null {
   return typeof x === "number" && Number.isFinite(x) ? x : null;
 }
 
-async function runScenario(sc: Scenario, o: BenchOptions): Promise<ScenarioResult> {
+async function runScenario(
+  sc: Scenario,
+  o: BenchOptions,
+  build: HoraeBuild,
+): Promise<ScenarioResult> {
   const chronyd = which("chronyd");
   if (chronyd === null) throw new Error("chronyd not found (run tools/fetch_peers.sh)");
   const loadBefore = loadAverage();
@@ -376,13 +450,8 @@ async function runScenario(sc: Scenario, o: BenchOptions): Promise<ScenarioResul
       await Deno.writeTextFile(`${driftDir}/drift`, "0.000\n");
       // Both start together; each one's clock of the run starts when it is up.
       const [horae, client] = await Promise.all([
-        startHorae({
-          conf: `${serverLine}\ndriftfile ${driftDir}/drift\n`,
-          port: 123,
-          netns: cns,
-          listen: [HORAE_ADDR],
-          args: ["--observe", "--status-file", "status.json"],
-        }).then((h) => ({ h, t0: Date.now() })),
+        startHoraeFrom(build, cns, `${serverLine}\ndriftfile ${driftDir}/drift\n`)
+          .then((h) => ({ h, t0: Date.now() })),
         startChronydClient(chronyd, cns, serverLine).then((c) => ({ c, t0: Date.now() })),
       ]);
       stops.push(() => horae.h.stop(), () => client.c.stop());
@@ -514,6 +583,7 @@ function parseArgs(args: string[]): BenchOptions {
     poll: "iburst minpoll 4 maxpoll 6",
     seed: 1,
     only: [],
+    worktree: false,
   };
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
@@ -532,10 +602,11 @@ function parseArgs(args: string[]): BenchOptions {
     else if (a === "--seed") o.seed = num();
     else if (a === "--poll" && v !== undefined) (o.poll = v, k++);
     else if (a === "--only" && v !== undefined) (o.only = v.split(","), k++);
+    else if (a === "--worktree") o.worktree = true;
     else {
       throw new RangeError(
         `unknown argument ${a}; usage: bench:accuracy [--duration S] [--settle S] [--sample S] ` +
-          `[--seed N] [--poll "iburst minpoll 4 maxpoll 6"] [--only a,b]`,
+          `[--seed N] [--poll "iburst minpoll 4 maxpoll 6"] [--only a,b] [--worktree]`,
       );
     }
   }
@@ -560,13 +631,15 @@ async function main(): Promise<number> {
   const started = new Date().toISOString();
   const log = (s: string) => void Deno.stderr.writeSync(new TextEncoder().encode(s + "\n"));
   log(`bench:accuracy ${started}, ${chosen.length} scenarios of ${o.durationSec} s; ${uptime}`);
+  const build = await horaeBuild(o.worktree);
+  log(`Horae ${build.version} (${build.main})`);
   // Compile Horae's modules once, so its start-up time is not in the first scenario.
-  await new Deno.Command(Deno.execPath(), { args: ["cache", `${ROOT}main.ts`] }).output();
+  await new Deno.Command(Deno.execPath(), { args: ["cache", build.main] }).output();
   const results: ScenarioResult[] = [];
   for (const sc of chosen) {
     if (aborted) break;
     log(`${sc.name}: ${sc.description}`);
-    const r = await runScenario(sc, o);
+    const r = await runScenario(sc, o, build);
     results.push(r);
     log(markdownTable([r]).split("\n")[2]!);
   }
@@ -575,13 +648,18 @@ async function main(): Promise<number> {
   await Deno.mkdir(`${ROOT}.tmp/bench`, { recursive: true });
   await Deno.writeTextFile(
     out,
-    JSON.stringify({ started, options: o, uptime, uptimeEnd, results }, null, 1),
+    JSON.stringify(
+      { started, horae: build.version, options: o, uptime, uptimeEnd, results },
+      null,
+      1,
+    ),
   );
   const say = (s: string) => void Deno.stdout.writeSync(new TextEncoder().encode(s + "\n"));
   say(markdownTable(results));
   say("");
   say(relayTable(results));
-  say(`\nstart: ${uptime}\nend:   ${uptimeEnd}\nreadings and relay counters: ${out}`);
+  say(`\nHorae ${build.version}\nstart: ${uptime}\nend:   ${uptimeEnd}`);
+  say(`readings and relay counters: ${out}`);
   return 0;
 }
 
