@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { RefclockHost } from "./refclock_host.ts";
 import { FakeRefclock } from "../../drivers/fake_refclock.ts";
-import type { RefclockDriverEntry } from "../../drivers/driver.ts";
+import type { RefclockConfig, RefclockDriverEntry } from "../../drivers/driver.ts";
 import type { RefclockIdentity, RefclockSample } from "../proto/refclock_sample.ts";
 import type { AssociationOptions } from "../proto/association.ts";
 import type { Logger } from "../log/logger.ts";
@@ -94,4 +94,39 @@ Deno.test("RefclockHost skips an unknown type with a warning and feeds the core 
   host.stop();
   assert.equal(pending.size, 0);
   assert.equal(fakes[0]!.stopped, 1);
+});
+
+Deno.test("RefclockHost hands path, ppspath and enable pps to the driver, and a PPS clock's nature to the core", () => {
+  const configs: RefclockConfig[] = [];
+  const table = new Map<number, RefclockDriverEntry>([[99, {
+    type: 99,
+    name: "FAKE",
+    create: (c) => {
+      configs.push(c);
+      return Object.assign(new FakeRefclock(c.unit, c.fudge), { pps: true, ppsCapable: false });
+    },
+  }]]);
+  const host = new RefclockHost(
+    [{ type: 99, unit: 0, fudge: {}, path: "/dev/ttyS1", ppsPath: "/dev/pps1", kernelPps: true }],
+    {
+      clock: { now: () => T0 } as unknown as Clock,
+      timers: { setTimeout: () => 1, clearTimeout: () => {} },
+      log: logger([]),
+      drivers: table,
+    },
+  );
+  assert.deepEqual(configs, [{
+    type: 99,
+    unit: 0,
+    mode: null,
+    fudge: {},
+    path: "/dev/ttyS1",
+    ppsPath: "/dev/pps1",
+    kernelPps: true,
+  }]);
+  const added: RefclockIdentity[] = [];
+  host.start({ addRefclock: (c) => (added.push(c), 1), onRefclockSample: () => {} });
+  assert.equal(added[0]!.pps, true);
+  assert.equal(added[0]!.ppsCapable, undefined);
+  host.stop();
 });
