@@ -98,9 +98,9 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
   const broadcast = broadcastSettings(config, warnings);
   for (const s of config.sources) {
     if (s.kind === "broadcast" || s.kind === "manycastclient") continue;
-    // COMPAT: symmetric mode is not implemented; a peer is polled as a server.
     sources.push({
-      kind: s.kind === "pool" ? "pool" : "server",
+      // `peer`: a symmetric active association (mode 1).
+      kind: s.kind,
       address: s.address,
       family: s.family,
       port: o.serverPort ?? NTP_PORT,
@@ -165,6 +165,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
         ceiling: tos.ceiling,
         cohort: tos.cohort !== 0,
         orphan: tos.orphan,
+        orphanwait: tos.orphanwaitSec,
         maxdist: tos.maxdistSec,
       },
       loop: {

@@ -16,7 +16,7 @@ Deno.test("settingsFromConfig() turns server and pool lines into sources with th
   assert.deepEqual(s.sources!.map((x) => [x.kind, x.address, x.family]), [
     ["server", "192.0.2.1", "any"],
     ["pool", "pool.example", "ipv6"],
-    ["server", "192.0.2.9", "any"],
+    ["peer", "192.0.2.9", "any"],
   ]);
   assert.deepEqual(s.sources![0]!.options, {
     minpoll: 4,
@@ -31,7 +31,7 @@ Deno.test("settingsFromConfig() turns server and pool lines into sources with th
   assert.equal(s.sources![0]!.port, 123);
   assert.equal(s.timekeeping!.maxclock, 5);
   assert.equal(s.timekeeping!.family, "ipv4");
-  // The readers report what is not applied (broadcast, a peer's symmetric mode), with lines.
+  // The readers report what is not applied, with lines.
   assert.deepEqual(s.warnings, []);
 });
 

@@ -188,6 +188,9 @@ export function statusDocument(s: DaemonStatus, now: NtpTime): Record<string, un
     rootDispersionSec: st.rootDispersionSec,
     referenceTime: isoTime(st.referenceTime),
     referenceAgeSec: st.referenceTime === 0n ? null : Math.max(0, diffSec(now, st.referenceTime)),
+    // Orphan mode (`tos orphan`): "parent", "child", "waiting" (orphanwait runs), or null (off,
+    // or a real source is followed).
+    orphan: sys?.orphan ?? null,
     systemPeer: sys === null || sys.systemPeer === null ? null : {
       id: sys.systemPeer,
       address: sys.associations.find((a) => a.id === sys.systemPeer)?.address.address ?? null,

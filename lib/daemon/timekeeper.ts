@@ -248,7 +248,9 @@ export class Timekeeper {
 
   /** What a server should send while synchronised, or null when unsynchronised. */
   systemState(snap: SystemSnapshot = this.snapshot()): SystemState | null {
-    if (snap.leap === 3 || snap.stratum >= 16 || snap.systemPeer === null) return null;
+    // An orphan parent serves at the orphan stratum without a system peer.
+    if (snap.leap === 3 || snap.stratum >= 16) return null;
+    if (snap.systemPeer === null && snap.orphan !== "parent") return null;
     return {
       leap: snap.leap,
       stratum: snap.stratum,

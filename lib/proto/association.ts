@@ -27,6 +27,7 @@ import {
   rootDispersionSec,
 } from "./packet.ts";
 import {
+  MAXDISPERSE,
   MAXDIST,
   MAXSTRAT,
   MODE_ACTIVE,
@@ -749,15 +750,18 @@ export class Association {
     if (code === "RATE" || code === "DENY" || code === "RSTR") return this.#kiss(code, p);
     if (this.#staleRequest) return this.#reject("stale");
     const actions: Action[] = [];
-    // The origin matched: the peer is there, whatever its own state.
+    // The origin matched: the peer is there, whatever its own state (an answer that gives no
+    // sample still counts as unanswered for failover).
     this.#reached(actions);
-    this.#answered = true;
     if (p.leap === 3 || p.stratum === 0 || p.stratum >= MAXSTRAT) {
       this.#server = this.#serverVars(p, rxTime);
       return this.#reject("unsynchronized", actions);
     }
     const t1 = this.#xmtTime ?? fromTimestamp(p.originTimestamp, rxTime);
-    const m = this.#measure(p, rxTime, t1);
+    // RFC 5905's header test (MAXDISP): a peer's root distance is judged by selection (`tos
+    // maxdist`), not here, or a peer that has just synchronised (with the large dispersion of
+    // a young filter) would not even be measured.
+    const m = this.#measure(p, rxTime, t1, MAXDISPERSE);
     if (typeof m === "string") return this.#reject(m, actions);
     const sample = this.#accept(p, rxTime, t1, m, actions);
     return { kind: "sample", sample, actions };
@@ -768,10 +772,11 @@ export class Association {
     p: NtpPacket,
     rxTime: NtpTime,
     t1: NtpTime,
+    maxDistanceSec = this.#opts.maxDistanceSec,
   ): { offsetSec: number; delaySec: number; precisionSec: number } | RejectReason {
     const rootDelay = rootDelaySec(p);
     const rootDisp = rootDispersionSec(p);
-    if (rootDelay / 2 + rootDisp >= this.#opts.maxDistanceSec) return "distance";
+    if (rootDelay / 2 + rootDisp >= maxDistanceSec) return "distance";
     const t2 = fromTimestamp(p.receiveTimestamp, rxTime);
     const t3 = fromTimestamp(p.transmitTimestamp, rxTime);
     const precisionSec = 2 ** p.precisionLog2 + 2 ** this.#precisionLog2;

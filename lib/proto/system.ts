@@ -47,6 +47,8 @@ export interface TosOptions {
   cohort: boolean;
   /** Orphan stratum (16: off). */
   orphan: number;
+  /** Seconds without a system peer (from start or its loss) before orphan mode starts. */
+  orphanwait: number;
   /** Largest root distance for selection (s). */
   maxdist: number;
 }
@@ -59,6 +61,7 @@ export const DEFAULT_TOS: TosOptions = {
   ceiling: TOS_DEFAULTS.ceiling,
   cohort: TOS_DEFAULTS.cohort !== 0,
   orphan: TOS_DEFAULTS.orphan,
+  orphanwait: TOS_DEFAULTS.orphanwaitSec,
   maxdist: TOS_DEFAULTS.maxdistSec,
 };
 
@@ -178,6 +181,12 @@ export interface SystemSnapshot extends SystemState {
   leapStatus: LeapStatus;
   /** Associations mobilised so far (ids are handed out from 1 in order); ntpdc's memstats. */
   mobilized?: number;
+  /**
+   * Orphan mode (`tos orphan`): "parent" while this host serves as the orphan parent, "child"
+   * while its system peer is one, "waiting" while it has no system peer and orphanwait runs,
+   * null when orphan mode is off or a real source is followed.
+   */
+  orphan?: "parent" | "child" | "waiting" | null;
 }
 
 /**
@@ -250,6 +259,14 @@ export class NtpSystem {
   #manycastOf = new Map<number, number>();
   /** Refids of this host's own addresses (see SystemOptions.localAddresses). */
   #localRefids = new Set<number>();
+  /** This host's rank in the orphan parent election, per address family (see below). */
+  #orphanMetrics = { 4: 0xffffffff, 6: 0xffffffff };
+  /** This host is the orphan parent (no system peer, serving at the orphan stratum). */
+  #orphanParent = false;
+  /** Since when there has been no system peer (start, or the loss of the last), or null. */
+  #lostAt: NtpTime | null = null;
+  /** The time of the latest input (for what happens inside without a `now`). */
+  #lastNow: NtpTime = 0n;
   #minSamples: number;
   #startedAt: NtpTime | null = null;
   #leapState: LeapSeconds;
@@ -275,6 +292,17 @@ export class NtpSystem {
   /** This host's addresses changed (see SystemOptions.localAddresses). */
   setLocalAddresses(addresses: readonly PeerAddress[]): void {
     this.#localRefids = new Set(addresses.map((a) => this.#refidOf(a)));
+    // The orphan election ranks by the addresses peers reach this host at: not loopback, not
+    // IPv6 link-local (a per-link address no configured peer uses).
+    const metric = { 4: 0xffffffff, 6: 0xffffffff };
+    for (const a of addresses) {
+      const text = a.address.toLowerCase();
+      if (a.family === 4 ? text.startsWith("127.") : text === "::1" || /^fe[89ab]/.test(text)) {
+        continue;
+      }
+      metric[a.family] = Math.min(metric[a.family], this.#refidOf(a));
+    }
+    this.#orphanMetrics = metric;
   }
 
   /** The refid naming `addr` (IPv6: the daemon's digest when it supplied one). */
@@ -460,6 +488,8 @@ export class NtpSystem {
   /** Start-up actions: initial frequency and the first timer. */
   start(now: NtpTime): Action[] {
     this.#startedAt = now;
+    this.#lostAt = now;
+    this.#lastNow = now;
     const actions = this.#loop.start(now);
     actions.push({
       type: "setStatus",
@@ -476,6 +506,7 @@ export class NtpSystem {
   /** Handles a received datagram addressed to one of our associations. */
   onPacket(dg: InboundDatagram, now: NtpTime): Action[] {
     const actions: Action[] = [];
+    this.#lastNow = now;
     this.#counters.received++;
     const a = this.#byAddr.get(addrKey(dg.peer));
     if (a === undefined) {
@@ -741,6 +772,7 @@ export class NtpSystem {
   /** Runs due timers (polls, slew ends). */
   onTimer(now: NtpTime): Action[] {
     const actions: Action[] = [];
+    this.#lastNow = now;
     actions.push(...this.#loop.onTimer(now));
     if (this.#leapDue !== null && this.#leapDue <= now) this.#leapEvaluate(now, actions);
     const sys = this.#ownState();
@@ -763,7 +795,8 @@ export class NtpSystem {
     this.#expireEphemeral(actions);
     let reachable = false;
     for (const a of this.#assocs.values()) if (a.reach !== 0) reachable = true;
-    if (this.#anyReachable && !reachable) {
+    // An orphan parent goes on serving its clients when its peers fall silent.
+    if (this.#anyReachable && !reachable && !this.#orphanParent) {
       actions.push(systemEvent(SystemEvent.NOPEER, "no servers reachable"));
       this.#unsync(actions);
     }
@@ -772,7 +805,10 @@ export class NtpSystem {
     // A silent server given up on must not delay the first update until the next sample.
     if (this.#loop.updates === 0 && this.#waitingFor.length > 0) {
       this.#clockSelect(now, null, actions);
+    } else if (this.#sysPeer === null && this.#orphanDue(now)) {
+      this.#clockSelect(now, null, actions);
     }
+    if (this.#orphanParent) this.#refTime = now;
     this.#pushTimer(actions, now);
     return actions;
   }
@@ -809,6 +845,13 @@ export class NtpSystem {
       pollLog2: this.#loop.pollLog2 ?? this.#systemPollLog2(),
       leapStatus: { ...this.#leapState.status },
       mobilized: this.#nextId - 1,
+      orphan: this.#tos.orphan >= MAXSTRAT
+        ? null
+        : this.#orphanParent
+        ? "parent"
+        : this.#sysPeer !== null
+        ? (this.#sysPeer.server?.stratum === this.#tos.orphan ? "child" : null)
+        : "waiting",
     };
   }
 
@@ -824,6 +867,9 @@ export class NtpSystem {
       // The floor is for network servers: a reference clock's stratum is 0 unless fudged.
       if ((a.refclock === null && srv.stratum < tos.floor) || srv.stratum >= tos.ceiling) continue;
       if (this.#loops(a)) continue;
+      // With orphan mode on, a network source at or above the orphan stratum may have this
+      // host's orphan mesh among its ancestors: only the orphan parent election looks at it.
+      if (a.refclock === null && srv.stratum >= tos.orphan) continue;
       const est = a.estimate(now);
       if (est === null || est.samples < this.#minSamples) continue;
       const dist = a.selectionDistanceSec(now);
@@ -1018,14 +1064,23 @@ export class NtpSystem {
    * timer, which may make the first update without a new sample).
    */
   #clockSelect(now: NtpTime, updated: Association | null, actions: Action[]): void {
-    const loop = this.#loop;
-    const register = loop.sampleSource === "register";
-    const byVariance = loop.weightsByVariance;
     const cands = this.#candidates(now);
+    if (cands.length === 0 && this.#orphanDue(now)) {
+      this.#orphanSelect(now, updated, actions);
+      return;
+    }
     if (this.#holdForStartup(now, cands, actions) || cands.length === 0) return;
     const ordered = this.#select(now, cands, actions);
     if (ordered === null) return;
     if (updated !== null && !ordered.some((c) => c.a === updated)) return;
+    this.#update(now, ordered, actions);
+  }
+
+  /** A clock update from the survivors `ordered` (best first), adopting the system peer. */
+  #update(now: NtpTime, ordered: Candidate[], actions: Action[]): void {
+    const loop = this.#loop;
+    const register = loop.sampleSource === "register";
+    const byVariance = loop.weightsByVariance;
     const peer = this.#peerOf(ordered);
     // A PPS system peer is used alone (ntpd): the others only numbered its seconds.
     const inputs = peer.a.refclock?.pps ? [peer] : [peer, ...ordered.filter((c) => c !== peer)];
@@ -1143,7 +1198,16 @@ export class NtpSystem {
    */
   #failover(now: NtpTime, actions: Action[]): void {
     const peer = this.#sysPeer;
-    if (peer === null || (peer.reach !== 0 && peer.unanswered < FAILOVER_UNANSWERED)) return;
+    if (peer === null) return;
+    // A peer that has become unfit is never held over: one that says it is unsynchronised, one
+    // that now follows this host (a timing loop: two peers that lost their common source at
+    // once would otherwise follow each other), one beyond the orphan stratum (this host's
+    // orphan mesh may be among its ancestors).
+    const srv = peer.server;
+    const unfit = srv !== null && peer.refclock === null &&
+      (srv.leap === LEAP_NOTINSYNC || srv.stratum >= MAXSTRAT || this.#loops(peer) ||
+        srv.stratum > this.#tos.orphan);
+    if (!unfit && peer.reach !== 0 && peer.unanswered < FAILOVER_UNANSWERED) return;
     const cands = this.#candidates(now);
     const ordered = cands.length === 0 ? [] : this.#select(now, cands, actions);
     if (ordered === null) return; // no majority: already unsynchronised
@@ -1151,12 +1215,91 @@ export class NtpSystem {
       this.#adopt(this.#peerOf(ordered).a, now, actions);
       return;
     }
-    if (peer.reach === 0) {
-      actions.push(
-        systemEvent(SystemEvent.NOPEER, `system peer ${nameOf(peer)} unreachable, no other`),
-      );
+    if (peer.reach === 0 || unfit) {
+      const why = peer.reach === 0 ? "unreachable" : "no longer fit to follow";
+      actions.push(systemEvent(SystemEvent.NOPEER, `system peer ${nameOf(peer)} ${why}, no other`));
       this.#unsync(actions);
     }
+  }
+
+  /**
+   * True when orphan mode applies now: it is on (`tos orphan` below 16), there is no system
+   * peer, and there has been none for `tos orphanwait` seconds (or this host is the parent).
+   */
+  #orphanDue(now: NtpTime): boolean {
+    if (this.#tos.orphan >= MAXSTRAT || this.#sysPeer !== null) return false;
+    if (this.#orphanParent) return true;
+    return this.#lostAt !== null && diffSec(now, this.#lostAt) >= this.#tos.orphanwait;
+  }
+
+  /**
+   * The orphan parent election (RFC 5905's orphan mode, ntpd's `tos orphan`): among the
+   * reachable network sources that serve at the orphan stratum (each an orphan parent itself),
+   * the one whose address has the lowest refid, if lower than this host's own (the lowest
+   * refid of its own addresses of that family, loopback and link-local left out; the largest
+   * value when it knows none, so it never claims the role over a peer that does); null when
+   * this host ranks first and must be the parent.
+   */
+  #orphanParentCandidate(now: NtpTime): Candidate | null {
+    const orphan = this.#tos.orphan;
+    let best: Candidate | null = null;
+    let bestMetric = Infinity;
+    for (const a of this.#assocs.values()) {
+      const srv = a.server;
+      if (a.refclock !== null || a.options.noselect || a.dead || a.reach === 0) continue;
+      if (srv === null || srv.stratum !== orphan || srv.leap === LEAP_NOTINSYNC) continue;
+      if (a.unanswered >= FAILOVER_UNANSWERED) continue;
+      const metric = this.#refidOf(a.address);
+      if (metric >= bestMetric || metric >= this.#orphanMetrics[a.address.family]) continue;
+      const est = a.estimate(now);
+      if (est === null || est.samples < this.#minSamples) continue;
+      const rfc = a.filter.rfcState(now);
+      best = {
+        a,
+        offsetSec: est.offsetSec,
+        varS: est.offsetVar,
+        freq: est.freq,
+        freqVar: est.freqVar,
+        dist: a.selectionDistanceSec(now),
+        jitterSec: rfc?.jitterSec ?? 0,
+        rfcOffsetSec: rfc?.offsetSec ?? est.offsetSec,
+        rootDistanceSec: a.rootDistanceSec(now),
+      };
+      bestMetric = metric;
+    }
+    return best;
+  }
+
+  /**
+   * Orphan mode with no real source: follow the elected orphan parent (a clock update from its
+   * samples only), or become the parent: stratum `tos orphan`, refid 127.0.0.1, synchronised to
+   * nothing but serving, the clock left to run free.
+   */
+  #orphanSelect(now: NtpTime, updated: Association | null, actions: Action[]): void {
+    const parent = this.#orphanParentCandidate(now);
+    if (parent !== null) {
+      if (updated !== null && updated !== parent.a) return;
+      this.#survivors = [parent.a.id];
+      this.#falsetickers = [];
+      this.#update(now, [parent], actions);
+      return;
+    }
+    if (this.#orphanParent) return;
+    this.#orphanParent = true;
+    this.#survivors = [];
+    this.#stratum = this.#tos.orphan;
+    this.#refid = LOOPBACK_REFID;
+    this.#rootDelaySec = 0;
+    this.#rootDispSec = 0;
+    this.#refTime = now;
+    this.#leap = this.#leapState.status.armed;
+    actions.push(
+      systemEvent(
+        SystemEvent.UNSPEC,
+        `orphan mode: serving as orphan parent at stratum ${this.#stratum}`,
+      ),
+      this.#status(true),
+    );
   }
 
   /** Makes `a` the system peer: stratum, refid, root delay and dispersion, leap, log lines. */
@@ -1181,6 +1324,11 @@ export class NtpSystem {
     const changed = this.#sysPeer !== a || this.#stratum !== newStratum ||
       this.#leap !== newLeap;
     const wasUnsync = this.#leap === LEAP_NOTINSYNC;
+    if (this.#orphanParent) {
+      this.#orphanParent = false;
+      actions.push(systemEvent(SystemEvent.UNSPEC, `orphan mode: following ${nameOf(a)}`));
+    }
+    this.#lostAt = null;
     this.#sysPeer = a;
     this.#stratum = newStratum;
     this.#refid = newRefid;
@@ -1216,10 +1364,12 @@ export class NtpSystem {
   #unsync(actions: Action[]): void {
     if (this.#leap === LEAP_NOTINSYNC && this.#sysPeer === null) return;
     this.#sysPeer = null;
+    this.#orphanParent = false;
+    // Orphan mode, when on, starts `tos orphanwait` from now (see #orphanDue).
+    this.#lostAt = this.#lastNow;
     this.#leap = LEAP_NOTINSYNC;
-    const orphan = this.#tos.orphan < MAXSTRAT;
-    this.#stratum = orphan ? this.#tos.orphan : MAXSTRAT;
-    this.#refid = orphan ? 0x7f000001 : REFID_INIT; // an orphan parent names 127.0.0.1, as ntpd
+    this.#stratum = MAXSTRAT;
+    this.#refid = REFID_INIT;
     actions.push(this.#status(false));
   }
 
@@ -1276,6 +1426,14 @@ export class NtpSystem {
     }
     for (const m of this.#manycasts.values()) {
       if (next === null || m.search.deadline < next) next = m.search.deadline;
+    }
+    // Orphan mode starts when orphanwait has run out.
+    if (
+      this.#tos.orphan < MAXSTRAT && this.#sysPeer === null && !this.#orphanParent &&
+      this.#lostAt !== null
+    ) {
+      const d = addSec(this.#lostAt, this.#tos.orphanwait);
+      if (d > now && (next === null || d < next)) next = d;
     }
     // The start-up hold is logged, and ends, at points of a silent server's wait: look then.
     if (this.#loop.updates === 0) {

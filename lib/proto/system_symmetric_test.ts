@@ -241,3 +241,22 @@ Deno.test("Association: symmetric duplicate and bogus-origin packets give no sam
   assert.ok((after.rejected.not_expected ?? 0) + (after.rejected.bogus_origin ?? 0) >= 1);
   assert.equal(after.received, received);
 });
+
+Deno.test("NtpSystem: a peer that loses its source is not held over by the peer following it", () => {
+  const { net, a, b, ba } = twoPeers(true);
+  net.run(300);
+  assert.equal(b.system.snapshot(net.local(b)).systemPeer, ba);
+  // A's only real source goes: once A is unsynchronised, B must not keep following it.
+  net.upstreams[0]!.up = false;
+  net.run(600);
+  const sa = a.system.snapshot(net.local(a));
+  const sb = b.system.snapshot(net.local(b));
+  assert.equal(sa.stratum, 16);
+  assert.equal(sb.systemPeer, null, "B dropped A");
+  assert.equal(sb.stratum, 16);
+  assert.ok(
+    b.log.some((l) =>
+      l.action.type === "event" && l.action.message.includes("no longer fit to follow")
+    ),
+  );
+});

@@ -256,9 +256,10 @@ export const SOURCE_SECTION = section({
     {
       keyword: "peer",
       syntax: "[-4|-6] address [option ...]",
-      doc: "Exchange time with a peer in symmetric active mode.",
+      doc:
+        "Exchange time with a peer in symmetric active mode (mode 1): each side may synchronise to the other, whichever has the better time. Use a key: the far side mobilises a passive association only for authenticated packets.",
       form: "custom",
-      applied: "symmetric mode is not implemented; the peer is polled as a server",
+      applied: true,
     },
     {
       keyword: "broadcast",

@@ -122,8 +122,9 @@ export const TOS_OPTIONS = [
     unit: "s",
     range: { min: 0, max: 86400, outside: "clamp" },
     default: 300,
-    doc: "Time without a server before orphan mode starts.",
-    applied: "orphan mode starts as soon as synchronisation is lost",
+    doc:
+      "Time without a system peer (from start-up, or from losing the last one) before orphan mode starts.",
+    applied: true,
   }),
 ] as const;
 
