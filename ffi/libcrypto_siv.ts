@@ -1,4 +1,8 @@
-// AES for NTS's AES-SIV through OpenSSL 3 (libcrypto FFI), two ways:
+// AES for NTS's AES-SIV through OpenSSL 3 (libcrypto FFI), three ways:
+// - LibCryptoSiv: AES-SIV (RFC 5297) with S2V's chaining done here on one AES-128-CBC context
+//   (K1) and one AES-128-CTR context (K2), re-keyed in place: what the NTS server uses, with new
+//   C2S and S2C keys for every request. Every call passes numbers and buffers only (V8's fast
+//   calls), and nothing is allocated per message.
 // - RekeyableAes: AES-128-CBC and -ECB contexts whose key can be replaced, on which
 //   lib/daemon/crypto_openssl.ts builds AES-SIV's CMAC and CTR with a few contexts per thread.
 //   That is what the daemon uses: an NTS server has new C2S/S2C keys with every request.
@@ -29,6 +33,8 @@ const SYMBOLS = {
   EVP_CIPHER_CTX_ctrl: { parameters: ["pointer", "i32", "i32", "buffer"], result: "i32" },
   EVP_aes_128_cbc: { parameters: [], result: "pointer" },
   EVP_aes_128_ecb: { parameters: [], result: "pointer" },
+  EVP_aes_128_ctr: { parameters: [], result: "pointer" },
+  EVP_CIPHER_CTX_free: { parameters: ["pointer"], result: "void" },
   // int EVP_EncryptInit_ex(ctx, cipher, engine, key, iv): NULL cipher and key keep them.
   EVP_EncryptInit_ex: {
     parameters: ["pointer", "pointer", "pointer", "buffer", "buffer"],
@@ -223,4 +229,299 @@ export class RekeyableAes {
     if (length === 0) return true;
     return this.#s.EVP_EncryptUpdate(this.#ctx, output, this.#outLength, input, length) === 1;
   }
+}
+
+/** Frees a {@link LibCryptoSiv}'s two contexts once it is collected. */
+const sivContexts = new FinalizationRegistry<
+  { s: Symbols; cbc: Deno.PointerObject; ctr: Deno.PointerObject }
+>(
+  ({ s, cbc, ctr }) => {
+    s.EVP_CIPHER_CTX_free(cbc);
+    s.EVP_CIPHER_CTX_free(ctr);
+  },
+);
+
+const ZERO16 = new Uint8Array(16);
+
+/** Doubling in GF(2^128) (RFC 5297 §2.3, as RFC 4493 derives CMAC subkeys), in place allowed. */
+function dbl(input: Uint8Array, out: Uint8Array): void {
+  const carry = input[0]! >>> 7;
+  for (let k = 0; k < 15; k++) out[k] = ((input[k]! << 1) | (input[k + 1]! >>> 7)) & 0xff;
+  out[15] = ((input[15]! << 1) & 0xff) ^ (carry ? 0x87 : 0);
+}
+
+/**
+ * AES-SIV-CMAC-256 (RFC 5297, AEAD_AES_SIV_CMAC_256 of RFC 8915 §5.1) on two libcrypto contexts
+ * that are re-keyed in place. CMAC runs on the CBC context without resetting its IV: the first
+ * block of each message is XORed with the context's chaining value (its last output block), which
+ * cancels it, so a CMAC is one call. A key costs one CBC key schedule and two blocks (L and S2V's
+ * CMAC(0)); the CTR context takes K2 only when a message has a plaintext. The S2V value after a
+ * short associated data is kept, so a master key sealing and opening cookies under the same key
+ * id skips that CMAC. Structurally a lib/proto/nts/aes_siv.ts SivContext.
+ */
+export class LibCryptoSiv {
+  readonly #s: Symbols;
+  readonly #cbc: Deno.PointerObject;
+  readonly #ctr: Deno.PointerObject;
+  readonly #cbcCipher: Deno.PointerValue;
+  readonly #ctrCipher: Deno.PointerValue;
+  /** The contexts hold their cipher: later keys are loaded with a null cipher (no fetch). */
+  #cbcLoaded = false;
+  #ctrLoaded = false;
+  #keyed = false;
+  /** K2 changed since the CTR context was keyed. */
+  #ctrStale = true;
+  // Key halves, CMAC subkeys, the CBC chaining value and S2V's blocks in one buffer.
+  readonly #blocks = new Uint8Array(14 * 16);
+  readonly #k1 = this.#blocks.subarray(0, 16);
+  readonly #k2 = this.#blocks.subarray(16, 32);
+  readonly #sub1 = this.#blocks.subarray(32, 48);
+  readonly #sub2 = this.#blocks.subarray(48, 64);
+  readonly #chain = this.#blocks.subarray(64, 80);
+  readonly #d0 = this.#blocks.subarray(80, 96);
+  readonly #d = this.#blocks.subarray(96, 112);
+  readonly #t = this.#blocks.subarray(112, 128);
+  readonly #v = this.#blocks.subarray(128, 144);
+  readonly #q = this.#blocks.subarray(144, 160);
+  readonly #tag = this.#blocks.subarray(160, 176);
+  readonly #adKept = this.#blocks.subarray(176, 192);
+  readonly #dAfterAd = this.#blocks.subarray(192, 208);
+  /** Length of the associated data in #adKept (-1: none kept). */
+  #adKeptLength = -1;
+  #in = new Uint8Array(1024);
+  #out = new Uint8Array(1024);
+  readonly #outLength = new Uint8Array(4);
+
+  /** Throws when libcrypto 3 or a context is not available. */
+  constructor() {
+    const siv = openLibCryptoSiv();
+    if (typeof siv === "string") throw new Error(siv);
+    const s = siv.s;
+    this.#s = s;
+    const cbc = s.EVP_CIPHER_CTX_new(), ctr = s.EVP_CIPHER_CTX_new();
+    if (cbc === null || ctr === null) {
+      if (cbc !== null) s.EVP_CIPHER_CTX_free(cbc);
+      if (ctr !== null) s.EVP_CIPHER_CTX_free(ctr);
+      throw new Error("EVP_CIPHER_CTX_new failed");
+    }
+    this.#cbc = cbc;
+    this.#ctr = ctr;
+    this.#cbcCipher = s.EVP_aes_128_cbc();
+    this.#ctrCipher = s.EVP_aes_128_ctr();
+    sivContexts.register(this, { s, cbc, ctr });
+  }
+
+  /** Loads the 32-byte key `key[at, at+32)`: K1 (CMAC) ‖ K2 (CTR). */
+  setKey(key: Uint8Array, at: number): void {
+    this.#keyed = false;
+    this.#adKeptLength = -1;
+    if (at < 0 || at + 32 > key.length) return;
+    const k1 = this.#k1, k2 = this.#k2;
+    for (let k = 0; k < 16; k++) {
+      k1[k] = key[at + k]!;
+      k2[k] = key[at + 16 + k]!;
+    }
+    this.#ctrStale = true;
+    const s = this.#s;
+    if (
+      s.EVP_EncryptInit_ex(
+        this.#cbc,
+        this.#cbcLoaded ? null : this.#cbcCipher,
+        null,
+        k1,
+        ZERO16,
+      ) !== 1
+    ) {
+      return;
+    }
+    this.#cbcLoaded = true;
+    this.#chain.fill(0);
+    // L = AES(K1, 0^128): the zero block through the freshly reset CBC context.
+    const out = this.#out;
+    if (s.EVP_EncryptUpdate(this.#cbc, out, this.#outLength, ZERO16, 16) !== 1) return;
+    const chain = this.#chain;
+    for (let k = 0; k < 16; k++) chain[k] = out[k]!;
+    dbl(chain, this.#sub1);
+    dbl(this.#sub1, this.#sub2);
+    // S2V starts from CMAC(K1, 0^128).
+    if (!this.#cmac(ZERO16, 0, 16, null, this.#d0)) return;
+    this.#keyed = true;
+  }
+
+  /**
+   * CMAC under K1 of `src[start, end)`, with `tail` XORed into the message's last 16 bytes when
+   * given (S2V's xorend), to `mac`. False when libcrypto fails.
+   */
+  #cmac(
+    src: Uint8Array,
+    start: number,
+    end: number,
+    tail: Uint8Array | null,
+    mac: Uint8Array,
+  ): boolean {
+    const len = end - start;
+    const full = len > 0 && (len & 15) === 0;
+    const padded = full ? len : (len + 16) & ~15;
+    if (this.#in.length < padded) {
+      this.#in = new Uint8Array(2 * padded);
+      this.#out = new Uint8Array(2 * padded);
+    }
+    const b = this.#in;
+    if (len > 48) b.set(src.subarray(start, end));
+    else for (let k = 0; k < len; k++) b[k] = src[start + k]!;
+    if (tail !== null) { for (let k = 0, j = len - 16; k < 16; k++, j++) b[j] = b[j]! ^ tail[k]!; }
+    if (!full) {
+      b[len] = 0x80;
+      for (let k = len + 1; k < padded; k++) b[k] = 0;
+    }
+    const sub = full ? this.#sub1 : this.#sub2;
+    const chain = this.#chain;
+    const last = padded - 16;
+    for (let k = 0; k < 16; k++) b[last + k] = b[last + k]! ^ sub[k]!;
+    for (let k = 0; k < 16; k++) b[k] = b[k]! ^ chain[k]!;
+    const out = this.#out;
+    if (this.#s.EVP_EncryptUpdate(this.#cbc, out, this.#outLength, b, padded) !== 1) {
+      // Back to a known chaining value (zero IV) for the next message.
+      this.#s.EVP_EncryptInit_ex(this.#cbc, null, null, null as unknown as Uint8Array, ZERO16);
+      chain.fill(0);
+      return false;
+    }
+    for (let k = 0; k < 16; k++) chain[k] = mac[k] = out[last + k]!;
+    return true;
+  }
+
+  /** S2V (RFC 5297 §2.4) of (ad, nonce, plaintext) to #v. */
+  #s2v(
+    ad: Uint8Array,
+    adStart: number,
+    adEnd: number,
+    nonce: Uint8Array,
+    nStart: number,
+    nEnd: number,
+    p: Uint8Array,
+    pStart: number,
+    pEnd: number,
+  ): boolean {
+    const d = this.#d, t = this.#t;
+    const adLength = adEnd - adStart;
+    let kept = adLength === this.#adKeptLength;
+    for (let k = 0; kept && k < adLength; k++) kept = this.#adKept[k] === ad[adStart + k];
+    if (kept) d.set(this.#dAfterAd);
+    else {
+      dbl(this.#d0, d);
+      if (!this.#cmac(ad, adStart, adEnd, null, t)) return false;
+      for (let k = 0; k < 16; k++) d[k] = d[k]! ^ t[k]!;
+      if (adLength <= 16) {
+        for (let k = 0; k < adLength; k++) this.#adKept[k] = ad[adStart + k]!;
+        this.#adKeptLength = adLength;
+        this.#dAfterAd.set(d);
+      }
+    }
+    dbl(d, d);
+    if (!this.#cmac(nonce, nStart, nEnd, null, t)) return false;
+    for (let k = 0; k < 16; k++) d[k] = d[k]! ^ t[k]!;
+    const n = pEnd - pStart;
+    if (n >= 16) return this.#cmac(p, pStart, pEnd, d, this.#v);
+    dbl(d, t);
+    for (let k = 0; k < n; k++) t[k] = t[k]! ^ p[pStart + k]!;
+    t[n] = t[n]! ^ 0x80;
+    return this.#cmac(t, 0, 16, null, this.#v);
+  }
+
+  /** AES-128-CTR under K2 from the counter block made of `iv` (RFC 5297 §2.6: bits 63, 31 cleared). */
+  #ctrRun(
+    iv: Uint8Array,
+    src: Uint8Array,
+    start: number,
+    end: number,
+    dst: Uint8Array,
+    dstAt: number,
+  ): boolean {
+    const q = this.#q;
+    for (let k = 0; k < 16; k++) q[k] = iv[k]!;
+    q[8] = q[8]! & 0x7f;
+    q[12] = q[12]! & 0x7f;
+    const s = this.#s;
+    let ok: boolean;
+    if (this.#ctrStale) {
+      ok = s.EVP_EncryptInit_ex(
+        this.#ctr,
+        this.#ctrLoaded ? null : this.#ctrCipher,
+        null,
+        this.#k2,
+        q,
+      ) === 1;
+      this.#ctrLoaded ||= ok;
+      this.#ctrStale = !ok;
+    } else {
+      ok = s.EVP_EncryptInit_ex(this.#ctr, null, null, null as unknown as Uint8Array, q) === 1;
+    }
+    if (!ok) return false;
+    const input = start === 0 ? src : src.subarray(start, end);
+    const output = dstAt === 0 ? dst : dst.subarray(dstAt);
+    return s.EVP_EncryptUpdate(this.#ctr, output, this.#outLength, input, end - start) === 1;
+  }
+
+  /** Seals p[pStart, pEnd) to V ‖ C at out[outAt, …); see SivContext.seal. */
+  seal(
+    ad: Uint8Array,
+    adStart: number,
+    adEnd: number,
+    nonce: Uint8Array,
+    nStart: number,
+    nEnd: number,
+    p: Uint8Array,
+    pStart: number,
+    pEnd: number,
+    out: Uint8Array,
+    outAt: number,
+  ): boolean {
+    const n = pEnd - pStart;
+    if (
+      !this.#keyed || n < 0 || pStart < 0 || pEnd > p.length || outAt < 0 ||
+      outAt + 16 + n > out.length || !inside(ad, adStart, adEnd) || !inside(nonce, nStart, nEnd)
+    ) return false;
+    if (!this.#s2v(ad, adStart, adEnd, nonce, nStart, nEnd, p, pStart, pEnd)) return false;
+    const v = this.#v;
+    for (let k = 0; k < 16; k++) out[outAt + k] = v[k]!;
+    return n === 0 || this.#ctrRun(v, p, pStart, pEnd, out, outAt + 16);
+  }
+
+  /** Opens V ‖ C at c[cStart, cEnd) to out[outAt, …); see SivContext.open. */
+  open(
+    ad: Uint8Array,
+    adStart: number,
+    adEnd: number,
+    nonce: Uint8Array,
+    nStart: number,
+    nEnd: number,
+    c: Uint8Array,
+    cStart: number,
+    cEnd: number,
+    out: Uint8Array,
+    outAt: number,
+  ): boolean {
+    const n = cEnd - cStart - 16;
+    if (
+      !this.#keyed || n < 0 || cStart < 0 || cEnd > c.length || outAt < 0 ||
+      outAt + n > out.length ||
+      !inside(ad, adStart, adEnd) || !inside(nonce, nStart, nEnd)
+    ) return false;
+    const tag = this.#tag;
+    for (let k = 0; k < 16; k++) tag[k] = c[cStart + k]!;
+    let ok = n === 0 || this.#ctrRun(tag, c, cStart + 16, cEnd, out, outAt);
+    ok = ok && this.#s2v(ad, adStart, adEnd, nonce, nStart, nEnd, out, outAt, outAt + n);
+    if (ok) {
+      const v = this.#v;
+      let diff = 0;
+      for (let k = 0; k < 16; k++) diff |= v[k]! ^ tag[k]!;
+      ok = diff === 0;
+    }
+    if (!ok) out.fill(0, outAt, outAt + n);
+    return ok;
+  }
+}
+
+function inside(b: Uint8Array, start: number, end: number): boolean {
+  return start >= 0 && start <= end && end <= b.length;
 }

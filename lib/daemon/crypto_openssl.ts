@@ -12,13 +12,16 @@ import {
   openLibCrypto,
   SHA_CTX_BYTES,
 } from "../../ffi/libcrypto.ts";
-import { RekeyableAes } from "../../ffi/libcrypto_siv.ts";
+import { LibCryptoSiv, RekeyableAes } from "../../ffi/libcrypto_siv.ts";
 import { PureCrypto } from "../proto/auth/pure_crypto.ts";
 import {
   AES_SIV_CMAC_256_KEY_LEN,
   type AesCtr,
   AesSiv,
   incrementCounter128,
+  type SivContext,
+  sivContextOf,
+  type SivProvider,
 } from "../proto/nts/aes_siv.ts";
 import {
   type AeadAlgorithm,
@@ -290,7 +293,7 @@ function rekeyedCtr(key: Uint8Array): AesCtr {
  * {@link Crypto} on libcrypto. Construct it through {@link daemonCrypto}, which checks it; the
  * constructor throws when libcrypto cannot be opened.
  */
-export class OpenSslCrypto implements Crypto {
+export class OpenSslCrypto implements Crypto, SivProvider {
   readonly name: string;
   readonly #symbols: LibCryptoSymbols;
 
@@ -323,6 +326,13 @@ export class OpenSslCrypto implements Crypto {
       return null; // no libcrypto AES here: daemonCrypto() then takes node:crypto's
     }
   }
+  /**
+   * A re-keyable AES-SIV context for the NTS server (ffi/libcrypto_siv.ts LibCryptoSiv: two
+   * libcrypto contexts of its own, nothing allocated per message). Throws without libcrypto.
+   */
+  sivContext(): SivContext {
+    return new LibCryptoSiv();
+  }
 }
 
 /** One {@link Crypto} whose algorithms each come from the first implementation that passed. */
@@ -331,11 +341,16 @@ class MixedCrypto implements Crypto {
   readonly #by: Readonly<Record<MacAlgorithm, Crypto>>;
   readonly #fallback: Crypto;
   readonly #aead: Crypto;
+  /** The AEAD implementation's re-keyable contexts, when it has them (see sivContextOf). */
+  readonly sivContext?: () => SivContext;
 
   constructor(by: Record<MacAlgorithm, Crypto>, fallback: Crypto, aead: Crypto = fallback) {
     this.#by = by;
     this.#fallback = fallback;
     this.#aead = aead;
+    if (typeof (aead as Partial<SivProvider>).sivContext === "function") {
+      this.sivContext = () => sivContextOf(aead);
+    }
     const names = [...new Set(MAC_ALGORITHMS.map((a) => by[a].name))];
     this.name = names.length === 1
       ? names[0]!
@@ -372,6 +387,17 @@ function sivAgrees(c: Crypto): boolean {
       if (back === null || back.some((x, k) => x !== plain[k])) return false;
       got[got.length - 1] = got[got.length - 1]! ^ 1;
       if (a.open(nonce, got, ad) !== null) return false;
+      // The NTS server's re-keyable contexts (when offered) on the same inputs.
+      if (typeof (c as Partial<SivProvider>).sivContext !== "function") continue;
+      const siv = sivContextOf(c);
+      siv.setKey(key, 0);
+      const out = new Uint8Array(want.length), opened = new Uint8Array(plainLength);
+      if (!siv.seal(ad, 0, adLength, nonce, 0, 16, plain, 0, plainLength, out, 0)) return false;
+      if (out.some((x, k) => x !== want[k])) return false;
+      if (!siv.open(ad, 0, adLength, nonce, 0, 16, out, 0, out.length, opened, 0)) return false;
+      if (opened.some((x, k) => x !== plain[k])) return false;
+      out[0] = out[0]! ^ 1;
+      if (siv.open(ad, 0, adLength, nonce, 0, 16, out, 0, out.length, opened, 0)) return false;
     }
     return true;
   } catch {

@@ -4,7 +4,13 @@
 // §5.1) takes a 32-byte key split into K1 ‖ K2 and passes the associated data and the nonce as the
 // two S2V header components, in that order, before the plaintext.
 
-import { type AeadAlgorithm, type AeadContext, cmacDouble, constantTimeEqual } from "../crypto.ts";
+import {
+  type AeadAlgorithm,
+  type AeadContext,
+  cmacDouble,
+  constantTimeEqual,
+  type Crypto,
+} from "../crypto.ts";
 import type { MacContext } from "../crypto.ts";
 
 /** Length of the synthetic IV (the tag), which SIV puts in front of the ciphertext. */
@@ -158,4 +164,136 @@ export function incrementCounter128(block: Uint8Array, at: number): void {
     block[k] = v;
     if (v !== 0) return;
   }
+}
+
+/**
+ * AEAD_AES_SIV_CMAC_256 whose key can be replaced, working on the caller's buffers at offsets:
+ * what an NTS server needs, with new C2S and S2C keys for every request and nothing to allocate
+ * per request. The associated data and the nonce are S2V's two header components, in that order.
+ * One context serves one caller at a time.
+ */
+export interface SivContext {
+  /** Loads the 32-byte key at `key[at, at+32)` (K1 ‖ K2). */
+  setKey(key: Uint8Array, at: number): void;
+  /**
+   * Seals `p[pStart, pEnd)` with the associated data `ad[adStart, adEnd)` and the nonce
+   * `nonce[nStart, nEnd)`; writes V ‖ C (16 + pEnd − pStart bytes) to `out` at `outAt`, which must
+   * not overlap the inputs. False when there is no key or the cipher failed.
+   */
+  seal(
+    ad: Uint8Array,
+    adStart: number,
+    adEnd: number,
+    nonce: Uint8Array,
+    nStart: number,
+    nEnd: number,
+    p: Uint8Array,
+    pStart: number,
+    pEnd: number,
+    out: Uint8Array,
+    outAt: number,
+  ): boolean;
+  /**
+   * Opens V ‖ C at `c[cStart, cEnd)`: writes the plaintext (cEnd − cStart − 16 bytes) to `out`
+   * at `outAt` (not overlapping the inputs) and returns true when V verifies; false otherwise,
+   * with the plaintext bytes zeroed.
+   */
+  open(
+    ad: Uint8Array,
+    adStart: number,
+    adEnd: number,
+    nonce: Uint8Array,
+    nStart: number,
+    nEnd: number,
+    c: Uint8Array,
+    cStart: number,
+    cEnd: number,
+    out: Uint8Array,
+    outAt: number,
+  ): boolean;
+}
+
+/** A {@link Crypto} that also offers {@link SivContext}s (the daemon's libcrypto one does). */
+export interface SivProvider {
+  /** A new context without a key. */
+  sivContext(): SivContext;
+}
+
+/** A {@link SivContext} on any {@link Crypto}'s aeadContext(): it allocates, but works everywhere. */
+class AeadSivContext implements SivContext {
+  readonly #crypto: Crypto;
+  #aead: AeadContext | null = null;
+
+  constructor(crypto: Crypto) {
+    this.#crypto = crypto;
+  }
+
+  setKey(key: Uint8Array, at: number): void {
+    this.#aead = this.#crypto.aeadContext(
+      "AEAD_AES_SIV_CMAC_256",
+      key.slice(at, at + AES_SIV_CMAC_256_KEY_LEN),
+    );
+  }
+
+  seal(
+    ad: Uint8Array,
+    adStart: number,
+    adEnd: number,
+    nonce: Uint8Array,
+    nStart: number,
+    nEnd: number,
+    p: Uint8Array,
+    pStart: number,
+    pEnd: number,
+    out: Uint8Array,
+    outAt: number,
+  ): boolean {
+    if (this.#aead === null) return false;
+    const sealed = this.#aead.seal(
+      nonce.subarray(nStart, nEnd),
+      p.subarray(pStart, pEnd),
+      ad.subarray(adStart, adEnd),
+    );
+    out.set(sealed, outAt);
+    return true;
+  }
+
+  open(
+    ad: Uint8Array,
+    adStart: number,
+    adEnd: number,
+    nonce: Uint8Array,
+    nStart: number,
+    nEnd: number,
+    c: Uint8Array,
+    cStart: number,
+    cEnd: number,
+    out: Uint8Array,
+    outAt: number,
+  ): boolean {
+    const n = cEnd - cStart - SIV_TAG_LEN;
+    if (n < 0) return false;
+    const p = this.#aead?.open(
+      nonce.subarray(nStart, nEnd),
+      c.subarray(cStart, cEnd),
+      ad.subarray(adStart, adEnd),
+    ) ?? null;
+    if (p === null) {
+      out.fill(0, outAt, outAt + n);
+      return false;
+    }
+    out.set(p, outAt);
+    return true;
+  }
+}
+
+/**
+ * A new {@link SivContext} from `crypto`: its own when it is a {@link SivProvider} (libcrypto in
+ * the daemon), otherwise one over its aeadContext().
+ */
+export function sivContextOf(crypto: Crypto): SivContext {
+  const provider = crypto as Crypto & Partial<SivProvider>;
+  return typeof provider.sivContext === "function"
+    ? provider.sivContext()
+    : new AeadSivContext(crypto);
 }

@@ -9,9 +9,9 @@
 // The NTS-KE server calls makeCookie() for the cookies it sends; the NTP server path calls
 // openCookie() on each request and makeCookie() for the fresh cookies in the reply.
 
-import type { AeadContext, Crypto } from "../crypto.ts";
+import type { Crypto } from "../crypto.ts";
 import type { Rng } from "../rng.ts";
-import { AES_SIV_CMAC_256_KEY_LEN, SIV_TAG_LEN } from "./aes_siv.ts";
+import { AES_SIV_CMAC_256_KEY_LEN, SIV_TAG_LEN, type SivContext, sivContextOf } from "./aes_siv.ts";
 import { AEAD_AES_SIV_CMAC_256 } from "./ke_result.ts";
 
 /** Bytes of a cookie's key id. */
@@ -25,6 +25,15 @@ export const COOKIE_OVERHEAD = COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN + SIV_TAG_LE
 export const NTS_AEAD_KEY_LEN: Readonly<Record<number, number>> = {
   [AEAD_AES_SIV_CMAC_256]: AES_SIV_CMAC_256_KEY_LEN,
 };
+
+/** The longest AEAD key any supported algorithm has. */
+const MAX_AEAD_KEY_LEN = AES_SIV_CMAC_256_KEY_LEN;
+
+/**
+ * Room for any cookie's plaintext {@link NtsServerKeys.openCookieInto} may write: the longest
+ * cookie accepted (512 bytes) less its key id, nonce and tag.
+ */
+export const MAX_COOKIE_PLAINTEXT = 512 - COOKIE_KEY_ID_LEN - COOKIE_NONCE_LEN - SIV_TAG_LEN;
 
 /** Length of a cookie carrying keys for `aeadId` (104 bytes for AES-SIV-CMAC-256). */
 export function cookieLength(aeadId: number): number {
@@ -77,10 +86,13 @@ export type OpenCookieResult =
 export class NtsServerKeys {
   readonly #crypto: Crypto;
   readonly #rng: Rng;
-  #byId = new Map<number, AeadContext>();
+  #byId = new Map<number, SivContext>();
   #currentId = -1;
-  #current: AeadContext | null = null;
-  readonly #idBytes = new Uint8Array(COOKIE_KEY_ID_LEN);
+  #current: SivContext | null = null;
+  /** A cookie's plaintext (AEAD id, 0x0000, C2S, S2C) on its way in or out; zeroed after use. */
+  readonly #plain = new Uint8Array(MAX_COOKIE_PLAINTEXT);
+  /** C2S ‖ S2C for {@link makeCookie}. */
+  readonly #keys = new Uint8Array(2 * MAX_AEAD_KEY_LEN);
 
   /** `rng` draws the cookie nonces (the daemon's comes from the OS CSPRNG). */
   constructor(crypto: Crypto, rng: Rng) {
@@ -94,11 +106,19 @@ export class NtsServerKeys {
    * 32 bytes or an id repeats (the key file loader checks all that first).
    */
   setKeys(keys: readonly NtsMasterKey[], currentId: number): void {
-    const byId = new Map<number, AeadContext>();
+    const byId = new Map<number, SivContext>();
+    const probe = new Uint8Array(SIV_TAG_LEN);
     for (const k of keys) {
       if (byId.has(k.id)) throw new RangeError(`NTS cookie key id ${k.id} appears twice`);
-      const ctx = this.#crypto.aeadContext("AEAD_AES_SIV_CMAC_256", k.key);
-      if (ctx === null) throw new RangeError(`${this.#crypto.name} has no AES-SIV-CMAC-256`);
+      if (k.key.length !== AES_SIV_CMAC_256_KEY_LEN) {
+        throw new RangeError(`NTS cookie key ${k.id} is ${k.key.length} bytes, not 32`);
+      }
+      // One context per master key, keyed once: its key schedule stays loaded.
+      const ctx = sivContextOf(this.#crypto);
+      ctx.setKey(k.key, 0);
+      if (!ctx.seal(probe, 0, 0, probe, 0, 0, probe, 0, 0, probe, 0)) {
+        throw new RangeError(`${this.#crypto.name} has no AES-SIV-CMAC-256`);
+      }
       byId.set(k.id, ctx);
     }
     const current = byId.get(currentId);
@@ -134,57 +154,128 @@ export class NtsServerKeys {
    * length (the caller negotiated them: that is a bug, not bad input).
    */
   makeCookie(aeadId: number, c2s: Uint8Array, s2c: Uint8Array): Uint8Array {
-    const aead = this.#current;
-    if (aead === null) throw new RangeError("no NTS cookie keys are loaded");
+    if (this.#current === null) throw new RangeError("no NTS cookie keys are loaded");
     const keyLen = NTS_AEAD_KEY_LEN[aeadId];
     if (keyLen === undefined) throw new RangeError(`AEAD ${aeadId} is not supported in cookies`);
     if (c2s.length !== keyLen || s2c.length !== keyLen) {
       throw new RangeError(`AEAD ${aeadId} keys are ${keyLen} bytes`);
     }
-    const plain = new Uint8Array(4 + 2 * keyLen);
+    const keys = this.#keys;
+    keys.set(c2s, 0);
+    keys.set(s2c, keyLen);
+    const out = new Uint8Array(cookieLength(aeadId));
+    const n = this.makeCookieInto(aeadId, keys, 0, out, 0);
+    keys.fill(0);
+    if (n === 0) throw new RangeError(`${this.#crypto.name} failed to seal a cookie`);
+    return out;
+  }
+
+  /**
+   * Writes a fresh cookie for `aeadId` (supported) whose C2S ‖ S2C keys are at `keys[keysAt, …)`
+   * to `out` at `outAt`, under the current master key; returns its length, or 0 when there are no
+   * keys, the AEAD is not supported, `out` is too short or the cipher failed. Allocates nothing.
+   */
+  makeCookieInto(
+    aeadId: number,
+    keys: Uint8Array,
+    keysAt: number,
+    out: Uint8Array,
+    outAt: number,
+  ): number {
+    const aead = this.#current;
+    const keyLen = NTS_AEAD_KEY_LEN[aeadId];
+    if (aead === null || keyLen === undefined) return 0;
+    const length = COOKIE_OVERHEAD + 2 * keyLen;
+    if (outAt < 0 || outAt + length > out.length || keysAt + 2 * keyLen > keys.length) return 0;
+    const plain = this.#plain;
     plain[0] = aeadId >>> 8;
     plain[1] = aeadId & 0xff;
-    plain.set(c2s, 4);
-    plain.set(s2c, 4 + keyLen);
-    const out = new Uint8Array(COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN + SIV_TAG_LEN + plain.length);
-    const view = new DataView(out.buffer);
-    view.setUint32(0, this.#currentId >>> 0);
-    for (let k = 0; k < COOKIE_NONCE_LEN; k += 4) view.setUint32(4 + k, this.#rng.nextU32());
-    const nonce = out.subarray(4, 4 + COOKIE_NONCE_LEN);
-    out.set(aead.seal(nonce, plain, out.subarray(0, 4)), 4 + COOKIE_NONCE_LEN);
-    plain.fill(0);
-    return out;
+    plain[2] = 0;
+    plain[3] = 0;
+    for (let k = 0; k < 2 * keyLen; k++) plain[4 + k] = keys[keysAt + k]!;
+    const id = this.#currentId;
+    out[outAt] = id >>> 24;
+    out[outAt + 1] = (id >>> 16) & 0xff;
+    out[outAt + 2] = (id >>> 8) & 0xff;
+    out[outAt + 3] = id & 0xff;
+    const rng = this.#rng;
+    for (
+      let k = outAt + COOKIE_KEY_ID_LEN;
+      k < outAt + COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN;
+      k += 4
+    ) {
+      const r = rng.nextU32();
+      out[k] = r >>> 24;
+      out[k + 1] = (r >>> 16) & 0xff;
+      out[k + 2] = (r >>> 8) & 0xff;
+      out[k + 3] = r & 0xff;
+    }
+    const nonceAt = outAt + COOKIE_KEY_ID_LEN, sealedAt = nonceAt + COOKIE_NONCE_LEN;
+    const ok = aead.seal(
+      out,
+      outAt,
+      nonceAt,
+      out,
+      nonceAt,
+      sealedAt,
+      plain,
+      0,
+      4 + 2 * keyLen,
+      out,
+      sealedAt,
+    );
+    plain.fill(0, 0, 4 + 2 * keyLen);
+    return ok ? length : 0;
+  }
+
+  /**
+   * Opens the cookie at `bytes[start, end)` into `out` (at least {@link MAX_COOKIE_PLAINTEXT}
+   * bytes): the AEAD id (2 bytes, big-endian), two zero bytes, then C2S ‖ S2C. Null when it
+   * opened, or why not. Never throws; allocates nothing.
+   */
+  openCookieInto(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    out: Uint8Array,
+  ): CookieRejectReason | null {
+    const n = end - start;
+    if (n < COOKIE_OVERHEAD || end > bytes.length || n - 36 > out.length) return "cookie_length";
+    const keyId = ((bytes[start]! << 24) | (bytes[start + 1]! << 16) | (bytes[start + 2]! << 8) |
+      bytes[start + 3]!) >>> 0;
+    const aead = this.#byId.get(keyId);
+    if (aead === undefined) return "cookie_key_unknown";
+    const nonceAt = start + COOKIE_KEY_ID_LEN, sealedAt = nonceAt + COOKIE_NONCE_LEN;
+    if (!aead.open(bytes, start, nonceAt, bytes, nonceAt, sealedAt, bytes, sealedAt, end, out, 0)) {
+      return "cookie_tag";
+    }
+    const plainLength = n - COOKIE_KEY_ID_LEN - COOKIE_NONCE_LEN - SIV_TAG_LEN;
+    const aeadId = (out[0]! << 8) | out[1]!;
+    const keyLen = NTS_AEAD_KEY_LEN[aeadId];
+    let reason: CookieRejectReason | null = null;
+    if (keyLen === undefined) reason = "cookie_aead";
+    else if (plainLength !== 4 + 2 * keyLen || out[2] !== 0 || out[3] !== 0) {
+      reason = "cookie_length";
+    }
+    if (reason !== null) out.fill(0, 0, plainLength);
+    return reason;
   }
 
   /** Opens a cookie a client sent: its keys, or why not. Never throws. */
   openCookie(bytes: Uint8Array): OpenCookieResult {
-    if (bytes.length < COOKIE_OVERHEAD) return { ok: false, reason: "cookie_length" };
-    const keyId = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
-    const aead = this.#byId.get(keyId);
-    if (aead === undefined) return { ok: false, reason: "cookie_key_unknown" };
-    const id = this.#idBytes;
-    for (let k = 0; k < 4; k++) id[k] = bytes[k]!;
-    const plain = aead.open(
-      bytes.subarray(4, 4 + COOKIE_NONCE_LEN),
-      bytes.subarray(4 + COOKIE_NONCE_LEN),
-      id,
-    );
-    if (plain === null) return { ok: false, reason: "cookie_tag" };
+    const plain = this.#plain;
+    const reason = this.openCookieInto(bytes, 0, bytes.length, plain);
+    if (reason !== null) return { ok: false, reason };
     const aeadId = (plain[0]! << 8) | plain[1]!;
-    const keyLen = NTS_AEAD_KEY_LEN[aeadId];
-    if (keyLen === undefined) return { ok: false, reason: "cookie_aead" };
-    if (plain.length !== 4 + 2 * keyLen || plain[2] !== 0 || plain[3] !== 0) {
-      return { ok: false, reason: "cookie_length" };
-    }
-    return {
-      ok: true,
-      keyId,
-      cookie: {
-        aeadId,
-        c2s: plain.slice(4, 4 + keyLen),
-        s2c: plain.slice(4 + keyLen, 4 + 2 * keyLen),
-      },
+    const keyLen = NTS_AEAD_KEY_LEN[aeadId]!;
+    const keyId = ((bytes[0]! << 24) | (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!) >>> 0;
+    const cookie = {
+      aeadId,
+      c2s: plain.slice(4, 4 + keyLen),
+      s2c: plain.slice(4 + keyLen, 4 + 2 * keyLen),
     };
+    plain.fill(0, 0, 4 + 2 * keyLen);
+    return { ok: true, keyId, cookie };
   }
 }
 

@@ -81,42 +81,68 @@ export function looksLikeNts(bytes: Uint8Array): boolean {
 }
 
 /**
- * Reads the NTS fields of a packet strictly: RFC 7822 framing for every outer field (≥ 16 bytes,
- * a multiple of 4, inside the packet), at most one unique identifier (32–256 bytes, before the
- * authenticator), exactly one authenticator with nonce and ciphertext lengths that fit and zero
- * padding, and nothing after the authenticator. `isRequest`: exactly one cookie, and every
- * placeholder as long as it. A reply carries no cookie outside the authenticator. Unknown field
- * types before the authenticator are authenticated but otherwise ignored (RFC 7822). Never throws.
+ * Where a packet's NTS fields are, as offsets into it: what {@link scanNtsFields} fills in, one
+ * object reused for every packet (the server allocates nothing per request).
  */
-export function readNtsFields(bytes: Uint8Array, isRequest: boolean): ReadNtsFields {
-  let uniqueId: Uint8Array | null = null;
-  const cookies: Uint8Array[] = [];
-  const placeholderLengths: number[] = [];
+export class NtsFieldOffsets {
+  /** The unique identifier's body. */
+  uniqueIdStart = 0;
+  uniqueIdEnd = 0;
+  /** The cookie's body (requests: exactly one). */
+  cookieStart = 0;
+  cookieEnd = 0;
+  /** How many cookie placeholders (each as long as the cookie) came before the authenticator. */
+  placeholders = 0;
+  /** Where the authenticator field starts: the end of the associated data. */
+  authStart = 0;
+  /** The authenticator's nonce. */
+  nonceStart = 0;
+  nonceEnd = 0;
+  /** The authenticator's ciphertext, tag included. */
+  ciphertextStart = 0;
+  ciphertextEnd = 0;
+}
+
+/**
+ * Reads the NTS fields of a packet strictly into `into`: RFC 7822 framing for every outer field
+ * (≥ 16 bytes, a multiple of 4, inside the packet), at most one unique identifier (32–256 bytes,
+ * before the authenticator), exactly one authenticator with nonce and ciphertext lengths that fit
+ * and zero padding, and nothing after the authenticator. `isRequest`: exactly one cookie, and
+ * every placeholder as long as it. A reply carries no cookie outside the authenticator. Unknown
+ * field types before the authenticator are authenticated but otherwise ignored (RFC 7822).
+ * Returns null when the fields are good, or why not. Never throws; allocates nothing.
+ */
+export function scanNtsFields(
+  bytes: Uint8Array,
+  isRequest: boolean,
+  into: NtsFieldOffsets,
+): NtsFieldError | null {
+  let uniqueIdStart = -1, uniqueIdEnd = -1, cookieStart = -1, cookieEnd = -1;
+  let placeholders = 0, placeholderLength = -1, placeholdersMixed = false;
   let at = HEADER_LEN, count = 0;
   while (at < bytes.length) {
-    if (++count > MAX_NTS_FIELDS) return { ok: false, reason: "nts_field_count" };
-    if (at + 4 > bytes.length) return { ok: false, reason: "nts_field_length" };
+    if (++count > MAX_NTS_FIELDS) return "nts_field_count";
+    if (at + 4 > bytes.length) return "nts_field_length";
     const type = u16(bytes, at), len = u16(bytes, at + 2);
-    if (len < 16 || (len & 3) !== 0 || at + len > bytes.length) {
-      return { ok: false, reason: "nts_field_length" };
-    }
-    const body = bytes.subarray(at + 4, at + len);
+    if (len < 16 || (len & 3) !== 0 || at + len > bytes.length) return "nts_field_length";
+    const bodyLength = len - 4;
     switch (type) {
       case EF_UNIQUE_ID:
-        if (uniqueId !== null || body.length < UNIQUE_ID_LEN || body.length > MAX_UNIQUE_ID_LEN) {
-          return { ok: false, reason: "nts_unique_id" };
-        }
-        uniqueId = body;
+        if (
+          uniqueIdStart >= 0 || bodyLength < UNIQUE_ID_LEN || bodyLength > MAX_UNIQUE_ID_LEN
+        ) return "nts_unique_id";
+        uniqueIdStart = at + 4;
+        uniqueIdEnd = at + len;
         break;
       case EF_COOKIE:
-        if (!isRequest || cookies.length > 0 || body.length > MAX_COOKIE_LEN) {
-          return { ok: false, reason: "nts_cookie" };
-        }
-        cookies.push(body);
+        if (!isRequest || cookieStart >= 0 || bodyLength > MAX_COOKIE_LEN) return "nts_cookie";
+        cookieStart = at + 4;
+        cookieEnd = at + len;
         break;
       case EF_COOKIE_PLACEHOLDER:
-        if (!isRequest || body.length > MAX_COOKIE_LEN) return { ok: false, reason: "nts_cookie" };
-        placeholderLengths.push(body.length);
+        if (!isRequest || bodyLength > MAX_COOKIE_LEN) return "nts_cookie";
+        if (placeholders++ === 0) placeholderLength = bodyLength;
+        else if (bodyLength !== placeholderLength) placeholdersMixed = true;
         break;
       case EF_AUTHENTICATOR: {
         // Body: nonce length, ciphertext length, nonce and ciphertext each padded to 4, padding.
@@ -124,41 +150,80 @@ export function readNtsFields(bytes: Uint8Array, isRequest: boolean): ReadNtsFie
         // fields after it, which receivers must not act on; no implementation sends any today
         // (chrony, NTPsec and ntpd-rs put the authenticator last), so refusing them is safe and
         // keeps a request's bytes all covered by the tag.
-        if (at + len !== bytes.length) return { ok: false, reason: "nts_authenticator" };
-        if (uniqueId === null) return { ok: false, reason: "nts_unique_id" };
+        if (at + len !== bytes.length) return "nts_authenticator";
+        if (uniqueIdStart < 0) return "nts_unique_id";
         if (isRequest) {
-          if (cookies.length !== 1) return { ok: false, reason: "nts_cookie" };
-          const c = cookies[0]!.length;
-          if (placeholderLengths.some((p) => p !== c)) return { ok: false, reason: "nts_cookie" };
+          if (cookieStart < 0) return "nts_cookie";
+          if (
+            placeholders > 0 && (placeholdersMixed || placeholderLength !== cookieEnd - cookieStart)
+          ) return "nts_cookie";
         }
-        const nonceLen = u16(body, 0), ctLen = u16(body, 2);
+        const body = at + 4, end = at + len;
+        const nonceLen = u16(bytes, body), ctLen = u16(bytes, body + 2);
         const noncePadded = (nonceLen + 3) & ~3, ctPadded = (ctLen + 3) & ~3;
         if (
           nonceLen < NTS_NONCE_LEN || ctLen < SIV_TAG_LEN ||
-          4 + noncePadded + ctPadded > body.length ||
-          !allZero(body, 4 + nonceLen, 4 + noncePadded) ||
-          !allZero(body, 4 + noncePadded + ctLen, body.length)
-        ) {
-          return { ok: false, reason: "nts_authenticator" };
-        }
-        return {
-          ok: true,
-          fields: {
-            uniqueId,
-            cookies,
-            placeholderLengths,
-            authStart: at,
-            nonce: body.subarray(4, 4 + nonceLen),
-            ciphertext: body.subarray(4 + noncePadded, 4 + noncePadded + ctLen),
-          },
-        };
+          body + 4 + noncePadded + ctPadded > end ||
+          !allZero(bytes, body + 4 + nonceLen, body + 4 + noncePadded) ||
+          !allZero(bytes, body + 4 + noncePadded + ctLen, end)
+        ) return "nts_authenticator";
+        into.uniqueIdStart = uniqueIdStart;
+        into.uniqueIdEnd = uniqueIdEnd;
+        into.cookieStart = cookieStart < 0 ? 0 : cookieStart;
+        into.cookieEnd = cookieEnd < 0 ? 0 : cookieEnd;
+        into.placeholders = placeholders;
+        into.authStart = at;
+        into.nonceStart = body + 4;
+        into.nonceEnd = body + 4 + nonceLen;
+        into.ciphertextStart = body + 4 + noncePadded;
+        into.ciphertextEnd = body + 4 + noncePadded + ctLen;
+        return null;
       }
       default:
         break; // RFC 7822: a field of unknown type is skipped
     }
     at += len;
   }
-  return { ok: false, reason: uniqueId === null ? "nts_unique_id" : "nts_authenticator" };
+  return uniqueIdStart < 0 ? "nts_unique_id" : "nts_authenticator";
+}
+
+/**
+ * Reads the NTS fields of a packet strictly (the rules of {@link scanNtsFields}), as views into
+ * it. Never throws.
+ */
+export function readNtsFields(bytes: Uint8Array, isRequest: boolean): ReadNtsFields {
+  const o = new NtsFieldOffsets();
+  const reason = scanNtsFields(bytes, isRequest, o);
+  if (reason !== null) return { ok: false, reason };
+  const cookies = isRequest ? [bytes.subarray(o.cookieStart, o.cookieEnd)] : [];
+  return {
+    ok: true,
+    fields: {
+      uniqueId: bytes.subarray(o.uniqueIdStart, o.uniqueIdEnd),
+      cookies,
+      placeholderLengths: new Array<number>(o.placeholders).fill(o.cookieEnd - o.cookieStart),
+      authStart: o.authStart,
+      nonce: bytes.subarray(o.nonceStart, o.nonceEnd),
+      ciphertext: bytes.subarray(o.ciphertextStart, o.ciphertextEnd),
+    },
+  };
+}
+
+/**
+ * True when `plain[start, end)`, a decrypted authenticator's contents (RFC 8915 §5.6), is a run of
+ * whole extension fields: none shorter than 4 bytes, not a multiple of 4 or overrunning, at most
+ * {@link MAX_NTS_FIELDS}, and every cookie among them 1 to {@link MAX_COOKIE_LEN} bytes.
+ */
+export function encryptedFieldsValid(plain: Uint8Array, start: number, end: number): boolean {
+  let at = start, count = 0;
+  while (at < end) {
+    if (++count > MAX_NTS_FIELDS || at + 4 > end) return false;
+    const type = u16(plain, at), len = u16(plain, at + 2);
+    if (len < 4 || (len & 3) !== 0 || at + len > end) return false;
+    if (type === EF_COOKIE && (len - 4 > MAX_COOKIE_LEN || len === 4)) return false;
+    at += len;
+  }
+  return true;
 }
 
 /**
@@ -167,16 +232,11 @@ export function readNtsFields(bytes: Uint8Array, isRequest: boolean): ReadNtsFie
  * bytes, not a multiple of 4, overrunning, too many, or a cookie too long).
  */
 export function readEncryptedCookies(plain: Uint8Array): Uint8Array[] | null {
+  if (!encryptedFieldsValid(plain, 0, plain.length)) return null;
   const cookies: Uint8Array[] = [];
-  let at = 0, count = 0;
-  while (at < plain.length) {
-    if (++count > MAX_NTS_FIELDS || at + 4 > plain.length) return null;
+  for (let at = 0; at < plain.length;) {
     const type = u16(plain, at), len = u16(plain, at + 2);
-    if (len < 4 || (len & 3) !== 0 || at + len > plain.length) return null;
-    if (type === EF_COOKIE) {
-      if (len - 4 > MAX_COOKIE_LEN || len === 4) return null;
-      cookies.push(plain.slice(at + 4, at + len));
-    }
+    if (type === EF_COOKIE) cookies.push(plain.slice(at + 4, at + len));
     at += len;
   }
   return cookies;

@@ -11,25 +11,26 @@
 // and is counted. A client never reuses a cookie (§5.7), so nothing honest is dropped; instances
 // behind one name do not share the set, and there the client's unique identifier still protects.
 
-import type { AeadContext, Crypto } from "../crypto.ts";
+import type { Crypto } from "../crypto.ts";
 import type { Rng } from "../rng.ts";
-import { SIV_TAG_LEN } from "./aes_siv.ts";
+import { SIV_TAG_LEN, type SivContext, sivContextOf } from "./aes_siv.ts";
 import {
   COOKIE_KEY_ID_LEN,
   COOKIE_NONCE_LEN,
   cookieLength,
+  MAX_COOKIE_PLAINTEXT,
   type NtsServerKeys,
 } from "./cookies.ts";
 import {
   authenticatorLength,
+  EF_AUTHENTICATOR,
   EF_COOKIE,
   EF_UNIQUE_ID,
+  encryptedFieldsValid,
   fieldLength,
   NTS_NONCE_LEN,
-  readEncryptedCookies,
-  readNtsFields,
-  writeAuthenticator,
-  writeField,
+  NtsFieldOffsets,
+  scanNtsFields,
 } from "./extension_fields.ts";
 
 /** How an NTS request was judged (each but "ok" is a counted drop; the "nak" ones get a NAK). */
@@ -47,40 +48,69 @@ export interface NtsServerOptions {
   reuseWindow?: number;
 }
 
-/** Remembers cookie tags in two generations, so memory stays within 2 × `size` entries. */
+/**
+ * Remembers cookie tags in two generations of open-addressed tables, so memory stays fixed
+ * (16 bytes per entry) and nothing is allocated per request. A tag is kept as its first 8 bytes:
+ * a replay repeats all 16, and two different cookies share 64 bits of an AES-SIV tag with
+ * probability 2^-64 per pair, far below anything that could drop an honest request.
+ */
 class SeenCookies {
   readonly #size: number;
-  #current = new Set<string>();
-  #previous = new Set<string>();
+  readonly #mask: number;
+  #current: Uint32Array;
+  #previous: Uint32Array;
+  #count = 0;
 
   constructor(size: number) {
     this.#size = size;
+    let slots = 16;
+    while (slots < 2 * size) slots *= 2; // load ≤ 1/2: short probes
+    this.#mask = slots - 1;
+    this.#current = new Uint32Array(2 * slots);
+    this.#previous = new Uint32Array(2 * slots);
   }
 
-  /** True when `tag` was seen; records it otherwise. */
-  seen(tag: Uint8Array): boolean {
-    let k = "";
-    for (let i = 0; i < tag.length; i += 2) k += String.fromCharCode((tag[i]! << 8) | tag[i + 1]!);
-    if (this.#current.has(k) || this.#previous.has(k)) return true;
-    if (this.#current.size >= this.#size) {
-      this.#previous = this.#current;
-      this.#current = new Set();
+  /** True when the tag at `b[at, at+8)` was seen; records it otherwise. */
+  seen(b: Uint8Array, at: number): boolean {
+    // (0, 0) marks an empty slot: the one tag prefix that maps to it is stored as (0, 1).
+    const hi = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+    let lo = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+    if (hi === 0 && lo === 0) lo = 1;
+    if (this.#has(this.#current, hi, lo) >= 0 || this.#has(this.#previous, hi, lo) >= 0) {
+      return true;
     }
-    this.#current.add(k);
+    if (this.#count >= this.#size) {
+      const old = this.#previous;
+      this.#previous = this.#current;
+      old.fill(0);
+      this.#current = old;
+      this.#count = 0;
+    }
+    const t = this.#current;
+    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.#mask;
+    while (t[2 * i] !== 0 || t[2 * i + 1] !== 0) i = (i + 1) & this.#mask;
+    t[2 * i] = hi;
+    t[2 * i + 1] = lo;
+    this.#count++;
     return false;
   }
+
+  /** The slot holding (hi, lo) in `t`, or -1. */
+  #has(t: Uint32Array, hi: number, lo: number): number {
+    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.#mask;
+    for (;;) {
+      const h = t[2 * i]!, l = t[2 * i + 1]!;
+      if (h === hi && l === lo) return i;
+      if (h === 0 && l === 0) return -1;
+      i = (i + 1) & this.#mask;
+    }
+  }
 }
 
-/** A reply waiting for its seal: what its cookies carry and how many. */
-interface Unsealed {
-  aeadId: number;
-  c2s: Uint8Array;
-  s2c: Uint8Array;
-  cookies: number;
-}
-
-/** Most replies left unsealed at once (a transport's batch is far smaller). */
+/** Most replies left unsealed at once (a transport's batch is far smaller); a power of two. */
 const MAX_UNSEALED = 4096;
+/** Bytes kept per unsealed reply: C2S ‖ S2C (the longest supported keys). */
+const UNSEALED_KEYS = 64;
 
 /**
  * One thread's NTS request handling: {@link check} and {@link writeReply} for each request in
@@ -99,30 +129,38 @@ const MAX_UNSEALED = 4096;
  */
 export class NtsServer {
   readonly #keys: NtsServerKeys;
-  readonly #crypto: Crypto;
   readonly #rng: Rng;
   readonly #seen: SeenCookies | null;
-  // The request being answered (set by check, used by writeReply and finalize).
+  /** This server's AES-SIV context, re-keyed with each request's C2S, then each reply's S2C key. */
+  readonly #siv: SivContext;
+  readonly #fields = new NtsFieldOffsets();
+  /** The opened cookie: AEAD id, 0x0000, C2S ‖ S2C (zeroed once copied). */
+  readonly #cookie = new Uint8Array(MAX_COOKIE_PLAINTEXT);
+  /** The request's decrypted authenticator contents, and a reply's cookies before the seal. */
+  #scratch = new Uint8Array(2048);
+  // The request being answered (set by check, used by writeReply and writeNak).
   #aeadId = 0;
-  #c2s: Uint8Array = new Uint8Array(0);
-  #s2c: Uint8Array = new Uint8Array(0);
-  #uniqueId: Uint8Array = new Uint8Array(0);
+  #uniqueIdStart = 0;
+  #uniqueIdEnd = 0;
   #cookiesToSend = 0;
-  #nonce = new Uint8Array(NTS_NONCE_LEN);
   #pending = false;
   /**
-   * Replies written and not yet sealed, by ticket. A batching transport answers a whole batch
-   * before it stamps and finalizes any of them, so each reply carries its ticket (in its nonce's
-   * place until the seal) to find its keys again.
+   * Replies written and not yet sealed, in a ring indexed by ticket. A batching transport
+   * answers a whole batch before it stamps and finalizes any of them, so each reply carries its
+   * ticket (in its nonce's place until the seal) to find its keys again. A ticket overwritten
+   * before its finalize (a transport that dropped the reply) is simply forgotten.
    */
-  readonly #unsealed = new Map<number, Unsealed>();
+  readonly #ticketOf = new Uint32Array(MAX_UNSEALED);
+  readonly #aeadOf = new Uint16Array(MAX_UNSEALED);
+  readonly #cookiesOf = new Uint8Array(MAX_UNSEALED);
+  readonly #keysOf = new Uint8Array(MAX_UNSEALED * UNSEALED_KEYS);
   #nextTicket = 1;
 
   /** `keys` are shared with the NTS-KE server; `rng` draws nonces. */
   constructor(keys: NtsServerKeys, crypto: Crypto, rng: Rng, options: NtsServerOptions = {}) {
     this.#keys = keys;
-    this.#crypto = crypto;
     this.#rng = rng;
+    this.#siv = sivContextOf(crypto);
     const w = options.reuseWindow ?? 65536;
     this.#seen = w > 0 ? new SeenCookies(w) : null;
   }
@@ -135,40 +173,52 @@ export class NtsServer {
   /** Judges an NTS-protected client request (mode 3 with NTS fields). Never throws. */
   check(request: Uint8Array): NtsRequestVerdict {
     this.#pending = false;
-    this.#uniqueId = new Uint8Array(0);
-    const r = readNtsFields(request, true);
-    if (!r.ok) return "nts_malformed";
-    const f = r.fields;
-    this.#uniqueId = f.uniqueId;
-    const opened = this.#keys.openCookie(f.cookies[0]!);
-    if (!opened.ok) return opened.reason === "cookie_aead" ? "nts_wrong_aead" : "nts_bad_cookie";
-    const { aeadId, c2s, s2c } = opened.cookie;
-    const c2sAead = this.#aead(c2s);
-    if (c2sAead === null) return "nts_wrong_aead";
-    const plain = c2sAead.open(f.nonce, f.ciphertext, request.subarray(0, f.authStart));
-    if (plain === null) return "nts_bad_auth";
-    // Whatever the client encrypted must be well-formed fields; Horae asks for nothing inside.
-    if (readEncryptedCookies(plain) === null) return "nts_malformed";
-    const cookie = f.cookies[0]!;
-    const tag = cookie.subarray(
-      COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN,
-      COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN + SIV_TAG_LEN,
+    this.#uniqueIdEnd = this.#uniqueIdStart = 0;
+    const f = this.#fields;
+    if (scanNtsFields(request, true, f) !== null) return "nts_malformed";
+    this.#uniqueIdStart = f.uniqueIdStart;
+    this.#uniqueIdEnd = f.uniqueIdEnd;
+    const cookie = this.#cookie;
+    const refused = this.#keys.openCookieInto(request, f.cookieStart, f.cookieEnd, cookie);
+    if (refused !== null) return refused === "cookie_aead" ? "nts_wrong_aead" : "nts_bad_cookie";
+    // The only AEAD a cookie can carry here is AES-SIV-CMAC-256 (openCookieInto checked it).
+    const aeadId = (cookie[0]! << 8) | cookie[1]!;
+    const siv = this.#siv;
+    siv.setKey(cookie, 4); // C2S
+    const plainLength = f.ciphertextEnd - f.ciphertextStart - SIV_TAG_LEN;
+    if (this.#scratch.length < plainLength) this.#scratch = new Uint8Array(2 * plainLength);
+    const plain = this.#scratch;
+    const authentic = siv.open(
+      request,
+      0,
+      f.authStart,
+      request,
+      f.nonceStart,
+      f.nonceEnd,
+      request,
+      f.ciphertextStart,
+      f.ciphertextEnd,
+      plain,
+      0,
     );
-    if (this.#seen !== null && this.#seen.seen(tag)) return "nts_cookie_reuse";
+    if (!authentic) {
+      cookie.fill(0, 0, 4 + UNSEALED_KEYS);
+      return "nts_bad_auth";
+    }
+    // Whatever the client encrypted must be well-formed fields; Horae asks for nothing inside.
+    if (!encryptedFieldsValid(plain, 0, plainLength)) {
+      cookie.fill(0, 0, 4 + UNSEALED_KEYS);
+      return "nts_malformed";
+    }
+    const tagAt = f.cookieStart + COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN;
+    if (this.#seen !== null && this.#seen.seen(request, tagAt)) {
+      cookie.fill(0, 0, 4 + UNSEALED_KEYS);
+      return "nts_cookie_reuse";
+    }
     this.#aeadId = aeadId;
-    this.#c2s = c2s;
-    this.#s2c = s2c;
-    this.#cookiesToSend = 1 + f.placeholderLengths.length;
+    this.#cookiesToSend = 1 + f.placeholders;
     this.#pending = true;
     return "ok";
-  }
-
-  #aead(key: Uint8Array): AeadContext | null {
-    try {
-      return this.#crypto.aeadContext("AEAD_AES_SIV_CMAC_256", key);
-    } catch {
-      return null;
-    }
   }
 
   /**
@@ -179,16 +229,19 @@ export class NtsServer {
    */
   writeReply(request: Uint8Array, out: Uint8Array, headerLen: number): number {
     if (!this.#pending) return 0;
-    const at = writeField(out, headerLen, EF_UNIQUE_ID, this.#uniqueId);
+    this.#pending = false;
+    const cookie = this.#cookie;
+    const uidLength = this.#uniqueIdEnd - this.#uniqueIdStart;
+    const at = headerLen + fieldLength(uidLength);
     const one = fieldLength(cookieLength(this.#aeadId));
     const limit = Math.min(request.length, out.length);
     let n = this.#cookiesToSend;
     while (n > 0 && at + authenticatorLength(n * one) > limit) n--;
     if (at + authenticatorLength(0) > limit) {
-      this.#pending = false;
+      cookie.fill(0, 0, 4 + UNSEALED_KEYS);
       return 0;
     }
-    this.#pending = false;
+    writeUniqueId(out, headerLen, request, this.#uniqueIdStart, this.#uniqueIdEnd);
     // The ticket in the nonce's place (bytes 8–11 of the field) until finalize seals the reply.
     const ticket = this.#nextTicket;
     this.#nextTicket = (ticket % 0xffffffff) + 1;
@@ -198,19 +251,13 @@ export class NtsServer {
     out[at + 9] = (ticket >>> 16) & 0xff;
     out[at + 10] = (ticket >>> 8) & 0xff;
     out[at + 11] = ticket & 0xff;
-    if (this.#unsealed.size >= MAX_UNSEALED) {
-      // Never finalized (a transport that dropped the reply): forget the oldest.
-      const [oldest, u] = this.#unsealed.entries().next().value as [number, Unsealed];
-      u.c2s.fill(0);
-      u.s2c.fill(0);
-      this.#unsealed.delete(oldest);
-    }
-    this.#unsealed.set(ticket, {
-      aeadId: this.#aeadId,
-      c2s: this.#c2s,
-      s2c: this.#s2c,
-      cookies: n,
-    });
+    const slot = ticket & (MAX_UNSEALED - 1);
+    this.#ticketOf[slot] = ticket;
+    this.#aeadOf[slot] = this.#aeadId;
+    this.#cookiesOf[slot] = n;
+    const keys = this.#keysOf, base = slot * UNSEALED_KEYS;
+    for (let k = 0; k < UNSEALED_KEYS; k++) keys[base + k] = cookie[4 + k]!;
+    cookie.fill(0, 0, 4 + UNSEALED_KEYS);
     return end;
   }
 
@@ -221,11 +268,12 @@ export class NtsServer {
    */
   writeNak(request: Uint8Array, out: Uint8Array, headerLen: number): number {
     this.#pending = false;
-    const uid = this.#uniqueId;
-    const end = headerLen + fieldLength(uid.length);
-    if (uid.length === 0 || end > request.length || end > out.length) return headerLen;
-    this.#uniqueId = new Uint8Array(0);
-    return writeField(out, headerLen, EF_UNIQUE_ID, uid);
+    const uidLength = this.#uniqueIdEnd - this.#uniqueIdStart;
+    const end = headerLen + fieldLength(uidLength);
+    if (uidLength === 0 || end > request.length || end > out.length) return headerLen;
+    const start = this.#uniqueIdStart;
+    this.#uniqueIdEnd = this.#uniqueIdStart = 0;
+    return writeUniqueId(out, headerLen, request, start, start + uidLength);
   }
 
   /**
@@ -240,24 +288,86 @@ export class NtsServer {
     if (at + authenticatorLength(0) > length) return;
     const ticket = ((buffer[at + 8]! << 24) | (buffer[at + 9]! << 16) | (buffer[at + 10]! << 8) |
       buffer[at + 11]!) >>> 0;
-    const u = this.#unsealed.get(ticket);
-    this.#unsealed.delete(ticket);
-    const one = u === undefined ? 0 : fieldLength(cookieLength(u.aeadId));
-    const s2c = u === undefined ? null : this.#aead(u.s2c);
-    if (u === undefined || s2c === null || at + authenticatorLength(u.cookies * one) !== length) {
+    const slot = ticket & (MAX_UNSEALED - 1);
+    const known = ticket !== 0 && this.#ticketOf[slot] === ticket;
+    const aeadId = this.#aeadOf[slot]!, n = this.#cookiesOf[slot]!;
+    const one = fieldLength(cookieLength(aeadId));
+    const plainLength = n * one;
+    if (!known || at + authenticatorLength(plainLength) !== length) {
       buffer.fill(0, at, length);
       return;
     }
-    const plain = new Uint8Array(u.cookies * one);
-    for (let k = 0, p = 0; k < u.cookies; k++) {
-      p = writeField(plain, p, EF_COOKIE, this.#keys.makeCookie(u.aeadId, u.c2s, u.s2c));
+    this.#ticketOf[slot] = 0;
+    const keys = this.#keysOf, base = slot * UNSEALED_KEYS;
+    if (this.#scratch.length < plainLength) this.#scratch = new Uint8Array(2 * plainLength);
+    const plain = this.#scratch;
+    let ok = true;
+    for (let k = 0, p = 0; ok && k < n; k++, p += one) {
+      plain[p] = EF_COOKIE >>> 8;
+      plain[p + 1] = EF_COOKIE & 0xff;
+      plain[p + 2] = one >>> 8;
+      plain[p + 3] = one & 0xff;
+      const len = this.#keys.makeCookieInto(aeadId, keys, base, plain, p + 4);
+      ok = len > 0;
+      plain.fill(0, p + 4 + len, p + one);
     }
-    const nonce = this.#nonce;
-    const view = new DataView(nonce.buffer);
-    for (let k = 0; k < NTS_NONCE_LEN; k += 4) view.setUint32(k, this.#rng.nextU32());
-    const sealed = s2c.seal(nonce, plain, buffer.subarray(0, at));
-    writeAuthenticator(buffer, at, nonce, sealed);
-    u.c2s.fill(0);
-    u.s2c.fill(0);
+    // Authenticator: type, length, nonce length, ciphertext length, nonce, tag ‖ ciphertext.
+    const sealedLength = SIV_TAG_LEN + plainLength;
+    const fieldLen = length - at;
+    buffer[at] = EF_AUTHENTICATOR >>> 8;
+    buffer[at + 1] = EF_AUTHENTICATOR & 0xff;
+    buffer[at + 2] = fieldLen >>> 8;
+    buffer[at + 3] = fieldLen & 0xff;
+    buffer[at + 4] = 0;
+    buffer[at + 5] = NTS_NONCE_LEN;
+    buffer[at + 6] = sealedLength >>> 8;
+    buffer[at + 7] = sealedLength & 0xff;
+    const rng = this.#rng;
+    for (let k = at + 8; k < at + 8 + NTS_NONCE_LEN; k += 4) {
+      const r = rng.nextU32();
+      buffer[k] = r >>> 24;
+      buffer[k + 1] = (r >>> 16) & 0xff;
+      buffer[k + 2] = (r >>> 8) & 0xff;
+      buffer[k + 3] = r & 0xff;
+    }
+    const nonceAt = at + 8, sealedAt = nonceAt + NTS_NONCE_LEN;
+    const siv = this.#siv;
+    if (ok) {
+      siv.setKey(keys, base + UNSEALED_KEYS / 2); // S2C
+      ok = siv.seal(
+        buffer,
+        0,
+        at,
+        buffer,
+        nonceAt,
+        sealedAt,
+        plain,
+        0,
+        plainLength,
+        buffer,
+        sealedAt,
+      );
+    }
+    keys.fill(0, base, base + UNSEALED_KEYS);
+    if (!ok) buffer.fill(0, at, length);
+    else buffer.fill(0, sealedAt + sealedLength, length);
   }
+}
+
+/** Writes the unique identifier field with the body `request[start, end)` at `at`; the end. */
+function writeUniqueId(
+  out: Uint8Array,
+  at: number,
+  request: Uint8Array,
+  start: number,
+  end: number,
+): number {
+  const len = fieldLength(end - start);
+  out[at] = EF_UNIQUE_ID >>> 8;
+  out[at + 1] = EF_UNIQUE_ID & 0xff;
+  out[at + 2] = len >>> 8;
+  out[at + 3] = len & 0xff;
+  for (let k = start, j = at + 4; k < end; k++, j++) out[j] = request[k]!;
+  out.fill(0, at + 4 + end - start, at + len);
+  return at + len;
 }
