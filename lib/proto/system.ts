@@ -1029,15 +1029,17 @@ export class NtpSystem {
   /**
    * The survivors with a PPS clock put first when one may be used: it knows where each second
    * begins but not which second it is, so it needs an anchor among the survivors, the prefer
-   * peer or a clock with its own PPS (NMEA or gpsd with flag1), whose offset is within
-   * PPS_AGREE_SEC of the pulse's. Otherwise the survivors as they are.
+   * peer or a clock with its own PPS (NMEA or gpsd with flag1), or, for a PPS clock that is
+   * itself the prefer peer, the best survivor (ntpd: the system offset within 0.4 s), whose
+   * offset is within PPS_AGREE_SEC of the pulse's. Otherwise the survivors as they are.
    */
   #withPps(ordered: Candidate[], cands: Candidate[]): Candidate[] {
     const anchor = ordered.find((c) => c.a.options.prefer || c.a.refclock?.ppsCapable);
-    if (anchor === undefined) return ordered;
-    const pps = cands.find((c) =>
-      c.a.refclock?.pps && Math.abs(c.offsetSec - anchor.offsetSec) < PPS_AGREE_SEC
-    );
+    const pps = cands.find((c) => {
+      if (!c.a.refclock?.pps) return false;
+      const a = anchor ?? (c.a.options.prefer ? ordered[0] : undefined);
+      return a !== undefined && Math.abs(c.offsetSec - a.offsetSec) < PPS_AGREE_SEC;
+    });
     if (pps === undefined) return ordered;
     this.#survivors = [pps.a.id, ...this.#survivors];
     return [pps, ...ordered];

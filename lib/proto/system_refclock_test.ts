@@ -309,3 +309,16 @@ Deno.test("NtpSystem: a clock's rootDispersionSec (a sentence's bias bound) is i
   assert.ok(snap.rootDispersionSec >= 0.01, `root dispersion ${snap.rootDispersionSec}`);
   assert.ok(snap.rootDispersionSec < 0.05, `root dispersion ${snap.rootDispersionSec}`);
 });
+
+Deno.test("NtpSystem: a PPS clock that is itself the prefer peer is numbered by the best survivor (ntpd)", () => {
+  const r = run(
+    [0.0021, 0.0023],
+    [ppsClock(0.0022, { minpoll: 3, maxpoll: 4, prefer: true })],
+    400,
+  );
+  assert.equal(r.snap.systemPeer, r.ids[0]);
+  assert.equal(r.snap.refid, 0x50505300);
+  // Servers a second off (their 0.6 s is more than 0.4 s from the pulses): not used.
+  const off = run([0.6, 0.6002], [ppsClock(0.0022, { minpoll: 3, maxpoll: 4, prefer: true })], 400);
+  assert.notEqual(off.snap.systemPeer, off.ids[0]);
+});
