@@ -122,6 +122,9 @@ export class PpsReader {
           await new Promise((r) => setTimeout(r, 200));
         }
       }
+      if (failures >= 10) {
+        onError(new Error("ten fetches in a row failed; the device is no longer read"));
+      }
       this.#running = false;
     })();
   }
