@@ -81,6 +81,22 @@ export function threadDaemonCrypto(): { crypto: Crypto; notes: string[] } {
 }
 
 /**
+ * This thread's crypto, made on the first MAC or AEAD context asked of it: a daemon without keys
+ * never opens libcrypto or runs its known-answer checks (about 4 MB of resident memory).
+ */
+class LazyThreadCrypto implements Crypto {
+  get name(): string {
+    return threadDaemonCrypto().crypto.name;
+  }
+  macContext(...a: Parameters<Crypto["macContext"]>): ReturnType<Crypto["macContext"]> {
+    return threadDaemonCrypto().crypto.macContext(...a);
+  }
+  aeadContext(...a: Parameters<Crypto["aeadContext"]>): ReturnType<Crypto["aeadContext"]> {
+    return threadDaemonCrypto().crypto.aeadContext(...a);
+  }
+}
+
+/**
  * One thread's keys: the key list prepared with the daemon's crypto, the packet path's
  * authenticator over it, and (main thread) the control protocol's check.
  *
@@ -98,7 +114,7 @@ export class DaemonAuth {
   /** The packet path's authentication step on this thread. */
   readonly authenticator: KeyAuthenticator;
 
-  constructor(settings: AuthSettings, crypto: Crypto = threadDaemonCrypto().crypto) {
+  constructor(settings: AuthSettings, crypto: Crypto = new LazyThreadCrypto()) {
     this.settings = settings;
     this.crypto = crypto;
     this.store = new KeyStore(crypto, settings.keys, settings.trustedKeys);
