@@ -29,6 +29,8 @@ command -v dnsmasq >/dev/null 2>&1 || need+=(dnsmasq-base)
 # gpsd writes the NTP SHM segments Horae's SHM driver reads (tests/interop/shm_gpsd_test.ts);
 # apt_install's policy-rc.d veto keeps its service from starting.
 command -v gpsd >/dev/null 2>&1 || [ -x /usr/sbin/gpsd ] || need+=(gpsd)
+# gpsfake replays sentence logs into a gpsd of its own (tests/interop/gpsd_gpsfake_test.ts).
+command -v gpsfake >/dev/null 2>&1 || need+=(gpsd-clients)
 # man(1) and groff check the manual pages (man --warnings, tools/gen_man_pages_test.ts).
 command -v man >/dev/null 2>&1 || need+=(man-db)
 command -v groff >/dev/null 2>&1 || need+=(groff-base)

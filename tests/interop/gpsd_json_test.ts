@@ -5,7 +5,8 @@
 // mode 6 answers show. Both run in a private IPC namespace (`unshare --ipc`: gpsd also creates
 // the NTP SHM segments, which must not touch the host's), without CAP_SYS_TIME, Horae with
 // --observe. COMPAT: gpsfake paces its log by fixed delays (about 1.5 ms/s slower than real
-// time here, beyond the 500 ppm a clock may be off), so the sentences come from this test.
+// time here, beyond the 500 ppm a clock may be off), so the sentences come from this test;
+// gpsd_gpsfake_test.ts runs gpsfake for the pipeline alone.
 
 import assert from "node:assert/strict";
 import { needPeers, NO_SYS_TIME, Proc, ROOT, tempDir } from "../support/peers.ts";
