@@ -56,6 +56,11 @@ export const SCENARIOS: readonly Scenario[] = [
     shaping: () => null,
   },
   {
+    name: "relay",
+    description: "through the relay with no added delay (the relay's own share of the error)",
+    shaping: () => ({ up: { baseSec: 0 }, down: { baseSec: 0 } }),
+  },
+  {
     name: "jitter",
     description: "1 ms ± 200 µs (normal) each way, independent",
     shaping: () => ({
