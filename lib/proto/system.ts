@@ -808,6 +808,8 @@ export class NtpSystem {
     } else if (this.#sysPeer === null && this.#orphanDue(now)) {
       this.#clockSelect(now, null, actions);
     }
+    // Orphan mode turned off (a reload) while this host is the parent: it stops serving.
+    if (this.#orphanParent && this.#tos.orphan >= MAXSTRAT) this.#unsync(actions);
     if (this.#orphanParent) this.#refTime = now;
     this.#pushTimer(actions, now);
     return actions;

@@ -151,4 +151,12 @@ Deno.test("NtpSystem orphan mode: off at stratum 16, and a lone host becomes its
   const o = off.system.snapshot(net.local(off));
   assert.equal(o.stratum, 16);
   assert.equal(o.orphan, null);
+  // Orphan mode turned off at run time: the parent stops serving at its next timer.
+  lone.system.setTos({ orphan: 16 });
+  net.run(20);
+  const after = lone.system.snapshot(net.local(lone));
+  assert.equal(after.stratum, 16);
+  assert.equal(after.orphan, null);
+  const last = lone.log.filter((l) => l.action.type === "setStatus").at(-1)!.action;
+  assert.ok(last.type === "setStatus" && !last.synchronized && last.stratum === 16);
 });
