@@ -3,8 +3,8 @@
 // port, exports the two keys and answers with 8 cookies made under the server's master keys
 // (lib/proto/nts/cookies.ts). The TLS work runs over memory BIOs (lib/net/tls_stream.ts), so a
 // slow or hostile client only ever holds a pending read; each connection has a deadline, the
-// number in progress is capped (connections beyond it are closed at once), and every refusal is
-// counted.
+// number in progress is capped, in all and per client address (connections beyond either are
+// closed at once, so one address cannot hold every slot), and every refusal is counted.
 
 import { TlsContext, type TlsVersionName } from "../../ffi/libssl.ts";
 import type { Logger } from "../log/logger.ts";
@@ -56,6 +56,11 @@ export interface NtsKeServerOptions {
   readonly timeoutSec: number;
   /** Most connections in progress at once; more are closed at accept. */
   readonly maxConnections: number;
+  /**
+   * Most connections in progress at once from one client (an IPv4 address, an IPv6 /64); more are
+   * closed at accept.
+   */
+  readonly maxPerAddress: number;
 }
 
 /** Defaults beside the certificate and key. */
@@ -69,6 +74,7 @@ export const DEFAULT_NTS_KE_SERVER_OPTIONS = {
   ntpPort: null,
   timeoutSec: 5,
   maxConnections: 64,
+  maxPerAddress: 32,
 } as const satisfies Partial<NtsKeServerOptions>;
 
 /** Counters for `query`, the status file and tests. */
@@ -77,7 +83,10 @@ export interface NtsKeServerCounters {
   connections: number;
   /** Exchanges answered with cookies. */
   served: number;
-  /** Connections closed at accept because {@link NtsKeServerOptions.maxConnections} were open. */
+  /**
+   * Connections closed at accept because {@link NtsKeServerOptions.maxConnections} were open, or
+   * {@link NtsKeServerOptions.maxPerAddress} from the same address.
+   */
   busy: number;
   /** Connections that ran past their deadline. */
   timeouts: number;
@@ -121,6 +130,8 @@ export class NtsKeServer {
   #context: TlsContext | null = null;
   #listeners: Deno.TcpListener[] = [];
   #active = new Set<TlsStream | Deno.Conn>();
+  /** Connections in progress per client address. */
+  #perAddress = new Map<string, number>();
   #loops: Promise<void>[] = [];
   #stopped = false;
   readonly counters: NtsKeServerCounters = zeroCounters();
@@ -187,12 +198,19 @@ export class NtsKeServer {
         return;
       }
       this.counters.connections++;
-      if (this.#active.size >= this.#opts.maxConnections) {
+      const from = clientKey((conn.remoteAddr as Deno.NetAddr).hostname);
+      const held = this.#perAddress.get(from) ?? 0;
+      if (this.#active.size >= this.#opts.maxConnections || held >= this.#opts.maxPerAddress) {
         this.counters.busy++;
         conn.close();
         continue;
       }
-      this.#serve(conn);
+      this.#perAddress.set(from, held + 1);
+      this.#serve(conn).finally(() => {
+        const n = (this.#perAddress.get(from) ?? 1) - 1;
+        if (n > 0) this.#perAddress.set(from, n);
+        else this.#perAddress.delete(from);
+      });
     }
   }
 
@@ -345,4 +363,22 @@ export class NtsKeServer {
     this.#context?.close();
     this.#context = null;
   }
+}
+
+/**
+ * The client a connection counts against: an IPv4 address (also when mapped into IPv6), or an
+ * IPv6 address's /64, which one host usually holds whole.
+ */
+export function clientKey(address: string): string {
+  const a = address.replace(/%.*$/, "").toLowerCase();
+  if (!a.includes(":")) return a;
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/.exec(a);
+  if (mapped !== null) return mapped[1]!;
+  const [head = "", tail] = a.split("::");
+  const left = head === "" ? [] : head.split(":");
+  const right = tail === undefined || tail === "" ? [] : tail.split(":");
+  const groups = tail === undefined
+    ? left
+    : [...left, ...Array(Math.max(0, 8 - left.length - right.length)).fill("0"), ...right];
+  return groups.slice(0, 4).map((g) => g.replace(/^0+(?=.)/, "")).join(":") + "::/64";
 }

@@ -13,6 +13,7 @@ import { NodeCrypto } from "./crypto_node.ts";
 import { CryptoRng } from "./crypto_rng.ts";
 import { NtsKeClient } from "./nts_ke_client.ts";
 import {
+  clientKey,
   DEFAULT_NTS_KE_SERVER_OPTIONS,
   NtsKeServer,
   type NtsKeServerOptions,
@@ -282,6 +283,43 @@ Deno.test("NTS-KE server: silent connections time out and the cap closes the ext
       assert.ok(server.counters.peakConnections <= 3);
     },
   );
+});
+
+Deno.test("NTS-KE server: one address holding open connections cannot lock out the others", async () => {
+  const per = DEFAULT_NTS_KE_SERVER_OPTIONS.maxPerAddress;
+  const cap = per + 8;
+  await withServer(
+    { addresses: ["127.0.0.1", "::1"], maxConnections: cap, timeoutSec: 3 },
+    async (server, _port, _keys, p) => {
+      const [v4, v6] = server.ports;
+      const idle: Deno.TcpConn[] = [];
+      try {
+        // An attacker at 127.0.0.1 opens as many silent connections as the whole cap.
+        for (let i = 0; i < cap; i++) {
+          idle.push(await Deno.connect({ hostname: "127.0.0.1", port: v4! }));
+        }
+        await until(() => server.counters.connections === cap);
+        assert.equal(server.active, per);
+        assert.equal(server.counters.busy, cap - per);
+        // A client at another address still gets its cookies.
+        const client = new NtsKeClient({ caFile: p.ca, timeoutSec: 2 });
+        const r = await client.exchange({ host: "localhost", address: "::1", port: v6! });
+        client.close();
+        assert.ok(r.ok, r.ok ? "" : r.reason);
+      } finally {
+        for (const c of idle) c.close();
+      }
+    },
+  );
+});
+
+Deno.test("clientKey(): IPv4 (also mapped) whole, IPv6 by its /64", () => {
+  assert.equal(clientKey("192.0.2.7"), "192.0.2.7");
+  assert.equal(clientKey("::ffff:192.0.2.7"), "192.0.2.7");
+  assert.equal(clientKey("2001:db8:0:1::5"), "2001:db8:0:1::/64");
+  assert.equal(clientKey("2001:DB8:0:1:aaaa:bbbb:cccc:dddd"), "2001:db8:0:1::/64");
+  assert.equal(clientKey("::1"), "0:0:0:0::/64");
+  assert.equal(clientKey("fe80::1%eth0"), "fe80:0:0:0::/64");
 });
 
 Deno.test("NTS-KE client gives up at its deadline on a server that never answers", async () => {
