@@ -8,6 +8,7 @@ import { errno, openLibc, OsError } from "./libc.ts";
 export const O = {
   RDONLY: 0,
   WRONLY: 0o1,
+  RDWR: 0o2,
   CREAT: 0o100,
   EXCL: 0o200,
   NOCTTY: 0o400,
@@ -76,6 +77,8 @@ const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  // On a helper thread: the lock may be held by another process for a while.
+  flock: { parameters: ["i32", "i32"], result: "i32", nonblocking: true },
 } as const;
 
 function sym(): Deno.DynamicLibrary<typeof SYMBOLS>["symbols"] {
@@ -168,4 +171,15 @@ export function readFd(fd: number, maxBytes: number): Uint8Array {
 /** close(2); errors are ignored (the descriptor is gone either way on Linux). */
 export function closeFd(fd: number): void {
   sym().close(fd);
+}
+
+/** flock(2) operations. */
+export const LOCK = { EX: 2, UN: 8 } as const;
+
+/**
+ * flock(2) on a helper thread (waiting for the lock never blocks the event loop). Throws when the
+ * call fails (its errno belongs to the helper thread, so it is not reported).
+ */
+export async function flockFd(fd: number, op: number): Promise<void> {
+  if (await sym().flock(fd, op) !== 0) throw new Error(`flock(${op}) failed`);
 }

@@ -5,7 +5,7 @@
 // under the lock before deciding, so they never write two different keys for one period.
 // The schedule itself is pure: lib/proto/nts/cookie_keys.ts.
 
-import { readFileNoFollow, writeFileAtomic } from "../files/safe_file.ts";
+import { lockFileNoFollow, readFileNoFollow, writeFileAtomic } from "../files/safe_file.ts";
 import type { Logger } from "../log/logger.ts";
 import {
   type CookieKeys,
@@ -187,17 +187,12 @@ export class CookieKeyFile {
 
   async #underLock(body: () => Promise<void>): Promise<void> {
     if (this.#path === null) return await body();
-    const lock = await Deno.open(`${this.#path}.lock`, {
-      read: true,
-      write: true,
-      create: true,
-      mode: COOKIE_FILE_MODE,
-    });
+    // Still root at start: a link planted at the lock's name must not be followed.
+    const release = await lockFileNoFollow(`${this.#path}.lock`, COOKIE_FILE_MODE);
     try {
-      await lock.lock(true);
       await body();
     } finally {
-      lock.close(); // closing releases the lock
+      release();
     }
   }
 

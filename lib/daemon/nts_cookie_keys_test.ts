@@ -115,3 +115,18 @@ Deno.test("CookieKeyFile uses a file it cannot rewrite as it is, with one warnin
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("CookieKeyFile never follows a link planted at the lock file's name", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/cookies`;
+    // As root at start, following it would create an empty file wherever it points.
+    await Deno.symlink(`${dir}/victim`, `${path}.lock`);
+    const a = instance(path, { t: 1000 * DAY }, 1);
+    await assert.rejects(a.file.refresh(), /symbolic link|refused|ELOOP|too many levels/i);
+    await assert.rejects(Deno.lstat(`${dir}/victim`), Deno.errors.NotFound);
+    await assert.rejects(Deno.lstat(path), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -14,7 +14,9 @@ import {
   appendWholeFd,
   closeFd,
   FileErrno,
+  flockFd,
   fstatFd,
+  LOCK,
   O,
   openFd,
   readFd,
@@ -262,4 +264,21 @@ export function readFileNoFollow(path: string, maxBytes: number): Uint8Array {
   } finally {
     closeFd(fd);
   }
+}
+
+/**
+ * Takes an exclusive flock(2) on the lock file `path` (created with `mode` when missing), opened
+ * like every other daemon file: a link planted at the name is refused, never followed (an empty
+ * file created as root wherever it points, /etc/nologin say). Resolves once the lock is held;
+ * the returned function releases it.
+ */
+export async function lockFileNoFollow(path: string, mode: number): Promise<() => void> {
+  const fd = openRegularNoFollow(path, O.RDWR | O.CREAT, mode);
+  try {
+    await flockFd(fd, LOCK.EX);
+  } catch (e) {
+    closeFd(fd);
+    throw e;
+  }
+  return () => closeFd(fd); // closing releases the lock
 }

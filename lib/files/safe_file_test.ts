@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   FileRefusedError,
+  lockFileNoFollow,
   openAppendNoFollow,
   probeWriteFileAtomic,
   readFileNoFollow,
@@ -258,4 +259,28 @@ Deno.test("readFileNoFollow() reads at most the limit and never through a link",
       `${path} is a symbolic link (refused)`,
     );
   });
+});
+
+Deno.test("lockFileNoFollow() excludes a second holder until released, and refuses a link", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/x.lock`;
+    const release = await lockFileNoFollow(path, 0o600);
+    assert.equal((await Deno.stat(path)).mode! & 0o777, 0o600);
+    let second = false;
+    const waiting = lockFileNoFollow(path, 0o600).then((r) => {
+      second = true;
+      return r;
+    });
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(second, false, "the second lock waited");
+    release();
+    (await waiting)();
+    assert.equal(second, true);
+    await Deno.symlink(`${dir}/victim`, `${dir}/link.lock`);
+    await assert.rejects(lockFileNoFollow(`${dir}/link.lock`, 0o600));
+    await assert.rejects(Deno.lstat(`${dir}/victim`), Deno.errors.NotFound);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
