@@ -781,7 +781,13 @@ export class Daemon {
   async #startTimekeeping(): Promise<void> {
     const sources = this.#settings.sources ?? [];
     const broadcast = this.#settings.broadcast;
-    if (sources.length === 0 && (this.#refclocks?.count ?? 0) === 0 && !needsCore(broadcast)) {
+    // With trusted keys an authenticated symmetric active packet may mobilise a passive peer,
+    // which needs the core even on a host with no sources of its own.
+    const passivePeers = this.#auth.store.trustedIds().length > 0;
+    if (
+      sources.length === 0 && (this.#refclocks?.count ?? 0) === 0 && !needsCore(broadcast) &&
+      !passivePeers
+    ) {
       return;
     }
     const log = this.#log;

@@ -317,3 +317,57 @@ Deno.test(
     });
   },
 );
+
+Deno.test(
+  "interop: a Horae host with only a trusted key mobilises a passive association for an authenticated peer",
+  { ignore: peers.ignore },
+  async () => {
+    await withPair(async (nsA, nsB) => {
+      const dir = await tempDir("symp-");
+      const keys = randomKeys();
+      const md5 = keys.find((k) => k.algorithm === "MD5")!;
+      await writeNtpKeys(`${dir}/ntp.keys`, keys);
+      const auth = `keys ${dir}/ntp.keys\ntrustedkey ${md5.id}\n`;
+      const a = await startHorae({
+        conf: `server 127.127.1.0 ${POLL}\nfudge 127.127.1.0 stratum 3\n` +
+          `peer ${ADDR_B} key ${md5.id} ${POLL}\n${auth}`,
+        port: 123,
+        netns: nsA,
+        listen: ["0.0.0.0"],
+        args: ["--status-file", "status.json"],
+      });
+      let b: RunningHorae | null = null;
+      try {
+        // B has no source at all: only the key.
+        b = await startHorae({
+          conf: auth,
+          port: 123,
+          netns: nsB,
+          listen: ["0.0.0.0"],
+          args: ["--status-file", "status.json"],
+        });
+        const sb = await waitFor(
+          b,
+          (s) => s.systemPeer?.address === ADDR_A && s.stratum === 5,
+          90_000,
+        );
+        const passive = assocOf(sb, ADDR_A);
+        assert.equal(passive.kind, "passive");
+        assert.equal(passive.type, "S");
+        assert.equal(passive.hmode, 2);
+        assert.equal(passive.pmode, 1);
+        assert.equal(passive.ephemeral, true);
+        assert.equal(sb.counters.ephemeralMobilized, 1);
+        const sa = await waitFor(a, (s) => assocOf(s, ADDR_B)?.pmode === 2, 30_000);
+        assert.notEqual(assocOf(sa, ADDR_B).reach, "000");
+        // NTPsec's ntpq prints a symmetric passive association as "S".
+        const table = await ntpqPeers(nsB);
+        assert.equal(typeColumn(table, ADDR_A), "S", table);
+      } finally {
+        await b?.stop();
+        await a.stop();
+        await Deno.remove(dir, { recursive: true }).catch(() => {});
+      }
+    });
+  },
+);
