@@ -65,9 +65,9 @@ function twoPeers(bConfigured: boolean) {
   return { net, a, b, up, ab, ba };
 }
 
-function assocOf(n: NetNode, peer: PeerAddress) {
-  return n.system.snapshot(n.system.associations.size === 0 ? NET_T0 : NET_T0).associations.find(
-    (x) => x.address.address === peer.address,
+function assocOf(net: PeerNet, n: NetNode, peer: PeerAddress) {
+  return n.system.snapshot(net.local(n)).associations.find((x) =>
+    x.address.address === peer.address
   );
 }
 
@@ -221,7 +221,7 @@ Deno.test("NtpSystem: a flood of mode 1 packets from many senders stays bounded"
 Deno.test("Association: symmetric duplicate and bogus-origin packets give no sample", () => {
   const { net, a, b, ba } = twoPeers(true);
   net.run(120);
-  const before = assocOf(b, A)!;
+  const before = assocOf(net, b, A)!;
   const received = before.received;
   // Replay A's last packet to B: a duplicate. A packet with a stale origin: bogus.
   const lastFromA =
@@ -259,4 +259,21 @@ Deno.test("NtpSystem: a peer that loses its source is not held over by the peer 
       l.action.type === "event" && l.action.message.includes("no longer fit to follow")
     ),
   );
+});
+
+Deno.test("NtpSystem: with `disable auth` an unauthenticated mode 1 packet mobilises, unless nopeer", () => {
+  const sys = new NtpSystem({ precisionLog2: -20, rng: new SeededRng(5), authRequired: false });
+  sys.start(NET_T0);
+  const from = (i: number): PeerAddress => ({ family: 4, address: `10.3.0.${i}`, port: 123 });
+  sys.onPacket(
+    { data: mode1(0), peer: from(1), rxTime: NET_T0, restrictFlags: RES_NOPEER },
+    NET_T0,
+  );
+  assert.equal(sys.snapshot(NET_T0).associations.length, 0);
+  sys.onPacket({ data: mode1(0), peer: from(2), rxTime: NET_T0 }, NET_T0);
+  const s = sys.snapshot(NET_T0);
+  assert.equal(s.associations.length, 1);
+  assert.equal(s.associations[0]!.kind, "passive");
+  assert.equal(s.associations[0]!.keyId, 0);
+  assert.deepEqual(s.counters.mobilizeRefused, { restricted: 1 });
 });
