@@ -1,5 +1,5 @@
 // The gpsd JSON driver (NTPsec's type 46, "GPSD_JSON", 127.127.46.u): a TCP client of gpsd
-// (127.0.0.1:2947, or `path` host:port) that asks ?WATCH={"enable":true,"json":true,"pps":true}
+// (127.0.0.1:2947, or `path` host:port[/device]) that asks ?WATCH={"enable":true,"json":true,"pps":true}
 // and reads gpsd's JSON reports: TPV (the fix, which says whether the time is good), TOFF
 // (a sentence's time against the system clock when gpsd received it) and PPS (a pulse's time,
 // numbered by gpsd). TOFF gives the samples, fudge time2 their delay; with fudge flag1 the PPS
@@ -44,9 +44,9 @@ export interface GpsdTimePair {
 
 /** One report, as far as this driver uses it. */
 export type GpsdMessage =
-  | { kind: "tpv"; mode: number; time: string | null; leap: number | null }
-  | { kind: "toff"; pair: GpsdTimePair }
-  | { kind: "pps"; pair: GpsdTimePair }
+  | { kind: "tpv"; mode: number; time: string | null; leap: number | null; device: string | null }
+  | { kind: "toff"; pair: GpsdTimePair; device: string | null }
+  | { kind: "pps"; pair: GpsdTimePair; device: string | null }
   | { kind: "version"; release: string }
   | { kind: "other"; cls: string }
   | { kind: "bad"; reason: string };
@@ -82,6 +82,7 @@ export function parseGpsdMessage(line: string): GpsdMessage {
   const r = o as Record<string, unknown>;
   const cls = r.class;
   if (typeof cls !== "string") return { kind: "bad", reason: "no class" };
+  const device = typeof r.device === "string" ? r.device : null;
   switch (cls) {
     case "TPV": {
       const mode = int(r.mode);
@@ -91,13 +92,14 @@ export function parseGpsdMessage(line: string): GpsdMessage {
         mode,
         time: typeof r.time === "string" ? r.time : null,
         leap: int(r.leapseconds),
+        device,
       };
     }
     case "TOFF":
     case "PPS": {
       const pair = pairOf(r);
       if (pair === null) return { kind: "bad", reason: `${cls} without valid times` };
-      return { kind: cls === "TOFF" ? "toff" : "pps", pair };
+      return { kind: cls === "TOFF" ? "toff" : "pps", pair, device };
     }
     case "VERSION":
       return { kind: "version", release: typeof r.release === "string" ? r.release : "" };
@@ -116,17 +118,35 @@ export interface GpsdStream {
 /** How the driver connects (default Deno.connect over TCP). */
 export type GpsdConnect = (hostname: string, port: number) => Promise<GpsdStream>;
 
-/** Reads gpsd's address from `path` ("host:port", "host", "[v6]:port"); throws when bad. */
-export function gpsdAddress(path: string | null | undefined): { hostname: string; port: number } {
-  if (path === null || path === undefined || path === "") {
-    return { hostname: "127.0.0.1", port: GPSD_PORT };
+/**
+ * Reads `path`: gpsd's address ("host:port", "host", "[v6]:port"; default 127.0.0.1:2947),
+ * optionally followed by the device to watch ("127.0.0.1:2947/dev/ttyUSB0", or "/dev/ttyUSB0"
+ * alone on the default address); throws when it is neither.
+ */
+export function gpsdAddress(
+  path: string | null | undefined,
+): { hostname: string; port: number; device: string | null } {
+  const text = path ?? "";
+  const slash = text.indexOf("/");
+  const addr = slash < 0 ? text : text.slice(0, slash);
+  const device = slash < 0 ? null : text.slice(slash);
+  if (device !== null && !/^\/[\x21-\x7e]+$/.test(device)) {
+    throw new Error(`path "${text}": "${device}" is not a device path`);
   }
-  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(path);
+  if (addr === "") return { hostname: "127.0.0.1", port: GPSD_PORT, device };
+  const m = /^(?:\[([^\]]+)\]|([^:]+))(?::(\d+))?$/.exec(addr);
   const port = m?.[3] === undefined ? GPSD_PORT : Number(m[3]);
   if (m === null || !(port >= 1 && port <= 65535)) {
-    throw new Error(`path "${path}" is not a gpsd address host:port`);
+    throw new Error(`path "${text}" is not a gpsd address host:port`);
   }
-  return { hostname: m[1] ?? m[2]!, port };
+  return { hostname: m[1] ?? m[2]!, port, device };
+}
+
+/** The watch request, for every device or only `device`. */
+export function gpsdWatch(device: string | null): string {
+  return device === null
+    ? GPSD_WATCH
+    : `?WATCH={"enable":true,"json":true,"pps":true,"device":${JSON.stringify(device)}}\n`;
 }
 
 /** Counters of the gpsd JSON driver. */
@@ -142,6 +162,8 @@ export interface GpsdCounters {
   toff: number;
   pps: number;
   samples: number;
+  /** Reports of another device than the one watched. */
+  otherDevice: number;
 }
 
 /** The gpsd JSON driver. */
@@ -157,6 +179,8 @@ export class GpsdJsonDriver implements RefclockDriver {
   readonly ppsCapable: boolean;
   readonly hostname: string;
   readonly port: number;
+  /** The device watched, or null for any. */
+  readonly device: string | null;
   readonly #connect: GpsdConnect;
   #stream: GpsdStream | null = null;
   #running = false;
@@ -178,6 +202,7 @@ export class GpsdJsonDriver implements RefclockDriver {
     toff: 0,
     pps: 0,
     samples: 0,
+    otherDevice: 0,
   };
 
   /** GPSD_JSON(unit), talking to gpsd at `config.path` (default 127.0.0.1:2947). */
@@ -194,6 +219,7 @@ export class GpsdJsonDriver implements RefclockDriver {
     this.fudge = resolveFudge(config.fudge, { refid: "GPSD" });
     this.hostname = addr.hostname;
     this.port = addr.port;
+    this.device = addr.device;
     this.#connect = connect;
     this.ppsCapable = this.fudge.flags[0];
   }
@@ -266,7 +292,7 @@ export class GpsdJsonDriver implements RefclockDriver {
   async #session(ctx: RefclockContext, stream: GpsdStream): Promise<boolean> {
     let any = false;
     try {
-      await stream.write(new TextEncoder().encode(GPSD_WATCH));
+      await stream.write(new TextEncoder().encode(gpsdWatch(this.device)));
       const buf = new Uint8Array(8192);
       const dec = new TextDecoder();
       let pending = "";
@@ -305,6 +331,13 @@ export class GpsdJsonDriver implements RefclockDriver {
     c.lines++;
     if (line === "") return;
     const m = parseGpsdMessage(line);
+    if (
+      this.device !== null && (m.kind === "tpv" || m.kind === "toff" || m.kind === "pps") &&
+      m.device !== this.device
+    ) {
+      c.otherDevice++;
+      return;
+    }
     switch (m.kind) {
       case "bad":
         c.badformat++;

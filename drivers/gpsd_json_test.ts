@@ -4,6 +4,7 @@ import {
   GPSD_WATCH,
   gpsdAddress,
   GpsdJsonDriver,
+  gpsdWatch,
   parseGpsdMessage,
 } from "./gpsd_json.ts";
 import { manualContext } from "./_test_context.ts";
@@ -33,10 +34,12 @@ Deno.test("parseGpsdMessage() reads TPV, TOFF, PPS and VERSION and refuses what 
     mode: 3,
     time: "2025-10-09T08:53:20.000Z",
     leap: null,
+    device: "tcp://127.0.0.1:5000",
   });
   assert.deepEqual(parseGpsdMessage(toff(T, T, 120_000_000)), {
     kind: "toff",
     pair: { realSec: T, realNsec: 0, clockSec: T, clockNsec: 120_000_000, precision: -1 },
+    device: "tcp://127.0.0.1:5000",
   });
   assert.equal(parseGpsdMessage(pps(T, T - 1, 999_999_000)).kind, "pps");
   assert.deepEqual(parseGpsdMessage('{"class":"SKY","satellites":[]}'), {
@@ -54,12 +57,43 @@ Deno.test("parseGpsdMessage() reads TPV, TOFF, PPS and VERSION and refuses what 
   assert.equal(parseGpsdMessage('{"class":"TOFF","real_sec":"x"}').kind, "bad");
 });
 
-Deno.test("gpsdAddress() reads host:port, defaulting to 127.0.0.1:2947", () => {
-  assert.deepEqual(gpsdAddress(null), { hostname: "127.0.0.1", port: 2947 });
-  assert.deepEqual(gpsdAddress("127.0.0.2:3000"), { hostname: "127.0.0.2", port: 3000 });
-  assert.deepEqual(gpsdAddress("[::1]:3000"), { hostname: "::1", port: 3000 });
-  assert.deepEqual(gpsdAddress("gps.local"), { hostname: "gps.local", port: 2947 });
+Deno.test("gpsdAddress() reads host:port and a device, defaulting to 127.0.0.1:2947 and any", () => {
+  const d = (hostname: string, port: number, device: string | null = null) => ({
+    hostname,
+    port,
+    device,
+  });
+  assert.deepEqual(gpsdAddress(null), d("127.0.0.1", 2947));
+  assert.deepEqual(gpsdAddress("127.0.0.2:3000"), d("127.0.0.2", 3000));
+  assert.deepEqual(gpsdAddress("[::1]:3000"), d("::1", 3000));
+  assert.deepEqual(gpsdAddress("gps.local"), d("gps.local", 2947));
+  assert.deepEqual(gpsdAddress("/dev/ttyUSB0"), d("127.0.0.1", 2947, "/dev/ttyUSB0"));
+  assert.deepEqual(gpsdAddress("10.0.0.1:2000/dev/gps1"), d("10.0.0.1", 2000, "/dev/gps1"));
   assert.throws(() => gpsdAddress("a:99999"), /not a gpsd address/);
+  assert.throws(() => gpsdAddress("/dev/a b"), /not a device path/);
+  assert.equal(
+    gpsdWatch("/dev/gps1"),
+    '?WATCH={"enable":true,"json":true,"pps":true,"device":"/dev/gps1"}\n',
+  );
+  assert.equal(gpsdWatch(null), GPSD_WATCH);
+});
+
+Deno.test("GpsdJsonDriver: with a device in path, other devices' reports are counted and left out", () => {
+  const m = manualContext(fromUnix(T), 8);
+  const d = new GpsdJsonDriver(
+    { type: 46, unit: 0, mode: null, fudge: {}, path: "/dev/pps0" },
+    () => Promise.reject(new Error("not used")),
+  );
+  d.start(m.ctx, () => {});
+  const at = addSec(fromUnix(T + 1), 0.1);
+  d.receive(tpv(T + 1), at); // tcp://127.0.0.1:5000
+  d.receive(toff(T + 1, T + 1, 100_000_000), at);
+  d.receive(pps(T + 1, T + 1, 5), at); // /dev/pps0: kept (and not used without flag1)
+  const c = d.counters();
+  assert.equal(c.otherDevice, 2);
+  assert.equal(c.pps, 1);
+  assert.equal(c.samples, 0);
+  d.stop();
 });
 
 Deno.test("GpsdJsonDriver.receive(): TOFF after a good fix is a sample at time2; without a fix it is counted", () => {

@@ -64,7 +64,8 @@ export const REFCLOCK_OPTIONS = [
     type: "string",
     default: null,
     doc: "The clock's device instead of the driver's default (/dev/gpsU for NMEA, /dev/ppsU " +
-      "for PPS); for GPSD_JSON the gpsd address host:port (default 127.0.0.1:2947). " +
+      "for PPS); for GPSD_JSON the gpsd address host:port (default 127.0.0.1:2947), then the " +
+      "device to watch if not all (127.0.0.1:2947/dev/ttyUSB0). " +
       "COMPAT: NTPsec's refclock option; ntpd has only the fixed device names.",
     applied: true,
   }),
