@@ -172,7 +172,8 @@ export class GpsdJsonDriver implements RefclockDriver {
   readonly unit: number;
   readonly name: string;
   readonly fudge: RefclockFudge;
-  precisionLog2 = -10;
+  /** The clock's precision: a pulse's (-20) with flag1, else a sentence's (-10). */
+  readonly precisionLog2: number;
   readonly lastResort = false;
   timecode = "";
   /** Set with flag1: the clock's seconds come with its own PPS. */
@@ -222,6 +223,7 @@ export class GpsdJsonDriver implements RefclockDriver {
     this.device = addr.device;
     this.#connect = connect;
     this.ppsCapable = this.fudge.flags[0];
+    this.precisionLog2 = this.ppsCapable ? -20 : -10;
   }
 
   start(ctx: RefclockContext, onSample: (s: RefclockSample) => void): void {
@@ -370,9 +372,6 @@ export class GpsdJsonDriver implements RefclockDriver {
         if (Math.abs(diffSec(at, clock)) > GPSD_FIX_MAX_AGE_SEC) {
           c.baddata++;
           return;
-        }
-        if (p.precision !== null && p.precision < 0 && p.precision > -32) {
-          this.precisionLog2 = p.precision;
         }
         c.samples++;
         const text =

@@ -212,7 +212,8 @@ export class NmeaDriver implements RefclockDriver {
   readonly unit: number;
   readonly name: string;
   readonly fudge: RefclockFudge;
-  precisionLog2 = NMEA_PRECISION_LOG2;
+  /** The clock's precision: a pulse's (-20) with flag1, else a sentence's. */
+  readonly precisionLog2: number;
   readonly lastResort = false;
   timecode = "";
   readonly path: string;
@@ -269,6 +270,7 @@ export class NmeaDriver implements RefclockDriver {
     this.#openPort = openPort;
     this.#openPps = openPps;
     this.ppsCapable = this.fudge.flags[0];
+    this.precisionLog2 = this.ppsCapable ? -20 : NMEA_PRECISION_LOG2;
   }
 
   start(ctx: RefclockContext, onSample: (s: RefclockSample) => void): void {
@@ -299,7 +301,6 @@ export class NmeaDriver implements RefclockDriver {
       );
       return;
     }
-    this.precisionLog2 = -20;
     ctx.log("info", `${this.name}: PPS from ${this.ppsPath}`);
     this.#pps.start((at) => this.#pulse(at), (e) => ctx.log("warn", `${this.name}: ${e.message}`));
   }
