@@ -39,17 +39,17 @@ import { SharedServedState } from "./served_state.ts";
 import { ServedTime } from "./served_time.ts";
 import { type ServerThreadStatus, ServerWorkers } from "./server_workers.ts";
 import { SourceManager, type SourceSetting } from "./source_manager.ts";
+import { DaemonNts, keListenAddresses, type NtsSettings } from "./daemon_nts.ts";
+import { NtsNtpServer } from "./nts_ntp_server.ts";
+import type { CookieMaker } from "./nts_ke_server.ts";
+import { NtsClient } from "../proto/nts/nts_client.ts";
+import { CryptoRng } from "./crypto_rng.ts";
 import {
   broadcastClientOption,
   type BroadcastSettings,
   MulticastHost,
   needsCore,
 } from "./multicast_host.ts";
-import { DaemonNts, type NtsSettings } from "./daemon_nts.ts";
-import { NtsNtpServer } from "./nts_ntp_server.ts";
-import type { CookieMaker } from "./nts_ke_server.ts";
-import { NtsClient } from "../proto/nts/nts_client.ts";
-import { CryptoRng } from "./crypto_rng.ts";
 import { statusDocument } from "./status_file.ts";
 import { StatusWriter } from "./status_writer.ts";
 import { StatsHost, type StatsSettings } from "./stats_host.ts";
@@ -333,9 +333,8 @@ export class Daemon {
     const listening = (this.#router?.transports ?? []).filter((_, k) =>
       this.#router!.role(k) === "listen"
     );
-    const addresses = this.#settings.listen.length > 0
-      ? [...new Set(listening.map((t) => t.localAddress.address))]
-      : [];
+    // Where NTP listens (--listen or the `interface` rules), NTS-KE listens too.
+    const addresses = keListenAddresses(listening.map((t) => t.localAddress.address));
     this.#nts.startServer(addresses, this.#settings.interfaces?.port ?? 123);
   }
 

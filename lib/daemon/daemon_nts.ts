@@ -19,6 +19,23 @@ import { type NtsClientLink, NtsSourceKeeper } from "./nts_sources.ts";
 import type { Resolver } from "./resolver.ts";
 import type { Timers } from "./timers.ts";
 
+/**
+ * Where the NTS-KE server listens, from the addresses the NTP sockets listen on (so the
+ * `interface` rules and --listen decide for both): each address once, or [] (the wildcard)
+ * when both families' wildcards listen. Beside "::" (dual stack here) IPv4 addresses are left
+ * out: it takes them already, and they could not be bound beside it.
+ */
+export function keListenAddresses(ntpListening: readonly string[]): string[] {
+  const all = [...new Set(ntpListening)];
+  const v4Wild = all.includes("0.0.0.0"), v6Wild = all.includes("::");
+  if (v4Wild && v6Wild) return [];
+  return all.filter((a) => {
+    const v6 = a.includes(":");
+    if (v6) return a === "::" || !v6Wild;
+    return v6Wild ? false : a === "0.0.0.0" || !v4Wild;
+  });
+}
+
 /** The `nts` settings the daemon runs with. */
 export interface NtsSettings {
   /** `nts enable`: run the KE server. */

@@ -1,0 +1,98 @@
+// Security: the NTS-KE server follows the `interface` rules, as the NTP sockets do. A host that
+// serves NTP on one address only must not answer TLS on every other one.
+
+import assert from "node:assert/strict";
+import type { Clock } from "../clock/clock.ts";
+import { MemoryNetwork } from "../net/memory_transport.ts";
+import { makeTestPki } from "../../tests/support/nts_pki.ts";
+import { Daemon } from "./daemon.ts";
+import { keListenAddresses } from "./daemon_nts.ts";
+
+const quiet = { debug() {}, info() {}, warn() {}, error() {} };
+
+async function accepts(hostname: string, port: number): Promise<boolean> {
+  try {
+    const c = await Deno.connect({ hostname, port });
+    c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("Daemon: `interface ignore eth1` keeps NTS-KE off the host's other addresses", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "horae-nts-ke-if-" });
+  const network = new MemoryNetwork();
+  try {
+    const pki = await makeTestPki(dir);
+    const clock: Clock = {
+      name: "fake",
+      canSteer: false,
+      precisionLog2: -20,
+      now: () => network.now,
+      step: () => {},
+      adjust: () => {},
+      kernelState: () => null,
+    };
+    // A free TCP port for NTS-KE (the server binds it again at once).
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const kePort = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const daemon = new Daemon({
+      listen: [],
+      interfaces: {
+        port: 123,
+        family: "any",
+        rules: [{ action: "ignore", match: "wildcard" }, { action: "ignore", match: "eth1" }],
+        interfaceOptions: [],
+        noVirtual: false,
+      },
+      refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],
+      driftFile: null,
+      noSteerReason: null,
+      refclockPollSec: 64,
+      nts: {
+        enabled: true,
+        certFile: pki.cert,
+        keyFile: pki.key,
+        cookieFile: null,
+        caFile: null,
+        port: kePort,
+        minTls: "TLS1.3",
+        maxTls: "TLS1.3",
+      },
+    }, {
+      clock,
+      openTransport: (a) => Promise.resolve(network.open(a)),
+      hostAddresses: () => [
+        { name: "lo", family: 4, address: "127.0.0.1", scopeId: null },
+        { name: "eth0", family: 4, address: "127.0.0.2", scopeId: null },
+        { name: "eth1", family: 4, address: "127.0.0.3", scopeId: null },
+      ],
+      log: quiet,
+    });
+    await daemon.start();
+    try {
+      assert.equal(daemon.status().nts?.server?.port, kePort);
+      assert.equal(await accepts("127.0.0.2", kePort), true, "served where NTP is");
+      assert.equal(await accepts("127.0.0.3", kePort), false, "not on an address NTP ignores");
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("keListenAddresses(): the NTP listen addresses, a wildcard standing for its family", () => {
+  assert.deepEqual(keListenAddresses(["0.0.0.0", "::"]), []);
+  assert.deepEqual(keListenAddresses(["127.0.0.1", "192.0.2.1", "::1"]), [
+    "127.0.0.1",
+    "192.0.2.1",
+    "::1",
+  ]);
+  assert.deepEqual(keListenAddresses(["0.0.0.0", "2001:db8::1"]), ["0.0.0.0", "2001:db8::1"]);
+  // "::" takes IPv4 too (dual stack): a specific IPv4 address beside it could not be bound.
+  assert.deepEqual(keListenAddresses(["::", "192.0.2.1"]), ["::"]);
+  assert.deepEqual(keListenAddresses(["127.0.0.1", "127.0.0.1"]), ["127.0.0.1"]);
+});
