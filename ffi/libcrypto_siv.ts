@@ -243,11 +243,14 @@ const sivContexts = new FinalizationRegistry<
 
 const ZERO16 = new Uint8Array(16);
 
-/** Doubling in GF(2^128) (RFC 5297 §2.3, as RFC 4493 derives CMAC subkeys), in place allowed. */
-function dbl(input: Uint8Array, out: Uint8Array): void {
-  const carry = input[0]! >>> 7;
-  for (let k = 0; k < 15; k++) out[k] = ((input[k]! << 1) | (input[k + 1]! >>> 7)) & 0xff;
-  out[15] = ((input[15]! << 1) & 0xff) ^ (carry ? 0x87 : 0);
+/**
+ * Doubling in GF(2^128) (RFC 5297 §2.3, as RFC 4493 derives CMAC subkeys) of `b[from, from+16)`
+ * to `b[to, to+16)` (the same block allowed).
+ */
+function dbl(b: Uint8Array, from: number, to: number): void {
+  const carry = b[from]! >>> 7;
+  for (let k = 0; k < 15; k++) b[to + k] = ((b[from + k]! << 1) | (b[from + k + 1]! >>> 7)) & 0xff;
+  b[to + 15] = ((b[from + 15]! << 1) & 0xff) ^ (carry ? 0x87 : 0);
 }
 
 /**
@@ -271,25 +274,19 @@ export class LibCryptoSiv {
   #keyed = false;
   /** K2 changed since the CTR context was keyed. */
   #ctrStale = true;
-  // Key halves, CMAC subkeys, the CBC chaining value and S2V's blocks in one buffer.
-  readonly #blocks = new Uint8Array(14 * 16);
+  // Key halves, CMAC subkeys, the CBC chaining value and S2V's blocks in one buffer, worked on
+  // 32 bits at a time (#w) where bytes order does not matter (copies and XORs).
+  readonly #blocks = new Uint8Array(13 * 16);
+  readonly #w = new Int32Array(this.#blocks.buffer);
   readonly #k1 = this.#blocks.subarray(0, 16);
   readonly #k2 = this.#blocks.subarray(16, 32);
-  readonly #sub1 = this.#blocks.subarray(32, 48);
-  readonly #sub2 = this.#blocks.subarray(48, 64);
-  readonly #chain = this.#blocks.subarray(64, 80);
-  readonly #d0 = this.#blocks.subarray(80, 96);
-  readonly #d = this.#blocks.subarray(96, 112);
-  readonly #t = this.#blocks.subarray(112, 128);
-  readonly #v = this.#blocks.subarray(128, 144);
   readonly #q = this.#blocks.subarray(144, 160);
-  readonly #tag = this.#blocks.subarray(160, 176);
-  readonly #adKept = this.#blocks.subarray(176, 192);
-  readonly #dAfterAd = this.#blocks.subarray(192, 208);
-  /** Length of the associated data in #adKept (-1: none kept). */
+  /** Length of the associated data kept at AD_KEPT (-1: none kept). */
   #adKeptLength = -1;
   #in = new Uint8Array(1024);
+  #in32 = new Int32Array(this.#in.buffer);
   #out = new Uint8Array(1024);
+  #out32 = new Int32Array(this.#out.buffer);
   readonly #outLength = new Uint8Array(4);
 
   /** Throws when libcrypto 3 or a context is not available. */
@@ -316,81 +313,79 @@ export class LibCryptoSiv {
     this.#keyed = false;
     this.#adKeptLength = -1;
     if (at < 0 || at + 32 > key.length) return;
-    const k1 = this.#k1, k2 = this.#k2;
-    for (let k = 0; k < 16; k++) {
-      k1[k] = key[at + k]!;
-      k2[k] = key[at + 16 + k]!;
-    }
+    const b = this.#blocks, w = this.#w;
+    for (let k = 0; k < 32; k++) b[k] = key[at + k]!; // K1 ‖ K2
     this.#ctrStale = true;
     const s = this.#s;
-    if (
-      s.EVP_EncryptInit_ex(
-        this.#cbc,
-        this.#cbcLoaded ? null : this.#cbcCipher,
-        null,
-        k1,
-        ZERO16,
-      ) !== 1
-    ) {
-      return;
-    }
+    const cipher = this.#cbcLoaded ? null : this.#cbcCipher;
+    if (s.EVP_EncryptInit_ex(this.#cbc, cipher, null, this.#k1, ZERO16) !== 1) return;
     this.#cbcLoaded = true;
-    this.#chain.fill(0);
     // L = AES(K1, 0^128): the zero block through the freshly reset CBC context.
     const out = this.#out;
-    if (s.EVP_EncryptUpdate(this.#cbc, out, this.#outLength, ZERO16, 16) !== 1) return;
-    const chain = this.#chain;
-    for (let k = 0; k < 16; k++) chain[k] = out[k]!;
-    dbl(chain, this.#sub1);
-    dbl(this.#sub1, this.#sub2);
+    if (s.EVP_EncryptUpdate(this.#cbc, out, this.#outLength, ZERO16, 16) !== 1) {
+      this.#resetChain();
+      return;
+    }
+    const o = this.#out32;
+    for (let k = 0; k < 4; k++) w[CHAIN + k] = o[k]!; // the chaining value is L now
+    dbl(b, CHAIN * 4, SUB1 * 4);
+    dbl(b, SUB1 * 4, SUB2 * 4);
     // S2V starts from CMAC(K1, 0^128).
-    if (!this.#cmac(ZERO16, 0, 16, null, this.#d0)) return;
+    if (!this.#cmac(ZERO16, 0, 16, -1, D0)) return;
     this.#keyed = true;
   }
 
+  /** The CBC context back to a zero IV and chaining value (after a failed call). */
+  #resetChain(): void {
+    this.#s.EVP_EncryptInit_ex(this.#cbc, null, null, null as unknown as Uint8Array, ZERO16);
+    for (let k = 0; k < 4; k++) this.#w[CHAIN + k] = 0;
+  }
+
   /**
-   * CMAC under K1 of `src[start, end)`, with `tail` XORed into the message's last 16 bytes when
-   * given (S2V's xorend), to `mac`. False when libcrypto fails.
+   * CMAC under K1 of `src[start, end)`, with the block at word `tail` of #blocks XORed into the
+   * message's last 16 bytes unless `tail` is -1 (S2V's xorend), to the block at word `mac`.
    */
-  #cmac(
-    src: Uint8Array,
-    start: number,
-    end: number,
-    tail: Uint8Array | null,
-    mac: Uint8Array,
-  ): boolean {
+  #cmac(src: Uint8Array, start: number, end: number, tail: number, mac: number): boolean {
     const len = end - start;
     const full = len > 0 && (len & 15) === 0;
     const padded = full ? len : (len + 16) & ~15;
-    if (this.#in.length < padded) {
-      this.#in = new Uint8Array(2 * padded);
-      this.#out = new Uint8Array(2 * padded);
-    }
-    const b = this.#in;
-    if (len > 48) b.set(src.subarray(start, end));
+    if (this.#in.length < padded) this.#grow(padded);
+    const b = this.#in, b32 = this.#in32, w = this.#w;
+    if (len > 32) b.set(src.subarray(start, end));
     else for (let k = 0; k < len; k++) b[k] = src[start + k]!;
-    if (tail !== null) { for (let k = 0, j = len - 16; k < 16; k++, j++) b[j] = b[j]! ^ tail[k]!; }
+    if (tail >= 0) {
+      if ((len & 3) === 0) {
+        for (let k = 0, j = (len - 16) >> 2; k < 4; k++, j++) b32[j] = b32[j]! ^ w[tail + k]!;
+      } else {
+        const t = this.#blocks;
+        for (let k = 0, j = len - 16; k < 16; k++, j++) b[j] = b[j]! ^ t[4 * tail + k]!;
+      }
+    }
     if (!full) {
       b[len] = 0x80;
       for (let k = len + 1; k < padded; k++) b[k] = 0;
     }
-    const sub = full ? this.#sub1 : this.#sub2;
-    const chain = this.#chain;
-    const last = padded - 16;
-    for (let k = 0; k < 16; k++) b[last + k] = b[last + k]! ^ sub[k]!;
-    for (let k = 0; k < 16; k++) b[k] = b[k]! ^ chain[k]!;
-    const out = this.#out;
-    if (this.#s.EVP_EncryptUpdate(this.#cbc, out, this.#outLength, b, padded) !== 1) {
-      // Back to a known chaining value (zero IV) for the next message.
-      this.#s.EVP_EncryptInit_ex(this.#cbc, null, null, null as unknown as Uint8Array, ZERO16);
-      chain.fill(0);
+    const sub = full ? SUB1 : SUB2;
+    const last = (padded - 16) >> 2;
+    for (let k = 0; k < 4; k++) b32[last + k] = b32[last + k]! ^ w[sub + k]!;
+    for (let k = 0; k < 4; k++) b32[k] = b32[k]! ^ w[CHAIN + k]!;
+    if (this.#s.EVP_EncryptUpdate(this.#cbc, this.#out, this.#outLength, b, padded) !== 1) {
+      this.#resetChain();
       return false;
     }
-    for (let k = 0; k < 16; k++) chain[k] = mac[k] = out[last + k]!;
+    const o = this.#out32;
+    for (let k = 0; k < 4; k++) w[CHAIN + k] = w[mac + k] = o[last + k]!;
     return true;
   }
 
-  /** S2V (RFC 5297 §2.4) of (ad, nonce, plaintext) to #v. */
+  #grow(n: number): void {
+    this.#in = new Uint8Array(2 * n);
+    this.#in32 = new Int32Array(this.#in.buffer);
+    this.#out = new Uint8Array(2 * n);
+    this.#out32 = new Int32Array(this.#out.buffer);
+  }
+
+  /** S2V (RFC 5297 §2.4) of (ad, nonce, plaintext) to the block V. */
   #s2v(
     ad: Uint8Array,
     adStart: number,
@@ -402,64 +397,64 @@ export class LibCryptoSiv {
     pStart: number,
     pEnd: number,
   ): boolean {
-    const d = this.#d, t = this.#t;
+    const b = this.#blocks, w = this.#w;
     const adLength = adEnd - adStart;
     let kept = adLength === this.#adKeptLength;
-    for (let k = 0; kept && k < adLength; k++) kept = this.#adKept[k] === ad[adStart + k];
-    if (kept) d.set(this.#dAfterAd);
+    for (let k = 0; kept && k < adLength; k++) kept = b[4 * AD_KEPT + k] === ad[adStart + k];
+    if (kept) { for (let k = 0; k < 4; k++) w[D + k] = w[D_AFTER_AD + k]!; }
     else {
-      dbl(this.#d0, d);
-      if (!this.#cmac(ad, adStart, adEnd, null, t)) return false;
-      for (let k = 0; k < 16; k++) d[k] = d[k]! ^ t[k]!;
+      if (!this.#cmac(ad, adStart, adEnd, -1, T)) return false;
+      dbl(b, 4 * D0, 4 * D);
+      for (let k = 0; k < 4; k++) w[D + k] = w[D + k]! ^ w[T + k]!;
       if (adLength <= 16) {
-        for (let k = 0; k < adLength; k++) this.#adKept[k] = ad[adStart + k]!;
+        for (let k = 0; k < adLength; k++) b[4 * AD_KEPT + k] = ad[adStart + k]!;
         this.#adKeptLength = adLength;
-        this.#dAfterAd.set(d);
+        for (let k = 0; k < 4; k++) w[D_AFTER_AD + k] = w[D + k]!;
       }
     }
-    dbl(d, d);
-    if (!this.#cmac(nonce, nStart, nEnd, null, t)) return false;
-    for (let k = 0; k < 16; k++) d[k] = d[k]! ^ t[k]!;
+    if (!this.#cmac(nonce, nStart, nEnd, -1, T)) return false;
+    dbl(b, 4 * D, 4 * D);
+    for (let k = 0; k < 4; k++) w[D + k] = w[D + k]! ^ w[T + k]!;
     const n = pEnd - pStart;
-    if (n >= 16) return this.#cmac(p, pStart, pEnd, d, this.#v);
-    dbl(d, t);
-    for (let k = 0; k < n; k++) t[k] = t[k]! ^ p[pStart + k]!;
-    t[n] = t[n]! ^ 0x80;
-    return this.#cmac(t, 0, 16, null, this.#v);
+    if (n >= 16) return this.#cmac(p, pStart, pEnd, D, V);
+    dbl(b, 4 * D, 4 * T);
+    for (let k = 0; k < n; k++) b[4 * T + k] = b[4 * T + k]! ^ p[pStart + k]!;
+    b[4 * T + n] = b[4 * T + n]! ^ 0x80;
+    return this.#cmac(b, 4 * T, 4 * T + 16, -1, V);
   }
 
-  /** AES-128-CTR under K2 from the counter block made of `iv` (RFC 5297 §2.6: bits 63, 31 cleared). */
+  /**
+   * AES-128-CTR under K2 of `src[start, end)` to `dst` at `dstAt`, from the counter block made
+   * of the block at word `iv` (RFC 5297 §2.6: bits 63 and 31 cleared).
+   */
   #ctrRun(
-    iv: Uint8Array,
+    iv: number,
     src: Uint8Array,
     start: number,
     end: number,
     dst: Uint8Array,
     dstAt: number,
   ): boolean {
-    const q = this.#q;
-    for (let k = 0; k < 16; k++) q[k] = iv[k]!;
+    const w = this.#w, q = this.#q;
+    for (let k = 0; k < 4; k++) w[Q + k] = w[iv + k]!;
     q[8] = q[8]! & 0x7f;
     q[12] = q[12]! & 0x7f;
     const s = this.#s;
     let ok: boolean;
     if (this.#ctrStale) {
-      ok = s.EVP_EncryptInit_ex(
-        this.#ctr,
-        this.#ctrLoaded ? null : this.#ctrCipher,
-        null,
-        this.#k2,
-        q,
-      ) === 1;
+      const cipher = this.#ctrLoaded ? null : this.#ctrCipher;
+      ok = s.EVP_EncryptInit_ex(this.#ctr, cipher, null, this.#k2, q) === 1;
       this.#ctrLoaded ||= ok;
       this.#ctrStale = !ok;
     } else {
       ok = s.EVP_EncryptInit_ex(this.#ctr, null, null, null as unknown as Uint8Array, q) === 1;
     }
     if (!ok) return false;
+    const n = end - start;
+    // Views at an offset for libcrypto (a short copy by a loop costs about as much).
     const input = start === 0 ? src : src.subarray(start, end);
-    const output = dstAt === 0 ? dst : dst.subarray(dstAt);
-    return s.EVP_EncryptUpdate(this.#ctr, output, this.#outLength, input, end - start) === 1;
+    const output = dstAt === 0 ? dst : dst.subarray(dstAt, dstAt + n);
+    return s.EVP_EncryptUpdate(this.#ctr, output, this.#outLength, input, n) === 1;
   }
 
   /** Seals p[pStart, pEnd) to V ‖ C at out[outAt, …); see SivContext.seal. */
@@ -482,9 +477,9 @@ export class LibCryptoSiv {
       outAt + 16 + n > out.length || !inside(ad, adStart, adEnd) || !inside(nonce, nStart, nEnd)
     ) return false;
     if (!this.#s2v(ad, adStart, adEnd, nonce, nStart, nEnd, p, pStart, pEnd)) return false;
-    const v = this.#v;
-    for (let k = 0; k < 16; k++) out[outAt + k] = v[k]!;
-    return n === 0 || this.#ctrRun(v, p, pStart, pEnd, out, outAt + 16);
+    const b = this.#blocks;
+    for (let k = 0; k < 16; k++) out[outAt + k] = b[4 * V + k]!;
+    return n === 0 || this.#ctrRun(V, p, pStart, pEnd, out, outAt + 16);
   }
 
   /** Opens V ‖ C at c[cStart, cEnd) to out[outAt, …); see SivContext.open. */
@@ -504,23 +499,25 @@ export class LibCryptoSiv {
     const n = cEnd - cStart - 16;
     if (
       !this.#keyed || n < 0 || cStart < 0 || cEnd > c.length || outAt < 0 ||
-      outAt + n > out.length ||
-      !inside(ad, adStart, adEnd) || !inside(nonce, nStart, nEnd)
+      outAt + n > out.length || !inside(ad, adStart, adEnd) || !inside(nonce, nStart, nEnd)
     ) return false;
-    const tag = this.#tag;
-    for (let k = 0; k < 16; k++) tag[k] = c[cStart + k]!;
-    let ok = n === 0 || this.#ctrRun(tag, c, cStart + 16, cEnd, out, outAt);
+    const b = this.#blocks, w = this.#w;
+    for (let k = 0; k < 16; k++) b[4 * TAG + k] = c[cStart + k]!;
+    let ok = n === 0 || this.#ctrRun(TAG, c, cStart + 16, cEnd, out, outAt);
     ok = ok && this.#s2v(ad, adStart, adEnd, nonce, nStart, nEnd, out, outAt, outAt + n);
     if (ok) {
-      const v = this.#v;
       let diff = 0;
-      for (let k = 0; k < 16; k++) diff |= v[k]! ^ tag[k]!;
+      for (let k = 0; k < 4; k++) diff |= w[V + k]! ^ w[TAG + k]!;
       ok = diff === 0;
     }
     if (!ok) out.fill(0, outAt, outAt + n);
     return ok;
   }
 }
+
+// Where LibCryptoSiv keeps its blocks in #blocks, in 32-bit words (K1 at 0, K2 at 4).
+const SUB1 = 8, SUB2 = 12, CHAIN = 16, D0 = 20, D = 24, T = 28, V = 32, Q = 36, TAG = 40;
+const AD_KEPT = 44, D_AFTER_AD = 48;
 
 function inside(b: Uint8Array, start: number, end: number): boolean {
   return start >= 0 && start <= end && end <= b.length;
