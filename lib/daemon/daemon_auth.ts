@@ -12,6 +12,7 @@ import { KeyAuthenticator } from "../proto/auth/packet_auth.ts";
 import { keyedControlAuth } from "../proto/control/control_auth.ts";
 import type { ControlAuth } from "../proto/control/control_server.ts";
 import type { Crypto } from "../proto/crypto.ts";
+import { type SivContext, sivContextOf } from "../proto/nts/aes_siv.ts";
 import { daemonCrypto } from "./crypto_openssl.ts";
 
 /** The authentication settings, with the keys file already read. */
@@ -93,6 +94,10 @@ class LazyThreadCrypto implements Crypto {
   }
   aeadContext(...a: Parameters<Crypto["aeadContext"]>): ReturnType<Crypto["aeadContext"]> {
     return threadDaemonCrypto().crypto.aeadContext(...a);
+  }
+  /** The NTS server's re-keyable AES-SIV (libcrypto's own when it passed its check). */
+  sivContext(): SivContext {
+    return sivContextOf(threadDaemonCrypto().crypto);
   }
 }
 
