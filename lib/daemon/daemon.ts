@@ -51,6 +51,8 @@ import {
   needsCore,
 } from "./multicast_host.ts";
 import { statusDocument } from "./status_file.ts";
+import { RES_IGNORE, RES_NOSERVE } from "../proto/access/restrict.ts";
+import { ipWordsOf } from "../proto/ip.ts";
 import { StatusWriter } from "./status_writer.ts";
 import { StatsHost, type StatsSettings } from "./stats_host.ts";
 import { Timekeeper, type TimekeeperExit } from "./timekeeper.ts";
@@ -335,7 +337,12 @@ export class Daemon {
     );
     // Where NTP listens (--listen or the `interface` rules), NTS-KE listens too.
     const addresses = keListenAddresses(listening.map((t) => t.localAddress.address));
-    this.#nts.startServer(addresses, this.#settings.interfaces?.port ?? 123);
+    // Who may not ask for time (restrict ignore/noserve) gets no TLS handshake either.
+    const admit = (address: string, port: number): boolean => {
+      const w = ipWordsOf(address.replace(/^::ffff:(?=\d+\.)/i, "").replace(/%.*$/, ""));
+      return w === null || (this.#access.list.lookup(w, port) & (RES_IGNORE | RES_NOSERVE)) === 0;
+    };
+    this.#nts.startServer(addresses, this.#settings.interfaces?.port ?? 123, admit);
   }
 
   /** Opens the sockets the listen plan names and starts serving them. */

@@ -105,10 +105,15 @@ export class DaemonNts {
 
   /**
    * Starts the KE server when `nts enable` is set: on `addresses` (the daemon's listen
-   * addresses, or the wildcard), announcing `ntpPort` when it is not 123. A certificate or key
-   * that cannot be loaded is logged; plain NTP goes on.
+   * addresses, or the wildcard), announcing `ntpPort` when it is not 123, to the clients
+   * `admit` lets in (the restrict list). A certificate or key that cannot be loaded is logged;
+   * plain NTP goes on.
    */
-  startServer(addresses: readonly string[], ntpPort: number): void {
+  startServer(
+    addresses: readonly string[],
+    ntpPort: number,
+    admit?: (address: string, port: number) => boolean,
+  ): void {
     const s = this.#settings;
     if (!s.enabled) return;
     if (s.certFile === null || s.keyFile === null) {
@@ -137,6 +142,7 @@ export class DaemonNts {
         minTls: s.minTls,
         maxTls: s.maxTls,
         ntpPort,
+        ...(admit !== undefined ? { admit } : {}),
       },
       cookies,
       this.#deps.log,
@@ -155,6 +161,7 @@ export class DaemonNts {
           minTls: s.minTls,
           maxTls: s.maxTls,
           ntpPort,
+          ...(admit !== undefined ? { admit } : {}),
         },
         cookies,
         this.#deps.log,

@@ -1,5 +1,6 @@
-// Security: the NTS-KE server follows the `interface` rules, as the NTP sockets do. A host that
-// serves NTP on one address only must not answer TLS on every other one.
+// Security: the NTS-KE server follows the `interface` rules, as the NTP sockets do (a host that
+// serves NTP on one address only must not answer TLS on every other one), and the restrict list:
+// a client that may not ask for time (ignore, noserve) gets no TLS handshake either.
 
 import assert from "node:assert/strict";
 import type { Clock } from "../clock/clock.ts";
@@ -7,6 +8,7 @@ import { MemoryNetwork } from "../net/memory_transport.ts";
 import { makeTestPki } from "../../tests/support/nts_pki.ts";
 import { Daemon } from "./daemon.ts";
 import { keListenAddresses } from "./daemon_nts.ts";
+import { NtsKeClient } from "./nts_ke_client.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -76,6 +78,79 @@ Deno.test("Daemon: `interface ignore eth1` keeps NTS-KE off the host's other add
       assert.equal(daemon.status().nts?.server?.port, kePort);
       assert.equal(await accepts("127.0.0.2", kePort), true, "served where NTP is");
       assert.equal(await accepts("127.0.0.3", kePort), false, "not on an address NTP ignores");
+    } finally {
+      await daemon.stop();
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("Daemon: `restrict 127.0.0.1 ignore` refuses that client's NTS-KE connections", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "horae-nts-ke-restrict-" });
+  const network = new MemoryNetwork();
+  try {
+    const pki = await makeTestPki(dir);
+    const clock: Clock = {
+      name: "fake",
+      canSteer: false,
+      precisionLog2: -20,
+      now: () => network.now,
+      step: () => {},
+      adjust: () => {},
+      kernelState: () => null,
+    };
+    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+    const kePort = (probe.addr as Deno.NetAddr).port;
+    probe.close();
+    const daemon = new Daemon({
+      listen: [],
+      refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],
+      driftFile: null,
+      noSteerReason: null,
+      refclockPollSec: 64,
+      access: {
+        restrict: [
+          { match: "address", address: "127.0.0.1", mask: null, family: "any", flags: ["ignore"] },
+        ],
+      },
+      nts: {
+        enabled: true,
+        certFile: pki.cert,
+        keyFile: pki.key,
+        cookieFile: null,
+        caFile: null,
+        port: kePort,
+        minTls: "TLS1.3",
+        maxTls: "TLS1.3",
+      },
+    }, {
+      clock,
+      openTransport: (a) => Promise.resolve(network.open(a)),
+      hostAddresses: () => [
+        { name: "lo", family: 4, address: "127.0.0.1", scopeId: null },
+        { name: "lo", family: 6, address: "::1", scopeId: null },
+      ],
+      log: quiet,
+    });
+    await daemon.start();
+    try {
+      const client = new NtsKeClient({ caFile: pki.ca, timeoutSec: 3 });
+      try {
+        const refused = await client.exchange({
+          host: "localhost",
+          address: "127.0.0.1",
+          port: kePort,
+        });
+        assert.equal(refused.ok, false, "127.0.0.1 is ignored");
+        const served = await client.exchange({ host: "localhost", address: "::1", port: kePort });
+        assert.ok(served.ok, served.ok ? "" : served.reason);
+      } finally {
+        client.close();
+      }
+      const k = daemon.status().nts?.server;
+      assert.equal(k?.refused, 1);
+      assert.equal(k?.served, 1);
     } finally {
       await daemon.stop();
     }

@@ -61,6 +61,11 @@ export interface NtsKeServerOptions {
    * closed at accept.
    */
   readonly maxPerAddress: number;
+  /**
+   * Whether a client may connect at all (the daemon's restrict list: `ignore` and `noserve`);
+   * absent: everyone. Refused connections are closed at accept and counted.
+   */
+  readonly admit?: (address: string, port: number) => boolean;
 }
 
 /** Defaults beside the certificate and key. */
@@ -90,6 +95,8 @@ export interface NtsKeServerCounters {
   busy: number;
   /** Connections that ran past their deadline. */
   timeouts: number;
+  /** Connections closed at accept because {@link NtsKeServerOptions.admit} refused the client. */
+  refused: number;
   /** Failed handshakes (bad ALPN, TLS version, a client that gave up). */
   tlsFailures: number;
   /** Requests over the record or size limits, or cut short. */
@@ -111,6 +118,7 @@ function zeroCounters(): NtsKeServerCounters {
     connections: 0,
     served: 0,
     busy: 0,
+    refused: 0,
     timeouts: 0,
     tlsFailures: 0,
     malformed: 0,
@@ -198,7 +206,13 @@ export class NtsKeServer {
         return;
       }
       this.counters.connections++;
-      const from = clientKey((conn.remoteAddr as Deno.NetAddr).hostname);
+      const remote = conn.remoteAddr as Deno.NetAddr;
+      if (this.#opts.admit !== undefined && !this.#opts.admit(remote.hostname, remote.port)) {
+        this.counters.refused++;
+        conn.close();
+        continue;
+      }
+      const from = clientKey(remote.hostname);
       const held = this.#perAddress.get(from) ?? 0;
       if (this.#active.size >= this.#opts.maxConnections || held >= this.#opts.maxPerAddress) {
         this.counters.busy++;
