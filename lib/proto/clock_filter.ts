@@ -8,7 +8,9 @@
 // with a Kalman filter, running a bank of frequency-wander hypotheses averaged by likelihood
 // (under a weak prior centred on ordinary crystals), so it adapts to quiet and wandering clocks.
 // A third state learns how the offset correlates with the delay excess, which removes the bias
-// of asymmetric jitter.
+// of asymmetric jitter. Noise the round trip does not show is learnt too: the bank runs once per
+// noise-floor hypothesis, and a floor is used only when the residuals favour it over none by a
+// large likelihood ratio, so where s²/12 explains them the estimator is exactly the s²/12 one.
 
 import { addSec, diffSec, type NtpTime } from "./ntp_time.ts";
 import { MAXDISPERSE, NTP_SHIFT, PHI } from "./constants.ts";
@@ -91,8 +93,16 @@ const WANDER_QUANTILE = 0.5;
 const ASYMMETRY_PRIOR_VAR = 0.1;
 /** Slow drift allowed in b (1/s): paths change. */
 const ASYMMETRY_WANDER = 1e-8;
-/** Centre of the prior on the wander q (log10 of 1/s): 1e-18, a typical free-running crystal
- * (frequency steps of about 1 ppb per √s). */
+/**
+ * Centre of the prior on the wander q (log10 of 1/s): 1e-18, a typical free-running crystal
+ * (frequency steps of about 1 ppb per √s). The wander itself is learnt: it is the posterior over
+ * WANDER_MODELS, whose log likelihoods (forgetting factor 0.99, about a hundred samples) are
+ * added to this prior's log weight. At the grid's ends the prior costs 2 nats (1e-21) and 8 nats
+ * (1e-12) against its centre, less than the likelihood of a few dozen samples separates
+ * neighbouring hypotheses by; the poll rule's wander quantile leaves the prior out altogether.
+ * It matters only while few samples cannot tell the hypotheses apart (the model average and the
+ * outlier test's credible set).
+ */
 const WANDER_PRIOR_LOG10 = -18;
 /** Width of that prior (decades, one sigma). It shrinks the model average towards ordinary
  * crystals while few samples cannot tell the hypotheses apart; the likelihood of a few dozen
@@ -141,6 +151,27 @@ const DELAY_SPIKE_MIN_SAMPLES = NTP_SHIFT;
 /** Delay spikes in a row after which the path has changed and the register takes them. */
 export const DELAY_SPIKE_RUN = 3;
 
+/**
+ * Noise-floor hypotheses (s, one sigma): measurement noise the round trip does not show (a
+ * server that stamps its transmit time in user space, a relay, an asymmetric wobble), added in
+ * quadrature to the delay's s²/12. 0, then half a decade apart from 1 µs to 10 ms.
+ */
+const NOISE_FLOORS_SEC = [0, ...Array.from({ length: 9 }, (_, i) => 1e-6 * 10 ** (i / 2))];
+/**
+ * Prior log-odds (nats) against every floor above 0. The floor stays 0, and the estimator what
+ * it was, until the residuals favour a floor by this much (a likelihood ratio of e^20 ≈ 5e8
+ * over the forgetting window of about a hundred samples): misfit the model has anyway (its start,
+ * the mixture of wander hypotheses, a restart) never gets that far, while 100 µs of noise under a
+ * 30 µs s²/12 gets there within a dozen samples.
+ */
+const NOISE_FLOOR_PRIOR_NATS = 20;
+/** A residual's χ² counts at most this much in the noise scores: one sample that barely passed
+ * the outlier test must not decide a floor on its own. */
+const NOISE_CHI2_CAP = 16;
+/** Samples since a (re)start before residuals count towards the noise hypotheses: the first
+ * ones measure the start, not the noise. */
+const NOISE_SCORE_FROM_SAMPLES = 8;
+
 /** One stage of the RFC register as {@link ClockFilter.register} shows it. */
 export interface FilterStageView {
   offsetSec: number;
@@ -168,6 +199,8 @@ interface Model {
   pfb: number;
   pbb: number;
   score: number;
+  /** Log likelihood (forgetting, χ² capped at NOISE_CHI2_CAP) for the noise-floor choice. */
+  noiseScore: number;
 }
 
 /** The per-association filter: RFC register plus the Kalman estimator. */
@@ -175,7 +208,6 @@ export class ClockFilter {
   #stages: Stage[] = [];
   #lastUsed: NtpTime | null = null;
   #rfc: RfcFilterState | null = null;
-  #models: Model[] = [];
   #time: NtpTime | null = null;
   #samples = 0;
   #delays: number[] = [];
@@ -186,6 +218,10 @@ export class ClockFilter {
   #runStart: NtpTime | null = null;
   #spikeRun = 0;
   #lastExcess = 0;
+  /** One bank of wander hypotheses per NOISE_FLOORS_SEC hypothesis. */
+  #banks: Model[][] = [];
+  /** Index of the most probable noise floor: its bank gives the estimate. */
+  #active = 0;
   #precisionSec: number;
   #window: number;
   #forget: number;
@@ -202,6 +238,20 @@ export class ClockFilter {
   /** Local time of the last sample the estimator used, or null before the first. */
   get lastSampleAt(): NtpTime | null {
     return this.#time;
+  }
+
+  /** The measurement noise floor (s) learnt from the residuals; 0 while s²/12 explains them. */
+  get noiseFloorSec(): number {
+    return NOISE_FLOORS_SEC[this.#active]!;
+  }
+
+  /** The wander hypotheses under the most probable noise floor. */
+  get #models(): Model[] {
+    return this.#banks[this.#active] ?? [];
+  }
+
+  get #noiseFloorSec(): number {
+    return NOISE_FLOORS_SEC[this.#active]!;
   }
 
   /** Number of samples the estimator has used. */
@@ -321,9 +371,11 @@ export class ClockFilter {
     // The frequency change starts now, not at the last sample: keep predictions to times after
     // `now` exact by moving the phase by what the change adds back over [last sample, now].
     const sinceSec = this.#time === null ? 0 : Math.max(0, diffSec(now, this.#time));
-    for (const m of this.#models) {
-      m.x -= phaseSec - freq * sinceSec;
-      m.f -= freq;
+    for (const bank of this.#banks) {
+      for (const m of bank) {
+        m.x -= phaseSec - freq * sinceSec;
+        m.f -= freq;
+      }
     }
     for (const s of this.#stages) s.offsetSec -= phaseSec;
     if (this.#rfc !== null) this.#rfc.offsetSec -= phaseSec;
@@ -349,7 +401,8 @@ export class ClockFilter {
     this.#stages = [];
     this.#lastUsed = null;
     this.#rfc = null;
-    this.#models = [];
+    this.#banks = [];
+    this.#active = 0;
     this.#time = null;
     this.#samples = 0;
     this.#delays = [];
@@ -415,7 +468,7 @@ export class ClockFilter {
     if (this.#excess.length === 0) return this.#precisionSec;
     const sorted = [...this.#excess].sort((a, b) => a - b);
     const med = sorted[sorted.length >> 1]!;
-    return Math.sqrt(med * med / 12 + this.#precisionSec ** 2);
+    return Math.sqrt(med * med / 12 + this.#precisionSec ** 2 + this.#noiseFloorSec ** 2);
   }
 
   #measurementVar(delaySec: number): number {
@@ -466,9 +519,16 @@ export class ClockFilter {
     this.#excess = this.#delays.map((x) => x - recentMin);
   }
 
-  /** (Re)starts every wander model from one sample. */
-  #start(z: number, r: number, at: NtpTime): void {
-    this.#models = WANDER_MODELS.map((q) => ({
+  /** Starts every model of every bank from one sample with delay-shown variance r0. */
+  #start(z: number, r0: number, at: NtpTime): void {
+    this.#banks = NOISE_FLOORS_SEC.map((k) => this.#startBank(z, r0 + k * k));
+    this.#active = 0;
+    this.#time = at;
+    this.#samples = 1;
+  }
+
+  #startBank(z: number, r: number): Model[] {
+    return WANDER_MODELS.map((q) => ({
       q,
       x: z,
       f: 0,
@@ -480,9 +540,8 @@ export class ClockFilter {
       pfb: 0,
       pbb: ASYMMETRY_PRIOR_VAR,
       score: 0,
+      noiseScore: 0,
     }));
-    this.#time = at;
-    this.#samples = 1;
   }
 
   /** The hypotheses within OUTLIER_MODEL_WEIGHT of the most likely one, prior included. */
@@ -549,31 +608,96 @@ export class ClockFilter {
   }
 
   /**
-   * Restarts every model's phase at sample z (variance r), `dt` after the last sample, with the
+   * Restarts every model's phase at sample z (delay-shown variance r0), `dt` after the last sample, with the
    * frequency moved by `slope`.
    */
-  #restartPhase(z: number, r: number, dt: number, at: NtpTime, slope = 0): void {
-    for (const m of this.#models) {
-      const p = predict(m, dt);
-      m.f = p.f + slope;
-      m.x = z;
-      m.pxx = r;
-      m.pxf = 0;
-      m.pxb = 0;
-      m.pff = Math.max(p.pff, RESTART_FREQ_VAR);
-      m.pfb = 0;
-      m.pbb = p.pbb;
+  #restartPhase(z: number, r0: number, dt: number, at: NtpTime, slope = 0): void {
+    for (let i = 0; i < this.#banks.length; i++) {
+      const k = NOISE_FLOORS_SEC[i]!;
+      for (const m of this.#banks[i]!) {
+        const p = predict(m, dt);
+        m.f = p.f + slope;
+        m.x = z;
+        m.pxx = r0 + k * k;
+        m.pxf = 0;
+        m.pxb = 0;
+        m.pff = Math.max(p.pff, RESTART_FREQ_VAR);
+        m.pfb = 0;
+        m.pbb = p.pbb;
+      }
     }
     this.#time = at;
     this.#samples = 1;
   }
 
+  /** One Kalman update of model m with measurement z (delay excess e, variance r). */
+  #update(
+    m: Model,
+    dt: number,
+    z: number,
+    e: number,
+    r: number,
+    scoreWander: boolean,
+    scoreNoise: boolean,
+  ): void {
+    const p = predict(m, dt);
+    // Measurement z = θ + b·e + noise, H = [1, 0, e].
+    const a = p.pxx + e * p.pxb;
+    const c = p.pxf + e * p.pfb;
+    const d = p.pxb + e * p.pbb;
+    const s = a + e * d + r;
+    const nu = z - p.x - e * p.b;
+    m.x = p.x + a / s * nu;
+    m.f = p.f + c / s * nu;
+    m.b = Math.max(-0.5, Math.min(0.5, p.b + d / s * nu));
+    m.pxx = p.pxx - a * a / s;
+    m.pxf = p.pxf - a * c / s;
+    m.pff = p.pff - c * c / s;
+    m.pxb = p.pxb - a * d / s;
+    m.pfb = p.pfb - c * d / s;
+    m.pbb = p.pbb - d * d / s;
+    const chi2 = nu * nu / s;
+    // A cold start's first residuals measure the start (the frequency prior, the first
+    // slew), not the wander: scored, they made the wildest hypotheses likely for the next
+    // hundred samples, and the frequency then swung by 1-2 ppm between updates for hours
+    // (fixedpoll6, seed 15: worst RMS 38.9 µs, now 32.3 µs).
+    if (scoreWander) m.score = this.#forget * m.score + -0.5 * (Math.log(s) + chi2);
+    if (scoreNoise) {
+      m.noiseScore = this.#forget * m.noiseScore +
+        -0.5 * (Math.log(s) + Math.min(NOISE_CHI2_CAP, chi2));
+    }
+  }
+
+  /**
+   * Bayesian model comparison of the noise floors: each bank's evidence is the likelihood of
+   * its wander hypotheses averaged under the wander prior, and every floor above 0 starts
+   * NOISE_FLOOR_PRIOR_NATS behind. Comparing whole banks lets wander and white noise be told
+   * apart (wander makes successive residuals correlated, noise does not), where a floor scored
+   * on one wander hypothesis's residuals lost to the wildest wander, which explains any noise.
+   */
+  #chooseNoiseFloor(): void {
+    let top = -Infinity;
+    for (let i = 0; i < this.#banks.length; i++) {
+      const bank = this.#banks[i]!;
+      let mtop = -Infinity;
+      for (const m of bank) mtop = Math.max(mtop, m.noiseScore + wanderLogPrior(m.q));
+      let sum = 0;
+      for (const m of bank) sum += Math.exp(m.noiseScore + wanderLogPrior(m.q) - mtop);
+      const evidence = mtop + Math.log(sum) - (i > 0 ? NOISE_FLOOR_PRIOR_NATS : 0);
+      if (evidence > top) {
+        top = evidence;
+        this.#active = i;
+      }
+    }
+  }
+
   #kalmanAdd(sample: FilterSample): "outlier" | "stale" | null {
     if (this.#time !== null && sample.at <= this.#time) return "stale";
-    const r = this.#measurementVar(sample.delaySec) + (sample.noiseSec ?? 0) ** 2;
+    const r0 = this.#measurementVar(sample.delaySec) + (sample.noiseSec ?? 0) ** 2;
+    const r = r0 + this.#noiseFloorSec ** 2;
     const z = sample.offsetSec;
     if (this.#time === null) {
-      this.#start(z, r, sample.at);
+      this.#start(z, r0, sample.at);
       return null;
     }
     const dt = diffSec(sample.at, this.#time);
@@ -597,38 +721,19 @@ export class ClockFilter {
       this.#outlierRun = 0;
       this.#run = [];
       this.#runStart = null;
-      this.#restartPhase(z, r, dt, sample.at, jump.kind === "frequency" ? jump.slope : 0);
+      this.#restartPhase(z, r0, dt, sample.at, jump.kind === "frequency" ? jump.slope : 0);
       return null;
     }
     this.#run = [];
     this.#runStart = null;
     this.#outlierRun = 0;
-    for (const m of this.#models) {
-      const p = predict(m, dt);
-      // Measurement z = θ + b·e + noise, H = [1, 0, e].
-      const a = p.pxx + e * p.pxb;
-      const c = p.pxf + e * p.pfb;
-      const d = p.pxb + e * p.pbb;
-      const s = a + e * d + r;
-      const nu = z - p.x - e * p.b;
-      m.x = p.x + a / s * nu;
-      m.f = p.f + c / s * nu;
-      m.b = Math.max(-0.5, Math.min(0.5, p.b + d / s * nu));
-      m.pxx = p.pxx - a * a / s;
-      m.pxf = p.pxf - a * c / s;
-      m.pff = p.pff - c * c / s;
-      m.pxb = p.pxb - a * d / s;
-      m.pfb = p.pfb - c * d / s;
-      m.pbb = p.pbb - d * d / s;
-      const ll = -0.5 * (Math.log(s) + nu * nu / s);
-      // A cold start's first residuals measure the start (the frequency prior, the first
-      // slew), not the wander: scored, they made the wildest hypotheses likely for the next
-      // hundred samples, and the frequency then swung by 1-2 ppm between updates for hours
-      // (fixedpoll6, seed 15: worst RMS 38.9 µs, now 32.3 µs).
-      if (this.#samples >= SCORE_FROM_SAMPLES || this.#freqVar0 < WARM_FREQ_VAR) {
-        m.score = this.#forget * m.score + ll;
-      }
+    const scoreWander = this.#samples >= SCORE_FROM_SAMPLES || this.#freqVar0 < WARM_FREQ_VAR;
+    const scoreNoise = this.#samples >= NOISE_SCORE_FROM_SAMPLES;
+    for (let i = 0; i < this.#banks.length; i++) {
+      const rk = r0 + NOISE_FLOORS_SEC[i]! ** 2;
+      for (const m of this.#banks[i]!) this.#update(m, dt, z, e, rk, scoreWander, scoreNoise);
     }
+    if (scoreNoise) this.#chooseNoiseFloor();
     this.#time = sample.at;
     this.#samples++;
     return null;

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { ClockFilter, SERVER_STEP_HOLD_SEC } from "./clock_filter.ts";
 import { addSec, fromUnix } from "./ntp_time.ts";
-import { exponential, SeededRng } from "./rng.ts";
+import { exponential, normal, SeededRng } from "./rng.ts";
 
 const T0 = fromUnix(1_700_000_000);
 
@@ -196,4 +196,50 @@ Deno.test("ClockFilter keeps its delay window through ordinary jitter on a long 
     // Never forgets a minimum that is still in the 64-sample window for a mere 8-sample run.
     if (i >= 16) assert.ok(f.minDelaySec < 20e-3 + 1.5e-3, `sample ${i}: ${f.minDelaySec}`);
   }
+});
+
+/**
+ * Feeds `n` samples 64 s apart of a clock 2 ms off over a path of exponential one-way delays
+ * (s²/12 is then exact), plus Gaussian offset noise of `extraSec` that the delay does not show.
+ * Returns the filter, the RMS error of the estimate over the second half and the largest floor
+ * it used.
+ */
+function noisyPath(extraSec: number, n = 300, seed = 11) {
+  const rng = new SeededRng(seed);
+  const f = new ClockFilter({ precisionSec: 1e-9 });
+  let sq = 0;
+  let count = 0;
+  let maxFloor = 0;
+  for (let i = 0; i < n; i++) {
+    const up = 50e-6 * exponential(rng);
+    const down = 50e-6 * exponential(rng);
+    f.add(sample(i * 64, 2e-3 + (up - down) / 2 + extraSec * normal(rng), 200e-6 + up + down));
+    maxFloor = Math.max(maxFloor, f.noiseFloorSec);
+    if (i >= n / 2) {
+      sq += (f.estimate(addSec(T0, i * 64))!.offsetSec - 2e-3) ** 2;
+      count++;
+    }
+  }
+  return { f, rmsSec: Math.sqrt(sq / count), maxFloor };
+}
+
+Deno.test("ClockFilter keeps the noise floor at 0 while s²/12 explains the residuals", () => {
+  for (const seed of [11, 12, 13]) {
+    const { maxFloor, rmsSec } = noisyPath(0, 300, seed);
+    assert.equal(maxFloor, 0, `seed ${seed}`);
+    assert.ok(rmsSec < 10e-6, `seed ${seed}: rms ${rmsSec}`);
+  }
+});
+
+Deno.test("ClockFilter learns offset noise the delay does not show, and averages it out", () => {
+  // 100 µs of noise under a delay spread whose s²/12 is about 20 µs: with s²/12 alone the
+  // estimate followed each sample (RMS about 90 µs); with the floor learnt it averages them.
+  const { f, rmsSec } = noisyPath(100e-6);
+  assert.ok(
+    f.noiseFloorSec >= 30e-6 && f.noiseFloorSec <= 320e-6,
+    `floor ${f.noiseFloorSec}`,
+  );
+  assert.ok(rmsSec < 40e-6, `rms ${rmsSec}`);
+  const e = f.estimate(addSec(T0, 299 * 64))!;
+  assert.ok(e.sampleStdSec >= f.noiseFloorSec, "the poll rule sees the learnt noise");
 });

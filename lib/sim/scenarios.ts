@@ -2,9 +2,11 @@
 // clknetsim-style defaults, and chronyd 4.3's reference medians for comparison. After them, the
 // scenarios outside that model (issue 18): one-sided and bursty queueing, heavy tails, correlated
 // congestion, a route change, a temperature cycle, a frequency step, servers that step, hour-long
-// loss bursts and the replay of a recorded delay trace.
+// loss bursts, an asymmetric wobble (offset noise the round trip does not show) and the replay of a
+// recorded delay trace.
 
-import type { PathOptions } from "./network.ts";
+import type { PathChange, PathOptions } from "./network.ts";
+import { normal, SeededRng } from "../proto/rng.ts";
 
 /** One simulated scenario. */
 export interface Scenario {
@@ -99,6 +101,24 @@ function def(name: string, description: string, changes: Partial<Scenario>): Sce
 const RESTART = { initialOffsetSec: 1e-3, initialFreq: 1e-6, driftFile: true, settleSec: 2000 };
 const LONG = { ...RESTART, durationSec: 20_000 };
 
+/**
+ * An asymmetric wobble: every `stepSec` the path towards the server gets w longer and the path
+ * back w shorter (w ~ N(0, sigmaSec), around a static 5σ each way so no delay goes negative), so
+ * each sample's offset is off by w while its round trip does not show it: a server whose
+ * timestamps jitter, or a relay, looks like this. The draws are fixed (the same for every seed);
+ * the path's own jitter on top is seeded.
+ */
+function asymmetricWobble(sigmaSec: number, stepSec: number, durationSec: number): PathChange[] {
+  const rng = new SeededRng(0x5eed_0b1e);
+  const base = 5 * sigmaSec;
+  const out: PathChange[] = [];
+  for (let t = 0; t < durationSec; t += stepSec) {
+    const w = Math.max(-base, Math.min(base, sigmaSec * normal(rng)));
+    out.push({ atSec: t, extraUpSec: base + w, extraDownSec: base - w });
+  }
+  return out;
+}
+
 /** The scenarios outside the SIM_SCENARIOS.md model (issue 18), after the published ones. */
 export const NEW_SCENARIOS: readonly Scenario[] = [
   def("onesided", "one-sided queueing: + Exp(500 µs) towards the server only, run 20,000 s", {
@@ -185,6 +205,11 @@ export const NEW_SCENARIOS: readonly Scenario[] = [
       outages: [{ fromSec: 4000, toSec: 7600 }, { fromSec: 12_000, toSec: 15_600 }],
     },
   }),
+  def(
+    "wobble",
+    "asymmetric wobble: the one-way delays move apart by ±w, w ~ N(0, 100 µs) redrawn every 16 s, the round trip unchanged (offset noise the delay does not show), run 20,000 s",
+    { ...LONG, path: { changes: asymmetricWobble(100e-6, 16, 20_000) } },
+  ),
   def("trace", "replay of a recorded delay trace (--trace FILE: UP DOWN seconds a line)", {
     ...LONG,
     needsTrace: true,
