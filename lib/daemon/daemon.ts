@@ -47,6 +47,7 @@ import { CryptoRng } from "./crypto_rng.ts";
 import {
   broadcastClientOption,
   type BroadcastSettings,
+  joinableAddresses,
   MulticastHost,
   needsCore,
 } from "./multicast_host.ts";
@@ -368,7 +369,9 @@ export class Daemon {
       log,
       openGroupTransport: (address) =>
         this.#deps.openTransport(address, readClock, { reusePort: false, reuseAddress: true }),
-      hostAddresses: this.#deps.hostAddresses ?? hostAddresses,
+      // Groups are joined only on interfaces the `interface` rules serve.
+      hostAddresses: () =>
+        joinableAddresses(plan.binds, (this.#deps.hostAddresses ?? hostAddresses)()),
       timers: this.#timers,
     });
     this.#multicast = multicast;

@@ -18,7 +18,7 @@ import type { SocketAddress, Transport } from "../net/transport.ts";
 import type { AssociationOptions } from "../proto/association.ts";
 import type { PacketRouter } from "./packet_router.ts";
 import type { Timekeeper } from "./timekeeper.ts";
-import type { HostAddress } from "./listen_plan.ts";
+import type { HostAddress, ListenBind } from "./listen_plan.ts";
 import { repeat, type Timers } from "./timers.ts";
 
 /** One `broadcast` line. */
@@ -273,6 +273,21 @@ export class MulticastHost {
     this.#stopRejoin?.();
     this.#stopRejoin = null;
   }
+}
+
+/**
+ * The host addresses whose interfaces a group may be joined on: those the listen plan serves (a
+ * wildcard listening serves its whole family, addresses added later included). An interface the
+ * `interface` rules ignore or drop then takes no group traffic either.
+ */
+export function joinableAddresses(
+  binds: readonly ListenBind[],
+  hosts: readonly HostAddress[],
+): HostAddress[] {
+  const listening = binds.filter((b) => b.action === "listen");
+  const wild = new Set(listening.filter((b) => b.wildcard).map((b) => b.address.family));
+  const served = new Set(listening.flatMap((b) => b.own));
+  return hosts.filter((h) => wild.has(h.family) || served.has(h.address));
 }
 
 /** The core's `broadcastClient` option from the settings (null: mode 5 not taken). */

@@ -16,9 +16,11 @@ import { SysStats } from "../proto/sys_stats.ts";
 import {
   broadcastClientOption,
   groupsToJoin,
+  joinableAddresses,
   needsCore,
   takesBroadcasts,
 } from "./multicast_host.ts";
+import { type HostAddress, planListen } from "./listen_plan.ts";
 import { PacketRouter } from "./packet_router.ts";
 import { broadcastSettings } from "./settings.ts";
 
@@ -164,4 +166,28 @@ Deno.test("PacketRouter group socket: mode 5 to the core, manycast requests answ
   member.close();
   for (const t of router.transports) t.close();
   await Promise.all([...serving, listening, memberServing]);
+});
+
+Deno.test("joinableAddresses(): groups are joined only where the interface rules serve", () => {
+  const hosts: HostAddress[] = [
+    { name: "lo", family: 4, address: "127.0.0.1", scopeId: null },
+    { name: "eth0", family: 4, address: "192.0.2.1", scopeId: null },
+    { name: "eth1", family: 4, address: "198.51.100.1", scopeId: null },
+    { name: "eth1", family: 6, address: "2001:db8::1", scopeId: null },
+  ];
+  const plan = (rules: { action: "listen" | "ignore" | "drop"; match: string }[]) =>
+    planListen(
+      { port: 123, family: "any", explicit: [], rules, interfaceOptions: [], noVirtual: false },
+      hosts,
+    ).binds;
+  const names = (h: HostAddress[]) => h.map((x) => `${x.name} ${x.address}`);
+  // No rule: the wildcards serve everything, so every interface joins.
+  assert.deepEqual(names(joinableAddresses(plan([]), hosts)), names(hosts));
+  // An ignored or dropped interface joins nothing: its group traffic would bypass the rule.
+  for (const action of ["ignore", "drop"] as const) {
+    assert.deepEqual(names(joinableAddresses(plan([{ action, match: "eth1" }]), hosts)), [
+      "lo 127.0.0.1",
+      "eth0 192.0.2.1",
+    ]);
+  }
 });
