@@ -44,6 +44,7 @@ import {
 } from "./constants.ts";
 import type { Rng } from "./rng.ts";
 import type { RefclockIdentity, RefclockSample } from "./refclock_sample.ts";
+import { REFCLOCK_MINPOLL } from "./options/refclock.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { digestLengthFor, signPacket } from "./auth/mac.ts";
 import type { NtsClient, NtsClientSnapshot } from "./nts/nts_client.ts";
@@ -361,8 +362,11 @@ export class Association {
     this.#ephemeral = options.ephemeral ?? false;
     this.#group = options.group ?? null;
     this.#refclock = options.kind === "refclock" ? options.refclock ?? null : null;
-    const minpoll = clampPoll(options.minpoll ?? NTP_MINDPOLL);
-    const maxpoll = Math.max(minpoll, clampPoll(options.maxpoll ?? NTP_MAXDPOLL));
+    // A reference clock may poll (age its reach register) every 8 s, as ntpd's do; network
+    // associations keep RFC 5905's MINPOLL.
+    const floor = this.#refclock !== null ? REFCLOCK_MINPOLL : NTP_MINPOLL;
+    const minpoll = clampPoll(options.minpoll ?? NTP_MINDPOLL, floor);
+    const maxpoll = Math.max(minpoll, clampPoll(options.maxpoll ?? NTP_MAXDPOLL, floor));
     this.#opts = {
       kind: options.kind ?? "server",
       minpoll,
@@ -1202,6 +1206,6 @@ function toShort(sec: number): number {
   return Math.min(0xffffffff, Math.round(sec * 65536)) >>> 0;
 }
 
-function clampPoll(p: number): number {
-  return Math.max(NTP_MINPOLL, Math.min(NTP_MAXPOLL, Math.round(p)));
+function clampPoll(p: number, floor = NTP_MINPOLL): number {
+  return Math.max(floor, Math.min(NTP_MAXPOLL, Math.round(p)));
 }
