@@ -233,24 +233,34 @@ export class RekeyableAes {
 
 /** Frees a {@link LibCryptoSiv}'s two contexts once it is collected. */
 const sivContexts = new FinalizationRegistry<
-  { s: Symbols; cbc: Deno.PointerObject; ctr: Deno.PointerObject }
->(
-  ({ s, cbc, ctr }) => {
-    s.EVP_CIPHER_CTX_free(cbc);
-    s.EVP_CIPHER_CTX_free(ctr);
-  },
-);
+  { s: Symbols; contexts: Deno.PointerObject[] }
+>(({ s, contexts }) => {
+  for (const c of contexts) s.EVP_CIPHER_CTX_free(c);
+});
 
 const ZERO16 = new Uint8Array(16);
 
+/** True when this machine stores the low byte of a word first (32-bit views then swap). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** A 32-bit word read from (or for) big-endian bytes through a native-order view. */
+function be(x: number): number {
+  return LITTLE_ENDIAN
+    ? ((x >>> 24) | ((x >>> 8) & 0xff00) | ((x << 8) & 0xff0000) | (x << 24))
+    : x;
+}
+
 /**
- * Doubling in GF(2^128) (RFC 5297 §2.3, as RFC 4493 derives CMAC subkeys) of `b[from, from+16)`
- * to `b[to, to+16)` (the same block allowed).
+ * Doubling in GF(2^128) (RFC 5297 §2.3, as RFC 4493 derives CMAC subkeys) of the block at word
+ * `from` of `w` to the block at word `to` (the same block allowed): the block is a big-endian
+ * 128-bit number shifted left by one, with 0x87 XORed in when a bit falls off.
  */
-function dbl(b: Uint8Array, from: number, to: number): void {
-  const carry = b[from]! >>> 7;
-  for (let k = 0; k < 15; k++) b[to + k] = ((b[from + k]! << 1) | (b[from + k + 1]! >>> 7)) & 0xff;
-  b[to + 15] = ((b[from + 15]! << 1) & 0xff) ^ (carry ? 0x87 : 0);
+function dbl(w: Int32Array, from: number, to: number): void {
+  const a = be(w[from]!), b = be(w[from + 1]!), c = be(w[from + 2]!), d = be(w[from + 3]!);
+  w[to] = be((a << 1) | (b >>> 31));
+  w[to + 1] = be((b << 1) | (c >>> 31));
+  w[to + 2] = be((c << 1) | (d >>> 31));
+  w[to + 3] = be((d << 1) ^ ((a >>> 31) * 0x87));
 }
 
 /**
@@ -266,8 +276,14 @@ export class LibCryptoSiv {
   readonly #s: Symbols;
   readonly #cbc: Deno.PointerObject;
   readonly #ctr: Deno.PointerObject;
+  /** K2 in ECB: a key used again (a master key) runs CTR as one call on its counter blocks. */
+  readonly #ecb: Deno.PointerObject;
   readonly #cbcCipher: Deno.PointerValue;
   readonly #ctrCipher: Deno.PointerValue;
+  readonly #ecbCipher: Deno.PointerValue;
+  #ecbLoaded = false;
+  /** The ECB context holds this context's K2. */
+  #ecbKeyed = false;
   /** The contexts hold their cipher: later keys are loaded with a null cipher (no fetch). */
   #cbcLoaded = false;
   #ctrLoaded = false;
@@ -295,17 +311,19 @@ export class LibCryptoSiv {
     if (typeof siv === "string") throw new Error(siv);
     const s = siv.s;
     this.#s = s;
-    const cbc = s.EVP_CIPHER_CTX_new(), ctr = s.EVP_CIPHER_CTX_new();
-    if (cbc === null || ctr === null) {
-      if (cbc !== null) s.EVP_CIPHER_CTX_free(cbc);
-      if (ctr !== null) s.EVP_CIPHER_CTX_free(ctr);
+    const contexts = [s.EVP_CIPHER_CTX_new(), s.EVP_CIPHER_CTX_new(), s.EVP_CIPHER_CTX_new()];
+    const [cbc, ctr, ecb] = contexts;
+    if (cbc === null || ctr === null || ecb === null) {
+      for (const c of contexts) if (c !== null) s.EVP_CIPHER_CTX_free(c);
       throw new Error("EVP_CIPHER_CTX_new failed");
     }
-    this.#cbc = cbc;
-    this.#ctr = ctr;
+    this.#cbc = cbc!;
+    this.#ctr = ctr!;
+    this.#ecb = ecb!;
     this.#cbcCipher = s.EVP_aes_128_cbc();
     this.#ctrCipher = s.EVP_aes_128_ctr();
-    sivContexts.register(this, { s, cbc, ctr });
+    this.#ecbCipher = s.EVP_aes_128_ecb();
+    sivContexts.register(this, { s, contexts: [cbc!, ctr!, ecb!] });
   }
 
   /** Loads the 32-byte key `key[at, at+32)`: K1 (CMAC) ‖ K2 (CTR). */
@@ -316,6 +334,7 @@ export class LibCryptoSiv {
     const b = this.#blocks, w = this.#w;
     for (let k = 0; k < 32; k++) b[k] = key[at + k]!; // K1 ‖ K2
     this.#ctrStale = true;
+    this.#ecbKeyed = false;
     const s = this.#s;
     const cipher = this.#cbcLoaded ? null : this.#cbcCipher;
     if (s.EVP_EncryptInit_ex(this.#cbc, cipher, null, this.#k1, ZERO16) !== 1) return;
@@ -328,8 +347,8 @@ export class LibCryptoSiv {
     }
     const o = this.#out32;
     for (let k = 0; k < 4; k++) w[CHAIN + k] = o[k]!; // the chaining value is L now
-    dbl(b, CHAIN * 4, SUB1 * 4);
-    dbl(b, SUB1 * 4, SUB2 * 4);
+    dbl(w, CHAIN, SUB1);
+    dbl(w, SUB1, SUB2);
     // S2V starts from CMAC(K1, 0^128).
     if (!this.#cmac(ZERO16, 0, 16, -1, D0)) return;
     this.#keyed = true;
@@ -404,7 +423,7 @@ export class LibCryptoSiv {
     if (kept) { for (let k = 0; k < 4; k++) w[D + k] = w[D_AFTER_AD + k]!; }
     else {
       if (!this.#cmac(ad, adStart, adEnd, -1, T)) return false;
-      dbl(b, 4 * D0, 4 * D);
+      dbl(w, D0, D);
       for (let k = 0; k < 4; k++) w[D + k] = w[D + k]! ^ w[T + k]!;
       if (adLength <= 16) {
         for (let k = 0; k < adLength; k++) b[4 * AD_KEPT + k] = ad[adStart + k]!;
@@ -413,11 +432,11 @@ export class LibCryptoSiv {
       }
     }
     if (!this.#cmac(nonce, nStart, nEnd, -1, T)) return false;
-    dbl(b, 4 * D, 4 * D);
+    dbl(w, D, D);
     for (let k = 0; k < 4; k++) w[D + k] = w[D + k]! ^ w[T + k]!;
     const n = pEnd - pStart;
     if (n >= 16) return this.#cmac(p, pStart, pEnd, D, V);
-    dbl(b, 4 * D, 4 * T);
+    dbl(w, D, T);
     for (let k = 0; k < n; k++) b[4 * T + k] = b[4 * T + k]! ^ p[pStart + k]!;
     b[4 * T + n] = b[4 * T + n]! ^ 0x80;
     return this.#cmac(b, 4 * T, 4 * T + 16, -1, V);
@@ -440,21 +459,53 @@ export class LibCryptoSiv {
     q[8] = q[8]! & 0x7f;
     q[12] = q[12]! & 0x7f;
     const s = this.#s;
-    let ok: boolean;
-    if (this.#ctrStale) {
-      const cipher = this.#ctrLoaded ? null : this.#ctrCipher;
-      ok = s.EVP_EncryptInit_ex(this.#ctr, cipher, null, this.#k2, q) === 1;
-      this.#ctrLoaded ||= ok;
-      this.#ctrStale = !ok;
-    } else {
-      ok = s.EVP_EncryptInit_ex(this.#ctr, null, null, null as unknown as Uint8Array, q) === 1;
-    }
-    if (!ok) return false;
     const n = end - start;
+    if (!this.#ctrStale) return this.#ecbCtr(src, start, end, dst, dstAt);
+    // A key's first CTR message: the CTR context takes K2 and the counter in one call.
+    const cipher = this.#ctrLoaded ? null : this.#ctrCipher;
+    if (s.EVP_EncryptInit_ex(this.#ctr, cipher, null, this.#k2, q) !== 1) return false;
+    this.#ctrLoaded = true;
+    this.#ctrStale = false;
     // Views at an offset for libcrypto (a short copy by a loop costs about as much).
     const input = start === 0 ? src : src.subarray(start, end);
     const output = dstAt === 0 ? dst : dst.subarray(dstAt, dstAt + n);
     return s.EVP_EncryptUpdate(this.#ctr, output, this.#outLength, input, n) === 1;
+  }
+
+  /**
+   * CTR for a key used before (a master key's cookies): the counter blocks from Q encrypted in
+   * one ECB call (no IV to reset) and XORed in here. RFC 5297 §2.6 cleared bit 31 of Q's last
+   * word, so counting up the last 32 bits never carries into the rest for any message here.
+   */
+  #ecbCtr(src: Uint8Array, start: number, end: number, dst: Uint8Array, dstAt: number): boolean {
+    const s = this.#s;
+    if (!this.#ecbKeyed) {
+      const cipher = this.#ecbLoaded ? null : this.#ecbCipher;
+      if (s.EVP_EncryptInit_ex(this.#ecb, cipher, null, this.#k2, ZERO16) !== 1) return false;
+      this.#ecbLoaded = true;
+      this.#ecbKeyed = true;
+    }
+    const n = end - start;
+    const padded = (n + 15) & ~15;
+    if (this.#in.length < padded) this.#grow(padded);
+    const b = this.#blocks, c = this.#in, c32 = this.#in32, w = this.#w;
+    const low = ((b[4 * Q + 12]! << 24) | (b[4 * Q + 13]! << 16) | (b[4 * Q + 14]! << 8) |
+      b[4 * Q + 15]!) >>> 0;
+    for (let at = 0, i = 0; at < padded; at += 16, i++) {
+      const j = at >> 2;
+      c32[j] = w[Q]!;
+      c32[j + 1] = w[Q + 1]!;
+      c32[j + 2] = w[Q + 2]!;
+      const x = (low + i) >>> 0;
+      c[at + 12] = x >>> 24;
+      c[at + 13] = (x >>> 16) & 0xff;
+      c[at + 14] = (x >>> 8) & 0xff;
+      c[at + 15] = x & 0xff;
+    }
+    const stream = this.#out;
+    if (s.EVP_EncryptUpdate(this.#ecb, stream, this.#outLength, c, padded) !== 1) return false;
+    for (let k = 0; k < n; k++) dst[dstAt + k] = src[start + k]! ^ stream[k]!;
+    return true;
   }
 
   /** Seals p[pStart, pEnd) to V ‖ C at out[outAt, …); see SivContext.seal. */
