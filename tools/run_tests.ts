@@ -88,6 +88,7 @@ async function testRun(
   name: string,
   testArgs: string[],
   jobs?: number,
+  env: Record<string, string> = {},
 ): Promise<{ name: string; ok: boolean; xml: string | null }> {
   const junit = `${tmp}/junit-${name}.xml`;
   await Deno.remove(junit).catch(() => {});
@@ -99,10 +100,19 @@ async function testRun(
     "--reporter=dot",
     `--junit-path=${junit}`,
     ...testArgs,
-  ], jobs === undefined ? {} : { env: { DENO_JOBS: String(jobs) } });
+  ], { env: { ...env, ...(jobs === undefined ? {} : { DENO_JOBS: String(jobs) }) } });
   const xml = await Deno.readTextFile(junit).catch(() => null);
   return { name, ok: r.ok, xml };
 }
+
+/** Interop modules run a second time against the bundle (HORAE_TEST_BUNDLE=1). */
+const BUNDLE_INTEROP = [
+  "tests/interop/server_test.ts",
+  "tests/interop/client_test.ts",
+  "tests/interop/control_test.ts",
+  "tests/interop/privileges_test.ts",
+  "tests/interop/auth_server_test.ts",
+];
 
 const runs: Promise<{ name: string; ok: boolean; xml: string | null }>[] = [];
 if (paths.length > 0) {
@@ -110,6 +120,11 @@ if (paths.length > 0) {
 } else {
   runs.push(testRun("unit", ["--ignore=tests/interop"]));
   if (!fast) runs.push(testRun("interop", ["tests/interop"], INTEROP_JOBS));
+  // The daemon as installed: the same interop tests with every daemon started through a link
+  // named ntpd to the single-file bundle (tests/support/peers.ts startHorae).
+  if (!fast) {
+    runs.push(testRun("interop-bundle", BUNDLE_INTEROP, 2, { HORAE_TEST_BUNDLE: "1" }));
+  }
 }
 const [, ...results] = await Promise.all([paths.length > 0 ? null : staticChecks(), ...runs]);
 

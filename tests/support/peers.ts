@@ -289,10 +289,11 @@ export async function startHorae(opts: HoraeOptions): Promise<RunningHorae> {
   await Deno.writeTextFile(confPath, opts.conf);
   const port = opts.port ?? freeUdpPort();
   let entry = [`${ROOT}main.ts`, "run"];
-  if (opts.asProgram) {
-    // Multi-call needs a program file whose name is the link: the single-file bundle (a symlink to
-    // main.ts cannot work under `deno run`, whose relative imports resolve next to the link).
-    const link = `${dir}/${opts.asProgram}`;
+  // HORAE_TEST_BUNDLE=1: every daemon runs as installed, the bundle through a link named ntpd.
+  const asProgram = opts.asProgram ?? (Deno.env.get("HORAE_TEST_BUNDLE") === "1" ? "ntpd" : null);
+  if (asProgram) {
+    // Multi-call through a link to the single-file bundle, as an installed host runs it.
+    const link = `${dir}/${asProgram}`;
     await Deno.symlink(await bundle(), link);
     entry = [link];
   }
@@ -304,7 +305,7 @@ export async function startHorae(opts: HoraeOptions): Promise<RunningHorae> {
     "run",
     "--allow-all",
     "--unstable-net",
-    ...(opts.asProgram ? ["--ext=js"] : []),
+    ...(asProgram ? ["--ext=js"] : []),
     ...entry,
     "-n",
     // Never steers the clock (the daemon refuses to start without CAP_SYS_TIME otherwise).
