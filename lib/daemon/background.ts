@@ -132,6 +132,10 @@ export function enterDetached(): boolean {
  * error when `keepStderr` is false) at /dev/null, so the daemon holds nothing of the terminal.
  */
 export function reportReady(keepStderr: boolean): void {
-  Deno.stdout.writeSync(new TextEncoder().encode(`${READY_LINE}\n`));
+  try {
+    Deno.stdout.writeSync(new TextEncoder().encode(`${READY_LINE}\n`));
+  } catch {
+    // The starting command is gone (killed while it waited): the daemon runs on regardless.
+  }
   detachStdio(keepStderr ? [0, 1] : [0, 1, 2]);
 }
