@@ -124,10 +124,22 @@ async function put(
     return { path, action: "kept", note: "exists and differs; --force replaces it" };
   }
   await Deno.mkdir(target.slice(0, target.lastIndexOf("/")) || "/", { recursive: true });
-  const tmp = `${target}.horae-install.${Deno.pid}`;
-  await Deno.writeFile(tmp, bytes, { mode });
-  await Deno.chmod(tmp, mode);
-  await Deno.rename(tmp, target);
+  // A fresh random name, created exclusively (O_EXCL never follows a link planted there): this
+  // runs as root, and a guessable name (the pid) let anyone who can write the folder point it at
+  // any file, which was then overwritten and made executable.
+  const random = Array.from(
+    crypto.getRandomValues(new Uint8Array(16)),
+    (b) => b.toString(16).padStart(2, "0"),
+  ).join("");
+  const tmp = `${target}.horae-install.${random}`;
+  await Deno.writeFile(tmp, bytes, { mode, createNew: true });
+  try {
+    await Deno.chmod(tmp, mode);
+    await Deno.rename(tmp, target);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
   return { path, action: st === null ? "installed" : "replaced" };
 }
 
