@@ -21,6 +21,28 @@ export interface KernelClockState {
   tai: number;
   /** True when the kernel reports nanosecond resolution (STA_NANO). */
   nano: boolean;
+  /** The kernel's PPS discipline readout (ntptime's pps lines), when the kernel reports one. */
+  pps?: KernelPpsState;
+}
+
+/** What the kernel's PPS discipline (hardpps) reports through ntp_adjtime. */
+export interface KernelPpsState {
+  /** ppsfreq: the frequency the PPS signal measured (ppm). */
+  freqPpm: number;
+  /** jitter: the PPS phase jitter (s). */
+  jitterSec: number;
+  /** shift: the calibration interval (log2 s); 0 before the first pulse. */
+  intervalLog2: number;
+  /** stabil: the PPS frequency's stability (ppm). */
+  stabilityPpm: number;
+  /** jitcnt: pulses over the jitter limit. */
+  jitterExceeded: number;
+  /** calcnt: calibration intervals completed. */
+  calibrations: number;
+  /** errcnt: calibration errors. */
+  errors: number;
+  /** stbcnt: intervals over the stability (wander) limit. */
+  stabilityExceeded: number;
 }
 
 /** A request to the clock's discipline (only honoured by clocks that can steer). */
@@ -36,6 +58,11 @@ export interface ClockAdjustment {
   freqPpm?: number;
   /** Use the kernel PLL/FLL with this time constant. */
   kernelPll?: { constant: number; fll?: boolean };
+  /**
+   * With `kernelPll`: the kernel's PPS discipline on (STA_PPSTIME | STA_PPSFREQ); a request that
+   * writes the status without it switches it off.
+   */
+  kernelPps?: boolean;
   /**
    * Let go of the clock, as a process must before it exits: the nominal tick goes back, every
    * slew in progress ends (the adjtime-style one and the kernel PLL's residual phase) and the

@@ -103,8 +103,10 @@ export function clockAdjustmentFromAction(a: AdjustClockAction): ClockAdjustment
     if (d.kernelPll === undefined) out.freqPpm = a.freqPpm;
     return out;
   }
-  if (d.kernelPll !== undefined) out.kernelPll = { ...d.kernelPll };
-  else out.freqPpm = a.freqPpm;
+  if (d.kernelPll !== undefined) {
+    out.kernelPll = { ...d.kernelPll };
+    if (d.kernelPps === true) out.kernelPps = true;
+  } else out.freqPpm = a.freqPpm;
   if (a.offsetSec !== undefined) out.offsetSec = a.offsetSec;
   if (d.leap !== undefined) out.leap = d.leap;
   return out;
@@ -126,6 +128,8 @@ export function clockAdjustmentFromAction(a: AdjustClockAction): ClockAdjustment
  *   anything else the request writes.
  * - `maxErrorSec` / `estErrorSec` → ADJ_MAXERROR / ADJ_ESTERROR in µs, clamped to 0..16 s.
  * - `leap` → STA_INS (1), STA_DEL (2) or STA_UNSYNC (3) with ADJ_STATUS.
+ * - `kernelPps` with `kernelPll` → STA_PPSTIME | STA_PPSFREQ in that status (the kernel's PPS
+ *   discipline; the kernel sets STA_PPSSIGNAL itself once a bound PPS device delivers pulses).
  * - `release` → ADJ_TICK with the nominal tick, ADJ_OFFSET 0 (zeroes the kernel PLL's residual
  *   when STA_PLL is on, ignored otherwise) and `freqPpm` (clamped to ±500 ppm) if given; the
  *   status is not written, so the PLL and leap bits stay as they are. The adjtime-style slew is
@@ -206,7 +210,10 @@ export function buildAdjustmentTimex(adj: ClockAdjustment, opts: AdjustmentOptio
   }
   if (writeStatus) {
     modes |= ADJ_STATUS;
-    if (opts.pps === true) status |= STA_PPSTIME | STA_PPSFREQ;
+    // The PPS bits are only meaningful next to the kernel PLL (ntpd's kernel mode).
+    if (opts.pps === true || (adj.kernelPps === true && adj.kernelPll !== undefined)) {
+      status |= STA_PPSTIME | STA_PPSFREQ;
+    }
   }
   // The nominal tick goes back with a release, or along with anything else written.
   const tickBack = adj.release === true || (opts.restoreTick === true && modes !== 0);
@@ -290,6 +297,16 @@ export function kernelClockState(result: AdjtimeResult): KernelClockState {
     tick: t.tick,
     tai: t.tai,
     nano: isNano(t),
+    pps: {
+      freqPpm: scaledPpmToPpm(t.ppsfreq),
+      jitterSec: t.jitter / (isNano(t) ? 1e9 : 1e6),
+      intervalLog2: t.shift,
+      stabilityPpm: scaledPpmToPpm(t.stabil),
+      jitterExceeded: t.jitcnt,
+      calibrations: t.calcnt,
+      errors: t.errcnt,
+      stabilityExceeded: t.stbcnt,
+    },
   };
 }
 

@@ -229,6 +229,31 @@ Deno.test("buildAdjustmentTimex() keeps the PPS discipline bits when asked", () 
   assert.equal(buildAdjustmentTimex({ freqPpm: 1 }, { pps: true }).status & STA_PPSTIME, 0);
 });
 
+Deno.test("buildAdjustmentTimex() sets the PPS discipline bits per request with the kernel PLL", () => {
+  const on = buildAdjustmentTimex({ kernelPll: { constant: 4 }, kernelPps: true, offsetSec: 1e-3 });
+  assert.equal(on.status, STA_PLL | STA_PPSTIME | STA_PPSFREQ | STA_NANO);
+  assert.equal(on.modes & ADJ_STATUS, ADJ_STATUS);
+  // The next status write without it switches the kernel's PPS discipline off again.
+  const off = buildAdjustmentTimex({ kernelPll: { constant: 4 }, offsetSec: 1e-3 });
+  assert.equal(off.status & (STA_PPSTIME | STA_PPSFREQ), 0);
+  // Never without the kernel PLL: frequency-only mode has no PPS discipline to hand over to.
+  const fo = buildAdjustmentTimex({ freqPpm: 1, leap: 0, kernelPps: true });
+  assert.equal(fo.status & (STA_PPSTIME | STA_PPSFREQ), 0);
+});
+
+Deno.test("clockAdjustmentFromAction() carries kernelPps only with the kernel PLL", () => {
+  const base = { type: "adjustClock" as const, freqPpm: 3, estErrorSec: 0, maxErrorSec: 0 };
+  const k = clockAdjustmentFromAction({
+    ...base,
+    offsetSec: 1e-4,
+    kernelPll: { constant: 4, fll: false },
+    kernelPps: true,
+  });
+  assert.equal(k.kernelPps, true);
+  assert.equal(k.freqPpm, undefined, "the kernel keeps its own frequency");
+  assert.equal(clockAdjustmentFromAction({ ...base, kernelPps: true }).kernelPps, undefined);
+});
+
 Deno.test("buildAdjustmentTimex() rejects non-finite values and bad leap codes", () => {
   assert.throws(
     () => buildAdjustmentTimex({ offsetSec: NaN, kernelPll: { constant: 4 } }),
@@ -286,6 +311,14 @@ Deno.test("kernelClockState() converts a nanosecond timex to seconds and ppm", (
   t.tolerance = 500 * 65536;
   t.tick = 10_000;
   t.tai = 37;
+  t.ppsfreq = -3 * 65536 - 16384;
+  t.jitter = 1_500; // ns, as the offset
+  t.shift = 5;
+  t.stabil = 65536 / 4;
+  t.jitcnt = 2;
+  t.calcnt = 11;
+  t.errcnt = 1;
+  t.stbcnt = 3;
   assert.deepEqual(kernelClockState({ state: TIME_OK, timex: t }), {
     state: TIME_OK,
     status: STA_PLL | STA_NANO,
@@ -299,10 +332,21 @@ Deno.test("kernelClockState() converts a nanosecond timex to seconds and ppm", (
     tick: 10_000,
     tai: 37,
     nano: true,
+    pps: {
+      freqPpm: -3.25,
+      jitterSec: 1.5e-6,
+      intervalLog2: 5,
+      stabilityPpm: 0.25,
+      jitterExceeded: 2,
+      calibrations: 11,
+      errors: 1,
+      stabilityExceeded: 3,
+    },
   });
   t.status = STA_UNSYNC; // microseconds now
   const us = kernelClockState({ state: TIME_ERROR, timex: t });
   assert.equal(us.offsetSec, -0.25);
+  assert.equal(us.pps?.jitterSec, 1.5e-3, "the PPS jitter follows STA_NANO as the offset does");
   assert.equal(us.precisionSec, 1e-6);
   assert.equal(us.nano, false);
 });

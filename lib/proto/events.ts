@@ -147,6 +147,12 @@ export interface AdjustClockAction {
    * with this time constant; `freqPpm` is then the discipline's view, not to be written.
    */
   kernelPll?: { constant: number; fll: boolean };
+  /**
+   * With `kernelPll`: also switch the kernel's PPS discipline on (STA_PPSTIME | STA_PPSFREQ), so
+   * that a PPS signal bound to the kernel (PPS_KC_BIND) steers phase and frequency; absent or
+   * false switches it off with the same status write.
+   */
+  kernelPps?: boolean;
   /** Kernel leap bits to arm (0 none, 1 insert, 2 delete), written with the status. */
   leap?: number;
   /**

@@ -151,6 +151,20 @@ export const KERNEL_VARS: readonly VarDef<ControlKernel>[] = [
   { name: "ktimeconst", default: false, get: (k) => String(k.constant) },
   { name: "kprecis", default: false, get: (k) => ms(k.precisionSec, 6) },
   { name: "kfreqtol", default: false, get: (k) => String(Math.round(k.toleranceSppm / 65536)) },
+  // The kernel PPS discipline (NTPsec ntpq's kerninfo names).
+  { name: "kppsfreq", default: false, get: (k) => fixed(k.pps?.freqPpm ?? 0, 3) },
+  { name: "kppsstab", default: false, get: (k) => fixed(k.pps?.stabilityPpm ?? 0, 3) },
+  { name: "kppsjitter", default: false, get: (k) => ms(k.pps?.jitterSec ?? 0, 3) },
+  {
+    name: "kppscalibdur",
+    default: false,
+    get: (k) =>
+      String(k.pps === undefined || k.pps.intervalLog2 === 0 ? 0 : 2 ** k.pps.intervalLog2),
+  },
+  { name: "kppscalibs", default: false, get: (k) => String(k.pps?.calibrations ?? 0) },
+  { name: "kppscaliberrs", default: false, get: (k) => String(k.pps?.errors ?? 0) },
+  { name: "kppsjitexc", default: false, get: (k) => String(k.pps?.jitterExceeded ?? 0) },
+  { name: "kppsstbexc", default: false, get: (k) => String(k.pps?.stabilityExceeded ?? 0) },
 ];
 
 /** The socket counters (ntpq `iostats`), read by name only. */

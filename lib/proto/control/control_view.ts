@@ -202,6 +202,18 @@ export interface ControlKernel {
   constant: number;
   precisionSec: number;
   toleranceSppm: number;
+  /** The kernel PPS discipline's readout (ntp_adjtime's pps fields), when the kernel has one. */
+  pps?: {
+    freqPpm: number;
+    jitterSec: number;
+    /** Calibration interval (log2 s). */
+    intervalLog2: number;
+    stabilityPpm: number;
+    jitterExceeded: number;
+    calibrations: number;
+    errors: number;
+    stabilityExceeded: number;
+  };
 }
 
 /** Socket counters (ntpq `iostats`). */
