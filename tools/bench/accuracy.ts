@@ -243,6 +243,11 @@ export interface ScenarioResult {
   /** Load average before and after. */
   loadBefore: string;
   loadAfter: string;
+  /**
+   * What each daemon said of its source at the end, for reading the figures: Horae's association
+   * from the status file, chronyd's `ntpdata`, `sourcestats` and `tracking` text.
+   */
+  final?: { horae: unknown; chronyd: string };
 }
 
 let aborted = false;
@@ -476,6 +481,12 @@ async function runScenario(
       }
       if (aborted) throw new Error("interrupted");
       const ntpdata = await client.c.query("ntpdata");
+      const chronydFinal = [
+        ntpdata,
+        await client.c.query("sourcestats"),
+        await client.c.query("tracking"),
+      ]
+        .join("\n");
       const doc = await readJson(status) as Json;
       const horaeSent = doc?.associations?.[0]?.sent ?? null;
       let relayStats: Json = null;
@@ -507,6 +518,7 @@ async function runScenario(
         inherentBiasSec: sc.inherentBiasSec ?? null,
         loadBefore,
         loadAfter: loadAverage(),
+        final: { horae: doc?.associations?.[0] ?? null, chronyd: chronydFinal },
       };
     } finally {
       for (const s of stops.reverse()) await s().catch(() => {});
