@@ -53,6 +53,8 @@ export class SimClock implements Clock {
   #wander: number;
   #rng: Rng;
   #nextWalkSec = 1;
+  /** The undisciplined oscillator's own time (s): true time plus its integrated error. */
+  #rawSec = 0;
   #steps = 0;
   #adjusts = 0;
 
@@ -98,6 +100,14 @@ export class SimClock implements Clock {
   /** The simulated kernel's variables (tick, frequency, pending slews, status). */
   get kernel(): SimKernelSnapshot {
     return this.#kernel.snapshot();
+  }
+
+  /**
+   * A PPS edge at the current true time, handed to the kernel's PPS discipline as a device bound
+   * with PPS_KC_BIND would (call it at true whole seconds: the edge marks one).
+   */
+  ppsEdge(): void {
+    this.#kernel.ppsEdge(toUnixNs(this.now()), this.#rawSec);
   }
 
   /** Counts of steps and adjustments applied. */
@@ -160,6 +170,9 @@ export class SimClock implements Clock {
   }
 
   #integrate(dt: number): void {
-    if (dt > 0) this.#phaseSec += (this.#hwFreq + this.#kernel.rate) * dt;
+    if (dt > 0) {
+      this.#phaseSec += (this.#hwFreq + this.#kernel.rate) * dt;
+      this.#rawSec += (1 + this.#hwFreq) * dt;
+    }
   }
 }
