@@ -58,7 +58,7 @@ export interface ControlSettings {
   /**
    * SAVECONFIG (ntpq `saveconfig`, with the controlkey): the running configuration's text (or
    * a function of the file name that makes it at each save) and
-   * the one folder it may be written to (`saveconfigdir`, else the configuration file's folder);
+   * the one folder it may be written to (`saveconfigdir`);
    * absent or null: SAVECONFIG is refused.
    */
   saveConfig?: { dir: string; text: string | ((name: string) => string) } | null;

@@ -544,10 +544,11 @@ export function privilegedPortMessage(port: number): string {
 
 /**
  * What SAVECONFIG may write (ntpq `saveconfig NAME`): the running configuration, as TOML when
- * NAME ends in `.toml` and as ntp.conf text otherwise (what ntpd writes), into `saveconfigdir`,
- * else the configuration file's folder; null (refused) without a controlkey or without either
- * folder. `running`, read at each save, is the configuration as reloads and run-time
- * configuration (reload.ts) left it (default: `config`).
+ * NAME ends in `.toml` and as ntp.conf text otherwise (what ntpd writes), into `saveconfigdir`;
+ * null (refused) without a controlkey or without `saveconfigdir`, as ntpd refuses it. Never the
+ * configuration file's folder by default: for /etc/ntp.conf that is /etc, where `saveconfig
+ * passwd` would replace /etc/passwd. `running`, read at each save, is the configuration as
+ * reloads and run-time configuration (reload.ts) left it (default: `config`).
  */
 export function saveConfigSetting(
   config: NtpConfig,
@@ -555,12 +556,7 @@ export function saveConfigSetting(
   running: () => NtpConfig = () => config,
 ): { dir: string; text: (name: string) => string } | null {
   if (config.auth.controlKey === null) return null;
-  const fileDir = configFile === null
-    ? null
-    : configFile.includes("/")
-    ? configFile.slice(0, configFile.lastIndexOf("/")) || "/"
-    : ".";
-  const dir = config.files.saveconfigDir ?? fileDir;
+  const dir = config.files.saveconfigDir;
   if (dir === null) return null;
   const banner = [
     `Saved by horae (saveconfig), running configuration${

@@ -108,21 +108,25 @@ Deno.test("HORAE_RUN_OPTIONS lists exactly the flags extractHoraeFlags takes, on
   }
 });
 
-Deno.test("saveConfigSetting(): only with a controlkey, into saveconfigdir or the file's folder", () => {
+Deno.test("saveConfigSetting(): only with a controlkey, into saveconfigdir", () => {
   const config = emptyConfig();
   assert.equal(saveConfigSetting(config, "/etc/horae/ntp.conf"), null);
   config.auth.controlKey = 10;
+  // Security: never the configuration file's folder by default (for /etc/ntp.conf that is /etc,
+  // where `saveconfig passwd` would replace /etc/passwd); ntpd refuses without saveconfigdir too.
+  assert.equal(saveConfigSetting(config, "/etc/ntp.conf"), null);
+  assert.equal(saveConfigSetting(config, "ntp.conf"), null);
+  config.files.saveconfigDir = "/etc/horae/saved";
   const s = saveConfigSetting(config, "/etc/horae/ntp.conf")!;
-  assert.equal(s.dir, "/etc/horae");
+  assert.equal(s.dir, "/etc/horae/saved");
   // ntp.conf text, or TOML for a .toml name.
   assert.equal(
     s.text("saved.conf"),
     "# Saved by horae (saveconfig), running configuration loaded from /etc/horae/ntp.conf\n\n" +
+      "# Files and logging\nsaveconfigdir /etc/horae/saved\n\n" +
       "# Authentication\ncontrolkey 10\n",
   );
   assert.match(s.text("saved.toml"), /^# Saved by horae \(saveconfig\)[^\n]*\n[^]*controlkey = 10/);
-  assert.equal(saveConfigSetting(config, "ntp.conf")!.dir, ".");
-  assert.equal(saveConfigSetting(config, null), null);
   config.files.saveconfigDir = "/var/lib/horae";
   assert.equal(saveConfigSetting(config, null)!.dir, "/var/lib/horae");
   // With the running configuration's getter, the text is made at each save, from what runs then.

@@ -4,8 +4,8 @@
 // it after rotation; a burst of SIGHUPs is bounded. NTPsec's ntpq `:config` (a real third-party
 // client) adds and removes sources and changes restrict with the controlkey, and is refused
 // without it, with another key, and from a `nomodify` address; `horae query saveconfig` writes
-// (ntp.conf text, or TOML for a .toml name) only under plain names inside the configuration's
-// folder and never through a planted link; 1 MB of
+// (ntp.conf text, or TOML for a .toml name) only under plain names inside saveconfigdir and
+// never through a planted link; 1 MB of
 // CONFIGURE payload in maximum-size datagrams is dropped while the daemon keeps answering; the
 // status file's last document says the daemon stopped.
 
@@ -23,6 +23,11 @@ const KEY = { id: 10, type: "MD5", secret: "ctl-secret" };
 const OTHER = { id: 11, type: "MD5", secret: "other-secret" };
 const CONFIGURE = 8;
 
+/** Where saveconfig writes: the keys' folder (the test's own). */
+function saveDir(keys: string): string {
+  return keys.slice(0, keys.lastIndexOf("/"));
+}
+
 function conf(keys: string, servers: string[], extra: string[] = []): string {
   return [
     "server 127.127.1.0",
@@ -31,6 +36,8 @@ function conf(keys: string, servers: string[], extra: string[] = []): string {
     `keys ${keys}`,
     `trustedkey ${KEY.id} ${OTHER.id}`,
     `controlkey ${KEY.id}`,
+    // saveconfig writes only into saveconfigdir (refused without it, as ntpd does).
+    `saveconfigdir ${saveDir(keys)}`,
     "restrict default noquery",
     "restrict 127.0.0.1",
     "restrict 127.0.0.5 nomodify",
@@ -209,17 +216,17 @@ Deno.test(
         assert.equal(silenced.outcome, "timeout", JSON.stringify(silenced));
         assert.deepEqual(await sources(), ["127.0.0.6"]);
 
-        // saveconfig: a plain name in the configuration's folder only, never through a link.
+        // saveconfig: a plain name in saveconfigdir only, never through a link.
         const saved = await horaeQuery(ns, "saveconfig saved.toml");
         assert.match(saved, /Configuration saved to 'saved\.toml'/, saved);
-        const savedText = await Deno.readTextFile(`${horae.dir}/saved.toml`);
+        const savedText = await Deno.readTextFile(`${keysDir}/saved.toml`);
         assert.match(savedText, /127\.0\.0\.6/);
         assert.doesNotMatch(savedText, /127\.0\.0\.3/);
         assert.match(savedText, /noquery/);
         // A name not ending in .toml gets ntp.conf text, as ntpd writes, which reads back.
         const savedConf = await horaeQuery(ns, "saveconfig saved.conf");
         assert.match(savedConf, /Configuration saved to 'saved\.conf'/, savedConf);
-        const confText = await Deno.readTextFile(`${horae.dir}/saved.conf`);
+        const confText = await Deno.readTextFile(`${keysDir}/saved.conf`);
         assert.match(confText, /^server 127\.0\.0\.6 minpoll 4 maxpoll 4$/m, confText);
         assert.match(confText, /^restrict 127\.0\.0\.5 mask 255\.255\.255\.255 nomodify noquery$/m);
         assert.doesNotMatch(confText, /127\.0\.0\.3/);
@@ -229,23 +236,23 @@ Deno.test(
           "--allow-all",
           `${ROOT}main.ts`,
           "check",
-          `${horae.dir}/saved.conf`,
+          `${keysDir}/saved.conf`,
         ], { timeoutMs: 30_000 });
         assert.equal(check.code, 0, check.output);
         for (const name of ["../x", "/etc/x", "..", "a/b"]) {
           const out = await horaeQuery(ns, `saveconfig ${name}`);
           assert.doesNotMatch(out, /Configuration saved/, `${name}: ${out}`);
         }
-        await Deno.stat(`${horae.dir}/../x`).then(
+        await Deno.stat(`${keysDir}/../x`).then(
           () => assert.fail("../x written"),
           () => {},
         );
         const target = `${keysDir}/target`;
         await Deno.writeTextFile(target, "untouched\n");
-        await Deno.symlink(target, `${horae.dir}/link.toml`);
+        await Deno.symlink(target, `${keysDir}/link.toml`);
         const linked = await horaeQuery(ns, "saveconfig link.toml");
         assert.match(linked, /Configuration not saved: .*symbolic link \(refused\)/, linked);
-        assert.ok((await Deno.lstat(`${horae.dir}/link.toml`)).isSymlink);
+        assert.ok((await Deno.lstat(`${keysDir}/link.toml`)).isSymlink);
         assert.equal(await Deno.readTextFile(target), "untouched\n");
 
         // 1 MB of CONFIGURE payload in 16 maximum-size datagrams reaches the daemon and is

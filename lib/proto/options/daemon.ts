@@ -47,8 +47,8 @@ export const FILE_OPTIONS = [
     toml: "saveconfigdir",
     type: "path",
     default: null,
-    doc:
-      "Directory for configurations saved with ntpq's saveconfig (default: the configuration file's).",
+    doc: "Directory for configurations saved with ntpq's saveconfig (with a controlkey); " +
+      "without it saveconfig is refused, as ntpd does.",
     applied: true,
   }),
 ] as const;
