@@ -3,7 +3,9 @@
 // begins, not which one, so each sample is the offset to the nearest whole second and the core
 // uses it only while another source numbers the seconds (NtpSystem's mitigation rules).
 // fudge flag2 picks the clear edge instead of assert; flag3 binds the kernel's hardpps()
-// discipline (PPS_KC_BIND) when `enable pps` is set; time1 is the pulse's delay.
+// discipline (PPS_KC_BIND) when `enable pps` is set, and marks the samples so (kernelPps): while
+// this clock is the system peer, the ntpd discipline in kernel mode then sets STA_PPSTIME |
+// STA_PPSFREQ and the kernel steers from the same pulses; time1 is the pulse's delay.
 
 import {
   openPpsDevice,
@@ -190,7 +192,11 @@ export class PpsDriver implements RefclockDriver {
   }
 
   start(ctx: RefclockContext, onSample: (s: RefclockSample) => void): void {
-    const filtered = medianFiltered(ctx, onSample);
+    // Samples say whether the kernel's PPS discipline is bound to the same pulses.
+    const filtered = medianFiltered(
+      ctx,
+      (s) => onSample(this.#kernelBound ? { ...s, kernelPps: true } : s),
+    );
     this.#stopFilter = filtered.stop;
     const tryOpen = (): boolean => {
       let reader: PpsReader;

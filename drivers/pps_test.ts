@@ -151,3 +151,47 @@ Deno.test("PpsDriver: pulses with impossible times and skipped sequence numbers 
   d.stop();
   await kernel.idle();
 });
+
+Deno.test("PpsDriver: samples say kernelPps only while the kernel PPS discipline is bound", async () => {
+  const cases = [
+    { kernelPps: true, flag3: true, bindFails: false, want: true },
+    { kernelPps: false, flag3: true, bindFails: false, want: false },
+    { kernelPps: true, flag3: false, bindFails: false, want: false },
+    { kernelPps: true, flag3: true, bindFails: true, want: false },
+  ];
+  for (const c of cases) {
+    const kernel = fakePpsKernel();
+    const m = manualContext(fromUnix(T), 8);
+    const d = new PpsDriver(
+      {
+        type: 22,
+        unit: 0,
+        mode: null,
+        fudge: { flags: [false, false, c.flag3, false] },
+        kernelPps: c.kernelPps,
+      },
+      (p) => {
+        const dev = openPpsDevice(p, kernel.sys);
+        if (!c.bindFails) return dev;
+        return {
+          ...dev,
+          bindKernel: () => {
+            throw new Error("ioctl(PPS_KC_BIND): EOPNOTSUPP");
+          },
+        };
+      },
+    );
+    const got: RefclockSample[] = [];
+    d.start(m.ctx, (s) => got.push(s));
+    for (let k = 0; k < 4; k++) {
+      kernel.pulse(T + k, 1_000);
+      await until(() => d.counters().pulses === k + 1);
+    }
+    m.advance(4.5);
+    assert.equal(got.length, 1, JSON.stringify(c));
+    assert.equal(got[0]!.kernelPps === true, c.want, JSON.stringify(c));
+    if (c.bindFails) assert.match(m.lines.join("\n"), /cannot bind the kernel PPS discipline/);
+    d.stop();
+    await kernel.idle();
+  }
+});

@@ -86,6 +86,12 @@ export interface DisciplineInput {
   maxPollLog2?: number;
   /** Root delay / 2 + root dispersion (s): the kernel's maximum error (ntpd discipline). */
   maxErrorSec?: number;
+  /**
+   * The system peer is a PPS clock whose device is bound to the kernel's PPS discipline (fudge
+   * flag3 with `enable pps`): a discipline in kernel mode hands phase and frequency to it
+   * (STA_PPSTIME | STA_PPSFREQ) and keeps passing offsets, which then only number the seconds.
+   */
+  kernelPps?: boolean;
 }
 
 /** What an update decided, for the system to mirror into every filter. */
@@ -195,4 +201,10 @@ export interface Discipline {
   release(): Action[];
   /** Processes a combined estimate at local time `now`. */
   update(input: DisciplineInput, now: NtpTime): DisciplineResult;
+  /**
+   * Switches the kernel's PPS discipline off when the system loses its PPS peer between
+   * updates; returns the status write (and `kern` event) when it was on. Absent for a discipline
+   * that never hands the clock to the kernel (the horae discipline).
+   */
+  kernelPpsLost?(): Action[];
 }

@@ -58,6 +58,8 @@ export const KernelStatus = {
   INS: 0x0010,
   DEL: 0x0020,
   UNSYNC: 0x0040,
+  PPSFREQ: 0x0002,
+  PPSTIME: 0x0004,
   NANO: 0x2000,
 } as const;
 
@@ -75,9 +77,10 @@ export const KernelStatus = {
 export type DisciplineAdjustClockAction = AdjustClockAction;
 
 /** The status word a discipline request writes to the kernel. */
-export function kernelStatusWord(pll: boolean, fll: boolean, leap: number): number {
+export function kernelStatusWord(pll: boolean, fll: boolean, leap: number, pps = false): number {
   let s = KernelStatus.NANO;
   if (pll) s |= KernelStatus.PLL;
+  if (pll && pps) s |= KernelStatus.PPSTIME | KernelStatus.PPSFREQ;
   if (pll && fll) s |= KernelStatus.FLL;
   if (leap === 1) s |= KernelStatus.INS;
   else if (leap === 2) s |= KernelStatus.DEL;
@@ -218,6 +221,8 @@ export interface NtpdUpdate {
   maxPollLog2?: number;
   /** Maximum error for the kernel (root delay / 2 + root dispersion), s. */
   maxErrorSec?: number;
+  /** The system peer is a PPS clock bound to the kernel's PPS discipline (kernel mode only). */
+  kernelPps?: boolean;
 }
 
 /** What an update decided. */
@@ -258,6 +263,8 @@ export class NtpdDiscipline implements Discipline {
   #kernel = new KernelPllModel();
   #kernelAt: NtpTime | null = null;
   #kernelStatus: number | null = null;
+  /** The kernel's PPS discipline is on (STA_PPSTIME | STA_PPSFREQ written). */
+  #kernelPps = false;
   #leap = 0;
   #huff = new Map<number, number>();
   #maxErrorSec = 16;
@@ -431,7 +438,10 @@ export class NtpdDiscipline implements Discipline {
     if (!this.#o.ntpEnabled) return [];
     if (this.#o.kernel && this.#kernelStatus !== null) {
       this.#kernelAt = null;
-      return [{
+      // The kernel's PPS discipline must not outlive the process that turned it on.
+      const off: Action[] = [];
+      this.#setKernelPps(false, off);
+      return [...off, {
         type: "adjustClock",
         freqPpm: this.#kernel.freq * 1e6,
         estErrorSec: this.#jitterSec,
@@ -464,10 +474,11 @@ export class NtpdDiscipline implements Discipline {
         estErrorSec: this.#jitterSec,
         maxErrorSec: this.#maxErrorSec,
         kernelPll: { constant: this.#pollLog2, fll: this.#fllOn() },
+        ...(this.#kernelPps ? { kernelPps: true } : {}),
         leap,
       };
       actions.push(a);
-      this.#noteStatus(kernelStatusWord(true, this.#fllOn(), leap), actions);
+      this.#noteStatus(kernelStatusWord(true, this.#fllOn(), leap, this.#kernelPps), actions);
     } else {
       const freq = this.#o.kernel ? this.#kernel.freq : this.#freq + this.#phaseRate;
       const a: DisciplineAdjustClockAction = {
@@ -480,8 +491,23 @@ export class NtpdDiscipline implements Discipline {
     return actions;
   }
 
-  /** Processes one combined offset at local time `now` (ntpd's local_clock). */
+  /**
+   * Processes one combined offset at local time `now` (ntpd's local_clock). With
+   * `input.kernelPps` in kernel mode the kernel's PPS discipline is turned on (and off again
+   * without it) before the offset is handled; the offset still goes to the kernel, where it only
+   * matters for whole seconds and while the PPS signal is missing.
+   */
   update(input: NtpdUpdate, now: NtpTime): NtpdResult {
+    this.#wantPps = this.#o.kernel && input.kernelPps === true;
+    const pps: Action[] = [];
+    if (!this.#done && this.#o.ntpEnabled) this.#setKernelPps(this.#wantPps, pps);
+    const r = this.#update(input, now);
+    return pps.length === 0 ? r : { ...r, actions: [...pps, ...r.actions] };
+  }
+
+  #wantPps = false;
+
+  #update(input: NtpdUpdate, now: NtpTime): NtpdResult {
     const ignored: NtpdResult = {
       actions: [],
       phaseSec: 0,
@@ -592,8 +618,13 @@ export class NtpdDiscipline implements Discipline {
         this.#kernel.setFrequency(this.#freq);
         actions.push(this.#adjustFreq(this.#freq));
       }
+      // The first kernel write may already carry the PPS bits (a PPS peer from the start).
+      if (this.#kernelStatus === null) this.#kernelPps = this.#wantPps;
       actions.push(this.#kernelUpdate(offset, now));
-      this.#noteStatus(kernelStatusWord(true, this.#fllOn(), this.#leap), actions);
+      this.#noteStatus(
+        kernelStatusWord(true, this.#fllOn(), this.#leap, this.#kernelPps),
+        actions,
+      );
       // ntpd keeps drift_comp equal to the kernel's frequency in kernel mode.
       this.#freq = this.#kernel.freq;
     } else {
@@ -714,8 +745,35 @@ export class NtpdDiscipline implements Discipline {
       estErrorSec: this.#jitterSec,
       maxErrorSec: this.#maxErrorSec,
       kernelPll: { constant: this.#pollLog2, fll },
+      ...(this.#kernelPps ? { kernelPps: true } : {}),
       leap: this.#leap,
     };
+  }
+
+  /**
+   * Turns the kernel's PPS discipline on or off (kernel mode, once the kernel PLL runs): the
+   * status write without a new offset, and the `kern` event. Nothing when unchanged.
+   */
+  #setKernelPps(on: boolean, actions: Action[]): void {
+    if (on === this.#kernelPps || !this.#o.kernel || this.#kernelStatus === null) return;
+    this.#kernelPps = on;
+    actions.push({
+      type: "adjustClock",
+      freqPpm: this.#kernel.freq * 1e6,
+      estErrorSec: this.#jitterSec,
+      maxErrorSec: this.#maxErrorSec,
+      kernelPll: { constant: this.#pollLog2, fll: this.#fllOn() },
+      ...(on ? { kernelPps: true } : {}),
+      leap: this.#leap,
+    });
+    this.#noteStatus(kernelStatusWord(true, this.#fllOn(), this.#leap, on), actions);
+  }
+
+  /** The PPS peer is gone: the kernel's PPS discipline goes off (see Discipline). */
+  kernelPpsLost(): Action[] {
+    const actions: Action[] = [];
+    if (!this.#done && this.#o.ntpEnabled) this.#setKernelPps(false, actions);
+    return actions;
   }
 
   #daemonSlew(now: NtpTime): Action {

@@ -21,6 +21,12 @@ export interface RefclockSample {
    * Absent: 0.
    */
   rootDispersionSec?: number;
+  /**
+   * The pulse came from a PPS device bound to the kernel's PPS discipline (fudge flag3 with
+   * `enable pps`): while this clock is the system peer, a kernel-mode discipline lets the
+   * kernel steer from the same pulses. Absent: false.
+   */
+  kernelPps?: boolean;
 }
 
 /** How a reference clock association describes its clock to the system process. */

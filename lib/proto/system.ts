@@ -229,6 +229,8 @@ export class NtpSystem {
   readonly #peek = new PacketPeek();
   #tos: TosOptions;
   #loop: Discipline;
+  /** Reference clocks whose last sample came through the kernel's PPS discipline. */
+  readonly #kernelPpsClocks = new Set<number>();
   #assocs = new Map<number, Association>();
   #byAddr = new Map<string, Association>();
   #nextId = 1;
@@ -419,6 +421,8 @@ export class NtpSystem {
       return actions;
     }
     this.#counters.received++;
+    if (sample.kernelPps === true) this.#kernelPpsClocks.add(a.id);
+    else this.#kernelPpsClocks.delete(a.id);
     const r = a.refclockSample(sample);
     if (r.kind === "sample") this.#sampleIn(a, r.sample, r.actions, now, actions);
     this.#pushTimer(actions, now);
@@ -481,8 +485,13 @@ export class NtpSystem {
     if (a.refclock === null) this.#byAddr.delete(addrKey(a.address));
     if (a.ephemeral) this.#ephemeralCount--;
     this.#usedAt.delete(id);
-    if (this.#sysPeer === a) this.#sysPeer = null;
-    return [{ type: "demobilize", assocId: id, reason: "removed" }];
+    this.#kernelPpsClocks.delete(id);
+    const out: Action[] = [];
+    if (this.#sysPeer === a) {
+      this.#sysPeer = null;
+      out.push(...(this.#loop.kernelPpsLost?.() ?? []));
+    }
+    return [...out, { type: "demobilize", assocId: id, reason: "removed" }];
   }
 
   /** Start-up actions: initial frequency and the first timer. */
@@ -1118,6 +1127,7 @@ export class NtpSystem {
         maxPollLog2: peer.a.options.maxpoll ?? NTP_MAXDPOLL,
         maxErrorSec: peerSrv.rootDelaySec / 2 + peerSrv.rootDispersionSec +
           (peerRfc?.dispersionSec ?? 0) + (peerRfc?.delaySec ?? 0) / 2,
+        kernelPps: peer.a.refclock?.pps === true && this.#kernelPpsClocks.has(peer.a.id),
       },
       now,
     );
@@ -1368,6 +1378,7 @@ export class NtpSystem {
   #unsync(actions: Action[]): void {
     if (this.#leap === LEAP_NOTINSYNC && this.#sysPeer === null) return;
     this.#sysPeer = null;
+    actions.push(...(this.#loop.kernelPpsLost?.() ?? []));
     this.#orphanParent = false;
     // Orphan mode, when on, starts `tos orphanwait` from now (see #orphanDue).
     this.#lostAt = this.#lastNow;
