@@ -120,6 +120,14 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
   }
   const t = config.tinker;
   const mru = config.mru;
+  if (config.system.pps && (t.discipline !== "ntpd" || !config.system.kernel)) {
+    // As ntpd: only the kernel-mode discipline hands the clock to the kernel's PPS discipline.
+    warnings.push(
+      "enable pps: the kernel PPS discipline (STA_PPSTIME/STA_PPSFREQ) is used only with " +
+        '"tinker discipline ntpd" and "enable kernel"; a PPS clock with flag3 still binds the ' +
+        "kernel consumer, which then only measures (ntptime's pps lines)",
+    );
+  }
   return {
     listen,
     interfaces: {

@@ -196,7 +196,8 @@ export const FUDGE_OPTIONS = [
     toml: "flag3",
     type: "bool",
     default: null,
-    doc: "Driver flag 3 (0 or 1): PPS binds the kernel PPS discipline (with enable pps).",
+    doc: "Driver flag 3 (0 or 1): PPS binds the kernel PPS discipline (with enable pps; it " +
+      "steers while the clock is the system peer under tinker discipline ntpd, enable kernel).",
     applied: true,
   }),
   option({

@@ -87,9 +87,13 @@ export const SYSTEM_FLAG_OPTIONS = [
     toml: "pps",
     type: "bool",
     default: false,
-    doc: "Use the kernel's PPS discipline: a PPS clock with fudge flag3 binds it (PPS_KC_BIND).",
-    applied: "a PPS clock with flag3 binds the kernel consumer, but the clock driver does not " +
-      "set STA_PPSTIME/STA_PPSFREQ yet",
+    doc: "Use the kernel's PPS discipline: a PPS clock with fudge flag3 binds it (PPS_KC_BIND), " +
+      "and while that clock is the system peer the ntpd discipline in kernel mode (tinker " +
+      "discipline ntpd, enable kernel) sets STA_PPSTIME/STA_PPSFREQ so that the kernel steers " +
+      "from the pulses, offsets then only numbering the seconds; cleared when the clock stops " +
+      "being the system peer and at exit. With the horae discipline or disable kernel the " +
+      "kernel only measures the pulses, and start-up says so.",
+    applied: true,
   }),
   option({
     field: "stats",
