@@ -77,6 +77,7 @@ const SYMBOLS = {
   write: { parameters: ["i32", "buffer", "usize"], result: "isize" },
   ftruncate: { parameters: ["i32", "i64"], result: "i32" },
   close: { parameters: ["i32"], result: "i32" },
+  fchown: { parameters: ["i32", "u32", "u32"], result: "i32" },
   // On a helper thread: the lock may be held by another process for a while.
   flock: { parameters: ["i32", "i32"], result: "i32", nonblocking: true },
 } as const;
@@ -96,6 +97,11 @@ export function openFd(path: string, flags: number, mode: number): number {
   const fd = sym().open(cString(path), flags, mode);
   if (fd < 0) throw new OsError("open", errno(), path);
   return fd;
+}
+
+/** fchown(2): gives an open file to `uid`:`gid`; throws an {@link OsError} on failure. */
+export function fchownFd(fd: number, uid: number, gid: number): void {
+  if (sym().fchown(fd, uid, gid) !== 0) throw new OsError("fchown", errno());
 }
 
 /** fstat(2) of an open descriptor. */

@@ -26,6 +26,7 @@ import { installDenyFilter, seccompSupported } from "../../ffi/seccomp.ts";
 import type { Logger } from "../log/logger.ts";
 import { CAP_SYS_TIME } from "./capabilities.ts";
 import { probeDriftFile } from "./drift_file.ts";
+import { handOverNoFollow, probeWriteFileAtomic } from "../files/safe_file.ts";
 
 /** One line of /etc/passwd, the fields used here. */
 export interface PasswdEntry {
@@ -537,6 +538,34 @@ export async function planSwitch(
   };
 }
 
+/** A file the daemon created as root and must go on reading and rewriting after `-u`. */
+export interface KeptFile {
+  /** What it is, for the log ("NTS cookie key file"). */
+  what: string;
+  path: string;
+  /** Files that go with it (its lock file), handed over too but not probed. */
+  companions?: readonly string[];
+}
+
+/**
+ * Gives each kept file (and its companions), when root owns it, to the new user before root is
+ * dropped: the NTS cookie keys are created 0600 by root at start, and would otherwise be
+ * unreadable once the daemon runs as that user, which stops their rotation.
+ */
+function handOver(identity: Identity, files: readonly KeptFile[], log: Logger): void {
+  for (const f of files) {
+    for (const path of [f.path, ...(f.companions ?? [])]) {
+      try {
+        if (handOverNoFollow(path, identity.uid, identity.gid)) {
+          log.info(`${path}: given to ${identity.user}:${identity.group} for -u`);
+        }
+      } catch (e) {
+        log.warn(`${f.what} ${path}: not given to ${identity.user}: ${(e as Error).message}`);
+      }
+    }
+  }
+}
+
 /**
  * Carries out a {@link SwitchPlan} after start-up (sockets bound, log and pid files open): logs
  * one line, and warns once when the drift file cannot be written as the new user. Returns false
@@ -546,11 +575,13 @@ export async function switchUser(
   plan: SwitchPlan,
   driftFile: string | null,
   log: Logger,
+  keptFiles: readonly KeptFile[] = [],
 ): Promise<boolean> {
   if (plan.identity === null) {
     if (plan.spec !== "") log.warn(`-u ${plan.spec}: uid 0 is root; nothing is dropped`);
     return chrootOnly(plan.jailDir, plan.staysRootBecause ?? "", log);
   }
+  handOver(plan.identity, keptFiles, log);
   try {
     dropPrivileges(plan.identity, plan.keep, plan.jailDir);
   } catch (e) {
@@ -558,6 +589,15 @@ export async function switchUser(
     return false;
   }
   log.info(switchedLine(plan.identity, plan.keep, plan.jailDir));
+  for (const f of keptFiles) {
+    const problem = await probeWriteFileAtomic(f.path);
+    if (problem !== null) {
+      log.warn(
+        `${f.what} ${f.path} cannot be rewritten as user ${plan.identity.user}: ${problem} ` +
+          `(make its directory writable by that user)`,
+      );
+    }
+  }
   if (driftFile !== null) {
     const problem = await probeDriftFile(driftFile);
     if (problem !== null) {

@@ -450,7 +450,13 @@ export async function runDaemonCommand(argv: string[], program = "ntpd"): Promis
   // systemd (Type=notify): connected before -i moves the root away from its socket.
   notifier = openSystemdNotifier(log);
   // -u / -i: give up root now that the sockets are bound and the log and pid files are open.
-  if (!await switchUser(planned.plan, settings.driftFile, log)) return await finish(1, pidWritten);
+  const cookieFile = settings.nts?.enabled ? settings.nts.cookieFile : null;
+  const keptFiles = cookieFile === null
+    ? []
+    : [{ what: "NTS cookie key file", path: cookieFile, companions: [`${cookieFile}.lock`] }];
+  if (!await switchUser(planned.plan, settings.driftFile, log, keptFiles)) {
+    return await finish(1, pidWritten);
+  }
   // Sockets bound, configuration loaded, first status written: READY=1, STATUS=, WATCHDOG=1.
   notifier?.start({ status: () => daemon.status(), log });
   if (detached) {

@@ -13,6 +13,7 @@
 import {
   appendWholeFd,
   closeFd,
+  fchownFd,
   FileErrno,
   flockFd,
   fstatFd,
@@ -281,4 +282,28 @@ export async function lockFileNoFollow(path: string, mode: number): Promise<() =
     throw e;
   }
   return () => closeFd(fd); // closing releases the lock
+}
+
+/**
+ * Gives the root-owned regular file at `path` to `uid`:`gid` (before `-u` drops root, for a file
+ * the daemon must go on reading and rewriting as that user, such as the NTS cookie keys). Opened
+ * like every other daemon file: a link or a hard-linked file there is refused, never followed.
+ * A file owned by anyone but root is left as it is (its owner chose). Returns false when the
+ * file does not exist or was left as it is.
+ */
+export function handOverNoFollow(path: string, uid: number, gid: number): boolean {
+  let fd: number;
+  try {
+    fd = openRegularNoFollow(path, O.RDONLY, 0);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return false;
+    throw e;
+  }
+  try {
+    if (fstatFd(fd).uid !== 0) return false;
+    fchownFd(fd, uid, gid);
+    return true;
+  } finally {
+    closeFd(fd);
+  }
 }

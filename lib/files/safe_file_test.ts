@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   FileRefusedError,
+  handOverNoFollow,
   lockFileNoFollow,
   openAppendNoFollow,
   probeWriteFileAtomic,
@@ -283,4 +284,37 @@ Deno.test("lockFileNoFollow() excludes a second holder until released, and refus
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+});
+
+Deno.test({
+  name: "handOverNoFollow() gives a root-owned file to the user, never through a link",
+  ignore: Deno.uid() !== 0, // chown needs root; CI runs as root
+  fn: async () => {
+    await withDirs(async (dir, victim) => {
+      const file = `${dir}/cookies`;
+      await Deno.writeTextFile(file, "keys\n", { mode: 0o600 });
+      assert.equal(handOverNoFollow(file, 65534, 65534), true);
+      const st = await Deno.stat(file);
+      assert.equal(st.uid, 65534);
+      assert.equal(st.gid, 65534);
+      assert.equal(st.mode! & 0o777, 0o600);
+      // Owned by someone else already: left alone.
+      assert.equal(handOverNoFollow(file, 1234, 1234), false);
+      assert.equal((await Deno.stat(file)).uid, 65534);
+      // Missing: nothing to do.
+      assert.equal(handOverNoFollow(`${dir}/none`, 65534, 65534), false);
+      // A link planted at the name: refused, and the root-owned target keeps its owner.
+      await Deno.symlink(victim, `${dir}/link`);
+      await assertRefused(
+        () => handOverNoFollow(`${dir}/link`, 65534, 65534),
+        `${dir}/link`,
+        `${dir}/link is a symbolic link (refused)`,
+      );
+      assert.equal((await Deno.stat(victim)).uid, 0);
+      // A hard link to the victim: refused too.
+      await Deno.link(victim, `${dir}/hard`);
+      assert.throws(() => handOverNoFollow(`${dir}/hard`, 65534, 65534), FileRefusedError);
+      assert.equal((await Deno.stat(victim)).uid, 0);
+    });
+  },
 });
