@@ -24,6 +24,7 @@ import {
   formatVars,
   IOSTATS_LABELS,
   KERNINFO_LABELS,
+  KERNINFO_PPS_LABELS,
   labelled,
   mruTable,
   NTP_UNIX_OFFSET_SEC,
@@ -293,6 +294,17 @@ async function labelledReport(
       const extra = await s.client!.readVars(0, ["peeradr"]);
       vars = [...extra.vars, ...vars];
     } catch { /* an older server: no address */ }
+  }
+  if (labels === KERNINFO_LABELS) {
+    // The kernel PPS variables, when the server has them and the kernel a PPS interval.
+    try {
+      const pps = await s.client!.readVars(0, KERNINFO_PPS_LABELS.map(([n]) => n));
+      const dur = pps.vars.find((v) => v.name === "kppscalibdur")?.value;
+      if (dur !== undefined && dur !== null && dur !== "0") {
+        vars = [...vars, ...pps.vars];
+        labels = [...labels, ...KERNINFO_PPS_LABELS];
+      }
+    } catch { /* a server without them */ }
   }
   if (s.json) json(s, varsObject(vars));
   else out(s, labelled(labels, vars));

@@ -391,6 +391,18 @@ export const KERNINFO_LABELS: readonly [string, string][] = [
   ["kfreqtol", "frequency tolerance:"],
 ];
 
+/** The kernel PPS lines of `kerninfo` (NTPsec's), shown when the kernel has a PPS interval. */
+export const KERNINFO_PPS_LABELS: readonly [string, string][] = [
+  ["kppsfreq", "pps frequency:"],
+  ["kppsstab", "pps stability:"],
+  ["kppsjitter", "pps jitter:"],
+  ["kppscalibdur", "calibration interval:"],
+  ["kppscalibs", "calibration cycles:"],
+  ["kppsjitexc", "jitter exceeded:"],
+  ["kppsstbexc", "stability exceeded:"],
+  ["kppscaliberrs", "calibration errors:"],
+];
+
 /** Labels of `iostats` (ntpq's), by variable. */
 export const IOSTATS_LABELS: readonly [string, string][] = [
   ["iostats_reset", "time since reset:"],

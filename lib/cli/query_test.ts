@@ -233,3 +233,31 @@ Deno.test("horae query -w puts a long remote name on a line of its own", async (
   await runQuery(["-p"], narrow.env);
   assert.match(narrow.out().split("\n")[2]!, /^\*a-very-long-ser 192\.0\.2\.1 /);
 });
+
+Deno.test("horae query -c kerninfo adds the kernel PPS lines when the kernel has a PPS interval", async () => {
+  const r = rig();
+  assert.equal(await runQuery(["-c", "kerninfo"], r.env), 0, r.err());
+  assert.doesNotMatch(r.out(), /pps frequency/, "no PPS interval, no PPS lines");
+  const p = rig();
+  p.view.kernelState = {
+    ...p.view.kernelState!,
+    status: 0x2107,
+    pps: {
+      freqPpm: -15.25,
+      jitterSec: 1.2e-6,
+      intervalLog2: 6,
+      stabilityPpm: 0.004,
+      jitterExceeded: 1,
+      calibrations: 40,
+      errors: 0,
+      stabilityExceeded: 2,
+    },
+  };
+  assert.equal(await runQuery(["-c", "kerninfo"], p.env), 0, p.err());
+  const text = p.out();
+  assert.match(text, /^kernel status: +pll ppsfreq ppstime ppssignal nano$/m);
+  assert.match(text, /^pps frequency: +-15\.250$/m);
+  assert.match(text, /^calibration interval: +64$/m);
+  assert.match(text, /^calibration cycles: +40$/m);
+  assert.match(text, /^stability exceeded: +2$/m);
+});
