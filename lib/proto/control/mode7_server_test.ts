@@ -281,3 +281,28 @@ Deno.test("Mode7Server: a source over its byte budget gets nothing until it refi
   assert.equal(ask(s, req, REMOTE, NOW + (1n << 32n)).outcome, "answered");
   assert.ok(s.counters().rateLimited >= 6);
 });
+
+Deno.test("Mode7Server kerninfo carries the kernel PPS readout (nanoseconds with STA_NANO)", () => {
+  const view = new FakeControlView();
+  view.kernelState = {
+    ...view.kernelState!,
+    status: 0x2107,
+    pps: {
+      freqPpm: -15.25,
+      jitterSec: 1.2e-6,
+      intervalLog2: 6,
+      stabilityPpm: 0.5,
+      jitterExceeded: 1,
+      calibrations: 40,
+      errors: 3,
+      stabilityExceeded: 2,
+    },
+  };
+  const k = decodeKernelItem(
+    itemsOf(ask(server(view), encodeMode7Request({ request: Mode7Req.GET_KERNEL }))).items[0]!,
+  );
+  assert.deepEqual(
+    [k.shift, k.ppsFreq, k.jitter, k.stabil, k.jitCnt, k.calCnt, k.errCnt, k.stbCnt],
+    [6, -15.25 * 65536, 1200, 0.5 * 65536, 1, 40, 3, 2],
+  );
+});
