@@ -9,7 +9,6 @@ import {
   type CommandSpec,
   type ConfigSpec,
   copyDefault,
-  type OptionSpec,
   type SectionSpec,
   wordsOf,
 } from "../proto/options/option_spec.ts";
