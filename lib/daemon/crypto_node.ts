@@ -3,9 +3,12 @@
 // imports this module; the daemon injects it.
 //
 // node:crypto has no CMAC, so it is built on one AES-128-CBC cipher per key (_chained_cmac.ts).
+//
+// node:crypto is loaded on the first key prepared, not when this module is imported: it costs the
+// daemon 5-6 MB of resident memory, and a daemon with no keys (or with libcrypto for all of them)
+// never needs it. A static import would also be hoisted to the top of the single-file bundle.
 
-import { Buffer } from "node:buffer";
-import { createCipheriv, createHash } from "node:crypto";
+import type * as NodeCryptoModule from "node:crypto";
 import type { Cipheriv } from "node:crypto";
 import {
   type AeadAlgorithm,
@@ -19,6 +22,22 @@ import {
 import { AES_SIV_CMAC_256_KEY_LEN, AesSiv, incrementCounter128 } from "../proto/nts/aes_siv.ts";
 import { ChainedCmac, cmacPaddedLength } from "./_chained_cmac.ts";
 
+let nodeCryptoModule: typeof NodeCryptoModule | null = null;
+
+/**
+ * node:crypto, loaded synchronously on first use (process.getBuiltinModule: Node 22.3, Deno 2):
+ * the Crypto interface is synchronous, so a dynamic import() cannot serve here.
+ */
+function nodeCrypto(): typeof NodeCryptoModule {
+  if (nodeCryptoModule === null) {
+    const proc = (globalThis as unknown as {
+      process: { getBuiltinModule(id: "node:crypto"): typeof NodeCryptoModule };
+    }).process;
+    nodeCryptoModule = proc.getBuiltinModule("node:crypto");
+  }
+  return nodeCryptoModule;
+}
+
 /** node:crypto's names of the digests. */
 const HASH_NAME: Readonly<Record<Exclude<MacAlgorithm, "AES128CMAC">, string>> = {
   MD5: "md5",
@@ -31,13 +50,13 @@ class NodeDigestMac implements MacContext {
   readonly algorithm: MacAlgorithm;
   readonly outputLength: number;
   readonly #name: string;
-  readonly #key: Buffer;
+  readonly #key: Uint8Array;
 
   constructor(algorithm: Exclude<MacAlgorithm, "AES128CMAC">, key: Uint8Array) {
     this.algorithm = algorithm;
     this.outputLength = MAC_OUTPUT_LEN[algorithm];
     this.#name = HASH_NAME[algorithm];
-    this.#key = Buffer.from(key);
+    this.#key = key.slice();
   }
 
   compute(
@@ -48,28 +67,45 @@ class NodeDigestMac implements MacContext {
     outOffset: number,
     outLength: number,
   ): void {
-    const d = createHash(this.#name).update(this.#key).update(data.subarray(start, end)).digest();
+    const d = nodeCrypto().createHash(this.#name).update(this.#key).update(
+      data.subarray(start, end),
+    ).digest();
     for (let k = 0; k < outLength; k++) out[outOffset + k] = d[k]!;
   }
 }
 
-/** AES-128-CMAC on one long-lived node:crypto CBC cipher. */
+/**
+ * AES-128-CMAC on one long-lived node:crypto CBC cipher, set up on the first MAC: the control
+ * server makes its nonce key at start, and node:crypto then stays unloaded until a client asks
+ * for a nonce.
+ */
 class NodeCmacMac implements MacContext {
   readonly algorithm: MacAlgorithm = "AES128CMAC";
   readonly outputLength = MAC_OUTPUT_LEN.AES128CMAC;
-  readonly #cbc: Cipheriv;
-  readonly #cmac: ChainedCmac;
+  /** The 16-byte key until the ciphers are made, then null. */
+  #key: Uint8Array | null;
+  #cbc: Cipheriv | null = null;
+  #cmac: ChainedCmac | null = null;
   /** The message, padded and with the subkey applied; grows for a longer message. */
-  #scratch = Buffer.alloc(256);
+  #scratch = new Uint8Array(256);
 
   constructor(key: Uint8Array) {
-    const k = aes128KeyOf(key);
+    this.#key = aes128KeyOf(key);
+  }
+
+  #setUp(k: Uint8Array): { cbc: Cipheriv; cmac: ChainedCmac } {
+    const { createCipheriv } = nodeCrypto();
     const ecb = createCipheriv("aes-128-ecb", k, null);
     ecb.setAutoPadding(false);
     const zero = new Uint8Array(16);
-    this.#cmac = new ChainedCmac(ecb.update(zero), zero);
-    this.#cbc = createCipheriv("aes-128-cbc", k, zero);
-    this.#cbc.setAutoPadding(false);
+    const cmac = new ChainedCmac(ecb.update(zero), zero);
+    const cbc = createCipheriv("aes-128-cbc", k, zero);
+    cbc.setAutoPadding(false);
+    this.#cmac = cmac;
+    this.#cbc = cbc;
+    k.fill(0);
+    this.#key = null;
+    return { cbc, cmac };
   }
 
   compute(
@@ -80,11 +116,14 @@ class NodeCmacMac implements MacContext {
     outOffset: number,
     outLength: number,
   ): void {
+    let cbc = this.#cbc;
+    let cmac = this.#cmac;
+    if (cbc === null || cmac === null) ({ cbc, cmac } = this.#setUp(this.#key!));
     const need = cmacPaddedLength(end - start);
-    if (this.#scratch.length < need) this.#scratch = Buffer.alloc(2 * need);
-    const padded = this.#cmac.prepare(data, start, end, this.#scratch);
-    const c = this.#cbc.update(this.#scratch.subarray(0, padded));
-    this.#cmac.finish(c, padded, out, outOffset, outLength);
+    if (this.#scratch.length < need) this.#scratch = new Uint8Array(2 * need);
+    const padded = cmac.prepare(data, start, end, this.#scratch);
+    const c = cbc.update(this.#scratch.subarray(0, padded));
+    cmac.finish(c, padded, out, outOffset, outLength);
   }
 }
 
@@ -93,9 +132,9 @@ class NodeCmacMac implements MacContext {
  * in one call and XORed in, so no cipher is set up per message (NTS fields are a few hundred bytes).
  */
 function nodeCtr(key: Uint8Array) {
-  const ecb = createCipheriv("aes-128-ecb", key, null);
+  const ecb = nodeCrypto().createCipheriv("aes-128-ecb", key, null);
   ecb.setAutoPadding(false);
-  let blocks = Buffer.alloc(512);
+  let blocks = new Uint8Array(512);
   return (
     iv: Uint8Array,
     input: Uint8Array,
@@ -107,7 +146,7 @@ function nodeCtr(key: Uint8Array) {
     const n = end - start;
     const padded = (n + 15) & ~15;
     if (padded === 0) return;
-    if (blocks.length < padded) blocks = Buffer.alloc(2 * padded);
+    if (blocks.length < padded) blocks = new Uint8Array(2 * padded);
     blocks.set(iv.subarray(0, 16), 0);
     for (let at = 16; at < padded; at += 16) {
       blocks.copyWithin(at, at - 16, at);

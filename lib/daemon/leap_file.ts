@@ -1,8 +1,8 @@
 // The leap-seconds file (`leapfile`): the NIST/IERS leap-seconds.list read once at start, its
 // SHA-1 checked, for the core's leap second handling (ntpd 4.2.x `leapfile`).
 
-import { createHash } from "node:crypto";
 import { readBoundedTextFile } from "../config/read_bounded_text_file.ts";
+import { PureCrypto } from "../proto/auth/pure_crypto.ts";
 import type { Logger } from "../log/logger.ts";
 import { type LeapSecondTable, ntpTimeOfSec, parseLeapSecondsList } from "../proto/leap_seconds.ts";
 import { isoTime } from "./status_file.ts";
@@ -23,7 +23,19 @@ export async function readLeapFile(path: string, log: Logger): Promise<LeapSecon
   }
   const r = parseLeapSecondsList(read.text, {
     name: path,
-    sha1: (data) => new Uint8Array(createHash("sha1").update(data).digest()),
+    // SHA-1 in TypeScript: a 10 KB file hashed once, where node:crypto would stay resident (5-6 MB).
+    sha1: (data) => {
+      const d = new Uint8Array(20);
+      new PureCrypto().macContext("SHA1", new Uint8Array(0)).compute(
+        data,
+        0,
+        data.length,
+        d,
+        0,
+        20,
+      );
+      return d;
+    },
   });
   if (!r.ok) {
     log.error(`leapsecond file ('${path}'): ${r.reason}; not used`);

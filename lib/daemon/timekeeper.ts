@@ -2,10 +2,10 @@
 // out its actions in order (send, one real timer, clock steps/adjustments, status, ntpd's log lines).
 
 import { clockAdjustmentFromAction } from "../clock/linux_clock.ts";
-import { createHash } from "node:crypto";
 import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import { parseIp } from "../proto/ip.ts";
+import { PureCrypto } from "../proto/auth/pure_crypto.ts";
 import type { AssociationOptions, AssociationSnapshot } from "../proto/association.ts";
 import {
   type Action,
@@ -378,7 +378,10 @@ export class Timekeeper {
 export function ipv6Refid(address: string): number {
   const p = parseIp(address);
   if (!p.ok || p.ip.family !== 6) return 0;
-  const d = createHash("md5").update(p.ip.bytes).digest();
+  // MD5 in TypeScript (an empty-key digest MAC): node:crypto would cost 5-6 MB of resident memory
+  // for four bytes computed once per change of system peer.
+  const d = new Uint8Array(16);
+  new PureCrypto().macContext("MD5", new Uint8Array(0)).compute(p.ip.bytes, 0, 16, d, 0, 16);
   return ((d[0]! << 24) | (d[1]! << 16) | (d[2]! << 8) | d[3]!) >>> 0;
 }
 
