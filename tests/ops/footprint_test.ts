@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import { markdown, parseStatus, probeLine } from "../../tools/bench/footprint.ts";
+import { BUNDLE_ARGS } from "../../tools/build.ts";
 import { ROOT, tempDir } from "../support/peers.ts";
 
 /** Runs `code` in a fresh Deno and returns whether libcrypto is mapped at the end. */
@@ -59,4 +60,30 @@ Deno.test("footprint: parseStatus() reads VmRSS, RssAnon, RssFile, VmHWM and Thr
     /\| horae \| 68\.4 MB \| 29\.3 MB \| 39\.1 MB \| 16\.0 \/ 20\.0 MB, 2\.0 MB \|/,
   );
   assert.match(probeLine("/tmp/x.json", 5000), /^if \(!\("WorkerGlobalScope" in globalThis\)\)/);
+});
+
+Deno.test("the deployed bundle is ASCII and loads node:crypto only on demand", async () => {
+  const dir = await tempDir("footprint-bundle-");
+  try {
+    const out = `${dir}/horae.js`;
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: [...BUNDLE_ARGS, "-q", "-o", out, `${ROOT}main.ts`],
+      cwd: ROOT,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.equal(r.code, 0, new TextDecoder().decode(r.stderr));
+    const js = await Deno.readTextFile(out);
+    // A static import anywhere in the graph is hoisted to the top of the one module and loads
+    // node:crypto (5-6 MB) in every daemon; NodeCrypto gets it with getBuiltinModule instead.
+    assert.doesNotMatch(js, /from\s*["']node:crypto["']/);
+    assert.match(js, /getBuiltinModule\(\s*["']node:crypto["']\s*\)/);
+    // V8 holds the source text in its heap: one byte a character only when all of it is ASCII.
+    // deno-lint-ignore no-control-regex
+    const nonAscii = /[^\x00-\x7f]/.exec(js);
+    assert.equal(nonAscii, null, `non-ASCII at ${nonAscii?.index}`);
+    assert.ok(js.length < 2_000_000, `bundle of ${js.length} characters: not minified?`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

@@ -1,6 +1,7 @@
 // Test support for interop tests: finding the real peer programs, running them (and Horae) without
 // CAP_SYS_TIME, free loopback ports, and throw-away network namespaces.
 
+import { BUNDLE_ARGS } from "../../tools/build.ts";
 import { recordSkip } from "./skips.ts";
 
 /** Prefix that removes CAP_SYS_TIME from a command: even a bug cannot change the clock. */
@@ -240,14 +241,14 @@ export class Proc {
 
 let bundled: Promise<string> | null = null;
 
-/** Builds the single-file bundle (`deno bundle`, as `deno task bundle` does) once per process. */
+/** Builds the single-file bundle (as `deno task bundle` does: minified) once per process. */
 export function bundle(): Promise<string> {
   bundled ??= (async () => {
     const dir = await tempDir("bundle-");
     const out = `${dir}/horae.js`;
     globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
     const r = await new Deno.Command(Deno.execPath(), {
-      args: ["bundle", "-o", out, `${ROOT}main.ts`],
+      args: [...BUNDLE_ARGS, "-o", out, `${ROOT}main.ts`],
       cwd: ROOT,
       stdout: "piped",
       stderr: "piped",

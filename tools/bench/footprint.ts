@@ -13,6 +13,7 @@
 // deno-lint-ignore-file no-console
 
 import { parseArgs } from "node:util";
+import { BUNDLE_ARGS } from "../build.ts";
 import { CHRONYD_PATH, chronydSpec, chronydVersion, REPO_ROOT } from "./server_commands.ts";
 import { ServerProcess, type ServerSpec } from "./server_process.ts";
 
@@ -60,7 +61,7 @@ export function probeLine(file: string, afterMs: number): string {
 async function bundle(dir: string): Promise<string> {
   const out = `${dir}/horae.js`;
   const r = await new Deno.Command(Deno.execPath(), {
-    args: ["bundle", "-q", "-o", out, `${REPO_ROOT}/main.ts`],
+    args: [...BUNDLE_ARGS, "-q", "-o", out, `${REPO_ROOT}/main.ts`],
     cwd: REPO_ROOT,
     stdout: "null",
     stderr: "piped",
