@@ -29,6 +29,25 @@ export const PAGES: readonly { command: string; page: string; section: number; w
   },
 ];
 
+/** ntpd(8)'s SIGNALS section: each signal (roff) and what the daemon does on it. */
+export const NTPD_SIGNALS: readonly (readonly [string, string])[] = [
+  [
+    ".B SIGTERM, SIGINT",
+    "Stop cleanly: the drift file is written, the counters logged, the pid file removed; exit 0.",
+  ],
+  [
+    ".B SIGHUP",
+    "Reopen the log file and the statistics files (for log rotation) and read the configuration " +
+    "again. Changes to sources, restrict, tos (minclock, minsane, floor, ceiling, orphan), " +
+    "logconfig, statistics, statsdir, filegen, logfile and saveconfigdir are applied, " +
+    "one log line each; any other change is logged as needing a restart. A configuration with " +
+    "errors is refused with its diagnostics and the daemon keeps running on the previous one. " +
+    "The keys file is not read again: restart to use changed keys.",
+  ],
+  [".B SIGUSR1", "Raise the debug level by one."],
+  [".B SIGUSR2", "Lower the debug level by one."],
+];
+
 /** Text made safe for roff: backslashes, hyphens, and a leading dot or quote. */
 export function roffText(text: string): string {
   const t = text.replaceAll("\\", "\\e").replaceAll("-", "\\-");
@@ -94,6 +113,7 @@ export function manPage(
   if (description.length > 0) out.push(".PP", ...trim(description));
   if (options.length > 0) out.push(".SH OPTIONS", ...options);
   if (notes.length > 0) out.push(".SH NOTES", ...trim(notes));
+  if (p.page === "ntpd") out.push(".SH SIGNALS", ...NTPD_SIGNALS.flatMap((s) => [".TP", ...s]));
   out.push(".SH SEE ALSO", ".BR horae (8)");
   return `${out.join("\n")}\n`;
 }
