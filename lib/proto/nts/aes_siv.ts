@@ -2,7 +2,9 @@
 // so the same construction runs on node:crypto in the daemon and on the plain TypeScript AES in
 // the simulator and tests. AEAD_AES_SIV_CMAC_256 (RFC 5297 §6.1, the AEAD NTS requires: RFC 8915
 // §5.1) takes a 32-byte key split into K1 ‖ K2 and passes the associated data and the nonce as the
-// two S2V header components, in that order, before the plaintext.
+// two S2V header components, in that order, before the plaintext. SivContext is the re-keyable,
+// offset-based form the NTS server uses (new C2S and S2C keys per request, nothing allocated): the
+// daemon's comes from libcrypto (ffi/libcrypto_siv.ts), any other Crypto gets one over AesSiv.
 
 import {
   type AeadAlgorithm,
