@@ -1,100 +1,18 @@
-// Native TOML configuration: reads TOML with smol-toml, validates its shape with a zod schema
-// derived from the option spec (so every error carries a path and a line), applies the spec's
+// Native TOML configuration: reads TOML with smol-toml, checks its shape against the option spec
+// (toml_shape.ts; every error carries a path and a line), applies the spec's
 // ranges with ntpd's treatment, and builds the same model as the ntp.conf parser.
 
 import { parse as parseToml } from "smol-toml";
-import { z } from "zod";
 import { emptyConfig, newElement, type NtpConfig } from "./config_model.ts";
-import {
-  checkRange,
-  type ConfigSpec,
-  type OptionSpec,
-  type SectionSpec,
-} from "../proto/options/option_spec.ts";
+import { checkRange, type ConfigSpec, type SectionSpec } from "../proto/options/option_spec.ts";
 import { CONFIG_SPEC } from "../proto/options/config_spec.ts";
 import type { Diagnostic, Severity } from "./diagnostics.ts";
 import { normalizeConfig, restrictRulesFor } from "./normalize.ts";
+import { checkTomlShape, type ShapeIssue, tomlKeysOf } from "./toml_shape.ts";
 import { validateConfig } from "./validate.ts";
 import { didYouMean } from "./did_you_mean.ts";
 import { getPath, joinPath, objectAt } from "./model_path.ts";
 import { NOT_APPLIED_CODE, notAppliedIssues } from "./not_applied.ts";
-
-/** The zod schema of one option's TOML value. */
-function zodOf(o: OptionSpec): z.ZodType {
-  const int = z.number().int();
-  const values = (o.values ?? []) as unknown as [string, ...string[]];
-  switch (o.type) {
-    case "flag":
-    case "bool":
-      return z.boolean();
-    case "int":
-      return int;
-    case "number":
-      return z.number();
-    case "string":
-    case "path":
-      return z.string();
-    case "enum":
-      return z.enum(values);
-    case "int-list":
-      return z.array(int);
-    case "string-list":
-      return z.array(z.string());
-    case "enum-list":
-      return z.array(z.enum(values));
-  }
-}
-
-/** Sections whose TOML table sits directly under `prefix` ("" for the top level). */
-function childSections(spec: ConfigSpec, prefix: string): SectionSpec[] {
-  return spec.sections.filter((s) => {
-    if (s.toml === null) return false;
-    if (prefix === "") return !s.toml.includes(".");
-    return s.toml.startsWith(`${prefix}.`) && !s.toml.slice(prefix.length + 1).includes(".");
-  });
-}
-
-/** The keys a TOML table may hold (options and nested tables); the top level for "". */
-function keysOf(spec: ConfigSpec, table: string): string[] {
-  const own = spec.sections.find((s) => s.toml === table && table !== "");
-  const keys = own ? own.parts.flatMap((p) => p.options.map((o) => o.toml)) : [];
-  for (const c of childSections(spec, table)) {
-    keys.push(table === "" ? c.toml as string : (c.toml as string).slice(table.length + 1));
-  }
-  return keys;
-}
-
-function shapeOf(spec: ConfigSpec, table: string): Record<string, z.ZodType> {
-  const shape: Record<string, z.ZodType> = {};
-  const own = spec.sections.find((s) => s.toml === table && table !== "");
-  for (const part of own?.parts ?? []) {
-    for (const o of part.options) {
-      shape[o.toml] = o.required && own?.array ? zodOf(o) : zodOf(o).optional();
-    }
-  }
-  for (const c of childSections(spec, table)) {
-    const path = c.toml as string;
-    const obj = z.strictObject(shapeOf(spec, path));
-    shape[table === "" ? path : path.slice(table.length + 1)] = (c.array ? z.array(obj) : obj)
-      .optional();
-  }
-  return shape;
-}
-
-const schemas = new WeakMap<ConfigSpec, z.ZodType>();
-
-/** The zod schema of a TOML configuration for `spec`: one strict table per spec section. */
-export function tomlSchemaFor(spec: ConfigSpec): z.ZodType {
-  let schema = schemas.get(spec);
-  if (schema === undefined) {
-    schema = z.strictObject(shapeOf(spec, ""));
-    schemas.set(spec, schema);
-  }
-  return schema;
-}
-
-/** The zod schema of a Horae TOML configuration file. */
-export const tomlConfigSchema: z.ZodType = tomlSchemaFor(CONFIG_SPEC);
 
 /** A schema-valid TOML configuration document: tables of the spec's keys. */
 export type TomlConfigDocument = Record<string, unknown>;
@@ -173,7 +91,7 @@ function lookup(map: Map<string, Pos>, path: string): Pos {
   }
 }
 
-function describeZodIssue(issue: z.core.$ZodIssue): string {
+function describeShapeIssue(issue: ShapeIssue): string {
   const where = issue.path.length > 0 ? issue.path.join(".") : "document";
   switch (issue.code) {
     case "invalid_type":
@@ -227,15 +145,14 @@ export function parseTomlConfig(
     diagnostics.push({ severity, file, line: pos.line, col: pos.col, code, message });
   };
 
-  const schema = tomlSchemaFor(spec);
-  let parsed = schema.safeParse(raw);
+  let parsed = checkTomlShape(spec, raw);
   if (!parsed.success) {
-    const unknown = parsed.error.issues.filter((i) => i.code === "unrecognized_keys");
-    const others = parsed.error.issues.filter((i) => i.code !== "unrecognized_keys");
+    const unknown = parsed.issues.filter((i) => i.code === "unrecognized_keys");
+    const others = parsed.issues.filter((i) => i.code !== "unrecognized_keys");
     for (const issue of unknown) {
       if (issue.code !== "unrecognized_keys") continue;
       const table = issue.path.filter((k) => typeof k === "string").join(".");
-      const known = keysOf(spec, table);
+      const known = tomlKeysOf(spec, table);
       for (const key of issue.keys) {
         const path = [...issue.path.map(String), key].join(".");
         report(
@@ -248,10 +165,10 @@ export function parseTomlConfig(
       deleteAt(raw, issue.path, issue.keys);
     }
     for (const issue of others) {
-      report("error", at(issue.path.map(String).join(".")), "type", describeZodIssue(issue));
+      report("error", at(issue.path.map(String).join(".")), "type", describeShapeIssue(issue));
     }
     if (others.length > 0) return { config: emptyConfig(spec), diagnostics };
-    parsed = schema.safeParse(raw);
+    parsed = checkTomlShape(spec, raw);
     if (!parsed.success) return { config: emptyConfig(spec), diagnostics };
   }
   const located = new Map<string, Pos>();
