@@ -383,6 +383,12 @@ export function parseTracking(text: string): number | null {
   return (m[2] === "slow" ? 1 : -1) * Number(m[1]);
 }
 
+/** chronyd's frequency correction from `chronyc tracking` (ppm, "fast" positive), or null. */
+export function parseTrackingFreq(text: string): number | null {
+  const m = /Frequency\s*:\s*([\d.]+) ppm (slow|fast)/.exec(text);
+  return m ? (m[2] === "fast" ? 1 : -1) * Number(m[1]) : null;
+}
+
 /** chronyd's count of requests sent (`chronyc ntpdata`: Total TX), or null. */
 export function parseTotalTx(text: string): number | null {
   const m = /Total TX\s*:\s*(\d+)/.exec(text);
@@ -474,8 +480,17 @@ async function runScenario(
         const next = Math.min(horae.t0, client.t0) + (k + 1) * o.sampleSec * 1000;
         const [tracking, doc] = await Promise.all([client.c.query("tracking"), readJson(status)]);
         const now = Date.now();
-        cr.push({ atSec: (now - client.t0) / 1000, offsetSec: parseTracking(tracking) });
-        hr.push({ atSec: (now - horae.t0) / 1000, offsetSec: horaeEstimate(doc) });
+        cr.push({
+          atSec: (now - client.t0) / 1000,
+          offsetSec: parseTracking(tracking),
+          freqPpm: parseTrackingFreq(tracking),
+        });
+        const f = (doc as Json)?.frequencyPpm;
+        hr.push({
+          atSec: (now - horae.t0) / 1000,
+          offsetSec: horaeEstimate(doc),
+          freqPpm: typeof f === "number" ? f : null,
+        });
         const left = next - Date.now();
         if (left > 0) await sleep(left);
       }

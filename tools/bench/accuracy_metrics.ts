@@ -8,6 +8,8 @@ export interface Reading {
   atSec: number;
   /** The estimate (s), or null while the daemon has none (not synchronised). */
   offsetSec: number | null;
+  /** The daemon's frequency then (ppm, in its own sign convention), for reading a drift. */
+  freqPpm?: number | null;
 }
 
 /** What {@link errorSummary} reports for one daemon in one scenario. */

@@ -4,6 +4,7 @@ import {
   markdownTable,
   parseTotalTx,
   parseTracking,
+  parseTrackingFreq,
   percentiles,
   type ScenarioResult,
   SCENARIOS,
@@ -98,4 +99,10 @@ Deno.test("percentiles() gives p50/p90/p99/max", () => {
   const xs = Array.from({ length: 100 }, (_, k) => 100 - k);
   assert.equal(percentiles(xs), "51/91/100/100");
   assert.equal(percentiles([]), "—");
+});
+
+Deno.test("parseTrackingFreq() reads chronyd's frequency (fast is positive)", () => {
+  assert.equal(parseTrackingFreq(TRACKING), 0.01);
+  assert.equal(parseTrackingFreq(TRACKING.replace("0.010 ppm fast", "2.500 ppm slow")), -2.5);
+  assert.equal(parseTrackingFreq(""), null);
 });
