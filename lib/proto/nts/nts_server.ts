@@ -53,12 +53,18 @@ export interface NtsServerOptions {
  * (16 bytes per entry) and nothing is allocated per request. A tag is kept as its first 8 bytes:
  * a replay repeats all 16, and two different cookies share 64 bits of an AES-SIV tag with
  * probability 2^-64 per pair, far below anything that could drop an honest request.
+ *
+ * The two generations share one array, slot by slot (current and previous side by side in 16
+ * bytes), so a lookup in both usually costs one cache miss rather than one per table. Each
+ * generation probes linearly in its own half of each slot; a rotation clears the older halves.
  */
 class SeenCookies {
   readonly #size: number;
   readonly #mask: number;
-  #current: Uint32Array;
-  #previous: Uint32Array;
+  /** Slot i: words 4i, 4i+1 for generation 0 and 4i+2, 4i+3 for generation 1. */
+  readonly #table: Uint32Array;
+  /** Word offset (0 or 2) of the current generation within a slot. */
+  #current = 0;
   #count = 0;
 
   constructor(size: number) {
@@ -66,8 +72,7 @@ class SeenCookies {
     let slots = 16;
     while (slots < 2 * size) slots *= 2; // load ≤ 1/2: short probes
     this.#mask = slots - 1;
-    this.#current = new Uint32Array(2 * slots);
-    this.#previous = new Uint32Array(2 * slots);
+    this.#table = new Uint32Array(4 * slots);
   }
 
   /** True when the tag at `b[at, at+8)` was seen; records it otherwise. */
@@ -76,34 +81,42 @@ class SeenCookies {
     const hi = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
     let lo = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
     if (hi === 0 && lo === 0) lo = 1;
-    if (this.#has(this.#current, hi, lo) >= 0 || this.#has(this.#previous, hi, lo) >= 0) {
-      return true;
+    const t = this.#table, mask = this.#mask;
+    const home = (lo ^ Math.imul(hi, 0x9e3779b1)) & mask;
+    // Both generations probe from the same slot; the previous one is looked up first while
+    // that slot's cache line is loaded, then the current one, which also finds the free slot.
+    const previous = 2 - this.#current;
+    for (let i = home;; i = (i + 1) & mask) {
+      const h = t[4 * i + previous]!, l = t[4 * i + previous + 1]!;
+      if (h === hi && l === lo) return true;
+      if (h === 0 && l === 0) break;
+    }
+    let current = this.#current;
+    let i = home;
+    for (;; i = (i + 1) & mask) {
+      const h = t[4 * i + current]!, l = t[4 * i + current + 1]!;
+      if (h === hi && l === lo) return true;
+      if (h === 0 && l === 0) break;
     }
     if (this.#count >= this.#size) {
-      const old = this.#previous;
-      this.#previous = this.#current;
-      old.fill(0);
-      this.#current = old;
-      this.#count = 0;
+      // Full: the current generation becomes the previous one, and the tag starts the new one
+      // (emptied by the rotation, so its home slot is free).
+      this.#rotate();
+      current = this.#current;
+      i = home;
     }
-    const t = this.#current;
-    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.#mask;
-    while (t[2 * i] !== 0 || t[2 * i + 1] !== 0) i = (i + 1) & this.#mask;
-    t[2 * i] = hi;
-    t[2 * i + 1] = lo;
+    t[4 * i + current] = hi;
+    t[4 * i + current + 1] = lo;
     this.#count++;
     return false;
   }
 
-  /** The slot holding (hi, lo) in `t`, or -1. */
-  #has(t: Uint32Array, hi: number, lo: number): number {
-    let i = (lo ^ Math.imul(hi, 0x9e3779b1)) & this.#mask;
-    for (;;) {
-      const h = t[2 * i]!, l = t[2 * i + 1]!;
-      if (h === hi && l === lo) return i;
-      if (h === 0 && l === 0) return -1;
-      i = (i + 1) & this.#mask;
-    }
+  /** The current generation becomes the previous one; the older one is cleared for reuse. */
+  #rotate(): void {
+    const t = this.#table, older = 2 - this.#current;
+    for (let w = older; w < t.length; w += 4) t[w] = t[w + 1] = 0;
+    this.#current = older;
+    this.#count = 0;
   }
 }
 

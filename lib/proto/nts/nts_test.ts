@@ -150,6 +150,27 @@ Deno.test("NtsServer: a replayed request (cookie spent again) is dropped and cou
   assert.equal(stateless.check(req), "ok");
 });
 
+Deno.test("NtsServer: spent cookies are remembered for two windows (reuseWindow), then forgotten", () => {
+  const keys = serverKeys();
+  const server = new NtsServer(keys, crypto, new SeededRng(1), { reuseWindow: 4 });
+  const requests: Uint8Array[] = [];
+  for (let c = 0; c < 3; c++) {
+    const client = new NtsClient(crypto, new SeededRng(20 + c));
+    client.install(keResult(keys), 0);
+    for (let k = 0; k < 8; k++) requests.push(client.protect(header(100 + k))!);
+  }
+  for (const r of requests) assert.equal(server.check(r), "ok");
+  // Window 4: the current generation holds the last 4 accepted, the previous one the 4 before.
+  for (const r of requests.slice(16)) assert.equal(server.check(r), "nts_cookie_reuse");
+  // Older ones are forgotten (the client's unique identifier still stops their replay).
+  assert.equal(server.check(requests[15]!), "ok");
+  assert.equal(server.check(requests[15]!), "nts_cookie_reuse");
+  // That acceptance started a new generation: 21..24 are now the previous one, still refused,
+  // and 17..20 have aged out.
+  for (const r of requests.slice(20)) assert.equal(server.check(r), "nts_cookie_reuse");
+  assert.equal(server.check(requests[16]!), "ok");
+});
+
 Deno.test("NtsServer: a cookie no kept key opens gets a NAK; the client then needs NTS-KE", () => {
   const { client } = pair(7);
   const other = new NtsServerKeys(crypto, new SeededRng(1));
