@@ -1,8 +1,9 @@
 // Loading a configuration from disk, stdin text or the embedded default: size limits, syntax
 // detection (--toml, .toml extension, sniffing), includefile resolution, strict mode.
 //
-// The TOML reader (smol-toml and a zod schema, about 12 MB of resident memory) is imported only
-// when a configuration is TOML, so a daemon on an ntp.conf never loads it.
+// The TOML reader (smol-toml and the shape check of toml_shape.ts) is imported only when a
+// configuration is TOML, so a daemon on an ntp.conf never loads it (it costs little since zod
+// left: BENCHMARKS.md, Footprint).
 
 import { emptyConfig, type NtpConfig } from "./config_model.ts";
 import { type ConfigComments, emptyComments } from "./config_comments.ts";

@@ -6,14 +6,15 @@
 //
 //   deno run --allow-all --unstable-net tools/bench/footprint.ts [--idle-sec 20] [--load-sec 10]
 //
-// Horae runs as deployed, from the single-file bundle (deno bundle, as `deno task bundle`), and
-// from main.ts (deno run). The heap figures come from a copy of the bundle with one line put
+// Horae runs as deployed, from the single-file bundle built as `deno task bundle` builds it and
+// started through its shebang (with the build's Deno and V8 flags), on the ntp.conf and on the
+// same configuration in TOML (what the systemd unit reads), and from main.ts (deno run). The heap figures come from a copy of the bundle with one line put
 // before its first statement, which writes Deno.memoryUsage() to a file after the idle wait. All
 // servers run without CAP_SYS_TIME (setpriv), on 127.0.0.1, and are stopped at the end.
 // deno-lint-ignore-file no-console
 
 import { parseArgs } from "node:util";
-import { BUNDLE_ARGS } from "../build.ts";
+import { BUNDLE_ARGS, withShebang } from "../build.ts";
 import { CHRONYD_PATH, chronydSpec, chronydVersion, REPO_ROOT } from "./server_commands.ts";
 import { ServerProcess, type ServerSpec } from "./server_process.ts";
 
@@ -58,6 +59,7 @@ export function probeLine(file: string, afterMs: number): string {
     `} catch { /* measuring only */ } }, ${afterMs});`;
 }
 
+/** Builds the bundle as `deno task bundle` does (BUNDLE_ARGS, then the deployed shebang). */
 async function bundle(dir: string): Promise<string> {
   const out = `${dir}/horae.js`;
   const r = await new Deno.Command(Deno.execPath(), {
@@ -67,6 +69,7 @@ async function bundle(dir: string): Promise<string> {
     stderr: "piped",
   }).output();
   if (!r.success) throw new Error(`deno bundle: ${new TextDecoder().decode(r.stderr)}`);
+  await Deno.writeTextFile(out, withShebang(await Deno.readTextFile(out)));
   return out;
 }
 
@@ -77,15 +80,18 @@ function freePort(): number {
   return port;
 }
 
+/**
+ * Horae from `script`: the bundle runs as installed, through its own shebang (so with the flags
+ * the build puts there), main.ts through `deno run`.
+ */
 function horaeSpec(label: string, script: string, port: number, conf: string): ServerSpec {
+  const start = script.endsWith(".ts")
+    ? [Deno.execPath(), "run", "--allow-all", "--unstable-net", script]
+    : [script];
   return {
     label,
     command: [
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-net",
-      script,
+      ...start,
       "run",
       "-n",
       "--observe",
@@ -169,6 +175,8 @@ async function measure(
   loadSec: number,
   probeFile: string | null,
 ): Promise<FootprintRow> {
+  // The bundle rows share the probe's file: no figure of an earlier row may be read as this one's.
+  if (probeFile !== null) await Deno.remove(probeFile).catch(() => {});
   const server = await ServerProcess.start(spec, null, 60_000);
   try {
     await new Promise((r) => setTimeout(r, idleSec * 1000));
@@ -210,6 +218,9 @@ export async function footprintMain(args: string[]): Promise<number> {
   try {
     const conf = `${dir}/ntp.conf`;
     await Deno.writeTextFile(conf, "server 127.127.1.0\nfudge 127.127.1.0 stratum 8\n");
+    // The same configuration in TOML, as the systemd unit reads /etc/horae/horae.toml.
+    const toml = `${dir}/horae.toml`;
+    await Deno.writeTextFile(toml, "[[refclock]]\ntype = 1\nunit = 0\nstratum = 8\n");
     const js = await bundle(dir);
     const probeFile = `${dir}/memory.json`;
     const text = await Deno.readTextFile(js);
@@ -221,6 +232,7 @@ export async function footprintMain(args: string[]): Promise<number> {
         text.slice(nl + 1)
       }`,
     );
+    await Deno.chmod(probed, 0o755);
     const rows: FootprintRow[] = [];
     if (chronydVersion() !== null) {
       const port = freePort();
@@ -238,6 +250,14 @@ export async function footprintMain(args: string[]): Promise<number> {
     rows.push(
       await measure(
         horaeSpec("horae (bundle)", probed, freePort(), conf),
+        idleSec,
+        loadSec,
+        probeFile,
+      ),
+    );
+    rows.push(
+      await measure(
+        horaeSpec("horae (bundle, TOML)", probed, freePort(), toml),
         idleSec,
         loadSec,
         probeFile,
