@@ -314,6 +314,10 @@ export class LibCryptoSiv {
   #in32 = new Int32Array(this.#in.buffer);
   #out = new Uint8Array(1024);
   #out32 = new Int32Array(this.#out.buffer);
+  /** Word views of the buffers messages last came from ({@link #wordsOf}). */
+  readonly #viewBuffers: (ArrayBufferLike | null)[] = new Array(VIEWS).fill(null);
+  readonly #views: Int32Array[] = new Array(VIEWS);
+  #nextView = 0;
 
   /** Throws when libcrypto 3 or a context is not available. */
   constructor() {
@@ -384,8 +388,14 @@ export class LibCryptoSiv {
     const padded = full ? len : (len + 16) & ~15;
     if (this.#in.length < padded) this.#grow(padded);
     const b = this.#in, b32 = this.#in32, w = this.#w;
-    if (len > 32) b.set(src.subarray(start, end));
-    else for (let k = 0; k < len; k++) b[k] = src[start + k]!;
+    const at = src.byteOffset + start;
+    const words = (at & 3) === 0 && len > 32 ? this.#wordsOf(src.buffer) : null;
+    if (words !== null) {
+      // 32 bits at a time from a word view of the source's buffer (no subarray to allocate).
+      const n = len >> 2, from = at >> 2;
+      for (let k = 0; k < n; k++) b32[k] = words[from + k]!;
+      for (let k = n << 2; k < len; k++) b[k] = src[start + k]!;
+    } else for (let k = 0; k < len; k++) b[k] = src[start + k]!;
     if (tail >= 0) {
       if ((len & 3) === 0) {
         for (let k = 0, j = (len - 16) >> 2; k < 4; k++, j++) b32[j] = b32[j]! ^ w[tail + k]!;
@@ -409,6 +419,22 @@ export class LibCryptoSiv {
     const o = this.#out32;
     for (let k = 0; k < 4; k++) w[CHAIN + k] = w[mac + k] = o[last + k]!;
     return true;
+  }
+
+  /**
+   * A 32-bit view of `buffer` (its whole words), kept for the few buffers a server passes
+   * (receive and transmit memory, its scratch buffers); null for a buffer that cannot have one.
+   */
+  #wordsOf(buffer: ArrayBufferLike): Int32Array | null {
+    const bufs = this.#viewBuffers;
+    for (let k = 0; k < VIEWS; k++) if (bufs[k] === buffer) return this.#views[k]!;
+    if (buffer.byteLength < 16) return null;
+    const slot = this.#nextView;
+    this.#nextView = (slot + 1) % VIEWS;
+    const view = new Int32Array(buffer, 0, buffer.byteLength >> 2);
+    bufs[slot] = buffer;
+    this.#views[slot] = view;
+    return view;
   }
 
   #grow(n: number): void {
@@ -583,6 +609,8 @@ export class LibCryptoSiv {
 // Where LibCryptoSiv keeps its blocks in #blocks, in 32-bit words (K1 at 0, K2 at 4).
 const SUB1 = 8, SUB2 = 12, CHAIN = 16, D0 = 20, D = 24, T = 28, V = 32, Q = 36, TAG = 40;
 const AD_KEPT = 44, D_AFTER_AD = 48;
+/** How many buffers LibCryptoSiv keeps a word view of. */
+const VIEWS = 8;
 
 function inside(b: Uint8Array, start: number, end: number): boolean {
   return start >= 0 && start <= end && end <= b.length;
