@@ -390,9 +390,9 @@ export class LibCryptoSiv {
     const b = this.#in, b32 = this.#in32, w = this.#w;
     const at = src.byteOffset + start;
     const words = (at & 3) === 0 && len > 32 ? this.#wordsOf(src.buffer) : null;
-    if (words !== null) {
+    const n = len >> 2, from = at >> 2;
+    if (words !== null && from + n <= words.length) {
       // 32 bits at a time from a word view of the source's buffer (no subarray to allocate).
-      const n = len >> 2, from = at >> 2;
       for (let k = 0; k < n; k++) b32[k] = words[from + k]!;
       for (let k = n << 2; k < len; k++) b[k] = src[start + k]!;
     } else for (let k = 0; k < len; k++) b[k] = src[start + k]!;
