@@ -8,30 +8,20 @@
 // CAP_SYS_TIME, Horae with --observe.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, ROOT, tempDir } from "../support/peers.ts";
+import { needPeers, NO_SYS_TIME, Proc, tempDir } from "../support/peers.ts";
+import { gpsPeerAndHoraeScript, nmeaChecksum, queryHorae, rmcGga } from "./_gps.ts";
 
 const peers = await needPeers("gpsd fed by gpsfake, through the GPSD_JSON driver", {
   programs: ["gpsd", "gpsfake", "unshare"],
   root: "a private IPC namespace",
 });
 
-function checksum(body: string): string {
-  let c = 0;
-  for (const ch of body) c ^= ch.charCodeAt(0);
-  return c.toString(16).toUpperCase().padStart(2, "0");
-}
-
 /** A log of `n` seconds of RMC and GGA sentences from Unix second `from`, one corrupt. */
 function log(from: number, n: number): string {
-  const p2 = (x: number) => String(x).padStart(2, "0");
   const out: string[] = [];
   for (let k = 0; k < n; k++) {
-    const d = new Date((from + k) * 1000);
-    const hms = `${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}.00`;
-    const dmy = `${p2(d.getUTCDate())}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCFullYear() % 100)}`;
-    const rmc = `GPRMC,${hms},A,4807.038,N,01131.000,E,000.0,000.0,${dmy},,,A`;
-    const gga = `GPGGA,${hms},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,`;
-    out.push(`$${rmc}*${checksum(rmc)}`, `$${gga}*${k === 7 ? "00" : checksum(gga)}`);
+    const { rmc, gga } = rmcGga(from + k);
+    out.push(`$${rmc}*${nmeaChecksum(rmc)}`, `$${gga}*${k === 7 ? "00" : nmeaChecksum(gga)}`);
   }
   return out.join("\r\n") + "\r\n";
 }
@@ -51,16 +41,12 @@ Deno.test({
   );
   await Deno.writeTextFile(
     `${dir}/run.sh`,
-    [
-      "set -u",
-      // -1: the log once; -c 0.5: two sentences a second; -n: start gpsd without a client.
-      `${peers.path("gpsfake")} -1 -t -n -q -c 0.5 -P ${port + 1} ${dir}/gps.log & G=$!`,
-      `${Deno.execPath()} run --allow-all --unstable-net ${ROOT}main.ts run -n --observe ` +
-      `-c ${dir}/ntp.conf --port ${port} --listen 127.0.0.1 & H=$!`,
-      'trap \'kill -TERM "$H" "$G" 2>/dev/null; wait "$H" "$G"; exit 0\' TERM INT',
-      'wait "$H"',
-      'kill -TERM "$G" 2>/dev/null; wait "$G"',
-    ].join("\n"),
+    // -1: the log once; -c 0.5: two sentences a second; -n: start gpsd without a client.
+    gpsPeerAndHoraeScript(
+      `${peers.path("gpsfake")} -1 -t -n -q -c 0.5 -P ${port + 1} ${dir}/gps.log`,
+      `${dir}/ntp.conf`,
+      port,
+    ),
   );
   const proc = new Proc([
     ...NO_SYS_TIME,
@@ -72,26 +58,7 @@ Deno.test({
   ]);
   try {
     await proc.waitFor(/synchronized to GPSD_JSON\(0\), stratum 0/, 60_000);
-    const q = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "--unstable-net",
-        `${ROOT}main.ts`,
-        "query",
-        "--port",
-        String(port),
-        "-n",
-        "-c",
-        "pe",
-        "-c",
-        "cv 1",
-        "127.0.0.1",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(q.stdout) + new TextDecoder().decode(q.stderr);
+    const text = await queryHorae(port, ["pe", "cv 1"]);
     assert.match(text, /^\*GPSD_JSON\(0\)\s+\.GPSD\.\s+0 l /m, text);
     assert.match(text, /type=46,/, text);
     assert.match(text, /timecode="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z"/, text);

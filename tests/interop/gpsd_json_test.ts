@@ -9,7 +9,8 @@
 // gpsd_gpsfake_test.ts runs gpsfake for the pipeline alone.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, ROOT, tempDir } from "../support/peers.ts";
+import { needPeers, NO_SYS_TIME, Proc, tempDir } from "../support/peers.ts";
+import { gpsPeerAndHoraeScript, queryHorae, startNmeaTcpFeed } from "./_gps.ts";
 
 // Decided at load: a missing peer makes the test ignored (and recorded), never passed.
 const peers = await needPeers("gpsd JSON interop", {
@@ -19,25 +20,6 @@ const peers = await needPeers("gpsd JSON interop", {
 const gpsd = peers.ignore ? "" : peers.path("gpsd");
 const unshare = peers.ignore ? "" : peers.path("unshare");
 
-function checksum(body: string): string {
-  let c = 0;
-  for (const ch of body) c ^= ch.charCodeAt(0);
-  return c.toString(16).toUpperCase().padStart(2, "0");
-}
-
-/** Sentences for the current second, sent 20 ms after it starts; every fifth round corrupt. */
-function sentences(round: number): string {
-  const d = new Date(Math.floor(Date.now() / 1000) * 1000);
-  const p2 = (x: number) => String(x).padStart(2, "0");
-  const hms = `${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}.00`;
-  const dmy = `${p2(d.getUTCDate())}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCFullYear() % 100)}`;
-  const rmc = `GPRMC,${hms},A,4807.038,N,01131.000,E,000.0,000.0,${dmy},,,A`;
-  const gga = `GPGGA,${hms},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,`;
-  let out = `$${rmc}*${checksum(rmc)}\r\n$${gga}*${checksum(gga)}\r\n`;
-  if (round % 5 === 4) out = `$GPRMC,${hms},A,48*00\r\n$GPGGA,12\r\n` + out; // bad sum, half line
-  return out;
-}
-
 Deno.test({
   name:
     "interop: gpsd's JSON reports through the GPSD_JSON driver: Horae selects it with its fudge",
@@ -46,24 +28,7 @@ Deno.test({
   sanitizeOps: false,
 }, async () => {
   const dir = await tempDir("gpsd-json-");
-  const feed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const feedPort = (feed.addr as Deno.NetAddr).port;
-  let feeding = true;
-  const fed = (async () => {
-    const conn = await feed.accept();
-    const enc = new TextEncoder();
-    for (let round = 0; feeding && round < 120; round++) {
-      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
-      try {
-        await conn.write(enc.encode(sentences(round)));
-      } catch {
-        break;
-      }
-    }
-    try {
-      conn.close();
-    } catch { /* closed by gpsd */ }
-  })();
+  const feed = startNmeaTcpFeed();
   const port = 20000 + Math.floor(Math.random() * 20000);
   await Deno.writeTextFile(
     `${dir}/ntp.conf`,
@@ -73,43 +38,18 @@ Deno.test({
   // gpsd and Horae in one private IPC namespace; the script stops both by pid on SIGTERM.
   await Deno.writeTextFile(
     `${dir}/run.sh`,
-    [
-      "set -u",
-      `${gpsd} -N -n -S ${port + 1} tcp://127.0.0.1:${feedPort} & G=$!`,
-      `${Deno.execPath()} run --allow-all --unstable-net ${ROOT}main.ts run -n --observe -c ${dir}/ntp.conf ` +
-      `--port ${port} --listen 127.0.0.1 & H=$!`,
-      'trap \'kill -TERM "$H" "$G" 2>/dev/null; wait "$H" "$G"; exit 0\' TERM INT',
-      'wait "$H"',
-      'kill -TERM "$G" 2>/dev/null; wait "$G"',
-    ].join("\n"),
+    gpsPeerAndHoraeScript(
+      `${gpsd} -N -n -S ${port + 1} tcp://127.0.0.1:${feed.port}`,
+      `${dir}/ntp.conf`,
+      port,
+    ),
   );
   const proc = new Proc([...NO_SYS_TIME, unshare, "--ipc", "--", "bash", `${dir}/run.sh`]);
   try {
     await proc.waitFor(/synchronized to GPSD_JSON\(0\), stratum 0/, 40_000);
     // The clock filter full (the median filter's start-up burst), then ask Horae over mode 6.
     await new Promise((r) => setTimeout(r, 16_000));
-    const q = await new Deno.Command(Deno.execPath(), {
-      args: [
-        "run",
-        "--allow-all",
-        "--unstable-net",
-        `${ROOT}main.ts`,
-        "query",
-        "--port",
-        String(port),
-        "-n",
-        "-c",
-        "rv",
-        "-c",
-        "pe",
-        "-c",
-        "cv 1",
-        "127.0.0.1",
-      ],
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const text = new TextDecoder().decode(q.stdout) + new TextDecoder().decode(q.stderr);
+    const text = await queryHorae(port, ["rv", "pe", "cv 1"]);
     assert.match(text, /stratum=1,/, text);
     assert.match(text, /refid=GPSD,/, text);
     assert.match(text, /^\*GPSD_JSON\(0\)\s+\.GPSD\.\s+0 l /m, text);
@@ -123,10 +63,8 @@ Deno.test({
     const offsetMs = Number(text.match(/^\*GPSD_JSON\(0\)\s.*\s(-?\d+\.\d+)\s+\d+\.\d+\s*$/m)?.[1]);
     assert.ok(Math.abs(offsetMs) < 30, `offset ${offsetMs} ms\n${text}`);
   } finally {
-    feeding = false;
     const st = await proc.stop(5000);
-    feed.close();
-    await fed.catch(() => {});
+    await feed.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
     assert.equal(st.code, 0, proc.output.slice(-3000));
   }

@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { needPeers, NO_SYS_TIME, Proc, ROOT, tempDir } from "../support/peers.ts";
+import { nmeaChecksum, nmeaTimeFields, queryHorae } from "./_gps.ts";
 
 const peers = await needPeers("NMEA over a socat pty pair", { programs: ["socat", "setpriv"] });
 const socat = peers.ignore ? "" : peers.path("socat");
@@ -15,23 +16,17 @@ const socat = peers.ignore ? "" : peers.path("socat");
 const RECORDED = (await Deno.readTextFile(new URL("./data/nmea_recorded.txt", import.meta.url)))
   .split("\n").filter((l) => l.startsWith("$"));
 
-function checksum(body: string): string {
-  let c = 0;
-  for (const ch of body) c ^= ch.charCodeAt(0);
-  return c.toString(16).toUpperCase().padStart(2, "0");
-}
-
 /** The recorded cycle with its times and dates moved to Unix second `sec`. */
 function cycle(sec: number): string[] {
   const d = new Date(sec * 1000);
   const p2 = (x: number) => String(x).padStart(2, "0");
-  const hms = `${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}.00`;
+  const { hms, dmy } = nmeaTimeFields(sec);
   return RECORDED.map((line) => {
     const f = line.slice(1, line.indexOf("*")).split(",");
     switch (f[0]) {
       case "GPRMC":
         f[1] = hms;
-        f[9] = `${p2(d.getUTCDate())}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCFullYear() % 100)}`;
+        f[9] = dmy;
         break;
       case "GPGGA":
         f[1] = hms;
@@ -47,29 +42,8 @@ function cycle(sec: number): string[] {
         break;
     }
     const body = f.join(",");
-    return `$${body}*${checksum(body)}`;
+    return `$${body}*${nmeaChecksum(body)}`;
   });
-}
-
-/** Horae's query with `commands`, its output. */
-async function query(port: number, commands: string[]): Promise<string> {
-  const q = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-net",
-      `${ROOT}main.ts`,
-      "query",
-      "--port",
-      String(port),
-      "-n",
-      ...commands.flatMap((c) => ["-c", c]),
-      "127.0.0.1",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return new TextDecoder().decode(q.stdout) + new TextDecoder().decode(q.stderr);
 }
 
 Deno.test({
@@ -143,7 +117,7 @@ Deno.test({
     let text = "";
     for (let i = 0; i < 20; i++) {
       await new Promise((r) => setTimeout(r, 2000));
-      text = await query(port, ["rv", "pe", "cv 1"]);
+      text = await queryHorae(port, ["rv", "pe", "cv 1"]);
       const rootdisp = Number(text.match(/rootdisp=([\d.]+)/)?.[1]);
       if (rootdisp < 50) break;
     }

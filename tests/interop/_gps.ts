@@ -1,0 +1,118 @@
+// Shared by the GPS interop tests (gpsd JSON, gpsd SHM, gpsfake, NMEA over socat): NMEA sentences
+// for a given second, a TCP feeder that writes them on the second, the script that runs gpsd (or
+// gpsfake) and Horae together in a private IPC namespace, and Horae's mode 6 query.
+
+import { ROOT } from "../support/peers.ts";
+
+/** The NMEA 0183 checksum of a sentence body (between "$" and "*"): XOR of its bytes, 2 hex digits. */
+export function nmeaChecksum(body: string): string {
+  let c = 0;
+  for (const ch of body) c ^= ch.charCodeAt(0);
+  return c.toString(16).toUpperCase().padStart(2, "0");
+}
+
+/** Two digits, zero-padded. */
+function p2(x: number): string {
+  return String(x).padStart(2, "0");
+}
+
+/** NMEA's hhmmss.00 and ddmmyy fields for Unix second `sec` (UTC). */
+export function nmeaTimeFields(sec: number): { hms: string; dmy: string } {
+  const d = new Date(sec * 1000);
+  return {
+    hms: `${p2(d.getUTCHours())}${p2(d.getUTCMinutes())}${p2(d.getUTCSeconds())}.00`,
+    dmy: `${p2(d.getUTCDate())}${p2(d.getUTCMonth() + 1)}${p2(d.getUTCFullYear() % 100)}`,
+  };
+}
+
+/** The bodies of an RMC and a GGA sentence (a fixed position with a fix) for Unix second `sec`. */
+export function rmcGga(sec: number): { rmc: string; gga: string; hms: string } {
+  const { hms, dmy } = nmeaTimeFields(sec);
+  return {
+    rmc: `GPRMC,${hms},A,4807.038,N,01131.000,E,000.0,000.0,${dmy},,,A`,
+    gga: `GPGGA,${hms},4807.038,N,01131.000,E,1,08,0.9,545.4,M,46.9,M,,`,
+    hms,
+  };
+}
+
+/** Sentences for the current second (sent 20 ms after it starts); every fifth round corrupt. */
+export function sentencesNow(round: number): string {
+  const { rmc, gga, hms } = rmcGga(Math.floor(Date.now() / 1000));
+  let out = `$${rmc}*${nmeaChecksum(rmc)}\r\n$${gga}*${nmeaChecksum(gga)}\r\n`;
+  if (round % 5 === 4) out = `$GPRMC,${hms},A,48*00\r\n$GPGGA,12\r\n` + out; // bad sum, half line
+  return out;
+}
+
+/** A TCP listener on loopback that feeds `sentencesNow()` to its first client 20 ms after each second. */
+export interface NmeaTcpFeed {
+  /** The port gpsd connects to (tcp://127.0.0.1:port). */
+  port: number;
+  /** Stops feeding (at most 120 rounds in any case) and closes the listener. */
+  close(): Promise<void>;
+}
+
+/** Starts a {@link NmeaTcpFeed}. */
+export function startNmeaTcpFeed(): NmeaTcpFeed {
+  const feed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  let feeding = true;
+  const fed = (async () => {
+    const conn = await feed.accept();
+    const enc = new TextEncoder();
+    for (let round = 0; feeding && round < 120; round++) {
+      await new Promise((r) => setTimeout(r, 1000 - (Date.now() % 1000) + 20));
+      try {
+        await conn.write(enc.encode(sentencesNow(round)));
+      } catch {
+        break;
+      }
+    }
+    try {
+      conn.close();
+    } catch { /* closed by gpsd */ }
+  })();
+  return {
+    port: (feed.addr as Deno.NetAddr).port,
+    async close() {
+      feeding = false;
+      feed.close();
+      await fed.catch(() => {});
+    },
+  };
+}
+
+/**
+ * A bash script that starts `peerCommand` (gpsd or gpsfake) and Horae (`run -n --observe` with
+ * `conf`, serving on 127.0.0.1:`port`) side by side, and on SIGTERM stops both by pid.
+ */
+export function gpsPeerAndHoraeScript(peerCommand: string, conf: string, port: number): string {
+  return [
+    "set -u",
+    `${peerCommand} & G=$!`,
+    `${Deno.execPath()} run --allow-all --unstable-net ${ROOT}main.ts run -n --observe -c ${conf} ` +
+    `--port ${port} --listen 127.0.0.1 & H=$!`,
+    'trap \'kill -TERM "$H" "$G" 2>/dev/null; wait "$H" "$G"; exit 0\' TERM INT',
+    'wait "$H"',
+    'kill -TERM "$G" 2>/dev/null; wait "$G"',
+  ].join("\n");
+}
+
+/** Horae's `query -n` to 127.0.0.1:`port` with `-c` for each of `commands`: stdout and stderr. */
+export async function queryHorae(port: number, commands: string[]): Promise<string> {
+  const q = await new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "--allow-all",
+      "--unstable-net",
+      `${ROOT}main.ts`,
+      "query",
+      "--port",
+      String(port),
+      "-n",
+      ...commands.flatMap((c) => ["-c", c]),
+      "127.0.0.1",
+    ],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  return new TextDecoder().decode(q.stdout) + new TextDecoder().decode(q.stderr);
+}
