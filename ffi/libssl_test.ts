@@ -22,6 +22,28 @@ function context(opts: Parameters<typeof TlsContext.create>[0]): TlsContext {
   return c.context;
 }
 
+/** A TLS 1.3 server context (ALPN ntske/1, the test PKI's certificate) and a client context
+ * trusting the test CA that offers `clientAlpn`. */
+async function contexts(clientAlpn = "ntske/1"): Promise<{ sctx: TlsContext; cctx: TlsContext }> {
+  const p = await pki();
+  const sctx = context({
+    role: "server",
+    alpn: "ntske/1",
+    minVersion: "TLS1.3",
+    maxVersion: "TLS1.3",
+    certFile: p.cert,
+    keyFile: p.key,
+  });
+  const cctx = context({
+    role: "client",
+    alpn: clientAlpn,
+    minVersion: "TLS1.3",
+    maxVersion: "TLS1.3",
+    caFile: p.ca,
+  });
+  return { sctx, cctx };
+}
+
 /** Runs both handshakes to their end (bounded), moving each side's output to the other. */
 function handshake(client: TlsSession, server: TlsSession): { client: string; server: string } {
   let c = "", s = "";
@@ -47,22 +69,7 @@ function handshake(client: TlsSession, server: TlsSession): { client: string; se
 }
 
 Deno.test("TlsSession: TLS 1.3, ALPN ntske/1, SNI, and the exporter agrees on both sides", async () => {
-  const p = await pki();
-  const sctx = context({
-    role: "server",
-    alpn: "ntske/1",
-    minVersion: "TLS1.3",
-    maxVersion: "TLS1.3",
-    certFile: p.cert,
-    keyFile: p.key,
-  });
-  const cctx = context({
-    role: "client",
-    alpn: "ntske/1",
-    minVersion: "TLS1.3",
-    maxVersion: "TLS1.3",
-    caFile: p.ca,
-  });
+  const { sctx, cctx } = await contexts();
   const client = cctx.session("localhost");
   const server = sctx.session();
   const r = handshake(client, server);
@@ -96,22 +103,7 @@ Deno.test("TlsSession: TLS 1.3, ALPN ntske/1, SNI, and the exporter agrees on bo
 });
 
 Deno.test("TlsSession: an address literal is checked against IP SANs and sends no SNI", async () => {
-  const p = await pki();
-  const sctx = context({
-    role: "server",
-    alpn: "ntske/1",
-    minVersion: "TLS1.3",
-    maxVersion: "TLS1.3",
-    certFile: p.cert,
-    keyFile: p.key,
-  });
-  const cctx = context({
-    role: "client",
-    alpn: "ntske/1",
-    minVersion: "TLS1.3",
-    maxVersion: "TLS1.3",
-    caFile: p.ca,
-  });
+  const { sctx, cctx } = await contexts();
   for (const literal of ["127.0.0.1", "::1"]) {
     const client = cctx.session(literal);
     const server = sctx.session();
@@ -132,22 +124,7 @@ Deno.test("TlsSession: an address literal is checked against IP SANs and sends n
 });
 
 Deno.test("TlsContext: the server refuses a client that does not offer ALPN ntske/1", async () => {
-  const p = await pki();
-  const sctx = context({
-    role: "server",
-    alpn: "ntske/1",
-    minVersion: "TLS1.3",
-    maxVersion: "TLS1.3",
-    certFile: p.cert,
-    keyFile: p.key,
-  });
-  const cctx = context({
-    role: "client",
-    alpn: "h2",
-    minVersion: "TLS1.3",
-    maxVersion: "TLS1.3",
-    caFile: p.ca,
-  });
+  const { sctx, cctx } = await contexts("h2");
   const client = cctx.session("localhost");
   const server = sctx.session();
   const r = handshake(client, server);
