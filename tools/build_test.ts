@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { compileFailure, withShebang } from "./build.ts";
+import { compileFailure, deployedShebang, withShebang } from "./build.ts";
 import { bundleShebang, COMPILE_TARGETS, RUN_FLAGS } from "./build_flags.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -20,9 +20,13 @@ Deno.test("compileFailure() turns deno compile's download error into one line", 
 });
 
 Deno.test("withShebang() replaces main.ts's shebang with the build flags", () => {
-  assert.equal(withShebang("#!/usr/bin/env -S deno run -A\nx;\n"), `${bundleShebang()}\nx;\n`);
-  assert.equal(withShebang("x;\n"), `${bundleShebang()}\nx;\n`);
+  assert.equal(withShebang("#!/usr/bin/env -S deno run -A\nx;\n"), `${deployedShebang()}\nx;\n`);
+  assert.equal(withShebang("x;\n"), `${deployedShebang()}\nx;\n`);
   assert.ok(bundleShebang().includes(RUN_FLAGS.join(" ")));
+  assert.equal(
+    deployedShebang(),
+    `#!/usr/bin/env -S deno run ${RUN_FLAGS.join(" ")} --v8-flags=--max-semi-space-size=1 --ext=js`,
+  );
   assert.deepEqual(COMPILE_TARGETS.map((t) => t.target.split("-")[0]), ["x86_64", "aarch64"]);
 });
 
@@ -60,7 +64,7 @@ Deno.test({
       }).output();
       assert.equal(b.code, 0, new TextDecoder().decode(b.stderr));
       const text = await Deno.readTextFile(out);
-      assert.ok(text.startsWith(`${bundleShebang()}\n`));
+      assert.ok(text.startsWith(`${deployedShebang()}\n`));
       assert.equal((await Deno.stat(out)).mode! & 0o111, 0o111);
       await Deno.symlink(out, `${dir}/ntpq`);
       // Run through the link from another folder: the shebang and the link name do the rest.
