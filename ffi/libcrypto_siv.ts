@@ -1,6 +1,6 @@
 // AES for NTS's AES-SIV through OpenSSL 3 (libcrypto FFI), three ways:
 // - LibCryptoSiv: AES-SIV (RFC 5297) with S2V's chaining done here on one AES-128-CBC context
-//   (K1) and one AES-128-CTR context (K2), re-keyed in place: what the NTS server uses, with new
+//   (K1) and one AES-128-ECB context (K2, CTR on its counter blocks), re-keyed in place: what the NTS server uses, with new
 //   C2S and S2C keys for every request. Every call passes numbers and buffers only (V8's fast
 //   calls), and nothing is allocated per message.
 // - RekeyableAes: AES-128-CBC and -ECB contexts whose key can be replaced, on which
@@ -279,28 +279,23 @@ function dbl(w: Int32Array, from: number, to: number): void {
  * that are re-keyed in place. CMAC runs on the CBC context without resetting its IV: the first
  * block of each message is XORed with the context's chaining value (its last output block), which
  * cancels it, so a CMAC is one call. A key costs one CBC key schedule and two blocks (L and S2V's
- * CMAC(0)); the CTR context takes K2 only when a message has a plaintext. The S2V value after a
+ * CMAC(0)); the ECB context takes K2 only when a message has a plaintext. The S2V value after a
  * short associated data is kept, so a master key sealing and opening cookies under the same key
  * id skips that CMAC. Structurally a lib/proto/nts/aes_siv.ts SivContext.
  */
 export class LibCryptoSiv {
   readonly #s: Symbols;
   readonly #cbc: Deno.PointerObject;
-  readonly #ctr: Deno.PointerObject;
-  /** K2 in ECB: a key used again (a master key) runs CTR as one call on its counter blocks. */
+  /** K2 in ECB: CTR runs as one call on its counter blocks (no IV to set). */
   readonly #ecb: Deno.PointerObject;
   readonly #cbcCipher: Deno.PointerValue;
-  readonly #ctrCipher: Deno.PointerValue;
   readonly #ecbCipher: Deno.PointerValue;
   #ecbLoaded = false;
   /** The ECB context holds this context's K2. */
   #ecbKeyed = false;
   /** The contexts hold their cipher: later keys are loaded with a null cipher (no fetch). */
   #cbcLoaded = false;
-  #ctrLoaded = false;
   #keyed = false;
-  /** K2 changed since the CTR context was keyed. */
-  #ctrStale = true;
   // Key halves, CMAC subkeys, the CBC chaining value and S2V's blocks in one buffer, worked on
   // 32 bits at a time (#w) where bytes order does not matter (copies and XORs).
   readonly #blocks = new Uint8Array(13 * 16);
@@ -325,19 +320,17 @@ export class LibCryptoSiv {
     if (typeof siv === "string") throw new Error(siv);
     const s = siv.s;
     this.#s = s;
-    const contexts = [s.EVP_CIPHER_CTX_new(), s.EVP_CIPHER_CTX_new(), s.EVP_CIPHER_CTX_new()];
-    const [cbc, ctr, ecb] = contexts;
-    if (cbc === null || ctr === null || ecb === null) {
+    const contexts = [s.EVP_CIPHER_CTX_new(), s.EVP_CIPHER_CTX_new()];
+    const [cbc, ecb] = contexts;
+    if (cbc === null || ecb === null) {
       for (const c of contexts) if (c !== null) s.EVP_CIPHER_CTX_free(c);
       throw new Error("EVP_CIPHER_CTX_new failed");
     }
     this.#cbc = cbc!;
-    this.#ctr = ctr!;
     this.#ecb = ecb!;
     this.#cbcCipher = s.EVP_aes_128_cbc();
-    this.#ctrCipher = s.EVP_aes_128_ctr();
     this.#ecbCipher = s.EVP_aes_128_ecb();
-    sivContexts.register(this, { s, contexts: [cbc!, ctr!, ecb!] });
+    sivContexts.register(this, { s, contexts: [cbc!, ecb!] });
   }
 
   /** Loads the 32-byte key `key[at, at+32)`: K1 (CMAC) ‖ K2 (CTR). */
@@ -347,7 +340,6 @@ export class LibCryptoSiv {
     if (at < 0 || at + 32 > key.length) return;
     const b = this.#blocks, w = this.#w;
     for (let k = 0; k < 32; k++) b[k] = key[at + k]!; // K1 ‖ K2
-    this.#ctrStale = true;
     this.#ecbKeyed = false;
     const s = this.#s;
     // The first key comes with the cipher and the zero IV; later ones with neither (no fetch,
@@ -498,18 +490,7 @@ export class LibCryptoSiv {
     for (let k = 0; k < 4; k++) w[Q + k] = w[iv + k]!;
     q[8] = q[8]! & 0x7f;
     q[12] = q[12]! & 0x7f;
-    const s = this.#s;
-    const n = end - start;
-    if (!this.#ctrStale) return this.#ecbCtr(src, start, end, dst, dstAt);
-    // A key's first CTR message: the CTR context takes K2 and the counter in one call.
-    const cipher = this.#ctrLoaded ? null : this.#ctrCipher;
-    if (s.EVP_EncryptInit_ex(this.#ctr, cipher, null, this.#k2, q) !== 1) return false;
-    this.#ctrLoaded = true;
-    this.#ctrStale = false;
-    // Views at an offset for libcrypto (a short copy by a loop costs about as much).
-    const input = start === 0 ? src : src.subarray(start, end);
-    const output = dstAt === 0 ? dst : dst.subarray(dstAt, dstAt + n);
-    return s.EVP_Cipher(this.#ctr, output, input, n) === n;
+    return this.#ecbCtr(src, start, end, dst, dstAt);
   }
 
   /**
@@ -520,8 +501,11 @@ export class LibCryptoSiv {
   #ecbCtr(src: Uint8Array, start: number, end: number, dst: Uint8Array, dstAt: number): boolean {
     const s = this.#s;
     if (!this.#ecbKeyed) {
-      const cipher = this.#ecbLoaded ? null : this.#ecbCipher;
-      if (s.EVP_EncryptInit_ex(this.#ecb, cipher, null, this.#k2, ZERO16) !== 1) return false;
+      // As for K1: the cipher only with the first key, and never an IV (ECB has none).
+      const keyed = this.#ecbLoaded
+        ? s.EVP_EncryptInit_key(this.#ecb, null, null, this.#k2, null)
+        : s.EVP_EncryptInit_ex(this.#ecb, this.#ecbCipher, null, this.#k2, ZERO16);
+      if (keyed !== 1) return false;
       this.#ecbLoaded = true;
       this.#ecbKeyed = true;
     }
@@ -544,7 +528,21 @@ export class LibCryptoSiv {
     }
     const stream = this.#out;
     if (s.EVP_Cipher(this.#ecb, stream, c, padded) !== padded) return false;
-    for (let k = 0; k < n; k++) dst[dstAt + k] = src[start + k]! ^ stream[k]!;
+    // The key stream XORed in 32 bits at a time when both sides are word-aligned (as a cookie,
+    // its plaintext and a reply's are in the server), byte by byte otherwise.
+    const from = src.byteOffset + start, to = dst.byteOffset + dstAt, words = n >> 2;
+    const srcW = (from & 3) === 0 && n > 32 ? this.#wordsOf(src.buffer) : null;
+    const dstW = srcW !== null && (to & 3) === 0 ? this.#wordsOf(dst.buffer) : null;
+    let k = 0;
+    if (
+      srcW !== null && dstW !== null && (from >> 2) + words <= srcW.length &&
+      (to >> 2) + words <= dstW.length
+    ) {
+      const o = this.#out32, f = from >> 2, t = to >> 2;
+      for (let i = 0; i < words; i++) dstW[t + i] = srcW[f + i]! ^ o[i]!;
+      k = words << 2;
+    }
+    for (; k < n; k++) dst[dstAt + k] = src[start + k]! ^ stream[k]!;
     return true;
   }
 
