@@ -129,98 +129,125 @@ function typeColumn(table: string, address: string): string | null {
   return null;
 }
 
+/** Horae in namespace `ns` on port 123 of every address, writing status.json. */
+function startHost(conf: string, ns: string): Promise<RunningHorae> {
+  return startHorae({
+    conf,
+    port: 123,
+    netns: ns,
+    listen: ["0.0.0.0"],
+    args: ["--status-file", "status.json"],
+  });
+}
+
+/**
+ * Two Horae hosts sharing random keys, the `algorithm` one trusted: A (in `nsA`) with LOCAL at
+ * stratum 3 and B as its `peer` with that key, B (in `nsB`) with `confB(auth, key)` where `auth`
+ * names the keys file and trusts the key. Both are stopped and the files removed afterwards.
+ */
+async function withHoraePair(
+  nsA: string,
+  nsB: string,
+  prefix: string,
+  algorithm: string,
+  confB: (auth: string, key: TestKey) => string,
+  fn: (a: RunningHorae, b: RunningHorae, key: TestKey) => Promise<void>,
+): Promise<void> {
+  const dir = await tempDir(prefix);
+  const keys = randomKeys();
+  const key = keys.find((k) => k.algorithm === algorithm)!;
+  await writeNtpKeys(`${dir}/ntp.keys`, keys);
+  const auth = `keys ${dir}/ntp.keys\ntrustedkey ${key.id}\n`;
+  const a = await startHost(
+    `server 127.127.1.0 ${POLL}\nfudge 127.127.1.0 stratum 3\n` +
+      `peer ${ADDR_B} key ${key.id} ${POLL}\n${auth}`,
+    nsA,
+  );
+  let b: RunningHorae | null = null;
+  try {
+    b = await startHost(confB(auth, key), nsB);
+    await fn(a, b, key);
+  } finally {
+    await b?.stop();
+    await a.stop();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 Deno.test(
   "interop: two Horae peers with a key reach each other and synchronise one way; a third address mobilises nothing",
   { ignore: peers.ignore },
   async () => {
-    await withPair(async (nsA, nsB) => {
-      const dir = await tempDir("sym-");
-      const keys = randomKeys();
-      const sha1 = keys.find((k) => k.algorithm === "SHA1")!;
-      await writeNtpKeys(`${dir}/ntp.keys`, keys);
-      const auth = `keys ${dir}/ntp.keys\ntrustedkey ${sha1.id}\n`;
-      const a = await startHorae({
-        conf: `server 127.127.1.0 ${POLL}\nfudge 127.127.1.0 stratum 3\n` +
-          `peer ${ADDR_B} key ${sha1.id} ${POLL}\n${auth}`,
-        port: 123,
-        netns: nsA,
-        listen: ["0.0.0.0"],
-        args: ["--status-file", "status.json"],
-      });
-      let b: RunningHorae | null = null;
-      try {
-        b = await startHorae({
-          conf: `peer ${ADDR_A} key ${sha1.id} ${POLL}\n${auth}`,
-          port: 123,
-          netns: nsB,
-          listen: ["0.0.0.0"],
-          args: ["--status-file", "status.json"],
-        });
-        const sb = await waitFor(
-          b,
-          (s) => s.systemPeer?.address === ADDR_A && s.stratum === 5,
-          90_000,
-        );
-        const sa = await waitFor(
-          a,
-          (s) => s.stratum === 4 && assocOf(s, ADDR_B)?.reach !== "000",
-          60_000,
-        );
-        // A follows its LOCAL clock: B, synchronised to A, names A as its refid (a loop for A).
-        assert.equal(sa.refid, "127.127.1.0", JSON.stringify(sa.associations));
-        const aSideB = assocOf(sa, ADDR_B);
-        const bSideA = assocOf(sb, ADDR_A);
-        assert.equal(aSideB.kind, "peer");
-        assert.equal(aSideB.type, "s");
-        assert.equal(aSideB.hmode, 1);
-        assert.equal(aSideB.pmode, 1);
-        assert.notEqual(aSideB.tally, "*");
-        assert.equal(bSideA.type, "s");
-        assert.equal(bSideA.tally, "*");
-        assert.notEqual(bSideA.reach, "000");
-        assert.equal(sb.refid, ADDR_A);
+    await withPair((nsA, nsB) =>
+      withHoraePair(
+        nsA,
+        nsB,
+        "sym-",
+        "SHA1",
+        (auth, sha1) => `peer ${ADDR_A} key ${sha1.id} ${POLL}\n${auth}`,
+        async (a, b, sha1) => {
+          const sb = await waitFor(
+            b,
+            (s) => s.systemPeer?.address === ADDR_A && s.stratum === 5,
+            90_000,
+          );
+          const sa = await waitFor(
+            a,
+            (s) => s.stratum === 4 && assocOf(s, ADDR_B)?.reach !== "000",
+            60_000,
+          );
+          // A follows its LOCAL clock: B, synchronised to A, names A as its refid (a loop for A).
+          assert.equal(sa.refid, "127.127.1.0", JSON.stringify(sa.associations));
+          const aSideB = assocOf(sa, ADDR_B);
+          const bSideA = assocOf(sb, ADDR_A);
+          assert.equal(aSideB.kind, "peer");
+          assert.equal(aSideB.type, "s");
+          assert.equal(aSideB.hmode, 1);
+          assert.equal(aSideB.pmode, 1);
+          assert.notEqual(aSideB.tally, "*");
+          assert.equal(bSideA.type, "s");
+          assert.equal(bSideA.tally, "*");
+          assert.notEqual(bSideA.reach, "000");
+          assert.equal(sb.refid, ADDR_A);
 
-        // ntpq (NTPsec) reads the association types from mode 6.
-        const tableA = await ntpqPeers(nsA);
-        assert.equal(typeColumn(tableA, ADDR_B), "s", tableA);
-        assert.equal(typeColumn(tableA, "LOCAL(0)"), "l", tableA);
-        const tableB = await ntpqPeers(nsB);
-        assert.equal(typeColumn(tableB, ADDR_A), "s", tableB);
-        assert.match(tableB, new RegExp(`\\*${ADDR_A.replaceAll(".", "\\.")}`), tableB);
+          // ntpq (NTPsec) reads the association types from mode 6.
+          const tableA = await ntpqPeers(nsA);
+          assert.equal(typeColumn(tableA, ADDR_B), "s", tableA);
+          assert.equal(typeColumn(tableA, "LOCAL(0)"), "l", tableA);
+          const tableB = await ntpqPeers(nsB);
+          assert.equal(typeColumn(tableB, ADDR_A), "s", tableB);
+          assert.match(tableB, new RegExp(`\\*${ADDR_A.replaceAll(".", "\\.")}`), tableB);
 
-        // A hears B at stratum 5 naming A: a timing loop A never selects.
-        const loop = await waitFor(
-          a,
-          (s) => assocOf(s, ADDR_B)?.stratum === 5 && assocOf(s, ADDR_B)?.refid === ADDR_A,
-          60_000,
-        );
-        assert.equal(loop.stratum, 4);
-        assert.equal(assocOf(loop, ADDR_B).tally, " ");
-        assert.equal(loop.systemPeer.address, "127.127.1.0");
+          // A hears B at stratum 5 naming A: a timing loop A never selects.
+          const loop = await waitFor(
+            a,
+            (s) => assocOf(s, ADDR_B)?.stratum === 5 && assocOf(s, ADDR_B)?.refid === ADDR_A,
+            60_000,
+          );
+          assert.equal(loop.stratum, 4);
+          assert.equal(assocOf(loop, ADDR_B).tally, " ");
+          assert.equal(loop.systemPeer.address, "127.127.1.0");
 
-        // Mode 1 from a third address: without a MAC, and with a MAC that does not verify.
-        const before = await readJson(`${a.dir}/status.json`) as Json;
-        await sendFromThird(nsB, ADDR_A, [mode1(null), mode1(null), mode1(sha1, true)]);
-        const after = await waitFor(
-          a,
-          (s) =>
-            s.sysstats.drops.auth_required >= before.sysstats.drops.auth_required + 2 &&
-            s.sysstats.received >= before.sysstats.received + 3,
-          20_000,
-        );
-        assert.equal(after.associations.length, 2, JSON.stringify(after.associations));
-        assert.equal(assocOf(after, ADDR_THIRD), undefined);
-        const drops = (x: Json) =>
-          Object.values(x.sysstats.drops as Record<string, number>).reduce((n, v) => n + v, 0);
-        // Two without a MAC (auth_required), and the spoiled MAC under its own reason.
-        assert.ok(drops(after) - drops(before) >= 3, "every mode 1 packet is counted as a drop");
-        assert.equal(after.counters.ephemeralMobilized, 0);
-      } finally {
-        await b?.stop();
-        await a.stop();
-        await Deno.remove(dir, { recursive: true }).catch(() => {});
-      }
-    });
+          // Mode 1 from a third address: without a MAC, and with a MAC that does not verify.
+          const before = await readJson(`${a.dir}/status.json`) as Json;
+          await sendFromThird(nsB, ADDR_A, [mode1(null), mode1(null), mode1(sha1, true)]);
+          const after = await waitFor(
+            a,
+            (s) =>
+              s.sysstats.drops.auth_required >= before.sysstats.drops.auth_required + 2 &&
+              s.sysstats.received >= before.sysstats.received + 3,
+            20_000,
+          );
+          assert.equal(after.associations.length, 2, JSON.stringify(after.associations));
+          assert.equal(assocOf(after, ADDR_THIRD), undefined);
+          const drops = (x: Json) =>
+            Object.values(x.sysstats.drops as Record<string, number>).reduce((n, v) => n + v, 0);
+          // Two without a MAC (auth_required), and the spoiled MAC under its own reason.
+          assert.ok(drops(after) - drops(before) >= 3, "every mode 1 packet is counted as a drop");
+          assert.equal(after.counters.ephemeralMobilized, 0);
+        },
+      )
+    );
   },
 );
 
@@ -269,14 +296,10 @@ Deno.test(
       let h: RunningHorae | null = null;
       try {
         await chronyd.waitFor(/Disabled control of system clock/, 10_000);
-        h = await startHorae({
-          conf: `peer ${ADDR_A} key ${sha1.id} ${POLL}\nkeys ${dir}/ntp.keys\n` +
-            `trustedkey ${sha1.id}\n`,
-          port: 123,
-          netns: nsB,
-          listen: ["0.0.0.0"],
-          args: ["--status-file", "status.json"],
-        });
+        h = await startHost(
+          `peer ${ADDR_A} key ${sha1.id} ${POLL}\nkeys ${dir}/ntp.keys\ntrustedkey ${sha1.id}\n`,
+          nsB,
+        );
         const s = await waitFor(
           h,
           (s) => s.systemPeer?.address === ADDR_A && s.stratum === 4,
@@ -322,52 +345,34 @@ Deno.test(
   "interop: a Horae host with only a trusted key mobilises a passive association for an authenticated peer",
   { ignore: peers.ignore },
   async () => {
-    await withPair(async (nsA, nsB) => {
-      const dir = await tempDir("symp-");
-      const keys = randomKeys();
-      const md5 = keys.find((k) => k.algorithm === "MD5")!;
-      await writeNtpKeys(`${dir}/ntp.keys`, keys);
-      const auth = `keys ${dir}/ntp.keys\ntrustedkey ${md5.id}\n`;
-      const a = await startHorae({
-        conf: `server 127.127.1.0 ${POLL}\nfudge 127.127.1.0 stratum 3\n` +
-          `peer ${ADDR_B} key ${md5.id} ${POLL}\n${auth}`,
-        port: 123,
-        netns: nsA,
-        listen: ["0.0.0.0"],
-        args: ["--status-file", "status.json"],
-      });
-      let b: RunningHorae | null = null;
-      try {
+    await withPair((nsA, nsB) =>
+      withHoraePair(
+        nsA,
+        nsB,
+        "symp-",
+        "MD5",
         // B has no source at all: only the key.
-        b = await startHorae({
-          conf: auth,
-          port: 123,
-          netns: nsB,
-          listen: ["0.0.0.0"],
-          args: ["--status-file", "status.json"],
-        });
-        const sb = await waitFor(
-          b,
-          (s) => s.systemPeer?.address === ADDR_A && s.stratum === 5,
-          90_000,
-        );
-        const passive = assocOf(sb, ADDR_A);
-        assert.equal(passive.kind, "passive");
-        assert.equal(passive.type, "S");
-        assert.equal(passive.hmode, 2);
-        assert.equal(passive.pmode, 1);
-        assert.equal(passive.ephemeral, true);
-        assert.equal(sb.counters.ephemeralMobilized, 1);
-        const sa = await waitFor(a, (s) => assocOf(s, ADDR_B)?.pmode === 2, 30_000);
-        assert.notEqual(assocOf(sa, ADDR_B).reach, "000");
-        // NTPsec's ntpq prints a symmetric passive association as "S".
-        const table = await ntpqPeers(nsB);
-        assert.equal(typeColumn(table, ADDR_A), "S", table);
-      } finally {
-        await b?.stop();
-        await a.stop();
-        await Deno.remove(dir, { recursive: true }).catch(() => {});
-      }
-    });
+        (auth) => auth,
+        async (a, b) => {
+          const sb = await waitFor(
+            b,
+            (s) => s.systemPeer?.address === ADDR_A && s.stratum === 5,
+            90_000,
+          );
+          const passive = assocOf(sb, ADDR_A);
+          assert.equal(passive.kind, "passive");
+          assert.equal(passive.type, "S");
+          assert.equal(passive.hmode, 2);
+          assert.equal(passive.pmode, 1);
+          assert.equal(passive.ephemeral, true);
+          assert.equal(sb.counters.ephemeralMobilized, 1);
+          const sa = await waitFor(a, (s) => assocOf(s, ADDR_B)?.pmode === 2, 30_000);
+          assert.notEqual(assocOf(sa, ADDR_B).reach, "000");
+          // NTPsec's ntpq prints a symmetric passive association as "S".
+          const table = await ntpqPeers(nsB);
+          assert.equal(typeColumn(table, ADDR_A), "S", table);
+        },
+      )
+    );
   },
 );
