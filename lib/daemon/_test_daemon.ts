@@ -12,6 +12,19 @@ import type { Timers } from "./timers.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
+/** A clock that reads the memory network's time line and never steers. */
+export function fakeClock(network: MemoryNetwork): Clock {
+  return {
+    name: "fake",
+    canSteer: false,
+    precisionLog2: -20,
+    now: () => network.now,
+    step: () => {},
+    adjust: () => {},
+    kernelState: () => null,
+  };
+}
+
 /** The servers' addresses. */
 export const TEST_SERVERS = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
 
@@ -76,15 +89,7 @@ export async function syncedDaemon(
     });
   }
   const timers = new NetworkTimers(network);
-  const clock: Clock = {
-    name: "fake",
-    canSteer: false,
-    precisionLog2: -20,
-    now: () => network.now,
-    step: () => {},
-    adjust: () => {},
-    kernelState: () => null,
-  };
+  const clock = fakeClock(network);
   const daemon = new Daemon({
     listen: [{ family: 4, address: "127.0.0.1", port: 123 }],
     refclocks: [],

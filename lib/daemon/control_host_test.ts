@@ -1,5 +1,4 @@
 import assert from "node:assert/strict";
-import type { Clock } from "../clock/clock.ts";
 import { ControlClient, ControlError, transportLink } from "../cli/query_client.ts";
 import { MemoryNetwork } from "../net/memory_transport.ts";
 import type { SocketAddress } from "../net/transport.ts";
@@ -11,21 +10,10 @@ import { Server } from "../proto/server.ts";
 import type { Timers } from "./timers.ts";
 import { Daemon, type DaemonSettings } from "./daemon.ts";
 import { leapFacts, localFor, smallestMinpoll } from "./control_host.ts";
+import { fakeClock } from "./_test_daemon.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const SERVER: SocketAddress = { family: 4, address: "127.0.0.1", port: 123 };
-
-function fakeClock(network: MemoryNetwork): Clock {
-  return {
-    name: "fake",
-    canSteer: false,
-    precisionLog2: -20,
-    now: () => network.now,
-    step: () => {},
-    adjust: () => {},
-    kernelState: () => null,
-  };
-}
 
 async function daemonWith(extra: Partial<DaemonSettings>) {
   const network = new MemoryNetwork();

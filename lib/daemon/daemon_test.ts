@@ -11,18 +11,7 @@ import type { Resolver } from "./resolver.ts";
 import type { SourceSetting } from "./source_manager.ts";
 import type { Timers } from "./timers.ts";
 import { ipv6Refid } from "./timekeeper.ts";
-
-function fakeClock(network: MemoryNetwork): Clock {
-  return {
-    name: "fake",
-    canSteer: false,
-    precisionLog2: -20,
-    now: () => network.now,
-    step: () => {},
-    adjust: () => {},
-    kernelState: () => null,
-  };
-}
+import { fakeClock } from "./_test_daemon.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 

@@ -3,7 +3,6 @@
 // answered with fresh cookies the client verifies, a tampered one unanswered.
 
 import assert from "node:assert/strict";
-import type { Clock } from "../clock/clock.ts";
 import { MemoryNetwork } from "../net/memory_transport.ts";
 import type { SocketAddress } from "../net/transport.ts";
 import { PureCrypto } from "../proto/auth/pure_crypto.ts";
@@ -15,6 +14,7 @@ import { fromUnix } from "../proto/ntp_time.ts";
 import { SeededRng } from "../proto/rng.ts";
 import { Daemon } from "./daemon.ts";
 import { statusDocument } from "./status_file.ts";
+import { fakeClock } from "./_test_daemon.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -57,15 +57,7 @@ Deno.test("Daemon with nts enable answers NTS requests under the shared cookie k
       ntpServer: "127.0.0.1",
       ntpPort: 123,
     }, 0);
-    const clock: Clock = {
-      name: "fake",
-      canSteer: false,
-      precisionLog2: -20,
-      now: () => network.now,
-      step: () => {},
-      adjust: () => {},
-      kernelState: () => null,
-    };
+    const clock = fakeClock(network);
     const errors: string[] = [];
     const listen = { family: 4 as const, address: "127.0.0.1", port: 123 };
     const daemon = new Daemon({

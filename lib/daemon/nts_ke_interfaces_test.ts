@@ -3,12 +3,13 @@
 // a client that may not ask for time (ignore, noserve) gets no TLS handshake either.
 
 import assert from "node:assert/strict";
-import type { Clock } from "../clock/clock.ts";
 import { MemoryNetwork } from "../net/memory_transport.ts";
-import { makeTestPki } from "../../tests/support/nts_pki.ts";
-import { Daemon } from "./daemon.ts";
+import { makeTestPki, type TestPki } from "../../tests/support/nts_pki.ts";
+import { Daemon, type DaemonSettings } from "./daemon.ts";
 import { keListenAddresses } from "./daemon_nts.ts";
+import type { HostAddress } from "./listen_plan.ts";
 import { NtsKeClient } from "./nts_ke_client.ts";
+import { fakeClock } from "./_test_daemon.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -22,37 +23,32 @@ async function accepts(hostname: string, port: number): Promise<boolean> {
   }
 }
 
-Deno.test("Daemon: `interface ignore eth1` keeps NTS-KE off the host's other addresses", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "horae-nts-ke-if-" });
+/**
+ * Runs `fn` with a started Daemon (LOCAL at stratum 9, NTS enabled with a test PKI's certificate
+ * on a free TCP port) whose settings `settings` completes and whose host has `hostAddresses`;
+ * stops it and removes the PKI afterwards.
+ */
+async function withNtsKeDaemon(
+  prefix: string,
+  settings: Partial<DaemonSettings>,
+  hostAddresses: HostAddress[],
+  fn: (daemon: Daemon, kePort: number, pki: TestPki) => Promise<void>,
+): Promise<void> {
+  const dir = await Deno.makeTempDir({ prefix });
   const network = new MemoryNetwork();
   try {
     const pki = await makeTestPki(dir);
-    const clock: Clock = {
-      name: "fake",
-      canSteer: false,
-      precisionLog2: -20,
-      now: () => network.now,
-      step: () => {},
-      adjust: () => {},
-      kernelState: () => null,
-    };
     // A free TCP port for NTS-KE (the server binds it again at once).
     const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
     const kePort = (probe.addr as Deno.NetAddr).port;
     probe.close();
     const daemon = new Daemon({
       listen: [],
-      interfaces: {
-        port: 123,
-        family: "any",
-        rules: [{ action: "ignore", match: "wildcard" }, { action: "ignore", match: "eth1" }],
-        interfaceOptions: [],
-        noVirtual: false,
-      },
       refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],
       driftFile: null,
       noSteerReason: null,
       refclockPollSec: 64,
+      ...settings,
       nts: {
         enabled: true,
         certFile: pki.cert,
@@ -64,99 +60,70 @@ Deno.test("Daemon: `interface ignore eth1` keeps NTS-KE off the host's other add
         maxTls: "TLS1.3",
       },
     }, {
-      clock,
+      clock: fakeClock(network),
       openTransport: (a) => Promise.resolve(network.open(a)),
-      hostAddresses: () => [
-        { name: "lo", family: 4, address: "127.0.0.1", scopeId: null },
-        { name: "eth0", family: 4, address: "127.0.0.2", scopeId: null },
-        { name: "eth1", family: 4, address: "127.0.0.3", scopeId: null },
-      ],
+      hostAddresses: () => hostAddresses,
       log: quiet,
     });
     await daemon.start();
     try {
-      assert.equal(daemon.status().nts?.server?.port, kePort);
-      assert.equal(await accepts("127.0.0.2", kePort), true, "served where NTP is");
-      assert.equal(await accepts("127.0.0.3", kePort), false, "not on an address NTP ignores");
+      await fn(daemon, kePort, pki);
     } finally {
       await daemon.stop();
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
+}
+
+Deno.test("Daemon: `interface ignore eth1` keeps NTS-KE off the host's other addresses", async () => {
+  await withNtsKeDaemon("horae-nts-ke-if-", {
+    interfaces: {
+      port: 123,
+      family: "any",
+      rules: [{ action: "ignore", match: "wildcard" }, { action: "ignore", match: "eth1" }],
+      interfaceOptions: [],
+      noVirtual: false,
+    },
+  }, [
+    { name: "lo", family: 4, address: "127.0.0.1", scopeId: null },
+    { name: "eth0", family: 4, address: "127.0.0.2", scopeId: null },
+    { name: "eth1", family: 4, address: "127.0.0.3", scopeId: null },
+  ], async (daemon, kePort) => {
+    assert.equal(daemon.status().nts?.server?.port, kePort);
+    assert.equal(await accepts("127.0.0.2", kePort), true, "served where NTP is");
+    assert.equal(await accepts("127.0.0.3", kePort), false, "not on an address NTP ignores");
+  });
 });
 
 Deno.test("Daemon: `restrict 127.0.0.1 ignore` refuses that client's NTS-KE connections", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "horae-nts-ke-restrict-" });
-  const network = new MemoryNetwork();
-  try {
-    const pki = await makeTestPki(dir);
-    const clock: Clock = {
-      name: "fake",
-      canSteer: false,
-      precisionLog2: -20,
-      now: () => network.now,
-      step: () => {},
-      adjust: () => {},
-      kernelState: () => null,
-    };
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const kePort = (probe.addr as Deno.NetAddr).port;
-    probe.close();
-    const daemon = new Daemon({
-      listen: [],
-      refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],
-      driftFile: null,
-      noSteerReason: null,
-      refclockPollSec: 64,
-      access: {
-        restrict: [
-          { match: "address", address: "127.0.0.1", mask: null, family: "any", flags: ["ignore"] },
-        ],
-      },
-      nts: {
-        enabled: true,
-        certFile: pki.cert,
-        keyFile: pki.key,
-        cookieFile: null,
-        caFile: null,
-        port: kePort,
-        minTls: "TLS1.3",
-        maxTls: "TLS1.3",
-      },
-    }, {
-      clock,
-      openTransport: (a) => Promise.resolve(network.open(a)),
-      hostAddresses: () => [
-        { name: "lo", family: 4, address: "127.0.0.1", scopeId: null },
-        { name: "lo", family: 6, address: "::1", scopeId: null },
+  await withNtsKeDaemon("horae-nts-ke-restrict-", {
+    access: {
+      restrict: [
+        { match: "address", address: "127.0.0.1", mask: null, family: "any", flags: ["ignore"] },
       ],
-      log: quiet,
-    });
-    await daemon.start();
+    },
+  }, [
+    { name: "lo", family: 4, address: "127.0.0.1", scopeId: null },
+    { name: "lo", family: 6, address: "::1", scopeId: null },
+  ], async (daemon, kePort, pki) => {
+    const client = new NtsKeClient({ caFile: pki.ca, timeoutSec: 3 });
     try {
-      const client = new NtsKeClient({ caFile: pki.ca, timeoutSec: 3 });
-      try {
-        const refused = await client.exchange({
-          host: "localhost",
-          address: "127.0.0.1",
-          port: kePort,
-        });
-        assert.equal(refused.ok, false, "127.0.0.1 is ignored");
-        const served = await client.exchange({ host: "localhost", address: "::1", port: kePort });
-        assert.ok(served.ok, served.ok ? "" : served.reason);
-      } finally {
-        client.close();
-      }
-      const k = daemon.status().nts?.server;
-      assert.equal(k?.refused, 1);
-      assert.equal(k?.served, 1);
+      const refused = await client.exchange({
+        host: "localhost",
+        address: "127.0.0.1",
+        port: kePort,
+      });
+      assert.equal(refused.ok, false, "127.0.0.1 is ignored");
+      const served = await client.exchange({ host: "localhost", address: "::1", port: kePort });
+      assert.ok(served.ok, served.ok ? "" : served.reason);
     } finally {
-      await daemon.stop();
+      client.close();
     }
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+    const k = daemon.status().nts?.server;
+    assert.equal(k?.refused, 1);
+    assert.equal(k?.served, 1);
+  });
 });
 
 Deno.test("keListenAddresses(): the NTP listen addresses, a wildcard standing for its family", () => {
