@@ -14,6 +14,7 @@ import {
   Proc,
   readJson,
   runGuarded,
+  type RunningHorae,
   startHorae,
   tempDir,
   waitForJson,
@@ -114,19 +115,47 @@ async function poll<T>(fn: () => Promise<T | null>, ms: number, what: string): P
   throw new Error(`${what}: not reached in ${ms} ms (last ${String(last)})`);
 }
 
+/** Horae serving NTS (NTS-KE on `kePort`) with a test PKI, its status in status.json. */
+interface NtsHorae {
+  horae: RunningHorae;
+  pki: TestPki;
+  kePort: number;
+}
+
+/**
+ * Runs `fn` with Horae serving NTS from a fresh test PKI (its `expired` certificate if asked),
+ * once its NTS-KE server is up; stops it afterwards (asserting a clean exit when `cleanExit`).
+ */
+async function withNtsHorae(
+  prefix: string,
+  opts: { expired?: boolean; cleanExit?: boolean },
+  fn: (h: NtsHorae) => Promise<void>,
+): Promise<void> {
+  const dir = await tempDir(prefix);
+  try {
+    const pki = await makeTestPki(dir);
+    const kePort = freeTcpPort();
+    const horae = await startHorae({
+      conf: ntsConf(pki, dir, kePort, opts.expired ?? false),
+      args: ["--status-file", "status.json"],
+    });
+    try {
+      await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
+      await fn({ horae, pki, kePort });
+    } finally {
+      const st = await horae.stop();
+      if (opts.cleanExit) assert.equal(st.code, 0, horae.proc.output.slice(-2000));
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
 Deno.test(
   "interop: chronyd 4.3 is an NTS client of Horae (authdata NTS with cookies, samples used)",
   { ignore: peers.ignore },
   async () => {
-    const dir = await tempDir("nts-srv-");
-    try {
-      const pki = await makeTestPki(dir);
-      const kePort = freeTcpPort();
-      const horae = await startHorae({
-        conf: ntsConf(pki, dir, kePort),
-        args: ["--status-file", "status.json"],
-      });
-      await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
+    await withNtsHorae("nts-srv-", { cleanExit: true }, async ({ horae, pki, kePort }) => {
       const chrony = await startNtsChronydClient(pki, horae.port, kePort);
       try {
         // chronyd selects Horae and has used several NTS-authenticated samples.
@@ -167,12 +196,8 @@ Deno.test(
         assert.match(horae.proc.output, new RegExp(`NTS-KE server on TCP port ${kePort}`));
       } finally {
         await chrony.stop();
-        const st = await horae.stop();
-        assert.equal(st.code, 0, horae.proc.output.slice(-2000));
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    });
   },
 );
 
@@ -180,38 +205,24 @@ Deno.test(
   "interop: Horae's NTS-KE reads a request written byte by byte and refuses a wrong AEAD, counted",
   { ignore: peers.ignore },
   async () => {
-    const dir = await tempDir("nts-raw-");
-    try {
-      const pki = await makeTestPki(dir);
-      const kePort = freeTcpPort();
-      const horae = await startHorae({
-        conf: ntsConf(pki, dir, kePort),
-        args: ["--status-file", "status.json"],
-      });
-      await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
-      try {
-        const base = { host: "127.0.0.1", port: kePort, ca: pki.ca };
-        const bytewise = await rawKeExchange({ ...base, aeadIds: [15], step: 1, pauseMs: 2 });
-        assert.ok(bytewise.ok && bytewise.response.ok, JSON.stringify(bytewise));
-        if (bytewise.ok && bytewise.response.ok) {
-          assert.equal(bytewise.response.cookies.length, 8);
-          assert.equal(bytewise.response.ntpPort, horae.port, "the NTP port is announced");
-        }
-        const wrong = await rawKeExchange({ ...base, aeadIds: [30, 2], step: 100 });
-        assert.ok(wrong.ok && !wrong.response.ok && wrong.response.failure === "bad_aead");
-        const s: Json = await waitForJson(
-          `${horae.dir}/status.json`,
-          (x: Json) => x.nts?.server?.noAead === 1 && x.nts.server.served === 1,
-          10_000,
-          horae.proc,
-        );
-        assert.equal(s.nts.server.malformed, 0);
-      } finally {
-        await horae.stop();
+    await withNtsHorae("nts-raw-", {}, async ({ horae, pki, kePort }) => {
+      const base = { host: "127.0.0.1", port: kePort, ca: pki.ca };
+      const bytewise = await rawKeExchange({ ...base, aeadIds: [15], step: 1, pauseMs: 2 });
+      assert.ok(bytewise.ok && bytewise.response.ok, JSON.stringify(bytewise));
+      if (bytewise.ok && bytewise.response.ok) {
+        assert.equal(bytewise.response.cookies.length, 8);
+        assert.equal(bytewise.response.ntpPort, horae.port, "the NTP port is announced");
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+      const wrong = await rawKeExchange({ ...base, aeadIds: [30, 2], step: 100 });
+      assert.ok(wrong.ok && !wrong.response.ok && wrong.response.failure === "bad_aead");
+      const s: Json = await waitForJson(
+        `${horae.dir}/status.json`,
+        (x: Json) => x.nts?.server?.noAead === 1 && x.nts.server.served === 1,
+        10_000,
+        horae.proc,
+      );
+      assert.equal(s.nts.server.malformed, 0);
+    });
   },
 );
 
@@ -219,15 +230,7 @@ Deno.test(
   "interop: chronyd refuses Horae's expired NTS certificate; Horae counts the failed handshakes",
   { ignore: peers.ignore },
   async () => {
-    const dir = await tempDir("nts-old-");
-    try {
-      const pki = await makeTestPki(dir);
-      const kePort = freeTcpPort();
-      const horae = await startHorae({
-        conf: ntsConf(pki, dir, kePort, true),
-        args: ["--status-file", "status.json"],
-      });
-      await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
+    await withNtsHorae("nts-old-", { expired: true }, async ({ horae, pki, kePort }) => {
       const chrony = await startNtsChronydClient(pki, horae.port, kePort);
       try {
         const s: Json = await waitForJson(
@@ -244,11 +247,8 @@ Deno.test(
         assert.doesNotMatch(data, /Total valid RX\s*:\s*[1-9]/);
       } finally {
         await chrony.stop();
-        await horae.stop();
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    });
   },
 );
 
@@ -271,14 +271,7 @@ Deno.test(
   "interop: Horae drops a replayed cookie and a tampered NTS request, NAKs a forged cookie, counted",
   { ignore: peers.ignore },
   async () => {
-    const dir = await tempDir("nts-tamper-");
-    try {
-      const pki = await makeTestPki(dir);
-      const kePort = freeTcpPort();
-      const horae = await startHorae({
-        conf: ntsConf(pki, dir, kePort),
-        args: ["--status-file", "status.json"],
-      });
+    await withNtsHorae("nts-tamper-", {}, async ({ horae, pki, kePort }) => {
       const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
       const to = { transport: "udp" as const, hostname: "127.0.0.1", port: horae.port };
       /** The next datagram within `ms`, or null. */
@@ -290,7 +283,6 @@ Deno.test(
         return got;
       };
       try {
-        await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
         const ke = new NtsKeClient({ caFile: pki.ca, timeoutSec: 5 });
         const r = await ke.exchange({ host: "127.0.0.1", port: kePort });
         ke.close();
@@ -344,10 +336,7 @@ Deno.test(
         assert.equal(s.sysstats.drops.nts_bad_cookie, 1);
       } finally {
         sock.close();
-        await horae.stop();
       }
-    } finally {
-      await Deno.remove(dir, { recursive: true }).catch(() => {});
-    }
+    });
   },
 );
