@@ -376,6 +376,7 @@ export class LibCryptoSiv {
    */
   #cmac(src: Uint8Array, start: number, end: number, tail: number, mac: number): boolean {
     const len = end - start;
+    if (len === 16 && tail < 0) return this.#cmacBlock(src, start, mac);
     const full = len > 0 && (len & 15) === 0;
     const padded = full ? len : (len + 16) & ~15;
     if (this.#in.length < padded) this.#grow(padded);
@@ -410,6 +411,29 @@ export class LibCryptoSiv {
     }
     const o = this.#out32;
     for (let k = 0; k < 4; k++) w[CHAIN + k] = w[mac + k] = o[last + k]!;
+    return true;
+  }
+
+  /**
+   * CMAC of the one full block at `src[start, start+16)` (a nonce, S2V's zero block or its last
+   * step) to the block at word `mac`: AES(K1, M ⊕ K1's first subkey), chained as in #cmac.
+   */
+  #cmacBlock(src: Uint8Array, start: number, mac: number): boolean {
+    const b = this.#in, b32 = this.#in32, w = this.#w;
+    if (src === this.#blocks && (start & 3) === 0) {
+      for (let k = 0, j = start >> 2; k < 4; k++, j++) {
+        b32[k] = w[j]! ^ w[SUB1 + k]! ^ w[CHAIN + k]!;
+      }
+    } else {
+      for (let k = 0; k < 16; k++) b[k] = src[start + k]!;
+      for (let k = 0; k < 4; k++) b32[k] = b32[k]! ^ w[SUB1 + k]! ^ w[CHAIN + k]!;
+    }
+    if (this.#s.EVP_Cipher(this.#cbc, this.#out, b, 16) !== 16) {
+      this.#resetChain();
+      return false;
+    }
+    const o = this.#out32;
+    for (let k = 0; k < 4; k++) w[CHAIN + k] = w[mac + k] = o[k]!;
     return true;
   }
 
