@@ -4,6 +4,7 @@
 
 import { sh, waitForJson, withNetns } from "../support/peers.ts";
 import type { Proc } from "../support/peers.ts";
+import { encodePacket } from "../../lib/proto/packet.ts";
 
 /** A status file document. */
 // deno-lint-ignore no-explicit-any
@@ -95,4 +96,25 @@ export async function sendUdp(
     "--unstable-net",
     code,
   ]);
+}
+
+/** A mode 5 packet without a MAC from a stratum 1 server, as a stranger (or a test) sends it. */
+export function unsignedMode5(): Uint8Array {
+  return encodePacket({
+    leap: 0,
+    version: 4,
+    mode: 5,
+    stratum: 1,
+    pollLog2: 4,
+    precisionLog2: -20,
+    rootDelayShort: 0,
+    rootDispersionShort: 0,
+    refid: 0x47505300,
+    referenceTimestamp: 0xe8000000_00000000n,
+    originTimestamp: 0n,
+    receiveTimestamp: 0n,
+    transmitTimestamp: 0xe8000001_00000000n,
+    extensions: [],
+    mac: null,
+  });
 }

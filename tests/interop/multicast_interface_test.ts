@@ -11,37 +11,16 @@ import {
   link,
   multicastRoute,
   sendUdp,
+  unsignedMode5,
   waitStatus,
   withHosts,
 } from "./_multicast_net.ts";
-import { encodePacket } from "../../lib/proto/packet.ts";
 
 const peers = await needPeers("multicastclient and interface rules", {
   root: "network namespaces",
 });
 
 const GROUP = "239.81.0.1";
-
-/** A mode 5 packet without a MAC, from a server at stratum 1. */
-function broadcastPacket(): Uint8Array {
-  return encodePacket({
-    leap: 0,
-    version: 4,
-    mode: 5,
-    stratum: 1,
-    pollLog2: 4,
-    precisionLog2: -20,
-    rootDelayShort: 0,
-    rootDispersionShort: 0,
-    refid: 0x47505300,
-    referenceTimestamp: 0xe8000000_00000000n,
-    originTimestamp: 0n,
-    receiveTimestamp: 0n,
-    transmitTimestamp: 0xe8000001_00000000n,
-    extensions: [],
-    mac: null,
-  });
-}
 
 Deno.test({
   name: "interop: `interface ignore c1` keeps a multicastclient group off c1",
@@ -68,8 +47,8 @@ Deno.test({
         });
         try {
           await cli.proc.waitFor(/Joined multicast group 239\.81\.0\.1/, 10_000);
-          await sendUdp(bad!, "10.82.0.1", GROUP, 123, broadcastPacket(), 3);
-          await sendUdp(good!, "10.81.0.1", GROUP, 123, broadcastPacket(), 3);
+          await sendUdp(bad!, "10.82.0.1", GROUP, 123, unsignedMode5(), 3);
+          await sendUdp(good!, "10.81.0.1", GROUP, 123, unsignedMode5(), 3);
           const s: Json = await waitStatus(
             status,
             (d) => d.associations.some((a: Json) => a.address === "10.81.0.1"),

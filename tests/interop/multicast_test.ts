@@ -13,10 +13,10 @@ import {
   link,
   multicastRoute,
   sendUdp,
+  unsignedMode5,
   waitStatus,
   withHosts,
 } from "./_multicast_net.ts";
-import { encodePacket } from "../../lib/proto/packet.ts";
 
 const peers = await needPeers("Horae broadcast to a Horae multicastclient", {
   root: "network namespaces",
@@ -45,27 +45,6 @@ function serverConf(keys: string, group: string): string {
 function clientConf(keys: string, group: string, broadcast: boolean): string {
   const listen = broadcast ? "broadcastclient" : `multicastclient ${group}`;
   return [`keys ${keys}`, `trustedkey ${KEY.id}`, listen].join("\n") + "\n";
-}
-
-/** A mode 5 packet without a MAC, as a stranger would send it. */
-function strangerBroadcast(): Uint8Array {
-  return encodePacket({
-    leap: 0,
-    version: 4,
-    mode: 5,
-    stratum: 1,
-    pollLog2: 4,
-    precisionLog2: -20,
-    rootDelayShort: 0,
-    rootDispersionShort: 0,
-    refid: 0x47505300,
-    referenceTimestamp: 0xe8000000_00000000n,
-    originTimestamp: 0n,
-    receiveTimestamp: 0n,
-    transmitTimestamp: 0xe8000001_00000000n,
-    extensions: [],
-    mac: null,
-  });
 }
 
 /** `horae query -n -c pe` against the daemon in `netns`. */
@@ -138,9 +117,9 @@ async function scenario(family: 4 | 6, broadcast = false): Promise<void> {
         );
       }
       // Unauthenticated mode 5 from a stranger, and a flood of them from 30 addresses.
-      await sendUdp(stranger!, "10.78.0.1", "10.78.0.2", 123, strangerBroadcast(), 3);
+      await sendUdp(stranger!, "10.78.0.1", "10.78.0.2", 123, unsignedMode5(), 3);
       const flood = Array.from({ length: 30 }, (_, k) => `10.78.0.${10 + k}`);
-      await sendUdp(stranger!, flood, "10.78.0.2", 123, strangerBroadcast());
+      await sendUdp(stranger!, flood, "10.78.0.2", 123, unsignedMode5());
       const s: Json = await waitStatus(
         status,
         (d) =>
@@ -245,7 +224,7 @@ Deno.test({
         args: ["--status-file", status],
       });
       try {
-        await sendUdp(stranger!, flood, "10.79.0.2", 123, strangerBroadcast());
+        await sendUdp(stranger!, flood, "10.79.0.2", 123, unsignedMode5());
         const s: Json = await waitStatus(
           status,
           (d) => d.sysstats.received >= flood.length,
