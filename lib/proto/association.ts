@@ -46,7 +46,7 @@ import type { Rng } from "./rng.ts";
 import type { RefclockIdentity, RefclockSample } from "./refclock_sample.ts";
 import { REFCLOCK_MINPOLL } from "./options/refclock.ts";
 import type { KeyStore } from "./auth/key_store.ts";
-import { digestLengthFor, signPacket } from "./auth/mac.ts";
+import { withMac } from "./auth/mac.ts";
 import type { NtsClient, NtsClientSnapshot } from "./nts/nts_client.ts";
 
 /** Spacing of burst packets (s). */
@@ -1151,10 +1151,7 @@ export class Association {
       this.#count("no_key");
       return null;
     }
-    const d = digestLengthFor(key, this.#opts.version);
-    const signed = new Uint8Array(data.length + 4 + d);
-    signed.set(data);
-    signPacket(signed, data.length, key, d);
+    const signed = withMac(data, key, this.#opts.version);
     return { type: "send", assocId: this.id, to: this.address, data: signed };
   }
 

@@ -9,8 +9,9 @@ import type { Action, PeerAddress } from "./events.ts";
 import { encodePacket } from "./packet.ts";
 import { MODE_BROADCAST, NTP_MAXPOLL, NTP_MINPOLL, NTP_VERSION, PHI } from "./constants.ts";
 import type { KeyStore } from "./auth/key_store.ts";
-import { digestLengthFor, signPacket } from "./auth/mac.ts";
+import { withMac } from "./auth/mac.ts";
 import type { AssociationSnapshot } from "./association.ts";
+import { senderSnapshot } from "./sender_snapshot.ts";
 import type { Rng } from "./rng.ts";
 
 /** Default poll of a broadcast server (ntpd: 64 s). */
@@ -140,10 +141,7 @@ export class BroadcastServer {
         this.#counters.noKey++;
         return [];
       }
-      const d = digestLengthFor(key, this.#version);
-      out = new Uint8Array(data.length + 4 + d);
-      out.set(data);
-      signPacket(out, data.length, key, d);
+      out = withMac(data, key, this.#version);
     }
     this.#counters.sent++;
     return [{
@@ -157,29 +155,15 @@ export class BroadcastServer {
 
   /** Control-protocol view: a broadcast association has no server, only its own poll. */
   snapshot(_now: NtpTime): AssociationSnapshot {
-    return {
+    return senderSnapshot({
       id: this.id,
-      address: { ...this.address },
-      name: null,
+      address: this.address,
       kind: "broadcast",
-      reach: 0,
       pollLog2: this.#pollLog2,
-      pollSec: 2 ** this.#pollLog2,
-      hostPollLog2: this.#pollLog2,
-      server: null,
-      offsetSec: null,
-      estimateOffsetSec: null,
-      delaySec: null,
-      dispersionSec: null,
-      jitterSec: null,
       sent: this.#counters.sent,
       received: 0,
-      rejected: {},
-      kod: 0,
-      dead: false,
       keyId: this.#keyId,
-      authentic: false,
       hostMode: MODE_BROADCAST,
-    };
+    });
   }
 }

@@ -9,8 +9,9 @@ import type { Action, PeerAddress } from "./events.ts";
 import { encodePacket } from "./packet.ts";
 import { MODE_CLIENT, NTP_MAXPOLL, NTP_MINPOLL, NTP_VERSION } from "./constants.ts";
 import type { KeyStore } from "./auth/key_store.ts";
-import { digestLengthFor, signPacket } from "./auth/mac.ts";
+import { withMac } from "./auth/mac.ts";
 import type { AssociationSnapshot } from "./association.ts";
+import { senderSnapshot } from "./sender_snapshot.ts";
 import type { Rng } from "./rng.ts";
 
 /** ntpd's `ttl` default: eight multiples of 32 starting at 31. */
@@ -161,10 +162,7 @@ export class ManycastClient {
     if (this.#keyId !== 0) {
       const key = this.#keys?.get(this.#keyId);
       if (key === undefined) return [];
-      const d = digestLengthFor(key, this.#version);
-      out = new Uint8Array(data.length + 4 + d);
-      out.set(data);
-      signPacket(out, data.length, key, d);
+      out = withMac(data, key, this.#version);
     }
     this.#pending.push(xmt);
     if (this.#pending.length > MANYCAST_PENDING) this.#pending.shift();
@@ -194,30 +192,16 @@ export class ManycastClient {
 
   /** Control-protocol view: the group address, the search's poll, no server. */
   snapshot(_now: NtpTime): AssociationSnapshot {
-    return {
+    return senderSnapshot({
       id: this.id,
-      address: { ...this.address },
-      name: null,
+      address: this.address,
       kind: "manycast",
-      reach: 0,
       pollLog2: this.#pollLog2,
-      pollSec: 2 ** this.#pollLog2,
-      hostPollLog2: this.#pollLog2,
-      server: null,
-      offsetSec: null,
-      estimateOffsetSec: null,
-      delaySec: null,
-      dispersionSec: null,
-      jitterSec: null,
       sent: this.#counters.sent,
       received: this.#counters.answers,
-      rejected: {},
-      kod: 0,
-      dead: false,
       keyId: this.#keyId,
-      authentic: false,
       hostMode: MODE_CLIENT,
-    };
+    });
   }
 }
 

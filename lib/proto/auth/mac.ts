@@ -80,6 +80,18 @@ export function signPacket(
   return end;
 }
 
+/**
+ * The packet `data` with a MAC under `key` appended, its digest as long as `version` sends
+ * ({@link digestLengthFor}): a new buffer, `data` is left as it is.
+ */
+export function withMac(data: Uint8Array, key: StoredKey, version: number): Uint8Array {
+  const d = digestLengthFor(key, version);
+  const out = new Uint8Array(data.length + KEY_ID_LEN + d);
+  out.set(data);
+  signPacket(out, data.length, key, d);
+  return out;
+}
+
 /** Writes a crypto-NAK (a zero key id alone) at `macOffset`; returns the packet's new length. */
 export function writeCryptoNak(buf: Uint8Array, macOffset: number): number {
   if ((macOffset & 3) !== 0 || macOffset < 0 || macOffset + KEY_ID_LEN > buf.length) {

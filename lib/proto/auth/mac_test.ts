@@ -12,6 +12,7 @@ import {
   macKeyId,
   MacVerifier,
   signPacket,
+  withMac,
   writeCryptoNak,
 } from "./mac.ts";
 import { PureCrypto } from "./pure_crypto.ts";
@@ -250,5 +251,22 @@ Deno.test("signPacket() and MacVerifier.verify() allocate nothing with PureCrypt
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("withMac() appends the key id and the version's digest length, leaving the packet as it was", () => {
+  const s = new KeyStore(crypto, CHRONYD_KEYS, [1, 2, 3, 4]);
+  const data = new Uint8Array(48).fill(0x23);
+  for (const version of [3, 4]) {
+    const key = s.get(3)!; // SHA256: 32 bytes in v3, 20 in v4
+    const out = withMac(data, key, version);
+    const d = digestLengthFor(key, version);
+    assert.equal(out.length, 48 + 4 + d);
+    const want = new Uint8Array(48 + 4 + d);
+    want.set(data);
+    signPacket(want, 48, key, d);
+    assert.deepEqual(out, want);
+    assert.equal(macKeyId(out, 48), 3);
+    assert.deepEqual(data, new Uint8Array(48).fill(0x23));
   }
 });
