@@ -115,6 +115,14 @@ export function resolveFudge(
   };
 }
 
+/** A driver's `unit`, the last byte of its 127.127.t.u address; throws an Error for any other. */
+export function checkUnit(unit: number): number {
+  if (!Number.isInteger(unit) || unit < 0 || unit > 255) {
+    throw new Error(`unit ${unit} is not 0-255`);
+  }
+  return unit;
+}
+
 /** The 127.127.t.u address of a driver as a 32-bit value (the refid of a stratum > 1 server). */
 export function refclockAddress(type: number, unit: number): number {
   return ((127 << 24) | (127 << 16) | ((type & 0xff) << 8) | (unit & 0xff)) >>> 0;

@@ -15,7 +15,7 @@ import type {
   RefclockFudge,
   RefclockSample,
 } from "./driver.ts";
-import { resolveFudge, SENTENCE_ERROR_SEC } from "./driver.ts";
+import { checkUnit, resolveFudge, SENTENCE_ERROR_SEC } from "./driver.ts";
 import { medianFiltered } from "./median_filter.ts";
 
 /** NTPsec's GPSD_JSON driver type number. */
@@ -211,9 +211,7 @@ export class GpsdJsonDriver implements RefclockDriver {
     config: RefclockConfig,
     connect: GpsdConnect = (hostname, port) => Deno.connect({ hostname, port }),
   ) {
-    if (!Number.isInteger(config.unit) || config.unit < 0 || config.unit > 255) {
-      throw new Error(`unit ${config.unit} is not 0-255`);
-    }
+    checkUnit(config.unit);
     const addr = gpsdAddress(config.path);
     this.unit = config.unit;
     this.name = `GPSD_JSON(${config.unit})`;

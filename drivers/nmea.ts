@@ -17,7 +17,7 @@ import type {
   RefclockFudge,
   RefclockSample,
 } from "./driver.ts";
-import { resolveFudge, SENTENCE_ERROR_SEC } from "./driver.ts";
+import { checkUnit, resolveFudge, SENTENCE_ERROR_SEC } from "./driver.ts";
 import { medianFiltered } from "./median_filter.ts";
 import { type PpsOpen, PpsReader, pulseOffsetSec } from "./pps.ts";
 
@@ -255,9 +255,7 @@ export class NmeaDriver implements RefclockDriver {
     openPort: SerialOpen = openSerial,
     openPps: PpsOpen = (p) => openPpsDevice(p),
   ) {
-    if (!Number.isInteger(config.unit) || config.unit < 0 || config.unit > 255) {
-      throw new Error(`unit ${config.unit} is not 0-255`);
-    }
+    checkUnit(config.unit);
     const { mask, baud, unsupported } = nmeaMode(config.mode);
     this.#unsupportedMode = unsupported;
     this.unit = config.unit;

@@ -25,7 +25,7 @@ import type {
   RefclockFudge,
   RefclockSample,
 } from "./driver.ts";
-import { resolveFudge } from "./driver.ts";
+import { checkUnit, resolveFudge } from "./driver.ts";
 import { medianFiltered } from "./median_filter.ts";
 
 /** ntpd's PPS (ATOM) driver type number. */
@@ -175,9 +175,7 @@ export class PpsDriver implements RefclockDriver {
 
   /** PPS(unit) on `config.path` or /dev/ppsU. */
   constructor(config: RefclockConfig, open: PpsOpen = (p) => openPpsDevice(p)) {
-    if (!Number.isInteger(config.unit) || config.unit < 0 || config.unit > 255) {
-      throw new Error(`unit ${config.unit} is not 0-255`);
-    }
+    checkUnit(config.unit);
     this.unit = config.unit;
     this.name = `PPS(${config.unit})`;
     this.fudge = resolveFudge(config.fudge, { refid: "PPS" });

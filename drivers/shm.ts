@@ -14,7 +14,7 @@ import type {
   RefclockFudge,
   RefclockSample,
 } from "./driver.ts";
-import { resolveFudge, SENTENCE_ERROR_SEC } from "./driver.ts";
+import { checkUnit, resolveFudge, SENTENCE_ERROR_SEC } from "./driver.ts";
 import { medianFiltered } from "./median_filter.ts";
 
 /** ntpd's SHM driver type number. */
@@ -148,9 +148,7 @@ export class ShmDriver implements RefclockDriver {
     config: RefclockConfig,
     attach: ShmAttach = (k, s, p) => attachSegment(k, s, p, true),
   ) {
-    if (!Number.isInteger(config.unit) || config.unit < 0 || config.unit > 255) {
-      throw new Error(`unit ${config.unit} is not 0-255`);
-    }
+    checkUnit(config.unit);
     this.unit = config.unit;
     this.name = `SHM(${config.unit})`;
     this.fudge = resolveFudge(config.fudge, { refid: "SHM" });
