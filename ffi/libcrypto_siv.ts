@@ -309,6 +309,17 @@ export class LibCryptoSiv {
   #in32 = new Int32Array(this.#in.buffer);
   #out = new Uint8Array(1024);
   #out32 = new Int32Array(this.#out.buffer);
+  /** K1 in ECB, for the CMACs of nonces prepared ahead (created on first use). */
+  #ecbK1: Deno.PointerObject | null = null;
+  #ecbK1Keyed = false;
+  /** Prepared nonces and their CMACs under K1 (16 bytes each), handed out in order. */
+  #pool = new Uint8Array(0);
+  #pool32 = new Int32Array(0);
+  #poolMacs32 = new Int32Array(0);
+  #poolCount = 0;
+  #poolLeft = 0;
+  /** The prepared nonce last handed out (its index), until a seal uses it; -1: none. */
+  #drawn = -1;
   /** Word views of the buffers messages last came from ({@link #wordsOf}). */
   readonly #viewBuffers: (ArrayBufferLike | null)[] = new Array(VIEWS).fill(null);
   readonly #views: Int32Array[] = new Array(VIEWS);
@@ -336,6 +347,9 @@ export class LibCryptoSiv {
   /** Loads the 32-byte key `key[at, at+32)`: K1 (CMAC) ‖ K2 (CTR). */
   setKey(key: Uint8Array, at: number): void {
     this.#keyed = false;
+    this.#poolLeft = 0;
+    this.#drawn = -1;
+    this.#ecbK1Keyed = false;
     this.#adKeptLength = -1;
     if (at < 0 || at + 32 > key.length) return;
     const b = this.#blocks, w = this.#w;
@@ -415,6 +429,78 @@ export class LibCryptoSiv {
   }
 
   /**
+   * Takes the first `count` 16-byte blocks of `random` (fresh random bytes) as the nonces
+   * {@link drawNonce} hands out next, their CMACs under K1 worked out now in one ECB call: a
+   * seal with such a nonce then skips that CMAC. Replaces nonces not yet drawn; setKey()
+   * discards them. False without a key or when OpenSSL fails.
+   */
+  prepareNonces(random: Uint8Array, count: number): boolean {
+    this.#poolLeft = 0;
+    this.#drawn = -1;
+    const bytes = 16 * count;
+    if (!this.#keyed || count <= 0 || bytes > random.length) return false;
+    const s = this.#s;
+    if (this.#ecbK1 === null) {
+      const ctx = s.EVP_CIPHER_CTX_new();
+      if (ctx === null) return false;
+      sivContexts.register(this, { s, contexts: [ctx] });
+      this.#ecbK1 = ctx;
+      if (s.EVP_EncryptInit_ex(ctx, this.#ecbCipher, null, this.#k1, ZERO16) !== 1) return false;
+    } else if (
+      !this.#ecbK1Keyed && s.EVP_EncryptInit_key(this.#ecbK1, null, null, this.#k1, null) !== 1
+    ) return false;
+    this.#ecbK1Keyed = true;
+    if (this.#pool.length !== 2 * bytes) {
+      this.#pool = new Uint8Array(2 * bytes); // nonces, then their CMACs
+      this.#pool32 = new Int32Array(this.#pool.buffer);
+      this.#poolMacs32 = new Int32Array(this.#pool.buffer, bytes, bytes >> 2);
+    }
+    const pool = this.#pool, p32 = this.#pool32, w = this.#w;
+    pool.set(random.subarray(0, bytes));
+    if (this.#in.length < bytes) this.#grow(bytes);
+    // A one-block CMAC is AES(K1, N ⊕ K1's first subkey).
+    const b32 = this.#in32;
+    for (let j = 0; j < bytes >> 2; j += 4) {
+      for (let k = 0; k < 4; k++) b32[j + k] = p32[j + k]! ^ w[SUB1 + k]!;
+    }
+    if (s.EVP_Cipher(this.#ecbK1, this.#out, this.#in, bytes) !== bytes) return false;
+    this.#poolMacs32.set(this.#out32.subarray(0, bytes >> 2));
+    this.#poolLeft = this.#poolCount = count;
+    return true;
+  }
+
+  /**
+   * Writes the next prepared nonce (16 bytes) to `out` at `at`; false when none is left (or
+   * `out` is too short). A seal() whose nonce is those 16 bytes skips the nonce's CMAC.
+   */
+  drawNonce(out: Uint8Array, at: number): boolean {
+    if (this.#poolLeft === 0 || at < 0 || at + 16 > out.length) return false;
+    const i = this.#poolCount - this.#poolLeft--; // in the order they were given
+    const pool = this.#pool;
+    for (let k = 0; k < 16; k++) out[at + k] = pool[16 * i + k]!;
+    this.#drawn = i;
+    return true;
+  }
+
+  /**
+   * True when `nonce[start, end)` is the prepared nonce last drawn (compared byte for byte):
+   * its CMAC is then copied to T instead of being computed. Either way the draw is used up.
+   */
+  #preparedMac(nonce: Uint8Array, start: number, end: number): boolean {
+    const i = this.#drawn;
+    if (i < 0) return false;
+    this.#drawn = -1;
+    if (end - start !== 16) return false;
+    const pool = this.#pool;
+    let diff = 0;
+    for (let k = 0; k < 16; k++) diff |= pool[16 * i + k]! ^ nonce[start + k]!;
+    if (diff !== 0) return false;
+    const m = this.#poolMacs32, w = this.#w;
+    for (let k = 0; k < 4; k++) w[T + k] = m[4 * i + k]!;
+    return true;
+  }
+
+  /**
    * CMAC of the one full block at `src[start, start+16)` (a nonce, S2V's zero block or its last
    * step) to the block at word `mac`: AES(K1, M ⊕ K1's first subkey), chained as in #cmac.
    */
@@ -487,7 +573,9 @@ export class LibCryptoSiv {
         for (let k = 0; k < 4; k++) w[D_AFTER_AD + k] = w[D + k]!;
       }
     }
-    if (!this.#cmac(nonce, nStart, nEnd, -1, T)) return false;
+    if (!this.#preparedMac(nonce, nStart, nEnd) && !this.#cmac(nonce, nStart, nEnd, -1, T)) {
+      return false;
+    }
     dbl(w, D, D);
     for (let k = 0; k < 4; k++) w[D + k] = w[D + k]! ^ w[T + k]!;
     const n = pEnd - pStart;

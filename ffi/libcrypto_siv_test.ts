@@ -122,3 +122,32 @@ Deno.test("LibCryptoSiv agrees with OpenSSL's AES-128-SIV at offsets, keys and c
     { numRuns: 150, seed: 8915, verbose: true },
   );
 });
+
+Deno.test("LibCryptoSiv.prepareNonces()/drawNonce(): nonces handed out in order, seals as with any nonce", () => {
+  const ref = openLibCryptoSiv();
+  assert.ok(typeof ref !== "string");
+  const siv = new LibCryptoSiv();
+  const key = Uint8Array.from({ length: 32 }, (_, k) => (k * 7 + 1) & 0xff);
+  const random = Uint8Array.from({ length: 16 * 5 }, (_, k) => (k * 13 + 5) & 0xff);
+  assert.equal(siv.prepareNonces(random, 3), false); // no key yet
+  siv.setKey(key, 0);
+  assert.equal(siv.prepareNonces(random, 6), false); // more than `random` holds
+  assert.ok(siv.prepareNonces(random, 5));
+  const ad = Uint8Array.from({ length: 20 }, (_, k) => k);
+  const plain = Uint8Array.from({ length: 68 }, (_, k) => 255 - k);
+  const buf = new Uint8Array(3 + 16);
+  for (let i = 0; i < 5; i++) {
+    assert.ok(siv.drawNonce(buf, 3));
+    const nonce = buf.subarray(3);
+    assert.equal(toHex(nonce), toHex(random.subarray(16 * i, 16 * i + 16)));
+    if (i === 2) nonce[0] = nonce[0]! ^ 1; // a nonce changed after the draw: computed afresh
+    const out = new Uint8Array(16 + plain.length);
+    assert.ok(siv.seal(ad, 0, ad.length, buf, 3, 19, plain, 0, plain.length, out, 0));
+    const want: Uint8Array = sivSeal(ref, key, [ad, nonce.slice()], plain)!;
+    assert.equal(toHex(out), toHex(want));
+  }
+  assert.equal(siv.drawNonce(buf, 3), false); // used up
+  assert.ok(siv.prepareNonces(random, 2));
+  siv.setKey(key, 0);
+  assert.equal(siv.drawNonce(buf, 3), false); // a new key discards them
+});

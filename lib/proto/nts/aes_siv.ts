@@ -213,6 +213,15 @@ export interface SivContext {
     out: Uint8Array,
     outAt: number,
   ): boolean;
+  /**
+   * Optional (the libcrypto context has it): takes the first `count` 16-byte blocks of
+   * `random` as the next nonces {@link drawNonce} hands out, with their CMACs under this key
+   * worked out ahead in one call; a seal() with such a nonce skips that step. False when it
+   * cannot (no key, or the cipher failed).
+   */
+  prepareNonces?(random: Uint8Array, count: number): boolean;
+  /** Optional: writes the next prepared nonce (16 bytes) at `out[at]`; false when none is left. */
+  drawNonce?(out: Uint8Array, at: number): boolean;
 }
 
 /** A {@link Crypto} that also offers {@link SivContext}s (the daemon's libcrypto one does). */

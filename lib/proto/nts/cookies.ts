@@ -58,6 +58,9 @@ export interface CookieContents {
   readonly s2c: Uint8Array;
 }
 
+/** Cookie nonces a master key's context prepares at a time (one cipher call for all). */
+const PREPARED_NONCES = 64;
+
 /** Why a cookie could not be opened (each a counted drop, answered with an NTS NAK). */
 export type CookieRejectReason =
   | "cookie_length" // too short, or the keys' length does not match the AEAD id inside
@@ -91,6 +94,8 @@ export class NtsServerKeys {
   #current: SivContext | null = null;
   /** A cookie's plaintext (AEAD id, 0x0000, C2S, S2C) on its way in or out; zeroed after use. */
   readonly #plain = new Uint8Array(MAX_COOKIE_PLAINTEXT);
+  /** Random bytes for a master key's prepared cookie nonces (zeroed once handed over). */
+  readonly #random = new Uint8Array(16 * PREPARED_NONCES);
   /** C2S ‖ S2C for {@link makeCookie}. */
   readonly #keys = new Uint8Array(2 * MAX_AEAD_KEY_LEN);
 
@@ -198,19 +203,17 @@ export class NtsServerKeys {
     out[outAt + 1] = (id >>> 16) & 0xff;
     out[outAt + 2] = (id >>> 8) & 0xff;
     out[outAt + 3] = id & 0xff;
-    const rng = this.#rng;
-    for (
-      let k = outAt + COOKIE_KEY_ID_LEN;
-      k < outAt + COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN;
-      k += 4
-    ) {
-      const r = rng.nextU32();
-      out[k] = r >>> 24;
-      out[k + 1] = (r >>> 16) & 0xff;
-      out[k + 2] = (r >>> 8) & 0xff;
-      out[k + 3] = r & 0xff;
-    }
     const nonceAt = outAt + COOKIE_KEY_ID_LEN, sealedAt = nonceAt + COOKIE_NONCE_LEN;
+    if (aead.drawNonce === undefined || !this.#drawNonce(aead, out, nonceAt)) {
+      const rng = this.#rng;
+      for (let k = nonceAt; k < sealedAt; k += 4) {
+        const r = rng.nextU32();
+        out[k] = r >>> 24;
+        out[k + 1] = (r >>> 16) & 0xff;
+        out[k + 2] = (r >>> 8) & 0xff;
+        out[k + 3] = r & 0xff;
+      }
+    }
     const ok = aead.seal(
       out,
       outAt,
@@ -226,6 +229,28 @@ export class NtsServerKeys {
     );
     plain.fill(0, 0, 4 + 2 * keyLen);
     return ok ? length : 0;
+  }
+
+  /**
+   * A cookie nonce from the master key's prepared ones (RFC 8915 §5.7 asks only that cookies
+   * be unlinkable: the nonce is fresh random bytes either way), refilled
+   * {@link PREPARED_NONCES} at a time from the Rng; false when the context cannot prepare.
+   */
+  #drawNonce(aead: SivContext, out: Uint8Array, at: number): boolean {
+    if (aead.drawNonce!(out, at)) return true;
+    // The Rng's words in the order and byte order the one-at-a-time path writes them, so a
+    // server's cookies are the same whichever crypto it runs (tests compare them byte for byte).
+    const random = this.#random, rng = this.#rng;
+    for (let k = 0; k < random.length; k += 4) {
+      const r = rng.nextU32();
+      random[k] = r >>> 24;
+      random[k + 1] = (r >>> 16) & 0xff;
+      random[k + 2] = (r >>> 8) & 0xff;
+      random[k + 3] = r & 0xff;
+    }
+    const ok = aead.prepareNonces!(random, PREPARED_NONCES) && aead.drawNonce!(out, at);
+    random.fill(0);
+    return ok;
   }
 
   /**
