@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { MemoryNetwork } from "../net/memory_transport.ts";
 import { makeTestPki, type TestPki } from "../../tests/support/nts_pki.ts";
+import { freeTcpPort } from "../../tests/support/peers.ts";
 import { Daemon, type DaemonSettings } from "./daemon.ts";
 import { keListenAddresses } from "./daemon_nts.ts";
 import type { HostAddress } from "./listen_plan.ts";
@@ -39,9 +40,7 @@ async function withNtsKeDaemon(
   try {
     const pki = await makeTestPki(dir);
     // A free TCP port for NTS-KE (the server binds it again at once).
-    const probe = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const kePort = (probe.addr as Deno.NetAddr).port;
-    probe.close();
+    const kePort = freeTcpPort();
     const daemon = new Daemon({
       listen: [],
       refclocks: [{ type: 1, unit: 0, fudge: { stratum: 9 } }],

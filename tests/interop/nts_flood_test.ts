@@ -6,8 +6,8 @@
 // answering at all, not speed).
 
 import assert from "node:assert/strict";
-import { needPeers, readJson, startHorae, tempDir } from "../support/peers.ts";
-import { makeTestPki } from "../support/nts_pki.ts";
+import { freeTcpPort, needPeers, readJson, startHorae, tempDir } from "../support/peers.ts";
+import { makeTestPki, ntsServerConf } from "../support/nts_pki.ts";
 import { DEFAULT_NTS_KE_SERVER_OPTIONS } from "../../lib/daemon/nts_ke_server.ts";
 import { rawKeExchange } from "./_nts_ke_raw.ts";
 
@@ -73,19 +73,9 @@ Deno.test(
     const dir = await tempDir("nts-flood-");
     try {
       const pki = await makeTestPki(dir);
-      const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-      const kePort = (l.addr as Deno.NetAddr).port;
-      l.close();
+      const kePort = freeTcpPort();
       const horae = await startHorae({
-        conf: [
-          "server 127.127.1.0",
-          "fudge 127.127.1.0 stratum 9",
-          "nts enable",
-          `nts cert ${pki.cert}`,
-          `nts key ${pki.key}`,
-          `nts cookie ${dir}/cookies`,
-          `nts port ${kePort}`,
-        ].join("\n") + "\n",
+        conf: ntsServerConf(pki, kePort, { cookieFile: `${dir}/cookies` }),
         args: ["--status-file", "status.json"],
       });
       const probe = ntpProbe(horae.port);

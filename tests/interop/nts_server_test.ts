@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import {
+  freeTcpPort,
   needPeers,
   NO_SYS_TIME,
   Proc,
@@ -19,7 +20,7 @@ import {
   tempDir,
   waitForJson,
 } from "../support/peers.ts";
-import { makeTestPki, type TestPki } from "../support/nts_pki.ts";
+import { makeTestPki, ntsServerConf, type TestPki } from "../support/nts_pki.ts";
 import { rawKeExchange } from "./_nts_ke_raw.ts";
 import { realtime } from "../../ffi/libc.ts";
 import { NtsKeClient } from "../../lib/daemon/nts_ke_client.ts";
@@ -40,26 +41,6 @@ const peers = await needPeers("chronyd as an NTS client of horae", {
 
 // deno-lint-ignore no-explicit-any
 type Json = any;
-
-const LOCAL = "server 127.127.1.0\nfudge 127.127.1.0 stratum 9\n";
-
-/** A free TCP port on 127.0.0.1. */
-function freeTcpPort(): number {
-  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (l.addr as Deno.NetAddr).port;
-  l.close();
-  return port;
-}
-
-function ntsConf(pki: TestPki, dir: string, kePort: number, expired = false): string {
-  return LOCAL + [
-    "nts enable",
-    `nts cert ${expired ? pki.expiredCert : pki.cert}`,
-    `nts key ${expired ? pki.expiredKey : pki.key}`,
-    `nts cookie ${dir}/nts-cookies`,
-    `nts port ${kePort}`,
-  ].join("\n") + "\n";
-}
 
 /** chronyd -x polling Horae with NTS every 2 s, its command socket in a private folder. */
 async function startNtsChronydClient(pki: TestPki, ntpPort: number, kePort: number) {
@@ -136,7 +117,10 @@ async function withNtsHorae(
     const pki = await makeTestPki(dir);
     const kePort = freeTcpPort();
     const horae = await startHorae({
-      conf: ntsConf(pki, dir, kePort, opts.expired ?? false),
+      conf: ntsServerConf(pki, kePort, {
+        cookieFile: `${dir}/nts-cookies`,
+        expired: opts.expired ?? false,
+      }),
       args: ["--status-file", "status.json"],
     });
     try {

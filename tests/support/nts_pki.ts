@@ -149,3 +149,23 @@ export async function makeTestPki(dir: string, dnsNames: readonly string[] = [])
     otherCa: p("other.pem"),
   };
 }
+
+/**
+ * ntp.conf text for Horae serving NTS with `pki` (its `expired` leaf if asked), NTS-KE on
+ * `kePort`, LOCAL at stratum 9 as its source, the cookie keys in `cookieFile` when one is given.
+ */
+export function ntsServerConf(
+  pki: TestPki,
+  kePort: number,
+  opts: { cookieFile?: string; expired?: boolean } = {},
+): string {
+  return [
+    "server 127.127.1.0",
+    "fudge 127.127.1.0 stratum 9",
+    "nts enable",
+    `nts cert ${opts.expired ? pki.expiredCert : pki.cert}`,
+    `nts key ${opts.expired ? pki.expiredKey : pki.key}`,
+    ...(opts.cookieFile === undefined ? [] : [`nts cookie ${opts.cookieFile}`]),
+    `nts port ${kePort}`,
+  ].join("\n") + "\n";
+}

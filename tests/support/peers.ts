@@ -154,6 +154,14 @@ export function freeUdpPort(hostname = "127.0.0.1"): number {
   return port;
 }
 
+/** A free TCP port on 127.0.0.1 (bound and released; good enough for tests). */
+export function freeTcpPort(): number {
+  const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (l.addr as Deno.NetAddr).port;
+  l.close();
+  return port;
+}
+
 /** A temporary folder removed by `cleanup`. */
 export async function tempDir(prefix: string): Promise<string> {
   await Deno.mkdir(`${ROOT}.tmp`, { recursive: true });

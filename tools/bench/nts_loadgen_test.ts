@@ -3,26 +3,17 @@
 // refused. Correctness only: no assertion on speed.
 
 import assert from "node:assert/strict";
-import { startHorae, tempDir } from "../../tests/support/peers.ts";
-import { makeTestPki } from "../../tests/support/nts_pki.ts";
+import { freeTcpPort, startHorae, tempDir } from "../../tests/support/peers.ts";
+import { makeTestPki, ntsServerConf } from "../../tests/support/nts_pki.ts";
 import { runNtsLoad } from "./nts_loadgen.ts";
 
 Deno.test("runNtsLoad() gets verified NTS replies from Horae, cookies renewed, none refused", async () => {
   const dir = await tempDir("nts-loadgen-");
   try {
     const pki = await makeTestPki(dir);
-    const l = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-    const kePort = (l.addr as Deno.NetAddr).port;
-    l.close();
+    const kePort = freeTcpPort();
     const horae = await startHorae({
-      conf: [
-        "server 127.127.1.0",
-        "fudge 127.127.1.0 stratum 9",
-        "nts enable",
-        `nts cert ${pki.cert}`,
-        `nts key ${pki.key}`,
-        `nts port ${kePort}`,
-      ].join("\n") + "\n",
+      conf: ntsServerConf(pki, kePort),
     });
     try {
       await horae.proc.waitFor(/NTS-KE server on TCP port/, 10_000);
