@@ -1,6 +1,6 @@
 // Shared by the GPS interop tests (gpsd JSON, gpsd SHM, gpsfake, NMEA over socat): NMEA sentences
 // for a given second, a TCP feeder that writes them on the second, the script that runs gpsd (or
-// gpsfake) and Horae together in a private IPC namespace, and Horae's mode 6 query.
+// gpsfake) and Horae together in a private IPC namespace.
 
 import { ROOT } from "../support/peers.ts";
 
@@ -94,25 +94,4 @@ export function gpsPeerAndHoraeScript(peerCommand: string, conf: string, port: n
     'wait "$H"',
     'kill -TERM "$G" 2>/dev/null; wait "$G"',
   ].join("\n");
-}
-
-/** Horae's `query -n` to 127.0.0.1:`port` with `-c` for each of `commands`: stdout and stderr. */
-export async function queryHorae(port: number, commands: string[]): Promise<string> {
-  const q = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-all",
-      "--unstable-net",
-      `${ROOT}main.ts`,
-      "query",
-      "--port",
-      String(port),
-      "-n",
-      ...commands.flatMap((c) => ["-c", c]),
-      "127.0.0.1",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return new TextDecoder().decode(q.stdout) + new TextDecoder().decode(q.stderr);
 }

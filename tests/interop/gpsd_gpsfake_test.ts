@@ -8,8 +8,8 @@
 // CAP_SYS_TIME, Horae with --observe.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, tempDir } from "../support/peers.ts";
-import { gpsPeerAndHoraeScript, nmeaChecksum, queryHorae, rmcGga } from "./_gps.ts";
+import { needPeers, NO_SYS_TIME, Proc, queryHorae, tempDir } from "../support/peers.ts";
+import { gpsPeerAndHoraeScript, nmeaChecksum, rmcGga } from "./_gps.ts";
 
 const peers = await needPeers("gpsd fed by gpsfake, through the GPSD_JSON driver", {
   programs: ["gpsd", "gpsfake", "unshare"],

@@ -9,8 +9,8 @@
 // gpsd_gpsfake_test.ts runs gpsfake for the pipeline alone.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, tempDir } from "../support/peers.ts";
-import { gpsPeerAndHoraeScript, queryHorae, startNmeaTcpFeed } from "./_gps.ts";
+import { needPeers, NO_SYS_TIME, Proc, queryHorae, tempDir } from "../support/peers.ts";
+import { gpsPeerAndHoraeScript, startNmeaTcpFeed } from "./_gps.ts";
 
 // Decided at load: a missing peer makes the test ignored (and recorded), never passed.
 const peers = await needPeers("gpsd JSON interop", {

@@ -6,7 +6,7 @@
 // and are counted. Every daemon runs without CAP_SYS_TIME in observe mode.
 
 import assert from "node:assert/strict";
-import { needPeers, ROOT, sh, startHorae, tempDir } from "../support/peers.ts";
+import { needPeers, queryHorae, sh, startHorae, tempDir } from "../support/peers.ts";
 import { type TestKey, writeNtpKeys } from "./_auth_keys.ts";
 import {
   type Json,
@@ -45,32 +45,6 @@ function serverConf(keys: string, group: string): string {
 function clientConf(keys: string, group: string, broadcast: boolean): string {
   const listen = broadcast ? "broadcastclient" : `multicastclient ${group}`;
   return [`keys ${keys}`, `trustedkey ${KEY.id}`, listen].join("\n") + "\n";
-}
-
-/** `horae query -n -c pe` against the daemon in `netns`. */
-async function query(netns: string): Promise<string> {
-  const out = await new Deno.Command("ip", {
-    args: [
-      "netns",
-      "exec",
-      netns,
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-net",
-      `${ROOT}main.ts`,
-      "query",
-      "--port",
-      "123",
-      "-n",
-      "-c",
-      "pe",
-      "127.0.0.1",
-    ],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  return new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
 }
 
 /** IPv4 or IPv6 multicast, or (`broadcast`) the IPv4 subnet broadcast address. */
@@ -150,12 +124,12 @@ async function scenario(family: 4 | 6, broadcast = false): Promise<void> {
       // ntpq's view (mode 6): the client's association is type b (as ntpq shows broadcast and
       // multicast clients alike), the server's M (B for a broadcast address).
       const serverType = broadcast ? "B" : "M";
-      const clientPeers = await query(client!);
+      const clientPeers = await queryHorae(123, ["pe"], client!);
       assert.match(
         clientPeers,
         new RegExp(`^[*]${serverAddress.replace(/\./g, "\\.")}\\s.*\\sb\\s`, "m"),
       );
-      const serverPeers = await query(server!);
+      const serverPeers = await queryHorae(123, ["pe"], server!);
       assert.match(
         serverPeers,
         new RegExp(`^.${group.replace(/\./g, "\\.")}\\s.*\\s${serverType}\\s`, "m"),

@@ -7,8 +7,8 @@
 // clockstats lines. Horae runs without CAP_SYS_TIME and with --observe.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, ROOT, tempDir } from "../support/peers.ts";
-import { nmeaChecksum, nmeaTimeFields, queryHorae } from "./_gps.ts";
+import { needPeers, NO_SYS_TIME, Proc, queryHorae, ROOT, tempDir } from "../support/peers.ts";
+import { nmeaChecksum, nmeaTimeFields } from "./_gps.ts";
 
 const peers = await needPeers("NMEA over a socat pty pair", { programs: ["socat", "setpriv"] });
 const socat = peers.ignore ? "" : peers.path("socat");

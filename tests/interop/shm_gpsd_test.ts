@@ -7,8 +7,8 @@
 // over gpsd's tcp:// source instead of a socat pty pair.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, tempDir } from "../support/peers.ts";
-import { gpsPeerAndHoraeScript, queryHorae, startNmeaTcpFeed } from "./_gps.ts";
+import { needPeers, NO_SYS_TIME, Proc, queryHorae, tempDir } from "../support/peers.ts";
+import { gpsPeerAndHoraeScript, startNmeaTcpFeed } from "./_gps.ts";
 
 // Decided at load: a missing peer makes the test ignored (and recorded), never passed.
 const peers = await needPeers("gpsd SHM interop", {

@@ -340,6 +340,38 @@ export async function startHorae(opts: HoraeOptions): Promise<RunningHorae> {
   };
 }
 
+/**
+ * Horae's `query -n` to 127.0.0.1:`port` with `-c` for each of `commands` (inside network
+ * namespace `netns` when given): its stdout and stderr.
+ */
+export async function queryHorae(
+  port: number,
+  commands: string[],
+  netns?: string,
+): Promise<string> {
+  const args = [
+    "run",
+    "--allow-all",
+    "--unstable-net",
+    `${ROOT}main.ts`,
+    "query",
+    "--port",
+    String(port),
+    "-n",
+    ...commands.flatMap((c) => ["-c", c]),
+    "127.0.0.1",
+  ];
+  const q = await new Deno.Command(
+    netns === undefined ? Deno.execPath() : "ip",
+    {
+      args: netns === undefined ? args : ["netns", "exec", netns, Deno.execPath(), ...args],
+      stdout: "piped",
+      stderr: "piped",
+    },
+  ).output();
+  return new TextDecoder().decode(q.stdout) + new TextDecoder().decode(q.stderr);
+}
+
 /** Runs a command to completion without CAP_SYS_TIME, with a timeout. */
 export async function runGuarded(
   cmd: string[],
