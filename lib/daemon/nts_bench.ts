@@ -13,7 +13,7 @@ import { NtsServerKeys } from "../proto/nts/cookies.ts";
 import { AEAD_AES_SIV_CMAC_256 } from "../proto/nts/ke_result.ts";
 import { NtsClient } from "../proto/nts/nts_client.ts";
 import { NtsServer } from "../proto/nts/nts_server.ts";
-import { PacketIn, PacketPath, type ReplyBuffer } from "../proto/packet_path.ts";
+import { emptyReplyBuffer, PacketIn, PacketPath } from "../proto/packet_path.ts";
 import { SeededRng } from "../proto/rng.ts";
 import { Server } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
@@ -109,14 +109,7 @@ function pathRig(crypto: Crypto) {
     counters: SysStats.create(1, 0).counters(0),
     nts: new NtsServer(keys, crypto, new SeededRng(2), { reuseWindow: 0 }),
   });
-  const buffer = new Uint8Array(2048);
-  const slot: ReplyBuffer = {
-    buffer,
-    view: new DataView(buffer.buffer),
-    length: 0,
-    stampTransmit: false,
-    finalize: null,
-  };
+  const slot = emptyReplyBuffer(2048);
   const input = new PacketIn();
   input.src.parse("127.0.0.1");
   input.srcPort = 40000;

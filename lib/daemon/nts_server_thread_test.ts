@@ -4,6 +4,7 @@
 
 import assert from "node:assert/strict";
 import type { ReceivedDatagram, ReplySlot } from "../net/transport.ts";
+import { emptyReplyBuffer } from "../proto/packet_path.ts";
 import { NtsServerKeys } from "../proto/nts/cookies.ts";
 import { AEAD_AES_SIV_CMAC_256 } from "../proto/nts/ke_result.ts";
 import { NtsClient } from "../proto/nts/nts_client.ts";
@@ -76,14 +77,7 @@ function request(client: NtsClient, low: number): ReceivedDatagram {
 }
 
 function slot(): ReplySlot & { buffer: Uint8Array } {
-  const buffer = new Uint8Array(1500);
-  return {
-    buffer,
-    view: new DataView(buffer.buffer),
-    length: 0,
-    stampTransmit: false,
-    finalize: null,
-  } as ReplySlot & { buffer: Uint8Array };
+  return emptyReplyBuffer(1500);
 }
 
 Deno.test("ServerThread answers NTS requests itself once it has the master keys", () => {

@@ -9,7 +9,7 @@ import type { MruList } from "../proto/access/mru.ts";
 import type { RestrictList } from "../proto/access/restrict.ts";
 import { IpWords } from "../proto/ip.ts";
 import { type NtpTime, toUnix } from "../proto/ntp_time.ts";
-import { PacketIn, PacketPath, type Verdict } from "../proto/packet_path.ts";
+import { emptyReplyBuffer, PacketIn, PacketPath, type Verdict } from "../proto/packet_path.ts";
 import type { Server } from "../proto/server.ts";
 import type { SysCounters } from "../proto/sys_stats.ts";
 import type { DaemonAuth } from "./daemon_auth.ts";
@@ -370,12 +370,5 @@ export class PacketRouter {
 }
 
 function newSlot(size: number): ReplySlot {
-  const buffer = new Uint8Array(Math.max(size, 2048));
-  return {
-    buffer,
-    view: new DataView(buffer.buffer),
-    length: 0,
-    stampTransmit: false,
-    finalize: null,
-  } as ReplySlot;
+  return emptyReplyBuffer(Math.max(size, 2048));
 }

@@ -14,7 +14,7 @@ import { UdpTransport } from "../net/udp_transport.ts";
 import { fromTimestamp, fromUnix, type NtpTime, toUnix } from "../proto/ntp_time.ts";
 import { MruList } from "../proto/access/mru.ts";
 import { RES_IGNORE, type RestrictEntry, RestrictList } from "../proto/access/restrict.ts";
-import { PacketIn, PacketPath } from "../proto/packet_path.ts";
+import { emptyReplyBuffer, PacketIn, PacketPath } from "../proto/packet_path.ts";
 import { Server, type SystemState } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
 import { Daemon, type DaemonSettings } from "./daemon.ts";
@@ -74,14 +74,7 @@ function datagram(data: Uint8Array, sec: number, nsec: number, kernel = true): R
 }
 
 function slot(): ReplySlot & { buffer: Uint8Array } {
-  const buffer = new Uint8Array(64);
-  return {
-    buffer,
-    view: new DataView(buffer.buffer),
-    length: 0,
-    stampTransmit: false,
-    finalize: null,
-  } as ReplySlot & { buffer: Uint8Array };
+  return emptyReplyBuffer(64);
 }
 
 function threadInit(shared: SharedServedState, over: Partial<ServerWorkerInit> = {}) {

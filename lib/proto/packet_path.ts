@@ -75,6 +75,18 @@ export interface ReplyBuffer {
   finalize: ReplyFinalizer | null;
 }
 
+/** An empty reply buffer of `size` bytes: no length, no restamp, no finaliser. */
+export function emptyReplyBuffer(size: number): ReplyBuffer {
+  const buffer = new Uint8Array(size);
+  return {
+    buffer,
+    view: new DataView(buffer.buffer),
+    length: 0,
+    stampTransmit: false,
+    finalize: null,
+  };
+}
+
 /**
  * What to do with a datagram:
  * - "reply": send `slot.length` bytes from the slot (then each of `more`, in order);

@@ -9,6 +9,7 @@ import { MruList } from "./access/mru.ts";
 import { RestrictList } from "./access/restrict.ts";
 import {
   type Authenticator,
+  emptyReplyBuffer,
   type ForwardTo,
   type Handlers,
   PacketIn,
@@ -43,14 +44,7 @@ function request(mode = 3, version = 4, length = 48, poll = 6): Uint8Array {
 }
 
 function slot(size = 1024): ReplyBuffer {
-  const buffer = new Uint8Array(size);
-  return {
-    buffer,
-    view: new DataView(buffer.buffer),
-    length: 0,
-    stampTransmit: false,
-    finalize: null,
-  };
+  return emptyReplyBuffer(size);
 }
 
 interface Rig {

@@ -9,7 +9,7 @@ import { MruList } from "../access/mru.ts";
 import { RestrictList } from "../access/restrict.ts";
 import type { MacAlgorithm } from "../crypto.ts";
 import { ipWordsOf, parsePrefix } from "../ip.ts";
-import { PacketIn, PacketPath, type ReplyBuffer } from "../packet_path.ts";
+import { emptyReplyBuffer, PacketIn, PacketPath, type ReplyBuffer } from "../packet_path.ts";
 import { Server, type SystemState } from "../server.ts";
 import { SysStats } from "../sys_stats.ts";
 import { KeyStore, type SymmetricKey } from "./key_store.ts";
@@ -69,14 +69,7 @@ function plain(mode = 3): Uint8Array {
 }
 
 function slot(): ReplyBuffer {
-  const buffer = new Uint8Array(1024);
-  return {
-    buffer,
-    view: new DataView(buffer.buffer),
-    length: 0,
-    stampTransmit: false,
-    finalize: null,
-  };
+  return emptyReplyBuffer(1024);
 }
 
 interface Rig {

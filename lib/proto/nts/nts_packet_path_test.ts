@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { MruList } from "../access/mru.ts";
 import { RestrictList } from "../access/restrict.ts";
 import { PureCrypto } from "../auth/pure_crypto.ts";
-import { PacketIn, PacketPath, type ReplyBuffer } from "../packet_path.ts";
+import { emptyReplyBuffer, PacketIn, PacketPath } from "../packet_path.ts";
 import { SeededRng } from "../rng.ts";
 import { Server, type SystemState } from "../server.ts";
 import { type DropReason, SysStats } from "../sys_stats.ts";
@@ -49,14 +49,7 @@ function rig(nts: "server" | "forward", serverThread = false) {
     ntpServer: "x",
     ntpPort: 123,
   }, 0);
-  const buffer = new Uint8Array(1500);
-  const slot: ReplyBuffer = {
-    buffer,
-    view: new DataView(buffer.buffer),
-    length: 0,
-    stampTransmit: false,
-    finalize: null,
-  };
+  const slot = emptyReplyBuffer(1500);
   const input = new PacketIn();
   let xmt = 1;
   return {
