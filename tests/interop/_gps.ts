@@ -1,8 +1,10 @@
 // Shared by the GPS interop tests (gpsd JSON, gpsd SHM, gpsfake, NMEA over socat): NMEA sentences
 // for a given second, a TCP feeder that writes them on the second, the script that runs gpsd (or
-// gpsfake) and Horae together in a private IPC namespace.
+// gpsfake) and Horae together in a private IPC namespace, and a whole run of the pair up to
+// Horae's mode 6 answers.
 
-import { ROOT } from "../support/peers.ts";
+import assert from "node:assert/strict";
+import { NO_SYS_TIME, Proc, queryHorae, ROOT, tempDir } from "../support/peers.ts";
 
 /** The NMEA 0183 checksum of a sentence body (between "$" and "*"): XOR of its bytes, 2 hex digits. */
 export function nmeaChecksum(body: string): string {
@@ -94,4 +96,59 @@ export function gpsPeerAndHoraeScript(peerCommand: string, conf: string, port: n
     'wait "$H"',
     'kill -TERM "$G" 2>/dev/null; wait "$G"',
   ].join("\n");
+}
+
+/** How {@link queryGpsPeerAndHorae} runs a GPS peer beside Horae. */
+export interface GpsPeerRun {
+  /** Temporary folder name prefix. */
+  prefix: string;
+  /** The unshare program. */
+  unshare: string;
+  /** Feed the peer sentences on the second over TCP ({@link startNmeaTcpFeed}). */
+  feed: boolean;
+  /**
+   * The peer's command line (gpsd or gpsfake), serving gpsd's JSON on `port + 1`; it may write
+   * its input into `dir` first; `feedPort` is the feed's port (0 without one).
+   */
+  peerCommand(c: { port: number; dir: string; feedPort: number }): Promise<string> | string;
+  /** Horae's ntp.conf for the port it serves on. */
+  conf(port: number): string;
+  /** Horae's log line saying it has selected the clock, and how long it may take (ms). */
+  synced: RegExp;
+  syncTimeoutMs: number;
+  /** How long to wait after that before asking (ms): the clock filter filling up. */
+  settleMs: number;
+  /** The query commands (`-c`). */
+  commands: string[];
+}
+
+/**
+ * Runs a GPS peer and Horae (`run -n --observe`) together in a private IPC namespace without
+ * CAP_SYS_TIME (gpsd also creates the NTP SHM segments, which must not touch the host's), waits
+ * until Horae selects the clock, then returns its answers to `commands`; stops both and asserts
+ * that the pair exited cleanly.
+ */
+export async function queryGpsPeerAndHorae(run: GpsPeerRun): Promise<string> {
+  const dir = await tempDir(run.prefix);
+  const feed = run.feed ? startNmeaTcpFeed() : null;
+  let proc: Proc | null = null;
+  try {
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    await Deno.writeTextFile(`${dir}/ntp.conf`, run.conf(port));
+    const peer = await run.peerCommand({ port, dir, feedPort: feed?.port ?? 0 });
+    // The peer and Horae in one private IPC namespace; the script stops both by pid on SIGTERM.
+    await Deno.writeTextFile(
+      `${dir}/run.sh`,
+      gpsPeerAndHoraeScript(peer, `${dir}/ntp.conf`, port),
+    );
+    proc = new Proc([...NO_SYS_TIME, run.unshare, "--ipc", "--", "bash", `${dir}/run.sh`]);
+    await proc.waitFor(run.synced, run.syncTimeoutMs);
+    if (run.settleMs > 0) await new Promise((r) => setTimeout(r, run.settleMs));
+    return await queryHorae(port, run.commands);
+  } finally {
+    const st = proc === null ? null : await proc.stop(5000);
+    await feed?.close();
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+    if (st !== null) assert.equal(st.code, 0, proc!.output.slice(-3000));
+  }
 }

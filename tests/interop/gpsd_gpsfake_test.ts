@@ -8,8 +8,8 @@
 // CAP_SYS_TIME, Horae with --observe.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, queryHorae, tempDir } from "../support/peers.ts";
-import { gpsPeerAndHoraeScript, nmeaChecksum, rmcGga } from "./_gps.ts";
+import { needPeers } from "../support/peers.ts";
+import { nmeaChecksum, queryGpsPeerAndHorae, rmcGga } from "./_gps.ts";
 
 const peers = await needPeers("gpsd fed by gpsfake, through the GPSD_JSON driver", {
   programs: ["gpsd", "gpsfake", "unshare"],
@@ -32,39 +32,23 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const dir = await tempDir("gpsfake-");
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  await Deno.writeTextFile(`${dir}/gps.log`, log(Math.floor(Date.now() / 1000) + 1, 120));
-  await Deno.writeTextFile(
-    `${dir}/ntp.conf`,
-    `server 127.127.46.0 minpoll 3 path 127.0.0.1:${port + 1}\nfudge 127.127.46.0 refid GPSD\n`,
-  );
-  await Deno.writeTextFile(
-    `${dir}/run.sh`,
-    // -1: the log once; -c 0.5: two sentences a second; -n: start gpsd without a client.
-    gpsPeerAndHoraeScript(
-      `${peers.path("gpsfake")} -1 -t -n -q -c 0.5 -P ${port + 1} ${dir}/gps.log`,
-      `${dir}/ntp.conf`,
-      port,
-    ),
-  );
-  const proc = new Proc([
-    ...NO_SYS_TIME,
-    peers.path("unshare"),
-    "--ipc",
-    "--",
-    "bash",
-    `${dir}/run.sh`,
-  ]);
-  try {
-    await proc.waitFor(/synchronized to GPSD_JSON\(0\), stratum 0/, 60_000);
-    const text = await queryHorae(port, ["pe", "cv 1"]);
-    assert.match(text, /^\*GPSD_JSON\(0\)\s+\.GPSD\.\s+0 l /m, text);
-    assert.match(text, /type=46,/, text);
-    assert.match(text, /timecode="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z"/, text);
-  } finally {
-    const st = await proc.stop(5000);
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    assert.equal(st.code, 0, proc.output.slice(-3000));
-  }
+  const text = await queryGpsPeerAndHorae({
+    prefix: "gpsfake-",
+    unshare: peers.path("unshare"),
+    feed: false,
+    peerCommand: async ({ port, dir }) => {
+      await Deno.writeTextFile(`${dir}/gps.log`, log(Math.floor(Date.now() / 1000) + 1, 120));
+      // -1: the log once; -c 0.5: two sentences a second; -n: start gpsd without a client.
+      return `${peers.path("gpsfake")} -1 -t -n -q -c 0.5 -P ${port + 1} ${dir}/gps.log`;
+    },
+    conf: (port) =>
+      `server 127.127.46.0 minpoll 3 path 127.0.0.1:${port + 1}\nfudge 127.127.46.0 refid GPSD\n`,
+    synced: /synchronized to GPSD_JSON\(0\), stratum 0/,
+    syncTimeoutMs: 60_000,
+    settleMs: 0,
+    commands: ["pe", "cv 1"],
+  });
+  assert.match(text, /^\*GPSD_JSON\(0\)\s+\.GPSD\.\s+0 l /m, text);
+  assert.match(text, /type=46,/, text);
+  assert.match(text, /timecode="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z"/, text);
 });

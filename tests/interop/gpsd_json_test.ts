@@ -9,8 +9,8 @@
 // gpsd_gpsfake_test.ts runs gpsfake for the pipeline alone.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, queryHorae, tempDir } from "../support/peers.ts";
-import { gpsPeerAndHoraeScript, startNmeaTcpFeed } from "./_gps.ts";
+import { needPeers } from "../support/peers.ts";
+import { queryGpsPeerAndHorae } from "./_gps.ts";
 
 // Decided at load: a missing peer makes the test ignored (and recorded), never passed.
 const peers = await needPeers("gpsd JSON interop", {
@@ -27,45 +27,30 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const dir = await tempDir("gpsd-json-");
-  const feed = startNmeaTcpFeed();
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  await Deno.writeTextFile(
-    `${dir}/ntp.conf`,
-    `server 127.127.46.0 minpoll 3 prefer path 127.0.0.1:${port + 1}\n` +
+  const text = await queryGpsPeerAndHorae({
+    prefix: "gpsd-json-",
+    unshare,
+    feed: true,
+    peerCommand: ({ port, feedPort }) => `${gpsd} -N -n -S ${port + 1} tcp://127.0.0.1:${feedPort}`,
+    conf: (port) =>
+      `server 127.127.46.0 minpoll 3 prefer path 127.0.0.1:${port + 1}\n` +
       "fudge 127.127.46.0 time2 0.021 refid GPSD\n",
-  );
-  // gpsd and Horae in one private IPC namespace; the script stops both by pid on SIGTERM.
-  await Deno.writeTextFile(
-    `${dir}/run.sh`,
-    gpsPeerAndHoraeScript(
-      `${gpsd} -N -n -S ${port + 1} tcp://127.0.0.1:${feed.port}`,
-      `${dir}/ntp.conf`,
-      port,
-    ),
-  );
-  const proc = new Proc([...NO_SYS_TIME, unshare, "--ipc", "--", "bash", `${dir}/run.sh`]);
-  try {
-    await proc.waitFor(/synchronized to GPSD_JSON\(0\), stratum 0/, 40_000);
+    synced: /synchronized to GPSD_JSON\(0\), stratum 0/,
+    syncTimeoutMs: 40_000,
     // The clock filter full (the median filter's start-up burst), then ask Horae over mode 6.
-    await new Promise((r) => setTimeout(r, 16_000));
-    const text = await queryHorae(port, ["rv", "pe", "cv 1"]);
-    assert.match(text, /stratum=1,/, text);
-    assert.match(text, /refid=GPSD,/, text);
-    assert.match(text, /^\*GPSD_JSON\(0\)\s+\.GPSD\.\s+0 l /m, text);
-    assert.match(text, /type=46,/, text);
-    assert.match(text, /fudgetime2=21\.000/, text);
-    assert.match(text, /timecode="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z"/, text);
-    assert.match(text, /device="GPSD_JSON\(0\)"/, text);
-    const rootdispMs = Number(text.match(/rootdisp=([\d.]+)/)?.[1]);
-    assert.ok(rootdispMs < 50, `rootdisp ${rootdispMs} ms\n${text}`);
-    // gpsd stamps sentences sent 20 ms after the second on arrival; time2 takes that off.
-    const offsetMs = Number(text.match(/^\*GPSD_JSON\(0\)\s.*\s(-?\d+\.\d+)\s+\d+\.\d+\s*$/m)?.[1]);
-    assert.ok(Math.abs(offsetMs) < 30, `offset ${offsetMs} ms\n${text}`);
-  } finally {
-    const st = await proc.stop(5000);
-    await feed.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    assert.equal(st.code, 0, proc.output.slice(-3000));
-  }
+    settleMs: 16_000,
+    commands: ["rv", "pe", "cv 1"],
+  });
+  assert.match(text, /stratum=1,/, text);
+  assert.match(text, /refid=GPSD,/, text);
+  assert.match(text, /^\*GPSD_JSON\(0\)\s+\.GPSD\.\s+0 l /m, text);
+  assert.match(text, /type=46,/, text);
+  assert.match(text, /fudgetime2=21\.000/, text);
+  assert.match(text, /timecode="\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.000Z"/, text);
+  assert.match(text, /device="GPSD_JSON\(0\)"/, text);
+  const rootdispMs = Number(text.match(/rootdisp=([\d.]+)/)?.[1]);
+  assert.ok(rootdispMs < 50, `rootdisp ${rootdispMs} ms\n${text}`);
+  // gpsd stamps sentences sent 20 ms after the second on arrival; time2 takes that off.
+  const offsetMs = Number(text.match(/^\*GPSD_JSON\(0\)\s.*\s(-?\d+\.\d+)\s+\d+\.\d+\s*$/m)?.[1]);
+  assert.ok(Math.abs(offsetMs) < 30, `offset ${offsetMs} ms\n${text}`);
 });

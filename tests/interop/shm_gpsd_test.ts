@@ -7,8 +7,8 @@
 // over gpsd's tcp:// source instead of a socat pty pair.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, queryHorae, tempDir } from "../support/peers.ts";
-import { gpsPeerAndHoraeScript, startNmeaTcpFeed } from "./_gps.ts";
+import { needPeers } from "../support/peers.ts";
+import { queryGpsPeerAndHorae } from "./_gps.ts";
 
 // Decided at load: a missing peer makes the test ignored (and recorded), never passed.
 const peers = await needPeers("gpsd SHM interop", {
@@ -24,46 +24,30 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
 }, async () => {
-  const dir = await tempDir("shm-gpsd-");
-  const feed = startNmeaTcpFeed();
-  const port = 20000 + Math.floor(Math.random() * 20000);
-  await Deno.writeTextFile(
-    `${dir}/ntp.conf`,
-    "server 127.127.28.0 minpoll 4 prefer\nfudge 127.127.28.0 time1 0.022 refid GPS\n",
-  );
-  // gpsd and Horae in one private IPC namespace; the script stops both by pid on SIGTERM.
-  await Deno.writeTextFile(
-    `${dir}/run.sh`,
-    gpsPeerAndHoraeScript(
-      `${gpsd} -N -n -S ${port + 1} tcp://127.0.0.1:${feed.port}`,
-      `${dir}/ntp.conf`,
-      port,
-    ),
-  );
-  const proc = new Proc([...NO_SYS_TIME, unshare, "--ipc", "--", "bash", `${dir}/run.sh`]);
-  try {
-    await proc.waitFor(/synchronized to SHM\(0\), stratum 0/, 40_000);
+  const text = await queryGpsPeerAndHorae({
+    prefix: "shm-gpsd-",
+    unshare,
+    feed: true,
+    peerCommand: ({ port, feedPort }) => `${gpsd} -N -n -S ${port + 1} tcp://127.0.0.1:${feedPort}`,
+    conf: () => "server 127.127.28.0 minpoll 4 prefer\nfudge 127.127.28.0 time1 0.022 refid GPS\n",
+    synced: /synchronized to SHM\(0\), stratum 0/,
+    syncTimeoutMs: 40_000,
     // The clock filter full (the median filter's start-up burst), then ask Horae over mode 6.
-    await new Promise((r) => setTimeout(r, 16_000));
-    const text = await queryHorae(port, ["rv", "pe", "cv 1"]);
-    assert.match(text, /sync_uhf_radio/, text);
-    assert.match(text, /stratum=1,/, text);
-    assert.match(text, /refid=GPS,/, text);
-    assert.match(text, /^\*SHM\(0\)\s+\.GPS\.\s+0 l /m, text);
-    assert.match(text, /type=28,/, text);
-    assert.match(text, /fudgetime1=22\.000/, text);
-    assert.match(text, /device="SHM\(0\)"/, text);
-    // gpsd writes precision -1 into the segment for a unit fed by sentences; the root
-    // dispersion served is the clock's spread all the same, not half a second.
-    const rootdispMs = Number(text.match(/rootdisp=([\d.]+)/)?.[1]);
-    assert.ok(rootdispMs < 50, `rootdisp ${rootdispMs} ms\n${text}`);
-    // The offset after time1: gpsd stamps sentences sent 20 ms after the second on arrival.
-    const offsetMs = Number(text.match(/^\*SHM\(0\)\s.*\s(-?\d+\.\d+)\s+\d+\.\d+\s*$/m)?.[1]);
-    assert.ok(Math.abs(offsetMs) < 50, `offset ${offsetMs} ms\n${text}`);
-  } finally {
-    const st = await proc.stop(5000);
-    await feed.close();
-    await Deno.remove(dir, { recursive: true }).catch(() => {});
-    assert.equal(st.code, 0, proc.output.slice(-3000));
-  }
+    settleMs: 16_000,
+    commands: ["rv", "pe", "cv 1"],
+  });
+  assert.match(text, /sync_uhf_radio/, text);
+  assert.match(text, /stratum=1,/, text);
+  assert.match(text, /refid=GPS,/, text);
+  assert.match(text, /^\*SHM\(0\)\s+\.GPS\.\s+0 l /m, text);
+  assert.match(text, /type=28,/, text);
+  assert.match(text, /fudgetime1=22\.000/, text);
+  assert.match(text, /device="SHM\(0\)"/, text);
+  // gpsd writes precision -1 into the segment for a unit fed by sentences; the root
+  // dispersion served is the clock's spread all the same, not half a second.
+  const rootdispMs = Number(text.match(/rootdisp=([\d.]+)/)?.[1]);
+  assert.ok(rootdispMs < 50, `rootdisp ${rootdispMs} ms\n${text}`);
+  // The offset after time1: gpsd stamps sentences sent 20 ms after the second on arrival.
+  const offsetMs = Number(text.match(/^\*SHM\(0\)\s.*\s(-?\d+\.\d+)\s+\d+\.\d+\s*$/m)?.[1]);
+  assert.ok(Math.abs(offsetMs) < 50, `offset ${offsetMs} ms\n${text}`);
 });
