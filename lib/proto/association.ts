@@ -1203,6 +1203,7 @@ function toShort(sec: number): number {
   return Math.min(0xffffffff, Math.round(sec * 65536)) >>> 0;
 }
 
-function clampPoll(p: number, floor = NTP_MINPOLL): number {
+/** A poll exponent rounded and held within [floor, NTP_MAXPOLL] (floor: NTP_MINPOLL). */
+export function clampPoll(p: number, floor = NTP_MINPOLL): number {
   return Math.max(floor, Math.min(NTP_MAXPOLL, Math.round(p)));
 }

@@ -7,10 +7,10 @@ import type { SystemState } from "./server.ts";
 import { addSec, diffSec, type NtpTime, secToShort, toTimestamp } from "./ntp_time.ts";
 import type { Action, PeerAddress } from "./events.ts";
 import { encodePacket } from "./packet.ts";
-import { MODE_BROADCAST, NTP_MAXPOLL, NTP_MINPOLL, NTP_VERSION, PHI } from "./constants.ts";
+import { MODE_BROADCAST, NTP_VERSION, PHI } from "./constants.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { withMac } from "./auth/mac.ts";
-import type { AssociationSnapshot } from "./association.ts";
+import { type AssociationSnapshot, clampPoll } from "./association.ts";
 import { senderSnapshot } from "./sender_snapshot.ts";
 import type { Rng } from "./rng.ts";
 
@@ -72,10 +72,7 @@ export class BroadcastServer {
   ) {
     this.id = id;
     this.address = address;
-    this.#pollLog2 = Math.max(
-      NTP_MINPOLL,
-      Math.min(NTP_MAXPOLL, Math.round(options.pollLog2 ?? BROADCAST_DEFAULT_POLL)),
-    );
+    this.#pollLog2 = clampPoll(options.pollLog2 ?? BROADCAST_DEFAULT_POLL);
     this.#ttl = options.ttl ?? null;
     this.#keyId = options.key ?? 0;
     this.#keys = keys;

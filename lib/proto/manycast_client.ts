@@ -7,10 +7,10 @@
 import { addSec, type NtpTime, toTimestamp } from "./ntp_time.ts";
 import type { Action, PeerAddress } from "./events.ts";
 import { encodePacket } from "./packet.ts";
-import { MODE_CLIENT, NTP_MAXPOLL, NTP_MINPOLL, NTP_VERSION } from "./constants.ts";
+import { MODE_CLIENT, NTP_VERSION } from "./constants.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { withMac } from "./auth/mac.ts";
-import type { AssociationSnapshot } from "./association.ts";
+import { type AssociationSnapshot, clampPoll } from "./association.ts";
 import { senderSnapshot } from "./sender_snapshot.ts";
 import type { Rng } from "./rng.ts";
 
@@ -78,10 +78,7 @@ export class ManycastClient {
   ) {
     this.id = id;
     this.address = address;
-    this.#pollLog2 = Math.max(
-      NTP_MINPOLL,
-      Math.min(NTP_MAXPOLL, Math.round(options.pollLog2 ?? 6)),
-    );
+    this.#pollLog2 = clampPoll(options.pollLog2 ?? 6);
     const list = options.ttlList !== undefined && options.ttlList.length > 0
       ? options.ttlList
       : DEFAULT_TTL_LIST;
