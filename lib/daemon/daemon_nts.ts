@@ -132,31 +132,15 @@ export class DaemonNts {
         return c.makeCookie(aeadId, c2s, s2c);
       },
     };
-    const server = new NtsKeServer(
-      {
-        ...DEFAULT_NTS_KE_SERVER_OPTIONS,
-        certFile: s.certFile,
-        keyFile: s.keyFile,
-        addresses: addresses.length > 0 ? addresses : ["::"],
-        port: s.port,
-        minTls: s.minTls,
-        maxTls: s.maxTls,
-        ntpPort,
-        ...(admit !== undefined ? { admit } : {}),
-      },
-      cookies,
-      this.#deps.log,
-    );
-    let err = server.start();
-    if (err !== null && addresses.length === 0) {
-      // No IPv6 on this host: the IPv4 wildcard alone.
-      void server.stop();
-      const v4 = new NtsKeServer(
+    const { certFile, keyFile } = s;
+    /** An NTS-KE server on `on`, the same in all else. */
+    const keServer = (on: readonly string[]) =>
+      new NtsKeServer(
         {
           ...DEFAULT_NTS_KE_SERVER_OPTIONS,
-          certFile: s.certFile,
-          keyFile: s.keyFile,
-          addresses: ["0.0.0.0"],
+          certFile,
+          keyFile,
+          addresses: on,
           port: s.port,
           minTls: s.minTls,
           maxTls: s.maxTls,
@@ -166,6 +150,12 @@ export class DaemonNts {
         cookies,
         this.#deps.log,
       );
+    const server = keServer(addresses.length > 0 ? addresses : ["::"]);
+    let err = server.start();
+    if (err !== null && addresses.length === 0) {
+      // No IPv6 on this host: the IPv4 wildcard alone.
+      void server.stop();
+      const v4 = keServer(["0.0.0.0"]);
       const err4 = v4.start();
       if (err4 === null) {
         this.#server = v4;
