@@ -4,17 +4,9 @@
 
 import assert from "node:assert/strict";
 import { TlsContext, type TlsSession } from "./libssl.ts";
-import { makeTestPki, type TestPki } from "../tests/support/nts_pki.ts";
+import { lazyTestPki } from "../tests/support/nts_pki.ts";
 
-let pkiP: Promise<TestPki> | null = null;
-function pki(): Promise<TestPki> {
-  pkiP ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "horae-libssl-" });
-    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-    return await makeTestPki(dir);
-  })();
-  return pkiP;
-}
+const pki = lazyTestPki("horae-libssl-");
 
 function context(opts: Parameters<typeof TlsContext.create>[0]): TlsContext {
   const c = TlsContext.create(opts);

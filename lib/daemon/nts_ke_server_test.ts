@@ -8,7 +8,7 @@ import { TlsStream } from "../net/tls_stream.ts";
 import { NtsServerKeys } from "../proto/nts/cookies.ts";
 import { buildKeRequest, interpretKeResponse } from "../proto/nts/ke_negotiation.ts";
 import { encodeRecords, KeRecordReader, NTS_KE_ALPN } from "../proto/nts/ke_records.ts";
-import { makeTestPki, type TestPki } from "../../tests/support/nts_pki.ts";
+import { lazyTestPki, type TestPki } from "../../tests/support/nts_pki.ts";
 import { NodeCrypto } from "./crypto_node.ts";
 import { CryptoRng } from "./crypto_rng.ts";
 import { NtsKeClient } from "./nts_ke_client.ts";
@@ -22,15 +22,7 @@ import type { Logger } from "../log/logger.ts";
 
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
-let pkiPromise: Promise<TestPki> | null = null;
-function pki(): Promise<TestPki> {
-  pkiPromise ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "horae-nts-ke-" });
-    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-    return await makeTestPki(dir);
-  })();
-  return pkiPromise;
-}
+const pki = lazyTestPki("horae-nts-ke-");
 
 function serverKeys(): NtsServerKeys {
   const keys = new NtsServerKeys(new NodeCrypto(), new CryptoRng());

@@ -6,7 +6,7 @@ import type { Logger } from "../log/logger.ts";
 import { NtsServerKeys } from "../proto/nts/cookies.ts";
 import type { NtsKeResult } from "../proto/nts/ke_result.ts";
 import type { PeerAddress } from "../proto/events.ts";
-import { makeTestPki, type TestPki } from "../../tests/support/nts_pki.ts";
+import { lazyTestPki, type TestPki } from "../../tests/support/nts_pki.ts";
 import { NodeCrypto } from "./crypto_node.ts";
 import { CryptoRng } from "./crypto_rng.ts";
 import { NtsKeClient } from "./nts_ke_client.ts";
@@ -66,15 +66,7 @@ async function until(pred: () => boolean, ms = 5000): Promise<void> {
   }
 }
 
-let pkiP: Promise<TestPki> | null = null;
-function pki(): Promise<TestPki> {
-  pkiP ??= (async () => {
-    const dir = await Deno.makeTempDir({ prefix: "horae-nts-src-" });
-    globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
-    return await makeTestPki(dir);
-  })();
-  return pkiP;
-}
+const pki = lazyTestPki("horae-nts-src-");
 
 async function withKe(
   ntpPort: number | null,

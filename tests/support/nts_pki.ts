@@ -169,3 +169,19 @@ export function ntsServerConf(
     `nts port ${kePort}`,
   ].join("\n") + "\n";
 }
+
+/**
+ * A test PKI made on first use and shared by every later call, in a temporary folder (named
+ * with `prefix`) removed when the test process unloads: for test files whose tests all trust it.
+ */
+export function lazyTestPki(prefix: string): () => Promise<TestPki> {
+  let made: Promise<TestPki> | null = null;
+  return () => {
+    made ??= (async () => {
+      const dir = await Deno.makeTempDir({ prefix });
+      globalThis.addEventListener("unload", () => Deno.removeSync(dir, { recursive: true }));
+      return await makeTestPki(dir);
+    })();
+    return made;
+  };
+}
