@@ -55,6 +55,24 @@ export function listenAddress(text: string, port: number): SocketAddress {
   return { family: bare.includes(":") ? 6 : 4, address: bare, port };
 }
 
+/** The association options a server, pool, peer or manycastclient line gives. */
+function lineOptions(
+  s: NtpConfig["sources"][number],
+  maxDistanceSec: number,
+): SourceSetting["options"] {
+  return {
+    minpoll: s.minpollLog2,
+    maxpoll: s.maxpollLog2,
+    iburst: s.iburst,
+    burst: s.burst,
+    prefer: s.prefer,
+    noselect: s.noselect,
+    version: s.version,
+    maxDistanceSec,
+    ...(s.key !== null ? { key: s.key } : {}),
+  };
+}
+
 /** Builds the daemon settings from a loaded configuration. */
 export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {}): DaemonSettings {
   const port = o.port ?? NTP_PORT;
@@ -104,17 +122,7 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
       address: s.address,
       family: s.family,
       port: o.serverPort ?? NTP_PORT,
-      options: {
-        minpoll: s.minpollLog2,
-        maxpoll: s.maxpollLog2,
-        iburst: s.iburst,
-        burst: s.burst,
-        prefer: s.prefer,
-        noselect: s.noselect,
-        version: s.version,
-        maxDistanceSec: tos.maxdistSec,
-        ...(s.key !== null ? { key: s.key } : {}),
-      },
+      options: lineOptions(s, tos.maxdistSec),
       ...(s.nts ? { nts: { kePort: s.ntsPort ?? NTS_KE_PORT } } : {}),
     });
   }
@@ -280,17 +288,7 @@ export function broadcastSettings(config: NtpConfig, warnings: string[]): Broadc
       out.manycastClients.push({
         address: s.address,
         ttl: s.ttl,
-        options: {
-          minpoll: s.minpollLog2,
-          maxpoll: s.maxpollLog2,
-          iburst: s.iburst,
-          burst: s.burst,
-          prefer: s.prefer,
-          noselect: s.noselect,
-          version: s.version,
-          maxDistanceSec: config.tos.maxdistSec,
-          ...(s.key !== null ? { key: s.key } : {}),
-        },
+        options: lineOptions(s, config.tos.maxdistSec),
       });
     }
   }
