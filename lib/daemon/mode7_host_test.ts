@@ -15,18 +15,15 @@ import {
 } from "../proto/control/mode7.ts";
 import { Daemon, type DaemonSettings } from "./daemon.ts";
 import { sysInfoFlags } from "./mode7_host.ts";
+import { fakeClock } from "./_test_daemon.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 const SERVER: SocketAddress = { family: 4, address: "127.0.0.1", port: 123 };
 
-function fakeClock(network: MemoryNetwork): Clock {
+/** The memory network's clock, with a kernel that reports a PLL state. */
+function kernelClock(network: MemoryNetwork): Clock {
   return {
-    name: "fake",
-    canSteer: false,
-    precisionLog2: -20,
-    now: () => network.now,
-    step: () => {},
-    adjust: () => {},
+    ...fakeClock(network),
     kernelState: () => ({
       offsetSec: 0,
       freqPpm: 3.5,
@@ -54,7 +51,7 @@ async function daemonWith(extra: Partial<DaemonSettings>) {
     refclockPollSec: 64,
     ...extra,
   }, {
-    clock: fakeClock(network),
+    clock: kernelClock(network),
     openTransport: (a) => Promise.resolve(network.open(a)),
     log: quiet,
   });
