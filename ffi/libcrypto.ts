@@ -55,6 +55,32 @@ export type LibCryptoResult =
 
 let opened: LibCryptoResult | null = null;
 
+/** OPENSSL_INIT_NO_ATEXIT: no cleanup handler registered with atexit(3). */
+const OPENSSL_INIT_NO_ATEXIT = 0x0008_0000n;
+let atExitHandled = false;
+
+/**
+ * Tells OpenSSL (libcrypto at `path`, or libssl, whose handle finds libcrypto's symbols) not to
+ * free its global state from an atexit(3) handler. Server threads may still be inside libcrypto
+ * when the main thread exits, and a cleanup under their feet ends the process with "double free
+ * or corruption" instead of its exit status. It must come before OpenSSL's first initialisation,
+ * so every opener here calls it right after dlopen; later calls do nothing. Returns whether
+ * OpenSSL accepted it (false: initialised already, or the symbol is missing).
+ */
+export function disableOpenSslAtExit(path: string): boolean {
+  if (atExitHandled) return true;
+  try {
+    const lib = Deno.dlopen(path, {
+      OPENSSL_init_crypto: { parameters: ["u64", "pointer"], result: "i32" },
+    });
+    // The handle stays open (closing it could unload the library under the other handles).
+    atExitHandled = lib.symbols.OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, null) === 1;
+  } catch {
+    atExitHandled = false;
+  }
+  return atExitHandled;
+}
+
 /**
  * Opens libcrypto 3 (once per thread; later calls return the same answer). Fails with a reason
  * when FFI is not permitted or no library is found.
@@ -65,6 +91,7 @@ export function openLibCrypto(): LibCryptoResult {
   for (const path of LIBCRYPTO_PATHS) {
     try {
       const lib = Deno.dlopen(path, SYMBOLS);
+      disableOpenSslAtExit(path);
       opened = { ok: true, symbols: lib.symbols, path };
       return opened;
     } catch (e) {

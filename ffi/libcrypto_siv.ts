@@ -11,7 +11,7 @@
 //   handle an empty plaintext in 3.0. Kept as an independent implementation the tests compare
 //   against. Each call to EVP_*Update with a NULL output adds one S2V header component.
 
-import { LIBCRYPTO_PATHS } from "./libcrypto.ts";
+import { disableOpenSslAtExit, LIBCRYPTO_PATHS } from "./libcrypto.ts";
 
 const SYMBOLS = {
   // EVP_CIPHER *EVP_CIPHER_fetch(OSSL_LIB_CTX *ctx, const char *algorithm, const char *props)
@@ -78,6 +78,7 @@ export function openLibCryptoSiv(): Siv | string {
   for (const path of LIBCRYPTO_PATHS) {
     try {
       const lib = Deno.dlopen(path, SYMBOLS);
+      disableOpenSslAtExit(path);
       const cipher = lib.symbols.EVP_CIPHER_fetch(
         null,
         new TextEncoder().encode("AES-128-SIV\0"),

@@ -4,6 +4,8 @@
 // network and the event loop never stalls on a handshake (only the handshake's own CPU work runs
 // on the calling thread). A missing library is an answer ({ok: false}), not an exception.
 
+import { disableOpenSslAtExit } from "./libcrypto.ts";
+
 /** Where Debian, Ubuntu, Fedora and others keep libssl 3 (absolute: FFI permissions name it). */
 export const LIBSSL_PATHS = [
   "/lib/x86_64-linux-gnu/libssl.so.3",
@@ -102,6 +104,7 @@ export function openLibSsl(): LibSslResult {
   for (const path of LIBSSL_PATHS) {
     try {
       const lib = Deno.dlopen(path, ALL_SYMBOLS);
+      disableOpenSslAtExit(path);
       opened = { ok: true, symbols: lib.symbols, path };
       return opened;
     } catch (e) {
