@@ -81,25 +81,41 @@ export function disableOpenSslAtExit(path: string): boolean {
   return atExitHandled;
 }
 
+/** An OpenSSL library opened with the symbols `S`, or why not. */
+export type OpenSslLibrary<S extends Deno.ForeignLibraryInterface> =
+  | { ok: true; symbols: Deno.DynamicLibrary<S>["symbols"]; path: string }
+  | { ok: false; reason: string };
+
 /**
- * Opens libcrypto 3 (once per thread; later calls return the same answer). Fails with a reason
- * when FFI is not permitted or no library is found.
+ * Opens the first of `paths` that loads with `symbols`, asking OpenSSL at once not to clean up
+ * at exit ({@link disableOpenSslAtExit}); `name` ("libcrypto 3") words the reason when none
+ * does. A refused permission ends the search: no other path would be allowed either.
  */
-export function openLibCrypto(): LibCryptoResult {
-  if (opened !== null) return opened;
+export function openOpenSsl<S extends Deno.ForeignLibraryInterface>(
+  paths: readonly string[],
+  symbols: S,
+  name: string,
+): OpenSslLibrary<S> {
   const reasons: string[] = [];
-  for (const path of LIBCRYPTO_PATHS) {
+  for (const path of paths) {
     try {
-      const lib = Deno.dlopen(path, SYMBOLS);
+      const lib = Deno.dlopen(path, symbols);
       disableOpenSslAtExit(path);
-      opened = { ok: true, symbols: lib.symbols, path };
-      return opened;
+      return { ok: true, symbols: lib.symbols, path };
     } catch (e) {
       reasons.push(`${path}: ${(e as Error).message}`);
       if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) break;
     }
   }
-  opened = { ok: false, reason: `libcrypto 3 not usable (${reasons[0] ?? "no path"})` };
+  return { ok: false, reason: `${name} not usable (${reasons[0] ?? "no path"})` };
+}
+
+/**
+ * Opens libcrypto 3 (once per thread; later calls return the same answer). Fails with a reason
+ * when FFI is not permitted or no library is found.
+ */
+export function openLibCrypto(): LibCryptoResult {
+  opened ??= openOpenSsl(LIBCRYPTO_PATHS, SYMBOLS, "libcrypto 3");
   return opened;
 }
 

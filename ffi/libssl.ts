@@ -4,7 +4,7 @@
 // network and the event loop never stalls on a handshake (only the handshake's own CPU work runs
 // on the calling thread). A missing library is an answer ({ok: false}), not an exception.
 
-import { disableOpenSslAtExit } from "./libcrypto.ts";
+import { openOpenSsl } from "./libcrypto.ts";
 
 /** Where Debian, Ubuntu, Fedora and others keep libssl 3 (absolute: FFI permissions name it). */
 export const LIBSSL_PATHS = [
@@ -99,20 +99,7 @@ let opened: LibSslResult | null = null;
  * FFI is not permitted or no library is found.
  */
 export function openLibSsl(): LibSslResult {
-  if (opened !== null) return opened;
-  const reasons: string[] = [];
-  for (const path of LIBSSL_PATHS) {
-    try {
-      const lib = Deno.dlopen(path, ALL_SYMBOLS);
-      disableOpenSslAtExit(path);
-      opened = { ok: true, symbols: lib.symbols, path };
-      return opened;
-    } catch (e) {
-      reasons.push(`${path}: ${(e as Error).message}`);
-      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) break;
-    }
-  }
-  opened = { ok: false, reason: `libssl 3 not usable (${reasons[0] ?? "no path"})` };
+  opened ??= openOpenSsl(LIBSSL_PATHS, ALL_SYMBOLS, "libssl 3");
   return opened;
 }
 
