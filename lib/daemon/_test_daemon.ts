@@ -5,7 +5,11 @@
 import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import { MemoryNetwork } from "../net/memory_transport.ts";
+import { PureCrypto } from "../proto/auth/pure_crypto.ts";
+import { formatCookieKeys, planCookieKeys } from "../proto/nts/cookie_keys.ts";
+import { NtsServerKeys } from "../proto/nts/cookies.ts";
 import { addSec, type NtpTime } from "../proto/ntp_time.ts";
+import { SeededRng } from "../proto/rng.ts";
 import { Server } from "../proto/server.ts";
 import { Daemon, type DaemonSettings } from "./daemon.ts";
 import type { Timers } from "./timers.ts";
@@ -23,6 +27,27 @@ export function fakeClock(network: MemoryNetwork): Clock {
     adjust: () => {},
     kernelState: () => null,
   };
+}
+
+/**
+ * Writes an NTS cookie key file at `path` (0600) as another instance behind the same name would
+ * (seven daily keys from now) and returns that instance's keys and the id of the current one.
+ */
+export async function writeCookieKeyFile(
+  path: string,
+): Promise<{ keys: NtsServerKeys; currentId: number }> {
+  let n = 0;
+  const plan = planCookieKeys(
+    null,
+    Date.now() / 1000,
+    86400,
+    7,
+    () => new Uint8Array(32).fill(++n),
+  );
+  await Deno.writeTextFile(path, formatCookieKeys(plan.keys), { mode: 0o600 });
+  const keys = new NtsServerKeys(new PureCrypto(), new SeededRng(1));
+  keys.setKeys(plan.keys.keys, plan.currentId);
+  return { keys, currentId: plan.currentId };
 }
 
 /** The servers' addresses. */

@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import { MemoryNetwork } from "../net/memory_transport.ts";
 import type { SocketAddress } from "../net/transport.ts";
 import { PureCrypto } from "../proto/auth/pure_crypto.ts";
-import { formatCookieKeys, planCookieKeys } from "../proto/nts/cookie_keys.ts";
 import { NtsServerKeys } from "../proto/nts/cookies.ts";
 import { AEAD_AES_SIV_CMAC_256 } from "../proto/nts/ke_result.ts";
 import { NtsClient } from "../proto/nts/nts_client.ts";
@@ -14,7 +13,7 @@ import { fromUnix } from "../proto/ntp_time.ts";
 import { SeededRng } from "../proto/rng.ts";
 import { Daemon } from "./daemon.ts";
 import { statusDocument } from "./status_file.ts";
-import { fakeClock } from "./_test_daemon.ts";
+import { fakeClock, writeCookieKeyFile } from "./_test_daemon.ts";
 
 const quiet = { debug() {}, info() {}, warn() {}, error() {} };
 
@@ -34,19 +33,9 @@ Deno.test("Daemon with nts enable answers NTS requests under the shared cookie k
   const network = new MemoryNetwork();
   try {
     // The key file as another instance behind the same name wrote it.
-    let n = 0;
-    const plan = planCookieKeys(
-      null,
-      Date.now() / 1000,
-      86400,
-      7,
-      () => new Uint8Array(32).fill(++n),
-    );
     const path = `${dir}/cookies`;
-    await Deno.writeTextFile(path, formatCookieKeys(plan.keys), { mode: 0o600 });
+    const { keys: other, currentId } = await writeCookieKeyFile(path);
     const before = await Deno.readTextFile(path);
-    const other = new NtsServerKeys(new PureCrypto(), new SeededRng(1));
-    other.setKeys(plan.keys.keys, plan.currentId);
     const c2s = new Uint8Array(32).fill(7), s2c = new Uint8Array(32).fill(8);
     const client = new NtsClient(new PureCrypto(), new SeededRng(2));
     client.install({
@@ -83,6 +72,7 @@ Deno.test("Daemon with nts enable answers NTS requests under the shared cookie k
     });
     await daemon.start();
     try {
+      let n = 0; // a fresh transmit timestamp per request
       const header = () => {
         const h = new Uint8Array(48);
         h[0] = 0x23;
@@ -125,12 +115,12 @@ Deno.test("Daemon with nts enable answers NTS requests under the shared cookie k
       assert.deepEqual(daemon.status().ntsCookieKeys, {
         cookieFile: path,
         ready: true,
-        currentKeyId: plan.currentId,
+        currentKeyId: currentId,
         keys: 2,
         error: null,
       });
       const doc = statusDocument(daemon.status(), fromUnix(1_800_000_000));
-      assert.equal((doc.ntsCookieKeys as { currentKeyId: number }).currentKeyId, plan.currentId);
+      assert.equal((doc.ntsCookieKeys as { currentKeyId: number }).currentKeyId, currentId);
       assert.ok(errors.some((e) => e.includes("nts cert")), errors.join("\n"));
     } finally {
       await daemon.stop();

@@ -7,12 +7,11 @@ import { NullClock } from "../clock/null_clock.ts";
 import { openUdpTransport } from "../net/open_transport.ts";
 import type { SocketAddress } from "../net/transport.ts";
 import { PureCrypto } from "../proto/auth/pure_crypto.ts";
-import { formatCookieKeys, planCookieKeys } from "../proto/nts/cookie_keys.ts";
-import { NtsServerKeys } from "../proto/nts/cookies.ts";
 import { AEAD_AES_SIV_CMAC_256 } from "../proto/nts/ke_result.ts";
 import { NtsClient } from "../proto/nts/nts_client.ts";
 import { SeededRng } from "../proto/rng.ts";
 import { Daemon } from "./daemon.ts";
+import { writeCookieKeyFile } from "./_test_daemon.ts";
 
 /** main.ts: server threads start from the main module, which branches to the worker code. */
 const MAIN_MODULE = new URL("../../main.ts", import.meta.url);
@@ -20,17 +19,7 @@ const MAIN_MODULE = new URL("../../main.ts", import.meta.url);
 Deno.test("Daemon --server-threads 2 answers NTS requests on both threads", async () => {
   const dir = await Deno.makeTempDir();
   try {
-    let n = 0;
-    const plan = planCookieKeys(
-      null,
-      Date.now() / 1000,
-      86400,
-      7,
-      () => new Uint8Array(32).fill(++n),
-    );
-    await Deno.writeTextFile(`${dir}/cookies`, formatCookieKeys(plan.keys), { mode: 0o600 });
-    const keys = new NtsServerKeys(new PureCrypto(), new SeededRng(1));
-    keys.setKeys(plan.keys.keys, plan.currentId);
+    const { keys } = await writeCookieKeyFile(`${dir}/cookies`);
     const lines: string[] = [];
     const put = (m: string) => void lines.push(m);
     const daemon = new Daemon({
