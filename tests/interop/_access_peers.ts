@@ -3,7 +3,7 @@
 // mode (which tells a kiss from silence), and the daemon's counters from its status file.
 
 import assert from "node:assert/strict";
-import { NO_SYS_TIME, Proc, readJson, runGuarded, sh, tempDir } from "../support/peers.ts";
+import { chronydCommand, Proc, readJson, runGuarded, sh, tempDir } from "../support/peers.ts";
 
 /**
  * Adds `addresses` to the namespace's loopback device. A client talking to one of them uses it
@@ -64,20 +64,7 @@ export async function startChronydClient(
     ...(opts.extra ?? []),
   ].join("\n");
   await Deno.writeTextFile(`${dir}/chrony.conf`, `${conf}\n`);
-  const proc = new Proc([
-    "ip",
-    "netns",
-    "exec",
-    opts.netns,
-    ...NO_SYS_TIME,
-    chronyd,
-    "-x",
-    "-d",
-    "-u",
-    "root",
-    "-f",
-    `${dir}/chrony.conf`,
-  ]);
+  const proc = new Proc(chronydCommand(chronyd, `${dir}/chrony.conf`, { netns: opts.netns }));
   await proc.waitFor(/Disabled control of system clock/, 10_000);
   return {
     proc,

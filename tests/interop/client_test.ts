@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import {
+  chronydCommand,
   needPeers,
   Proc,
   readJson,
@@ -109,23 +110,7 @@ Deno.test("interop: chronyd synchronises to Horae and sees stratum + 1 and Horae
           "",
         ].join("\n"),
       );
-      client = new Proc([
-        "ip",
-        "netns",
-        "exec",
-        ns,
-        "setpriv",
-        "--bounding-set=-sys_time",
-        "--inh-caps=-sys_time",
-        "--",
-        chronyd,
-        "-x",
-        "-d",
-        "-u",
-        "root",
-        "-f",
-        `${dir}/client.conf`,
-      ]);
+      client = new Proc(chronydCommand(chronyd, `${dir}/client.conf`, { netns: ns }));
       await client.waitFor(/Selected source 127\.0\.0\.1/, 40_000);
       const s = await readJson(status) as Json;
       const log = await Deno.readTextFile(`${dir}/measurements.log`);

@@ -9,9 +9,9 @@
 
 import assert from "node:assert/strict";
 import {
+  chronydCommand,
   freeTcpPort,
   needPeers,
-  NO_SYS_TIME,
   Proc,
   readJson,
   runGuarded,
@@ -57,16 +57,7 @@ async function startNtsChronydClient(pki: TestPki, ntpPort: number, kePort: numb
     `pidfile ${dir}/chronyd.pid`,
   ].join("\n");
   await Deno.writeTextFile(`${dir}/chrony.conf`, `${conf}\n`);
-  const proc = new Proc([
-    ...NO_SYS_TIME,
-    peers.path("chronyd"),
-    "-x",
-    "-d",
-    "-u",
-    "root",
-    "-f",
-    `${dir}/chrony.conf`,
-  ]);
+  const proc = new Proc(chronydCommand(peers.path("chronyd"), `${dir}/chrony.conf`));
   await proc.waitFor(/Disabled control of system clock/, 10_000);
   const chronyc = async (...cmd: string[]) => {
     const r = await runGuarded([peers.path("chronyc"), "-h", sock, ...cmd], { timeoutMs: 10_000 });

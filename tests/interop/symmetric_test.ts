@@ -7,8 +7,8 @@
 
 import assert from "node:assert/strict";
 import {
+  chronydCommand,
   needPeers,
-  NO_SYS_TIME,
   Proc,
   readJson,
   runGuarded,
@@ -279,20 +279,9 @@ Deno.test(
           "log measurements",
         ].join("\n") + "\n",
       );
-      const chronyd = new Proc([
-        "ip",
-        "netns",
-        "exec",
-        nsA,
-        ...NO_SYS_TIME,
-        peers.path("chronyd"),
-        "-x",
-        "-d",
-        "-u",
-        "root",
-        "-f",
-        `${dir}/chrony.conf`,
-      ]);
+      const chronyd = new Proc(
+        chronydCommand(peers.path("chronyd"), `${dir}/chrony.conf`, { netns: nsA }),
+      );
       let h: RunningHorae | null = null;
       try {
         await chronyd.waitFor(/Disabled control of system clock/, 10_000);

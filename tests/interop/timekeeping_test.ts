@@ -6,8 +6,8 @@
 
 import assert from "node:assert/strict";
 import {
+  chronydCommand,
   needPeers,
-  NO_SYS_TIME,
   Proc,
   readJson,
   sh,
@@ -59,20 +59,7 @@ async function startChronydClient(chronyd: string, ns: string, conf: string) {
       "",
     ].join("\n"),
   );
-  const proc = new Proc([
-    "ip",
-    "netns",
-    "exec",
-    ns,
-    ...NO_SYS_TIME,
-    chronyd,
-    "-x",
-    "-d",
-    "-u",
-    "root",
-    "-f",
-    `${dir}/client.conf`,
-  ]);
+  const proc = new Proc(chronydCommand(chronyd, `${dir}/client.conf`, { netns: ns }));
   return {
     proc,
     /**

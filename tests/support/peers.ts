@@ -450,6 +450,30 @@ export async function withNetns<T>(prefix: string, fn: (name: string) => Promise
   }
 }
 
+/**
+ * The command that runs `chronyd` in the foreground with `conf` and never controls the clock
+ * (`-x`, and without CAP_SYS_TIME), inside network namespace `netns` and after `wrapper` when
+ * given. It logs "Disabled control of system clock" once started.
+ */
+export function chronydCommand(
+  chronyd: string,
+  conf: string,
+  opts: { netns?: string; wrapper?: string[] } = {},
+): string[] {
+  return [
+    ...(opts.netns ? ["ip", "netns", "exec", opts.netns] : []),
+    ...NO_SYS_TIME,
+    ...(opts.wrapper ?? []),
+    chronyd,
+    "-x",
+    "-d",
+    "-u",
+    "root",
+    "-f",
+    conf,
+  ];
+}
+
 /** Starts chronyd as a server (`-x`: never touches the clock) on a loopback port. */
 export async function startChronydServer(
   chronyd: string,
@@ -477,18 +501,12 @@ export async function startChronydServer(
     ...(opts.extra ?? []),
   ].join("\n");
   await Deno.writeTextFile(`${dir}/chrony.conf`, conf + "\n");
-  const proc = new Proc([
-    ...(opts.netns ? ["ip", "netns", "exec", opts.netns] : []),
-    ...NO_SYS_TIME,
-    ...(opts.wrapper ?? []),
-    chronyd,
-    "-x",
-    "-d",
-    "-u",
-    "root",
-    "-f",
-    `${dir}/chrony.conf`,
-  ]);
+  const proc = new Proc(
+    chronydCommand(chronyd, `${dir}/chrony.conf`, {
+      ...(opts.netns ? { netns: opts.netns } : {}),
+      ...(opts.wrapper ? { wrapper: opts.wrapper } : {}),
+    }),
+  );
   await proc.waitFor(/Disabled control of system clock/, 10_000);
   return {
     proc,

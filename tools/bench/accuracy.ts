@@ -18,6 +18,7 @@
 import { type ErrorSummary, errorSummary, ratio, type Reading } from "./accuracy_metrics.ts";
 import type { Shaping } from "./udp_relay_shaping.ts";
 import {
+  chronydCommand,
   NO_SYS_TIME,
   Proc,
   readJson,
@@ -340,20 +341,7 @@ async function startChronydClient(chronyd: string, ns: string, serverLine: strin
       "",
     ].join("\n"),
   );
-  const proc = new Proc([
-    "ip",
-    "netns",
-    "exec",
-    ns,
-    ...NO_SYS_TIME,
-    chronyd,
-    "-x",
-    "-d",
-    "-u",
-    "root",
-    "-f",
-    `${dir}/client.conf`,
-  ]);
+  const proc = new Proc(chronydCommand(chronyd, `${dir}/client.conf`, { netns: ns }));
   await proc.waitFor(/Disabled control of system clock/, 10_000);
   const chronyc = which("chronyc");
   if (chronyc === null) throw new Error("chronyc not found");
