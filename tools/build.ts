@@ -9,7 +9,15 @@
 // site cannot be reached, compile fails with one line that says so and points at the bundle.
 // deno-lint-ignore-file no-console
 
-import { bundleShebang, COMPILE_TARGETS, RUN_FLAGS } from "./build_flags.ts";
+import {
+  BUNDLE_ARGS,
+  COMPILE_TARGETS,
+  RUN_FLAGS,
+  V8_FLAGS,
+  withShebang,
+} from "../lib/cli/build_flags.ts";
+
+export { BUNDLE_ARGS, deployedShebang, V8_FLAGS, withShebang } from "../lib/cli/build_flags.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 
@@ -60,34 +68,6 @@ async function compile(targets: string[]): Promise<number> {
     console.log(`${t.out} (${t.target})`);
   }
   return 0;
-}
-
-/**
- * `deno bundle` arguments for the deployed bundle. Minified (names kept, for stack traces and
- * `constructor.name`): V8 keeps the whole source text of the one module in its heap, 2.4 MB
- * held as a two-byte string (a few non-ASCII characters in it) against 1.3 MB of ASCII minified;
- * 4 MB less resident memory for the daemon (BENCHMARKS.md, Footprint).
- */
-export const BUNDLE_ARGS: readonly string[] = ["bundle", "--minify", "--keep-names"];
-
-/**
- * V8 flags of the deployed builds (the bundle's shebang, deno compile). A semi-space of at most
- * 1 MB keeps V8's young generation from growing to 16 MB under load and staying there: about 6 MB
- * less resident memory idle, 6 MB less under load; the server path's replies per CPU-second did
- * not change beyond run-to-run noise (deno task bench, BENCHMARKS.md, Footprint).
- */
-export const V8_FLAGS: readonly string[] = ["--max-semi-space-size=1"];
-
-/** The deployed bundle's shebang: build_flags.ts's, with {@link V8_FLAGS}. */
-export function deployedShebang(): string {
-  const flags = RUN_FLAGS.join(" ");
-  return bundleShebang().replace(flags, `${flags} --v8-flags=${V8_FLAGS.join(",")}`);
-}
-
-/** Replaces the bundle's first line (main.ts's shebang) with the deployed one. */
-export function withShebang(js: string): string {
-  const body = js.startsWith("#!") ? js.slice(js.indexOf("\n") + 1) : js;
-  return `${deployedShebang()}\n${body}`;
 }
 
 async function bundle(out: string): Promise<number> {

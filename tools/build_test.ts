@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { compileFailure, deployedShebang, withShebang } from "./build.ts";
-import { bundleShebang, COMPILE_TARGETS, RUN_FLAGS } from "./build_flags.ts";
+import { bundleShebang, COMPILE_TARGETS, RUN_FLAGS } from "../lib/cli/build_flags.ts";
 
 const ROOT = new URL("../", import.meta.url).pathname;
 

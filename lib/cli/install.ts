@@ -4,6 +4,7 @@
 // /etc/ntp.conf. A configuration (and an edited unit) already there is kept unless --force.
 // deno-lint-ignore-file no-console
 
+import { BUNDLE_ARGS, withShebang } from "./build_flags.ts";
 import { parseArgs } from "node:util";
 import { formatDiagnostic } from "../config/diagnostics.ts";
 import { loadConfig } from "../config/load_config.ts";
@@ -170,13 +171,14 @@ async function programBytes(from: string | undefined): Promise<Uint8Array> {
   if (main.protocol !== "file:") throw new Error(`cannot install from ${Deno.mainModule}`);
   const path = decodeURIComponent(main.pathname);
   if (!path.endsWith(".ts")) return await Deno.readFile(path);
-  // A checkout: bundle main.ts as `deno task bundle` does, with a shebang for any link name.
+  // A checkout: bundle main.ts as `deno task bundle` does (minified, the deployed shebang with
+  // its V8 flags, which runs under any link name).
   const dir = await Deno.makeTempDir({ prefix: "horae-install-" });
   try {
     const out = `${dir}/horae.js`;
     const r = await new Deno.Command(Deno.execPath(), {
       args: [
-        "bundle",
+        ...BUNDLE_ARGS,
         "-q",
         `--config=${path.slice(0, path.lastIndexOf("/"))}/deno.json`,
         "-o",
@@ -187,11 +189,7 @@ async function programBytes(from: string | undefined): Promise<Uint8Array> {
       stderr: "piped",
     }).output();
     if (!r.success) throw new Error(`deno bundle: ${new TextDecoder().decode(r.stderr).trim()}`);
-    const js = await Deno.readTextFile(out);
-    const body = js.startsWith("#!") ? js.slice(js.indexOf("\n") + 1) : js;
-    const first = (await Deno.readTextFile(path)).split("\n")[0]!;
-    const shebang = first.startsWith("#!") ? first.replace("--ext=ts", "--ext=js") : "";
-    return new TextEncoder().encode(`${shebang}\n${body}`);
+    return new TextEncoder().encode(withShebang(await Deno.readTextFile(out)));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
