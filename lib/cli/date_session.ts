@@ -8,7 +8,7 @@
 import type { StoredKey } from "../proto/auth/key_store.ts";
 import { digestLengthFor, type MacVerifier, signPacket } from "../proto/auth/mac.ts";
 import { ClockFilter, type FilterSample } from "../proto/clock_filter.ts";
-import { LEAP_NOTINSYNC, MAXSTRAT, MODE_CLIENT, MODE_SERVER, PHI } from "../proto/constants.ts";
+import { LEAP_NOTINSYNC, MAXSTRAT, MODE_SERVER, PHI } from "../proto/constants.ts";
 import {
   addSec,
   diffSec,
@@ -19,7 +19,7 @@ import {
 } from "../proto/ntp_time.ts";
 import {
   decodePacket,
-  encodePacket,
+  encodeClientRequest,
   kissCode,
   type NtpPacket,
   rootDelaySec,
@@ -330,22 +330,11 @@ export class DateSession {
     const mask = (1n << BigInt(lowBits)) - 1n;
     let xmt = (stamp & ~mask) | (BigInt(this.#o.rng.nextU32()) & mask);
     if (xmt === 0n) xmt = 1n;
-    const packet = encodePacket({
-      leap: LEAP_NOTINSYNC,
+    const packet = encodeClientRequest({
       version: this.#o.version,
-      mode: MODE_CLIENT,
-      stratum: 0,
       pollLog2: 0,
       precisionLog2: this.#o.precisionLog2,
-      rootDelayShort: 0,
-      rootDispersionShort: 0,
-      refid: 0,
-      referenceTimestamp: 0n,
-      originTimestamp: 0n,
-      receiveTimestamp: 0n,
       transmitTimestamp: xmt,
-      extensions: [],
-      mac: null,
     });
     let data = packet;
     if (signed) {

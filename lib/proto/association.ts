@@ -18,6 +18,7 @@ import {
 import { type Action, type PeerAddress, PeerEvent } from "./events.ts";
 import {
   decodePacket,
+  encodeClientRequest,
   encodePacket,
   kissCode,
   type LeapIndicator,
@@ -1073,22 +1074,11 @@ export class Association {
     this.#sent++;
     // COMPAT: like chrony and ntpd-rs, the request reveals nothing of the client's own state
     // (leap 3, stratum 0, zero timestamps) apart from the transmit timestamp that must be echoed.
-    const data = encodePacket({
-      leap: 3,
+    const data = encodeClientRequest({
       version: this.#opts.version,
-      mode: MODE_CLIENT,
-      stratum: 0,
       pollLog2: this.pollLog2,
       precisionLog2: this.#precisionLog2,
-      rootDelayShort: 0,
-      rootDispersionShort: 0,
-      refid: 0,
-      referenceTimestamp: 0n,
-      originTimestamp: 0n,
-      receiveTimestamp: 0n,
       transmitTimestamp: this.#xmt,
-      extensions: [],
-      mac: null,
     });
     // Signed after the transmit timestamp is written (the MAC covers it); the transport sends
     // the request unchanged. COMPAT: without its key ntpd does not send either; the daemon warns.

@@ -6,7 +6,7 @@
 
 import { addSec, type NtpTime, toTimestamp } from "./ntp_time.ts";
 import type { Action, PeerAddress } from "./events.ts";
-import { encodePacket } from "./packet.ts";
+import { encodeClientRequest } from "./packet.ts";
 import { MODE_CLIENT, NTP_VERSION } from "./constants.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { withMac } from "./auth/mac.ts";
@@ -138,22 +138,11 @@ export class ManycastClient {
     const mask = (1n << BigInt(lowBits)) - 1n;
     let xmt = (toTimestamp(now) & ~mask) | (BigInt(this.#rng.nextU32()) & mask);
     if (xmt === 0n) xmt = 1n;
-    const data = encodePacket({
-      leap: 3,
+    const data = encodeClientRequest({
       version: this.#version,
-      mode: MODE_CLIENT,
-      stratum: 0,
       pollLog2: this.#pollLog2,
       precisionLog2: this.#precisionLog2,
-      rootDelayShort: 0,
-      rootDispersionShort: 0,
-      refid: 0,
-      referenceTimestamp: 0n,
-      originTimestamp: 0n,
-      receiveTimestamp: 0n,
       transmitTimestamp: xmt,
-      extensions: [],
-      mac: null,
     });
     let out = data;
     if (this.#keyId !== 0) {

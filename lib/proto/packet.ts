@@ -11,6 +11,7 @@ import {
   MIN_EXTENSION_LEN,
   MODE_ACTIVE,
   MODE_BROADCAST,
+  MODE_CLIENT,
   MODE_CONTROL,
   MODE_PASSIVE,
   MODE_PRIVATE,
@@ -310,6 +311,36 @@ export function encodePacket(p: NtpPacket): Uint8Array {
   const buf = new Uint8Array(encodedLength(p));
   encodePacketInto(p, buf);
   return buf;
+}
+
+/**
+ * A client (mode 3) request that tells nothing of the client's own state: leap 3 (not
+ * synchronised), stratum 0, zero root values, refid and timestamps, except `transmitTimestamp`,
+ * which the server echoes as the origin. No MAC: a signed request gets one appended.
+ */
+export function encodeClientRequest(r: {
+  version: number;
+  pollLog2: number;
+  precisionLog2: number;
+  transmitTimestamp: NtpTimestamp;
+}): Uint8Array {
+  return encodePacket({
+    leap: 3,
+    version: r.version,
+    mode: MODE_CLIENT,
+    stratum: 0,
+    pollLog2: r.pollLog2,
+    precisionLog2: r.precisionLog2,
+    rootDelayShort: 0,
+    rootDispersionShort: 0,
+    refid: 0,
+    referenceTimestamp: 0n,
+    originTimestamp: 0n,
+    receiveTimestamp: 0n,
+    transmitTimestamp: r.transmitTimestamp,
+    extensions: [],
+    mac: null,
+  });
 }
 
 /** Root delay of `p` in seconds. */

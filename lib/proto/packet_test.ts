@@ -8,6 +8,7 @@ import {
   checkEncodable,
   DECODE_ERRORS,
   decodePacket,
+  encodeClientRequest,
   encodedLength,
   encodePacket,
   encodePacketInto,
@@ -703,4 +704,34 @@ Deno.test("golden vectors show what each real implementation sends", () => {
     assert.equal(refidToString(s9.refid, s9.stratum), "127.0.0.1");
     assert.ok(s9.rootDelayShort > 0);
   }
+});
+
+Deno.test("encodeClientRequest() gives a mode 3 request that reveals only its transmit timestamp", () => {
+  const bytes = encodeClientRequest({
+    version: 3,
+    pollLog2: 6,
+    precisionLog2: -20,
+    transmitTimestamp: 0xe9000001_12345678n,
+  });
+  assert.equal(bytes.length, 48);
+  const d = decodePacket(bytes);
+  assert.ok(d.ok);
+  if (!d.ok) return;
+  assert.deepEqual(d.packet, {
+    leap: 3,
+    version: 3,
+    mode: Mode.Client,
+    stratum: 0,
+    pollLog2: 6,
+    precisionLog2: -20,
+    rootDelayShort: 0,
+    rootDispersionShort: 0,
+    refid: 0,
+    referenceTimestamp: 0n,
+    originTimestamp: 0n,
+    receiveTimestamp: 0n,
+    transmitTimestamp: 0xe9000001_12345678n,
+    extensions: [],
+    mac: null,
+  });
 });
