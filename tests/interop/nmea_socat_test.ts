@@ -7,7 +7,14 @@
 // clockstats lines. Horae runs without CAP_SYS_TIME and with --observe.
 
 import assert from "node:assert/strict";
-import { needPeers, NO_SYS_TIME, Proc, queryHorae, ROOT, tempDir } from "../support/peers.ts";
+import {
+  needPeers,
+  Proc,
+  queryHorae,
+  type RunningHorae,
+  startHorae,
+  tempDir,
+} from "../support/peers.ts";
 import { nmeaChecksum, nmeaTimeFields } from "./_gps.ts";
 
 const peers = await needPeers("NMEA over a socat pty pair", { programs: ["socat", "setpriv"] });
@@ -56,23 +63,20 @@ Deno.test({
   const pty = new Proc([socat, "-d", "-d", "pty,raw,echo=0", "pty,raw,echo=0"]);
   let feeding = true;
   let fed: Promise<void> = Promise.resolve();
-  let horae: Proc | null = null;
+  let horae: RunningHorae | null = null;
   let corrupt = 0;
   try {
     await pty.waitFor(/PTY is (\S+)[\s\S]*PTY is (\S+)/, 10_000);
     const [, clockSide, feedSide] = pty.output.match(/PTY is (\S+)[\s\S]*PTY is (\S+)/)!;
     const port = 20000 + Math.floor(Math.random() * 20000);
-    await Deno.writeTextFile(
-      `${dir}/ntp.conf`,
-      [
-        `server 127.127.20.0 mode 17 minpoll 3 prefer path ${clockSide}`,
-        "fudge 127.127.20.0 time2 0.1 refid GPS",
-        `statsdir ${dir}/`,
-        "statistics clockstats",
-        "filegen clockstats file clockstats type none enable",
-        "",
-      ].join("\n"),
-    );
+    const conf = [
+      `server 127.127.20.0 mode 17 minpoll 3 prefer path ${clockSide}`,
+      "fudge 127.127.20.0 time2 0.1 refid GPS",
+      `statsdir ${dir}/`,
+      "statistics clockstats",
+      "filegen clockstats file clockstats type none enable",
+      "",
+    ].join("\n");
     const feed = await Deno.open(feedSide!, { write: true });
     const enc = new TextEncoder();
     fed = (async () => {
@@ -94,24 +98,8 @@ Deno.test({
       }
       feed.close();
     })();
-    horae = new Proc([
-      ...NO_SYS_TIME,
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-net",
-      `${ROOT}main.ts`,
-      "run",
-      "-n",
-      "--observe",
-      "-c",
-      `${dir}/ntp.conf`,
-      "--port",
-      String(port),
-      "--listen",
-      "127.0.0.1",
-    ]);
-    await horae.waitFor(/synchronized to NMEA\(0\), stratum 0/, 60_000);
+    horae = await startHorae({ conf, port });
+    await horae.proc.waitFor(/synchronized to NMEA\(0\), stratum 0/, 60_000);
     // Once the clock filter is full (a start-up burst of median filter outputs), the root
     // dispersion served is the clock's (a sentence's 10 ms), not the empty stages' seconds.
     let text = "";
@@ -141,10 +129,11 @@ Deno.test({
     assert.match(stats, /^\d+ \d+\.\d+ 127\.127\.20\.0 \$GPRMC,/m, stats);
   } finally {
     feeding = false;
-    const st = horae === null ? null : await horae.stop(5000);
+    const st = horae === null ? null : await horae.proc.stop(5000);
+    await horae?.stop(); // already stopped: removes its folder
     await fed.catch(() => {});
     await pty.stop(2000);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
-    if (st !== null) assert.equal(st.code, 0, horae!.output.slice(-3000));
+    if (st !== null) assert.equal(st.code, 0, horae!.proc.output.slice(-3000));
   }
 });
