@@ -15,6 +15,7 @@ import {
   startServers,
   waitStatus,
 } from "./_chronyd_servers.ts";
+import { controlFrom, type ControlOutcome } from "./_control_request.ts";
 
 const CHECK_NTP_PEER = "/usr/lib/nagios/plugins/check_ntp_peer";
 const peers = await needPeers("mode 6 against NTPsec's ntpq and check_ntp_peer", {
@@ -46,27 +47,14 @@ async function horaeQuery(ns: string, ...args: string[]): Promise<string> {
 }
 
 /** One request from `source` with the helper client; its JSON outcome. */
-async function fromSource(
+function fromSource(
   ns: string,
   source: string,
   opcode: number,
   text: string,
   signed: boolean,
-): Promise<{ outcome: string; error: number; text: string }> {
-  const r = await runGuarded([
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    "--unstable-net",
-    `${ROOT}tests/interop/_control_client.ts`,
-    source,
-    "127.0.0.1",
-    String(opcode),
-    text,
-    ...(signed ? [String(KEY.id), KEY.type, KEY.secret] : []),
-  ], { netns: ns, timeoutMs: 30_000 });
-  const line = r.output.trim().split("\n").pop()!;
-  return JSON.parse(line);
+): Promise<ControlOutcome> {
+  return controlFrom(ns, source, opcode, text, signed ? KEY : null);
 }
 
 /** The `name=value` pairs of ntpq variable output. */

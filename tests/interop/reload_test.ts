@@ -12,6 +12,7 @@
 import assert from "node:assert/strict";
 import { needPeers, ROOT, runGuarded, tempDir, withNetns } from "../support/peers.ts";
 import { type Json, NETNS, startObservingHorae, waitStatus } from "./_chronyd_servers.ts";
+import { controlFrom } from "./_control_request.ts";
 
 const peers = await needPeers("live reconfiguration (SIGHUP, ntpq :config)", {
   programs: ["ntpq"],
@@ -74,24 +75,8 @@ async function horaeQuery(ns: string, ...commands: string[]): Promise<string> {
 }
 
 /** One CONFIGURE from `source` with the helper client (signed with the controlkey or not). */
-async function configureFrom(ns: string, source: string, text: string, signed: boolean) {
-  const r = await runGuarded([
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    "--unstable-net",
-    `${ROOT}tests/interop/_control_client.ts`,
-    source,
-    "127.0.0.1",
-    String(CONFIGURE),
-    text,
-    ...(signed ? [String(KEY.id), KEY.type, KEY.secret] : []),
-  ], { netns: ns, timeoutMs: 30_000 });
-  return JSON.parse(r.output.trim().split("\n").pop()!) as {
-    outcome: string;
-    error: number;
-    text: string;
-  };
+function configureFrom(ns: string, source: string, text: string, signed: boolean) {
+  return controlFrom(ns, source, CONFIGURE, text, signed ? KEY : null);
 }
 
 let keysPath = "";
