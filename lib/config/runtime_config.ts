@@ -22,15 +22,20 @@ import { getPath, joinPath } from "./model_path.ts";
 
 /**
  * Model paths that name files, with the keyword that sets them: every option of type "path" in
- * the spec, and the statistics file generations (whose `file` names a file below statsdir).
+ * the spec, the statistics file generations (whose `file` names a file below statsdir), and a
+ * reference clock's device (`path`, `ppspath`: a string, since gpsd's is host:port, but a device
+ * a root daemon would open). For an array section, `fields` lists the element fields compared.
  */
-export const FILE_PATHS: readonly { path: string; keyword: string }[] = CONFIG_SPEC.sections
-  .flatMap((s) => {
+export const FILE_PATHS: readonly { path: string; keyword: string; fields?: readonly string[] }[] =
+  CONFIG_SPEC.sections.flatMap((s) => {
     if (s.array) {
-      const names = s.parts.some((p) =>
-        p.options.some((o) => o.field === "file" || o.type === "path")
+      const fields = s.parts.flatMap((p) =>
+        p.options.filter((o) => o.field === "file" || o.type === "path" || /path$/.test(o.field))
+          .map((o) => joinPath("", p.at, o.field).replace(/^\./, ""))
       );
-      return names ? [{ path: s.model, keyword: s.commands[0]?.keyword ?? s.id }] : [];
+      return fields.length > 0
+        ? [{ path: s.model, keyword: s.commands[0]?.keyword ?? s.id, fields }]
+        : [];
     }
     return s.parts.flatMap((p) =>
       p.options.filter((o) => o.type === "path").map((o) => ({
@@ -39,6 +44,19 @@ export const FILE_PATHS: readonly { path: string; keyword: string }[] = CONFIG_S
       }))
     );
   });
+
+/**
+ * What a file path entry compares: the value, or for an array the file fields of the elements
+ * that name any file (an added element naming none, a LOCAL clock say, changes nothing here).
+ */
+function filesAt(config: NtpConfig, f: (typeof FILE_PATHS)[number]): string {
+  const v = getPath(config, f.path);
+  if (f.fields === undefined || !Array.isArray(v)) return JSON.stringify(v);
+  return JSON.stringify(
+    v.map((e) => f.fields!.map((k) => getPath(e, k) ?? null))
+      .filter((named) => named.some((x) => x !== null)),
+  );
+}
 
 /**
  * Largest run-time configuration text accepted, bytes. One mode 6 request carries at most 468
@@ -152,9 +170,7 @@ export function applyRuntimeConfig(
   const config = parsed.config;
   const files: Diagnostic[] = [];
   for (const f of FILE_PATHS) {
-    if (JSON.stringify(getPath(running, f.path)) === JSON.stringify(getPath(config, f.path))) {
-      continue;
-    }
+    if (filesAt(running, f) === filesAt(config, f)) continue;
     const at = lexed.lines.find((l) => l.tokens[0]?.text.toLowerCase() === f.keyword);
     files.push(
       error(

@@ -134,6 +134,8 @@ Deno.test("applyRuntimeConfig() refuses every line that names a file", () => {
       ["keys /etc/shadow", "keys"],
       ["statsdir /etc/", "statsdir"],
       ["filegen loopstats file other", "filegen"],
+      ["server 127.127.20.0 path /dev/mem", "server"],
+      ["server 127.127.20.1 ppspath /etc/shadow", "server"],
       ["tos minsane 2\nlogfile /tmp/x", "logfile"],
     ]
   ) {
@@ -147,6 +149,7 @@ Deno.test("applyRuntimeConfig() refuses every line that names a file", () => {
       text,
     );
   }
-  // Other lines still work.
+  // Other lines still work, including a clock that names no device.
   assert.ok(applyRuntimeConfig(RUNNING, "statistics loopstats").ok);
+  assert.ok(applyRuntimeConfig(RUNNING, "server 127.127.1.0").ok);
 });
