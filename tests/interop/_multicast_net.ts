@@ -2,13 +2,21 @@
 // test creates, joined by veth pairs, with the multicast routes (224.0.0.0/4, ff00::/8) inside
 // them; a chain of namespaces with forwarding on for TTL distances. Nothing leaves the machine.
 
-import { sh, waitForJson, withNetns } from "../support/peers.ts";
+import { type RunningHorae, sh, startHorae, waitForJson, withNetns } from "../support/peers.ts";
 import type { Proc } from "../support/peers.ts";
 import { encodePacket } from "../../lib/proto/packet.ts";
 
 /** A status file document. */
 // deno-lint-ignore no-explicit-any
 export type Json = any;
+
+/**
+ * Horae as a host of these tests: in namespace `ns` on port 123 of every address (no --listen,
+ * as a multicast or broadcast host must), writing its status document to `status`.
+ */
+export function startHost(ns: string, conf: string, status: string): Promise<RunningHorae> {
+  return startHorae({ conf, port: 123, netns: ns, listen: [], args: ["--status-file", status] });
+}
 
 /** Runs `fn` with `n` namespaces, all deleted afterwards (nested, so each one is cleaned up). */
 export async function withHosts<T>(

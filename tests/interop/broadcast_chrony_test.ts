@@ -6,8 +6,8 @@
 // broadcasts carry no MAC, so this client runs with `disable auth`.
 
 import assert from "node:assert/strict";
-import { needPeers, startChronydServer, startHorae, tempDir } from "../support/peers.ts";
-import { type Json, link, waitStatus, withHosts } from "./_multicast_net.ts";
+import { needPeers, startChronydServer, tempDir } from "../support/peers.ts";
+import { type Json, link, startHost, waitStatus, withHosts } from "./_multicast_net.ts";
 
 const peers = await needPeers("chronyd broadcast server, Horae broadcastclient", {
   programs: ["chronyd"],
@@ -30,13 +30,7 @@ Deno.test({
         stratum: 8,
         extra: ["allow 10.88.0.0/24", "broadcast 16 10.88.0.255"],
       });
-      const horae = await startHorae({
-        conf: "broadcastclient\ndisable auth\n",
-        port: 123,
-        netns: client!,
-        listen: [],
-        args: ["--status-file", status],
-      });
+      const horae = await startHost(client!, "broadcastclient\ndisable auth\n", status);
       try {
         const s: Json = await waitStatus(
           status,

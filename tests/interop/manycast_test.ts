@@ -10,9 +10,16 @@
 // synchronised).
 
 import assert from "node:assert/strict";
-import { needPeers, type Proc, sh, startHorae, tempDir } from "../support/peers.ts";
+import { needPeers, type Proc, sh, tempDir } from "../support/peers.ts";
 import { type TestKey, writeNtpKeys } from "./_auth_keys.ts";
-import { type Json, link, multicastRoute, waitStatus, withHosts } from "./_multicast_net.ts";
+import {
+  type Json,
+  link,
+  multicastRoute,
+  startHost,
+  waitStatus,
+  withHosts,
+} from "./_multicast_net.ts";
 import { startMulticastForwarder } from "./_multicast_forwarder.ts";
 
 const peers = await needPeers("manycast client with three manycast servers on a TTL ring", {
@@ -72,13 +79,11 @@ Deno.test({
           await startMulticastForwarder(r2!, GROUP, "r2a", "r2b"),
           await startMulticastForwarder(r1!, GROUP, "r1a", "r1c"),
         );
-        const unsynced = await startHorae({
-          conf: [`keys ${keys}`, `trustedkey ${KEY.id}`, `manycastserver ${GROUP}`].join("\n"),
-          port: 123,
-          netns: u!,
-          listen: [],
-          args: ["--status-file", `${dir}/unsynced.json`],
-        });
+        const unsynced = await startHost(
+          u!,
+          [`keys ${keys}`, `trustedkey ${KEY.id}`, `manycastserver ${GROUP}`].join("\n"),
+          `${dir}/unsynced.json`,
+        );
         procs.push(unsynced);
         const serverConf = [
           "server 127.127.1.0",
@@ -89,13 +94,7 @@ Deno.test({
         ].join("\n") + "\n";
         for (const [i, ns] of [r1!, r2!, r3!].entries()) {
           procs.push(
-            await startHorae({
-              conf: serverConf,
-              port: 123,
-              netns: ns,
-              listen: [],
-              args: ["--status-file", `${dir}/server${i + 1}.json`],
-            }),
+            await startHost(ns, serverConf, `${dir}/server${i + 1}.json`),
           );
         }
         // The servers answer manycast requests only once synchronised (to LOCAL).
@@ -104,18 +103,16 @@ Deno.test({
           await waitStatus(`${dir}/server${i}.json`, (d) => d.synchronized === true, 60_000, p);
         }
         const status = `${dir}/client.json`;
-        const client = await startHorae({
-          conf: [
+        const client = await startHost(
+          c!,
+          [
             `keys ${keys}`,
             `trustedkey ${KEY.id}`,
             "ttl 1 2 3",
             `manycastclient ${GROUP} key ${KEY.id} minpoll 4 maxpoll 4 iburst`,
           ].join("\n") + "\n",
-          port: 123,
-          netns: c!,
-          listen: [],
-          args: ["--status-file", status],
-        });
+          status,
+        );
         procs.push(client);
         const s: Json = await waitStatus(
           status,

@@ -5,12 +5,13 @@
 // Every daemon runs without CAP_SYS_TIME in observe mode; the namespaces are removed afterwards.
 
 import assert from "node:assert/strict";
-import { needPeers, startHorae, tempDir } from "../support/peers.ts";
+import { needPeers, tempDir } from "../support/peers.ts";
 import {
   type Json,
   link,
   multicastRoute,
   sendUdp,
+  startHost,
   unsignedMode5,
   waitStatus,
   withHosts,
@@ -37,14 +38,12 @@ Deno.test({
         await multicastRoute(bad!, "b0");
         await multicastRoute(client!, "c0");
         const status = `${dir}/status.json`;
-        const cli = await startHorae({
-          conf: ["disable auth", `multicastclient ${GROUP}`, "interface ignore c1"].join("\n") +
+        const cli = await startHost(
+          client!,
+          ["disable auth", `multicastclient ${GROUP}`, "interface ignore c1"].join("\n") +
             "\n",
-          port: 123,
-          netns: client!,
-          listen: [],
-          args: ["--status-file", status],
-        });
+          status,
+        );
         try {
           await cli.proc.waitFor(/Joined multicast group 239\.81\.0\.1/, 10_000);
           await sendUdp(bad!, "10.82.0.1", GROUP, 123, unsignedMode5(), 3);

@@ -6,13 +6,14 @@
 // and are counted. Every daemon runs without CAP_SYS_TIME in observe mode.
 
 import assert from "node:assert/strict";
-import { needPeers, queryHorae, sh, startHorae, tempDir } from "../support/peers.ts";
+import { needPeers, queryHorae, sh, tempDir } from "../support/peers.ts";
 import { type TestKey, writeNtpKeys } from "./_auth_keys.ts";
 import {
   type Json,
   link,
   multicastRoute,
   sendUdp,
+  startHost,
   unsignedMode5,
   waitStatus,
   withHosts,
@@ -68,20 +69,8 @@ async function scenario(family: 4 | 6, broadcast = false): Promise<void> {
     await multicastRoute(server!, "s0");
     await multicastRoute(client!, "c0");
     const status = `${dir}/client-status.json`;
-    const srv = await startHorae({
-      conf: serverConf(keys, group),
-      port: 123,
-      netns: server!,
-      listen: [],
-      args: ["--status-file", `${dir}/server-status.json`],
-    });
-    const cli = await startHorae({
-      conf: clientConf(keys, group, broadcast),
-      port: 123,
-      netns: client!,
-      listen: [],
-      args: ["--status-file", status],
-    });
+    const srv = await startHost(server!, serverConf(keys, group), `${dir}/server-status.json`);
+    const cli = await startHost(client!, clientConf(keys, group, broadcast), status);
     try {
       if (!broadcast) {
         // Logged once the listen sockets are up, a moment after "Listening on".
@@ -190,13 +179,7 @@ Deno.test({
       await w.write(new TextEncoder().encode(batch));
       await w.close();
       assert.equal((await add.status).code, 0);
-      const horae = await startHorae({
-        conf: "broadcastclient\ndisable auth\n",
-        port: 123,
-        netns: client!,
-        listen: [],
-        args: ["--status-file", status],
-      });
+      const horae = await startHost(client!, "broadcastclient\ndisable auth\n", status);
       try {
         await sendUdp(stranger!, flood, "10.79.0.2", 123, unsignedMode5());
         const s: Json = await waitStatus(
