@@ -38,7 +38,7 @@ export function rmcGga(sec: number): { rmc: string; gga: string; hms: string } {
 }
 
 /** Sentences for the current second (sent 20 ms after it starts); every fifth round corrupt. */
-export function sentencesNow(round: number): string {
+function sentencesNow(round: number): string {
   const { rmc, gga, hms } = rmcGga(Math.floor(Date.now() / 1000));
   let out = `$${rmc}*${nmeaChecksum(rmc)}\r\n$${gga}*${nmeaChecksum(gga)}\r\n`;
   if (round % 5 === 4) out = `$GPRMC,${hms},A,48*00\r\n$GPGGA,12\r\n` + out; // bad sum, half line
@@ -46,7 +46,7 @@ export function sentencesNow(round: number): string {
 }
 
 /** A TCP listener on loopback that feeds `sentencesNow()` to its first client 20 ms after each second. */
-export interface NmeaTcpFeed {
+interface NmeaTcpFeed {
   /** The port gpsd connects to (tcp://127.0.0.1:port). */
   port: number;
   /** Stops feeding (at most 120 rounds in any case) and closes the listener. */
@@ -54,7 +54,7 @@ export interface NmeaTcpFeed {
 }
 
 /** Starts a {@link NmeaTcpFeed}. */
-export function startNmeaTcpFeed(): NmeaTcpFeed {
+function startNmeaTcpFeed(): NmeaTcpFeed {
   const feed = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   let feeding = true;
   const fed = (async () => {
@@ -86,7 +86,7 @@ export function startNmeaTcpFeed(): NmeaTcpFeed {
  * A bash script that starts `peerCommand` (gpsd or gpsfake) and Horae (`run -n --observe` with
  * `conf`, serving on 127.0.0.1:`port`) side by side, and on SIGTERM stops both by pid.
  */
-export function gpsPeerAndHoraeScript(peerCommand: string, conf: string, port: number): string {
+function gpsPeerAndHoraeScript(peerCommand: string, conf: string, port: number): string {
   return [
     "set -u",
     `${peerCommand} & G=$!`,
