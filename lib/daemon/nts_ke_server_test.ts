@@ -15,6 +15,7 @@ import { NtsKeClient } from "./nts_ke_client.ts";
 import {
   clientKey,
   DEFAULT_NTS_KE_SERVER_OPTIONS,
+  HandshakeRate,
   NtsKeServer,
   type NtsKeServerOptions,
 } from "./nts_ke_server.ts";
@@ -303,6 +304,41 @@ Deno.test("NTS-KE server: one address holding open connections cannot lock out t
       }
     },
   );
+});
+
+Deno.test("NTS-KE server: one address over its handshake rate is closed at accept, counted; another is served", async () => {
+  await withServer(
+    { addresses: ["127.0.0.1", "::1"], rate: { burst: 2, perSec: 0.001 } },
+    async (server, _port, _keys, p) => {
+      const [v4, v6] = server.ports;
+      const client = new NtsKeClient({ caFile: p.ca, timeoutSec: 2 });
+      try {
+        for (let i = 0; i < 2; i++) {
+          const r = await client.exchange({ host: "localhost", address: "127.0.0.1", port: v4! });
+          assert.ok(r.ok, r.ok ? "" : r.reason);
+        }
+        const third = await client.exchange({ host: "localhost", address: "127.0.0.1", port: v4! });
+        assert.equal(third.ok, false, "the third handshake is over the rate");
+        assert.equal(server.counters.rateLimited, 1);
+        assert.equal(server.counters.served, 2);
+        const other = await client.exchange({ host: "localhost", address: "::1", port: v6! });
+        assert.ok(other.ok, other.ok ? "" : other.reason);
+      } finally {
+        client.close();
+      }
+    },
+  );
+});
+
+Deno.test("HandshakeRate: a burst, then the rate; the table stays bounded", () => {
+  const r = new HandshakeRate(3, 2);
+  assert.deepEqual([0, 0, 0, 0].map(() => r.take("a", 10)), [true, true, true, false]);
+  assert.equal(r.take("b", 10), true, "another client has its own bucket");
+  assert.equal(r.take("a", 10.4), false, "0.8 of a token back");
+  assert.equal(r.take("a", 10.5), true, "one token back after 0.5 s at 2/s");
+  assert.deepEqual([0, 0, 0, 0].map(() => r.take("a", 100)), [true, true, true, false]);
+  for (let i = 0; i < 10_000; i++) r.take(`c${i}`, 200 + i / 1e6);
+  assert.ok(r.size <= 4096, `remembered ${r.size}`);
 });
 
 Deno.test("clientKey(): IPv4 (also mapped) whole, IPv6 by its /64", () => {
