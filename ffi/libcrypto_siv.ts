@@ -11,7 +11,7 @@
 //   handle an empty plaintext in 3.0. Kept as an independent implementation the tests compare
 //   against. Each call to EVP_*Update with a NULL output adds one S2V header component.
 
-import { disableOpenSslAtExit, LIBCRYPTO_PATHS } from "./libcrypto.ts";
+import { LIBCRYPTO_PATHS, openOpenSsl } from "./libcrypto.ts";
 
 const SYMBOLS = {
   // EVP_CIPHER *EVP_CIPHER_fetch(OSSL_LIB_CTX *ctx, const char *algorithm, const char *props)
@@ -74,33 +74,22 @@ let opened: Siv | string | null = null;
 /** OpenSSL's AES-128-SIV for this thread, or why it is not available. */
 export function openLibCryptoSiv(): Siv | string {
   if (opened !== null) return opened;
-  let last = "no libcrypto 3";
-  for (const path of LIBCRYPTO_PATHS) {
-    try {
-      const lib = Deno.dlopen(path, SYMBOLS);
-      disableOpenSslAtExit(path);
-      const cipher = lib.symbols.EVP_CIPHER_fetch(
-        null,
-        new TextEncoder().encode("AES-128-SIV\0"),
-        null,
-      );
-      if (cipher === null) {
-        opened = `${path}: no AES-128-SIV (OpenSSL older than 3.0, or a FIPS provider)`;
-        return opened;
-      }
-      const ctx = lib.symbols.EVP_CIPHER_CTX_new();
-      if (ctx === null) {
-        opened = "EVP_CIPHER_CTX_new failed";
-        return opened;
-      }
-      opened = { s: lib.symbols, cipher, ctx };
-      return opened;
-    } catch (e) {
-      last = `${path}: ${(e as Error).message}`;
-      if (e instanceof Deno.errors.NotCapable || e instanceof Deno.errors.PermissionDenied) break;
-    }
+  const lib = openOpenSsl(LIBCRYPTO_PATHS, SYMBOLS, "libcrypto 3");
+  if (!lib.ok) {
+    opened = lib.reason;
+    return opened;
   }
-  opened = `libcrypto 3 not usable (${last})`;
+  const cipher = lib.symbols.EVP_CIPHER_fetch(
+    null,
+    new TextEncoder().encode("AES-128-SIV\0"),
+    null,
+  );
+  if (cipher === null) {
+    opened = `${lib.path}: no AES-128-SIV (OpenSSL older than 3.0, or a FIPS provider)`;
+    return opened;
+  }
+  const ctx = lib.symbols.EVP_CIPHER_CTX_new();
+  opened = ctx === null ? "EVP_CIPHER_CTX_new failed" : { s: lib.symbols, cipher, ctx };
   return opened;
 }
 
