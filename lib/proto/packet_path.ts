@@ -374,6 +374,7 @@ export class PacketPath {
     v.version = version;
     let macOffset = -1;
     let hasExtensions = false;
+    let nts = false;
     if (mode === 6) {
       if (n < 12) return this.#drop("too_short");
       if (version < 1 || version > 4) return this.#drop("bad_version");
@@ -393,7 +394,7 @@ export class PacketPath {
       hasExtensions = peek.hasExtensions;
       // An NTS request's fields are read (as strictly: RFC 7822 framing included) by the NTS
       // step, which needs no copy of them.
-      const nts = mode === 3 && this.#nts !== null && looksLikeNts(data);
+      nts = hasExtensions && mode === 3 && this.#nts !== null && looksLikeNts(data);
       if (hasExtensions && !nts) {
         // Rare path: walk the extension fields once with the full decoder.
         const full = decodePacket(data);
@@ -443,7 +444,7 @@ export class PacketPath {
     }
 
     // 4. Authentication, then 5. dispatch. An NTS request has its own (RFC 8915 §5.7).
-    if (mode === 3 && hasExtensions && macOffset < 0 && this.#nts !== null && looksLikeNts(data)) {
+    if (nts && macOffset < 0 && this.#nts !== null) {
       if (this.#nts === "forward") {
         return this.#serverThread ? this.#handOn("forward", "auth") : this.#drop("nts_bad_cookie");
       }
