@@ -235,10 +235,13 @@ export function ntpTimestampOf(t: Timex): { sec: number; frac: number } {
   };
 }
 
-/** ntpd's "pretty date": `Thu, Dec  3 2026 13:56:24.011` (local time unless `utc`). */
-export function prettyDate(unixSec: number, fracSec: number, utc = false): string {
+/** Weekday, month, day, year, hours, minutes and seconds of `unixSec`, in UTC or local time. */
+function dateFields(
+  unixSec: number,
+  utc: boolean,
+): [number, number, number, number, number, number, number] {
   const d = new Date(unixSec * 1000);
-  const g = utc
+  return utc
     ? [
       d.getUTCDay(),
       d.getUTCMonth(),
@@ -257,15 +260,11 @@ export function prettyDate(unixSec: number, fracSec: number, utc = false): strin
       d.getMinutes(),
       d.getSeconds(),
     ];
-  const [wd, mo, day, year, h, m, s] = g as [
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-    number,
-  ];
+}
+
+/** ntpd's "pretty date": `Thu, Dec  3 2026 13:56:24.011` (local time unless `utc`). */
+export function prettyDate(unixSec: number, fracSec: number, utc = false): string {
+  const [wd, mo, day, year, h, m, s] = dateFields(unixSec, utc);
   const p2 = (n: number) => String(n).padStart(2, "0");
   const ms = String(Math.min(999, Math.floor(fracSec * 1000))).padStart(3, "0");
   return `${DAYS[wd]}, ${MONTHS[mo]} ${String(day).padStart(2, " ")} ${year} ${p2(h)}:${p2(m)}:${
@@ -275,29 +274,10 @@ export function prettyDate(unixSec: number, fracSec: number, utc = false): strin
 
 /** ctime(3)'s date, with its newline: `Thu Dec  3 13:56:24 2026\n`. */
 function ctimeOf(unixSec: number, utc: boolean): string {
-  const d = new Date(unixSec * 1000);
-  const [wd, mo, day, year, h, m, s] = utc
-    ? [
-      d.getUTCDay(),
-      d.getUTCMonth(),
-      d.getUTCDate(),
-      d.getUTCFullYear(),
-      d.getUTCHours(),
-      d.getUTCMinutes(),
-      d.getUTCSeconds(),
-    ]
-    : [
-      d.getDay(),
-      d.getMonth(),
-      d.getDate(),
-      d.getFullYear(),
-      d.getHours(),
-      d.getMinutes(),
-      d.getSeconds(),
-    ];
+  const [wd, mo, day, year, h, m, s] = dateFields(unixSec, utc);
   const p2 = (n: number) => String(n).padStart(2, "0");
-  return `${DAYS[wd!]} ${MONTHS[mo!]} ${String(day).padStart(2, " ")} ${p2(h!)}:${p2(m!)}:${
-    p2(s!)
+  return `${DAYS[wd]} ${MONTHS[mo]} ${String(day).padStart(2, " ")} ${p2(h)}:${p2(m)}:${
+    p2(s)
   } ${year}\n`;
 }
 
