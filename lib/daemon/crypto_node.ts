@@ -19,7 +19,7 @@ import {
   type MacAlgorithm,
   type MacContext,
 } from "../proto/crypto.ts";
-import { AES_SIV_CMAC_256_KEY_LEN, AesSiv, incrementCounter128 } from "../proto/nts/aes_siv.ts";
+import { AES_SIV_CMAC_256_KEY_LEN, AesSiv, fillCounterBlocks } from "../proto/nts/aes_siv.ts";
 import { ChainedCmac, cmacPaddedLength } from "./_chained_cmac.ts";
 
 let nodeCryptoModule: typeof NodeCryptoModule | null = null;
@@ -147,11 +147,7 @@ function nodeCtr(key: Uint8Array) {
     const padded = (n + 15) & ~15;
     if (padded === 0) return;
     if (blocks.length < padded) blocks = new Uint8Array(2 * padded);
-    blocks.set(iv.subarray(0, 16), 0);
-    for (let at = 16; at < padded; at += 16) {
-      blocks.copyWithin(at, at - 16, at);
-      incrementCounter128(blocks, at);
-    }
+    fillCounterBlocks(iv, blocks, padded);
     const stream = ecb.update(blocks.subarray(0, padded));
     for (let k = 0; k < n; k++) out[outOffset + k] = input[start + k]! ^ stream[k]!;
   };

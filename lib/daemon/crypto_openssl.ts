@@ -18,7 +18,7 @@ import {
   AES_SIV_CMAC_256_KEY_LEN,
   type AesCtr,
   AesSiv,
-  incrementCounter128,
+  fillCounterBlocks,
   type SivContext,
   sivContextOf,
   type SivProvider,
@@ -274,11 +274,7 @@ function rekeyedCtr(key: Uint8Array): AesCtr {
     if (ctrBlocks.length < padded) ctrBlocks = new Uint8Array(2 * padded);
     if (cmacOut.length < padded) cmacOut = new Uint8Array(2 * padded);
     const blocks = ctrBlocks;
-    for (let k = 0; k < 16; k++) blocks[k] = iv[k]!;
-    for (let at = 16; at < padded; at += 16) {
-      blocks.copyWithin(at, at - 16, at);
-      incrementCounter128(blocks, at);
-    }
+    fillCounterBlocks(iv, blocks, padded);
     const slot = aesSlot("ecb", k);
     const stream = cmacOut;
     if (slot === null || !slot.aes.update(stream, blocks, padded)) {

@@ -169,6 +169,18 @@ export function incrementCounter128(block: Uint8Array, at: number): void {
 }
 
 /**
+ * Writes the CTR counter blocks for `padded` bytes (a multiple of 16) to `blocks`: the 16-byte
+ * `iv`, then each block one more than the one before it.
+ */
+export function fillCounterBlocks(iv: Uint8Array, blocks: Uint8Array, padded: number): void {
+  for (let k = 0; k < 16; k++) blocks[k] = iv[k]!;
+  for (let at = 16; at < padded; at += 16) {
+    blocks.copyWithin(at, at - 16, at);
+    incrementCounter128(blocks, at);
+  }
+}
+
+/**
  * AEAD_AES_SIV_CMAC_256 whose key can be replaced, working on the caller's buffers at offsets:
  * what an NTS server needs, with new C2S and S2C keys for every request and nothing to allocate
  * per request. The associated data and the nonce are S2V's two header components, in that order.
