@@ -1055,30 +1055,32 @@ export class Association {
     return this.#nts;
   }
 
-  /** The next request, signed with the association's key; null when that key is missing. */
-  #request(now: NtpTime): Action | null {
-    // Transmit timestamp: the send time with the bits below our precision randomised.
-    const lowBits = Math.max(0, Math.min(32, 32 + this.#precisionLog2));
-    const mask = (1n << BigInt(lowBits)) - 1n;
-    const rnd = BigInt(this.#rng.nextU32()) & mask;
-    const xmt = (toTimestamp(now) & ~mask) | rnd;
+  /** A packet goes out at `now`: returns its fresh transmit timestamp (also kept as `#xmt`). */
+  #noteSend(now: NtpTime): bigint {
+    const xmt = fuzzedTransmit(now, this.#precisionLog2, this.#rng);
     // The previous request is still unanswered: a late reply to it will fail the origin test.
     if (this.#xmt !== null && !this.#answered) this.#unanswered++;
     this.#answered = false;
     this.#firstSend ??= now;
-    this.#xmt = xmt === 0n ? 1n : xmt;
+    this.#xmt = xmt;
     this.#xmtTime = null;
     this.#xmtKernel = false;
     this.#staleRequest = false;
     this.#lastSend = now;
     this.#sent++;
+    return xmt;
+  }
+
+  /** The next request, signed with the association's key; null when that key is missing. */
+  #request(now: NtpTime): Action | null {
+    const xmt = this.#noteSend(now);
     // COMPAT: like chrony and ntpd-rs, the request reveals nothing of the client's own state
     // (leap 3, stratum 0, zero timestamps) apart from the transmit timestamp that must be echoed.
     const data = encodeClientRequest({
       version: this.#opts.version,
       pollLog2: this.pollLog2,
       precisionLog2: this.#precisionLog2,
-      transmitTimestamp: this.#xmt,
+      transmitTimestamp: xmt,
     });
     // Signed after the transmit timestamp is written (the MAC covers it); the transport sends
     // the request unchanged. COMPAT: without its key ntpd does not send either; the daemon warns.
@@ -1091,18 +1093,7 @@ export class Association {
    * time; signed with the association's key. Null when that key is missing.
    */
   #symmetricPacket(now: NtpTime, sys: SystemState | null): Action | null {
-    const lowBits = Math.max(0, Math.min(32, 32 + this.#precisionLog2));
-    const mask = (1n << BigInt(lowBits)) - 1n;
-    const xmt = (toTimestamp(now) & ~mask) | (BigInt(this.#rng.nextU32()) & mask);
-    if (this.#xmt !== null && !this.#answered) this.#unanswered++;
-    this.#answered = false;
-    this.#firstSend ??= now;
-    this.#xmt = xmt === 0n ? 1n : xmt;
-    this.#xmtTime = null;
-    this.#xmtKernel = false;
-    this.#staleRequest = false;
-    this.#lastSend = now;
-    this.#sent++;
+    const xmt = this.#noteSend(now);
     const synced = sys !== null && sys.leap !== 3 && sys.stratum < MAXSTRAT;
     const data = encodePacket({
       leap: (synced ? sys.leap : 3) as LeapIndicator,
@@ -1118,7 +1109,7 @@ export class Association {
       referenceTimestamp: synced && sys.referenceTime !== 0n ? toTimestamp(sys.referenceTime) : 0n,
       originTimestamp: this.#org,
       receiveTimestamp: this.#rec === 0n ? 0n : toTimestamp(this.#rec),
-      transmitTimestamp: this.#xmt,
+      transmitTimestamp: xmt,
       extensions: [],
       mac: null,
     });
@@ -1191,6 +1182,17 @@ export class Association {
 function toShort(sec: number): number {
   if (!(sec > 0)) return 0;
   return Math.min(0xffffffff, Math.round(sec * 65536)) >>> 0;
+}
+
+/**
+ * A transmit timestamp for a packet sent at `now`: the bits below the precision `precisionLog2`
+ * randomised (a reply must echo it, so an off-path sender cannot guess it), never zero.
+ */
+export function fuzzedTransmit(now: NtpTime, precisionLog2: number, rng: Rng): bigint {
+  const lowBits = Math.max(0, Math.min(32, 32 + precisionLog2));
+  const mask = (1n << BigInt(lowBits)) - 1n;
+  const xmt = (toTimestamp(now) & ~mask) | (BigInt(rng.nextU32()) & mask);
+  return xmt === 0n ? 1n : xmt;
 }
 
 /** A poll exponent rounded and held within [floor, NTP_MAXPOLL] (floor: NTP_MINPOLL). */

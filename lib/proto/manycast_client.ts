@@ -4,13 +4,13 @@
 // TTL while fewer than `tos maxclock` servers are held (ntpd's rule), and once more than that
 // many are, the system keeps the best ones as selection ranks them and drops the rest.
 
-import { addSec, type NtpTime, toTimestamp } from "./ntp_time.ts";
+import { addSec, type NtpTime } from "./ntp_time.ts";
 import type { Action, PeerAddress } from "./events.ts";
 import { encodeClientRequest } from "./packet.ts";
 import { MODE_CLIENT, NTP_VERSION } from "./constants.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { withMac } from "./auth/mac.ts";
-import { type AssociationSnapshot, clampPoll } from "./association.ts";
+import { type AssociationSnapshot, clampPoll, fuzzedTransmit } from "./association.ts";
 import { senderSnapshot } from "./sender_snapshot.ts";
 import type { Rng } from "./rng.ts";
 
@@ -134,10 +134,7 @@ export class ManycastClient {
     }
     this.#ringAt = Math.min(this.#ring.length - 1, this.#ringAt + 1);
     const ttl = this.#ring[this.#ringAt]!;
-    const lowBits = Math.max(0, Math.min(32, 32 + this.#precisionLog2));
-    const mask = (1n << BigInt(lowBits)) - 1n;
-    let xmt = (toTimestamp(now) & ~mask) | (BigInt(this.#rng.nextU32()) & mask);
-    if (xmt === 0n) xmt = 1n;
+    const xmt = fuzzedTransmit(now, this.#precisionLog2, this.#rng);
     const data = encodeClientRequest({
       version: this.#version,
       pollLog2: this.#pollLog2,
