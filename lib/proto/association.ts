@@ -8,7 +8,14 @@
 // peer's last transmit time and when it arrived, echoed in the next packet.
 
 import type { SystemState } from "./server.ts";
-import { addSec, diffSec, fromTimestamp, type NtpTime, toTimestamp } from "./ntp_time.ts";
+import {
+  addSec,
+  diffSec,
+  fromTimestamp,
+  type NtpTime,
+  secToShort,
+  toTimestamp,
+} from "./ntp_time.ts";
 import {
   ClockFilter,
   type FilterSample,
@@ -1103,8 +1110,8 @@ export class Association {
       stratum: synced ? sys.stratum : 0,
       pollLog2: this.pollLog2,
       precisionLog2: this.#precisionLog2,
-      rootDelayShort: synced ? toShort(sys.rootDelaySec) : 0,
-      rootDispersionShort: synced ? toShort(sys.rootDispersionSec) : 0,
+      rootDelayShort: synced ? secToShort(sys.rootDelaySec) : 0,
+      rootDispersionShort: synced ? secToShort(sys.rootDispersionSec) : 0,
       refid: synced ? sys.refid : 0x494e4954,
       referenceTimestamp: synced && sys.referenceTime !== 0n ? toTimestamp(sys.referenceTime) : 0n,
       originTimestamp: this.#org,
@@ -1176,12 +1183,6 @@ export class Association {
     const who = this.#opts.name ?? this.address.address;
     return { type: "event", scope: "peer", assocId: this.id, code, message: `${who} ${what}` };
   }
-}
-
-/** Seconds as NTP short format (16.16), saturating. */
-function toShort(sec: number): number {
-  if (!(sec > 0)) return 0;
-  return Math.min(0xffffffff, Math.round(sec * 65536)) >>> 0;
 }
 
 /**
