@@ -235,7 +235,7 @@ export class Reloader {
       log.info(`${what}: configuration unchanged`);
       return report;
     }
-    const notAdded = await this.#applySources(diff, report, what);
+    const notAdded = this.#applySources(diff, report, what);
     for (const c of diff.live) {
       const line = describeChange(c);
       let ok = true;
@@ -279,11 +279,7 @@ export class Reloader {
   }
 
   /** Removes, then adds, sources; returns the added ones that could not be. */
-  async #applySources(
-    diff: ConfigDiff,
-    report: ReloadReport,
-    what: string,
-  ): Promise<SourceConfig[]> {
+  #applySources(diff: ConfigDiff, report: ReloadReport, what: string): SourceConfig[] {
     const log = this.#deps.log;
     const d = this.#deps.daemon;
     for (const s of diff.sourcesRemoved) {
@@ -311,7 +307,6 @@ export class Reloader {
       report.restart.push(`${line}: ${why}`);
       log.warn(`${what}: ${line} not added: ${why}`);
     }
-    await Promise.resolve();
     return notAdded;
   }
 
