@@ -49,6 +49,7 @@ import {
   fragmentAnswer,
 } from "./mode6.ts";
 import { NonceMaker } from "./nonce.ts";
+import { ByteBudget, type ByteBudgetLimits } from "./byte_budget.ts";
 import {
   asciiBytes,
   bytesText,
@@ -77,17 +78,9 @@ export const MRU_ROW_LIMIT = 256;
 export const MRU_MAX_FRAGS = 32;
 
 /** Amplification and rate bounds; see the file comment. */
-export interface ControlLimits {
+export interface ControlLimits extends ByteBudgetLimits {
   /** Bytes an unauthenticated answer without a nonce check may take, all fragments together. */
   maxUnauthAnswerBytes: number;
-  /** Per source: bytes that may be sent at once, and the refill per second. */
-  sourceBurstBytes: number;
-  sourceBytesPerSec: number;
-  /** All sources together: burst and refill per second. */
-  globalBurstBytes: number;
-  globalBytesPerSec: number;
-  /** Sources whose budget is tracked (least recently seen forgotten first). */
-  maxSources: number;
 }
 
 /** Default bounds: 3 fragments per answer; 16 KiB burst and 2 KiB/s per source; 64 KiB/s in all. */
@@ -217,11 +210,6 @@ export interface ControlCounters {
   bytesSent: number;
 }
 
-interface Bucket {
-  tokens: number;
-  atSec: number;
-}
-
 interface Trap {
   address: string;
   port: number;
@@ -281,8 +269,7 @@ export class ControlServer {
   readonly #config: ControlConfigHandlers;
   readonly #ext: ExtVar[] = [];
   readonly #traps: Trap[] = [];
-  readonly #sources = new Map<string, Bucket>();
-  readonly #global: Bucket;
+  readonly #budget: ByteBudget;
   readonly #sys: EventCount = { count: 0, last: 0 };
   readonly #peerEvents = new Map<number, EventCount>();
   readonly #counters: ControlCounters = {
@@ -308,7 +295,7 @@ export class ControlServer {
     this.#limits = { ...DEFAULT_CONTROL_LIMITS, ...o.limits };
     this.#nonces = new NonceMaker(o.crypto, o.rng);
     this.#config = o.config ?? {};
-    this.#global = { tokens: this.#limits.globalBurstBytes, atSec: -Infinity };
+    this.#budget = new ByteBudget(this.#limits);
     for (const v of o.setvar ?? []) this.#setExt(v.name, v.value, v.isDefault);
     for (const t of o.traps ?? []) {
       const words = new IpWords();
@@ -877,23 +864,7 @@ export class ControlServer {
 
   /** Takes `bytes` from the sender's and the global budget; false (nothing taken) when short. */
   #spend(r: Req, bytes: number): boolean {
-    const l = this.#limits;
-    const key = `${r.src.toString()}`;
-    let b = this.#sources.get(key);
-    if (b === undefined) {
-      b = { tokens: l.sourceBurstBytes, atSec: r.nowSec };
-      if (this.#sources.size >= l.maxSources) {
-        const oldest = this.#sources.keys().next().value;
-        if (oldest !== undefined) this.#sources.delete(oldest);
-      }
-    } else this.#sources.delete(key); // re-inserted below: the map stays in recency order
-    this.#sources.set(key, b);
-    refill(b, r.nowSec, l.sourceBurstBytes, l.sourceBytesPerSec);
-    refill(this.#global, r.nowSec, l.globalBurstBytes, l.globalBytesPerSec);
-    if (b.tokens < bytes || this.#global.tokens < bytes) return false;
-    b.tokens -= bytes;
-    this.#global.tokens -= bytes;
-    return true;
+    return this.#budget.spend(r.src, bytes, r.nowSec);
   }
 
   #setExt(name: string, rawValue: string, isDefault: boolean | null): void {
@@ -907,13 +878,6 @@ export class ControlServer {
       if (isDefault !== null) x.isDefault = isDefault;
     } else this.#ext.push({ name, value, isDefault: isDefault ?? false });
   }
-}
-
-function refill(b: Bucket, nowSec: number, burst: number, perSec: number): void {
-  if (b.atSec === -Infinity) b.atSec = nowSec;
-  const dt = nowSec - b.atSec;
-  if (dt > 0) b.tokens = Math.min(burst, b.tokens + dt * perSec);
-  b.atSec = Math.max(b.atSec, nowSec);
 }
 
 function addVar<T>(w: VarListWriter, v: VarDef<T>, src: T): void {
