@@ -451,11 +451,7 @@ export class Association {
         this.#bcastDelayMeasured = true;
       }
     }
-    const wasReachable = this.#reach !== 0;
-    this.#reach = (this.#reach << 1) & 0xff;
-    if (wasReachable && this.#reach === 0) {
-      actions.push(this.#event(PeerEvent.UNREACH, "unreachable"));
-    }
+    this.#ageReach(actions);
     if (this.#reach === 0) this.#pollsUnreached++;
     this.#nextPoll = addSec(now, this.#pollSec);
     return actions;
@@ -647,11 +643,7 @@ export class Association {
       this.#burstLeft--;
     } else {
       // A regular poll: age the reach register first.
-      const wasReachable = this.#reach !== 0;
-      this.#reach = (this.#reach << 1) & 0xff;
-      if (wasReachable && this.#reach === 0) {
-        actions.push(this.#event(PeerEvent.UNREACH, "unreachable"));
-      }
+      this.#ageReach(actions);
       if (this.#reach === 0) this.#pollsUnreached++;
       if (this.#reach === 0) {
         this.#unreached++;
@@ -923,6 +915,15 @@ export class Association {
     return { kind: "sample", sample, actions };
   }
 
+  /** A poll went by: the reach register shifts, with an event when the last bit leaves it. */
+  #ageReach(actions: Action[]): void {
+    const wasReachable = this.#reach !== 0;
+    this.#reach = (this.#reach << 1) & 0xff;
+    if (wasReachable && this.#reach === 0) {
+      actions.push(this.#event(PeerEvent.UNREACH, "unreachable"));
+    }
+  }
+
   /**
    * A reference clock's poll: the reach register ages, and a poll interval without a sample
    * counts as an unanswered request. The poll stays at minpoll (COMPAT: as ntpd's refclocks,
@@ -930,11 +931,7 @@ export class Association {
    */
   #refclockPoll(now: NtpTime): Action[] {
     const actions: Action[] = [];
-    const wasReachable = this.#reach !== 0;
-    this.#reach = (this.#reach << 1) & 0xff;
-    if (wasReachable && this.#reach === 0) {
-      actions.push(this.#event(PeerEvent.UNREACH, "unreachable"));
-    }
+    this.#ageReach(actions);
     if (!this.#sampleSincePoll) this.#unanswered++;
     this.#sampleSincePoll = false;
     this.#sent++;
