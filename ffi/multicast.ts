@@ -4,7 +4,7 @@
 // checked against gcc's sizeof/offsetof and the glibc headers on these machines (multicast_test.ts).
 
 import { errno, openLibc, OsError } from "./libc.ts";
-import { IPPROTO_IP, IPPROTO_IPV6, socketLib, SOL_SOCKET } from "./socket.ts";
+import { IPPROTO_IP, IPPROTO_IPV6, setSocketOption, socketLib, SOL_SOCKET } from "./socket.ts";
 
 /** Allow sending to a broadcast address. */
 export const SO_BROADCAST = 6;
@@ -82,15 +82,9 @@ export function setSocketOptionBytes(fd: number, level: number, name: number, va
   }
 }
 
-function setInt(fd: number, level: number, name: number, value: number): void {
-  const b = new Uint8Array(new ArrayBuffer(4));
-  new DataView(b.buffer).setInt32(0, value, true);
-  setSocketOptionBytes(fd, level, name, b);
-}
-
 /** SO_BROADCAST on or off. */
 export function setBroadcast(fd: number, on: boolean): void {
-  setInt(fd, SOL_SOCKET, SO_BROADCAST, on ? 1 : 0);
+  setSocketOption(fd, SOL_SOCKET, SO_BROADCAST, on ? 1 : 0);
 }
 
 /** Joins an IPv4 group (`group` 4 bytes) on interface `ifIndex` (0: the route's). */
@@ -105,14 +99,14 @@ export function joinGroup6(fd: number, group: ArrayLike<number>, ifIndex = 0): v
 
 /** Multicast TTL (IPv4) or hop limit (IPv6) of datagrams sent from `fd`. */
 export function setMulticastTtl(fd: number, family: 4 | 6, ttl: number): void {
-  if (family === 4) setInt(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl);
-  else setInt(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl);
+  if (family === 4) setSocketOption(fd, IPPROTO_IP, IP_MULTICAST_TTL, ttl);
+  else setSocketOption(fd, IPPROTO_IPV6, IPV6_MULTICAST_HOPS, ttl);
 }
 
 /** Unicast and broadcast TTL (IPv4) or hop limit (IPv6) of datagrams sent from `fd`. */
 export function setUnicastTtl(fd: number, family: 4 | 6, ttl: number): void {
-  if (family === 4) setInt(fd, IPPROTO_IP, IP_TTL, ttl);
-  else setInt(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl);
+  if (family === 4) setSocketOption(fd, IPPROTO_IP, IP_TTL, ttl);
+  else setSocketOption(fd, IPPROTO_IPV6, IPV6_UNICAST_HOPS, ttl);
 }
 
 /** The interface multicast leaves from (index; 0: by route). */
@@ -125,13 +119,13 @@ export function setMulticastInterface(fd: number, family: 4 | 6, ifIndex: number
       encodeIpMreqn([0, 0, 0, 0], null, ifIndex),
     );
   } else {
-    setInt(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifIndex);
+    setSocketOption(fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, ifIndex);
   }
 }
 
 /** Whether multicast sent from `fd` is looped back to the host's own sockets. */
 export function setMulticastLoop(fd: number, family: 4 | 6, on: boolean): void {
-  setInt(
+  setSocketOption(
     fd,
     family === 4 ? IPPROTO_IP : IPPROTO_IPV6,
     family === 4 ? IP_MULTICAST_LOOP : IPV6_MULTICAST_LOOP,
@@ -145,7 +139,7 @@ export function setMulticastLoop(fd: number, family: 4 | 6, on: boolean): void {
  */
 export function setMulticastAll(fd: number, family: 4 | 6, on: boolean): boolean {
   try {
-    setInt(
+    setSocketOption(
       fd,
       family === 4 ? IPPROTO_IP : IPPROTO_IPV6,
       family === 4 ? IP_MULTICAST_ALL : IPV6_MULTICAST_ALL,
