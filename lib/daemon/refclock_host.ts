@@ -5,7 +5,6 @@
 import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
 import { refidFromAscii } from "../proto/packet.ts";
-import type { SystemState } from "../proto/server.ts";
 import {
   refclockAddressText,
   type RefclockIdentity,
@@ -35,15 +34,6 @@ export interface RefclockSetting {
   ppsPath?: string | null;
   /** `enable pps`: flag3 may bind the kernel PPS discipline. */
   kernelPps?: boolean;
-}
-
-/**
- * What a reference clock offered replies before refclocks went through the core; kept for
- * ServedTime's signature (always null now).
- */
-export interface RefclockTime {
-  state: SystemState;
-  name: string;
 }
 
 /** The core the clocks feed (the Timekeeper). */
