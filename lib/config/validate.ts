@@ -10,7 +10,7 @@ import {
   STAT_NAMES,
 } from "./config_model.ts";
 import { classifyAddress } from "./address.ts";
-import { ipFamilyOf } from "../proto/ip.ts";
+import { ipFamilyOf, isGroupAddress } from "../proto/ip.ts";
 import type { ConfigSpec, SectionSpec } from "../proto/options/option_spec.ts";
 import { CONFIG_SPEC } from "../proto/options/config_spec.ts";
 import { MAX_KEY_ID, MIN_KEY_ID } from "../proto/options/sources.ts";
@@ -140,10 +140,25 @@ export function validateConfig(
     issues.push({ severity: "error", path, message, code });
   };
 
+  const warn = (path: string, message: string): void => {
+    issues.push({ severity: "warning", path, message, code: "not-applied" });
+  };
+
   config.sources.forEach((s, i) => {
     const base = `sources.${i}`;
     if (s.address === "") {
       err(base, `"${s.kind}" needs an address`, "syntax");
+    } else if (
+      (s.kind === "broadcast" || s.kind === "manycastclient") && ipFamilyOf(s.address) === null
+    ) {
+      // A name would need a lookup at every send, and its answer could be anything: ntpd too
+      // takes an address here. The daemon leaves the line out.
+      warn(
+        `${base}.address`,
+        `${s.kind} ${s.address}: needs an address, not a name; line left out`,
+      );
+    } else if (s.kind === "manycastclient" && !isGroupAddress(s.address)) {
+      warn(`${base}.address`, `manycastclient ${s.address}: not a multicast group; line left out`);
     } else {
       const c = classifyAddress(s.address);
       if (c.kind === "refclock") {
@@ -256,6 +271,16 @@ export function validateConfig(
       err(`logConfig.${i}`, `logconfig "${tok}" is not a class such as =syncall or +clockall`);
     }
   });
+
+  if (config.system.pps && (config.tinker.discipline !== "ntpd" || !config.system.kernel)) {
+    // As ntpd: only the kernel-mode discipline hands the clock to the kernel's PPS discipline.
+    warn(
+      "system.pps",
+      "enable pps: the kernel PPS discipline (STA_PPSTIME/STA_PPSFREQ) is used only with " +
+        '"tinker discipline ntpd" and "enable kernel"; a PPS clock with flag3 still binds the ' +
+        "kernel consumer, which then only measures (ntptime's pps lines)",
+    );
+  }
 
   return issues;
 }

@@ -113,3 +113,37 @@ Deno.test("isLogConfigToken() accepts ntpd's class names", () => {
     assert.ok(!isLogConfigToken(bad), bad);
   }
 });
+
+Deno.test("validateConfig() warns that enable pps needs the ntpd discipline in kernel mode", () => {
+  const pps = (i: string[]) => i.filter((x) => x.startsWith("system.pps: enable pps: "));
+  assert.match(issues((c) => (c.system.pps = true)).join("\n"), /tinker discipline ntpd/);
+  assert.deepEqual(
+    pps(issues((c) => {
+      c.system.pps = true;
+      c.tinker.discipline = "ntpd";
+    })),
+    [],
+  );
+  assert.equal(
+    pps(issues((c) => {
+      c.system.pps = true;
+      c.tinker.discipline = "ntpd";
+      c.system.kernel = false;
+    })).length,
+    1,
+  );
+  assert.deepEqual(pps(issues((c) => (c.tinker.discipline = "ntpd"))), []);
+});
+
+Deno.test("validateConfig() warns that broadcast and manycastclient lines need an address literal", () => {
+  const got = issues((c) => {
+    c.sources.push(defaultSource("broadcast", "ntp.example.org"));
+    c.sources.push(defaultSource("manycastclient", "192.0.2.1"));
+    c.sources.push(defaultSource("manycastclient", "239.1.1.1"));
+    c.sources.push(defaultSource("broadcast", "192.0.2.255"));
+  });
+  assert.deepEqual(got, [
+    "sources.0.address: broadcast ntp.example.org: needs an address, not a name; line left out",
+    "sources.1.address: manycastclient 192.0.2.1: not a multicast group; line left out",
+  ]);
+});

@@ -133,8 +133,6 @@ export interface DaemonSettings {
   logConfig?: string[];
   /** `leapfile`: NIST/IERS leap-seconds.list, checked with its SHA-1; null: none. */
   leapFile?: string | null;
-  /** Configuration remarks to log at start (unsupported lines and the like). */
-  warnings?: string[];
   /**
    * Server threads (default 1). Above 1, every listen socket gets SO_REUSEPORT and N-1 worker
    * threads open their own sockets on the same addresses to answer client requests.
@@ -270,7 +268,6 @@ export class Daemon {
           `are kept in a virtual clock`,
       );
     }
-    for (const w of this.#settings.warnings ?? []) log.warn(w);
     this.#logAuth();
     log.info(
       `clock ${clock.name}, precision = ${

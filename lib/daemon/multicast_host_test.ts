@@ -36,8 +36,11 @@ const SYNCED: SystemState = {
 
 function settingsOf(text: string) {
   const parsed = parseNtpConf(text);
-  const warnings: string[] = [];
-  return { b: broadcastSettings(parsed.config, warnings), warnings };
+  // What the settings leave out is warned by the reader's validation, with its line.
+  const warnings = parsed.diagnostics.filter((d) => d.severity === "warning").map((d) =>
+    `${d.line}: ${d.message}`
+  );
+  return { b: broadcastSettings(parsed.config), warnings };
 }
 
 Deno.test("broadcastSettings() takes every broadcast, multicast and manycast line", () => {
@@ -73,8 +76,8 @@ Deno.test("broadcastSettings() takes every broadcast, multicast and manycast lin
   assert.equal(m.options.minpoll, 4);
   assert.equal(m.options.maxpoll, 6);
   assert.deepEqual(warnings, [
-    "manycastclient 192.0.2.1: not a multicast group; line left out",
-    "broadcast ntp.example.org: needs an address, not a name; line left out",
+    "9: manycastclient 192.0.2.1: not a multicast group; line left out",
+    "10: broadcast ntp.example.org: needs an address, not a name; line left out",
   ]);
   assert.deepEqual(groupsToJoin(b), ["239.9.9.9", "ff05::101", "239.7.7.7"]);
   assert.equal(needsCore(b), true);

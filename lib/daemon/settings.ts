@@ -12,8 +12,7 @@ import { type NtsSettings, tlsVersionName } from "./daemon_nts.ts";
 import { NTS_KE_PORT } from "../proto/options/nts.ts";
 import { statsSettingsFromConfig } from "./stats_host.ts";
 import type { BroadcastSettings } from "./multicast_host.ts";
-import { isGroupAddress } from "../net/multicast.ts";
-import { parseIp } from "../proto/ip.ts";
+import { isGroupAddress, parseIp } from "../proto/ip.ts";
 
 /** Command-line choices that shape the settings. */
 export interface SettingsOverrides {
@@ -110,10 +109,9 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
   // What the daemon does not apply (broadcast and manycast lines, keys, a peer's symmetric
   // mode...) is reported by the configuration readers from the option spec, with file and line,
   // before the daemon starts; here those lines are simply left out.
-  const warnings: string[] = [];
   const sources: SourceSetting[] = [];
   const tos = config.tos;
-  const broadcast = broadcastSettings(config, warnings);
+  const broadcast = broadcastSettings(config);
   for (const s of config.sources) {
     if (s.kind === "broadcast" || s.kind === "manycastclient") continue;
     sources.push({
@@ -128,14 +126,6 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
   }
   const t = config.tinker;
   const mru = config.mru;
-  if (config.system.pps && (t.discipline !== "ntpd" || !config.system.kernel)) {
-    // As ntpd: only the kernel-mode discipline hands the clock to the kernel's PPS discipline.
-    warnings.push(
-      "enable pps: the kernel PPS discipline (STA_PPSTIME/STA_PPSFREQ) is used only with " +
-        '"tinker discipline ntpd" and "enable kernel"; a PPS clock with flag3 still binds the ' +
-        "kernel consumer, which then only measures (ntptime's pps lines)",
-    );
-  }
   return {
     listen,
     interfaces: {
@@ -230,7 +220,6 @@ export function settingsFromConfig(config: NtpConfig, o: SettingsOverrides = {})
     stats: statsSettingsFromConfig(config),
     logConfig: [...config.logConfig],
     leapFile: config.files.leapFile,
-    warnings,
     nts: ntsSettings(config),
   };
 }
@@ -254,9 +243,9 @@ function ntsSettings(config: NtpConfig): NtsSettings | null {
 /**
  * The broadcast, multicast and manycast settings, or null when none is configured. A
  * `broadcast` or `manycastclient` line needs an address literal (a group, or an IPv4 broadcast
- * address): a host name is left out with a warning.
+ * address): anything else is left out (validateConfig warns with file and line).
  */
-export function broadcastSettings(config: NtpConfig, warnings: string[]): BroadcastSettings | null {
+export function broadcastSettings(config: NtpConfig): BroadcastSettings | null {
   const b = config.broadcast;
   const out: BroadcastSettings = {
     servers: [],
@@ -270,10 +259,9 @@ export function broadcastSettings(config: NtpConfig, warnings: string[]): Broadc
   };
   for (const s of config.sources) {
     if (s.kind !== "broadcast" && s.kind !== "manycastclient") continue;
-    if (!parseIp(s.address).ok) {
-      warnings.push(`${s.kind} ${s.address}: needs an address, not a name; line left out`);
-      continue;
-    }
+    // A name, or a manycastclient address that is no group: validateConfig warned with file
+    // and line; the line is left out.
+    if (!parseIp(s.address).ok) continue;
     if (s.kind === "broadcast") {
       out.servers.push({
         address: s.address,
@@ -282,9 +270,7 @@ export function broadcastSettings(config: NtpConfig, warnings: string[]): Broadc
         minpoll: s.minpollLog2,
         version: s.version,
       });
-    } else if (!isGroupAddress(s.address)) {
-      warnings.push(`manycastclient ${s.address}: not a multicast group; line left out`);
-    } else {
+    } else if (isGroupAddress(s.address)) {
       out.manycastClients.push({
         address: s.address,
         ttl: s.ttl,

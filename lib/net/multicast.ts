@@ -13,16 +13,11 @@ import {
   setMulticastLoop,
   setMulticastTtl,
 } from "../../ffi/multicast.ts";
-import { parseIp } from "../proto/ip.ts";
+import { isGroupAddress, parseIp } from "../proto/ip.ts";
 import type { SocketAddress, Transport } from "./transport.ts";
 import { UdpTransport } from "./udp_transport.ts";
 
-/** True for an IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) group address. */
-export function isGroupAddress(address: string): boolean {
-  const p = parseIp(address);
-  if (!p.ok) return false;
-  return p.ip.family === 4 ? (p.ip.bytes[0]! & 0xf0) === 0xe0 : p.ip.bytes[0] === 0xff;
-}
+export { isGroupAddress };
 
 /** Why a transport cannot take multicast settings, or null when it can. */
 export function multicastUnsupported(t: Transport): string | null {

@@ -123,6 +123,13 @@ export function ipFamilyOf(text: string): 4 | 6 | null {
   return r.ok ? r.ip.family : null;
 }
 
+/** True for an IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) group address. */
+export function isGroupAddress(address: string): boolean {
+  const p = parseIp(address);
+  if (!p.ok) return false;
+  return p.ip.family === 4 ? (p.ip.bytes[0]! & 0xf0) === 0xe0 : p.ip.bytes[0] === 0xff;
+}
+
 /** True for 16 bytes of the form ::ffff:a.b.c.d (RFC 4291 §2.5.5.2). */
 export function isV4Mapped(b: Uint8Array): boolean {
   if (b.length !== 16) return false;
