@@ -162,7 +162,7 @@ export const DELAY_SPIKE_RUN = 3;
  * µs). Down to 1/100 was tried: 49 µs, but the poll then read the path as quieter and sent 2.6
  * packets per 1000 s, over 1.1x chronyd's 2.1.
  */
-const NOISE_MODELS: readonly { scale: number; floorSec: number }[] = [
+const NOISE_MODELS: readonly { scale: number; floorSec: number; flat?: number }[] = [
   { scale: 1, floorSec: 0 },
   ...Array.from({ length: 9 }, (_, i) => ({ scale: 1, floorSec: 1e-6 * 10 ** (i / 2) })),
   { scale: 1 / 30, floorSec: 0 },
@@ -170,6 +170,11 @@ const NOISE_MODELS: readonly { scale: number; floorSec: number }[] = [
   { scale: 1 / 3, floorSec: 0 },
   { scale: 3, floorSec: 0 },
   { scale: 10, floorSec: 0 },
+  // Flat: the variance of (ε_up − ε_down)/2 without looking at the sample's own delay. For
+  // independent one-way delays it is var(δ)/4 whatever their laws, read here from the window's
+  // delays; and since the error then does not depend on the delay, b is 0 under these.
+  { scale: 0, floorSec: 0, flat: 1 },
+  { scale: 0, floorSec: 0, flat: 0.5 },
 ];
 /**
  * Prior log-odds (nats) against every noise hypothesis but plain s²/12. The estimator stays what
@@ -180,12 +185,22 @@ const NOISE_MODELS: readonly { scale: number; floorSec: number }[] = [
  * floor for about 25 samples and its median rose by 4.5 %; at 20 and 30 none did.
  */
 const NOISE_PRIOR_NATS = 20;
+/**
+ * Prior log-odds (nats) against the flat hypotheses. Lower than NOISE_PRIOR_NATS: with symmetric
+ * jitter each way (1 ms ± 200 µs) s²/12 trusts every low-delay sample 5–40 times too much, the
+ * wander hypotheses then read the noise as wander and the frequency chases it (the symjitter
+ * scenarios; bench:accuracy's jitter, congestion and route-change paths), so the flat model must
+ * be able to win within a few samples. 7 nats was the lowest that left every other scenario
+ * unchanged (5 raised wan4's worst seed 180 → 231 µs; 0 its median 127 → 153 µs).
+ */
+const FLAT_PRIOR_NATS = 7;
 /** A residual's χ² counts at most this much in the noise scores: one sample that barely passed
  * the outlier test must not decide the noise model on its own. */
 const NOISE_CHI2_CAP = 16;
 /** Samples since a (re)start before residuals count towards the noise hypotheses: the first
- * ones measure the start, not the noise. */
-const NOISE_SCORE_FROM_SAMPLES = 8;
+ * one measures the start, not the noise. Was 8: on a 15-sample bench:accuracy run the noise
+ * model was then decided after most of the run; from 3 no old scenario changed (8 seeds). */
+const NOISE_SCORE_FROM_SAMPLES = 3;
 
 /** One stage of the RFC register as {@link ClockFilter.register} shows it. */
 export interface FilterStageView {
@@ -213,6 +228,10 @@ interface Model {
   pxb: number;
   pfb: number;
   pbb: number;
+  /** False under a flat noise hypothesis: the offset error does not depend on the delay there,
+   * so b is 0 by definition and stays out of the fit (a free b would turn noise into a bias of
+   * b times the mean delay excess). */
+  asym: boolean;
   score: number;
   /** Log likelihood (forgetting, χ² capped at NOISE_CHI2_CAP) for the noise model choice. */
   noiseScore: number;
@@ -241,6 +260,8 @@ export class ClockFilter {
   #window: number;
   #forget: number;
   #freqVar0: number;
+  /** var(δ)/4 over the delay window: the flat hypotheses' sample variance. */
+  #flatVar = 0;
 
   /** Creates an empty filter. */
   constructor(opts: EstimatorOptions) {
@@ -255,9 +276,13 @@ export class ClockFilter {
     return this.#time;
   }
 
-  /** The measurement noise floor (s) learnt from the residuals; 0 while s²/12 explains them. */
+  /**
+   * The measurement noise (s) learnt from the residuals that the delay does not show: a floor,
+   * or under a flat hypothesis the whole of it; 0 while s²/12 explains them.
+   */
   get noiseFloorSec(): number {
-    return NOISE_MODELS[this.#active]!.floorSec;
+    const h = NOISE_MODELS[this.#active]!;
+    return Math.sqrt(h.floorSec ** 2 + (h.flat ?? 0) * this.#flatVar);
   }
 
   /** The factor on s²/12 learnt from the residuals; 1 while s²/12 explains them. */
@@ -273,7 +298,7 @@ export class ClockFilter {
   /** A sample's variance under noise hypothesis `i`, from its delay-shown variance r0. */
   #noiseVar(i: number, r0: number): number {
     const h = NOISE_MODELS[i]!;
-    return h.scale * r0 + h.floorSec * h.floorSec;
+    return h.scale * r0 + h.floorSec * h.floorSec + (h.flat ?? 0) * this.#flatVar;
   }
 
   /** Number of samples the estimator has used. */
@@ -513,6 +538,9 @@ export class ClockFilter {
     // With one sample nothing bounds the minimum: the error may be anywhere in ±δ/2.
     const s = n === 1 ? delaySec : excess + (meanDelay - minDelay) / Math.sqrt(n);
     this.#lastExcess = excess;
+    let v = 0;
+    for (const d of this.#delays) v += (d - meanDelay) ** 2;
+    this.#flatVar = (n > 1 ? v / (n - 1) / 4 : s * s / 12) + this.#precisionSec ** 2;
     return s * s / 12 + this.#precisionSec ** 2;
   }
 
@@ -543,13 +571,15 @@ export class ClockFilter {
 
   /** Starts every model of every bank from one sample with delay-shown variance r0. */
   #start(z: number, r0: number, at: NtpTime): void {
-    this.#banks = NOISE_MODELS.map((_, i) => this.#startBank(z, this.#noiseVar(i, r0)));
+    this.#banks = NOISE_MODELS.map((h, i) =>
+      this.#startBank(z, this.#noiseVar(i, r0), h.flat === undefined)
+    );
     this.#active = 0;
     this.#time = at;
     this.#samples = 1;
   }
 
-  #startBank(z: number, r: number): Model[] {
+  #startBank(z: number, r: number, asym: boolean): Model[] {
     return WANDER_MODELS.map((q) => ({
       q,
       x: z,
@@ -560,7 +590,8 @@ export class ClockFilter {
       b: 0,
       pxb: 0,
       pfb: 0,
-      pbb: ASYMMETRY_PRIOR_VAR,
+      pbb: asym ? ASYMMETRY_PRIOR_VAR : 0,
+      asym,
       score: 0,
       noiseScore: 0,
     }));
@@ -705,7 +736,9 @@ export class ClockFilter {
       for (const m of bank) mtop = Math.max(mtop, m.noiseScore + wanderLogPrior(m.q));
       let sum = 0;
       for (const m of bank) sum += Math.exp(m.noiseScore + wanderLogPrior(m.q) - mtop);
-      const evidence = mtop + Math.log(sum) - (i > 0 ? NOISE_PRIOR_NATS : 0);
+      const h = NOISE_MODELS[i]!;
+      const prior = h.flat !== undefined ? FLAT_PRIOR_NATS : i > 0 ? NOISE_PRIOR_NATS : 0;
+      const evidence = mtop + Math.log(sum) - prior;
       if (evidence > top) {
         top = evidence;
         this.#active = i;
@@ -785,6 +818,6 @@ function predict(m: Model, dt: number): Model {
     pxf: m.pxf + dt * m.pff + q * dt * dt / 2,
     pff: m.pff + q * dt,
     pxb: m.pxb + dt * m.pfb,
-    pbb: m.pbb + ASYMMETRY_WANDER * dt,
+    pbb: m.asym ? m.pbb + ASYMMETRY_WANDER * dt : 0,
   };
 }

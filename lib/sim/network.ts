@@ -2,7 +2,8 @@
 // a = 1 − 2·asym towards the server and 1 + 2·asym back, and independent loss per direction.
 // Beyond that model (issue 18): E from heavier-tailed laws (Pareto, log-normal), queueing on one
 // direction only (always, or in bursts), correlated congestion (on/off periods of high delay),
-// route changes at set times, outages (loss bursts) and the replay of a recorded delay trace.
+// route changes at set times, outages (loss bursts), symmetric normal jitter each way and the
+// replay of a recorded delay trace.
 
 import { exponential, normal, type Rng } from "../proto/rng.ts";
 
@@ -12,7 +13,13 @@ export type JitterLaw =
   /** Pareto with tail index `alpha` (> 1; below 2 its variance is infinite). */
   | { kind: "pareto"; alpha: number }
   /** Log-normal with log standard deviation `sigma`. */
-  | { kind: "lognormal"; sigma: number };
+  | { kind: "lognormal"; sigma: number }
+  /**
+   * Normal, mean 1 and standard deviation `sigma`: symmetric jitter, independent each way, whose
+   * offset error (ε_up − ε_down)/2 is independent of the round trip (ε_up + ε_down), so a
+   * low-delay sample is no more accurate than any other. Cut at 0 (no draw goes below it).
+   */
+  | { kind: "normal"; sigma: number };
 
 /** Alternating on/off periods with exponential lengths (a two-state Markov process). */
 export interface OnOff {
@@ -207,6 +214,7 @@ export class NetworkPath {
       while (u <= 0) u = this.#rng.nextFloat();
       return xm / u ** (1 / law.alpha);
     }
+    if (law.kind === "normal") return Math.max(0, 1 + law.sigma * normal(this.#rng));
     // Log-normal with mean 1: μ = −σ²/2.
     return Math.exp(-law.sigma * law.sigma / 2 + law.sigma * normal(this.#rng));
   }

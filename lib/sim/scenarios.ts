@@ -100,6 +100,12 @@ function def(name: string, description: string, changes: Partial<Scenario>): Sce
  */
 const RESTART = { initialOffsetSec: 1e-3, initialFreq: 1e-6, driftFile: true, settleSec: 2000 };
 const LONG = { ...RESTART, durationSec: 20_000 };
+/** Normal jitter each way, independent: J·N(1, 0.2) = 1 ms ± 200 µs. */
+const SYMJITTER: Partial<Scenario> = {
+  baseDelaySec: 0,
+  jitterSec: 1e-3,
+  path: { jitterLaw: { kind: "normal", sigma: 0.2 } },
+};
 
 /**
  * An asymmetric wobble: every `stepSec` the path towards the server gets w longer and the path
@@ -209,6 +215,46 @@ export const NEW_SCENARIOS: readonly Scenario[] = [
     "wobble",
     "asymmetric wobble: the one-way delays move apart by ±w, w ~ N(0, 100 µs) redrawn every 16 s, the round trip unchanged (offset noise the delay does not show), run 20,000 s",
     { ...LONG, path: { changes: asymmetricWobble(100e-6, 16, 20_000) } },
+  ),
+  def(
+    "symjitter",
+    "symmetric jitter: 1 ms ± 200 µs (normal) each way, independent, run 20,000 s",
+    { ...LONG, ...SYMJITTER },
+  ),
+  def(
+    "symjitter4",
+    "symmetric jitter as symjitter, minpoll 4, maxpoll 6, iburst, statistics from 90 s of a 3600 s run (bench:accuracy's jitter scenario)",
+    {
+      ...RESTART,
+      ...SYMJITTER,
+      durationSec: 3600,
+      settleSec: 90,
+      minpoll: 4,
+      maxpoll: 6,
+      iburst: true,
+    },
+  ),
+  def(
+    "symcongestion",
+    "symmetric jitter 1 ms ± 100 µs each way, and towards the server + Exp(5 ms) in on periods (20 s on, 40 s off on average), minpoll 4, maxpoll 6, iburst, 3600 s (bench:accuracy's congestion scenario)",
+    {
+      ...RESTART,
+      baseDelaySec: 0,
+      jitterSec: 1e-3,
+      durationSec: 3600,
+      settleSec: 90,
+      minpoll: 4,
+      maxpoll: 6,
+      iburst: true,
+      path: {
+        jitterLaw: { kind: "normal", sigma: 0.1 },
+        queueing: {
+          upMeanSec: 5e-3,
+          downMeanSec: 0,
+          bursts: { onMeanSec: 20, offMeanSec: 40 },
+        },
+      },
+    },
   ),
   def("trace", "replay of a recorded delay trace (--trace FILE: UP DOWN seconds a line)", {
     ...LONG,
