@@ -844,6 +844,7 @@ export class Daemon {
       this.#control?.noteReceive(peer, rxTime);
       tk.onPacket(data, peer, rxTime, keyId, restrictFlags, group);
     });
+    router.path.setConfiguredPeers((src, port) => tk.hasConfiguredPeer(src, port));
     tk.start();
     this.#sources = new SourceManager(sources, {
       timekeeper: tk,

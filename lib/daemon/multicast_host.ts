@@ -8,7 +8,6 @@ import type { Logger } from "../log/logger.ts";
 import {
   allowBroadcast,
   interfaceIndexOf,
-  isGroupAddress,
   joinGroup,
   multicastUnsupported,
   receiveOnlyOwnGroups,
@@ -16,6 +15,7 @@ import {
 import { formatSocketAddress } from "../net/socket_address.ts";
 import type { SocketAddress, Transport } from "../net/transport.ts";
 import type { AssociationOptions } from "../proto/association.ts";
+import { isGroupAddress } from "../proto/ip.ts";
 import type { PacketRouter } from "./packet_router.ts";
 import type { Timekeeper } from "./timekeeper.ts";
 import type { HostAddress, ListenBind } from "./listen_plan.ts";

@@ -14,7 +14,8 @@ import type { Server } from "../proto/server.ts";
 import type { SysCounters } from "../proto/sys_stats.ts";
 import type { DaemonAuth } from "./daemon_auth.ts";
 import { isLoopback } from "./listen_plan.ts";
-import { isGroupAddress, setSendTtl } from "../net/multicast.ts";
+import { setSendTtl } from "../net/multicast.ts";
+import { isGroupAddress } from "../proto/ip.ts";
 import { coreReceiveTime, type ForwardedDatagram, readDatagram } from "./packet_input.ts";
 
 /**

@@ -4,7 +4,7 @@
 import { clockAdjustmentFromAction } from "../clock/linux_clock.ts";
 import type { Clock } from "../clock/clock.ts";
 import type { Logger } from "../log/logger.ts";
-import { parseIp } from "../proto/ip.ts";
+import { type IpWords, isGroupAddress, parseIp } from "../proto/ip.ts";
 import { PureCrypto } from "../proto/auth/pure_crypto.ts";
 import type { AssociationOptions, AssociationSnapshot } from "../proto/association.ts";
 import {
@@ -27,7 +27,7 @@ import {
   type TosOptions,
 } from "../proto/system.ts";
 import type { LoopFilter } from "../proto/loop_filter.ts";
-import { type BroadcastServerOptions, isMulticastAddress } from "../proto/broadcast_server.ts";
+import type { BroadcastServerOptions } from "../proto/broadcast_server.ts";
 import type { ManycastClientOptions } from "../proto/manycast_client.ts";
 import { eventClass, LOG_CLASSES, type LogClass } from "./log_classes.ts";
 import type { Timers } from "./timers.ts";
@@ -145,7 +145,7 @@ export class Timekeeper {
   /** A `broadcast` line: mode 5 packets to `address` while synchronised; returns its id. */
   addBroadcast(address: PeerAddress, options: BroadcastServerOptions): number {
     const id = this.#system.addBroadcast(address, options, this.#deps.clock.now());
-    const what = isMulticastAddress(address.address) ? "multicast" : "broadcast";
+    const what = isGroupAddress(address.address) ? "multicast" : "broadcast";
     this.#log("peer", `${address.address} mobilize assoc ${id}: ${what} server`);
     this.#arm(this.#deps.clock.now());
     return id;
@@ -239,6 +239,11 @@ export class Timekeeper {
         now,
       ),
     );
+  }
+
+  /** True when `src`:`port` is a configured `peer` (see NtpSystem.hasConfiguredPeer). */
+  hasConfiguredPeer(src: IpWords, port: number): boolean {
+    return this.#system.hasConfiguredPeer(src, port);
   }
 
   /** The core's system variables and associations. */

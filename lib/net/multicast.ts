@@ -17,8 +17,6 @@ import { isGroupAddress, parseIp } from "../proto/ip.ts";
 import type { SocketAddress, Transport } from "./transport.ts";
 import { UdpTransport } from "./udp_transport.ts";
 
-export { isGroupAddress };
-
 /** Why a transport cannot take multicast settings, or null when it can. */
 export function multicastUnsupported(t: Transport): string | null {
   return t instanceof UdpTransport && t.fd >= 0

@@ -8,7 +8,6 @@ import { IP_MULTICAST_TTL } from "../../ffi/multicast.ts";
 import {
   allowBroadcast,
   interfaceIndexOf,
-  isGroupAddress,
   joinGroup,
   multicastUnsupported,
   receiveOnlyOwnGroups,
@@ -17,17 +16,6 @@ import {
 import type { Transport } from "./transport.ts";
 import { UdpTransport } from "./udp_transport.ts";
 import { within } from "./_test_helpers.ts";
-
-Deno.test("isGroupAddress() knows 224.0.0.0/4 and ff00::/8 and nothing else", () => {
-  assert.equal(isGroupAddress("224.0.1.1"), true);
-  assert.equal(isGroupAddress("239.255.255.255"), true);
-  assert.equal(isGroupAddress("ff05::101"), true);
-  assert.equal(isGroupAddress("223.255.255.255"), false);
-  assert.equal(isGroupAddress("240.0.0.1"), false);
-  assert.equal(isGroupAddress("192.0.2.255"), false);
-  assert.equal(isGroupAddress("fe80::1"), false);
-  assert.equal(isGroupAddress("not an address"), false);
-});
 
 Deno.test("interfaceIndexOf() gives 0 for any and throws for an unknown name", () => {
   assert.equal(interfaceIndexOf(null), 0);

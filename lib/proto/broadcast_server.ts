@@ -39,13 +39,6 @@ export interface BroadcastServerCounters {
   noKey: number;
 }
 
-/** True for an IPv4 (224.0.0.0/4) or IPv6 (ff00::/8) group address. */
-export function isMulticastAddress(address: string): boolean {
-  if (address.includes(":")) return /^ff/i.test(address);
-  const first = Number(address.split(".")[0]);
-  return first >= 224 && first <= 239;
-}
-
 /** One `broadcast ADDRESS` line: sends mode 5 packets at its poll interval. */
 export class BroadcastServer {
   /** Association id (ntpq assID). */

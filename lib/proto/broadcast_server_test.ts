@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { KeyStore, type SymmetricKey } from "./auth/key_store.ts";
 import { MacVerifier } from "./auth/mac.ts";
 import { PureCrypto } from "./auth/pure_crypto.ts";
-import { BroadcastServer, isMulticastAddress } from "./broadcast_server.ts";
+import { BroadcastServer } from "./broadcast_server.ts";
 import type { Action, PeerAddress, SendAction } from "./events.ts";
 import { addSec, diffSec, fromTimestamp, fromUnix } from "./ntp_time.ts";
 import { decodePacket, PacketPeek, rootDispersionSec } from "./packet.ts";
@@ -98,11 +98,4 @@ Deno.test("BroadcastServer clamps its poll and shows as a broadcast association 
   assert.equal(s.kind, "broadcast");
   assert.equal(s.hostMode, 5);
   assert.equal(s.server, null);
-});
-
-Deno.test("isMulticastAddress() tells groups from broadcast and unicast addresses", () => {
-  assert.equal(isMulticastAddress("224.0.1.1"), true);
-  assert.equal(isMulticastAddress("ff02::101"), true);
-  assert.equal(isMulticastAddress("192.0.2.255"), false);
-  assert.equal(isMulticastAddress("255.255.255.255"), false);
 });

@@ -9,6 +9,7 @@ import {
   ipFamilyOf,
   IpWords,
   ipWordsOf,
+  isGroupAddress,
   makePrefix,
   parseIp,
   parsePrefix,
@@ -241,4 +242,15 @@ Deno.test("IpWords round-trips any address (property)", () => {
     ),
     { seed: SEED },
   );
+});
+
+Deno.test("isGroupAddress() knows 224.0.0.0/4 and ff00::/8 and nothing else", () => {
+  assert.equal(isGroupAddress("224.0.1.1"), true);
+  assert.equal(isGroupAddress("239.255.255.255"), true);
+  assert.equal(isGroupAddress("ff05::101"), true);
+  assert.equal(isGroupAddress("223.255.255.255"), false);
+  assert.equal(isGroupAddress("240.0.0.1"), false);
+  assert.equal(isGroupAddress("192.0.2.255"), false);
+  assert.equal(isGroupAddress("fe80::1"), false);
+  assert.equal(isGroupAddress("not an address"), false);
 });

@@ -286,6 +286,7 @@ export class PacketPath {
   readonly #serverThread: boolean;
   readonly #handlers: Handlers;
   #nts: NtsServer | "forward" | null;
+  #configuredPeer: ((src: IpWords, port: number) => boolean) | null = null;
   readonly #peek = new PacketPeek();
   readonly #verdict = new Verdict();
 
@@ -302,6 +303,16 @@ export class PacketPath {
     this.#serverThread = options.serverThread ?? false;
     this.#handlers = { core: true, control: true, peer: true, mode7: true, ...options.handlers };
     this.#nts = options.nts ?? null;
+  }
+
+  /**
+   * Tells the path which senders are configured symmetric peers (NtpSystem.hasConfiguredPeer):
+   * their mode 1 packets go to the core without a MAC under `enable auth`. Null (the default,
+   * and always on a server thread): no sender is known, and a server thread hands an
+   * unauthenticated mode 1 packet to the main thread, which decides.
+   */
+  setConfiguredPeers(known: ((src: IpWords, port: number) => boolean) | null): void {
+    this.#configuredPeer = known;
   }
 
   /** Turns NTS on (with this thread's {@link NtsServer}, or "forward" to the main thread) or off. */
@@ -494,6 +505,11 @@ export class PacketPath {
     }
     if (kind !== "forward" || forward === null) return this.#drop("no_handler");
     if (forward !== "auth") {
+      // A server thread hands on an unauthenticated mode 1 packet: only this thread knows
+      // whether its sender is a configured peer.
+      if (forward === "peer" && keyId === 0 && !this.#admitsUnauthenticatedPeer(p)) {
+        return this.#drop("auth_required");
+      }
       v.keyId = keyId; // a symmetric active packet's verified key
       return this.#handOn("forward", forward, true);
     }
@@ -601,17 +617,33 @@ export class PacketPath {
         return v;
       }
       case 1:
+        if (failure !== null) return this.#drop(failure);
+        // Would mobilise a symmetric passive association, unless it comes from a configured
+        // peer (decided on the main thread).
+        if (auth !== "ok" && !this.#serverThread && !this.#admitsUnauthenticatedPeer(p)) {
+          return this.#drop("auth_required");
+        }
+        v.keyId = auth === "ok" ? keyId : 0;
+        return this.#handOn("forward", "peer");
       case 5:
         if (failure !== null) return this.#drop(failure);
-        // Either would mobilise an association (symmetric passive, broadcast client).
+        // Would mobilise a broadcast client association (never configured one by one).
         if (auth !== "ok" && this.#authRequired) return this.#drop("auth_required");
         v.keyId = auth === "ok" ? keyId : 0;
-        return mode === 1 ? this.#handOn("forward", "peer") : this.#handOn("core", null);
+        return this.#handOn("core", null);
       default: // 2, 4: replies, for the core; never answered here
         if (failure !== null) return this.#drop(failure);
         v.keyId = auth === "ok" ? keyId : 0;
         return this.#handOn("core", null);
     }
+  }
+
+  /**
+   * `enable auth`: an unauthenticated mode 1 packet is taken only from a configured peer (the
+   * rest would mobilise an ephemeral association, which needs a trusted key).
+   */
+  #admitsUnauthenticatedPeer(p: PacketIn): boolean {
+    return !this.#authRequired || (this.#configuredPeer?.(p.src, p.srcPort) ?? false);
   }
 
   /**

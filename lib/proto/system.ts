@@ -26,6 +26,7 @@ import type { Rng } from "./rng.ts";
 import type { KeyStore } from "./auth/key_store.ts";
 import { MacVerifier } from "./auth/mac.ts";
 import { PacketPeek } from "./packet.ts";
+import { IpWords } from "./ip.ts";
 import {
   refclockAddressText,
   type RefclockIdentity,
@@ -233,6 +234,7 @@ export class NtpSystem {
   readonly #kernelPpsClocks = new Set<number>();
   #assocs = new Map<number, Association>();
   #byAddr = new Map<string, Association>();
+  readonly #peerWords = new IpWords();
   #nextId = 1;
   #leap = LEAP_NOTINSYNC;
   #stratum = MAXSTRAT;
@@ -510,6 +512,20 @@ export class NtpSystem {
     this.#leapEvaluate(now, actions);
     this.#pushTimer(actions, now);
     return actions;
+  }
+
+  /**
+   * True when a configured symmetric active association (a `peer` line) has `src`:`port`. Its
+   * mode 1 packets are answers within that association, not requests to mobilise one, so
+   * `enable auth` does not make them need a MAC: a keyless association accepts the peer
+   * unauthenticated, as ntpd does (one with a key still takes only packets signed with it).
+   */
+  hasConfiguredPeer(src: IpWords, port: number): boolean {
+    for (const a of this.#assocs.values()) {
+      if (a.options.kind !== "peer" || a.address.port !== port) continue;
+      if (this.#peerWords.parse(a.address.address) && this.#peerWords.equals(src)) return true;
+    }
+    return false;
   }
 
   /** Handles a received datagram addressed to one of our associations. */

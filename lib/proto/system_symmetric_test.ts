@@ -12,6 +12,7 @@ import type { PeerAddress } from "./events.ts";
 import { encodePacket } from "./packet.ts";
 import { SeededRng } from "./rng.ts";
 import { NtpSystem } from "./system.ts";
+import { IpWords } from "./ip.ts";
 import { NET_T0, type NetNode, PeerNet } from "../../tests/support/peer_net.ts";
 import { toTimestamp } from "./ntp_time.ts";
 
@@ -276,4 +277,21 @@ Deno.test("NtpSystem: with `disable auth` an unauthenticated mode 1 packet mobil
   assert.equal(s.associations[0]!.kind, "passive");
   assert.equal(s.associations[0]!.keyId, 0);
   assert.deepEqual(s.counters.mobilizeRefused, { restricted: 1 });
+});
+
+Deno.test("NtpSystem.hasConfiguredPeer() names configured peer lines only, by address and port", () => {
+  const s = system(3);
+  const t = NET_T0;
+  s.addServer(B, { kind: "peer", minpoll: 4, maxpoll: 4 }, t);
+  s.addServer(UP, { minpoll: 4, maxpoll: 4 }, t);
+  const at = (a: string) => {
+    const w = new IpWords();
+    assert.ok(w.parse(a));
+    return w;
+  };
+  assert.equal(s.hasConfiguredPeer(at("10.0.0.2"), 123), true);
+  assert.equal(s.hasConfiguredPeer(at("10.0.0.2"), 124), false, "another port");
+  assert.equal(s.hasConfiguredPeer(at("10.0.9.9"), 123), false, "a server line is no peer");
+  assert.equal(s.hasConfiguredPeer(at("10.0.0.3"), 123), false);
+  assert.equal(s.hasConfiguredPeer(at("::ffff:10.0.0.2"), 123), true, "v4-mapped is the same");
 });

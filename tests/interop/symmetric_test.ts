@@ -252,6 +252,46 @@ Deno.test(
 );
 
 Deno.test(
+  "interop: two keyless Horae peers under the default enable auth reach each other; a third address still mobilises nothing",
+  { ignore: peers.ignore },
+  async () => {
+    await withPair(async (nsA, nsB) => {
+      // ntpd's behaviour: `enable auth` asks for a MAC only where a packet would mobilise an
+      // association; a configured peer's packets belong to its association.
+      const a = await startHost(
+        `server 127.127.1.0 ${POLL}\nfudge 127.127.1.0 stratum 3\npeer ${ADDR_B} ${POLL}\n`,
+        nsA,
+      );
+      let b: RunningHorae | null = null;
+      try {
+        b = await startHost(`peer ${ADDR_A} ${POLL}\n`, nsB);
+        const sb = await waitFor(
+          b,
+          (s) => s.systemPeer?.address === ADDR_A && s.stratum === 5,
+          90_000,
+        );
+        const sa = await waitFor(a, (s) => assocOf(s, ADDR_B)?.reach !== "000", 60_000);
+        assert.equal(assocOf(sa, ADDR_B).pmode, 1, "A hears B's mode 1 packets");
+        assert.equal(assocOf(sb, ADDR_A).pmode, 1, "B hears A's mode 1 packets");
+        const before = sa.sysstats.drops.auth_required ?? 0;
+        assert.equal(before, 0, JSON.stringify(sa.sysstats.drops));
+        await sendFromThird(nsB, ADDR_A, [mode1(null)]);
+        const after = await waitFor(
+          a,
+          (s) => (s.sysstats.drops.auth_required ?? 0) >= 1,
+          20_000,
+        );
+        assert.equal(assocOf(after, ADDR_THIRD), undefined);
+        assert.equal(after.counters.ephemeralMobilized, 0);
+      } finally {
+        await b?.stop();
+        await a.stop();
+      }
+    });
+  },
+);
+
+Deno.test(
   "interop: chronyd 4.3 as `peer` of Horae and Horae of chronyd: a symmetric association both ways",
   { ignore: peers.ignore },
   async () => {

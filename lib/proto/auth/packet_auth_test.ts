@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { MruList } from "../access/mru.ts";
 import { RestrictList } from "../access/restrict.ts";
 import type { MacAlgorithm } from "../crypto.ts";
-import { ipWordsOf, parsePrefix } from "../ip.ts";
+import { type IpWords, ipWordsOf, parsePrefix } from "../ip.ts";
 import { emptyReplyBuffer, PacketIn, PacketPath, type ReplyBuffer } from "../packet_path.ts";
 import { Server, type SystemState } from "../server.ts";
 import { SysStats } from "../sys_stats.ts";
@@ -221,6 +221,35 @@ Deno.test("PacketPath: enable auth refuses unauthenticated peers and broadcasts;
   assert.equal(off.send(plain(5)).reason, "auth_required");
   // Server replies (mode 4) are the associations' business, never refused here.
   assert.equal(on.send(plain(4)).kind, "core");
+});
+
+Deno.test("PacketPath: enable auth takes a configured peer's mode 1 packets without a MAC, and no one else's", () => {
+  const peer = "192.0.2.7";
+  const known = (src: IpWords, port: number) => src.toString() === peer && port === 40000;
+  const stats = SysStats.create(2, 0);
+  const main = rig({ stats });
+  main.path.setConfiguredPeers(known);
+  const v = main.send(plain(1), peer);
+  assert.deepEqual([v.kind, v.forward, v.keyId], ["forward", "peer", 0]);
+  assert.equal(main.send(plain(1), "192.0.2.8").reason, "auth_required", "another sender");
+  assert.equal(main.send(plain(5), peer).reason, "auth_required", "a broadcast is no peer");
+  main.path.setConfiguredPeers(null);
+  assert.equal(main.send(plain(1), peer).reason, "auth_required", "nothing known");
+  // A server thread cannot know the associations: it hands the packet to the main thread,
+  // whose acceptForwarded() decides as the main thread's own path does.
+  const worker = rig({ stats, serverThread: true });
+  const w = worker.send(plain(1), peer);
+  assert.deepEqual([w.kind, w.forward, w.keyId], ["forward", "peer", 0]);
+  main.path.setConfiguredPeers(known);
+  const input = new PacketIn();
+  input.data = plain(1);
+  input.srcPort = 40000;
+  for (const [src, want] of [[peer, "forward"], ["192.0.2.8", "drop"]] as const) {
+    assert.ok(input.src.parse(src));
+    const f = main.path.acceptForwarded(input, main.out, "forward", "peer", 0, 0);
+    assert.equal(f.kind, want, src);
+  }
+  assert.equal(main.stats.snapshot(0).drops.auth_required, 4);
 });
 
 Deno.test("PacketPath: restrict notrust serves authenticated requests only", () => {
