@@ -186,7 +186,8 @@ const NOISE_MODELS: readonly { scale: number; floorSec: number; flat?: number }[
  */
 const NOISE_PRIOR_NATS = 20;
 /**
- * Prior log-odds (nats) against the flat hypotheses. Lower than NOISE_PRIOR_NATS: with symmetric
+ * Prior log-odds (nats) against the flat hypotheses until the window holds 4 delays (then
+ * #flatPriorNats reads it from their skewness). Lower than NOISE_PRIOR_NATS: with symmetric
  * jitter each way (1 ms ± 200 µs) s²/12 trusts every low-delay sample 5–40 times too much, the
  * wander hypotheses then read the noise as wander and the frequency chases it (the symjitter
  * scenarios; bench:accuracy's jitter, congestion and route-change paths), so the flat model must
@@ -194,6 +195,13 @@ const NOISE_PRIOR_NATS = 20;
  * unchanged (5 raised wan4's worst seed 180 → 231 µs; 0 its median 127 → 153 µs).
  */
 const FLAT_PRIOR_NATS = 7;
+/** The flat prior on delays without skew, and its rise per unit of skewness up to the maximum
+ * (see #flatPriorNats). 2 + 6·skew: symjitter4 80.2 → 76.4 µs median RMS, symcongestion 102.7 →
+ * 90.5 µs, over 7 nats flat, the other scenarios unchanged (8 seeds); 0 + 8·skew raised lan's,
+ * onesidedburst's and packetloss's worst seeds. */
+const FLAT_PRIOR_MIN_NATS = 2;
+const FLAT_PRIOR_NATS_PER_SKEW = 6;
+const FLAT_PRIOR_MAX_NATS = 14;
 /** A residual's χ² counts at most this much in the noise scores: one sample that barely passed
  * the outlier test must not decide the noise model on its own. */
 const NOISE_CHI2_CAP = 16;
@@ -722,6 +730,36 @@ export class ClockFilter {
   }
 
   /**
+   * The flat hypotheses' prior log-odds, read from the shape of the window's delays. s²/12 rests
+   * on a delay floor that most samples sit near: queueing, whose delays are skewed to the right
+   * (two exponential one-way delays: skewness 1.4; one: 2; heavy tails more). Symmetric jitter
+   * each way gives delays without skew and no floor. So the prior against flat grows with the
+   * skewness, from FLAT_PRIOR_MIN_NATS (none) to FLAT_PRIOR_MAX_NATS; FLAT_PRIOR_NATS until the
+   * window has 4 delays.
+   */
+  #flatPriorNats(): number {
+    const d = this.#delays;
+    const n = d.length;
+    if (n < 4) return FLAT_PRIOR_NATS;
+    let m = 0;
+    for (const x of d) m += x;
+    m /= n;
+    let m2 = 0;
+    let m3 = 0;
+    for (const x of d) {
+      m2 += (x - m) ** 2;
+      m3 += (x - m) ** 3;
+    }
+    m2 /= n;
+    m3 /= n;
+    const skew = m2 > 0 ? m3 / m2 ** 1.5 : 0;
+    return Math.max(
+      FLAT_PRIOR_MIN_NATS,
+      Math.min(FLAT_PRIOR_MAX_NATS, FLAT_PRIOR_MIN_NATS + FLAT_PRIOR_NATS_PER_SKEW * skew),
+    );
+  }
+
+  /**
    * Bayesian model comparison of the noise hypotheses: each bank's evidence is the likelihood of
    * its wander hypotheses averaged under the wander prior, and every hypothesis but plain s²/12
    * starts NOISE_PRIOR_NATS behind. Comparing whole banks lets wander and white noise be told
@@ -737,7 +775,7 @@ export class ClockFilter {
       let sum = 0;
       for (const m of bank) sum += Math.exp(m.noiseScore + wanderLogPrior(m.q) - mtop);
       const h = NOISE_MODELS[i]!;
-      const prior = h.flat !== undefined ? FLAT_PRIOR_NATS : i > 0 ? NOISE_PRIOR_NATS : 0;
+      const prior = h.flat !== undefined ? this.#flatPriorNats() : i > 0 ? NOISE_PRIOR_NATS : 0;
       const evidence = mtop + Math.log(sum) - prior;
       if (evidence > top) {
         top = evidence;

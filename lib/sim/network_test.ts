@@ -154,3 +154,42 @@ Deno.test("parseDelayTrace() names the line of a bad entry and refuses an empty 
   assert.throws(() => parseDelayTrace("1e9 0.1\n", "t.txt"), TraceSyntaxError);
   assert.throws(() => parseDelayTrace("# nothing\n", "t.txt"), /no delays/);
 });
+
+Deno.test("NetworkPath with the normal law draws D + J·N(1, σ) each way, independently", () => {
+  const p = new NetworkPath(
+    {
+      baseDelaySec: 0,
+      jitterSec: 1e-3,
+      asymmetry: 0,
+      lossProbability: 0,
+      jitterLaw: { kind: "normal", sigma: 0.2 },
+    },
+    new SeededRng(4),
+  );
+  const n = 20_000;
+  let su = 0;
+  let sd = 0;
+  let suu = 0;
+  let sdd = 0;
+  let sud = 0;
+  for (let i = 0; i < n; i++) {
+    const u = p.up()!;
+    const d = p.down()!;
+    assert.ok(u >= 0 && d >= 0);
+    su += u;
+    sd += d;
+    suu += u * u;
+    sdd += d * d;
+    sud += u * d;
+  }
+  const mu = su / n;
+  const md = sd / n;
+  const vu = suu / n - mu * mu;
+  const vd = sdd / n - md * md;
+  assert.ok(Math.abs(mu - 1e-3) < 5e-6 && Math.abs(md - 1e-3) < 5e-6, `${mu} ${md}`);
+  assert.ok(Math.abs(Math.sqrt(vu) - 200e-6) < 5e-6, `sd up ${Math.sqrt(vu)}`);
+  assert.ok(Math.abs(Math.sqrt(vd) - 200e-6) < 5e-6, `sd down ${Math.sqrt(vd)}`);
+  // Independent: no correlation between the two directions of one exchange.
+  const corr = (sud / n - mu * md) / Math.sqrt(vu * vd);
+  assert.ok(Math.abs(corr) < 0.03, `correlation ${corr}`);
+});
