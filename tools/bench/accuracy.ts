@@ -150,6 +150,8 @@ export interface BenchOptions {
   only: string[];
   /** Run Horae from the working tree (others' unfinished edits included) instead of HEAD. */
   worktree: boolean;
+  /** The commit to measure (default HEAD); a `git archive` snapshot of it. */
+  commit: string;
 }
 
 /** The Horae a run measures: main.ts of a snapshot of HEAD (or of the working tree). */
@@ -163,8 +165,9 @@ export interface HoraeBuild {
  * A snapshot of HEAD (`git archive`) in .tmp/bench, so every scenario of a run measures the same
  * committed code while other engineers edit the checkout.
  */
-async function horaeBuild(worktree: boolean): Promise<HoraeBuild> {
-  const commit = (await sh(["git", "-C", ROOT, "rev-parse", "HEAD"])).trim();
+async function horaeBuild(worktree: boolean, rev = "HEAD"): Promise<HoraeBuild> {
+  // --commit pins the code across runs split into chunks while others commit.
+  const commit = (await sh(["git", "-C", ROOT, "rev-parse", "--verify", `${rev}^{commit}`])).trim();
   if (worktree) return { main: `${ROOT}main.ts`, version: `${commit} + working tree` };
   const dir = `${ROOT}.tmp/bench/horae-${commit.slice(0, 12)}`;
   try {
@@ -174,10 +177,11 @@ async function horaeBuild(worktree: boolean): Promise<HoraeBuild> {
     await sh([
       "sh",
       "-c",
-      'git -C "$1" archive --format=tar HEAD | tar -x -C "$2"',
+      'git -C "$1" archive --format=tar "$3" | tar -x -C "$2"',
       "-",
       ROOT,
       dir,
+      commit,
     ]);
   }
   return { main: `${dir}/main.ts`, version: commit };
@@ -604,6 +608,7 @@ function parseArgs(args: string[]): BenchOptions {
     seed: 1,
     only: [],
     worktree: false,
+    commit: "HEAD",
   };
   for (let k = 0; k < args.length; k++) {
     const a = args[k]!;
@@ -623,10 +628,13 @@ function parseArgs(args: string[]): BenchOptions {
     else if (a === "--poll" && v !== undefined) (o.poll = v, k++);
     else if (a === "--only" && v !== undefined) (o.only = v.split(","), k++);
     else if (a === "--worktree") o.worktree = true;
-    else {
+    else if (a === "--commit" && v !== undefined && /^[0-9a-zA-Z._\/~^-]+$/.test(v)) {
+      (o.commit = v, k++);
+    } else {
       throw new RangeError(
         `unknown argument ${a}; usage: bench:accuracy [--duration S] [--settle S] [--sample S] ` +
-          `[--seed N] [--poll "iburst minpoll 4 maxpoll 6"] [--only a,b] [--worktree]`,
+          `[--seed N] [--poll "iburst minpoll 4 maxpoll 6"] [--only a,b] [--worktree] ` +
+          `[--commit REV]`,
       );
     }
   }
@@ -651,7 +659,7 @@ async function main(): Promise<number> {
   const started = new Date().toISOString();
   const log = (s: string) => void Deno.stderr.writeSync(new TextEncoder().encode(s + "\n"));
   log(`bench:accuracy ${started}, ${chosen.length} scenarios of ${o.durationSec} s; ${uptime}`);
-  const build = await horaeBuild(o.worktree);
+  const build = await horaeBuild(o.worktree, o.commit);
   log(`Horae ${build.version} (${build.main})`);
   // Compile Horae's modules once, so its start-up time is not in the first scenario.
   await new Deno.Command(Deno.execPath(), { args: ["cache", build.main] }).output();
