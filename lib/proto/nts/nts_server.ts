@@ -75,6 +75,17 @@ class SeenCookies {
     this.#table = new Uint32Array(4 * slots);
   }
 
+  /**
+   * Reads the slot where the tag at `b[at, at+8)` would be, and returns a word of it: called
+   * before the request's AEAD work, so that the table's cache miss (the table is megabytes)
+   * overlaps that work instead of stalling {@link seen} after it. The value means nothing.
+   */
+  touch(b: Uint8Array, at: number): number {
+    const hi = ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
+    const lo = ((b[at + 4]! << 24) | (b[at + 5]! << 16) | (b[at + 6]! << 8) | b[at + 7]!) >>> 0;
+    return this.#table[4 * ((lo ^ Math.imul(hi, 0x9e3779b1)) & this.#mask)]!;
+  }
+
   /** True when the tag at `b[at, at+8)` was seen; records it otherwise. */
   seen(b: Uint8Array, at: number): boolean {
     // (0, 0) marks an empty slot: the one tag prefix that maps to it is stored as (0, 1).
@@ -148,7 +159,9 @@ export class NtsServer {
   readonly #siv: SivContext;
   readonly #fields = new NtsFieldOffsets();
   /** The opened cookie: AEAD id, 0x0000, C2S ‖ S2C (zeroed once copied). */
-  readonly #cookie = new Uint8Array(MAX_COOKIE_PLAINTEXT);
+  readonly #cookie = new Uint8Array(new ArrayBuffer(MAX_COOKIE_PLAINTEXT));
+  /** #cookie as 32-bit words (byte order does not matter for moves and clears). */
+  readonly #cookie32 = new Int32Array(this.#cookie.buffer);
   /** The request's decrypted authenticator contents, and a reply's cookies before the seal. */
   #scratch = new Uint8Array(2048);
   // The request being answered (set by check, used by writeReply and writeNak).
@@ -157,6 +170,8 @@ export class NtsServer {
   #uniqueIdEnd = 0;
   #cookiesToSend = 0;
   #pending = false;
+  /** The replay table's word read ahead by check() (kept so the read is not optimised away). */
+  #touched = 0;
   /**
    * Replies written and not yet sealed, in a ring indexed by ticket. A batching transport
    * answers a whole batch before it stamps and finalizes any of them, so each reply carries its
@@ -167,6 +182,7 @@ export class NtsServer {
   readonly #aeadOf = new Uint16Array(MAX_UNSEALED);
   readonly #cookiesOf = new Uint8Array(MAX_UNSEALED);
   readonly #keysOf = new Uint8Array(MAX_UNSEALED * UNSEALED_KEYS);
+  readonly #keysOf32 = new Int32Array(this.#keysOf.buffer);
   #nextTicket = 1;
 
   /** `keys` are shared with the NTS-KE server; `rng` draws nonces. */
@@ -191,6 +207,9 @@ export class NtsServer {
     if (scanNtsFields(request, true, f) !== null) return "nts_malformed";
     this.#uniqueIdStart = f.uniqueIdStart;
     this.#uniqueIdEnd = f.uniqueIdEnd;
+    const tagAt = f.cookieStart + COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN;
+    const seen = this.#seen;
+    if (seen !== null && tagAt + 8 <= f.cookieEnd) this.#touched = seen.touch(request, tagAt);
     const cookie = this.#cookie;
     const refused = this.#keys.openCookieInto(request, f.cookieStart, f.cookieEnd, cookie);
     if (refused !== null) return refused === "cookie_aead" ? "nts_wrong_aead" : "nts_bad_cookie";
@@ -223,8 +242,7 @@ export class NtsServer {
       cookie.fill(0, 0, 4 + UNSEALED_KEYS);
       return "nts_malformed";
     }
-    const tagAt = f.cookieStart + COOKIE_KEY_ID_LEN + COOKIE_NONCE_LEN;
-    if (this.#seen !== null && this.#seen.seen(request, tagAt)) {
+    if (seen !== null && seen.seen(request, tagAt)) {
       cookie.fill(0, 0, 4 + UNSEALED_KEYS);
       return "nts_cookie_reuse";
     }
@@ -270,18 +288,16 @@ export class NtsServer {
     this.#ticketOf[slot] = ticket;
     this.#aeadOf[slot] = this.#aeadId;
     this.#cookiesOf[slot] = n;
-    const keys = this.#keysOf, base = slot * UNSEALED_KEYS;
-    // Moved, not copied: the opened cookie's keys are cleared as they go (a loop: the typed
-    // array fill() is a runtime call, several of which per request showed in the profile).
-    for (let k = 0; k < UNSEALED_KEYS; k++) {
-      keys[base + k] = cookie[4 + k]!;
-      cookie[4 + k] = 0;
+    // Moved, not copied, 32 bits at a time: the opened cookie's keys (and its AEAD id) are
+    // cleared as they go (a loop: the typed array fill() is a runtime call, several of which
+    // per request showed in the profile).
+    const keys32 = this.#keysOf32, cookie32 = this.#cookie32;
+    const base32 = slot * (UNSEALED_KEYS >> 2);
+    for (let k = 0; k < UNSEALED_KEYS >> 2; k++) {
+      keys32[base32 + k] = cookie32[1 + k]!;
+      cookie32[1 + k] = 0;
     }
-    cookie[0] =
-      cookie[1] =
-      cookie[2] =
-      cookie[3] =
-        0;
+    cookie32[0] = 0;
     return end;
   }
 
@@ -372,7 +388,8 @@ export class NtsServer {
         sealedAt,
       );
     }
-    for (let k = base; k < base + UNSEALED_KEYS; k++) keys[k] = 0;
+    const keys32 = this.#keysOf32;
+    for (let k = base >> 2; k < (base + UNSEALED_KEYS) >> 2; k++) keys32[k] = 0;
     if (!ok) buffer.fill(0, at, length);
     else for (let k = sealedAt + sealedLength; k < length; k++) buffer[k] = 0;
   }
