@@ -356,6 +356,8 @@ export class LibCryptoSiv {
   readonly #arrays: (Uint8Array | null)[] = new Array(ARRAYS).fill(null);
   readonly #arrayWords: (Int32Array | null)[] = new Array(ARRAYS).fill(null);
   #nextArray = 0;
+  readonly #recent: (Uint8Array | null)[] = [null, null];
+  readonly #recentWords: (Int32Array | null)[] = [null, null];
 
   /** Throws when libcrypto 3 or a context is not available. */
   constructor() {
@@ -572,14 +574,24 @@ export class LibCryptoSiv {
   #wordsOfArray(a: Uint8Array): Int32Array | null {
     const arrays = this.#arrays;
     for (let k = 0; k < ARRAYS; k++) if (arrays[k] === a) return this.#arrayWords[k]!;
+    const recent = this.#recent;
+    if (recent[0] === a) return this.#recentWords[0]!;
+    if (recent[1] === a) return this.#recentWords[1]!;
     const words = this.#wordsOf(a.buffer);
-    // Only arrays at the start of their buffer are remembered: the transport's many views into
-    // its batch memory would push the scratch arrays out (and are found by their buffer).
-    if (words !== null && a.byteOffset === 0) {
+    if (words === null) return null;
+    if (a.byteOffset === 0) {
       const slot = this.#nextArray;
       this.#nextArray = (slot + 1) % ARRAYS;
       arrays[slot] = a;
       this.#arrayWords[slot] = words;
+    } else {
+      // The transport's views into its batch memory (a request, then its reply, each used
+      // more than once in a row) only in a two-entry list of their own: there are many, and
+      // they would push the scratch arrays out.
+      recent[1] = recent[0]!;
+      this.#recentWords[1] = this.#recentWords[0]!;
+      recent[0] = a;
+      this.#recentWords[0] = words;
     }
     return words;
   }
