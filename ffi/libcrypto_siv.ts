@@ -45,26 +45,19 @@ const SYMBOLS = {
     result: "i32",
   },
   EVP_CIPHER_CTX_set_padding: { parameters: ["pointer", "i32"], result: "i32" },
-  // EVP_EncryptInit_ex with a NULL IV: a new key only. OpenSSL 3.0 then skips the IV length
-  // query (a provider parameter lookup, about 60 ns) and a CBC context's chaining value goes
-  // back to the IV it was first given.
-  EVP_EncryptInit_key: {
-    name: "EVP_EncryptInit_ex",
-    parameters: ["pointer", "pointer", "pointer", "buffer", "pointer"],
-    result: "i32",
-  },
+  // Both calls below take pointers made once for LibCryptoSiv's own (off-heap) buffers: a
+  // "buffer" argument costs Deno's FFI about 25 ns a call to resolve (measured on Deno 2.9: 45
+  // against 21 ns for a one-block EVP_Cipher), and a request makes about 19 of these calls.
   // int EVP_Cipher(ctx, out, in, unsigned inl): the provider's one-shot cipher call, without
   // EVP_EncryptUpdate's partial-block bookkeeping (whole blocks only here); inl on success.
-  EVP_Cipher: { parameters: ["pointer", "buffer", "buffer", "u32"], result: "i32" },
-  // The same two calls on pointers kept for LibCryptoSiv's own buffers: a "buffer" argument
-  // costs Deno's FFI about 25 ns a call to resolve (measured on Deno 2.9: 45 against 21 ns for
-  // a one-block EVP_Cipher), a pointer object made once costs nothing, and a request makes
-  // about 19 of these calls.
   EVP_Cipher_p: {
     name: "EVP_Cipher",
     parameters: ["pointer", "pointer", "pointer", "u32"],
     result: "i32",
   },
+  // EVP_EncryptInit_ex with a NULL cipher and IV: a new key only. OpenSSL 3.0 then skips the IV
+  // length query (a provider parameter lookup, about 60 ns) and a CBC context's chaining value
+  // goes back to the IV it was first given.
   EVP_EncryptInit_key_p: {
     name: "EVP_EncryptInit_ex",
     parameters: ["pointer", "pointer", "pointer", "pointer", "pointer"],
