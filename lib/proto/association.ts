@@ -268,12 +268,13 @@ export const NOISY_POLL_FREQ_FRACTION = 0.03;
 /**
  * Smallest wander (1/s) the poll rule believes. Below it wander cannot be told from noise at
  * short polls, and the wander rule would stretch the poll to maxpoll on a quiet clock, where
- * accuracy is then bounded by the noise averaged, not by the wander: 1e-18 caps the rule's poll
- * near chronyd's steady-state interval (600-700 s at the reference noise), so a quiet clock
- * spends the packet budget a wandering one would (default at w = 1e-10: 2.95 -> 3.30 packets per
- * 1000 s, median RMS 32.2 -> 30.1 µs over 20 seeds, 28.5 -> 27.9 µs over 60).
+ * accuracy is then bounded by the noise averaged, not by the wander. 7e-19 caps the rule's poll
+ * near 700 s at the reference noise, about chronyd's steady-state interval (1.7 packets per
+ * 1000 s in warm), so a quiet clock spends the packet budget a wandering one would: default at
+ * w = 1e-10 went from 2.95 to 3.20 packets per 1000 s and from 32.2 to 30.1 µs median RMS (20
+ * seeds). 1e-18 did as well there but took asymjitter to 2.33 packets, over its 2.31.
  */
-export const POLL_MIN_WANDER_Q = 1e-18;
+export const POLL_MIN_WANDER_Q = 7e-19;
 /** Samples before the poll may grow above minpoll. */
 export const POLL_WARMUP_SAMPLES = 4;
 /**
