@@ -73,7 +73,7 @@ Deno.test("updatePoll() keeps a noisy path at minpoll while its frequency is sti
 Deno.test("updatePoll() does not stretch a quiet clock's poll to maxpoll", () => {
   // A quiet oscillator (w = 1e-10, q = 1e-20) with its frequency known: the wander rule alone
   // would poll at τ = ∛(3K²/q) ≈ 2900 s, clamped to maxpoll. The floor on the wander it believes
-  // holds it near 630 s at the reference noise, where the packets still buy accuracy.
+  // holds it near 700 s at the reference noise, where the packets still buy accuracy.
   const quiet = estimate({ wanderQ: 1e-20, freqVar: 1e-24, sampleStdSec: 47e-6 });
   const a = newAssoc();
   const poll = settle(a, quiet);
