@@ -41,6 +41,17 @@ export const FREQ_APPLY_STD = 20e-6;
  * for stepping, on an ordinary path it is.
  */
 export const STEP_MAX_STD_FRACTION = 0.25;
+/**
+ * From the STEP_WAIT_UPDATES-th estimate that asks for a step on, the step also goes ahead when
+ * the estimate's standard deviation is at most this fraction of the offset: the step is then
+ * surely needed and leaves far less error than it removes. Without it, an honest estimate of a
+ * very noisy path (σ 60 ms after a few samples of 0.1 s jitter) would keep a 1 s offset for
+ * minutes, waiting for σ to reach STEP_MAX_STD_FRACTION of the step threshold (32 ms).
+ */
+export const STEP_MAX_STD_OF_OFFSET = 1 / 8;
+/** Estimates asking for a step before STEP_MAX_STD_OF_OFFSET applies (COMPAT: about what ntpd's
+ * clock filter needs before a new source is selectable). */
+export const STEP_WAIT_UPDATES = 4;
 /** Slew-only limit for -x (s). */
 export const SLEW_ONLY_LIMIT_SEC = SLEW_ONLY_STEP_SEC;
 
@@ -60,6 +71,8 @@ export class HoraeDiscipline implements Discipline {
   #leap = 0;
   #kernelStatus: number | null = null;
   #inForcePpm: number;
+  /** Estimates that asked for a step since the last step or in-threshold update. */
+  #stepWaits = 0;
 
   /** Creates the discipline; with a drift file it starts in FSET at that frequency. */
   constructor(opts: DisciplineOptions = {}) {
@@ -233,15 +246,18 @@ export class HoraeDiscipline implements Discipline {
           return this.#frequencyOnly(input, now, actions, none);
         }
       }
-      if (
-        !this.#opts.setOnce && input.offsetVar > (STEP_MAX_STD_FRACTION * stepThr) ** 2
-      ) {
+      this.#stepWaits++;
+      const maxStd = this.#stepWaits >= STEP_WAIT_UPDATES
+        ? Math.max(STEP_MAX_STD_FRACTION * stepThr, STEP_MAX_STD_OF_OFFSET * abs)
+        : STEP_MAX_STD_FRACTION * stepThr;
+      if (!this.#opts.setOnce && input.offsetVar > maxStd * maxStd) {
         // Too uncertain to step on yet (the first samples of a very noisy path).
         return this.#frequencyOnly(input, now, actions, none);
       }
       return this.#step(offset, input, now, actions);
     }
     this.#spikeStart = null;
+    this.#stepWaits = 0;
     if (this.#state === "SPIK") this.#state = "SYNC";
     // Frequency: apply the estimate once it is known well enough.
     let freq = 0;
@@ -315,6 +331,7 @@ export class HoraeDiscipline implements Discipline {
     actions.push(this.#adjust(this.#basePpm, input));
     actions.push(systemEvent(SystemEvent.CLOCKRESET, `time reset ${fmtSigned(total)} s`));
     this.#spikeStart = null;
+    this.#stepWaits = 0;
     if (this.#state === "SPIK" || this.#state === "SYNC") this.#state = "SYNC";
     this.#updates++;
     this.#lastOffsetSec = offset;

@@ -213,3 +213,23 @@ Deno.test("HoraeDiscipline does not step on an estimate too uncertain to step on
   const r2 = lf.update({ ...noisy, offsetVar: 0.025 ** 2 }, at(256));
   assert.equal(r2.stepped, true);
 });
+
+Deno.test("HoraeDiscipline steps a large offset on an honest but noisy estimate from its fourth sample", () => {
+  // A 0.1 s path's estimate after a few samples: 1 s off, known to 60 ms. The step threshold's
+  // quarter (32 ms) is not reached for many samples; waiting kept the whole second meanwhile.
+  const noisy = { offsetSec: 1, freq: 0, offsetVar: 0.06 ** 2, freqVar: 1 };
+  const lf = new HoraeDiscipline();
+  for (let i = 0; i < 3; i++) {
+    const r = lf.update(noisy, at(64 * i));
+    assert.equal(r.stepped, false, `stepped on sample ${i + 1}`);
+    assert.ok(!r.actions.some((a) => a.type === "stepClock"));
+  }
+  const r = lf.update(noisy, at(192));
+  assert.equal(r.stepped, true);
+  assert.ok(r.actions.some((a) => a.type === "stepClock" && a.offsetSec === 1));
+  // An offset the estimate cannot tell from the threshold still waits: 0.2 s ± 60 ms.
+  const lf2 = new HoraeDiscipline();
+  for (let i = 0; i < 6; i++) {
+    assert.equal(lf2.update({ ...noisy, offsetSec: 0.2 }, at(64 * i)).stepped, false);
+  }
+});
