@@ -1025,6 +1025,8 @@ export class Association {
       target = NOISY_POLL_FREQ_FRACTION * Math.sqrt(Math.max(0, est.offsetVar)) /
         Math.sqrt(Math.max(1e-30, est.freqVar));
     }
+    // An estimate that went non-finite (it never should) must not stop the polls.
+    if (!Number.isFinite(target)) target = minSec;
     target = Math.max(minSec, Math.min(maxSec, target));
     if (target > this.#pollSec) this.#pollSec = Math.min(target, this.#pollSec * Math.SQRT2);
     else this.#pollSec = Math.max(target, this.#pollSec / 2);

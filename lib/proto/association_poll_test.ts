@@ -91,3 +91,13 @@ Deno.test("updatePoll() still follows a wandering clock's own wander", () => {
   const expected = Math.cbrt(3 * 9e-6 * 9e-6 / 1e-16);
   assert.ok(Math.abs(poll - expected) < 1, `poll ${poll} s, expected ${expected.toFixed(0)} s`);
 });
+
+Deno.test("updatePoll() falls back to minpoll on a non-finite estimate instead of a NaN poll", () => {
+  const a = newAssoc();
+  settle(a, estimate({ wanderQ: 1e-16, freqVar: 1e-24 }));
+  assert.ok(a.pollSec > 64);
+  for (const bad of [{ freqVar: Number.NaN }, { offsetVar: Number.NaN, sampleStdSec: 30e-3 }]) {
+    settle(a, estimate({ wanderQ: 1e-16, freqVar: 1e-24, ...bad }));
+    assert.equal(a.pollSec, 64);
+  }
+});
