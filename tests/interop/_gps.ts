@@ -4,7 +4,7 @@
 // Horae's mode 6 answers.
 
 import assert from "node:assert/strict";
-import { NO_SYS_TIME, Proc, queryHorae, ROOT, tempDir } from "../support/peers.ts";
+import { horaeCommand, NO_SYS_TIME, Proc, queryHorae, tempDir } from "../support/peers.ts";
 
 /** The NMEA 0183 checksum of a sentence body (between "$" and "*"): XOR of its bytes, 2 hex digits. */
 export function nmeaChecksum(body: string): string {
@@ -83,15 +83,20 @@ function startNmeaTcpFeed(): NmeaTcpFeed {
 }
 
 /**
- * A bash script that starts `peerCommand` (gpsd or gpsfake) and Horae (`run -n --observe` with
- * `conf`, serving on 127.0.0.1:`port`) side by side, and on SIGTERM stops both by pid.
+ * A bash script that starts `peerCommand` (gpsd or gpsfake) and Horae (`horae`, horaeCommand()'s
+ * words, with `run -n --observe -c conf`, serving on 127.0.0.1:`port`) side by side, and on
+ * SIGTERM stops both by pid.
  */
-function gpsPeerAndHoraeScript(peerCommand: string, conf: string, port: number): string {
+function gpsPeerAndHoraeScript(
+  peerCommand: string,
+  horae: string[],
+  conf: string,
+  port: number,
+): string {
   return [
     "set -u",
     `${peerCommand} & G=$!`,
-    `${Deno.execPath()} run --allow-all --unstable-net ${ROOT}main.ts run -n --observe -c ${conf} ` +
-    `--port ${port} --listen 127.0.0.1 & H=$!`,
+    `${horae.join(" ")} run -n --observe -c ${conf} --port ${port} --listen 127.0.0.1 & H=$!`,
     'trap \'kill -TERM "$H" "$G" 2>/dev/null; wait "$H" "$G"; exit 0\' TERM INT',
     'wait "$H"',
     'kill -TERM "$G" 2>/dev/null; wait "$G"',
@@ -139,7 +144,7 @@ export async function queryGpsPeerAndHorae(run: GpsPeerRun): Promise<string> {
     // The peer and Horae in one private IPC namespace; the script stops both by pid on SIGTERM.
     await Deno.writeTextFile(
       `${dir}/run.sh`,
-      gpsPeerAndHoraeScript(peer, `${dir}/ntp.conf`, port),
+      gpsPeerAndHoraeScript(peer, await horaeCommand(), `${dir}/ntp.conf`, port),
     );
     proc = new Proc([...NO_SYS_TIME, run.unshare, "--ipc", "--", "bash", `${dir}/run.sh`]);
     await proc.waitFor(run.synced, run.syncTimeoutMs);

@@ -5,7 +5,7 @@
 // process runs without CAP_SYS_TIME; Horae runs observe-only.
 
 import assert from "node:assert/strict";
-import { needPeers, ROOT, runGuarded, tempDir, withNetns } from "../support/peers.ts";
+import { horaeCommand, needPeers, runGuarded, tempDir, withNetns } from "../support/peers.ts";
 import {
   GOOD,
   horaeConf,
@@ -39,7 +39,7 @@ async function ntpq(ns: string, ...commands: string[]): Promise<string> {
 
 async function horaeQuery(ns: string, ...args: string[]): Promise<string> {
   const r = await runGuarded(
-    [Deno.execPath(), "run", "--allow-all", "--unstable-net", `${ROOT}main.ts`, "query", ...args],
+    [...await horaeCommand(), "query", ...args],
     { netns: ns, timeoutMs: 30_000 },
   );
   assert.equal(r.code, 0, r.output);

@@ -6,11 +6,11 @@
 
 import assert from "node:assert/strict";
 import {
+  horaeCommand,
   needPeers,
   NO_SYS_TIME,
   PEERS_DIR,
   Proc,
-  ROOT,
   runGuarded,
   sharedTempDir,
   withNetns,
@@ -111,7 +111,7 @@ async function waitValue(
 
 async function horaeDc(ns: string, ...args: string[]): Promise<string> {
   const r = await runGuarded(
-    [Deno.execPath(), "run", "--allow-all", "--unstable-net", `${ROOT}main.ts`, "dc", ...args],
+    [...await horaeCommand(), "dc", ...args],
     { netns: ns, timeoutMs: 30_000 },
   );
   assert.equal(r.code, 0, r.output);

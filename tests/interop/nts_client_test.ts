@@ -6,7 +6,14 @@
 // expired is refused, and the failure counted.
 
 import assert from "node:assert/strict";
-import { needPeers, Proc, ROOT, startChronydServer, tempDir, withNetns } from "../support/peers.ts";
+import {
+  horaeCommand,
+  needPeers,
+  Proc,
+  startChronydServer,
+  tempDir,
+  withNetns,
+} from "../support/peers.ts";
 import { makeTestPki, type TestPki } from "../support/nts_pki.ts";
 import { type Json, NETNS, startObservingHorae, waitStatus } from "./_chronyd_servers.ts";
 
@@ -39,11 +46,7 @@ async function query(ns: string, cmd: string): Promise<string> {
     "netns",
     "exec",
     ns,
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    "--unstable-net",
-    `${ROOT}main.ts`,
+    ...await horaeCommand(),
     "query",
     "-c",
     cmd,

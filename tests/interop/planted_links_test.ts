@@ -9,8 +9,8 @@ import { STATUS_FORMAT } from "../../lib/daemon/status_file.ts";
 // startHorae and runGuarded run the daemon without CAP_SYS_TIME (setpriv), as every test must.
 import {
   freeUdpPort,
+  horaeCommand,
   isRoot,
-  ROOT,
   runGuarded,
   sh,
   sharedTempDir,
@@ -202,11 +202,7 @@ Deno.test("interop: a link planted at the log file stops the start with a clear 
     await Deno.writeTextFile(conf, LOCAL_CONF);
     await plant(s.victim, `${d}/ntpd.log`);
     const r = await runGuarded([
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-net",
-      `${ROOT}main.ts`,
+      ...await horaeCommand(),
       "run",
       "-n",
       "--observe",

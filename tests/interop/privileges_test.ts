@@ -6,9 +6,9 @@ import assert from "node:assert/strict";
 import {
   chronydMeasure,
   freeUdpPort,
+  horaeCommand,
   LOOPBACK_OFFSET_SEC,
   needPeers,
-  ROOT,
   runGuarded,
   type RunningHorae,
   startHorae,
@@ -204,11 +204,7 @@ Deno.test("interop: -u with an unknown user or group exits 1 and says which", {
     const dir = await tempDir("unknown-user-");
     await Deno.writeTextFile(`${dir}/ntp.conf`, LOCAL_CONF);
     const r = await runGuarded([
-      Deno.execPath(),
-      "run",
-      "--allow-all",
-      "--unstable-net",
-      `${ROOT}main.ts`,
+      ...await horaeCommand(),
       "run",
       "-n",
       "-c",

@@ -10,7 +10,7 @@
 // status file's last document says the daemon stopped.
 
 import assert from "node:assert/strict";
-import { needPeers, ROOT, runGuarded, tempDir, withNetns } from "../support/peers.ts";
+import { horaeCommand, needPeers, runGuarded, tempDir, withNetns } from "../support/peers.ts";
 import { type Json, NETNS, startObservingHorae, waitStatus } from "./_chronyd_servers.ts";
 import { controlFrom } from "./_control_request.ts";
 
@@ -58,11 +58,7 @@ async function ntpq(ns: string, key: typeof KEY | null, ...commands: string[]) {
 
 async function horaeQuery(ns: string, ...commands: string[]): Promise<string> {
   const r = await runGuarded([
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    "--unstable-net",
-    `${ROOT}main.ts`,
+    ...await horaeCommand(),
     "query",
     "-k",
     keysPath,
@@ -216,10 +212,7 @@ Deno.test(
         assert.match(confText, /^restrict 127\.0\.0\.5 mask 255\.255\.255\.255 nomodify noquery$/m);
         assert.doesNotMatch(confText, /127\.0\.0\.3/);
         const check = await runGuarded([
-          Deno.execPath(),
-          "run",
-          "--allow-all",
-          `${ROOT}main.ts`,
+          ...await horaeCommand(),
           "check",
           `${keysDir}/saved.conf`,
         ], { timeoutMs: 30_000 });

@@ -5,7 +5,7 @@
 // plot's drawn marks; the report itself has no script). Observe mode, no CAP_SYS_TIME anywhere.
 
 import assert from "node:assert/strict";
-import { needPeers, Proc, ROOT, tempDir, withNetns } from "../support/peers.ts";
+import { horaeCommand, needPeers, Proc, tempDir, withNetns } from "../support/peers.ts";
 import {
   GOOD,
   horaeConf,
@@ -97,8 +97,9 @@ Deno.test(
 
         // The report, and what Chromium draws of it.
         const html = `${work}/report.html`;
-        const rep = await new Deno.Command(Deno.execPath(), {
-          args: ["run", "--allow-all", `${ROOT}main.ts`, "report", stats, "-o", html],
+        const [report, ...reportArgs] = await horaeCommand();
+        const rep = await new Deno.Command(report!, {
+          args: [...reportArgs, "report", stats, "-o", html],
           stdout: "piped",
           stderr: "piped",
         }).output();

@@ -5,7 +5,14 @@
 // the process's TCP listening sockets are read from /proc all along.
 
 import assert from "node:assert/strict";
-import { freeUdpPort, NO_SYS_TIME, Proc, ROOT, tcpListeners, tempDir } from "../support/peers.ts";
+import {
+  freeUdpPort,
+  horaeCommand,
+  NO_SYS_TIME,
+  Proc,
+  tcpListeners,
+  tempDir,
+} from "../support/peers.ts";
 
 const LOCAL_CONF = "server 127.127.1.0\nfudge 127.127.1.0 stratum 9\n";
 const libc = Deno.dlopen("libc.so.6", {
@@ -85,14 +92,13 @@ async function burstRun(
   };
 }
 
+/** How this run starts Horae: main.ts, or the bundle as installed (HORAE_TEST_BUNDLE=1). */
+const HORAE = await horaeCommand();
+
 function daemonCmd(dir: string, extra: string[] = []): string[] {
   return [
     ...NO_SYS_TIME,
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    "--unstable-net",
-    `${ROOT}main.ts`,
+    ...HORAE,
     "run",
     "-n",
     "--observe",
@@ -158,10 +164,7 @@ Deno.test("interop: bursts of SIGUSR1/SIGUSR2 at the daemon's server threads nev
 Deno.test("interop: bursts of SIGUSR1/SIGUSR2 never open a listener in `horae sim`", async () => {
   const cmd = [
     ...NO_SYS_TIME,
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    `${ROOT}main.ts`,
+    ...await horaeCommand(),
     "sim",
     "--scenario",
     "default",

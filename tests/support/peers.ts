@@ -1,7 +1,7 @@
 // Test support for interop tests: finding the real peer programs, running them (and Horae) without
 // CAP_SYS_TIME, free loopback ports, and throw-away network namespaces.
 
-import { BUNDLE_ARGS } from "../../tools/build.ts";
+import { BUNDLE_ARGS, withShebang } from "../../tools/build.ts";
 import { recordSkip } from "./skips.ts";
 
 /** Prefix that removes CAP_SYS_TIME from a command: even a bug cannot change the clock. */
@@ -249,7 +249,11 @@ export class Proc {
 
 let bundled: Promise<string> | null = null;
 
-/** Builds the single-file bundle (as `deno task bundle` does: minified) once per process. */
+/**
+ * Builds the single-file bundle once per process as `deno task bundle` does: minified, with the
+ * deployed shebang (its Deno and V8 flags) and the execute bit, so that a link to it runs as on
+ * an installed host.
+ */
 export function bundle(): Promise<string> {
   bundled ??= (async () => {
     const dir = await tempDir("bundle-");
@@ -262,9 +266,43 @@ export function bundle(): Promise<string> {
       stderr: "piped",
     }).output();
     if (!r.success) throw new Error(`deno bundle failed: ${new TextDecoder().decode(r.stderr)}`);
+    await Deno.writeTextFile(out, withShebang(await Deno.readTextFile(out)));
+    await Deno.chmod(out, 0o755);
     return out;
   })();
   return bundled;
+}
+
+/** True when the tests run every Horae program as installed (HORAE_TEST_BUNDLE=1). */
+export function testingBundle(): boolean {
+  return Deno.env.get("HORAE_TEST_BUNDLE") === "1";
+}
+
+const programLinks = new Map<string, Promise<string>>();
+
+/** A link named `name` (ntpd, horae, ...) to the bundle, made once per process. */
+export function bundleLink(name: string): Promise<string> {
+  let link = programLinks.get(name);
+  if (link === undefined) {
+    link = (async () => {
+      const target = await bundle();
+      const path = `${target.slice(0, target.lastIndexOf("/"))}/${name}`;
+      await Deno.symlink(target, path);
+      return path;
+    })();
+    programLinks.set(name, link);
+  }
+  return link;
+}
+
+/**
+ * The command that runs the `horae` program (a subcommand and its arguments follow): main.ts
+ * through `deno run`, or with HORAE_TEST_BUNDLE=1 a link named horae to the bundle, started
+ * through its shebang as an installed host starts it.
+ */
+export async function horaeCommand(): Promise<string[]> {
+  if (testingBundle()) return [await bundleLink("horae")];
+  return [Deno.execPath(), "run", "--allow-all", "--unstable-net", `${ROOT}main.ts`];
 }
 
 /** Options for {@link startHorae}. */
@@ -297,11 +335,12 @@ export async function startHorae(opts: HoraeOptions): Promise<RunningHorae> {
   const confPath = `${dir}/ntp.conf`;
   await Deno.writeTextFile(confPath, opts.conf);
   const port = opts.port ?? freeUdpPort();
-  let entry = [`${ROOT}main.ts`, "run"];
+  let entry = [Deno.execPath(), "run", "--allow-all", "--unstable-net", `${ROOT}main.ts`, "run"];
   // HORAE_TEST_BUNDLE=1: every daemon runs as installed, the bundle through a link named ntpd.
-  const asProgram = opts.asProgram ?? (Deno.env.get("HORAE_TEST_BUNDLE") === "1" ? "ntpd" : null);
+  const asProgram = opts.asProgram ?? (testingBundle() ? "ntpd" : null);
   if (asProgram) {
-    // Multi-call through a link to the single-file bundle, as an installed host runs it.
+    // Multi-call through a link to the single-file bundle, started through its shebang (with the
+    // deployed V8 flags), as an installed host runs it.
     const link = `${dir}/${asProgram}`;
     await Deno.symlink(await bundle(), link);
     entry = [link];
@@ -310,11 +349,6 @@ export async function startHorae(opts: HoraeOptions): Promise<RunningHorae> {
   const cmd = [
     ...(opts.netns ? ["ip", "netns", "exec", opts.netns] : []),
     ...NO_SYS_TIME,
-    Deno.execPath(),
-    "run",
-    "--allow-all",
-    "--unstable-net",
-    ...(asProgram ? ["--ext=js"] : []),
     ...entry,
     "-n",
     // Never steers the clock (the daemon refuses to start without CAP_SYS_TIME otherwise).
@@ -349,11 +383,9 @@ export async function queryHorae(
   commands: string[],
   netns?: string,
 ): Promise<string> {
-  const args = [
-    "run",
-    "--allow-all",
-    "--unstable-net",
-    `${ROOT}main.ts`,
+  const cmd = [
+    ...(netns === undefined ? [] : ["ip", "netns", "exec", netns]),
+    ...await horaeCommand(),
     "query",
     "--port",
     String(port),
@@ -361,14 +393,11 @@ export async function queryHorae(
     ...commands.flatMap((c) => ["-c", c]),
     "127.0.0.1",
   ];
-  const q = await new Deno.Command(
-    netns === undefined ? Deno.execPath() : "ip",
-    {
-      args: netns === undefined ? args : ["netns", "exec", netns, Deno.execPath(), ...args],
-      stdout: "piped",
-      stderr: "piped",
-    },
-  ).output();
+  const q = await new Deno.Command(cmd[0]!, {
+    args: cmd.slice(1),
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
   return new TextDecoder().decode(q.stdout) + new TextDecoder().decode(q.stderr);
 }
 
