@@ -279,6 +279,8 @@ export class ClockFilter {
   #freqVar0: number;
   /** var(δ)/4 over the delay window: the flat hypotheses' sample variance. */
   #flatVar = 0;
+  /** The current sample's stated noise (FilterSample.noiseSec) squared. */
+  #statedNoiseVar = 0;
 
   /** Creates an empty filter. */
   constructor(opts: EstimatorOptions) {
@@ -315,7 +317,10 @@ export class ClockFilter {
   /** A sample's variance under noise hypothesis `i`, from its delay-shown variance r0. */
   #noiseVar(i: number, r0: number): number {
     const h = NOISE_MODELS[i]!;
-    return h.scale * r0 + h.floorSec * h.floorSec + (h.flat ?? 0) * this.#flatVar;
+    // A flat hypothesis replaces what the delay shows, never the noise the sample states apart
+    // from it (a reference clock's: its delays are all 0, so var(δ) says nothing of it).
+    const flat = h.flat === undefined ? 0 : h.flat * this.#flatVar + this.#statedNoiseVar;
+    return h.scale * r0 + h.floorSec * h.floorSec + flat;
   }
 
   /** True without a drift file: the frequency is still to be found. */
@@ -801,7 +806,8 @@ export class ClockFilter {
 
   #kalmanAdd(sample: FilterSample): "outlier" | "stale" | null {
     if (this.#time !== null && sample.at <= this.#time) return "stale";
-    const r0 = this.#measurementVar(sample.delaySec) + (sample.noiseSec ?? 0) ** 2;
+    this.#statedNoiseVar = (sample.noiseSec ?? 0) ** 2;
+    const r0 = this.#measurementVar(sample.delaySec) + this.#statedNoiseVar;
     const r = this.#noiseVar(this.#active, r0);
     const z = sample.offsetSec;
     if (this.#time === null) {
