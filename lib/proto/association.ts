@@ -259,12 +259,12 @@ export const NOISY_PATH_SEC = 1e-3;
  * the estimate's own phase uncertainty over one interval (τ = fraction · σ_x / σ_f). There the
  * phase budgets mean nothing (each sample errs by milliseconds), and a packet is worth sending
  * only while it still teaches the frequency: the start polls at minpoll, and the poll grows as
- * σ_f falls. Fitted on largejitter (J = 0.1 s, 20 seeds): 1/30 sends 11.65 packets per 1000 s
- * instead of minpoll's 15.9 (median RMS 12.23 against 12.35 ms, worst seed 35.0 against 34.4);
- * 1/25 sends 9.6 with the median 4 % worse. chronyd sends 4.4 there: fewer need an estimator
- * whose first samples' variance is not understated (see BENCHMARKS.md, issue 18).
+ * σ_f falls. It relies on σ_f being honest, which the first samples' widened spread term gives
+ * (clock_filter.ts earlySpreadFactor). Fitted on largejitter (J = 0.1 s, 20 seeds): 1/8 sends
+ * 4.70 packets per 1000 s at 15.78 ms median RMS (worst 32.38 ms), against chronyd's 4.4 at
+ * 16.5 ms; 1/10 sends 5.5 at 15.0 ms, 1/7 4.4 at 17.3 ms. Minpoll throughout sent 15.9.
  */
-export const NOISY_POLL_FREQ_FRACTION = 0.03;
+export const NOISY_POLL_FREQ_FRACTION = 0.125;
 /**
  * Smallest wander (1/s) the poll rule believes. Below it wander cannot be told from noise at
  * short polls, and the wander rule would stretch the poll to maxpoll on a quiet clock, where

@@ -563,7 +563,10 @@ export class ClockFilter {
     // The window's minimum overestimates the true minimum delay by about the delay spread over
     // √n: widen every sample by that much so that a lucky early sample is not taken as exact.
     // With one sample nothing bounds the minimum: the error may be anywhere in ±δ/2.
-    const s = n === 1 ? delaySec : excess + (meanDelay - minDelay) / Math.sqrt(n);
+    const spread = meanDelay - minDelay;
+    const s = n === 1
+      ? delaySec
+      : Math.min(delaySec, excess + spread / Math.sqrt(n) * earlySpreadFactor(n, spread));
     this.#lastExcess = excess;
     let v = 0;
     for (const d of this.#delays) v += (d - meanDelay) ** 2;
@@ -853,6 +856,28 @@ export class ClockFilter {
     this.#samples++;
     return null;
   }
+}
+
+/** Window spread (s) from which the first samples' spread term is widened (EARLY_SPREAD_SAMPLES). */
+const EARLY_SPREAD_MIN_SEC = 5e-3;
+/** Samples in the delay window up to which the spread term is widened on such a path. */
+const EARLY_SPREAD_SAMPLES = 8;
+
+/**
+ * Widening of the spread term (mean − min delay) while it rests on few samples, on a path whose
+ * spread is at least EARLY_SPREAD_MIN_SEC. The spread is itself estimated from n − 1 spacings and
+ * is near 0 whenever the first delays happen to be close: the sample that set the minimum then
+ * counted as nearly exact although the true minimum was far lower (on 0.1 s of jitter the mean of
+ * err²/r was 35 at n = 3, 3.1 at n = 5, 1.3 at n = 10), and the first samples anchored the
+ * frequency at twice its stated σ. For a scale estimated from n − 1 spacings under a scale-free
+ * prior, E[J²] ∝ Σ²/((n − 2)(n − 3)), a factor n/√((n − 2)(n − 3)) over the plain estimate; below
+ * n = 4 it has no finite second moment, and 3 stands in. On ordinary paths the wander hypotheses'
+ * variance already covers the understatement (the frequency error reads 0.4–1 σ there), and
+ * widening their first samples too only slowed the start (default, largewander in BENCHMARKS.md).
+ */
+function earlySpreadFactor(n: number, spreadSec: number): number {
+  if (spreadSec < EARLY_SPREAD_MIN_SEC || n > EARLY_SPREAD_SAMPLES) return 1;
+  return n <= 3 ? 3 : n / Math.sqrt((n - 2) * (n - 3));
 }
 
 /** Log prior weight of wander hypothesis q (Gaussian in log10 q). */

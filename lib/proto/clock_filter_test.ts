@@ -329,3 +329,30 @@ Deno.test("ClockFilter does not chase symmetric jitter with its frequency", () =
   assert.equal(f.noiseScale, 0);
   assert.ok(f.noiseFloorSec > 80e-6 && f.noiseFloorSec < 250e-6, `noise ${f.noiseFloorSec}`);
 });
+
+Deno.test("ClockFilter does not take the first samples of a 0.1 s path as nearly exact (frequency within its stated sigma)", () => {
+  // Exponential jitter of 0.1 s each way (largejitter's path), a fixed frequency error, no wander
+  // to speak of: the stated σ_f must describe the frequency's real error over samples 4-12.
+  // Before the spread term was widened while it rests on few samples, the sample that set an
+  // early minimum delay counted as nearly exact: 90 % of the errors were within 3.9-4.7 stated σ
+  // and 14-16 % beyond 3 σ (200 runs, three seeds); now 2.3-2.5 σ and 6-7 %.
+  const rng = new SeededRng(18);
+  const z: number[] = [];
+  for (let run = 0; run < 200; run++) {
+    const f = new ClockFilter({ precisionSec: 1e-8 });
+    const y = 100e-6 * (2 * rng.nextFloat() - 1);
+    for (let i = 0; i < 12; i++) {
+      const up = 100e-6 + 0.1 * exponential(rng);
+      const down = 100e-6 + 0.1 * exponential(rng);
+      const at = addSec(T0, 64 * i);
+      f.add({ offsetSec: y * 64 * i + (up - down) / 2, delaySec: up + down, dispersionSec: 0, at });
+      const e = f.estimate(at)!;
+      if (i >= 3) z.push(Math.abs(e.freq - y) / Math.sqrt(e.freqVar));
+    }
+  }
+  z.sort((a, b) => a - b);
+  const p90 = z[Math.floor(z.length * 0.9)]!;
+  const beyond3 = z.filter((v) => v > 3).length / z.length;
+  assert.ok(p90 < 3, `90 % of the frequency errors within ${p90.toFixed(2)} stated sigma`);
+  assert.ok(beyond3 < 0.1, `${(beyond3 * 100).toFixed(1)} % beyond 3 stated sigma`);
+});
