@@ -261,8 +261,8 @@ export const NOISY_PATH_SEC = 1e-3;
  * only while it still teaches the frequency: the start polls at minpoll, and the poll grows as
  * σ_f falls. It relies on σ_f being honest, which the first samples' widened spread term gives
  * (clock_filter.ts earlySpreadFactor). Fitted on largejitter (J = 0.1 s, 20 seeds): 1/8 sends
- * 4.70 packets per 1000 s at 15.78 ms median RMS (worst 32.38 ms), against chronyd's 4.4 at
- * 16.5 ms; 1/10 sends 5.55 at 15.29 ms, 1/7 4.35 at 17.42 ms. Minpoll throughout sent 15.9.
+ * 4.50 packets per 1000 s at 15.75 ms median RMS (worst 32.13 ms), against chronyd's 4.4 at
+ * 16.5 ms; 1/10 sends 5.2 at 16.25 ms, 1/7 4.2 at 18.06 ms. Minpoll throughout sent 15.9.
  */
 export const NOISY_POLL_FREQ_FRACTION = 0.125;
 /**

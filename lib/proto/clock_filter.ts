@@ -563,10 +563,15 @@ export class ClockFilter {
     // The window's minimum overestimates the true minimum delay by about the delay spread over
     // √n: widen every sample by that much so that a lucky early sample is not taken as exact.
     // With one sample nothing bounds the minimum: the error may be anywhere in ±δ/2.
+    // While the spread rests on few samples of a noisy path it is widened (earlySpreadFactor),
+    // never beyond the sample's own delay, which bounds its error by itself.
     const spread = meanDelay - minDelay;
+    const widen = earlySpreadFactor(n, spread);
     const s = n === 1
       ? delaySec
-      : Math.min(delaySec, excess + spread / Math.sqrt(n) * earlySpreadFactor(n, spread));
+      : widen > 1
+      ? Math.min(delaySec, excess + spread / Math.sqrt(n) * widen)
+      : excess + spread / Math.sqrt(n);
     this.#lastExcess = excess;
     let v = 0;
     for (const d of this.#delays) v += (d - meanDelay) ** 2;
