@@ -25,7 +25,9 @@ Deno.test("withShebang() replaces main.ts's shebang with the build flags", () =>
   assert.ok(bundleShebang().includes(RUN_FLAGS.join(" ")));
   assert.equal(
     deployedShebang(),
-    `#!/usr/bin/env -S deno run ${RUN_FLAGS.join(" ")} --v8-flags=--max-semi-space-size=1 --ext=js`,
+    `#!/usr/bin/env -S MALLOC_ARENA_MAX=1 deno run ${
+      RUN_FLAGS.join(" ")
+    } --v8-flags=--max-semi-space-size=1 --ext=js`,
   );
   assert.deepEqual(COMPILE_TARGETS.map((t) => t.target.split("-")[0]), ["x86_64", "aarch64"]);
 });
