@@ -2,7 +2,6 @@
 // sendmmsg per batch, kernel receive timestamps (SO_TIMESTAMPNS) and late transmit stamps; client
 // requests ask for a kernel transmit timestamp each (SO_TIMESTAMPING, read from the error queue).
 
-import { setImmediate } from "node:timers";
 import { OsError, realtime } from "../../ffi/libc.ts";
 import {
   bindSocket,
@@ -225,6 +224,8 @@ class Reply implements ReplySlot {
 }
 
 function yieldToEventLoop(): Promise<void> {
+  // Deno's global setImmediate: importing node:timers for it loaded that module at every start
+  // (the bundle hoists node: imports), about 0.3 MB more resident for one function.
   return new Promise((resolve) => setImmediate(resolve));
 }
 
