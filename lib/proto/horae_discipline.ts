@@ -247,10 +247,16 @@ export class HoraeDiscipline implements Discipline {
         }
       }
       this.#stepWaits++;
+      // Capped at half the step threshold: a step known only to a larger sigma could leave an
+      // error above the threshold and call for a second step, backwards perhaps.
       const maxStd = this.#stepWaits >= STEP_WAIT_UPDATES
-        ? Math.max(STEP_MAX_STD_FRACTION * stepThr, STEP_MAX_STD_OF_OFFSET * abs)
+        ? Math.max(
+          STEP_MAX_STD_FRACTION * stepThr,
+          Math.min(STEP_MAX_STD_OF_OFFSET * abs, stepThr / 2),
+        )
         : STEP_MAX_STD_FRACTION * stepThr;
-      if (!this.#opts.setOnce && input.offsetVar > maxStd * maxStd) {
+      // Written so that a NaN variance waits rather than steps.
+      if (!this.#opts.setOnce && !(input.offsetVar <= maxStd * maxStd)) {
         // Too uncertain to step on yet (the first samples of a very noisy path).
         return this.#frequencyOnly(input, now, actions, none);
       }

@@ -232,4 +232,17 @@ Deno.test("HoraeDiscipline steps a large offset on an honest but noisy estimate 
   for (let i = 0; i < 6; i++) {
     assert.equal(lf2.update({ ...noisy, offsetSec: 0.2 }, at(64 * i)).stepped, false);
   }
+  // However large the offset, a step waits for a sigma of half the threshold (64 ms): 10 s known
+  // to 1.2 s would leave about a second of error and a second step, perhaps backwards.
+  const lf3 = new HoraeDiscipline();
+  for (let i = 0; i < 6; i++) {
+    const big = { ...noisy, offsetSec: 10, offsetVar: 1.2 ** 2 };
+    assert.equal(lf3.update(big, at(64 * i)).stepped, false, `10 s ± 1.2 s, estimate ${i + 1}`);
+  }
+  assert.equal(lf3.update({ ...noisy, offsetSec: 10 }, at(384)).stepped, true, "10 s ± 60 ms");
+  // A variance that is not a number never counts as small enough.
+  const lf4 = new HoraeDiscipline();
+  for (let i = 0; i < 6; i++) {
+    assert.equal(lf4.update({ ...noisy, offsetVar: NaN }, at(64 * i)).stepped, false);
+  }
 });

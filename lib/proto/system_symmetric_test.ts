@@ -295,3 +295,21 @@ Deno.test("NtpSystem.hasConfiguredPeer() names configured peer lines only, by ad
   assert.equal(s.hasConfiguredPeer(at("10.0.0.3"), 123), false);
   assert.equal(s.hasConfiguredPeer(at("::ffff:10.0.0.2"), 123), true, "v4-mapped is the same");
 });
+
+Deno.test("NtpSystem: a `peer` with a key takes nothing unauthenticated from its address", () => {
+  const sys = system(5);
+  const id = sys.addServer(B, { kind: "peer", key: 1, minpoll: 4, maxpoll: 4 }, NET_T0);
+  sys.start(NET_T0);
+  const before = sys.snapshot(NET_T0).associations.find((x) => x.id === id)!;
+  for (const keyId of [0, -1]) {
+    sys.onPacket({ data: mode1(keyId), peer: B, rxTime: NET_T0 }, NET_T0);
+  }
+  // The daemon's verdict (keyId 0) counts, whatever the packet carries.
+  sys.onPacket({ data: mode1(1), peer: B, rxTime: NET_T0, keyId: 0 }, NET_T0);
+  const after = sys.snapshot(NET_T0).associations.find((x) => x.id === id)!;
+  assert.equal(after.reach, before.reach);
+  assert.equal(after.offsetSec, before.offsetSec);
+  const rejected = Object.values(after.rejected ?? {}).reduce((n, v) => n + v, 0);
+  assert.equal(rejected, 3, JSON.stringify(after.rejected));
+  assert.equal(sys.snapshot(NET_T0).counters.ephemeralMobilized, 0);
+});
