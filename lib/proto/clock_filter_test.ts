@@ -202,7 +202,7 @@ Deno.test("ClockFilter keeps its delay window through ordinary jitter on a long 
  * Feeds `n` samples 64 s apart of a clock 2 ms off over a path of exponential one-way delays
  * (s²/12 is then exact), plus Gaussian offset noise of `extraSec` that the delay does not show.
  * Returns the filter, the RMS error of the estimate over the second half and the largest floor
- * it used from the 64th sample on.
+ * it used.
  */
 function noisyPath(extraSec: number, n = 300, seed = 11) {
   const rng = new SeededRng(seed);
@@ -215,12 +215,8 @@ function noisyPath(extraSec: number, n = 300, seed = 11) {
     const up = 50e-6 * exponential(rng);
     const down = 50e-6 * exponential(rng);
     f.add(sample(i * 64, 2e-3 + (up - down) / 2 + extraSec * normal(rng), 200e-6 + up + down));
-    // After the first window's worth: early on a flat hypothesis may fit a few dozen samples
-    // (seed 11: samples 9-40, at an RMS of 2 µs), before the delay window shows its spread.
-    if (i >= 64) {
-      maxFloor = Math.max(maxFloor, f.noiseFloorSec);
-      scales.add(f.noiseScale);
-    }
+    maxFloor = Math.max(maxFloor, f.noiseFloorSec);
+    scales.add(f.noiseScale);
     if (i >= n / 2) {
       sq += (f.estimate(addSec(T0, i * 64))!.offsetSec - 2e-3) ** 2;
       count++;
