@@ -251,6 +251,7 @@ Deno.test("isGroupAddress() knows 224.0.0.0/4 and ff00::/8 and nothing else", ()
   assert.equal(isGroupAddress("223.255.255.255"), false);
   assert.equal(isGroupAddress("240.0.0.1"), false);
   assert.equal(isGroupAddress("192.0.2.255"), false);
+  assert.equal(isGroupAddress("255.255.255.255"), false);
   assert.equal(isGroupAddress("fe80::1"), false);
   assert.equal(isGroupAddress("not an address"), false);
 });
