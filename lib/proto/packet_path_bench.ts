@@ -5,7 +5,7 @@
 import { MruList } from "./access/mru.ts";
 import { RestrictList } from "./access/restrict.ts";
 import { IpWords } from "./ip.ts";
-import { PacketIn, PacketPath } from "./packet_path.ts";
+import { PacketIn, PacketPath, type ReplyBuffer } from "./packet_path.ts";
 import { SeededRng } from "./rng.ts";
 import { Server, type SystemState } from "./server.ts";
 import { SysStats } from "./sys_stats.ts";
@@ -65,7 +65,13 @@ function request(): Uint8Array {
 }
 
 const out = new Uint8Array(2048);
-const slot = { buffer: out, view: new DataView(out.buffer), length: 0, stampTransmit: false };
+const slot: ReplyBuffer = {
+  buffer: out,
+  view: new DataView(out.buffer),
+  length: 0,
+  stampTransmit: false,
+  finalize: null,
+};
 const req = request();
 const bare = new Server(STATE);
 let t = 1_800_000_000;
