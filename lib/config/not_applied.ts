@@ -25,7 +25,8 @@ export interface NotAppliedIssue {
 /** Which syntax names things in messages. */
 export type Spelling = "ntp.conf" | "toml";
 
-function message(name: string, text: string): string {
+/** The one wording of a not-applied warning: `"NAME" is parsed but not applied: TEXT`. */
+export function notAppliedMessage(name: string, text: string): string {
   return `"${name}" is parsed but not applied: ${text}`;
 }
 
@@ -72,12 +73,12 @@ export function notAppliedIssues(
           ? `[[${s.toml}]]`
           : spelledAs(base) ?? cmd?.keyword ?? s.id;
         if (cmd !== undefined && cmd.applied !== true) {
-          out.push({ path: base, message: message(whole, cmd.applied) });
+          out.push({ path: base, message: notAppliedMessage(whole, cmd.applied) });
           return;
         }
         const element = s.elementApplied?.(el) ?? true;
         if (element !== true) {
-          out.push({ path: base, message: message(whole, element) });
+          out.push({ path: base, message: notAppliedMessage(whole, element) });
           return;
         }
         for (const part of s.parts) {
@@ -88,7 +89,7 @@ export function notAppliedIssues(
               continue;
             }
             const name = spelling === "toml" ? `${s.toml}.${o.toml}` : o.ntpConf ?? o.field;
-            out.push({ path, message: message(name, o.applied) });
+            out.push({ path, message: notAppliedMessage(name, o.applied) });
           }
         }
       });
@@ -116,7 +117,7 @@ export function notAppliedIssues(
         const name = spelling === "toml"
           ? (cmd.form === "options" ? `[${s.toml}]` : `${s.toml}.${first.o.toml}`)
           : spelledAs(path) ?? cmd.keyword;
-        out.push({ path, message: message(name, cmd.applied) });
+        out.push({ path, message: notAppliedMessage(name, cmd.applied) });
         continue;
       }
       for (const { part, o } of set) {
@@ -130,7 +131,7 @@ export function notAppliedIssues(
           : cmd.form === "options" || (cmd.form === "custom" && cmd.keyword !== o.ntpConf)
           ? `${cmd.keyword} ${o.ntpConf}`
           : cmd.keyword;
-        out.push({ path, message: message(name, o.applied) });
+        out.push({ path, message: notAppliedMessage(name, o.applied) });
       }
     }
     // Options no command takes (TOML-only ones) are checked on their own.
@@ -139,7 +140,7 @@ export function notAppliedIssues(
         if (covered.has(o) || o.applied === true) continue;
         const path = joinPath(s.model, part.at, o.field);
         if (!configured(path) || asksNothing(o, getPath(config, path))) continue;
-        out.push({ path, message: message(`${s.toml}.${o.toml}`, o.applied) });
+        out.push({ path, message: notAppliedMessage(`${s.toml}.${o.toml}`, o.applied) });
       }
     }
   }

@@ -17,6 +17,7 @@ import { MAX_KEY_ID, MIN_KEY_ID } from "../proto/options/sources.ts";
 import { MAX_TTL_VALUES } from "../proto/options/broadcast.ts";
 import type { Severity } from "./diagnostics.ts";
 import { getPath, joinPath } from "./model_path.ts";
+import { NOT_APPLIED_CODE, notAppliedMessage } from "./not_applied.ts";
 
 export { MAX_KEY_ID, MAX_TTL_VALUES, MIN_KEY_ID };
 
@@ -140,8 +141,13 @@ export function validateConfig(
     issues.push({ severity: "error", path, message, code });
   };
 
-  const warn = (path: string, message: string): void => {
-    issues.push({ severity: "warning", path, message, code: "not-applied" });
+  const notApplied = (path: string, name: string, text: string): void => {
+    issues.push({
+      severity: "warning",
+      path,
+      message: notAppliedMessage(name, text),
+      code: NOT_APPLIED_CODE,
+    });
   };
 
   config.sources.forEach((s, i) => {
@@ -153,12 +159,17 @@ export function validateConfig(
     ) {
       // A name would need a lookup at every send, and its answer could be anything: ntpd too
       // takes an address here. The daemon leaves the line out.
-      warn(
+      notApplied(
         `${base}.address`,
-        `${s.kind} ${s.address}: needs an address, not a name; line left out`,
+        `${s.kind} ${s.address}`,
+        "needs an address, not a name; line left out",
       );
     } else if (s.kind === "manycastclient" && !isGroupAddress(s.address)) {
-      warn(`${base}.address`, `manycastclient ${s.address}: not a multicast group; line left out`);
+      notApplied(
+        `${base}.address`,
+        `manycastclient ${s.address}`,
+        "not a multicast group; line left out",
+      );
     } else {
       const c = classifyAddress(s.address);
       if (c.kind === "refclock") {
@@ -274,9 +285,10 @@ export function validateConfig(
 
   if (config.system.pps && (config.tinker.discipline !== "ntpd" || !config.system.kernel)) {
     // As ntpd: only the kernel-mode discipline hands the clock to the kernel's PPS discipline.
-    warn(
+    notApplied(
       "system.pps",
-      "enable pps: the kernel PPS discipline (STA_PPSTIME/STA_PPSFREQ) is used only with " +
+      "enable pps",
+      "the kernel PPS discipline (STA_PPSTIME/STA_PPSFREQ) is used only with " +
         '"tinker discipline ntpd" and "enable kernel"; a PPS clock with flag3 still binds the ' +
         "kernel consumer, which then only measures (ntptime's pps lines)",
     );

@@ -76,8 +76,9 @@ Deno.test("broadcastSettings() takes every broadcast, multicast and manycast lin
   assert.equal(m.options.minpoll, 4);
   assert.equal(m.options.maxpoll, 6);
   assert.deepEqual(warnings, [
-    "9: manycastclient 192.0.2.1: not a multicast group; line left out",
-    "10: broadcast ntp.example.org: needs an address, not a name; line left out",
+    '9: "manycastclient 192.0.2.1" is parsed but not applied: not a multicast group; line left out',
+    '10: "broadcast ntp.example.org" is parsed but not applied: needs an address, not a name; line ' +
+    "left out",
   ]);
   assert.deepEqual(groupsToJoin(b), ["239.9.9.9", "ff05::101", "239.7.7.7"]);
   assert.equal(needsCore(b), true);
