@@ -17,22 +17,13 @@ import {
   type ReplyBuffer,
   type VerdictKind,
 } from "./packet_path.ts";
-import { Server, type SystemState } from "./server.ts";
+import { Server } from "./server.ts";
 import { SysStats } from "./sys_stats.ts";
+import { SYNCED } from "../../tests/support/server_state.ts";
 
 const SEED = Number(Deno.env.get("FC_SEED") ?? Date.now() % 0x7fffffff);
 // deno-lint-ignore no-console
 console.log(`packet_path_test.ts: fast-check seed ${SEED} (replay with FC_SEED=${SEED})`);
-
-const SYNCED: SystemState = {
-  leap: 0,
-  stratum: 2,
-  precisionLog2: -20,
-  rootDelaySec: 0.01,
-  rootDispersionSec: 0.02,
-  refid: 0xc0000201,
-  referenceTime: 0xe9000000_00000000n,
-};
 
 /** A request: mode, version, length (MAC bytes after 48), transmit timestamp bytes 40–47. */
 function request(mode = 3, version = 4, length = 48, poll = 6): Uint8Array {

@@ -25,6 +25,7 @@ import { PacketIn, PacketPath, type ReplyBuffer } from "../../lib/proto/packet_p
 import { SeededRng } from "../../lib/proto/rng.ts";
 import { Server } from "../../lib/proto/server.ts";
 import { SysStats } from "../../lib/proto/sys_stats.ts";
+import { SYNCED } from "../../tests/support/server_state.ts";
 
 const BATCH = 64;
 const CLIENTS = 512;
@@ -44,15 +45,7 @@ const crypto = new OpenSslCrypto();
 const keys = new NtsServerKeys(crypto, new CryptoRng());
 keys.setKeys([{ id: 1, key: globalThis.crypto.getRandomValues(new Uint8Array(32)) }], 1);
 const path = new PacketPath({
-  server: new Server({
-    leap: 0,
-    stratum: 2,
-    precisionLog2: -20,
-    rootDelaySec: 0.01,
-    rootDispersionSec: 0.02,
-    refid: 0xc0000201,
-    referenceTime: 0xe9000000_00000000n,
-  }),
+  server: new Server(SYNCED),
   restrict: new RestrictList(),
   mru: MruList.create({ maxDepth: 1000 }),
   counters: SysStats.create(1, 0).counters(0),

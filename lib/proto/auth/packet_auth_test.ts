@@ -10,26 +10,17 @@ import { RestrictList } from "../access/restrict.ts";
 import type { MacAlgorithm } from "../crypto.ts";
 import { type IpWords, ipWordsOf, parsePrefix } from "../ip.ts";
 import { emptyReplyBuffer, PacketIn, PacketPath, type ReplyBuffer } from "../packet_path.ts";
-import { Server, type SystemState } from "../server.ts";
+import { Server } from "../server.ts";
 import { SysStats } from "../sys_stats.ts";
 import { KeyStore, type SymmetricKey } from "./key_store.ts";
 import { isCryptoNak, macKeyId, MacVerifier, signPacket } from "./mac.ts";
 import { KeyAuthenticator } from "./packet_auth.ts";
 import { PureCrypto } from "./pure_crypto.ts";
+import { SYNCED } from "../../../tests/support/server_state.ts";
 
 const crypto = new PureCrypto();
 const ascii = (s: string) => new TextEncoder().encode(s);
 const T0 = 1_800_000_000;
-
-const SYNCED: SystemState = {
-  leap: 0,
-  stratum: 2,
-  precisionLog2: -20,
-  rootDelaySec: 0.01,
-  rootDispersionSec: 0.02,
-  refid: 0xc0000201,
-  referenceTime: 0xe9000000_00000000n,
-};
 
 function prefix(text: string) {
   const r = parsePrefix(text);

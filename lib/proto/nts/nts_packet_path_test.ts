@@ -8,23 +8,15 @@ import { RestrictList } from "../access/restrict.ts";
 import { PureCrypto } from "../auth/pure_crypto.ts";
 import { emptyReplyBuffer, PacketIn, PacketPath } from "../packet_path.ts";
 import { SeededRng } from "../rng.ts";
-import { Server, type SystemState } from "../server.ts";
+import { Server } from "../server.ts";
 import { type DropReason, SysStats } from "../sys_stats.ts";
 import { NtsServerKeys } from "./cookies.ts";
 import { AEAD_AES_SIV_CMAC_256 } from "./ke_result.ts";
 import { NtsClient } from "./nts_client.ts";
 import { NtsServer } from "./nts_server.ts";
+import { SYNCED } from "../../../tests/support/server_state.ts";
 
 const crypto = new PureCrypto();
-const SYNCED: SystemState = {
-  leap: 0,
-  stratum: 2,
-  precisionLog2: -20,
-  rootDelaySec: 0.01,
-  rootDispersionSec: 0.02,
-  refid: 0xc0000201,
-  referenceTime: 0xe9000000_00000000n,
-};
 
 function rig(nts: "server" | "forward", serverThread = false) {
   const keys = new NtsServerKeys(crypto, new SeededRng(1));
