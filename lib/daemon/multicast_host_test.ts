@@ -23,16 +23,9 @@ import {
 import { type HostAddress, planListen } from "./listen_plan.ts";
 import { PacketRouter } from "./packet_router.ts";
 import { broadcastSettings } from "./settings.ts";
+import { SYNCED as SYNCED_2023 } from "../../tests/support/server_state.ts";
 
-const SYNCED: SystemState = {
-  leap: 0,
-  stratum: 2,
-  precisionLog2: -20,
-  rootDelaySec: 0.01,
-  rootDispersionSec: 0.02,
-  refid: 0xc0000201,
-  referenceTime: fromUnix(1_700_000_000),
-};
+const SYNCED: SystemState = { ...SYNCED_2023, referenceTime: fromUnix(1_700_000_000) };
 
 function settingsOf(text: string) {
   const parsed = parseNtpConf(text);

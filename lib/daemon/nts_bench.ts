@@ -19,16 +19,8 @@ import { Server } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
 import { NodeCrypto } from "./crypto_node.ts";
 import { OpenSslCrypto } from "./crypto_openssl.ts";
+import { SYNCED } from "../../tests/support/server_state.ts";
 
-const STATE = {
-  leap: 0 as const,
-  stratum: 2,
-  precisionLog2: -20,
-  rootDelaySec: 0.01,
-  rootDispersionSec: 0.02,
-  refid: 0xc0000201,
-  referenceTime: 0xe9000000_00000000n,
-};
 const key = new Uint8Array(32).fill(7);
 const nonce = new Uint8Array(16).fill(1);
 const ad228 = new Uint8Array(228).fill(2); // header + unique id + cookie (a request's AD)
@@ -103,7 +95,7 @@ function pathRig(crypto: Crypto) {
   const keys = new NtsServerKeys(crypto, new SeededRng(1));
   keys.setKeys([{ id: 1, key }], 1);
   const path = new PacketPath({
-    server: new Server(STATE),
+    server: new Server(SYNCED),
     restrict: new RestrictList(),
     mru: MruList.create({ maxDepth: 1000 }),
     counters: SysStats.create(1, 0).counters(0),

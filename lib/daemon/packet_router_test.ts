@@ -12,16 +12,9 @@ import { fromUnix, type NtpTime } from "../proto/ntp_time.ts";
 import { Server, type SystemState } from "../proto/server.ts";
 import { SysStats } from "../proto/sys_stats.ts";
 import { PacketRouter } from "./packet_router.ts";
+import { SYNCED as SYNCED_2023 } from "../../tests/support/server_state.ts";
 
-const SYNCED: SystemState = {
-  leap: 0,
-  stratum: 2,
-  precisionLog2: -20,
-  rootDelaySec: 0.01,
-  rootDispersionSec: 0.02,
-  refid: 0xc0000201,
-  referenceTime: fromUnix(1_700_000_000),
-};
+const SYNCED: SystemState = { ...SYNCED_2023, referenceTime: fromUnix(1_700_000_000) };
 
 const SERVER: SocketAddress = { family: 4, address: "192.0.2.1", port: 123 };
 

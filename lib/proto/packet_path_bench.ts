@@ -7,18 +7,9 @@ import { RestrictList } from "./access/restrict.ts";
 import { IpWords } from "./ip.ts";
 import { PacketIn, PacketPath, type ReplyBuffer } from "./packet_path.ts";
 import { SeededRng } from "./rng.ts";
-import { Server, type SystemState } from "./server.ts";
+import { Server } from "./server.ts";
 import { SysStats } from "./sys_stats.ts";
-
-const STATE: SystemState = {
-  leap: 0,
-  stratum: 2,
-  precisionLog2: -20,
-  rootDelaySec: 0.01,
-  rootDispersionSec: 0.02,
-  refid: 0xc0000201,
-  referenceTime: 0xe9000000_00000000n,
-};
+import { SYNCED } from "../../tests/support/server_state.ts";
 
 /** 1,000 entries of mixed kinds and lengths, none of them covering 127.0.0.0/8 or ::1. */
 function bigList(): RestrictList {
@@ -73,12 +64,12 @@ const slot: ReplyBuffer = {
   finalize: null,
 };
 const req = request();
-const bare = new Server(STATE);
+const bare = new Server(SYNCED);
 let t = 1_800_000_000;
 
 function pathWith(list: RestrictList, monitor: boolean): [PacketPath, PacketIn] {
   const path = new PacketPath({
-    server: new Server(STATE),
+    server: new Server(SYNCED),
     restrict: list,
     mru: MruList.create({}),
     counters: SysStats.create(1, 0).counters(0),
