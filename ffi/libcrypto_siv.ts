@@ -1,8 +1,9 @@
 // AES for NTS's AES-SIV through OpenSSL 3 (libcrypto FFI), three ways:
 // - LibCryptoSiv: AES-SIV (RFC 5297) with S2V's chaining done here on one AES-128-CBC context
-//   (K1) and one AES-128-ECB context (K2, CTR on its counter blocks), re-keyed in place: what the NTS server uses, with new
-//   C2S and S2C keys for every request. Every call passes numbers and buffers only (V8's fast
-//   calls), and nothing is allocated per message.
+//   (K1) and one AES-128-ECB context (K2, CTR on its counter blocks), re-keyed in place: what
+//   the NTS server uses, with new C2S and S2C keys for every request. Every call passes numbers
+//   and pointers to its own off-heap buffers only (V8's fast calls), and nothing is allocated
+//   per message.
 // - RekeyableAes: AES-128-CBC and -ECB contexts whose key can be replaced, on which
 //   lib/daemon/crypto_openssl.ts builds AES-SIV's CMAC and CTR with a few contexts per thread.
 //   That is what the daemon uses: an NTS server has new C2S/S2C keys with every request.
@@ -561,8 +562,8 @@ export class LibCryptoSiv {
   }
 
   /**
-   * A 32-bit view of `buffer` (its whole words), kept for the few buffers a server passes
-   * (receive and transmit memory, its scratch buffers); null for a buffer that cannot have one.
+   * A 32-bit view of the whole buffer under `a` ({@link #wordsOf}), found by the array itself
+   * first, so that `.buffer` (a runtime call) is read once per array; null as #wordsOf.
    */
   #wordsOfArray(a: Uint8Array): Int32Array | null {
     const arrays = this.#arrays;
@@ -589,6 +590,10 @@ export class LibCryptoSiv {
     return words;
   }
 
+  /**
+   * A 32-bit view of `buffer` (its whole words), kept for the few buffers a server passes
+   * (receive and transmit memory, its scratch buffers); null for a buffer that cannot have one.
+   */
   #wordsOf(buffer: ArrayBufferLike): Int32Array | null {
     const bufs = this.#viewBuffers;
     for (let k = 0; k < VIEWS; k++) if (bufs[k] === buffer) return this.#views[k]!;
