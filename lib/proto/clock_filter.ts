@@ -788,22 +788,25 @@ export class ClockFilter {
 
   /**
    * Bayesian model comparison of the noise hypotheses: each bank's evidence is the likelihood of
-   * its wander hypotheses averaged under the wander prior, and every hypothesis but plain s²/12
-   * starts NOISE_PRIOR_NATS behind. Comparing whole banks lets wander and white noise be told
-   * apart (wander makes successive residuals correlated, noise does not), where a floor scored
-   * on one wander hypothesis's residuals lost to the wildest wander, which explains any noise.
+   * its wander hypotheses averaged under the wander prior; every hypothesis but plain s²/12
+   * starts NOISE_PRIOR_NATS behind, the flat ones #flatPriorNats() behind. Comparing whole banks
+   * lets wander and white noise be told apart (wander makes successive residuals correlated,
+   * noise does not), where a floor scored on one wander hypothesis's residuals lost to the
+   * wildest wander, which explains any noise.
    */
   #chooseNoiseModel(): void {
     let top = -Infinity;
+    const flatAllowed = !this.#cold || this.#samples >= FLAT_FROM_SAMPLES_COLD;
+    const flatPrior = flatAllowed ? this.#flatPriorNats() : Infinity;
     for (let i = 0; i < this.#banks.length; i++) {
+      const h = NOISE_MODELS[i]!;
+      if (h.flat !== undefined && !flatAllowed) continue;
       const bank = this.#banks[i]!;
       let mtop = -Infinity;
       for (const m of bank) mtop = Math.max(mtop, m.noiseScore + wanderLogPrior(m.q));
       let sum = 0;
       for (const m of bank) sum += Math.exp(m.noiseScore + wanderLogPrior(m.q) - mtop);
-      const h = NOISE_MODELS[i]!;
-      if (h.flat !== undefined && this.#cold && this.#samples < FLAT_FROM_SAMPLES_COLD) continue;
-      const prior = h.flat !== undefined ? this.#flatPriorNats() : i > 0 ? NOISE_PRIOR_NATS : 0;
+      const prior = h.flat !== undefined ? flatPrior : i > 0 ? NOISE_PRIOR_NATS : 0;
       const evidence = mtop + Math.log(sum) - prior;
       if (evidence > top) {
         top = evidence;
